@@ -1,0 +1,74 @@
+//! The command line: clap derive, where each `///` is the flag's `--help` and
+//! every flag can also come from a `HEARTH_*` environment variable. Raw
+//! arguments become a validated `Config` in `config.rs`; nothing here runs.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "hearth", version, about = "A self-hosted git forge with CI/CD built in")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve repositories, pages and the API over HTTP.
+    Serve(ServeArgs),
+    /// Administrative tasks on a data directory (work while a server runs).
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct DataArg {
+    /// Data directory: database, repositories, logs.
+    #[arg(long = "data", env = "HEARTH_DATA", default_value = "./data")]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub data: DataArg,
+    /// Address and port to listen on (port 0 picks a free port).
+    #[arg(long, env = "HEARTH_LISTEN", default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
+    /// Largest push accepted, in bytes or with a K, M or G suffix.
+    #[arg(long, env = "HEARTH_MAX_PUSH_SIZE", default_value = "2G")]
+    pub max_push_size: String,
+    /// URL people use to reach this server, for clone URLs
+    /// (default: taken from each request's Host header).
+    #[arg(long, env = "HEARTH_BASE_URL")]
+    pub base_url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create a user; the password is read as one line from standard input.
+    CreateUser {
+        /// User name: letters, digits, '.', '_' and '-', up to 40 characters.
+        name: String,
+        /// Make the user a site administrator.
+        #[arg(long)]
+        admin: bool,
+        /// E-mail address.
+        #[arg(long, env = "HEARTH_EMAIL")]
+        email: Option<String>,
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Create a personal access token for a user and print it on standard output.
+    Token {
+        /// The user the token belongs to.
+        name: String,
+        /// What the token is for, shown in the token list.
+        #[arg(long, env = "HEARTH_TOKEN_LABEL", default_value = "cli")]
+        label: String,
+        #[command(flatten)]
+        data: DataArg,
+    },
+}

@@ -1,0 +1,89 @@
+//! The validated configuration of a server, built from the command line.
+//! Every path Hearth touches on disk is derived here from the data directory.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    /// Largest accepted push body, in bytes.
+    pub max_push_size: u64,
+    /// Base URL for clone URLs, without a trailing slash.
+    pub base_url: Option<String>,
+}
+
+impl Config {
+    pub fn new(data_dir: PathBuf, listen: SocketAddr, max_push_size: &str, base_url: Option<String>) -> Result<Config> {
+        let max_push_size = parse_size(max_push_size)?;
+        let base_url = match base_url {
+            Some(url) if !(url.starts_with("http://") || url.starts_with("https://")) => {
+                return Err(Error::bad_request(format!(
+                    "--base-url must start with http:// or https://, got {url:?}"
+                )));
+            }
+            other => other.map(|u| u.trim_end_matches('/').to_string()),
+        };
+        Ok(Config {
+            data_dir,
+            listen,
+            max_push_size,
+            base_url,
+        })
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        db_path(&self.data_dir)
+    }
+
+    pub fn repos_dir(&self) -> PathBuf {
+        self.data_dir.join("repos")
+    }
+}
+
+pub fn db_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("hearth.db")
+}
+
+/// Parses `1234`, `10K`, `5M`, `2G` (binary units, case-insensitive, an
+/// optional trailing `B` or `iB`).
+pub fn parse_size(text: &str) -> Result<u64> {
+    let t = text.trim();
+    let t = t
+        .strip_suffix("iB")
+        .or_else(|| t.strip_suffix("ib"))
+        .or_else(|| t.strip_suffix(['B', 'b']))
+        .unwrap_or(t);
+    let (digits, shift) = match t.chars().last() {
+        Some('k' | 'K') => (&t[..t.len() - 1], 10),
+        Some('m' | 'M') => (&t[..t.len() - 1], 20),
+        Some('g' | 'G') => (&t[..t.len() - 1], 30),
+        _ => (t, 0),
+    };
+    digits
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(1u64 << shift))
+        .filter(|&n| n > 0)
+        .ok_or_else(|| Error::bad_request(format!("not a size: {text:?} (try 2G, 500M or a number of bytes)")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("2G").unwrap(), 2 << 30);
+        assert_eq!(parse_size("10MiB").unwrap(), 10 << 20);
+        assert_eq!(parse_size("512k").unwrap(), 512 << 10);
+        assert_eq!(parse_size("1000").unwrap(), 1000);
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("99999999999999G").is_err());
+    }
+}

@@ -1,0 +1,367 @@
+//! The smart HTTP protocol, served by `git upload-pack` and
+//! `git receive-pack --stateless-rpc`, spawned with argument arrays and a
+//! cleared environment. Request bodies are streamed into the child and its
+//! output streamed back; neither side is ever held whole in memory. A child
+//! is killed and reaped when the client goes away.
+
+use std::future::Future;
+use std::io;
+use std::path::Path;
+use std::process::Stdio;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::process::Child;
+use tokio::sync::mpsc;
+
+use super::GitCommand;
+use crate::error::{Error, Result};
+
+/// Size of each chunk read from the child.
+const CHUNK: usize = 64 * 1024;
+/// How much of the child's stderr is kept for the log and error messages.
+const STDERR_KEEP: usize = 8 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    UploadPack,
+    ReceivePack,
+}
+
+impl Service {
+    /// From `?service=git-upload-pack` or a request path's last segment.
+    pub fn parse(name: &str) -> Option<Service> {
+        match name {
+            "git-upload-pack" => Some(Service::UploadPack),
+            "git-receive-pack" => Some(Service::ReceivePack),
+            _ => None,
+        }
+    }
+
+    fn subcommand(self) -> &'static str {
+        match self {
+            Service::UploadPack => "upload-pack",
+            Service::ReceivePack => "receive-pack",
+        }
+    }
+
+    pub fn advertisement_content_type(self) -> &'static str {
+        match self {
+            Service::UploadPack => "application/x-git-upload-pack-advertisement",
+            Service::ReceivePack => "application/x-git-receive-pack-advertisement",
+        }
+    }
+
+    pub fn request_content_type(self) -> &'static str {
+        match self {
+            Service::UploadPack => "application/x-git-upload-pack-request",
+            Service::ReceivePack => "application/x-git-receive-pack-request",
+        }
+    }
+
+    pub fn result_content_type(self) -> &'static str {
+        match self {
+            Service::UploadPack => "application/x-git-upload-pack-result",
+            Service::ReceivePack => "application/x-git-receive-pack-result",
+        }
+    }
+}
+
+/// The `Git-Protocol` header is passed to git only when it is a list of
+/// `key` or `key=value` items separated by `:` made of safe characters,
+/// as git itself sends it (`version=2`).
+pub fn valid_protocol_header(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= 256
+        && value.split(':').all(|item| {
+            let (key, val) = item.split_once('=').unwrap_or((item, ""));
+            !key.is_empty()
+                && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                && val.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        })
+}
+
+fn is_v2(protocol: Option<&str>) -> bool {
+    protocol.is_some_and(|p| p.split(':').any(|item| item == "version=2"))
+}
+
+fn command(git: &GitCommand, service: Service, protocol: Option<&str>) -> tokio::process::Command {
+    let mut cmd = git.tokio_command();
+    if let Some(p) = protocol {
+        cmd.env("GIT_PROTOCOL", p);
+    }
+    cmd.args([
+        "-c",
+        "receive.fsckObjects=true",
+        "-c",
+        "receive.autogc=false",
+        "-c",
+        "uploadpack.allowFilter=true",
+        service.subcommand(),
+        "--stateless-rpc",
+    ]);
+    cmd
+}
+
+/// Appends one pkt-line holding `data`.
+fn pkt_line(out: &mut Vec<u8>, data: &[u8]) {
+    out.extend_from_slice(format!("{:04x}", data.len() + 4).as_bytes());
+    out.extend_from_slice(data);
+}
+
+/// The body of `GET info/refs?service=...`: the ref advertisement (or, for
+/// protocol v2, the capability list).
+pub async fn advertise(git: &GitCommand, service: Service, repo: &Path, protocol: Option<&str>) -> Result<Vec<u8>> {
+    let out = command(git, service, protocol)
+        .arg("--advertise-refs")
+        .arg(repo)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .await?;
+    if !out.status.success() {
+        return Err(Error::internal(format!(
+            "git {} --advertise-refs failed in {}: {}",
+            service.subcommand(),
+            repo.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    let mut body = Vec::with_capacity(out.stdout.len() + 64);
+    if !is_v2(protocol) {
+        pkt_line(
+            &mut body,
+            format!("# service=git-{}\n", service.subcommand()).as_bytes(),
+        );
+        body.extend_from_slice(b"0000");
+    }
+    body.extend_from_slice(&out.stdout);
+    Ok(body)
+}
+
+/// The child's answer: its first chunk of output, then the rest as it comes.
+/// The channel closes once the child has been reaped and `finish` has run.
+pub struct Rpc {
+    pub first: Bytes,
+    pub rest: mpsc::Receiver<io::Result<Bytes>>,
+}
+
+/// Runs one stateless RPC: streams `input` (at most `limit` bytes) into git
+/// and its output back. `finish` runs exactly once after the child has
+/// exited and been reaped, whatever happened, before the output ends.
+pub async fn rpc<R, F, Fut>(
+    git: &GitCommand,
+    service: Service,
+    repo: &Path,
+    protocol: Option<&str>,
+    input: R,
+    limit: u64,
+    finish: F,
+) -> Result<Rpc>
+where
+    R: AsyncRead + Send + Unpin + 'static,
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let mut child = match command(git, service, protocol)
+        .arg(repo)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    {
+        Ok(child) => child,
+        Err(e) => {
+            finish().await;
+            return Err(e.into());
+        }
+    };
+    let stdin = child.stdin.take().expect("stdin is piped");
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let stderr = tokio::spawn(keep_stderr(child.stderr.take().expect("stderr is piped")));
+    let mut feeder = tokio::spawn(feed(input, stdin, limit));
+
+    // Wait for the child's first output, unless the request body turns out
+    // to be bad or too large first: then the child is stopped and the client
+    // gets a 4xx instead.
+    let mut buf = BytesMut::with_capacity(CHUNK);
+    let mut fed = false;
+    let first = loop {
+        tokio::select! {
+            biased;
+            result = &mut feeder, if !fed => {
+                fed = true;
+                let failure = match result {
+                    Ok(Ok(())) => continue,
+                    Ok(Err(e)) => e,
+                    Err(e) => Error::internal(format!("request body task failed: {e}")),
+                };
+                stop(child, stderr, service, repo).await;
+                finish().await;
+                return Err(failure);
+            }
+            read = stdout.read_buf(&mut buf) => break read,
+        }
+    };
+    match first {
+        Ok(0) => {
+            // No output at all: git refused the request before answering.
+            feeder.abort();
+            let status = child.wait().await;
+            let err = stderr.await.unwrap_or_default();
+            finish().await;
+            return match status {
+                Ok(s) if s.success() => Ok(Rpc {
+                    first: Bytes::new(),
+                    rest: mpsc::channel(1).1,
+                }),
+                _ => Err(Error::BadRequest(format!(
+                    "git could not read the request: {}",
+                    first_line(&err)
+                ))),
+            };
+        }
+        Ok(_) => {}
+        Err(e) => {
+            feeder.abort();
+            stop(child, stderr, service, repo).await;
+            finish().await;
+            return Err(e.into());
+        }
+    }
+
+    let (tx, rx) = mpsc::channel(4);
+    let repo = repo.to_path_buf();
+    tokio::spawn(async move {
+        let mut client_gone = false;
+        loop {
+            let mut buf = BytesMut::with_capacity(CHUNK);
+            match stdout.read_buf(&mut buf).await {
+                Ok(0) => break,
+                Ok(_) => {
+                    if tx.send(Ok(buf.freeze())).await.is_err() {
+                        client_gone = true;
+                        break;
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e)).await;
+                    break;
+                }
+            }
+        }
+        if client_gone {
+            tracing::info!(
+                "client went away; stopping git {} in {}",
+                service.subcommand(),
+                repo.display()
+            );
+            let _ = child.start_kill();
+        }
+        let status = child.wait().await;
+        feeder.abort();
+        let err = stderr.await.unwrap_or_default();
+        match status {
+            Ok(s) if s.success() || client_gone => {}
+            Ok(s) => tracing::warn!(
+                "git {} in {} exited with {s}: {}",
+                service.subcommand(),
+                repo.display(),
+                err.trim()
+            ),
+            Err(e) => tracing::error!("waiting for git {}: {e}", service.subcommand()),
+        }
+        finish().await;
+        drop(tx);
+    });
+    Ok(Rpc {
+        first: buf.freeze(),
+        rest: rx,
+    })
+}
+
+/// Kills and reaps a child that must not go on.
+async fn stop(mut child: Child, stderr: tokio::task::JoinHandle<String>, service: Service, repo: &Path) {
+    let _ = child.start_kill();
+    let _ = child.wait().await;
+    let err = stderr.await.unwrap_or_default();
+    tracing::info!(
+        "stopped git {} in {}: {}",
+        service.subcommand(),
+        repo.display(),
+        first_line(&err)
+    );
+}
+
+/// Copies the request body into the child, refusing to pass more than `limit`
+/// bytes. Returning (for any reason) closes the child's stdin.
+async fn feed<R: AsyncRead + Unpin>(mut input: R, mut stdin: tokio::process::ChildStdin, limit: u64) -> Result<()> {
+    let mut buf = vec![0u8; CHUNK];
+    let mut total: u64 = 0;
+    loop {
+        let n = input
+            .read(&mut buf)
+            .await
+            .map_err(|e| Error::BadRequest(format!("could not read the request body: {e}")))?;
+        if n == 0 {
+            return Ok(());
+        }
+        total += n as u64;
+        if total > limit {
+            return Err(Error::TooLarge(format!(
+                "the request is larger than this server accepts ({} bytes at most)",
+                limit
+            )));
+        }
+        if stdin.write_all(&buf[..n]).await.is_err() {
+            // git stopped reading: it has answered (or failed) already.
+            return Ok(());
+        }
+    }
+}
+
+/// Keeps the first few KiB of stderr and drains the rest, so a chatty child
+/// never blocks on a full pipe.
+async fn keep_stderr(mut stderr: tokio::process::ChildStderr) -> String {
+    let mut kept = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = stderr.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+        let room = STDERR_KEEP.saturating_sub(kept.len());
+        kept.extend_from_slice(&buf[..n.min(room)]);
+    }
+    String::from_utf8_lossy(&kept).into_owned()
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("no reason given")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn protocol_header() {
+        assert!(valid_protocol_header("version=2"));
+        assert!(valid_protocol_header("version=1:object-format=sha1"));
+        assert!(!valid_protocol_header(""));
+        assert!(!valid_protocol_header("version=2\nX: y"));
+        assert!(!valid_protocol_header("version=2 extra"));
+        assert!(!valid_protocol_header(&"a".repeat(300)));
+        assert!(is_v2(Some("version=2")));
+        assert!(!is_v2(Some("version=1")));
+    }
+
+    #[test]
+    fn pkt_lines() {
+        let mut out = Vec::new();
+        pkt_line(&mut out, b"# service=git-upload-pack\n");
+        assert_eq!(out, b"001e# service=git-upload-pack\n");
+    }
+}

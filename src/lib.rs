@@ -1,0 +1,68 @@
+//! Hearth: a self-hosted git forge with CI/CD built in.
+//!
+//! `serve` is the whole server: the binary calls it with the configured
+//! listener, tests call the binary. Dependency direction:
+//! `main → cli → web → {repos, accounts} → {db, git} → {config, error}`.
+
+pub mod accounts;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod git;
+pub mod repos;
+pub mod web;
+
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+
+/// Opens (creating and migrating) the data directory's database.
+pub fn open_data_dir(data_dir: &std::path::Path) -> Result<db::Db> {
+    std::fs::create_dir_all(data_dir.join("repos")).map_err(|e| {
+        Error::internal(format!(
+            "could not create the data directory {}: {e}",
+            data_dir.display()
+        ))
+    })?;
+    db::Db::open(&config::db_path(data_dir))
+}
+
+/// Runs the server on `listener` until SIGINT or SIGTERM.
+pub async fn serve(config: Config, listener: TcpListener) -> Result<()> {
+    let db = open_data_dir(&config.data_dir)?;
+    let git = git::GitCommand::discover()?;
+    let found = repos::reconcile(&db, &config.repos_dir()).await?;
+    if found > 0 {
+        tracing::warn!("recorded {found} ref update(s) that an earlier run had not recorded");
+    }
+    let state = web::AppState::new(config, db, git);
+    let app = web::router(state);
+    let addr = listener.local_addr()?;
+    tracing::info!("listening on http://{addr}");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}

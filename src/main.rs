@@ -1,0 +1,76 @@
+//! The `hearth` binary: parse the command line, start logging, dispatch.
+
+use std::io::BufRead;
+use std::process::ExitCode;
+
+use clap::Parser;
+use hearth::cli::{AdminCommand, Cli, Command};
+use hearth::config::Config;
+use hearth::error::{Error, Result};
+use hearth::{accounts, db};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("HEARTH_LOG").unwrap_or_else(|_| "info,hyper=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: could not start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Serve(args) => {
+            let config = Config::new(args.data.dir, args.listen, &args.max_push_size, args.base_url)?;
+            let listener = tokio::net::TcpListener::bind(config.listen)
+                .await
+                .map_err(|e| Error::internal(format!("could not listen on {}: {e}", config.listen)))?;
+            hearth::serve(config, listener).await
+        }
+        Command::Admin(AdminCommand::CreateUser {
+            name,
+            admin,
+            email,
+            data,
+        }) => {
+            let db = hearth::open_data_dir(&data.dir)?;
+            let mut password = String::new();
+            std::io::stdin().lock().read_line(&mut password)?;
+            let password = password.trim_end_matches(['\n', '\r']);
+            let user = accounts::create_user(&db, &name, email.as_deref(), password, Some(admin)).await?;
+            eprintln!(
+                "created user {}{}",
+                user.name,
+                if user.is_admin { " (admin)" } else { "" }
+            );
+            Ok(())
+        }
+        Command::Admin(AdminCommand::Token { name, label, data }) => {
+            let db = hearth::open_data_dir(&data.dir)?;
+            let lookup = name.clone();
+            let user = db
+                .read(move |c| db::users::by_name(c, &lookup))
+                .await?
+                .ok_or_else(|| Error::bad_request(format!("there is no user named {name:?}")))?;
+            let token = accounts::create_token(&db, user.id, &label).await?;
+            println!("{token}");
+            Ok(())
+        }
+    }
+}

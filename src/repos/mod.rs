@@ -1,0 +1,229 @@
+//! Repository rules: valid names, who may read or push, creating a
+//! repository (row and bare repository together), and recording pushes.
+
+use std::path::{Path, PathBuf};
+
+use crate::db::collaborators::Permission;
+use crate::db::ref_updates::{self, RefUpdate, Source};
+use crate::db::repos::{Repo, RepoId};
+use crate::db::users::User;
+use crate::db::{self, Db};
+use crate::error::{Error, Result};
+use crate::git;
+
+/// Names that would hide a page or the API behind a user's profile.
+const RESERVED_USER_NAMES: &[&str] = &[
+    "admin",
+    "api",
+    "assets",
+    "explore",
+    "favicon.ico",
+    "healthz",
+    "login",
+    "logout",
+    "metrics",
+    "new",
+    "register",
+    "robots.txt",
+    "settings",
+    "static",
+    "user",
+    "users",
+];
+
+/// `[A-Za-z0-9][A-Za-z0-9._-]{0,max-1}`: nothing that could be a path
+/// component trick (`..`, `/`, NUL, a leading `-` or `.`).
+fn valid_name(name: &str, max: usize) -> bool {
+    let bytes = name.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= max
+        && bytes[0].is_ascii_alphanumeric()
+        && bytes
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+}
+
+/// A repository name as it may appear in a URL or on disk: checked before
+/// any lookup or file system access.
+pub fn is_valid_repo_name(name: &str) -> bool {
+    valid_name(name, 100) && !name.to_ascii_lowercase().ends_with(".git")
+}
+
+pub fn validate_repo_name(name: &str) -> Result<()> {
+    if is_valid_repo_name(name) {
+        Ok(())
+    } else {
+        Err(Error::bad_request(
+            "a repository name has 1 to 100 letters, digits, '.', '_' or '-', starts with a letter or digit \
+             and does not end in .git",
+        ))
+    }
+}
+
+pub fn is_valid_user_name(name: &str) -> bool {
+    valid_name(name, 40)
+}
+
+pub fn validate_user_name(name: &str) -> Result<()> {
+    if !is_valid_user_name(name) {
+        return Err(Error::bad_request(
+            "a user name has 1 to 40 letters, digits, '.', '_' or '-' and starts with a letter or digit",
+        ));
+    }
+    if RESERVED_USER_NAMES.contains(&name.to_ascii_lowercase().as_str()) {
+        return Err(Error::bad_request(format!("the name {name:?} is reserved")));
+    }
+    Ok(())
+}
+
+/// What a person may do with a repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Access {
+    None,
+    Read,
+    Write,
+    /// The owner or a site admin: may also change settings.
+    Admin,
+}
+
+/// The access `viewer` has to `repo`.
+pub fn access(conn: &rusqlite::Connection, repo: &Repo, viewer: Option<&User>) -> Result<Access> {
+    let public = if repo.is_private { Access::None } else { Access::Read };
+    let Some(user) = viewer else { return Ok(public) };
+    if user.id == repo.owner_id || user.is_admin {
+        return Ok(Access::Admin);
+    }
+    let granted = match db::collaborators::permission(conn, repo.id, user.id)? {
+        Some(Permission::Write) => Access::Write,
+        Some(Permission::Read) => Access::Read,
+        None => Access::None,
+    };
+    Ok(granted.max(public))
+}
+
+/// Where the bare repository of `owner/name` lives.
+pub fn repo_path(repos_dir: &Path, owner: &str, name: &str) -> PathBuf {
+    repos_dir.join(owner).join(format!("{name}.git"))
+}
+
+/// Creates the row and the bare repository together: if the repository
+/// cannot be created on disk, the row is rolled back.
+pub async fn create(
+    db: &Db,
+    repos_dir: &Path,
+    owner: &User,
+    name: &str,
+    description: &str,
+    private: bool,
+) -> Result<Repo> {
+    validate_repo_name(name)?;
+    let description = description.trim();
+    if description.len() > 1000 {
+        return Err(Error::bad_request("the description is too long (1000 bytes at most)"));
+    }
+    let (owner, name, description) = (owner.clone(), name.to_string(), description.to_string());
+    let path = repo_path(repos_dir, &owner.name, &name);
+    db.write(move |tx| {
+        let id = db::repos::insert(tx, owner.id, &name, &description, private)?;
+        git::init_bare(&path, "main")?;
+        Ok(Repo {
+            id,
+            owner_id: owner.id,
+            owner: owner.name,
+            name,
+            description,
+            is_private: private,
+            default_branch: "main".into(),
+            created_at: db::now(),
+        })
+    })
+    .await
+}
+
+/// Records the difference between the refs on disk and the refs last
+/// recorded for a repository, exactly once.
+pub async fn record_ref_updates(db: &Db, repo: RepoId, path: PathBuf, source: Source) -> Result<Vec<RefUpdate>> {
+    db.write(move |tx| {
+        let on_disk = git::list_refs(&path)?;
+        ref_updates::record(tx, repo, &on_disk, source)
+    })
+    .await
+}
+
+/// At start-up: records ref updates that reached the disk but not the
+/// database (the server stopped between the two).
+pub async fn reconcile(db: &Db, repos_dir: &Path) -> Result<usize> {
+    let repos = db.read(db::repos::all).await?;
+    let mut found = 0;
+    for repo in repos {
+        let path = repo_path(repos_dir, &repo.owner, &repo.name);
+        if !path.exists() {
+            tracing::warn!(
+                "repository {}/{} is missing on disk at {}",
+                repo.owner,
+                repo.name,
+                path.display()
+            );
+            continue;
+        }
+        let rows = record_ref_updates(db, repo.id, path, Source::Reconcile).await?;
+        for row in &rows {
+            tracing::info!(
+                "recorded {} {}..{} in {}/{} found at start-up",
+                row.ref_name,
+                row.old_id,
+                row.new_id,
+                repo.owner,
+                repo.name
+            );
+        }
+        found += rows.len();
+    }
+    Ok(found)
+}
+
+/// Gives `name` read or write access to `repo`.
+pub async fn add_collaborator(db: &Db, repo: &Repo, name: &str, permission: Permission) -> Result<()> {
+    let (repo_id, owner_id, name) = (repo.id, repo.owner_id, name.trim().to_string());
+    db.write(move |tx| {
+        let user = db::users::by_name(tx, &name)?
+            .ok_or_else(|| Error::bad_request(format!("there is no user named {name:?}")))?;
+        if user.id == owner_id {
+            return Err(Error::bad_request(format!(
+                "{} owns this repository already",
+                user.name
+            )));
+        }
+        db::collaborators::upsert(tx, repo_id, user.id, permission)
+    })
+    .await
+}
+
+/// Takes `name`'s access away; `NotFound` when they had none.
+pub async fn remove_collaborator(db: &Db, repo: &Repo, name: &str) -> Result<()> {
+    let (repo_id, name) = (repo.id, name.to_string());
+    db.write(move |tx| {
+        let user = db::users::by_name(tx, &name)?.ok_or(Error::NotFound)?;
+        if db::collaborators::remove(tx, repo_id, user.id)? {
+            Ok(())
+        } else {
+            Err(Error::NotFound)
+        }
+    })
+    .await
+}
+
+/// Repositories of `owner` that `viewer` may see.
+pub async fn visible_repos(db: &Db, owner: &User, viewer: Option<&User>) -> Result<Vec<Repo>> {
+    let (owner_id, viewer) = (owner.id, viewer.cloned());
+    db.read(move |c| {
+        let mut visible = Vec::new();
+        for repo in db::repos::by_owner(c, owner_id)? {
+            if access(c, &repo, viewer.as_ref())? >= Access::Read {
+                visible.push(repo);
+            }
+        }
+        Ok(visible)
+    })
+    .await
+}

@@ -1,0 +1,107 @@
+//! The access check as an extractor: a handler that takes `RepoAccess<Write>`
+//! cannot run for someone who may not push. Repository names are validated
+//! before any lookup, and a private repository answers exactly like a
+//! missing one to anyone who may not read it.
+
+use std::collections::HashMap;
+use std::marker::PhantomData;
+use std::path::PathBuf;
+
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
+
+use super::{AppState, Viewer};
+use crate::db::repos::Repo;
+use crate::db::users::User;
+use crate::error::{Error, Result};
+use crate::repos::{self, Access};
+
+pub trait Level: Send + Sync {
+    const NEEDS: Access;
+}
+pub struct Read;
+pub struct Write;
+pub struct Admin;
+impl Level for Read {
+    const NEEDS: Access = Access::Read;
+}
+impl Level for Write {
+    const NEEDS: Access = Access::Write;
+}
+impl Level for Admin {
+    const NEEDS: Access = Access::Admin;
+}
+
+pub struct RepoAccess<L: Level> {
+    pub repo: Repo,
+    /// The bare repository on disk.
+    pub path: PathBuf,
+    pub access: Access,
+    pub viewer: Option<User>,
+    _level: PhantomData<L>,
+}
+
+impl<L: Level> FromRequestParts<AppState> for RepoAccess<L> {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| Error::NotFound)?;
+        let (Some(owner), Some(name)) = (params.get("owner"), params.get("repo")) else {
+            return Err(Error::NotFound);
+        };
+        // `/{owner}/{repo}.git/...` and `/{owner}/{repo}/...` are the same.
+        let name = name.strip_suffix(".git").unwrap_or(name);
+        if !repos::is_valid_user_name(owner) || !repos::is_valid_repo_name(name) {
+            return Err(Error::NotFound);
+        }
+        let Viewer(viewer) = Viewer::from_request_parts(parts, state).await?;
+        let (owner, name, who) = (owner.clone(), name.to_string(), viewer.clone());
+        let (repo, access) = state
+            .db
+            .read(move |conn| {
+                let Some(repo) = crate::db::repos::by_name(conn, &owner, &name)? else {
+                    return Ok(None);
+                };
+                let access = repos::access(conn, &repo, who.as_ref())?;
+                Ok(Some((repo, access)))
+            })
+            .await?
+            .ok_or(Error::NotFound)?;
+        if access < Access::Read {
+            return Err(Error::NotFound);
+        }
+        let path = repos::repo_path(&state.config.repos_dir(), &repo.owner, &repo.name);
+        let found = RepoAccess {
+            repo,
+            path,
+            access,
+            viewer,
+            _level: PhantomData,
+        };
+        found.require(L::NEEDS)?;
+        Ok(found)
+    }
+}
+
+impl<L: Level> RepoAccess<L> {
+    /// Checks a level decided at run time (git's `?service=` says whether
+    /// a request reads or pushes).
+    pub fn require(&self, needs: Access) -> Result<()> {
+        if self.access >= needs {
+            return Ok(());
+        }
+        let repo = &self.repo;
+        Err(match (&self.viewer, needs) {
+            (None, _) => Error::Unauthorized("sign in to continue".into()),
+            (Some(_), Access::Write) => {
+                Error::Forbidden(format!("you may read {}/{} but not push to it", repo.owner, repo.name))
+            }
+            (Some(_), _) => Error::Forbidden(format!(
+                "only the owner of {}/{} may change its settings",
+                repo.owner, repo.name
+            )),
+        })
+    }
+}

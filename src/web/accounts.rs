@@ -1,0 +1,171 @@
+//! `/register`, `/login` and `/logout`. A failed sign-in says only that the
+//! name or password is wrong, never which.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+
+use super::auth::{self, CsrfForm, SESSION_COOKIE};
+use super::{AppState, Nav};
+use crate::accounts;
+use crate::db::users::User;
+use crate::error::{Error, Result};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/login", get(login_form).post(login))
+        .route("/register", get(register_form).post(register))
+        .route("/logout", post(logout))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "accounts/login.html")]
+struct LoginView {
+    nav: Nav,
+    name: String,
+    next: String,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct NextQuery {
+    next: Option<String>,
+}
+
+async fn login_form(nav: Nav, Query(q): Query<NextQuery>) -> Response {
+    let next = auth::safe_next(q.next.as_deref());
+    if nav.user.is_some() {
+        return Redirect::to(&next).into_response();
+    }
+    LoginView {
+        nav,
+        name: String::new(),
+        next,
+        error: None,
+    }
+    .into_response()
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    name: String,
+    password: String,
+    next: Option<String>,
+}
+
+async fn login(State(state): State<AppState>, nav: Nav, CsrfForm(form): CsrfForm<LoginForm>) -> Result<Response> {
+    let next = auth::safe_next(form.next.as_deref());
+    match accounts::authenticate(&state.db, form.name.trim(), &form.password).await? {
+        Some(user) => signed_in(&state, &user, &next).await,
+        None => {
+            let error = Some("Wrong user name or password.".to_string());
+            Ok((
+                StatusCode::UNAUTHORIZED,
+                LoginView {
+                    nav,
+                    name: form.name,
+                    next,
+                    error,
+                },
+            )
+                .into_response())
+        }
+    }
+}
+
+async fn signed_in(state: &AppState, user: &User, next: &str) -> Result<Response> {
+    let secret = accounts::start_session(&state.db, user.id).await?;
+    let mut response = Redirect::to(next).into_response();
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        auth::session_cookie(&secret, accounts::SESSION_SECONDS),
+    );
+    Ok(response)
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "accounts/register.html")]
+struct RegisterView {
+    nav: Nav,
+    first: bool,
+    name: String,
+    email: String,
+    error: Option<String>,
+}
+
+async fn register_form(State(state): State<AppState>, nav: Nav) -> Result<Response> {
+    if nav.user.is_some() {
+        return Ok(Redirect::to("/").into_response());
+    }
+    let first = state.db.read(crate::db::users::count).await? == 0;
+    Ok(RegisterView {
+        nav,
+        first,
+        name: String::new(),
+        email: String::new(),
+        error: None,
+    }
+    .into_response())
+}
+
+#[derive(Deserialize)]
+struct RegisterForm {
+    name: String,
+    #[serde(default)]
+    email: String,
+    password: String,
+}
+
+async fn register(State(state): State<AppState>, nav: Nav, CsrfForm(form): CsrfForm<RegisterForm>) -> Result<Response> {
+    let name = form.name.trim();
+    match accounts::create_user(&state.db, name, Some(&form.email), &form.password, None).await {
+        Ok(user) => signed_in(&state, &user, "/").await,
+        Err(e @ (Error::BadRequest(_) | Error::Conflict(_))) => {
+            let status = if matches!(e, Error::Conflict(_)) {
+                StatusCode::CONFLICT
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            let first = state.db.read(crate::db::users::count).await? == 0;
+            let view = RegisterView {
+                nav,
+                first,
+                name: name.to_string(),
+                email: form.email,
+                error: Some(capitalize(&e.to_string())),
+            };
+            Ok((status, view).into_response())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct Empty {}
+
+async fn logout(State(state): State<AppState>, headers: HeaderMap, CsrfForm(_): CsrfForm<Empty>) -> Result<Response> {
+    if let Some(secret) = auth::cookie(&headers, SESSION_COOKIE) {
+        accounts::end_session(&state.db, secret).await?;
+    }
+    let mut response = Redirect::to("/").into_response();
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, auth::session_cookie("", 0));
+    Ok(response)
+}
+
+/// "the name is taken" → "The name is taken."
+pub fn capitalize(message: &str) -> String {
+    let mut chars = message.chars();
+    let mut out: String = chars.next().map(|c| c.to_uppercase().collect()).unwrap_or_default();
+    out.push_str(chars.as_str());
+    if !out.ends_with('.') {
+        out.push('.');
+    }
+    out
+}

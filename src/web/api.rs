@@ -1,0 +1,135 @@
+//! The JSON API under `/api/v1`, GitHub/Gitea-shaped. Authentication is a
+//! token (`Authorization: token T` or `Bearer T`) or HTTP Basic; errors are
+//! `{"message": "..."}` (see `web::error`).
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::access::{Admin, Read, RepoAccess};
+use super::auth::SignedIn;
+use super::repos::clone_url;
+use super::{AppState, rfc3339};
+use crate::db;
+use crate::db::collaborators::Permission;
+use crate::db::repos::Repo;
+use crate::db::users::User;
+use crate::error::{Error, Result};
+use crate::repos;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/user", get(current_user))
+        .route("/api/v1/user/repos", post(create_repo))
+        .route("/api/v1/repos/{owner}/{repo}", get(get_repo))
+        .route("/api/v1/repos/{owner}/{repo}/collaborators", get(list_collaborators))
+        .route(
+            "/api/v1/repos/{owner}/{repo}/collaborators/{user}",
+            put(put_collaborator).delete(delete_collaborator),
+        )
+}
+
+fn user_json(user: &User) -> Value {
+    json!({
+        "id": user.id.0,
+        "login": user.name,
+        "username": user.name,
+        "is_admin": user.is_admin,
+        "created_at": rfc3339(user.created_at),
+    })
+}
+
+fn repo_json(state: &AppState, headers: &HeaderMap, repo: &Repo) -> Value {
+    let clone_url = clone_url(state, headers, repo);
+    let html_url = clone_url.trim_end_matches(".git").to_string();
+    json!({
+        "id": repo.id.0,
+        "name": repo.name,
+        "full_name": format!("{}/{}", repo.owner, repo.name),
+        "owner": { "id": repo.owner_id.0, "login": repo.owner },
+        "description": repo.description,
+        "private": repo.is_private,
+        "default_branch": repo.default_branch,
+        "clone_url": clone_url,
+        "html_url": html_url,
+        "created_at": rfc3339(repo.created_at),
+    })
+}
+
+async fn current_user(SignedIn(user): SignedIn) -> Json<Value> {
+    Json(user_json(&user))
+}
+
+#[derive(Deserialize)]
+struct CreateRepo {
+    name: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    private: Option<bool>,
+}
+
+async fn create_repo(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    headers: HeaderMap,
+    Json(body): Json<CreateRepo>,
+) -> Result<Response> {
+    let description = body.description.unwrap_or_default();
+    let repo = repos::create(
+        &state.db,
+        &state.config.repos_dir(),
+        &user,
+        &body.name,
+        &description,
+        body.private.unwrap_or(false),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(repo_json(&state, &headers, &repo))).into_response())
+}
+
+async fn get_repo(State(state): State<AppState>, headers: HeaderMap, access: RepoAccess<Read>) -> Json<Value> {
+    Json(repo_json(&state, &headers, &access.repo))
+}
+
+async fn list_collaborators(State(state): State<AppState>, access: RepoAccess<Admin>) -> Result<Json<Value>> {
+    let id = access.repo.id;
+    let list = state.db.read(move |c| db::collaborators::list(c, id)).await?;
+    Ok(Json(Value::Array(
+        list.iter()
+            .map(|c| json!({ "login": c.name, "permission": c.permission.as_str() }))
+            .collect(),
+    )))
+}
+
+#[derive(Deserialize)]
+struct PutCollaborator {
+    #[serde(default)]
+    permission: Option<String>,
+}
+
+async fn put_collaborator(
+    State(state): State<AppState>,
+    Path((_, _, user)): Path<(String, String, String)>,
+    access: RepoAccess<Admin>,
+    body: Option<Json<PutCollaborator>>,
+) -> Result<StatusCode> {
+    let text = body.and_then(|Json(b)| b.permission).unwrap_or_else(|| "write".into());
+    let permission = Permission::parse(&text)
+        .ok_or_else(|| Error::bad_request(format!("permission must be read or write, not {text:?}")))?;
+    repos::add_collaborator(&state.db, &access.repo, &user, permission).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn delete_collaborator(
+    State(state): State<AppState>,
+    Path((_, _, user)): Path<(String, String, String)>,
+    access: RepoAccess<Admin>,
+) -> Result<StatusCode> {
+    repos::remove_collaborator(&state.db, &access.repo, &user).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

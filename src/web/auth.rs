@@ -1,0 +1,207 @@
+//! Who is asking: the signed-in user of a session cookie, or the user of an
+//! `Authorization` header (HTTP Basic with a password or token, `token T`,
+//! `Bearer T`). Also CSRF protection for forms: a random token in an
+//! HttpOnly, SameSite=Lax cookie that every state-changing form must repeat.
+
+use axum::extract::{Form, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use base64::Engine;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use super::AppState;
+use crate::accounts;
+use crate::db::users::User;
+use crate::error::{Error, Result};
+
+pub const SESSION_COOKIE: &str = "hearth_session";
+const CSRF_COOKIE: &str = "hearth_csrf";
+
+/// The person making the request, if known. Resolved once per request.
+#[derive(Clone)]
+pub struct Viewer(pub Option<User>);
+
+impl FromRequestParts<AppState> for Viewer {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Viewer> {
+        if let Some(v) = parts.extensions.get::<Viewer>() {
+            return Ok(v.clone());
+        }
+        let viewer = Viewer(resolve(&parts.headers, state).await?);
+        parts.extensions.insert(viewer.clone());
+        Ok(viewer)
+    }
+}
+
+async fn resolve(headers: &HeaderMap, state: &AppState) -> Result<Option<User>> {
+    if let Some(value) = headers.get(header::AUTHORIZATION) {
+        let bad = || Error::Unauthorized("wrong user name, password or token".into());
+        let value = value.to_str().map_err(|_| bad())?;
+        let (scheme, rest) = value.split_once(' ').ok_or_else(bad)?;
+        let user = match scheme.to_ascii_lowercase().as_str() {
+            "basic" => {
+                let decoded = base64::engine::general_purpose::STANDARD
+                    .decode(rest.trim())
+                    .map_err(|_| bad())?;
+                let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
+                let (name, secret) = decoded.split_once(':').ok_or_else(bad)?;
+                accounts::basic_auth(&state.db, name, secret).await?
+            }
+            "token" | "bearer" => accounts::token_user(&state.db, rest.trim()).await?,
+            _ => return Err(bad()),
+        };
+        return user.map(Some).ok_or_else(bad);
+    }
+    match cookie(headers, SESSION_COOKIE) {
+        Some(secret) => accounts::session_user(&state.db, secret).await,
+        None => Ok(None),
+    }
+}
+
+/// A signed-in user; anyone else is sent to sign in.
+pub struct SignedIn(pub User);
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<SignedIn> {
+        match Viewer::from_request_parts(parts, state).await? {
+            Viewer(Some(user)) => Ok(SignedIn(user)),
+            Viewer(None) => Err(Error::Unauthorized("sign in first".into())),
+        }
+    }
+}
+
+/// What every page's layout needs: who is signed in and the CSRF token for
+/// the sign-out button.
+#[derive(Clone)]
+pub struct Nav {
+    pub user: Option<User>,
+    pub csrf: String,
+}
+
+impl Nav {
+    /// For error pages, which are rendered outside any handler.
+    pub async fn for_error(state: &AppState, cookies: Option<&HeaderValue>, csrf: Option<CsrfToken>) -> Nav {
+        let mut headers = HeaderMap::new();
+        if let Some(c) = cookies {
+            headers.insert(header::COOKIE, c.clone());
+        }
+        let user = match cookie(&headers, SESSION_COOKIE) {
+            Some(secret) => accounts::session_user(&state.db, secret).await.ok().flatten(),
+            None => None,
+        };
+        Nav {
+            user,
+            csrf: csrf.map(|c| c.0).unwrap_or_default(),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Nav {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Nav> {
+        let Viewer(user) = Viewer::from_request_parts(parts, state).await?;
+        let csrf = parts
+            .extensions
+            .get::<CsrfToken>()
+            .map(|c| c.0.clone())
+            .unwrap_or_default();
+        Ok(Nav { user, csrf })
+    }
+}
+
+/// This request's CSRF token, as set (or about to be set) in its cookie.
+#[derive(Clone)]
+pub struct CsrfToken(pub String);
+
+/// Gives every request a CSRF token, and sets the cookie when it is new.
+pub async fn csrf_cookie(mut request: Request, next: Next) -> Response {
+    let existing = cookie(request.headers(), CSRF_COOKIE)
+        .filter(|t| t.len() == 64)
+        .map(str::to_string);
+    let (token, is_new) = match existing {
+        Some(t) => (t, false),
+        None => (accounts::new_secret(), true),
+    };
+    request.extensions_mut().insert(CsrfToken(token.clone()));
+    let mut response = next.run(request).await;
+    if is_new && let Ok(v) = HeaderValue::from_str(&format!("{CSRF_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax")) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    response
+}
+
+/// A submitted form whose `csrf` field matches the request's CSRF cookie.
+/// Handlers that change state take their form through this extractor.
+pub struct CsrfForm<T>(pub T);
+
+#[derive(Deserialize)]
+struct WithCsrf<T> {
+    #[serde(default)]
+    csrf: String,
+    #[serde(flatten)]
+    fields: T,
+}
+
+impl<T: DeserializeOwned + Send> FromRequest<AppState> for CsrfForm<T> {
+    type Rejection = Error;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<CsrfForm<T>> {
+        let expected = request.extensions().get::<CsrfToken>().map(|c| c.0.clone());
+        let Form(form) = Form::<WithCsrf<T>>::from_request(request, state)
+            .await
+            .map_err(|e| Error::bad_request(format!("the form could not be read: {}", e.body_text())))?;
+        match expected {
+            Some(t) if !t.is_empty() && t == form.csrf => Ok(CsrfForm(form.fields)),
+            _ => Err(Error::Forbidden(
+                "the form expired or came from another site; reload the page and try again".into(),
+            )),
+        }
+    }
+}
+
+/// The value of one cookie.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+pub fn session_cookie(secret: &str, max_age: i64) -> HeaderValue {
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}"
+    ))
+    .expect("a hex secret is a valid header value")
+}
+
+/// Percent-encodes everything but unreserved characters and `/`.
+pub fn url_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A `next=` target that stays on this site.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        _ => "/".to_string(),
+    }
+}

@@ -1,0 +1,119 @@
+//! The one place errors become responses. Handlers return `Error`; its
+//! `IntoResponse` only records the status and message, and `render` (a
+//! middleware over every route) writes them in the form the client reads:
+//! JSON for the API, plain text with `WWW-Authenticate` for git, and an HTML
+//! page (or a redirect to sign in) for browsers.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+
+use super::{AppState, Nav};
+use crate::error::Error;
+
+/// The message shown for an error, kept on the response until `render`.
+#[derive(Clone)]
+struct Shown(String);
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            Error::NotFound => StatusCode::NOT_FOUND,
+            Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::Db(_) | Error::Io(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let message = if status.is_server_error() {
+            tracing::error!("{self}");
+            "something went wrong on the server; the cause is in its log".to_string()
+        } else {
+            self.to_string()
+        };
+        let mut response = status.into_response();
+        response.extensions_mut().insert(Shown(message));
+        response
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    nav: Nav,
+    status: u16,
+    title: &'static str,
+    message: String,
+}
+
+enum Client {
+    Api,
+    Git,
+    Browser,
+}
+
+fn client_of(path: &str) -> Client {
+    if path.starts_with("/api/") {
+        Client::Api
+    } else if path.ends_with("/info/refs") || path.ends_with("/git-upload-pack") || path.ends_with("/git-receive-pack")
+    {
+        Client::Git
+    } else {
+        Client::Browser
+    }
+}
+
+pub async fn render(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let client = client_of(request.uri().path());
+    let target = request
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_default();
+    let cookie_header = request.headers().get(header::COOKIE).cloned();
+    let csrf = request.extensions().get::<super::auth::CsrfToken>().cloned();
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let shown = response.extensions().get::<Shown>().cloned();
+    let message = match shown {
+        Some(Shown(m)) => m,
+        // Rejections from axum's own extractors carry their reason as text.
+        None => match axum::body::to_bytes(response.into_body(), 4096).await {
+            Ok(b) if !b.is_empty() => String::from_utf8_lossy(&b).trim().to_string(),
+            _ => status.canonical_reason().unwrap_or("error").to_lowercase(),
+        },
+    };
+    match client {
+        Client::Api => (status, axum::Json(serde_json::json!({ "message": message }))).into_response(),
+        Client::Git => {
+            let mut r = (status, format!("{message}\n")).into_response();
+            if status == StatusCode::UNAUTHORIZED {
+                r.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"Hearth\""),
+                );
+            }
+            r
+        }
+        Client::Browser if status == StatusCode::UNAUTHORIZED => {
+            Redirect::to(&format!("/login?next={}", super::auth::url_encode(&target))).into_response()
+        }
+        Client::Browser => {
+            let nav = Nav::for_error(&state, cookie_header.as_ref(), csrf).await;
+            let page = ErrorPage {
+                nav,
+                status: status.as_u16(),
+                title: status.canonical_reason().unwrap_or("Error"),
+                message,
+            };
+            (status, page).into_response()
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! Smart HTTP: `info/refs`, `git-upload-pack` and `git-receive-pack` under
+//! `/{owner}/{repo}` (with or without `.git`). Reading needs read access,
+//! pushing needs write access; the protocol itself is `git::protocol`.
+
+use std::io;
+
+use async_compression::tokio::bufread::GzipDecoder;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use futures_util::{StreamExt, TryStreamExt, stream};
+use serde::Deserialize;
+use tokio::io::AsyncRead;
+use tokio_util::io::StreamReader;
+
+use super::AppState;
+use super::access::{Read, RepoAccess, Write};
+use crate::db::ref_updates::{self, Source};
+use crate::error::{Error, Result};
+use crate::git::protocol::{self, Rpc, Service};
+use crate::repos::{self, Access};
+
+/// Cap on an upload-pack request (the fetch negotiation), as git http-backend.
+const NEGOTIATION_LIMIT: u64 = 10 << 20;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/{owner}/{repo}/info/refs", get(info_refs))
+        .route("/{owner}/{repo}/git-upload-pack", post(upload_pack))
+        .route("/{owner}/{repo}/git-receive-pack", post(receive_pack))
+}
+
+#[derive(Deserialize)]
+struct InfoRefsQuery {
+    service: Option<String>,
+}
+
+async fn info_refs(
+    State(state): State<AppState>,
+    repo: RepoAccess<Read>,
+    Query(query): Query<InfoRefsQuery>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let Some(name) = query.service else {
+        return Err(Error::bad_request(
+            "Hearth speaks the smart HTTP protocol only; use git 1.6.6 or newer",
+        ));
+    };
+    let service = Service::parse(&name).ok_or_else(|| Error::bad_request(format!("unknown git service {name:?}")))?;
+    if service == Service::ReceivePack {
+        repo.require(Access::Write)?;
+    }
+    let body = protocol::advertise(&state.git, service, &repo.path, git_protocol(&headers)).await?;
+    Ok(git_response(service.advertisement_content_type(), Body::from(body)))
+}
+
+async fn upload_pack(
+    State(state): State<AppState>,
+    repo: RepoAccess<Read>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    let input = request_body(&headers, body, Service::UploadPack)?;
+    let rpc = protocol::rpc(
+        &state.git,
+        Service::UploadPack,
+        &repo.path,
+        git_protocol(&headers),
+        input,
+        NEGOTIATION_LIMIT,
+        || async {},
+    )
+    .await?;
+    Ok(stream_response(Service::UploadPack, rpc))
+}
+
+async fn receive_pack(
+    State(state): State<AppState>,
+    repo: RepoAccess<Write>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    let limit = state.config.max_push_size;
+    let too_large = || {
+        Error::TooLarge(format!(
+            "push refused: it is larger than this server accepts ({})",
+            human(limit)
+        ))
+    };
+    if content_length(&headers).is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let input = request_body(&headers, body, Service::ReceivePack)?;
+    let pusher = repo.viewer.clone().expect("write access needs a signed-in user");
+    let repo_id = repo.repo.id;
+
+    // One push per repository at a time: each ref update is then attributed
+    // to the push that made it. The pending row is how a crash is attributed.
+    let lock = state.push_lock(repo_id).lock_owned().await;
+    state
+        .db
+        .write(move |tx| ref_updates::begin_push(tx, repo_id, pusher.id))
+        .await?;
+    let (db, housekeeper, path) = (state.db.clone(), state.housekeeper.clone(), repo.path.clone());
+    let finish = move || async move {
+        match repos::record_ref_updates(&db, repo_id, path.clone(), Source::Push).await {
+            Ok(rows) if !rows.is_empty() => housekeeper.after_push(path),
+            Ok(_) => {}
+            Err(e) => tracing::error!(
+                "recording the push to {}: {e} (it is recorded at next start-up)",
+                path.display()
+            ),
+        }
+        drop(lock);
+    };
+    let rpc = protocol::rpc(
+        &state.git,
+        Service::ReceivePack,
+        &repo.path,
+        git_protocol(&headers),
+        input,
+        limit,
+        finish,
+    )
+    .await
+    .map_err(|e| match e {
+        Error::TooLarge(_) => too_large(),
+        other => other,
+    })?;
+    Ok(stream_response(Service::ReceivePack, rpc))
+}
+
+/// The `Git-Protocol` header when it is well-formed; otherwise none.
+fn git_protocol(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get("git-protocol")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| protocol::valid_protocol_header(v))
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+}
+
+/// The request body as a byte stream, gunzipped when the client compressed it.
+fn request_body(headers: &HeaderMap, body: Body, service: Service) -> Result<Box<dyn AsyncRead + Send + Unpin>> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if content_type != service.request_content_type() {
+        return Err(Error::bad_request(format!(
+            "expected Content-Type {}",
+            service.request_content_type()
+        )));
+    }
+    let reader = StreamReader::new(body.into_data_stream().map_err(io::Error::other));
+    match headers.get(header::CONTENT_ENCODING).map(|v| v.as_bytes()) {
+        None => Ok(Box::new(reader)),
+        Some(b"gzip" | b"x-gzip") => Ok(Box::new(GzipDecoder::new(reader))),
+        Some(other) => Err(Error::bad_request(format!(
+            "unsupported Content-Encoding {:?}; send the body plain or gzipped",
+            String::from_utf8_lossy(other)
+        ))),
+    }
+}
+
+fn stream_response(service: Service, rpc: Rpc) -> Response {
+    let rest = stream::unfold(rpc.rest, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+    let body = stream::once(async move { Ok::<_, io::Error>(rpc.first) }).chain(rest);
+    git_response(service.result_content_type(), Body::from_stream(body))
+}
+
+fn git_response(content_type: &'static str, body: Body) -> Response {
+    let mut response = body.into_response();
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, max-age=0, must-revalidate"),
+    );
+    response
+}
+
+/// 2147483648 → "2 GiB".
+fn human(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["bytes", "KiB", "MiB", "GiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if value.fract() == 0.0 {
+        format!("{value:.0} {}", UNITS[unit])
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}

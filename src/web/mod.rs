@@ -1,0 +1,122 @@
+//! HTTP: the router, the shared state, and one module per page or area.
+//! `router()` is what the binary serves and what tests exercise; handlers
+//! hold no SQL and call into `accounts`, `repos` and `git`.
+
+mod access;
+mod accounts;
+mod api;
+mod assets;
+mod auth;
+mod error;
+mod git_http;
+mod home;
+mod repos;
+mod tokens;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::middleware;
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::db::repos::RepoId;
+use crate::git::GitCommand;
+use crate::git::housekeeping::Housekeeper;
+
+pub use auth::{Nav, Viewer};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub git: GitCommand,
+    pub housekeeper: Arc<Housekeeper>,
+    push_locks: Arc<Mutex<HashMap<RepoId, Arc<tokio::sync::Mutex<()>>>>>,
+}
+
+impl AppState {
+    pub fn new(config: Config, db: Db, git: GitCommand) -> AppState {
+        let housekeeper = Housekeeper::new(git.clone());
+        AppState {
+            config: Arc::new(config),
+            db,
+            git,
+            housekeeper,
+            push_locks: Default::default(),
+        }
+    }
+
+    /// The lock that serialises pushes to one repository, so each ref update
+    /// is attributed to the push that made it.
+    fn push_lock(&self, repo: RepoId) -> Arc<tokio::sync::Mutex<()>> {
+        self.push_locks
+            .lock()
+            .expect("push locks poisoned")
+            .entry(repo)
+            .or_default()
+            .clone()
+    }
+}
+
+/// Every route of Hearth.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(home::routes())
+        .merge(assets::routes())
+        .merge(accounts::routes())
+        .merge(tokens::routes())
+        .merge(api::routes())
+        .merge(git_http::routes())
+        .merge(repos::routes())
+        .fallback(|| async { crate::error::Error::NotFound })
+        .layer(middleware::from_fn_with_state(state.clone(), error::render))
+        .layer(middleware::from_fn(auth::csrf_cookie))
+        .with_state(state)
+}
+
+/// "3 minutes ago", for a Unix time in seconds.
+pub fn ago(then: i64) -> String {
+    let secs = (crate::db::now() - then).max(0);
+    let (n, unit) = match secs {
+        0..=59 => return "just now".into(),
+        60..=3599 => (secs / 60, "minute"),
+        3600..=86_399 => (secs / 3600, "hour"),
+        86_400..=2_591_999 => (secs / 86_400, "day"),
+        2_592_000..=31_535_999 => (secs / 2_592_000, "month"),
+        _ => (secs / 31_536_000, "year"),
+    };
+    format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" })
+}
+
+/// A Unix time as `2026-11-26T06:27:29Z`.
+pub fn rfc3339(ts: i64) -> String {
+    let (days, secs) = (ts.div_euclid(86_400), ts.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rfc3339() {
+        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::rfc3339(1_795_674_449), "2026-11-26T06:27:29Z");
+        assert_eq!(super::rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+    }
+}

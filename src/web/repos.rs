@@ -1,0 +1,296 @@
+//! Repository pages: `/new`, a user's profile `/{owner}`, a repository's
+//! page `/{owner}/{repo}` and its settings (collaborators).
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+
+use super::access::{Admin, Read, RepoAccess};
+use super::accounts::capitalize;
+use super::auth::{CsrfForm, SignedIn};
+use super::{AppState, Nav, ago};
+use crate::db::collaborators::{Collaborator, Permission};
+use crate::db::ref_updates::ZERO_ID;
+use crate::db::repos::Repo;
+use crate::db::users::User;
+use crate::error::{Error, Result};
+use crate::repos::{self, Access};
+use crate::{db, repos::is_valid_user_name};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/new", get(new_form).post(create))
+        .route("/{owner}", get(profile))
+        .route("/{owner}/{repo}", get(home))
+        .route("/{owner}/{repo}/settings", get(settings))
+        .route("/{owner}/{repo}/settings/collaborators", post(add_collaborator))
+        .route(
+            "/{owner}/{repo}/settings/collaborators/{user}/remove",
+            post(remove_collaborator),
+        )
+}
+
+/// The URL git clones from, e.g. `http://host:3000/alice/demo.git`.
+pub fn clone_url(state: &AppState, headers: &HeaderMap, repo: &Repo) -> String {
+    let base = match &state.config.base_url {
+        Some(b) => b.clone(),
+        None => {
+            let host = headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("localhost");
+            format!("http://{host}")
+        }
+    };
+    format!("{base}/{}/{}.git", repo.owner, repo.name)
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "repos/new.html")]
+struct NewView {
+    nav: Nav,
+    owner: String,
+    name: String,
+    description: String,
+    private: bool,
+    error: Option<String>,
+}
+
+async fn new_form(SignedIn(user): SignedIn, nav: Nav) -> NewView {
+    NewView {
+        nav,
+        owner: user.name,
+        name: String::new(),
+        description: String::new(),
+        private: false,
+        error: None,
+    }
+}
+
+#[derive(Deserialize)]
+struct NewForm {
+    name: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    visibility: String,
+}
+
+async fn create(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    nav: Nav,
+    CsrfForm(form): CsrfForm<NewForm>,
+) -> Result<Response> {
+    let private = form.visibility == "private";
+    let name = form.name.trim();
+    match repos::create(
+        &state.db,
+        &state.config.repos_dir(),
+        &user,
+        name,
+        &form.description,
+        private,
+    )
+    .await
+    {
+        Ok(repo) => Ok(Redirect::to(&format!("/{}/{}", repo.owner, repo.name)).into_response()),
+        Err(e @ (Error::BadRequest(_) | Error::Conflict(_))) => {
+            let status = if matches!(e, Error::Conflict(_)) {
+                StatusCode::CONFLICT
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            let view = NewView {
+                nav,
+                owner: user.name,
+                name: name.to_string(),
+                description: form.description,
+                private,
+                error: Some(capitalize(&e.to_string())),
+            };
+            Ok((status, view).into_response())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "users/profile.html")]
+struct ProfileView {
+    nav: Nav,
+    owner: User,
+    joined: String,
+    repos: Vec<Repo>,
+}
+
+async fn profile(State(state): State<AppState>, nav: Nav, Path(owner): Path<String>) -> Result<ProfileView> {
+    if !is_valid_user_name(&owner) {
+        return Err(Error::NotFound);
+    }
+    let owner = state
+        .db
+        .read(move |c| db::users::by_name(c, &owner))
+        .await?
+        .ok_or(Error::NotFound)?;
+    let repos = repos::visible_repos(&state.db, &owner, nav.user.as_ref()).await?;
+    Ok(ProfileView {
+        nav,
+        joined: ago(owner.created_at),
+        owner,
+        repos,
+    })
+}
+
+struct PushRow {
+    ref_name: String,
+    change: String,
+    pusher: String,
+    when: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "repos/home.html")]
+struct HomeView {
+    nav: Nav,
+    repo: Repo,
+    can_write: bool,
+    can_admin: bool,
+    clone_url: String,
+    is_empty: bool,
+    pushes: Vec<PushRow>,
+}
+
+async fn home(
+    State(state): State<AppState>,
+    nav: Nav,
+    headers: HeaderMap,
+    Path((_, name)): Path<(String, String)>,
+    access: RepoAccess<Read>,
+) -> Result<Response> {
+    if name.ends_with(".git") {
+        return Ok(Redirect::permanent(&format!("/{}/{}", access.repo.owner, access.repo.name)).into_response());
+    }
+    let repo_id = access.repo.id;
+    let (count, updates) = state
+        .db
+        .read(move |c| {
+            Ok((
+                db::ref_updates::ref_count(c, repo_id)?,
+                db::ref_updates::recent(c, repo_id, 10)?,
+            ))
+        })
+        .await?;
+    let short = |id: &str| {
+        if id == ZERO_ID {
+            "∅".to_string()
+        } else {
+            id[..id.len().min(10)].to_string()
+        }
+    };
+    let pushes = updates
+        .into_iter()
+        .map(|u| PushRow {
+            change: format!("{} → {}", short(&u.old_id), short(&u.new_id)),
+            ref_name: u.ref_name,
+            pusher: u.pusher.unwrap_or_else(|| "unknown".into()),
+            when: ago(u.pushed_at),
+        })
+        .collect();
+    Ok(HomeView {
+        nav,
+        clone_url: clone_url(&state, &headers, &access.repo),
+        can_write: access.access >= Access::Write,
+        can_admin: access.access >= Access::Admin,
+        repo: access.repo,
+        is_empty: count == 0,
+        pushes,
+    }
+    .into_response())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "repos/settings.html")]
+struct SettingsView {
+    nav: Nav,
+    repo: Repo,
+    can_admin: bool,
+    collaborators: Vec<Collaborator>,
+    error: Option<String>,
+    notice: Option<String>,
+}
+
+async fn settings_view(
+    state: &AppState,
+    nav: Nav,
+    repo: Repo,
+    error: Option<String>,
+    notice: Option<String>,
+) -> Result<SettingsView> {
+    let id = repo.id;
+    let collaborators = state.db.read(move |c| db::collaborators::list(c, id)).await?;
+    Ok(SettingsView {
+        nav,
+        repo,
+        can_admin: true,
+        collaborators,
+        error,
+        notice,
+    })
+}
+
+async fn settings(State(state): State<AppState>, nav: Nav, access: RepoAccess<Admin>) -> Result<SettingsView> {
+    settings_view(&state, nav, access.repo, None, None).await
+}
+
+#[derive(Deserialize)]
+struct CollaboratorForm {
+    name: String,
+    permission: String,
+}
+
+async fn add_collaborator(
+    State(state): State<AppState>,
+    nav: Nav,
+    access: RepoAccess<Admin>,
+    CsrfForm(form): CsrfForm<CollaboratorForm>,
+) -> Result<Response> {
+    let result = match Permission::parse(&form.permission) {
+        Some(p) => repos::add_collaborator(&state.db, &access.repo, &form.name, p).await,
+        None => Err(Error::bad_request("access must be read or write")),
+    };
+    match result {
+        Ok(()) => {
+            let notice = format!("{} now has {} access.", form.name.trim(), form.permission);
+            Ok(settings_view(&state, nav, access.repo, None, Some(notice))
+                .await?
+                .into_response())
+        }
+        Err(Error::BadRequest(m)) => {
+            let view = settings_view(&state, nav, access.repo, Some(capitalize(&m)), None).await?;
+            Ok((StatusCode::BAD_REQUEST, view).into_response())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct Empty {}
+
+async fn remove_collaborator(
+    State(state): State<AppState>,
+    Path((_, _, user)): Path<(String, String, String)>,
+    access: RepoAccess<Admin>,
+    CsrfForm(_): CsrfForm<Empty>,
+) -> Result<Redirect> {
+    repos::remove_collaborator(&state.db, &access.repo, &user).await?;
+    Ok(Redirect::to(&format!(
+        "/{}/{}/settings",
+        access.repo.owner, access.repo.name
+    )))
+}
