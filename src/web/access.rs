@@ -1,7 +1,9 @@
 //! The access check as an extractor: a handler that takes `RepoAccess<Write>`
 //! cannot run for someone who may not push. Repository names are validated
 //! before any lookup, and a private repository answers exactly like a
-//! missing one to anyone who may not read it.
+//! missing one to anyone who may not read it: 404, except that an anonymous
+//! git client is challenged for credentials (401) in both cases, because git
+//! sends credentials only after a challenge.
 
 use std::collections::HashMap;
 use std::marker::PhantomData;
@@ -57,8 +59,15 @@ impl<L: Level> FromRequestParts<AppState> for RepoAccess<L> {
             return Err(Error::NotFound);
         }
         let Viewer(viewer) = Viewer::from_request_parts(parts, state).await?;
+        // To git, a repository it cannot see asks for credentials (missing and
+        // private alike), since git only sends them after a 401 challenge.
+        let hidden = if viewer.is_none() && is_git_client(parts) {
+            Error::Unauthorized("sign in to continue".into())
+        } else {
+            Error::NotFound
+        };
         let (owner, name, who) = (owner.clone(), name.to_string(), viewer.clone());
-        let (repo, access) = state
+        let found = state
             .db
             .read(move |conn| {
                 let Some(repo) = crate::db::repos::by_name(conn, &owner, &name)? else {
@@ -67,11 +76,10 @@ impl<L: Level> FromRequestParts<AppState> for RepoAccess<L> {
                 let access = repos::access(conn, &repo, who.as_ref())?;
                 Ok(Some((repo, access)))
             })
-            .await?
-            .ok_or(Error::NotFound)?;
-        if access < Access::Read {
-            return Err(Error::NotFound);
-        }
+            .await?;
+        let Some((repo, access)) = found.filter(|(_, access)| *access >= Access::Read) else {
+            return Err(hidden);
+        };
         let path = repos::repo_path(&state.config.repos_dir(), &repo.owner, &repo.name);
         let found = RepoAccess {
             repo,
@@ -83,6 +91,16 @@ impl<L: Level> FromRequestParts<AppState> for RepoAccess<L> {
         found.require(L::NEEDS)?;
         Ok(found)
     }
+}
+
+/// A git client talking the smart HTTP protocol (git sends `git/2.x`).
+fn is_git_client(parts: &Parts) -> bool {
+    super::git_http::is_git_path(parts.uri.path())
+        && parts
+            .headers
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ua| ua.starts_with("git/"))
 }
 
 impl<L: Level> RepoAccess<L> {

@@ -59,8 +59,7 @@ enum Client {
 fn client_of(path: &str) -> Client {
     if path.starts_with("/api/") {
         Client::Api
-    } else if path.ends_with("/info/refs") || path.ends_with("/git-upload-pack") || path.ends_with("/git-receive-pack")
-    {
+    } else if super::git_http::is_git_path(path) {
         Client::Git
     } else {
         Client::Browser
