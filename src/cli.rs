@@ -44,6 +44,10 @@ pub struct ServeArgs {
     /// (default: taken from each request's Host header).
     #[arg(long, env = "HEARTH_BASE_URL")]
     pub base_url: Option<String>,
+    /// Fault injection for crash tests: `after-receive-pack` aborts the
+    /// server once git has updated refs but before they are recorded.
+    #[arg(long, env = "HEARTH_FAILPOINT", hide = true)]
+    pub failpoint: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -14,6 +14,8 @@ pub struct Config {
     pub max_push_size: u64,
     /// Base URL for clone URLs, without a trailing slash.
     pub base_url: Option<String>,
+    /// Fault injection for crash tests (see `cli::ServeArgs::failpoint`).
+    pub failpoint: Option<String>,
 }
 
 impl Config {
@@ -32,6 +34,7 @@ impl Config {
             listen,
             max_push_size,
             base_url,
+            failpoint: None,
         })
     }
 

@@ -37,7 +37,8 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Serve(args) => {
-            let config = Config::new(args.data.dir, args.listen, &args.max_push_size, args.base_url)?;
+            let mut config = Config::new(args.data.dir, args.listen, &args.max_push_size, args.base_url)?;
+            config.failpoint = args.failpoint;
             let listener = tokio::net::TcpListener::bind(config.listen)
                 .await
                 .map_err(|e| Error::internal(format!("could not listen on {}: {e}", config.listen)))?;

@@ -305,7 +305,11 @@ fn private_repository_is_invisible_to_outsiders() {
         let err = git.fails(None, &["ls-remote", &url]);
         let missing_url = url.replace("/alice/secret.git", "/alice/no-such-repo.git");
         let missing_err = git.fails(None, &["ls-remote", &missing_url]);
-        assert_eq!(err.replace("secret", "X"), missing_err.replace("no-such-repo", "X"), "{who}: same as missing");
+        assert_eq!(
+            err.replace("secret", "X"),
+            missing_err.replace("no-such-repo", "X"),
+            "{who}: same as missing"
+        );
         if auth.is_some() {
             assert!(err.contains("not found"), "{who}: {err}");
         } else {

@@ -66,6 +66,15 @@ fn client_of(path: &str) -> Client {
     }
 }
 
+/// No body type, or plain text: what axum's own rejections send.
+fn is_plain(response: &Response) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|t| t.starts_with("text/plain"))
+}
+
 pub async fn render(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let client = client_of(request.uri().path());
     let target = request
@@ -83,6 +92,9 @@ pub async fn render(State(state): State<AppState>, request: Request, next: Next)
     let shown = response.extensions().get::<Shown>().cloned();
     let message = match shown {
         Some(Shown(m)) => m,
+        // A page or document the handler rendered itself (a form shown again
+        // with its error) goes out as it is.
+        None if !is_plain(&response) => return response,
         // Rejections from axum's own extractors carry their reason as text.
         None => match axum::body::to_bytes(response.into_body(), 4096).await {
             Ok(b) if !b.is_empty() => String::from_utf8_lossy(&b).trim().to_string(),
