@@ -11,7 +11,12 @@ fn register(server: &TestServer, client: &Client, name: &str, password: &str) ->
     let csrf = csrf_of(&page);
     client
         .post(server.url("/register"))
-        .form(&[("csrf", csrf.as_str()), ("name", name), ("email", ""), ("password", password)])
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", name),
+            ("email", ""),
+            ("password", password),
+        ])
         .send()
         .unwrap()
 }
@@ -21,7 +26,12 @@ fn login(server: &TestServer, client: &Client, name: &str, password: &str) -> re
     let csrf = csrf_of(&page);
     client
         .post(server.url("/login"))
-        .form(&[("csrf", csrf.as_str()), ("name", name), ("password", password), ("next", "/")])
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", name),
+            ("password", password),
+            ("next", "/"),
+        ])
         .send()
         .unwrap()
 }
@@ -39,7 +49,10 @@ fn first_registered_account_is_admin_and_sessions_work() {
     let server = TestServer::start();
     let alice = browser();
     let page = alice.get(server.url("/register")).send().unwrap().text().unwrap();
-    assert!(page.contains("first person here"), "the first visitor is told they become admin");
+    assert!(
+        page.contains("first person here"),
+        "the first visitor is told they become admin"
+    );
     let resp = register(&server, &alice, "alice", "pw-alice-1");
     assert_eq!(resp.status(), 303);
     let cookie = resp
@@ -49,7 +62,10 @@ fn first_registered_account_is_admin_and_sessions_work() {
         .map(|v| v.to_str().unwrap().to_string())
         .find(|c| c.starts_with("hearth_session="))
         .expect("a session cookie");
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
     assert_eq!(whoami(&server, &alice)["is_admin"], true);
     let home = alice.get(server.url("/")).send().unwrap().text().unwrap();
     assert!(home.contains("Welcome, alice"));
@@ -74,10 +90,18 @@ fn first_registered_account_is_admin_and_sessions_work() {
     assert_eq!(alice.get(server.url("/logout")).send().unwrap().status(), 405);
     assert_eq!(whoami(&server, &alice)["login"], "alice");
     let home = alice.get(server.url("/")).send().unwrap().text().unwrap();
-    let resp = alice.post(server.url("/logout")).form(&[("csrf", "0".repeat(64))]).send().unwrap();
+    let resp = alice
+        .post(server.url("/logout"))
+        .form(&[("csrf", "0".repeat(64))])
+        .send()
+        .unwrap();
     assert_eq!(resp.status(), 403);
     assert_eq!(whoami(&server, &alice)["login"], "alice");
-    let resp = alice.post(server.url("/logout")).form(&[("csrf", csrf_of(&home))]).send().unwrap();
+    let resp = alice
+        .post(server.url("/logout"))
+        .form(&[("csrf", csrf_of(&home))])
+        .send()
+        .unwrap();
     assert_eq!(resp.status(), 303);
     assert!(whoami(&server, &alice).is_null());
 
@@ -100,7 +124,12 @@ fn a_failed_sign_in_does_not_tell_whether_the_user_exists() {
     assert_eq!(status_a, 401);
     assert_eq!(status_a, status_b);
     assert!(body_a.contains("Wrong user name or password."));
-    let strip = |s: &str| s.lines().filter(|l| !l.contains("name=\"csrf\"")).collect::<Vec<_>>().join("\n");
+    let strip = |s: &str| {
+        s.lines()
+            .filter(|l| !l.contains("name=\"csrf\""))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
     assert_eq!(strip(&body_a), strip(&body_b));
     assert!(whoami(&server, &client).is_null());
 }
@@ -122,7 +151,11 @@ fn forms_without_the_csrf_token_are_refused() {
     let page = other.get(server.url("/register")).send().unwrap().text().unwrap();
     let resp = client
         .post(server.url("/register"))
-        .form(&[("csrf", csrf_of(&page).as_str()), ("name", "mallory"), ("password", "pw-mallory-1")])
+        .form(&[
+            ("csrf", csrf_of(&page).as_str()),
+            ("name", "mallory"),
+            ("password", "pw-mallory-1"),
+        ])
         .send()
         .unwrap();
     assert_eq!(resp.status(), 403);
@@ -136,7 +169,12 @@ fn personal_access_tokens_are_shown_once_listed_and_revoked() {
     let server = TestServer::start();
     let client = browser();
     register(&server, &client, "alice", "pw-alice-1");
-    let page = client.get(server.url("/settings/tokens")).send().unwrap().text().unwrap();
+    let page = client
+        .get(server.url("/settings/tokens"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
     assert!(page.contains("No tokens yet"));
     let resp = client
         .post(server.url("/settings/tokens"))
@@ -158,12 +196,19 @@ fn personal_access_tokens_are_shown_once_listed_and_revoked() {
         .unwrap();
     assert_eq!(bearer.status(), 200);
 
-    let list = client.get(server.url("/settings/tokens")).send().unwrap().text().unwrap();
+    let list = client
+        .get(server.url("/settings/tokens"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
     assert!(list.contains("laptop"));
     assert!(list.contains(&token[token.len() - 4..]));
     assert!(!list.contains(&token), "the token is never shown again");
     let db = server.db();
-    let stored: String = db.query_row("SELECT token_hash FROM access_tokens", [], |r| r.get(0)).unwrap();
+    let stored: String = db
+        .query_row("SELECT token_hash FROM access_tokens", [], |r| r.get(0))
+        .unwrap();
     assert!(!stored.contains(&token[4..]), "only a hash is stored");
 
     let id: i64 = db.query_row("SELECT id FROM access_tokens", [], |r| r.get(0)).unwrap();
@@ -180,7 +225,12 @@ fn personal_access_tokens_are_shown_once_listed_and_revoked() {
     // Someone else's token id cannot be revoked by guessing.
     let other = browser();
     register(&server, &other, "bob", "pw-bob-123");
-    let page = other.get(server.url("/settings/tokens")).send().unwrap().text().unwrap();
+    let page = other
+        .get(server.url("/settings/tokens"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
     let resp = other
         .post(server.url(&format!("/settings/tokens/{}/revoke", id + 1)))
         .form(&[("csrf", csrf_of(&page))])
@@ -203,7 +253,12 @@ fn pages_that_need_a_user_send_visitors_to_sign_in() {
     // next= never leads off the site.
     server.user("alice", "pw-alice-1", false);
     let client = browser();
-    let page = client.get(server.url("/login?next=//evil.example/")).send().unwrap().text().unwrap();
+    let page = client
+        .get(server.url("/login?next=//evil.example/"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
     let resp = client
         .post(server.url("/login"))
         .form(&[
@@ -220,7 +275,10 @@ fn pages_that_need_a_user_send_visitors_to_sign_in() {
 #[test]
 fn admin_commands_work_while_the_server_runs() {
     let server = TestServer::start();
-    let out = server.admin(&["create-user", "alice", "--admin", "--email", "alice@example.test"], "pw-alice-1\n");
+    let out = server.admin(
+        &["create-user", "alice", "--admin", "--email", "alice@example.test"],
+        "pw-alice-1\n",
+    );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let out = server.admin(&["token", "alice", "--label", "ci"], "");
     assert!(out.status.success());

@@ -15,9 +15,21 @@ fn run(args: &[&str]) -> std::process::Output {
 fn every_command_has_help_naming_its_environment_variables() {
     for (args, wants) in [
         (vec!["--help"], vec!["serve", "admin"]),
-        (vec!["serve", "--help"], vec!["--data", "HEARTH_DATA", "--listen", "HEARTH_LISTEN", "HEARTH_MAX_PUSH_SIZE"]),
+        (
+            vec!["serve", "--help"],
+            vec![
+                "--data",
+                "HEARTH_DATA",
+                "--listen",
+                "HEARTH_LISTEN",
+                "HEARTH_MAX_PUSH_SIZE",
+            ],
+        ),
         (vec!["admin", "--help"], vec!["create-user", "token"]),
-        (vec!["admin", "create-user", "--help"], vec!["--admin", "--email", "HEARTH_DATA", "standard input"]),
+        (
+            vec!["admin", "create-user", "--help"],
+            vec!["--admin", "--email", "HEARTH_DATA", "standard input"],
+        ),
         (vec!["admin", "token", "--help"], vec!["--label", "HEARTH_DATA"]),
     ] {
         let out = run(&args);
@@ -27,7 +39,15 @@ fn every_command_has_help_naming_its_environment_variables() {
             assert!(text.contains(w), "{args:?} help mentions {w}: {text}");
         }
     }
-    let out = run(&["serve", "--max-push-size", "lots", "--listen", "127.0.0.1:0", "--data", "/nonexistent/x"]);
+    let out = run(&[
+        "serve",
+        "--max-push-size",
+        "lots",
+        "--listen",
+        "127.0.0.1:0",
+        "--data",
+        "/nonexistent/x",
+    ]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a size"));
 }
@@ -67,7 +87,10 @@ fn a_database_from_a_newer_hearth_is_refused_and_left_alone() {
     let out = run(&["serve", "--listen", "127.0.0.1:0", "--data", data.to_str().unwrap()]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("schema version 99") && err.contains("newer hearth"), "{err}");
+    assert!(
+        err.contains("schema version 99") && err.contains("newer hearth"),
+        "{err}"
+    );
     let out = common::admin(&data, &["token", "alice"], "");
     assert!(!out.status.success());
 

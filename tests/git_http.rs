@@ -575,3 +575,110 @@ fn assert_no_git_children(pid: u32) {
         .unwrap();
     panic!("git children left behind: {}", String::from_utf8_lossy(&out.stdout));
 }
+
+#[test]
+fn gzipped_requests_are_understood() {
+    let (server, _git, _) = pushed_fixture();
+    let body = b"0014command=ls-refs\n0016object-format=sha100010009peel\n000csymrefs\n0000";
+    let mut gz = std::process::Command::new("gzip")
+        .arg("-c")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    gz.stdin.take().unwrap().write_all(body).unwrap();
+    let compressed = gz.wait_with_output().unwrap().stdout;
+    let resp = common::client()
+        .post(server.url("/alice/demo.git/git-upload-pack"))
+        .header("Content-Type", "application/x-git-upload-pack-request")
+        .header("Content-Encoding", "gzip")
+        .header("Git-Protocol", "version=2")
+        .body(compressed)
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let text = resp.text().unwrap();
+    assert!(
+        text.contains("refs/heads/main") && text.contains("refs/tags/v1.1 peeled:"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_client_that_goes_away_mid_clone_leaves_no_git_behind() {
+    let server = TestServer::start();
+    let token = server.user("alice", "pw-alice-1", true);
+    server.create_repo(&token, "big", false);
+    let git = Git::new();
+    let work = git.dir("work");
+    git.ok(None, &["init", "-q", work.to_str().unwrap()]);
+    // 8 MiB of incompressible data, so the pack takes a while to send slowly.
+    let mut noise = Vec::with_capacity(8 << 20);
+    let mut x: u64 = 0x2545f4914f6cdd1d;
+    while noise.len() < (8 << 20) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        noise.extend_from_slice(&x.to_le_bytes());
+    }
+    std::fs::write(work.join("noise.bin"), &noise).unwrap();
+    git.ok(Some(&work), &["add", "."]);
+    git.ok(Some(&work), &["commit", "-qm", "Noise"]);
+    git.ok(
+        Some(&work),
+        &[
+            "push",
+            "-q",
+            &server.cred_url("alice", &token, "/alice/big.git"),
+            "main",
+        ],
+    );
+    let head = git.ok(Some(&work), &["rev-parse", "HEAD"]);
+    let want = format!("want {}\n", head.trim());
+    let request = format!("{:04x}{want}00000009done\n", want.len() + 4);
+    std::fs::write(git.dir("req"), request).unwrap();
+    let mut curl = std::process::Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "--limit-rate", "20k", "-H"])
+        .arg("Content-Type: application/x-git-upload-pack-request")
+        .arg("--data-binary")
+        .arg(format!("@{}", git.dir("req").display()))
+        .arg(server.url("/alice/big.git/git-upload-pack"))
+        .spawn()
+        .unwrap();
+    // Wait until git is serving the clone, then drop the client.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let out = std::process::Command::new("pgrep")
+            .args(["-P", &server.pid().to_string()])
+            .output()
+            .unwrap();
+        if !out.stdout.is_empty() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "git upload-pack never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    curl.kill().unwrap();
+    curl.wait().unwrap();
+    assert_no_git_children(server.pid());
+    assert_eq!(server.get("/healthz").status(), 200);
+}
+
+#[test]
+fn oversized_headers_are_refused() {
+    let server = TestServer::start();
+    let resp = common::client()
+        .get(server.url("/healthz"))
+        .header("X-Filler", "x".repeat(1 << 20))
+        .send();
+    match resp {
+        Ok(r) => assert_eq!(r.status(), 431),
+        Err(e) => assert!(
+            e.is_request() || e.is_connect() || e.to_string().contains("connection"),
+            "{e}"
+        ),
+    }
+    assert_eq!(server.get("/healthz").status(), 200);
+}

@@ -31,7 +31,11 @@ fn many_pushes_end_up_in_one_pack_with_a_bitmap() {
     // keeps it as a pack of its own.
     for round in 0..5 {
         for i in 0..120 {
-            std::fs::write(work.join(format!("r{round}-{i}.txt")), format!("round {round} file {i}\n")).unwrap();
+            std::fs::write(
+                work.join(format!("r{round}-{i}.txt")),
+                format!("round {round} file {i}\n"),
+            )
+            .unwrap();
         }
         git.ok(Some(&work), &["add", "."]);
         git.ok(Some(&work), &["commit", "-qm", &format!("Round {round}")]);
@@ -49,7 +53,10 @@ fn many_pushes_end_up_in_one_pack_with_a_bitmap() {
     }
     // A clone still works and gets everything.
     let clone = git.dir("clone");
-    git.ok(None, &["clone", "-q", &server.url("/alice/demo.git"), clone.to_str().unwrap()]);
+    git.ok(
+        None,
+        &["clone", "-q", &server.url("/alice/demo.git"), clone.to_str().unwrap()],
+    );
     assert_eq!(git.ok(Some(&clone), &["rev-list", "--count", "HEAD"]).trim(), "5");
     git.ok(Some(&repo), &["fsck", "--strict", "--no-progress"]);
 
@@ -57,7 +64,11 @@ fn many_pushes_end_up_in_one_pack_with_a_bitmap() {
     // are packed too.
     for round in 0..24 {
         for i in 0..25 {
-            std::fs::write(work.join(format!("small{round}-{i}.txt")), format!("small {round} {i}\n")).unwrap();
+            std::fs::write(
+                work.join(format!("small{round}-{i}.txt")),
+                format!("small {round} {i}\n"),
+            )
+            .unwrap();
         }
         git.ok(Some(&work), &["add", "."]);
         git.ok(Some(&work), &["commit", "-qm", &format!("Small {round}")]);

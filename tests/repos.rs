@@ -13,7 +13,11 @@ fn signed_in(server: &TestServer, name: &str, password: &str) -> Client {
     let page = client.get(server.url("/login")).send().unwrap().text().unwrap();
     let resp = client
         .post(server.url("/login"))
-        .form(&[("csrf", csrf_of(&page).as_str()), ("name", name), ("password", password)])
+        .form(&[
+            ("csrf", csrf_of(&page).as_str()),
+            ("name", name),
+            ("password", password),
+        ])
         .send()
         .unwrap();
     assert_eq!(resp.status(), 303);
@@ -43,10 +47,16 @@ fn create_from_the_new_page_and_see_how_to_push() {
     assert_eq!(resp.headers()["location"], "/alice/website");
     let page = alice.get(server.url("/alice/website")).send().unwrap().text().unwrap();
     assert!(page.contains("<title>alice/website · Hearth</title>"));
-    assert!(page.contains(&format!("{}/alice/website.git", server.base)), "clone URL shown");
+    assert!(
+        page.contains(&format!("{}/alice/website.git", server.base)),
+        "clone URL shown"
+    );
     assert!(page.contains("This repository is empty"));
     assert!(page.contains("git push -u origin main"));
-    assert!(page.contains("A &#60;b&#62;test&#60;/b&#62; repository") || page.contains("A &lt;b&gt;test"), "escaped");
+    assert!(
+        page.contains("A &#60;b&#62;test&#60;/b&#62; repository") || page.contains("A &lt;b&gt;test"),
+        "escaped"
+    );
     assert!(server.repo_dir("alice", "website").join("HEAD").exists());
     let head = std::fs::read_to_string(server.repo_dir("alice", "website").join("HEAD")).unwrap();
     assert_eq!(head.trim(), "ref: refs/heads/main");
@@ -65,7 +75,15 @@ fn create_from_the_new_page_and_see_how_to_push() {
     let git = common::Git::new();
     let src = git.dir("src");
     git.fixture(&src);
-    git.ok(Some(&src), &["push", "-q", &server.cred_url("alice", token.trim(), "/alice/website.git"), "main"]);
+    git.ok(
+        Some(&src),
+        &[
+            "push",
+            "-q",
+            &server.cred_url("alice", token.trim(), "/alice/website.git"),
+            "main",
+        ],
+    );
     let page = alice.get(server.url("/alice/website")).send().unwrap().text().unwrap();
     assert!(!page.contains("This repository is empty"));
     assert!(page.contains("refs/heads/main"));
@@ -87,8 +105,12 @@ fn the_api_creates_and_returns_repositories() {
     assert_eq!(repo["private"], true);
     assert_eq!(repo["default_branch"], "main");
     assert_eq!(repo["clone_url"], format!("{}/alice/Demo.rs.git", server.base));
-    let (status, body) =
-        server.api("POST", "/api/v1/user/repos", Some(&token), Some(json!({"name": "demo.RS"})));
+    let (status, body) = server.api(
+        "POST",
+        "/api/v1/user/repos",
+        Some(&token),
+        Some(json!({"name": "demo.RS"})),
+    );
     assert_eq!(status, 409);
     assert!(body["message"].as_str().unwrap().contains("already exists"));
     let (status, got) = server.api("GET", "/api/v1/repos/alice/demo.rs", Some(&token), None);
@@ -123,54 +145,114 @@ fn profiles_and_pages_show_private_repositories_only_to_those_allowed() {
     let bob = browser();
     let page = bob.get(server.url("/login")).send().unwrap().text().unwrap();
     bob.post(server.url("/login"))
-        .form(&[("csrf", csrf_of(&page).as_str()), ("name", "bob"), ("password", "pw-bob-123")])
+        .form(&[
+            ("csrf", csrf_of(&page).as_str()),
+            ("name", "bob"),
+            ("password", "pw-bob-123"),
+        ])
         .send()
         .unwrap();
-    assert!(!bob.get(server.url("/alice")).send().unwrap().text().unwrap().contains("alice/hidden"));
+    assert!(
+        !bob.get(server.url("/alice"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap()
+            .contains("alice/hidden")
+    );
     let resp = bob.get(server.url("/alice/hidden")).send().unwrap();
     assert_eq!(resp.status(), 404);
     let body = resp.text().unwrap();
-    assert!(body.contains("<title>404 Not Found · Hearth</title>"), "a 404 page in the site's layout");
-    assert_eq!(bob.get(server.url("/alice/hidden/settings")).send().unwrap().status(), 404);
+    assert!(
+        body.contains("<title>404 Not Found · Hearth</title>"),
+        "a 404 page in the site's layout"
+    );
+    assert_eq!(
+        bob.get(server.url("/alice/hidden/settings")).send().unwrap().status(),
+        404
+    );
     assert_eq!(server.get("/alice/nope").status(), 404);
     assert_eq!(server.get("/nobody").status(), 404);
-    assert_eq!(server.get("/alice/open.git").status(), 308, "the .git form redirects to the page");
+    assert_eq!(
+        server.get("/alice/open.git").status(),
+        308,
+        "the .git form redirects to the page"
+    );
 
     // bob becomes a reader through the settings page.
     let owner = browser();
     let page = owner.get(server.url("/login")).send().unwrap().text().unwrap();
     owner
         .post(server.url("/login"))
-        .form(&[("csrf", csrf_of(&page).as_str()), ("name", "alice"), ("password", "pw-alice-1")])
+        .form(&[
+            ("csrf", csrf_of(&page).as_str()),
+            ("name", "alice"),
+            ("password", "pw-alice-1"),
+        ])
         .send()
         .unwrap();
-    let settings = owner.get(server.url("/alice/hidden/settings")).send().unwrap().text().unwrap();
+    let settings = owner
+        .get(server.url("/alice/hidden/settings"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
     assert!(settings.contains("No collaborators yet"));
     let resp = owner
         .post(server.url("/alice/hidden/settings/collaborators"))
-        .form(&[("csrf", csrf_of(&settings).as_str()), ("name", "nobody"), ("permission", "read")])
+        .form(&[
+            ("csrf", csrf_of(&settings).as_str()),
+            ("name", "nobody"),
+            ("permission", "read"),
+        ])
         .send()
         .unwrap();
     assert_eq!(resp.status(), 400);
     assert!(resp.text().unwrap().contains("no user named"));
     let resp = owner
         .post(server.url("/alice/hidden/settings/collaborators"))
-        .form(&[("csrf", csrf_of(&settings).as_str()), ("name", "bob"), ("permission", "read")])
+        .form(&[
+            ("csrf", csrf_of(&settings).as_str()),
+            ("name", "bob"),
+            ("permission", "read"),
+        ])
         .send()
         .unwrap();
     assert_eq!(resp.status(), 200);
     assert!(resp.text().unwrap().contains("bob now has read access"));
     assert_eq!(bob.get(server.url("/alice/hidden")).send().unwrap().status(), 200);
-    assert!(bob.get(server.url("/alice")).send().unwrap().text().unwrap().contains("alice/hidden"));
-    assert!(bob.get(server.url("/")).send().unwrap().text().unwrap().contains("Shared with you"));
+    assert!(
+        bob.get(server.url("/alice"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap()
+            .contains("alice/hidden")
+    );
+    assert!(
+        bob.get(server.url("/"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap()
+            .contains("Shared with you")
+    );
     // A reader cannot open the settings.
-    assert_eq!(bob.get(server.url("/alice/hidden/settings")).send().unwrap().status(), 403);
+    assert_eq!(
+        bob.get(server.url("/alice/hidden/settings")).send().unwrap().status(),
+        403
+    );
     let (status, list) = server.api("GET", "/api/v1/repos/alice/hidden/collaborators", Some(&alice), None);
     assert_eq!(status, 200);
     assert_eq!(list, json!([{"login": "bob", "permission": "read"}]));
 
     // Removing bob hides the repository again.
-    let settings = owner.get(server.url("/alice/hidden/settings")).send().unwrap().text().unwrap();
+    let settings = owner
+        .get(server.url("/alice/hidden/settings"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
     let resp = owner
         .post(server.url("/alice/hidden/settings/collaborators/bob/remove"))
         .form(&[("csrf", csrf_of(&settings))])
@@ -178,7 +260,12 @@ fn profiles_and_pages_show_private_repositories_only_to_those_allowed() {
         .unwrap();
     assert_eq!(resp.status(), 303);
     assert_eq!(bob.get(server.url("/alice/hidden")).send().unwrap().status(), 404);
-    let (status, _) = server.api("DELETE", "/api/v1/repos/alice/hidden/collaborators/bob", Some(&alice), None);
+    let (status, _) = server.api(
+        "DELETE",
+        "/api/v1/repos/alice/hidden/collaborators/bob",
+        Some(&alice),
+        None,
+    );
     assert_eq!(status, 404);
     let (status, body) = server.api(
         "PUT",
