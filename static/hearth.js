@@ -12,3 +12,49 @@ document.addEventListener("click", (event) => {
     setTimeout(() => { button.textContent = label; }, 1500);
   });
 });
+
+// Dates shown as "3 days ago", with the exact date kept as the tooltip.
+function relativeTime(date) {
+  const seconds = Math.round((Date.now() - date.getTime()) / 1000);
+  const units = [["year", 31536000], ["month", 2592000], ["day", 86400], ["hour", 3600], ["minute", 60]];
+  for (const [unit, size] of units) {
+    if (Math.abs(seconds) >= size) {
+      const n = Math.floor(seconds / size);
+      return `${n} ${unit}${n === 1 ? "" : "s"} ago`;
+    }
+  }
+  return "just now";
+}
+for (const el of document.querySelectorAll("time[datetime]")) {
+  const date = new Date(el.getAttribute("datetime"));
+  if (isNaN(date)) continue;
+  el.title = el.textContent;
+  el.textContent = relativeTime(date);
+}
+
+// Line ranges in files: #L10-L20 marks lines 10 to 20; shift-click extends.
+function markLines() {
+  const match = /^#L(\d+)(?:-L(\d+))?$/.exec(location.hash);
+  for (const a of document.querySelectorAll(".gutter a.selected")) a.classList.remove("selected");
+  if (!match) return;
+  const from = Number(match[1]);
+  const to = Number(match[2] || match[1]);
+  for (let n = Math.min(from, to); n <= Math.max(from, to); n++) {
+    document.getElementById(`L${n}`)?.classList.add("selected");
+  }
+}
+let anchorLine = null;
+document.addEventListener("click", (event) => {
+  const a = event.target.closest(".gutter a");
+  if (!a) return;
+  const n = Number(a.id.slice(1));
+  if (event.shiftKey && anchorLine !== null) {
+    event.preventDefault();
+    history.replaceState(null, "", `#L${Math.min(anchorLine, n)}-L${Math.max(anchorLine, n)}`);
+    markLines();
+  } else {
+    anchorLine = n;
+  }
+});
+window.addEventListener("hashchange", markLines);
+markLines();

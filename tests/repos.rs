@@ -86,7 +86,7 @@ fn create_from_the_new_page_and_see_how_to_push() {
     );
     let page = alice.get(server.url("/alice/website")).send().unwrap().text().unwrap();
     assert!(!page.contains("This repository is empty"));
-    assert!(page.contains("refs/heads/main"));
+    assert!(page.contains("README.md"), "the tree is shown");
 }
 
 #[test]

@@ -3,8 +3,10 @@
 //! everything else reads and creates repositories with gix. This module knows
 //! nothing of HTTP handlers or of the database.
 
+pub mod cache;
 pub mod housekeeping;
 pub mod protocol;
+pub mod read;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;

@@ -104,13 +104,19 @@ async fn receive_pack(
         .db
         .write(move |tx| ref_updates::begin_push(tx, repo_id, pusher.id))
         .await?;
-    let (db, housekeeper, path) = (state.db.clone(), state.housekeeper.clone(), repo.path.clone());
+    let (db, housekeeper, code, path) = (
+        state.db.clone(),
+        state.housekeeper.clone(),
+        state.code.clone(),
+        repo.path.clone(),
+    );
     let crash = state.config.failpoint.as_deref() == Some("after-receive-pack");
     let finish = move || async move {
         if crash {
             tracing::error!("failpoint after-receive-pack: aborting before the push is recorded");
             std::process::abort();
         }
+        code.invalidate(&path);
         match repos::record_ref_updates(&db, repo_id, path.clone(), Source::Push).await {
             Ok(rows) if !rows.is_empty() => housekeeper.after_push(path),
             Ok(_) => {}

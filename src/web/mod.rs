@@ -7,6 +7,7 @@ mod accounts;
 mod api;
 mod assets;
 mod auth;
+mod code;
 mod error;
 mod git_http;
 mod home;
@@ -23,6 +24,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::db::repos::RepoId;
 use crate::git::GitCommand;
+use crate::git::cache::RepoCache;
 use crate::git::housekeeping::Housekeeper;
 
 pub use auth::{Nav, Viewer};
@@ -33,6 +35,8 @@ pub struct AppState {
     pub db: Db,
     pub git: GitCommand,
     pub housekeeper: Arc<Housekeeper>,
+    /// Open repositories, their refs and rendered page fragments.
+    pub code: Arc<RepoCache>,
     push_locks: Arc<Mutex<HashMap<RepoId, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
@@ -44,6 +48,7 @@ impl AppState {
             db,
             git,
             housekeeper,
+            code: Default::default(),
             push_locks: Default::default(),
         }
     }
@@ -70,6 +75,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api::routes())
         .merge(git_http::routes())
         .merge(repos::routes())
+        .merge(code::routes())
         .fallback(|| async { crate::error::Error::NotFound })
         .layer(middleware::from_fn_with_state(state.clone(), error::render))
         .layer(middleware::from_fn(auth::csrf_cookie))

@@ -10,23 +10,21 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use super::access::{Admin, Read, RepoAccess};
+use super::access::{Admin, RepoAccess};
 use super::accounts::capitalize;
 use super::auth::{CsrfForm, SignedIn};
 use super::{AppState, Nav, ago};
 use crate::db::collaborators::{Collaborator, Permission};
-use crate::db::ref_updates::ZERO_ID;
 use crate::db::repos::Repo;
 use crate::db::users::User;
 use crate::error::{Error, Result};
-use crate::repos::{self, Access};
+use crate::repos;
 use crate::{db, repos::is_valid_user_name};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/new", get(new_form).post(create))
         .route("/{owner}", get(profile))
-        .route("/{owner}/{repo}", get(home))
         .route("/{owner}/{repo}/settings", get(settings))
         .route("/{owner}/{repo}/settings/collaborators", post(add_collaborator))
         .route(
@@ -147,79 +145,13 @@ async fn profile(State(state): State<AppState>, nav: Nav, Path(owner): Path<Stri
     })
 }
 
-struct PushRow {
-    ref_name: String,
-    change: String,
-    pusher: String,
-    when: String,
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "repos/home.html")]
-struct HomeView {
-    nav: Nav,
-    repo: Repo,
-    can_write: bool,
-    can_admin: bool,
-    clone_url: String,
-    is_empty: bool,
-    pushes: Vec<PushRow>,
-}
-
-async fn home(
-    State(state): State<AppState>,
-    nav: Nav,
-    headers: HeaderMap,
-    Path((_, name)): Path<(String, String)>,
-    access: RepoAccess<Read>,
-) -> Result<Response> {
-    if name.ends_with(".git") {
-        return Ok(Redirect::permanent(&format!("/{}/{}", access.repo.owner, access.repo.name)).into_response());
-    }
-    let repo_id = access.repo.id;
-    let (count, updates) = state
-        .db
-        .read(move |c| {
-            Ok((
-                db::ref_updates::ref_count(c, repo_id)?,
-                db::ref_updates::recent(c, repo_id, 10)?,
-            ))
-        })
-        .await?;
-    let short = |id: &str| {
-        if id == ZERO_ID {
-            "∅".to_string()
-        } else {
-            id[..id.len().min(10)].to_string()
-        }
-    };
-    let pushes = updates
-        .into_iter()
-        .map(|u| PushRow {
-            change: format!("{} → {}", short(&u.old_id), short(&u.new_id)),
-            ref_name: u.ref_name,
-            pusher: u.pusher.unwrap_or_else(|| "unknown".into()),
-            when: ago(u.pushed_at),
-        })
-        .collect();
-    Ok(HomeView {
-        nav,
-        clone_url: clone_url(&state, &headers, &access.repo),
-        can_write: access.access >= Access::Write,
-        can_admin: access.access >= Access::Admin,
-        repo: access.repo,
-        is_empty: count == 0,
-        pushes,
-    }
-    .into_response())
-}
-
 #[derive(Template, WebTemplate)]
 #[template(path = "repos/settings.html")]
 struct SettingsView {
     nav: Nav,
     repo: Repo,
     can_admin: bool,
+    tab: &'static str,
     collaborators: Vec<Collaborator>,
     error: Option<String>,
     notice: Option<String>,
@@ -238,6 +170,7 @@ async fn settings_view(
         nav,
         repo,
         can_admin: true,
+        tab: "settings",
         collaborators,
         error,
         notice,

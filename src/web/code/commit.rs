@@ -1,0 +1,178 @@
+//! `/{owner}/{repo}/commit/{sha}`: a commit's message, parents, author and
+//! committer, and its diff against the first parent, per file with counts;
+//! renames, additions, deletions and binary files marked; very large diffs
+//! cut short with a link to the whole patch (`{sha}.patch`, `{sha}.diff`).
+
+use std::sync::Arc;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+
+use super::{conditional, date, etag, fragment, with_repo};
+use crate::db::repos::Repo;
+use crate::error::{Error, Result};
+use crate::git::read::{self, CommitInfo, FileDiff, LineKind, Status};
+use crate::repos::Access;
+use crate::web::access::{Read, RepoAccess};
+use crate::web::{AppState, Nav, rfc3339};
+
+/// What the page shows of a diff; the rest is in the patch.
+const PAGE_LIMITS: read::Limits = read::Limits {
+    max_files: 300,
+    max_file_lines: 3000,
+    max_total_lines: 20_000,
+    max_blob_bytes: 4 << 20,
+};
+/// The `.patch`/`.diff` downloads hold everything up to these.
+const PATCH_LIMITS: read::Limits = read::Limits {
+    max_files: usize::MAX,
+    max_file_lines: usize::MAX,
+    max_total_lines: usize::MAX,
+    max_blob_bytes: 64 << 20,
+};
+
+#[derive(Template, WebTemplate)]
+#[template(path = "code/commit.html")]
+struct View {
+    nav: Nav,
+    repo: Repo,
+    can_admin: bool,
+    tab: &'static str,
+    id: String,
+    summary: String,
+    body: Arc<str>,
+}
+
+#[derive(Template)]
+#[template(path = "code/commit_body.html")]
+struct Body<'a> {
+    base: &'a str,
+    commit: &'a CommitInfo,
+    author_date: String,
+    author_datetime: String,
+    committer_date: String,
+    same_committer: bool,
+    files: &'a [FileDiff],
+    additions: usize,
+    deletions: usize,
+    truncated: bool,
+}
+
+impl Body<'_> {
+    fn status(&self, f: &FileDiff) -> &'static str {
+        match f.status {
+            Status::Added => "added",
+            Status::Deleted => "deleted",
+            Status::Modified => "modified",
+            Status::Renamed => "renamed",
+            Status::Copied => "copied",
+        }
+    }
+
+    fn line_class(&self, kind: &LineKind) -> &'static str {
+        match kind {
+            LineKind::Context => "ctx",
+            LineKind::Add => "add",
+            LineKind::Remove => "del",
+        }
+    }
+
+    fn sign(&self, kind: &LineKind) -> char {
+        match kind {
+            LineKind::Context => ' ',
+            LineKind::Add => '+',
+            LineKind::Remove => '-',
+        }
+    }
+}
+
+pub async fn handle(
+    State(state): State<AppState>,
+    nav: Nav,
+    headers: HeaderMap,
+    Path((_, _, sha)): Path<(String, String, String)>,
+    access: RepoAccess<Read>,
+) -> Result<Response> {
+    let (hex, download) = match sha.rsplit_once('.') {
+        Some((hex, "patch")) => (hex.to_string(), Some(true)),
+        Some((hex, "diff")) => (hex.to_string(), Some(false)),
+        Some(_) => return Err(Error::NotFound),
+        None => (sha.clone(), None),
+    };
+    let base = format!("/{}/{}", access.repo.owner, access.repo.name);
+    let cache = state.code.clone();
+    let repo_id = access.repo.id.0;
+    if let Some(as_patch) = download {
+        let text = with_repo(&state, &access, move |repo, _| {
+            let id = read::commit_by_hex(repo, &hex)?.ok_or(Error::NotFound)?;
+            let diff = read::diff(repo, id, PATCH_LIMITS)?;
+            let mut text = String::new();
+            if as_patch {
+                let c = read::commit_info(repo, id)?;
+                text.push_str(&format!(
+                    "From {id} Mon Sep 17 00:00:00 2001\nFrom: {} <{}>\nDate: {}\nSubject: [PATCH] {}\n\n",
+                    c.author.name,
+                    c.author.email,
+                    rfc3339(c.author.time),
+                    c.summary()
+                ));
+                if !c.body().is_empty() {
+                    text.push_str(c.body());
+                    text.push('\n');
+                }
+                text.push_str("---\n\n");
+            }
+            text.push_str(&read::unified_text(&diff));
+            Ok(text)
+        })
+        .await?;
+        let mut response = text.into_response();
+        let h = response.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+        return Ok(response);
+    }
+    let full_id = sha.len() == 40;
+    let (id, summary, body, key) = with_repo(&state, &access, move |repo, _| {
+        let id = read::commit_by_hex(repo, &hex)?.ok_or(Error::NotFound)?;
+        let commit = read::commit_info(repo, id)?;
+        let key = format!("commit:{repo_id}:{id}");
+        let body = fragment(&cache, key.clone(), || {
+            let diff = read::diff(repo, id, PAGE_LIMITS)?;
+            Body {
+                base: &base,
+                author_date: date(commit.author.time),
+                author_datetime: rfc3339(commit.author.time),
+                committer_date: date(commit.committer.time),
+                same_committer: commit.author.name == commit.committer.name
+                    && commit.author.email == commit.committer.email,
+                additions: diff.files.iter().map(|f| f.additions).sum(),
+                deletions: diff.files.iter().map(|f| f.deletions).sum(),
+                files: &diff.files,
+                truncated: diff.truncated,
+                commit: &commit,
+            }
+            .render()
+            .map_err(|e| Error::internal(format!("template: {e}")))
+        })?;
+        Ok((id, commit.summary().to_string(), body, key))
+    })
+    .await?;
+    let tag = full_id.then(|| etag(&key, &nav));
+    let view = View {
+        nav,
+        can_admin: access.access >= Access::Admin,
+        repo: access.repo,
+        tab: "commits",
+        id: id.to_string(),
+        summary,
+        body,
+    };
+    Ok(conditional(&headers, tag, view))
+}

@@ -1,0 +1,80 @@
+//! `/{owner}/{repo}/branches` and `/{owner}/{repo}/tags`: each with its last
+//! commit and age, newest first; the default branch leads the branches.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::State;
+
+use super::{date, url_path, with_repo};
+use crate::db::repos::Repo;
+use crate::error::Result;
+use crate::git::read;
+use crate::repos::Access;
+use crate::web::access::{Read, RepoAccess};
+use crate::web::{AppState, Nav, rfc3339};
+
+pub struct Row {
+    name: String,
+    url: String,
+    is_default: bool,
+    commit: String,
+    summary: String,
+    author: String,
+    date: String,
+    datetime: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "code/refs.html")]
+pub struct View {
+    nav: Nav,
+    repo: Repo,
+    can_admin: bool,
+    tab: &'static str,
+    tags: bool,
+    rows: Vec<Row>,
+}
+
+pub async fn branches(state: State<AppState>, nav: Nav, access: RepoAccess<Read>) -> Result<View> {
+    list(state, nav, access, false).await
+}
+
+pub async fn tags(state: State<AppState>, nav: Nav, access: RepoAccess<Read>) -> Result<View> {
+    list(state, nav, access, true).await
+}
+
+async fn list(State(state): State<AppState>, nav: Nav, access: RepoAccess<Read>, tags: bool) -> Result<View> {
+    let base = format!("/{}/{}", access.repo.owner, access.repo.name);
+    let default_branch = access.repo.default_branch.clone();
+    let rows = with_repo(&state, &access, move |repo, refs| {
+        let mut rows = Vec::new();
+        let mut times = Vec::new();
+        for r in refs.iter().filter(|r| r.is_tag == tags) {
+            let c = read::commit_info(repo, r.commit)?;
+            times.push(c.committer.time);
+            rows.push(Row {
+                url: format!("{base}/tree/{}", url_path(&r.name)),
+                is_default: !tags && r.name == default_branch,
+                name: r.name.clone(),
+                commit: c.id.to_string(),
+                summary: c.summary().to_string(),
+                author: c.author.name.clone(),
+                date: date(c.committer.time),
+                datetime: rfc3339(c.committer.time),
+            });
+        }
+        let mut order: Vec<usize> = (0..rows.len()).collect();
+        order.sort_by_key(|&i| (!rows[i].is_default, std::cmp::Reverse(times[i])));
+        let mut slots: Vec<Option<Row>> = rows.into_iter().map(Some).collect();
+        Ok(order.into_iter().filter_map(|i| slots[i].take()).collect::<Vec<Row>>())
+    })
+    .await?;
+    Ok(View {
+        nav,
+        can_admin: access.access >= Access::Admin,
+        repo: access.repo,
+        tab: if tags { "tags" } else { "branches" },
+        tags,
+        rows,
+    })
+}

@@ -1,0 +1,294 @@
+//! `/{owner}/{repo}` and `/{owner}/{repo}/tree/{ref}/{path}`: a folder's
+//! entries (folders first, files with their sizes) and its README below.
+
+use std::sync::Arc;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::{conditional, crumbs, date, default_ref, etag, fragment, resolve, url_path, with_repo};
+use crate::db::repos::Repo;
+use crate::error::{Error, Result};
+use crate::git::read::{self, EntryKind, Found, RefEntry, TreeEntry};
+use crate::markup;
+use crate::repos::Access;
+use crate::web::access::{Read, RepoAccess};
+use crate::web::repos::clone_url;
+use crate::web::{AppState, Nav};
+
+/// Files whose content is shown below a folder's listing, in this order.
+const README_NAMES: &[&str] = &[
+    "README.md",
+    "README.markdown",
+    "readme.md",
+    "README",
+    "README.txt",
+    "Readme.md",
+];
+/// The switcher lists at most this many branches and tags each.
+const SWITCHER_MAX: usize = 100;
+
+#[derive(Deserialize)]
+pub struct TailParams {
+    pub rest: String,
+}
+
+/// The branch and tag menu: names with the URL of the same path on each.
+pub struct Switcher {
+    pub current: String,
+    pub branches: Vec<(String, String)>,
+    pub tags: Vec<(String, String)>,
+}
+
+impl Switcher {
+    pub fn new(base: &str, refs: &[RefEntry], current: &str, path: &str) -> Switcher {
+        let suffix = if path.is_empty() {
+            String::new()
+        } else {
+            format!("/{}", url_path(path))
+        };
+        let pick = |tag: bool| {
+            refs.iter()
+                .filter(|r| r.is_tag == tag)
+                .take(SWITCHER_MAX)
+                .map(|r| (r.name.clone(), format!("{base}/tree/{}{suffix}", url_path(&r.name))))
+                .collect()
+        };
+        Switcher {
+            current: current.to_string(),
+            branches: pick(false),
+            tags: pick(true),
+        }
+    }
+}
+
+pub struct LatestCommit {
+    pub id: String,
+    pub short: String,
+    pub summary: String,
+    pub author: String,
+    pub date: String,
+    pub datetime: String,
+}
+
+impl LatestCommit {
+    pub fn new(c: &read::CommitInfo) -> LatestCommit {
+        LatestCommit {
+            id: c.id.to_string(),
+            short: c.id.to_string()[..10].to_string(),
+            summary: c.summary().to_string(),
+            author: c.author.name.clone(),
+            date: date(c.committer.time),
+            datetime: crate::web::rfc3339(c.committer.time),
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "code/tree.html")]
+struct View {
+    nav: Nav,
+    repo: Repo,
+    can_admin: bool,
+    tab: &'static str,
+    /// Set on the repository's home page.
+    home: Option<Home>,
+    rev: String,
+    rev_url: String,
+    path: String,
+    path_url: String,
+    crumbs: Vec<(String, String)>,
+    switcher: Switcher,
+    latest: LatestCommit,
+    body: Arc<str>,
+}
+
+struct Home {
+    clone_url: String,
+    branches: usize,
+    tags: usize,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "code/empty.html")]
+struct EmptyView {
+    nav: Nav,
+    repo: Repo,
+    can_admin: bool,
+    tab: &'static str,
+    can_write: bool,
+    clone_url: String,
+}
+
+#[derive(Template)]
+#[template(path = "code/tree_body.html")]
+struct Body<'a> {
+    /// The link to the parent folder, below the root.
+    parent: Option<String>,
+    /// Each entry with its link.
+    entries: Vec<(&'a TreeEntry, String)>,
+    readme: Option<(String, String)>,
+}
+
+/// "1.2 KiB"
+pub fn size(bytes: u64) -> String {
+    match bytes {
+        0..1024 => format!("{bytes} B"),
+        1024..1_048_576 => format!("{:.1} KiB", bytes as f64 / 1024.0),
+        _ => format!("{:.1} MiB", bytes as f64 / 1_048_576.0),
+    }
+}
+
+fn render_body(repo: &gix::Repository, base: &str, rev: &str, path: &str, entries: &[TreeEntry]) -> Result<String> {
+    let readme = README_NAMES
+        .iter()
+        .find_map(|n| entries.iter().find(|e| e.kind == EntryKind::File && e.name == *n))
+        .filter(|e| e.size.unwrap_or(0) <= 1 << 20)
+        .map(|e| -> Result<(String, String)> {
+            let data = read::blob_data(repo, e.id)?;
+            let text = String::from_utf8_lossy(&data);
+            let html = if e.name.to_lowercase().ends_with(".md") || e.name.to_lowercase().ends_with(".markdown") {
+                let dir = if path.is_empty() {
+                    String::new()
+                } else {
+                    format!("/{}", url_path(path))
+                };
+                let links = markup::Links {
+                    blob_dir: format!("{base}/blob/{}{dir}", url_path(rev)),
+                    raw_dir: format!("{base}/raw/{}{dir}", url_path(rev)),
+                };
+                markup::markdown(&text, Some(&links))
+            } else {
+                format!("<pre class=\"plain\">{}</pre>", markup::escape(&text))
+            };
+            Ok((e.name.clone(), html))
+        })
+        .transpose()?;
+    let tree_url = format!("{base}/tree/{}", url_path(rev));
+    let parent = (!path.is_empty()).then(|| match path.rsplit_once('/') {
+        Some((up, _)) => format!("{tree_url}/{}", url_path(up)),
+        None => tree_url.clone(),
+    });
+    let entries = entries
+        .iter()
+        .map(|e| {
+            let kind = if e.kind == EntryKind::Dir { "tree" } else { "blob" };
+            let full = if path.is_empty() {
+                e.name.clone()
+            } else {
+                format!("{path}/{}", e.name)
+            };
+            (e, format!("{base}/{kind}/{}/{}", url_path(rev), url_path(&full)))
+        })
+        .collect();
+    Body {
+        parent,
+        entries,
+        readme,
+    }
+    .render()
+    .map_err(|e| Error::internal(format!("template: {e}")))
+}
+
+pub async fn home(
+    State(state): State<AppState>,
+    nav: Nav,
+    headers: HeaderMap,
+    Path((_, name)): Path<(String, String)>,
+    access: RepoAccess<Read>,
+) -> Result<Response> {
+    if name.ends_with(".git") {
+        return Ok(Redirect::permanent(&format!("/{}/{}", access.repo.owner, access.repo.name)).into_response());
+    }
+    let default_branch = access.repo.default_branch.clone();
+    let start = with_repo(&state, &access, move |_, refs| {
+        Ok(default_ref(refs, &default_branch).map(|r| {
+            (
+                r.name.clone(),
+                refs.iter().filter(|r| !r.is_tag).count(),
+                refs.iter().filter(|r| r.is_tag).count(),
+            )
+        }))
+    })
+    .await?;
+    let url = clone_url(&state, &headers, &access.repo);
+    let Some((rev, branches, tags)) = start else {
+        return Ok(EmptyView {
+            nav,
+            can_write: access.access >= Access::Write,
+            can_admin: access.access >= Access::Admin,
+            repo: access.repo,
+            tab: "code",
+            clone_url: url,
+        }
+        .into_response());
+    };
+    let home = Home {
+        clone_url: url,
+        branches,
+        tags,
+    };
+    page(&state, nav, &headers, access, rev, Some(home)).await
+}
+
+pub async fn handle(
+    State(state): State<AppState>,
+    nav: Nav,
+    headers: HeaderMap,
+    Path(TailParams { rest }): Path<TailParams>,
+    access: RepoAccess<Read>,
+) -> Result<Response> {
+    page(&state, nav, &headers, access, rest, None).await
+}
+
+async fn page(
+    state: &AppState,
+    nav: Nav,
+    headers: &HeaderMap,
+    access: RepoAccess<Read>,
+    tail: String,
+    home: Option<Home>,
+) -> Result<Response> {
+    let base = format!("/{}/{}", access.repo.owner, access.repo.name);
+    let switch_base = base.clone();
+    let cache = state.code.clone();
+    let repo_id = access.repo.id.0;
+    let (resolved, switcher, latest, body, key) = with_repo(state, &access, move |repo, refs| {
+        let r = resolve(repo, refs, &tail)?;
+        let key = format!("tree:{repo_id}:{}:{}:{}", r.commit, r.rev, r.path);
+        let body = fragment(&cache, key.clone(), || match read::lookup(repo, r.commit, &r.path)? {
+            Some(Found::Dir(entries)) => render_body(repo, &base, &r.rev, &r.path, &entries),
+            _ => Err(Error::NotFound),
+        })?;
+        let latest = LatestCommit::new(&read::commit_info(repo, r.commit)?);
+        Ok((
+            r.clone(),
+            Switcher::new(&switch_base, refs, &r.rev, &r.path),
+            latest,
+            body,
+            key,
+        ))
+    })
+    .await?;
+    let tag = resolved.by_id.then(|| etag(&key, &nav));
+    let view = View {
+        nav,
+        can_admin: access.access >= Access::Admin,
+        repo: access.repo,
+        tab: "code",
+        home,
+        crumbs: crumbs(&resolved.path),
+        rev_url: url_path(&resolved.rev),
+        rev: resolved.rev,
+        path_url: url_path(&resolved.path),
+        path: resolved.path,
+        switcher,
+        latest,
+        body,
+    };
+    Ok(conditional(headers, tag, view))
+}
