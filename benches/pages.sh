@@ -10,53 +10,19 @@
 #
 # Env: DURATION (10s), CONNECTIONS (16), KEEP=1 keeps the work directory.
 # Needs git, curl, python3, wrk (apt-get install wrk).
-set -euo pipefail
-here=$(cd "$(dirname "$0")/.." && pwd)
+for c in git curl python3 wrk; do command -v $c >/dev/null || { echo "missing $c" >&2; exit 1; }; done
+. "$(dirname "$0")/lib.sh"
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-16}
-for c in git curl python3 wrk; do command -v $c >/dev/null || { echo "missing $c" >&2; exit 1; }; done
-(cd "$here" && cargo build --release --quiet)
-BIN=$here/target/release/hearth
-
-W=$(mktemp -d /tmp/hearth-pages.XXXXXX)
-cleanup() {
-  [[ -n ${PID:-} ]] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
-  [[ -n ${KEEP:-} ]] && echo "kept $W" >&2 || rm -rf "$W"
-}
-trap cleanup EXIT
-export HOME=$W/home GIT_CONFIG_NOSYSTEM=1 GIT_TERMINAL_PROMPT=0
-mkdir -p "$HOME"
 
 SRC=${1:-}
 shift || true
 if [[ -z $SRC ]]; then
   SRC=$W/synthetic.git
-  python3 - "$W/stream" <<'PY'
-import sys
-out = open(sys.argv[1], "w")
-for i in range(2000):
-    path = f"src/mod{i % 200}/file{i % 37}.py"
-    body = "".join(f"def f{j}(x):\n    return x * {j} + {i}  # commit {i}\n" for j in range(40 + i % 60))
-    out.write(f"blob\nmark :{i + 1}\ndata {len(body.encode())}\n{body}\n")
-    msg = f"Commit {i}\n"
-    out.write(f"commit refs/heads/main\ncommitter Bench <bench@example.test> {1700000000 + i * 60} +0000\n")
-    out.write(f"data {len(msg)}\n{msg}M 100644 :{i + 1} {path}\n\n")
-PY
-  git init -q --bare "$SRC"
-  git -C "$SRC" fast-import --quiet <"$W/stream"
-  git -C "$SRC" repack -adq
+  synthetic_repo "$SRC"
 fi
-
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-BASE=http://127.0.0.1:$port
-setsid "$BIN" serve --data "$W/data" --listen "127.0.0.1:$port" 2>"$W/server.log" &
-PID=$!
-for _ in $(seq 100); do curl -fs "$BASE/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
-echo 'bench-password' | "$BIN" admin create-user bench --admin --data "$W/data" 2>/dev/null
-TOKEN=$("$BIN" admin token bench --data "$W/data")
-curl -fs -H "Authorization: token $TOKEN" -H 'Content-Type: application/json' \
-  -d '{"name":"repo"}' "$BASE/api/v1/user/repos" >/dev/null
-git -C "$SRC" push -q --mirror "http://bench:$TOKEN@127.0.0.1:$port/bench/repo.git"
+start_hearth
+push_repo "$SRC"
 
 # A folder, a 40-80 KB file and a commit ten back on main, as the peers are measured.
 git -C "$SRC" ls-tree -r -l main >"$W/ls-tree"

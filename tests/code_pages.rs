@@ -14,15 +14,7 @@ struct Fixture {
 
 impl Fixture {
     fn new(private: bool) -> Fixture {
-        let server = TestServer::start();
-        let token = server.user("alice", "pw-alice-1", true);
-        server.create_repo(&token, "demo", private);
-        let git = Git::new();
-        let src = git.dir("src");
-        git.fixture(&src);
-        let url = server.cred_url("alice", &token, "/alice/demo.git");
-        git.ok(Some(&src), &["push", "-q", &url, "--all"]);
-        git.ok(Some(&src), &["push", "-q", &url, "--tags"]);
+        let (server, git, token) = common::pushed_fixture(private);
         Fixture { server, git, token }
     }
 

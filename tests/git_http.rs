@@ -7,18 +7,8 @@ use std::path::Path;
 
 use common::{Git, TestServer};
 
-/// A server with alice (admin), a repository alice/demo holding the fixture.
 fn pushed_fixture() -> (TestServer, Git, String) {
-    let server = TestServer::start();
-    let token = server.user("alice", "pw-alice-1", true);
-    server.create_repo(&token, "demo", false);
-    let git = Git::new();
-    let src = git.dir("src");
-    git.fixture(&src);
-    let url = server.cred_url("alice", &token, "/alice/demo.git");
-    git.ok(Some(&src), &["push", "-q", &url, "--all"]);
-    git.ok(Some(&src), &["push", "-q", &url, "--tags"]);
-    (server, git, token)
+    common::pushed_fixture(false)
 }
 
 fn fsck(git: &Git, repo: &Path) {
@@ -539,14 +529,7 @@ fn a_push_over_the_size_limit_is_refused_and_changes_nothing() {
     git.ok(Some(&work), &["push", "-q", &url, "main"]);
     let before = git.ok(None, &["ls-remote", &url]);
     // Incompressible content well over 64 KiB.
-    let mut noise = Vec::new();
-    let mut x: u64 = 0x9e3779b97f4a7c15;
-    for _ in 0..(400 * 1024 / 8) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        noise.extend_from_slice(&x.to_le_bytes());
-    }
+    let noise = common::noise(400 * 1024, 0x9e3779b97f4a7c15);
     std::fs::write(work.join("big.bin"), &noise).unwrap();
     git.ok(Some(&work), &["add", "."]);
     git.ok(Some(&work), &["commit", "-qm", "Big"]);
@@ -614,14 +597,7 @@ fn a_client_that_goes_away_mid_clone_leaves_no_git_behind() {
     let work = git.dir("work");
     git.ok(None, &["init", "-q", work.to_str().unwrap()]);
     // 8 MiB of incompressible data, so the pack takes a while to send slowly.
-    let mut noise = Vec::with_capacity(8 << 20);
-    let mut x: u64 = 0x2545f4914f6cdd1d;
-    while noise.len() < (8 << 20) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        noise.extend_from_slice(&x.to_le_bytes());
-    }
+    let noise = common::noise(8 << 20, 0x2545f4914f6cdd1d);
     std::fs::write(work.join("noise.bin"), &noise).unwrap();
     git.ok(Some(&work), &["add", "."]);
     git.ok(Some(&work), &["commit", "-qm", "Noise"]);

@@ -24,15 +24,9 @@ const ZERO: &str = "0000000000000000000000000000000000000000";
 
 #[test]
 fn each_accepted_update_is_recorded_once_with_its_pusher() {
-    let server = TestServer::start();
-    let token = server.user("alice", "pw-alice-1", true);
-    server.create_repo(&token, "demo", false);
-    let git = Git::new();
+    let (server, git, token) = common::pushed_fixture(false);
     let src = git.dir("src");
-    git.fixture(&src);
     let url = server.cred_url("alice", &token, "/alice/demo.git");
-    git.ok(Some(&src), &["push", "-q", &url, "--all"]);
-    git.ok(Some(&src), &["push", "-q", &url, "--tags"]);
 
     let rows = updates(&server);
     let refs = git.refs(&src);

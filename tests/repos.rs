@@ -3,25 +3,13 @@
 
 mod common;
 
-use common::{TestServer, browser, csrf_of};
+use common::{TestServer, csrf_of};
 use reqwest::blocking::Client;
 use serde_json::json;
 
 fn signed_in(server: &TestServer, name: &str, password: &str) -> Client {
     server.user(name, password, false);
-    let client = browser();
-    let page = client.get(server.url("/login")).send().unwrap().text().unwrap();
-    let resp = client
-        .post(server.url("/login"))
-        .form(&[
-            ("csrf", csrf_of(&page).as_str()),
-            ("name", name),
-            ("password", password),
-        ])
-        .send()
-        .unwrap();
-    assert_eq!(resp.status(), 303);
-    client
+    common::sign_in(server, name, password)
 }
 
 fn create_from_page(server: &TestServer, client: &Client, name: &str, visibility: &str) -> reqwest::blocking::Response {
@@ -142,16 +130,7 @@ fn profiles_and_pages_show_private_repositories_only_to_those_allowed() {
     server.create_repo(&alice, "hidden", true);
     let anonymous = server.get("/alice").text().unwrap();
     assert!(anonymous.contains("alice/open") && !anonymous.contains("alice/hidden"));
-    let bob = browser();
-    let page = bob.get(server.url("/login")).send().unwrap().text().unwrap();
-    bob.post(server.url("/login"))
-        .form(&[
-            ("csrf", csrf_of(&page).as_str()),
-            ("name", "bob"),
-            ("password", "pw-bob-123"),
-        ])
-        .send()
-        .unwrap();
+    let bob = common::sign_in(&server, "bob", "pw-bob-123");
     assert!(
         !bob.get(server.url("/alice"))
             .send()
@@ -180,17 +159,7 @@ fn profiles_and_pages_show_private_repositories_only_to_those_allowed() {
     );
 
     // bob becomes a reader through the settings page.
-    let owner = browser();
-    let page = owner.get(server.url("/login")).send().unwrap().text().unwrap();
-    owner
-        .post(server.url("/login"))
-        .form(&[
-            ("csrf", csrf_of(&page).as_str()),
-            ("name", "alice"),
-            ("password", "pw-alice-1"),
-        ])
-        .send()
-        .unwrap();
+    let owner = common::sign_in(&server, "alice", "pw-alice-1");
     let settings = owner
         .get(server.url("/alice/hidden/settings"))
         .send()

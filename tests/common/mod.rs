@@ -301,3 +301,49 @@ impl Git {
         );
     }
 }
+
+/// A server with alice (admin, password `pw-alice-1`) and her repository
+/// `alice/demo` holding the fixture's branches and tags; returns her token.
+pub fn pushed_fixture(private: bool) -> (TestServer, Git, String) {
+    let server = TestServer::start();
+    let token = server.user("alice", "pw-alice-1", true);
+    server.create_repo(&token, "demo", private);
+    let git = Git::new();
+    let src = git.dir("src");
+    git.fixture(&src);
+    let url = server.cred_url("alice", &token, "/alice/demo.git");
+    git.ok(Some(&src), &["push", "-q", &url, "--all"]);
+    git.ok(Some(&src), &["push", "-q", &url, "--tags"]);
+    (server, git, token)
+}
+
+/// A browser signed in through the login form.
+pub fn sign_in(server: &TestServer, name: &str, password: &str) -> Client {
+    let client = browser();
+    let page = client.get(server.url("/login")).send().unwrap().text().unwrap();
+    let resp = client
+        .post(server.url("/login"))
+        .form(&[
+            ("csrf", csrf_of(&page).as_str()),
+            ("name", name),
+            ("password", password),
+        ])
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 303, "signing in as {name}");
+    client
+}
+
+/// `len` bytes that do not compress (xorshift), so packs stay large.
+pub fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len + 8);
+    let mut x = seed | 1;
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}

@@ -41,7 +41,7 @@ fn image_type(name: &str) -> Option<&'static str> {
     })
 }
 
-fn is_markdown(name: &str) -> bool {
+pub(super) fn is_markdown(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     lower.ends_with(".md") || lower.ends_with(".markdown")
 }
@@ -113,14 +113,8 @@ fn render_body(
         } else {
             let text = String::from_utf8_lossy(&data);
             if is_markdown(&name) && !plain {
-                let dir = match path.rsplit_once('/') {
-                    Some((d, _)) => format!("/{}", url_path(d)),
-                    None => String::new(),
-                };
-                let links = markup::Links {
-                    blob_dir: format!("{base}/blob/{}{dir}", url_path(rev)),
-                    raw_dir: format!("{base}/raw/{}{dir}", url_path(rev)),
-                };
+                let dir = path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+                let links = super::markdown_links(base, rev, dir);
                 Content::Markdown(markup::markdown(&text, Some(&links)))
             } else {
                 let lines = text.lines().count().max(1);

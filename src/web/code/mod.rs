@@ -126,6 +126,20 @@ pub fn url_path(text: &str) -> String {
     super::auth::url_encode(text)
 }
 
+/// Where relative links and images of a Markdown file in folder `dir`
+/// (empty for the root) point, at `rev`.
+pub fn markdown_links(base: &str, rev: &str, dir: &str) -> crate::markup::Links {
+    let dir = if dir.is_empty() {
+        String::new()
+    } else {
+        format!("/{}", url_path(dir))
+    };
+    crate::markup::Links {
+        blob_dir: format!("{base}/blob/{}{dir}", url_path(rev)),
+        raw_dir: format!("{base}/raw/{}{dir}", url_path(rev)),
+    }
+}
+
 /// `2026-01-01 12:00 UTC`, for a `<time>` element (hearth.js shows it relative).
 pub fn date(ts: i64) -> String {
     let full = super::rfc3339(ts);

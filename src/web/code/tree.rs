@@ -151,16 +151,8 @@ fn render_body(repo: &gix::Repository, base: &str, rev: &str, path: &str, entrie
         .map(|e| -> Result<(String, String)> {
             let data = read::blob_data(repo, e.id)?;
             let text = String::from_utf8_lossy(&data);
-            let html = if e.name.to_lowercase().ends_with(".md") || e.name.to_lowercase().ends_with(".markdown") {
-                let dir = if path.is_empty() {
-                    String::new()
-                } else {
-                    format!("/{}", url_path(path))
-                };
-                let links = markup::Links {
-                    blob_dir: format!("{base}/blob/{}{dir}", url_path(rev)),
-                    raw_dir: format!("{base}/raw/{}{dir}", url_path(rev)),
-                };
+            let html = if super::blob::is_markdown(&e.name) {
+                let links = super::markdown_links(base, rev, path);
                 markup::markdown(&text, Some(&links))
             } else {
                 format!("<pre class=\"plain\">{}</pre>", markup::escape(&text))

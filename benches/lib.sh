@@ -1,0 +1,61 @@
+# Shared by the benchmark scripts: source it. Builds the release binary,
+# makes a work directory (removed on exit unless KEEP=1), isolates git's
+# configuration, and offers:
+#   synthetic_repo DEST      a bare repository of 2,000 commits over 200 folders
+#   start_hearth             the release server on a free port: sets BASE, PID
+#   push_repo SRC            pushes SRC --mirror into bench/repo: sets URL, TOKEN
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+(cd "$here" && cargo build --release --quiet)
+BIN=$here/target/release/hearth
+W=$(mktemp -d /tmp/hearth-bench.XXXXXX)
+bench_cleanup() {
+  [[ -n ${PID:-} ]] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
+  [[ -n ${KEEP:-} ]] && echo "kept $W" >&2 || rm -rf "$W"
+}
+trap bench_cleanup EXIT
+export HOME=$W/home GIT_CONFIG_NOSYSTEM=1 GIT_TERMINAL_PROMPT=0
+mkdir -p "$HOME"
+git config --global user.name Bench
+git config --global user.email bench@example.test
+git config --global init.defaultBranch main
+
+synthetic_repo() {
+  local dest=$1
+  echo "making a synthetic repository (2,000 commits)" >&2
+  python3 - "$W/stream" <<'PY'
+import sys
+out = open(sys.argv[1], "w")
+for i in range(2000):
+    path = f"src/mod{i % 200}/file{i % 37}.py"
+    body = "".join(f"def f{j}(x):\n    return x * {j} + {i}  # commit {i}\n" for j in range(40 + i % 60))
+    out.write(f"blob\nmark :{i + 1}\ndata {len(body.encode())}\n{body}\n")
+    msg = f"Commit {i}\n"
+    out.write(f"commit refs/heads/main\ncommitter Bench <bench@example.test> {1700000000 + i * 60} +0000\n")
+    out.write(f"data {len(msg)}\n{msg}M 100644 :{i + 1} {path}\n\n")
+PY
+  git init -q --bare "$dest"
+  git -C "$dest" fast-import --quiet <"$W/stream"
+  git -C "$dest" repack -adq
+}
+
+start_hearth() {
+  local port
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  BASE=http://127.0.0.1:$port
+  # Its own session, so signals sent to this script's process group miss it.
+  setsid "$BIN" serve --data "$W/data" --listen "127.0.0.1:$port" 2>"$W/server.log" &
+  PID=$!
+  for _ in $(seq 100); do curl -fs "$BASE/healthz" >/dev/null 2>&1 && return 0; sleep 0.05; done
+  echo "hearth did not start; see $W/server.log" >&2
+  return 1
+}
+
+push_repo() {
+  echo 'bench-password' | "$BIN" admin create-user bench --admin --data "$W/data" 2>/dev/null
+  TOKEN=$("$BIN" admin token bench --data "$W/data")
+  curl -fs -H "Authorization: token $TOKEN" -H 'Content-Type: application/json' \
+    -d '{"name":"repo"}' "$BASE/api/v1/user/repos" >/dev/null
+  git -C "$1" push -q --mirror "${BASE/http:\/\//http://bench:$TOKEN@}/bench/repo.git"
+  URL=$BASE/bench/repo.git
+}
