@@ -10,6 +10,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod git;
+pub mod issues;
 pub mod markup;
 pub mod repos;
 pub mod web;

@@ -8,6 +8,7 @@
 //! Both run on tokio's blocking pool, never on the async runtime.
 
 pub mod collaborators;
+pub mod issues;
 pub mod ref_updates;
 pub mod repos;
 pub mod sessions;
@@ -23,7 +24,7 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use crate::error::{Error, Result};
 
 /// The schema, one file per version. Append only: a released file never changes.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/001_initial.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("migrations/001_initial.sql"), include_str!("migrations/002_issues.sql")];
 
 /// Readers kept open for reuse; more are opened on demand under load.
 const IDLE_READERS: usize = 8;

@@ -21,6 +21,7 @@ use super::access::{Read, RepoAccess, Write};
 use crate::db::ref_updates::{self, Source};
 use crate::error::{Error, Result};
 use crate::git::protocol::{self, Rpc, Service};
+use crate::issues;
 use crate::repos::{self, Access};
 
 /// Cap on an upload-pack request (the fetch negotiation), as git http-backend.
@@ -96,14 +97,13 @@ async fn receive_pack(
     let input = request_body(&headers, body, Service::ReceivePack)?;
     let pusher = repo.viewer.clone().expect("write access needs a signed-in user");
     let repo_id = repo.repo.id;
+    let repo_row = repo.repo.clone();
 
     // One push per repository at a time: each ref update is then attributed
     // to the push that made it. The pending row is how a crash is attributed.
     let lock = state.push_lock(repo_id).lock_owned().await;
-    state
-        .db
-        .write(move |tx| ref_updates::begin_push(tx, repo_id, pusher.id))
-        .await?;
+    let pusher_id = pusher.id;
+    state.db.write(move |tx| ref_updates::begin_push(tx, repo_id, pusher_id)).await?;
     let (db, housekeeper, code, path) = (
         state.db.clone(),
         state.housekeeper.clone(),
@@ -118,7 +118,12 @@ async fn receive_pack(
         }
         code.invalidate(&path);
         match repos::record_ref_updates(&db, repo_id, path.clone(), Source::Push).await {
-            Ok(rows) if !rows.is_empty() => housekeeper.after_push(path),
+            Ok(rows) if !rows.is_empty() => {
+                if let Err(e) = issues::refs::link_pushed_commits(&db, &repo_row, &path, rows, Some(pusher_id)).await {
+                    tracing::error!("linking pushed commits to issues in {}: {e}", path.display());
+                }
+                housekeeper.after_push(path);
+            }
             Ok(_) => {}
             Err(e) => tracing::error!(
                 "recording the push to {}: {e} (it is recorded at next start-up)",

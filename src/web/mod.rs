@@ -7,10 +7,11 @@ mod accounts;
 mod api;
 mod assets;
 mod auth;
-mod code;
+pub(crate) mod code;
 mod error;
 mod git_http;
 mod home;
+mod issues;
 mod repos;
 mod tokens;
 
@@ -76,6 +77,7 @@ pub fn router(state: AppState) -> Router {
         .merge(git_http::routes())
         .merge(repos::routes())
         .merge(code::routes())
+        .merge(issues::routes())
         .fallback(|| async { crate::error::Error::NotFound })
         .layer(middleware::from_fn_with_state(state.clone(), error::render))
         .layer(middleware::from_fn(auth::csrf_cookie))

@@ -1,0 +1,561 @@
+//! The issue tracker's tables: issues, comments, labels, milestones,
+//! assignees, timeline events and the full-text index. Each function does
+//! one thing in SQL; the rules (who may, what is valid) live in `issues`.
+
+use std::collections::HashMap;
+
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+
+use super::repos::RepoId;
+use super::users::UserId;
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone)]
+pub struct Label {
+    pub id: i64,
+    pub name: String,
+    pub color: String,
+    pub description: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Issue {
+    pub id: i64,
+    pub number: i64,
+    pub title: String,
+    pub body: String,
+    pub author: String,
+    pub state: String,
+    pub close_reason: Option<String>,
+    pub column: String,
+    pub milestone: Option<(i64, String)>,
+    pub comments: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub closed_at: Option<i64>,
+    pub labels: Vec<Label>,
+    pub assignees: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Milestone {
+    pub id: i64,
+    pub title: String,
+    pub description: String,
+    pub start_on: Option<String>,
+    pub due_on: Option<String>,
+    pub state: String,
+    pub open_issues: i64,
+    pub closed_issues: i64,
+}
+
+impl Milestone {
+    /// Closed issues as a whole percentage of all.
+    pub fn percent(&self) -> i64 {
+        let total = self.open_issues + self.closed_issues;
+        if total == 0 { 0 } else { self.closed_issues * 100 / total }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Comment {
+    pub id: i64,
+    pub author: String,
+    pub author_id: UserId,
+    pub body: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub actor: Option<String>,
+    pub kind: String,
+    pub detail: String,
+    pub created_at: i64,
+}
+
+const ISSUE_SELECT: &str = "SELECT i.id, i.number, i.title, i.body, u.name, i.state, i.close_reason, i.column_name,
+    i.milestone_id, m.title, i.comments, i.created_at, i.updated_at, i.closed_at
+    FROM issues i JOIN users u ON u.id = i.author_id LEFT JOIN milestones m ON m.id = i.milestone_id";
+
+fn issue_from_row(r: &Row) -> rusqlite::Result<Issue> {
+    let milestone_id: Option<i64> = r.get(8)?;
+    let milestone_title: Option<String> = r.get(9)?;
+    Ok(Issue {
+        id: r.get(0)?,
+        number: r.get(1)?,
+        title: r.get(2)?,
+        body: r.get(3)?,
+        author: r.get(4)?,
+        state: r.get(5)?,
+        close_reason: r.get(6)?,
+        column: r.get(7)?,
+        milestone: milestone_id.zip(milestone_title),
+        comments: r.get(10)?,
+        created_at: r.get(11)?,
+        updated_at: r.get(12)?,
+        closed_at: r.get(13)?,
+        labels: Vec::new(),
+        assignees: Vec::new(),
+    })
+}
+
+/// Fills in the labels and assignees of `issues` with two queries.
+fn attach(conn: &Connection, issues: &mut [Issue]) -> Result<()> {
+    if issues.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = issues.iter().map(|i| i.id).collect();
+    let marks = vec!["?"; ids.len()].join(",");
+    let mut labels: HashMap<i64, Vec<Label>> = HashMap::new();
+    let mut stmt = conn.prepare(&format!(
+        "SELECT il.issue_id, l.id, l.name, l.color, l.description FROM issue_labels il
+         JOIN labels l ON l.id = il.label_id WHERE il.issue_id IN ({marks}) ORDER BY l.name"
+    ))?;
+    let mut rows = stmt.query(params_from_iter(ids.iter()))?;
+    while let Some(r) = rows.next()? {
+        labels.entry(r.get(0)?).or_default().push(Label {
+            id: r.get(1)?,
+            name: r.get(2)?,
+            color: r.get(3)?,
+            description: r.get(4)?,
+        });
+    }
+    let mut assignees: HashMap<i64, Vec<String>> = HashMap::new();
+    let mut stmt = conn.prepare(&format!(
+        "SELECT a.issue_id, u.name FROM issue_assignees a JOIN users u ON u.id = a.user_id
+         WHERE a.issue_id IN ({marks}) ORDER BY u.lower_name"
+    ))?;
+    let mut rows = stmt.query(params_from_iter(ids.iter()))?;
+    while let Some(r) = rows.next()? {
+        assignees.entry(r.get(0)?).or_default().push(r.get(1)?);
+    }
+    for issue in issues {
+        issue.labels = labels.remove(&issue.id).unwrap_or_default();
+        issue.assignees = assignees.remove(&issue.id).unwrap_or_default();
+    }
+    Ok(())
+}
+
+/// Creates an issue with the next number of the repository.
+pub fn insert(conn: &Connection, repo: RepoId, author: UserId, title: &str, body: &str) -> Result<(i64, i64)> {
+    let number: i64 =
+        conn.query_row("SELECT COALESCE(MAX(number), 0) + 1 FROM issues WHERE repo_id = ?1", [repo.0], |r| r.get(0))?;
+    let now = super::now();
+    conn.execute(
+        "INSERT INTO issues (repo_id, number, title, body, author_id, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+        params![repo.0, number, title, body, author.0, now],
+    )?;
+    let id = conn.last_insert_rowid();
+    conn.execute("INSERT INTO issues_fts (rowid, title, body, comments) VALUES (?1, ?2, ?3, '')", params![id, title, body])?;
+    Ok((id, number))
+}
+
+pub fn by_number(conn: &Connection, repo: RepoId, number: i64) -> Result<Option<Issue>> {
+    let sql = format!("{ISSUE_SELECT} WHERE i.repo_id = ?1 AND i.number = ?2");
+    let Some(issue) = conn.query_row(&sql, params![repo.0, number], issue_from_row).optional()? else {
+        return Ok(None);
+    };
+    let mut one = [issue];
+    attach(conn, &mut one)?;
+    let [issue] = one;
+    Ok(Some(issue))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sort {
+    #[default]
+    Newest,
+    Oldest,
+    Updated,
+    Comments,
+}
+
+impl Sort {
+    pub fn parse(text: &str) -> Option<Sort> {
+        match text {
+            "newest" | "created" => Some(Sort::Newest),
+            "oldest" => Some(Sort::Oldest),
+            "updated" => Some(Sort::Updated),
+            "comments" => Some(Sort::Comments),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sort::Newest => "newest",
+            Sort::Oldest => "oldest",
+            Sort::Updated => "updated",
+            Sort::Comments => "comments",
+        }
+    }
+}
+
+/// What `/issues` and the API filter by. `state` is "open", "closed" or "all".
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub state: String,
+    pub labels: Vec<String>,
+    pub milestone: Option<String>,
+    pub assignee: Option<String>,
+    pub author: Option<String>,
+    pub text: Option<String>,
+    pub sort: Sort,
+    pub page: u32,
+    pub per_page: u32,
+}
+
+/// The WHERE clause (without state) and its parameters for a filter.
+fn conditions(repo: RepoId, f: &Filter) -> (String, Vec<rusqlite::types::Value>) {
+    use rusqlite::types::Value;
+    let mut sql = String::from("i.repo_id = ?");
+    let mut args = vec![Value::Integer(repo.0)];
+    for label in &f.labels {
+        sql.push_str(
+            " AND EXISTS (SELECT 1 FROM issue_labels il JOIN labels l ON l.id = il.label_id
+              WHERE il.issue_id = i.id AND l.name = ?)",
+        );
+        args.push(Value::Text(label.clone()));
+    }
+    match f.milestone.as_deref() {
+        Some("none") => sql.push_str(" AND i.milestone_id IS NULL"),
+        Some(m) => {
+            sql.push_str(" AND i.milestone_id = (SELECT id FROM milestones WHERE repo_id = i.repo_id AND title = ?)");
+            args.push(Value::Text(m.to_string()));
+        }
+        None => {}
+    }
+    match f.assignee.as_deref() {
+        Some("none") => sql.push_str(" AND NOT EXISTS (SELECT 1 FROM issue_assignees a WHERE a.issue_id = i.id)"),
+        Some(a) => {
+            sql.push_str(
+                " AND EXISTS (SELECT 1 FROM issue_assignees a JOIN users au ON au.id = a.user_id
+                  WHERE a.issue_id = i.id AND au.lower_name = ?)",
+            );
+            args.push(Value::Text(a.to_lowercase()));
+        }
+        None => {}
+    }
+    if let Some(author) = &f.author {
+        sql.push_str(" AND u.lower_name = ?");
+        args.push(Value::Text(author.to_lowercase()));
+    }
+    if let Some(text) = &f.text {
+        sql.push_str(" AND i.id IN (SELECT rowid FROM issues_fts WHERE issues_fts MATCH ?)");
+        args.push(Value::Text(fts_query(text)));
+    }
+    (sql, args)
+}
+
+/// Free text as an FTS5 query: each word a quoted prefix term, all required.
+fn fts_query(text: &str) -> String {
+    text.split_whitespace()
+        .take(16)
+        .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// One page of issues matching `f`, and how many match in all.
+pub fn list(conn: &Connection, repo: RepoId, f: &Filter) -> Result<(Vec<Issue>, i64)> {
+    use rusqlite::types::Value;
+    let (mut cond, mut args) = conditions(repo, f);
+    if f.state != "all" {
+        cond.push_str(" AND i.state = ?");
+        args.push(Value::Text(f.state.clone()));
+    }
+    let total: i64 = conn.query_row(
+        &format!("SELECT count(*) FROM issues i JOIN users u ON u.id = i.author_id WHERE {cond}"),
+        params_from_iter(args.iter()),
+        |r| r.get(0),
+    )?;
+    let order = match f.sort {
+        Sort::Newest => "i.number DESC",
+        Sort::Oldest => "i.number ASC",
+        Sort::Updated => "i.updated_at DESC, i.number DESC",
+        Sort::Comments => "i.comments DESC, i.number DESC",
+    };
+    let offset = i64::from(f.page.saturating_sub(1)) * i64::from(f.per_page);
+    args.push(Value::Integer(i64::from(f.per_page)));
+    args.push(Value::Integer(offset));
+    let sql = format!("{ISSUE_SELECT} WHERE {cond} ORDER BY {order} LIMIT ? OFFSET ?");
+    let mut stmt = conn.prepare(&sql)?;
+    let mut issues =
+        stmt.query_map(params_from_iter(args.iter()), issue_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    attach(conn, &mut issues)?;
+    Ok((issues, total))
+}
+
+/// Open and closed counts for a filter, whatever its state.
+pub fn counts(conn: &Connection, repo: RepoId, f: &Filter) -> Result<(i64, i64)> {
+    let (cond, args) = conditions(repo, f);
+    Ok(conn.query_row(
+        &format!(
+            "SELECT COALESCE(SUM(i.state = 'open'), 0), COALESCE(SUM(i.state = 'closed'), 0)
+             FROM issues i JOIN users u ON u.id = i.author_id WHERE {cond}"
+        ),
+        params_from_iter(args.iter()),
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?)
+}
+
+pub fn update_text(conn: &Connection, issue: i64, title: &str, body: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE issues SET title = ?2, body = ?3, updated_at = ?4 WHERE id = ?1",
+        params![issue, title, body, super::now()],
+    )?;
+    conn.execute("UPDATE issues_fts SET title = ?2, body = ?3 WHERE rowid = ?1", params![issue, title, body])?;
+    Ok(())
+}
+
+/// Opens or closes; returns false when it already was in that state.
+pub fn set_state(conn: &Connection, issue: i64, state: &str, reason: Option<&str>) -> Result<bool> {
+    let now = super::now();
+    let changed = conn.execute(
+        "UPDATE issues SET state = ?2, close_reason = ?3, updated_at = ?4,
+             closed_at = CASE WHEN ?2 = 'closed' THEN ?4 ELSE NULL END
+         WHERE id = ?1 AND state != ?2",
+        params![issue, state, reason, now],
+    )?;
+    Ok(changed > 0)
+}
+
+pub fn set_column(conn: &Connection, issue: i64, column: &str) -> Result<bool> {
+    Ok(conn.execute(
+        "UPDATE issues SET column_name = ?2, updated_at = ?3 WHERE id = ?1 AND column_name != ?2",
+        params![issue, column, super::now()],
+    )? > 0)
+}
+
+pub fn set_milestone(conn: &Connection, issue: i64, milestone: Option<i64>) -> Result<bool> {
+    Ok(conn.execute(
+        "UPDATE issues SET milestone_id = ?2, updated_at = ?3 WHERE id = ?1 AND milestone_id IS NOT ?2",
+        params![issue, milestone, super::now()],
+    )? > 0)
+}
+
+pub fn touch(conn: &Connection, issue: i64) -> Result<()> {
+    conn.execute("UPDATE issues SET updated_at = ?2 WHERE id = ?1", params![issue, super::now()])?;
+    Ok(())
+}
+
+pub fn add_event(conn: &Connection, issue: i64, actor: Option<UserId>, kind: &str, detail: &str) -> Result<bool> {
+    let inserted = conn.execute(
+        "INSERT OR IGNORE INTO issue_events (issue_id, actor_id, kind, detail, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![issue, actor.map(|a| a.0), kind, detail, super::now()],
+    )?;
+    Ok(inserted > 0)
+}
+
+pub fn events(conn: &Connection, issue: i64) -> Result<Vec<Event>> {
+    let mut stmt = conn.prepare(
+        "SELECT u.name, e.kind, e.detail, e.created_at FROM issue_events e LEFT JOIN users u ON u.id = e.actor_id
+         WHERE e.issue_id = ?1 ORDER BY e.id",
+    )?;
+    let rows = stmt.query_map([issue], |r| {
+        Ok(Event { actor: r.get(0)?, kind: r.get(1)?, detail: r.get(2)?, created_at: r.get(3)? })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+fn refresh_fts_comments(conn: &Connection, issue: i64) -> Result<()> {
+    conn.execute(
+        "UPDATE issues_fts SET comments = (SELECT COALESCE(group_concat(body, char(10)), '') FROM comments WHERE issue_id = ?1)
+         WHERE rowid = ?1",
+        [issue],
+    )?;
+    conn.execute(
+        "UPDATE issues SET comments = (SELECT count(*) FROM comments WHERE issue_id = ?1), updated_at = ?2 WHERE id = ?1",
+        params![issue, super::now()],
+    )?;
+    Ok(())
+}
+
+pub fn add_comment(conn: &Connection, issue: i64, author: UserId, body: &str) -> Result<i64> {
+    let now = super::now();
+    conn.execute(
+        "INSERT INTO comments (issue_id, author_id, body, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
+        params![issue, author.0, body, now],
+    )?;
+    let id = conn.last_insert_rowid();
+    refresh_fts_comments(conn, issue)?;
+    Ok(id)
+}
+
+pub fn comment(conn: &Connection, issue: i64, id: i64) -> Result<Option<Comment>> {
+    Ok(conn
+        .query_row(
+            "SELECT c.id, u.name, c.author_id, c.body, c.created_at, c.updated_at FROM comments c
+             JOIN users u ON u.id = c.author_id WHERE c.issue_id = ?1 AND c.id = ?2",
+            params![issue, id],
+            comment_from_row,
+        )
+        .optional()?)
+}
+
+fn comment_from_row(r: &Row) -> rusqlite::Result<Comment> {
+    Ok(Comment {
+        id: r.get(0)?,
+        author: r.get(1)?,
+        author_id: UserId(r.get(2)?),
+        body: r.get(3)?,
+        created_at: r.get(4)?,
+        updated_at: r.get(5)?,
+    })
+}
+
+pub fn comments(conn: &Connection, issue: i64) -> Result<Vec<Comment>> {
+    let mut stmt = conn.prepare(
+        "SELECT c.id, u.name, c.author_id, c.body, c.created_at, c.updated_at FROM comments c
+         JOIN users u ON u.id = c.author_id WHERE c.issue_id = ?1 ORDER BY c.id",
+    )?;
+    let rows = stmt.query_map([issue], comment_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub fn edit_comment(conn: &Connection, issue: i64, id: i64, body: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE comments SET body = ?3, updated_at = ?4 WHERE issue_id = ?1 AND id = ?2",
+        params![issue, id, body, super::now()],
+    )?;
+    refresh_fts_comments(conn, issue)
+}
+
+pub fn delete_comment(conn: &Connection, issue: i64, id: i64) -> Result<()> {
+    conn.execute("DELETE FROM comments WHERE issue_id = ?1 AND id = ?2", params![issue, id])?;
+    refresh_fts_comments(conn, issue)
+}
+
+pub fn labels(conn: &Connection, repo: RepoId) -> Result<Vec<Label>> {
+    let mut stmt =
+        conn.prepare("SELECT id, name, color, description FROM labels WHERE repo_id = ?1 ORDER BY name COLLATE NOCASE")?;
+    let rows = stmt.query_map([repo.0], |r| {
+        Ok(Label { id: r.get(0)?, name: r.get(1)?, color: r.get(2)?, description: r.get(3)? })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub fn insert_label(conn: &Connection, repo: RepoId, name: &str, color: &str, description: &str) -> Result<Label> {
+    let inserted = conn.execute(
+        "INSERT INTO labels (repo_id, name, color, description) VALUES (?1, ?2, ?3, ?4)",
+        params![repo.0, name, color, description],
+    );
+    match inserted {
+        Ok(_) => Ok(Label {
+            id: conn.last_insert_rowid(),
+            name: name.into(),
+            color: color.into(),
+            description: description.into(),
+        }),
+        Err(e) if super::is_unique_violation(&e) => Err(Error::Conflict(format!("the label {name:?} exists already"))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub fn delete_label(conn: &Connection, repo: RepoId, name: &str) -> Result<bool> {
+    Ok(conn.execute("DELETE FROM labels WHERE repo_id = ?1 AND name = ?2", params![repo.0, name])? > 0)
+}
+
+pub fn label_by_name(conn: &Connection, repo: RepoId, name: &str) -> Result<Option<Label>> {
+    Ok(conn
+        .query_row(
+            "SELECT id, name, color, description FROM labels WHERE repo_id = ?1 AND name = ?2",
+            params![repo.0, name],
+            |r| Ok(Label { id: r.get(0)?, name: r.get(1)?, color: r.get(2)?, description: r.get(3)? }),
+        )
+        .optional()?)
+}
+
+pub fn add_label(conn: &Connection, issue: i64, label: i64) -> Result<bool> {
+    Ok(conn.execute("INSERT OR IGNORE INTO issue_labels (issue_id, label_id) VALUES (?1, ?2)", params![issue, label])? > 0)
+}
+
+pub fn remove_label(conn: &Connection, issue: i64, label: i64) -> Result<bool> {
+    Ok(conn.execute("DELETE FROM issue_labels WHERE issue_id = ?1 AND label_id = ?2", params![issue, label])? > 0)
+}
+
+pub fn add_assignee(conn: &Connection, issue: i64, user: UserId) -> Result<bool> {
+    Ok(conn.execute("INSERT OR IGNORE INTO issue_assignees (issue_id, user_id) VALUES (?1, ?2)", params![issue, user.0])?
+        > 0)
+}
+
+pub fn remove_assignee(conn: &Connection, issue: i64, user: UserId) -> Result<bool> {
+    Ok(conn.execute("DELETE FROM issue_assignees WHERE issue_id = ?1 AND user_id = ?2", params![issue, user.0])? > 0)
+}
+
+const MILESTONE_SELECT: &str = "SELECT m.id, m.title, m.description, m.start_on, m.due_on, m.state,
+    (SELECT count(*) FROM issues i WHERE i.milestone_id = m.id AND i.state = 'open'),
+    (SELECT count(*) FROM issues i WHERE i.milestone_id = m.id AND i.state = 'closed')
+    FROM milestones m";
+
+fn milestone_from_row(r: &Row) -> rusqlite::Result<Milestone> {
+    Ok(Milestone {
+        id: r.get(0)?,
+        title: r.get(1)?,
+        description: r.get(2)?,
+        start_on: r.get(3)?,
+        due_on: r.get(4)?,
+        state: r.get(5)?,
+        open_issues: r.get(6)?,
+        closed_issues: r.get(7)?,
+    })
+}
+
+pub fn milestones(conn: &Connection, repo: RepoId) -> Result<Vec<Milestone>> {
+    let sql = format!("{MILESTONE_SELECT} WHERE m.repo_id = ?1 ORDER BY m.state = 'closed', m.due_on IS NULL, m.due_on, m.id");
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map([repo.0], milestone_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub fn milestone_by_title(conn: &Connection, repo: RepoId, title: &str) -> Result<Option<Milestone>> {
+    let sql = format!("{MILESTONE_SELECT} WHERE m.repo_id = ?1 AND m.title = ?2");
+    Ok(conn.query_row(&sql, params![repo.0, title], milestone_from_row).optional()?)
+}
+
+pub fn milestone_by_id(conn: &Connection, repo: RepoId, id: i64) -> Result<Option<Milestone>> {
+    let sql = format!("{MILESTONE_SELECT} WHERE m.repo_id = ?1 AND m.id = ?2");
+    Ok(conn.query_row(&sql, params![repo.0, id], milestone_from_row).optional()?)
+}
+
+pub fn insert_milestone(
+    conn: &Connection,
+    repo: RepoId,
+    title: &str,
+    description: &str,
+    start_on: Option<&str>,
+    due_on: Option<&str>,
+) -> Result<i64> {
+    let inserted = conn.execute(
+        "INSERT INTO milestones (repo_id, title, description, start_on, due_on, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![repo.0, title, description, start_on, due_on, super::now()],
+    );
+    match inserted {
+        Ok(_) => Ok(conn.last_insert_rowid()),
+        Err(e) if super::is_unique_violation(&e) => {
+            Err(Error::Conflict(format!("the milestone {title:?} exists already")))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub fn set_milestone_state(conn: &Connection, repo: RepoId, id: i64, state: &str) -> Result<bool> {
+    Ok(conn.execute("UPDATE milestones SET state = ?3 WHERE repo_id = ?1 AND id = ?2", params![repo.0, id, state])? > 0)
+}
+
+/// Open issues assigned to `user` across repositories, most recently
+/// updated first, with the owner and name of their repository.
+pub fn assigned_to(conn: &Connection, user: UserId, limit: u32) -> Result<Vec<(String, String, Issue)>> {
+    let sql = format!(
+        "SELECT * FROM ({ISSUE_SELECT}) AS x JOIN (SELECT i.id AS iid, ou.name AS owner, r.name AS repo, i.updated_at AS up
+           FROM issue_assignees a JOIN issues i ON i.id = a.issue_id JOIN repos r ON r.id = i.repo_id
+           JOIN users ou ON ou.id = r.owner_id WHERE a.user_id = ?1 AND i.state = 'open') AS y ON y.iid = x.id
+         ORDER BY y.up DESC LIMIT ?2"
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map(params![user.0, limit], |r| Ok((r.get(15)?, r.get(16)?, issue_from_row(r)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

@@ -1,0 +1,167 @@
+//! `/{owner}/{repo}/issues`: issues filtered by state, label, milestone,
+//! assignee, author and free text, sorted and paginated, with the open and
+//! closed counts of the same filter.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Query, State};
+use serde::Deserialize;
+
+use crate::db::issues::{self as q, Filter, Issue, Label, Milestone, Sort};
+use crate::db::repos::Repo;
+use crate::error::{Error, Result};
+use crate::repos::Access;
+use crate::web::access::{Read, RepoAccess};
+use crate::web::auth::url_encode;
+use crate::web::{AppState, Nav, ago};
+
+pub const PER_PAGE: u32 = 25;
+
+/// The query of the list page and of the API's issue list.
+#[derive(Deserialize, Default, Clone)]
+pub struct ListQuery {
+    pub state: Option<String>,
+    /// Comma-separated label names, all required.
+    pub labels: Option<String>,
+    pub milestone: Option<String>,
+    pub assignee: Option<String>,
+    pub author: Option<String>,
+    pub q: Option<String>,
+    pub sort: Option<String>,
+    pub page: Option<u32>,
+    pub per_page: Option<u32>,
+}
+
+impl ListQuery {
+    pub fn filter(&self, default_per_page: u32) -> Result<Filter> {
+        let state = self.state.as_deref().filter(|s| !s.is_empty()).unwrap_or("open");
+        if !["open", "closed", "all"].contains(&state) {
+            return Err(Error::bad_request(format!("state must be open, closed or all, not {state:?}")));
+        }
+        let sort = match self.sort.as_deref().filter(|s| !s.is_empty()) {
+            None => Sort::Newest,
+            Some(s) => Sort::parse(s).ok_or_else(|| {
+                Error::bad_request(format!("sort must be newest, oldest, updated or comments, not {s:?}"))
+            })?,
+        };
+        let per_page = self.per_page.unwrap_or(default_per_page);
+        if !(1..=100).contains(&per_page) {
+            return Err(Error::bad_request("per_page must be between 1 and 100"));
+        }
+        let page = self.page.unwrap_or(1);
+        if page == 0 || page > 100_000 {
+            return Err(Error::bad_request("page must be 1 or more"));
+        }
+        let some = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+        let text = some(&self.q);
+        if text.as_ref().is_some_and(|t| t.len() > 500) {
+            return Err(Error::bad_request("the search text is too long (500 bytes at most)"));
+        }
+        Ok(Filter {
+            state: state.to_string(),
+            labels: self
+                .labels
+                .as_deref()
+                .unwrap_or("")
+                .split(',')
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_string)
+                .collect(),
+            milestone: some(&self.milestone),
+            assignee: some(&self.assignee),
+            author: some(&self.author),
+            text,
+            sort,
+            page,
+            per_page,
+        })
+    }
+}
+
+pub struct Row {
+    pub issue: Issue,
+    pub opened: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "issues/list.html")]
+pub struct View {
+    nav: Nav,
+    repo: Repo,
+    can_admin: bool,
+    tab: &'static str,
+    filter: Filter,
+    open: i64,
+    closed: i64,
+    rows: Vec<Row>,
+    labels: Vec<Label>,
+    milestones: Vec<Milestone>,
+    /// The query without `state` and `page`, for the links that change them.
+    base_query: String,
+    newer: Option<u32>,
+    older: Option<u32>,
+}
+
+impl View {
+    fn link(&self, state: &str, page: u32) -> String {
+        let mut q = format!("?state={state}");
+        if !self.base_query.is_empty() {
+            q.push('&');
+            q.push_str(&self.base_query);
+        }
+        if page > 1 {
+            q.push_str(&format!("&page={page}"));
+        }
+        q
+    }
+}
+
+pub async fn handle(
+    State(state): State<AppState>,
+    nav: Nav,
+    access: RepoAccess<Read>,
+    Query(query): Query<ListQuery>,
+) -> Result<View> {
+    let filter = query.filter(PER_PAGE)?;
+    let repo_id = access.repo.id;
+    let f = filter.clone();
+    let (issues, total, (open, closed), labels, milestones) = state
+        .db
+        .read(move |c| {
+            let (issues, total) = q::list(c, repo_id, &f)?;
+            Ok((issues, total, q::counts(c, repo_id, &f)?, q::labels(c, repo_id)?, q::milestones(c, repo_id)?))
+        })
+        .await?;
+    let mut base = Vec::new();
+    for (key, value) in [
+        ("labels", filter.labels.join(",")),
+        ("milestone", filter.milestone.clone().unwrap_or_default()),
+        ("assignee", filter.assignee.clone().unwrap_or_default()),
+        ("author", filter.author.clone().unwrap_or_default()),
+        ("q", filter.text.clone().unwrap_or_default()),
+    ] {
+        if !value.is_empty() {
+            base.push(format!("{key}={}", url_encode(&value)));
+        }
+    }
+    if filter.sort != Sort::Newest {
+        base.push(format!("sort={}", filter.sort.as_str()));
+    }
+    let pages = (total as u32).div_ceil(filter.per_page);
+    Ok(View {
+        nav,
+        can_admin: access.access >= Access::Admin,
+        repo: access.repo,
+        tab: "issues",
+        open,
+        closed,
+        rows: issues.into_iter().map(|issue| Row { opened: ago(issue.created_at), issue }).collect(),
+        labels,
+        milestones,
+        base_query: base.join("&"),
+        newer: (filter.page > 1).then(|| filter.page - 1),
+        older: (filter.page < pages).then(|| filter.page + 1),
+        filter,
+    })
+}
