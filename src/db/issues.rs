@@ -53,7 +53,11 @@ impl Milestone {
     /// Closed issues as a whole percentage of all.
     pub fn percent(&self) -> i64 {
         let total = self.open_issues + self.closed_issues;
-        if total == 0 { 0 } else { self.closed_issues * 100 / total }
+        if total == 0 {
+            0
+        } else {
+            self.closed_issues * 100 / total
+        }
     }
 }
 
@@ -140,8 +144,11 @@ fn attach(conn: &Connection, issues: &mut [Issue]) -> Result<()> {
 
 /// Creates an issue with the next number of the repository.
 pub fn insert(conn: &Connection, repo: RepoId, author: UserId, title: &str, body: &str) -> Result<(i64, i64)> {
-    let number: i64 =
-        conn.query_row("SELECT COALESCE(MAX(number), 0) + 1 FROM issues WHERE repo_id = ?1", [repo.0], |r| r.get(0))?;
+    let number: i64 = conn.query_row(
+        "SELECT COALESCE(MAX(number), 0) + 1 FROM issues WHERE repo_id = ?1",
+        [repo.0],
+        |r| r.get(0),
+    )?;
     let now = super::now();
     conn.execute(
         "INSERT INTO issues (repo_id, number, title, body, author_id, created_at, updated_at)
@@ -149,13 +156,19 @@ pub fn insert(conn: &Connection, repo: RepoId, author: UserId, title: &str, body
         params![repo.0, number, title, body, author.0, now],
     )?;
     let id = conn.last_insert_rowid();
-    conn.execute("INSERT INTO issues_fts (rowid, title, body, comments) VALUES (?1, ?2, ?3, '')", params![id, title, body])?;
+    conn.execute(
+        "INSERT INTO issues_fts (rowid, title, body, comments) VALUES (?1, ?2, ?3, '')",
+        params![id, title, body],
+    )?;
     Ok((id, number))
 }
 
 pub fn by_number(conn: &Connection, repo: RepoId, number: i64) -> Result<Option<Issue>> {
     let sql = format!("{ISSUE_SELECT} WHERE i.repo_id = ?1 AND i.number = ?2");
-    let Some(issue) = conn.query_row(&sql, params![repo.0, number], issue_from_row).optional()? else {
+    let Some(issue) = conn
+        .query_row(&sql, params![repo.0, number], issue_from_row)
+        .optional()?
+    else {
         return Ok(None);
     };
     let mut one = [issue];
@@ -283,8 +296,9 @@ pub fn list(conn: &Connection, repo: RepoId, f: &Filter) -> Result<(Vec<Issue>, 
     args.push(Value::Integer(offset));
     let sql = format!("{ISSUE_SELECT} WHERE {cond} ORDER BY {order} LIMIT ? OFFSET ?");
     let mut stmt = conn.prepare(&sql)?;
-    let mut issues =
-        stmt.query_map(params_from_iter(args.iter()), issue_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut issues = stmt
+        .query_map(params_from_iter(args.iter()), issue_from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
     attach(conn, &mut issues)?;
     Ok((issues, total))
 }
@@ -307,7 +321,10 @@ pub fn update_text(conn: &Connection, issue: i64, title: &str, body: &str) -> Re
         "UPDATE issues SET title = ?2, body = ?3, updated_at = ?4 WHERE id = ?1",
         params![issue, title, body, super::now()],
     )?;
-    conn.execute("UPDATE issues_fts SET title = ?2, body = ?3 WHERE rowid = ?1", params![issue, title, body])?;
+    conn.execute(
+        "UPDATE issues_fts SET title = ?2, body = ?3 WHERE rowid = ?1",
+        params![issue, title, body],
+    )?;
     Ok(())
 }
 
@@ -338,7 +355,10 @@ pub fn set_milestone(conn: &Connection, issue: i64, milestone: Option<i64>) -> R
 }
 
 pub fn touch(conn: &Connection, issue: i64) -> Result<()> {
-    conn.execute("UPDATE issues SET updated_at = ?2 WHERE id = ?1", params![issue, super::now()])?;
+    conn.execute(
+        "UPDATE issues SET updated_at = ?2 WHERE id = ?1",
+        params![issue, super::now()],
+    )?;
     Ok(())
 }
 
@@ -356,7 +376,12 @@ pub fn events(conn: &Connection, issue: i64) -> Result<Vec<Event>> {
          WHERE e.issue_id = ?1 ORDER BY e.id",
     )?;
     let rows = stmt.query_map([issue], |r| {
-        Ok(Event { actor: r.get(0)?, kind: r.get(1)?, detail: r.get(2)?, created_at: r.get(3)? })
+        Ok(Event {
+            actor: r.get(0)?,
+            kind: r.get(1)?,
+            detail: r.get(2)?,
+            created_at: r.get(3)?,
+        })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
@@ -425,15 +450,23 @@ pub fn edit_comment(conn: &Connection, issue: i64, id: i64, body: &str) -> Resul
 }
 
 pub fn delete_comment(conn: &Connection, issue: i64, id: i64) -> Result<()> {
-    conn.execute("DELETE FROM comments WHERE issue_id = ?1 AND id = ?2", params![issue, id])?;
+    conn.execute(
+        "DELETE FROM comments WHERE issue_id = ?1 AND id = ?2",
+        params![issue, id],
+    )?;
     refresh_fts_comments(conn, issue)
 }
 
 pub fn labels(conn: &Connection, repo: RepoId) -> Result<Vec<Label>> {
-    let mut stmt =
-        conn.prepare("SELECT id, name, color, description FROM labels WHERE repo_id = ?1 ORDER BY name COLLATE NOCASE")?;
+    let mut stmt = conn
+        .prepare("SELECT id, name, color, description FROM labels WHERE repo_id = ?1 ORDER BY name COLLATE NOCASE")?;
     let rows = stmt.query_map([repo.0], |r| {
-        Ok(Label { id: r.get(0)?, name: r.get(1)?, color: r.get(2)?, description: r.get(3)? })
+        Ok(Label {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            color: r.get(2)?,
+            description: r.get(3)?,
+        })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
@@ -456,7 +489,10 @@ pub fn insert_label(conn: &Connection, repo: RepoId, name: &str, color: &str, de
 }
 
 pub fn delete_label(conn: &Connection, repo: RepoId, name: &str) -> Result<bool> {
-    Ok(conn.execute("DELETE FROM labels WHERE repo_id = ?1 AND name = ?2", params![repo.0, name])? > 0)
+    Ok(conn.execute(
+        "DELETE FROM labels WHERE repo_id = ?1 AND name = ?2",
+        params![repo.0, name],
+    )? > 0)
 }
 
 pub fn label_by_name(conn: &Connection, repo: RepoId, name: &str) -> Result<Option<Label>> {
@@ -464,26 +500,44 @@ pub fn label_by_name(conn: &Connection, repo: RepoId, name: &str) -> Result<Opti
         .query_row(
             "SELECT id, name, color, description FROM labels WHERE repo_id = ?1 AND name = ?2",
             params![repo.0, name],
-            |r| Ok(Label { id: r.get(0)?, name: r.get(1)?, color: r.get(2)?, description: r.get(3)? }),
+            |r| {
+                Ok(Label {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    color: r.get(2)?,
+                    description: r.get(3)?,
+                })
+            },
         )
         .optional()?)
 }
 
 pub fn add_label(conn: &Connection, issue: i64, label: i64) -> Result<bool> {
-    Ok(conn.execute("INSERT OR IGNORE INTO issue_labels (issue_id, label_id) VALUES (?1, ?2)", params![issue, label])? > 0)
+    Ok(conn.execute(
+        "INSERT OR IGNORE INTO issue_labels (issue_id, label_id) VALUES (?1, ?2)",
+        params![issue, label],
+    )? > 0)
 }
 
 pub fn remove_label(conn: &Connection, issue: i64, label: i64) -> Result<bool> {
-    Ok(conn.execute("DELETE FROM issue_labels WHERE issue_id = ?1 AND label_id = ?2", params![issue, label])? > 0)
+    Ok(conn.execute(
+        "DELETE FROM issue_labels WHERE issue_id = ?1 AND label_id = ?2",
+        params![issue, label],
+    )? > 0)
 }
 
 pub fn add_assignee(conn: &Connection, issue: i64, user: UserId) -> Result<bool> {
-    Ok(conn.execute("INSERT OR IGNORE INTO issue_assignees (issue_id, user_id) VALUES (?1, ?2)", params![issue, user.0])?
-        > 0)
+    Ok(conn.execute(
+        "INSERT OR IGNORE INTO issue_assignees (issue_id, user_id) VALUES (?1, ?2)",
+        params![issue, user.0],
+    )? > 0)
 }
 
 pub fn remove_assignee(conn: &Connection, issue: i64, user: UserId) -> Result<bool> {
-    Ok(conn.execute("DELETE FROM issue_assignees WHERE issue_id = ?1 AND user_id = ?2", params![issue, user.0])? > 0)
+    Ok(conn.execute(
+        "DELETE FROM issue_assignees WHERE issue_id = ?1 AND user_id = ?2",
+        params![issue, user.0],
+    )? > 0)
 }
 
 const MILESTONE_SELECT: &str = "SELECT m.id, m.title, m.description, m.start_on, m.due_on, m.state,
@@ -505,7 +559,9 @@ fn milestone_from_row(r: &Row) -> rusqlite::Result<Milestone> {
 }
 
 pub fn milestones(conn: &Connection, repo: RepoId) -> Result<Vec<Milestone>> {
-    let sql = format!("{MILESTONE_SELECT} WHERE m.repo_id = ?1 ORDER BY m.state = 'closed', m.due_on IS NULL, m.due_on, m.id");
+    let sql = format!(
+        "{MILESTONE_SELECT} WHERE m.repo_id = ?1 ORDER BY m.state = 'closed', m.due_on IS NULL, m.due_on, m.id"
+    );
     let mut stmt = conn.prepare(&sql)?;
     let rows = stmt.query_map([repo.0], milestone_from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -513,12 +569,16 @@ pub fn milestones(conn: &Connection, repo: RepoId) -> Result<Vec<Milestone>> {
 
 pub fn milestone_by_title(conn: &Connection, repo: RepoId, title: &str) -> Result<Option<Milestone>> {
     let sql = format!("{MILESTONE_SELECT} WHERE m.repo_id = ?1 AND m.title = ?2");
-    Ok(conn.query_row(&sql, params![repo.0, title], milestone_from_row).optional()?)
+    Ok(conn
+        .query_row(&sql, params![repo.0, title], milestone_from_row)
+        .optional()?)
 }
 
 pub fn milestone_by_id(conn: &Connection, repo: RepoId, id: i64) -> Result<Option<Milestone>> {
     let sql = format!("{MILESTONE_SELECT} WHERE m.repo_id = ?1 AND m.id = ?2");
-    Ok(conn.query_row(&sql, params![repo.0, id], milestone_from_row).optional()?)
+    Ok(conn
+        .query_row(&sql, params![repo.0, id], milestone_from_row)
+        .optional()?)
 }
 
 pub fn insert_milestone(
@@ -543,7 +603,10 @@ pub fn insert_milestone(
 }
 
 pub fn set_milestone_state(conn: &Connection, repo: RepoId, id: i64, state: &str) -> Result<bool> {
-    Ok(conn.execute("UPDATE milestones SET state = ?3 WHERE repo_id = ?1 AND id = ?2", params![repo.0, id, state])? > 0)
+    Ok(conn.execute(
+        "UPDATE milestones SET state = ?3 WHERE repo_id = ?1 AND id = ?2",
+        params![repo.0, id, state],
+    )? > 0)
 }
 
 /// Open issues assigned to `user` across repositories, most recently
@@ -556,6 +619,8 @@ pub fn assigned_to(conn: &Connection, user: UserId, limit: u32) -> Result<Vec<(S
          ORDER BY y.up DESC LIMIT ?2"
     );
     let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt.query_map(params![user.0, limit], |r| Ok((r.get(15)?, r.get(16)?, issue_from_row(r)?)))?;
+    let rows = stmt.query_map(params![user.0, limit], |r| {
+        Ok((r.get(15)?, r.get(16)?, issue_from_row(r)?))
+    })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }

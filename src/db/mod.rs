@@ -24,7 +24,10 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use crate::error::{Error, Result};
 
 /// The schema, one file per version. Append only: a released file never changes.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/001_initial.sql"), include_str!("migrations/002_issues.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/001_initial.sql"),
+    include_str!("migrations/002_issues.sql"),
+];
 
 /// Readers kept open for reuse; more are opened on demand under load.
 const IDLE_READERS: usize = 8;

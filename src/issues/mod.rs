@@ -20,14 +20,19 @@ pub fn check_title(title: &str) -> Result<String> {
         return Err(Error::bad_request("the title must not be empty"));
     }
     if t.chars().count() > TITLE_MAX_CHARS {
-        return Err(Error::bad_request(format!("the title is too long ({TITLE_MAX_CHARS} characters at most)")));
+        return Err(Error::bad_request(format!(
+            "the title is too long ({TITLE_MAX_CHARS} characters at most)"
+        )));
     }
     Ok(t.to_string())
 }
 
 pub fn check_body(body: &str) -> Result<()> {
     if body.len() > BODY_MAX_BYTES {
-        return Err(Error::TooLarge(format!("the text is too long ({} KiB at most)", BODY_MAX_BYTES >> 10)));
+        return Err(Error::TooLarge(format!(
+            "the text is too long ({} KiB at most)",
+            BODY_MAX_BYTES >> 10
+        )));
     }
     Ok(())
 }
@@ -38,19 +43,27 @@ pub fn check_color(color: &str) -> Result<String> {
     if c.len() == 6 && c.bytes().all(|b| b.is_ascii_hexdigit()) {
         Ok(c.to_ascii_lowercase())
     } else {
-        Err(Error::bad_request(format!("{color:?} is not a colour; use six hex digits like d73a4a")))
+        Err(Error::bad_request(format!(
+            "{color:?} is not a colour; use six hex digits like d73a4a"
+        )))
     }
 }
 
 /// `YYYY-MM-DD`, or nothing.
 pub fn check_date(date: Option<&str>) -> Result<Option<String>> {
-    let Some(d) = date.map(str::trim).filter(|d| !d.is_empty()) else { return Ok(None) };
+    let Some(d) = date.map(str::trim).filter(|d| !d.is_empty()) else {
+        return Ok(None);
+    };
     // The API may send a full timestamp; the date part is what counts.
     let d = d.get(..10).unwrap_or(d);
     let b = d.as_bytes();
     let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
     let ok = b.len() == 10 && b[4] == b'-' && b[7] == b'-' && digits(0..4) && digits(5..7) && digits(8..10);
-    let (month, day): (u32, u32) = if ok { (d[5..7].parse().unwrap_or(0), d[8..10].parse().unwrap_or(0)) } else { (0, 0) };
+    let (month, day): (u32, u32) = if ok {
+        (d[5..7].parse().unwrap_or(0), d[8..10].parse().unwrap_or(0))
+    } else {
+        (0, 0)
+    };
     if ok && (1..=12).contains(&month) && (1..=31).contains(&day) {
         Ok(Some(d.to_string()))
     } else {
@@ -78,11 +91,21 @@ impl Extras {
 }
 
 /// Opens an issue; returns its number.
-pub async fn create(db: &Db, repo: &Repo, author: &User, access: Access, title: &str, body: &str, extras: Extras) -> Result<i64> {
+pub async fn create(
+    db: &Db,
+    repo: &Repo,
+    author: &User,
+    access: Access,
+    title: &str,
+    body: &str,
+    extras: Extras,
+) -> Result<i64> {
     let title = check_title(title)?;
     check_body(body)?;
     if !extras.is_empty() && !is_writer(access) {
-        return Err(Error::Forbidden("only people who can push may set labels, milestones and assignees".into()));
+        return Err(Error::Forbidden(
+            "only people who can push may set labels, milestones and assignees".into(),
+        ));
     }
     let (repo, author, body) = (repo.clone(), author.clone(), body.to_string());
     db.write(move |tx| {
@@ -110,7 +133,13 @@ fn apply_extras(tx: &rusqlite::Connection, repo: &Repo, issue: i64, actor: UserI
     Ok(())
 }
 
-fn set_milestone_in(tx: &rusqlite::Connection, repo: &Repo, issue: i64, actor: UserId, title: Option<&str>) -> Result<()> {
+fn set_milestone_in(
+    tx: &rusqlite::Connection,
+    repo: &Repo,
+    issue: i64,
+    actor: UserId,
+    title: Option<&str>,
+) -> Result<()> {
     let milestone = match title.map(str::trim).filter(|t| !t.is_empty()) {
         Some(t) => Some(
             q::milestone_by_title(tx, repo.id, t)?
@@ -134,7 +163,10 @@ fn assign_in(tx: &rusqlite::Connection, repo: &Repo, issue: i64, actor: UserId, 
     if add {
         let allowed = user.id == repo.owner_id || db::collaborators::permission(tx, repo.id, user.id)?.is_some();
         if !allowed {
-            return Err(Error::bad_request(format!("{} has no access to this repository", user.name)));
+            return Err(Error::bad_request(format!(
+                "{} has no access to this repository",
+                user.name
+            )));
         }
         if q::add_assignee(tx, issue, user.id)? {
             q::add_event(tx, issue, Some(actor), "assigned", &user.name)?;
@@ -178,17 +210,27 @@ pub async fn update(db: &Db, repo: &Repo, actor: &User, access: Access, number: 
     let state = match change.state.as_deref() {
         None => None,
         Some(s @ ("open" | "closed")) => Some(s.to_string()),
-        Some(other) => return Err(Error::bad_request(format!("state must be open or closed, not {other:?}"))),
+        Some(other) => {
+            return Err(Error::bad_request(format!(
+                "state must be open or closed, not {other:?}"
+            )));
+        }
     };
     let reason = match change.reason.as_deref() {
         None | Some("") => None,
         Some(r @ ("completed" | "not_planned")) => Some(r.to_string()),
-        Some(other) => return Err(Error::bad_request(format!("the reason must be completed or not_planned, not {other:?}"))),
+        Some(other) => {
+            return Err(Error::bad_request(format!(
+                "the reason must be completed or not_planned, not {other:?}"
+            )));
+        }
     };
     if let Some(c) = &change.column
         && !["todo", "in_progress", "done"].contains(&c.as_str())
     {
-        return Err(Error::bad_request(format!("the column must be todo, in_progress or done, not {c:?}")));
+        return Err(Error::bad_request(format!(
+            "the column must be todo, in_progress or done, not {c:?}"
+        )));
     }
     let writer = is_writer(access);
     let manages = change.labels.is_some()
@@ -200,14 +242,18 @@ pub async fn update(db: &Db, repo: &Repo, actor: &User, access: Access, number: 
         || !change.remove_assignees.is_empty()
         || change.column.is_some();
     if manages && !writer {
-        return Err(Error::Forbidden("only people who can push may change labels, milestones, assignees and the board".into()));
+        return Err(Error::Forbidden(
+            "only people who can push may change labels, milestones, assignees and the board".into(),
+        ));
     }
     let (repo, actor) = (repo.clone(), actor.clone());
     db.write(move |tx| {
         let issue = q::by_number(tx, repo.id, number)?.ok_or(Error::NotFound)?;
         let own = issue.author.eq_ignore_ascii_case(&actor.name);
         if !writer && !own && (title.is_some() || change.body.is_some() || state.is_some()) {
-            return Err(Error::Forbidden("only the author and people who can push may edit or close this issue".into()));
+            return Err(Error::Forbidden(
+                "only the author and people who can push may edit or close this issue".into(),
+            ));
         }
         if title.is_some() || change.body.is_some() {
             let t = title.unwrap_or_else(|| issue.title.clone());
@@ -215,7 +261,11 @@ pub async fn update(db: &Db, repo: &Repo, actor: &User, access: Access, number: 
             q::update_text(tx, issue.id, &t, &b)?;
         }
         if let Some(s) = &state {
-            let reason = if s == "closed" { Some(reason.as_deref().unwrap_or("completed")) } else { None };
+            let reason = if s == "closed" {
+                Some(reason.as_deref().unwrap_or("completed"))
+            } else {
+                None
+            };
             if q::set_state(tx, issue.id, s, reason)? {
                 let kind = if s == "closed" { "closed" } else { "reopened" };
                 q::add_event(tx, issue.id, Some(actor.id), kind, reason.unwrap_or(""))?;
@@ -251,7 +301,17 @@ pub async fn update(db: &Db, repo: &Repo, actor: &User, access: Access, number: 
         for name in &change.remove_assignees {
             assign_in(tx, &repo, issue.id, actor.id, name, false)?;
         }
-        apply_extras(tx, &repo, issue.id, actor.id, &Extras { labels, milestone: None, assignees })?;
+        apply_extras(
+            tx,
+            &repo,
+            issue.id,
+            actor.id,
+            &Extras {
+                labels,
+                milestone: None,
+                assignees,
+            },
+        )?;
         if let Some(m) = &change.milestone {
             set_milestone_in(tx, &repo, issue.id, actor.id, Some(m))?;
         }
@@ -268,7 +328,9 @@ pub async fn update(db: &Db, repo: &Repo, actor: &User, access: Access, number: 
 
 pub async fn get(db: &Db, repo: &Repo, number: i64) -> Result<Issue> {
     let id = repo.id;
-    db.read(move |c| q::by_number(c, id, number)).await?.ok_or(Error::NotFound)
+    db.read(move |c| q::by_number(c, id, number))
+        .await?
+        .ok_or(Error::NotFound)
 }
 
 /// Comments on an issue; anyone who can read the repository may.
@@ -307,7 +369,9 @@ pub async fn change_comment(
         let issue = q::by_number(tx, repo_id, number)?.ok_or(Error::NotFound)?;
         let c = q::comment(tx, issue.id, comment)?.ok_or(Error::NotFound)?;
         if c.author_id != actor_id && !is_writer(access) {
-            return Err(Error::Forbidden("you may edit and delete only your own comments".into()));
+            return Err(Error::Forbidden(
+                "you may edit and delete only your own comments".into(),
+            ));
         }
         match &body {
             Some(b) => q::edit_comment(tx, issue.id, comment, b),
@@ -317,7 +381,14 @@ pub async fn change_comment(
     .await
 }
 
-pub async fn create_label(db: &Db, repo: &Repo, access: Access, name: &str, color: &str, description: &str) -> Result<q::Label> {
+pub async fn create_label(
+    db: &Db,
+    repo: &Repo,
+    access: Access,
+    name: &str,
+    color: &str,
+    description: &str,
+) -> Result<q::Label> {
     if !is_writer(access) {
         return Err(Error::Forbidden("only people who can push may manage labels".into()));
     }
@@ -327,10 +398,13 @@ pub async fn create_label(db: &Db, repo: &Repo, access: Access, name: &str, colo
     }
     let color = check_color(color)?;
     if description.len() > 200 {
-        return Err(Error::bad_request("the description is too long (200 characters at most)"));
+        return Err(Error::bad_request(
+            "the description is too long (200 characters at most)",
+        ));
     }
     let (id, description) = (repo.id, description.trim().to_string());
-    db.write(move |tx| q::insert_label(tx, id, &name, &color, &description)).await
+    db.write(move |tx| q::insert_label(tx, id, &name, &color, &description))
+        .await
 }
 
 pub async fn create_milestone(
@@ -343,7 +417,9 @@ pub async fn create_milestone(
     due_on: Option<&str>,
 ) -> Result<i64> {
     if !is_writer(access) {
-        return Err(Error::Forbidden("only people who can push may manage milestones".into()));
+        return Err(Error::Forbidden(
+            "only people who can push may manage milestones".into(),
+        ));
     }
     let title = check_title(title)?;
     check_body(description)?;
@@ -354,5 +430,6 @@ pub async fn create_milestone(
         return Err(Error::bad_request("the start date is after the due date"));
     }
     let (id, description) = (repo.id, description.to_string());
-    db.write(move |tx| q::insert_milestone(tx, id, &title, &description, start.as_deref(), due.as_deref())).await
+    db.write(move |tx| q::insert_milestone(tx, id, &title, &description, start.as_deref(), due.as_deref()))
+        .await
 }

@@ -17,7 +17,9 @@ use crate::error::{Error, Result};
 
 /// New commits looked at per pushed ref, at most.
 const MAX_COMMITS: usize = 1000;
-const CLOSING: &[&str] = &["close", "closes", "closed", "fix", "fixes", "fixed", "resolve", "resolves", "resolved"];
+const CLOSING: &[&str] = &[
+    "close", "closes", "closed", "fix", "fixes", "fixed", "resolve", "resolves", "resolved",
+];
 
 /// The issue numbers a message mentions, and those it closes, in order, once each.
 pub fn mentions(message: &str) -> (Vec<i64>, Vec<i64>) {
@@ -27,7 +29,8 @@ pub fn mentions(message: &str) -> (Vec<i64>, Vec<i64>) {
         let before_ok = at == 0 || !(bytes[at - 1].is_ascii_alphanumeric() || b"_&/#".contains(&bytes[at - 1]));
         let digits: String = message[at + 1..].chars().take_while(char::is_ascii_digit).collect();
         let after = message[at + 1 + digits.len()..].chars().next();
-        if !before_ok || digits.is_empty() || digits.len() > 9 || after.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+        if !before_ok || digits.is_empty() || digits.len() > 9 || after.is_some_and(|c| c.is_alphanumeric() || c == '_')
+        {
             continue;
         }
         let Ok(n) = digits.parse::<i64>() else { continue };
@@ -39,7 +42,14 @@ pub fn mentions(message: &str) -> (Vec<i64>, Vec<i64>) {
         }
         let head = message[..at].trim_end();
         let head = head.strip_suffix(':').unwrap_or(head).trim_end();
-        let word: String = head.chars().rev().take_while(|c| c.is_alphabetic()).collect::<Vec<_>>().into_iter().rev().collect();
+        let word: String = head
+            .chars()
+            .rev()
+            .take_while(|c| c.is_alphabetic())
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
         if CLOSING.contains(&word.to_lowercase().as_str()) && !closes.contains(&n) {
             closes.push(n);
         }
@@ -60,11 +70,16 @@ fn new_commits(path: &Path, updates: &[RefUpdate], default_branch: &str) -> Resu
             continue;
         }
         let on_default = u.ref_name == format!("refs/heads/{default_branch}");
-        let Ok(new) = ObjectId::from_hex(u.new_id.as_bytes()) else { continue };
+        let Ok(new) = ObjectId::from_hex(u.new_id.as_bytes()) else {
+            continue;
+        };
         let hidden: Vec<ObjectId> = if u.old_id != ZERO_ID {
             ObjectId::from_hex(u.old_id.as_bytes()).into_iter().collect()
         } else {
-            tips.iter().filter(|(name, _)| *name != u.ref_name).map(|(_, id)| *id).collect()
+            tips.iter()
+                .filter(|(name, _)| *name != u.ref_name)
+                .map(|(_, id)| *id)
+                .collect()
         };
         let walk = repo
             .rev_walk([new])
@@ -85,7 +100,13 @@ fn new_commits(path: &Path, updates: &[RefUpdate], default_branch: &str) -> Resu
 }
 
 /// Links the commits of a push to the issues they mention.
-pub async fn link_pushed_commits(db: &Db, repo: &Repo, path: &Path, updates: Vec<RefUpdate>, pusher: Option<UserId>) -> Result<()> {
+pub async fn link_pushed_commits(
+    db: &Db,
+    repo: &Repo,
+    path: &Path,
+    updates: Vec<RefUpdate>,
+    pusher: Option<UserId>,
+) -> Result<()> {
     if updates.is_empty() {
         return Ok(());
     }
@@ -108,7 +129,9 @@ pub async fn link_pushed_commits(db: &Db, repo: &Repo, path: &Path, updates: Vec
     db.write(move |tx| {
         for (sha, referenced, closes) in &links {
             for n in referenced {
-                let Some(issue) = q::by_number(tx, repo_id, *n)? else { continue };
+                let Some(issue) = q::by_number(tx, repo_id, *n)? else {
+                    continue;
+                };
                 q::add_event(tx, issue.id, pusher, "referenced", sha)?;
                 if closes.contains(n) && q::add_event(tx, issue.id, pusher, "closed_by_commit", sha)? {
                     q::set_state(tx, issue.id, "closed", Some("completed"))?;

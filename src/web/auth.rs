@@ -139,6 +139,7 @@ pub async fn csrf_cookie(mut request: Request, next: Next) -> Response {
 
 /// A submitted form whose `csrf` field matches the request's CSRF cookie.
 /// Handlers that change state take their form through this extractor.
+/// Fields are read as text (numbers too: parse them in the handler).
 pub struct CsrfForm<T>(pub T);
 
 #[derive(Deserialize)]

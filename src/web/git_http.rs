@@ -103,7 +103,10 @@ async fn receive_pack(
     // to the push that made it. The pending row is how a crash is attributed.
     let lock = state.push_lock(repo_id).lock_owned().await;
     let pusher_id = pusher.id;
-    state.db.write(move |tx| ref_updates::begin_push(tx, repo_id, pusher_id)).await?;
+    state
+        .db
+        .write(move |tx| ref_updates::begin_push(tx, repo_id, pusher_id))
+        .await?;
     let (db, housekeeper, code, path) = (
         state.db.clone(),
         state.housekeeper.clone(),

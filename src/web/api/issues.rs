@@ -22,10 +22,19 @@ use crate::web::{AppState, rfc3339};
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/repos/{owner}/{repo}/issues", get(list).post(create))
-        .route("/api/v1/repos/{owner}/{repo}/issues/{number}", get(get_one).patch(update))
-        .route("/api/v1/repos/{owner}/{repo}/issues/{number}/comments", get(comments).post(add_comment))
+        .route(
+            "/api/v1/repos/{owner}/{repo}/issues/{number}",
+            get(get_one).patch(update),
+        )
+        .route(
+            "/api/v1/repos/{owner}/{repo}/issues/{number}/comments",
+            get(comments).post(add_comment),
+        )
         .route("/api/v1/repos/{owner}/{repo}/labels", get(labels).post(create_label))
-        .route("/api/v1/repos/{owner}/{repo}/milestones", get(milestones).post(create_milestone))
+        .route(
+            "/api/v1/repos/{owner}/{repo}/milestones",
+            get(milestones).post(create_milestone),
+        )
 }
 
 fn label_json(l: &Label) -> Value {
@@ -87,7 +96,9 @@ async fn list(
     let id = access.repo.id;
     let (issues, _) = state.db.read(move |c| q::list(c, id, &filter)).await?;
     let base = html_base(&state, &headers, &access.repo);
-    Ok(Json(Value::Array(issues.iter().map(|i| issue_json(&base, i)).collect())))
+    Ok(Json(Value::Array(
+        issues.iter().map(|i| issue_json(&base, i)).collect(),
+    )))
 }
 
 async fn get_one(
@@ -149,9 +160,22 @@ async fn create(
         assignees: names(body.assignees).unwrap_or_default(),
     };
     let text = body.body.unwrap_or_default();
-    let number = issues::create(&state.db, &access.repo, &user, access.access, &body.title, &text, extras).await?;
+    let number = issues::create(
+        &state.db,
+        &access.repo,
+        &user,
+        access.access,
+        &body.title,
+        &text,
+        extras,
+    )
+    .await?;
     let issue = issues::get(&state.db, &access.repo, number).await?;
-    Ok((StatusCode::CREATED, Json(issue_json(&html_base(&state, &headers, &access.repo), &issue))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(issue_json(&html_base(&state, &headers, &access.repo), &issue)),
+    )
+        .into_response())
 }
 
 #[derive(Deserialize)]
@@ -206,7 +230,9 @@ async fn comments(
             q::comments(c, issue.id)
         })
         .await?;
-    Ok(Json(Value::Array(list.iter().skip(skip).take(take).map(comment_json).collect())))
+    Ok(Json(Value::Array(
+        list.iter().skip(skip).take(take).map(comment_json).collect(),
+    )))
 }
 
 #[derive(Deserialize)]
@@ -245,17 +271,25 @@ impl Page {
         let per_page = self.per_page.unwrap_or(30);
         let page = self.page.unwrap_or(1);
         if !(1..=100).contains(&per_page) || page == 0 {
-            return Err(Error::bad_request("page must be 1 or more and per_page between 1 and 100"));
+            return Err(Error::bad_request(
+                "page must be 1 or more and per_page between 1 and 100",
+            ));
         }
         Ok(((page - 1) * per_page, per_page))
     }
 }
 
-async fn labels(State(state): State<AppState>, access: RepoAccess<Read>, Query(page): Query<Page>) -> Result<Json<Value>> {
+async fn labels(
+    State(state): State<AppState>,
+    access: RepoAccess<Read>,
+    Query(page): Query<Page>,
+) -> Result<Json<Value>> {
     let (skip, take) = page.window()?;
     let id = access.repo.id;
     let list = state.db.read(move |c| q::labels(c, id)).await?;
-    Ok(Json(Value::Array(list.iter().skip(skip).take(take).map(label_json).collect())))
+    Ok(Json(Value::Array(
+        list.iter().skip(skip).take(take).map(label_json).collect(),
+    )))
 }
 
 #[derive(Deserialize)]
@@ -272,8 +306,15 @@ async fn create_label(
     access: RepoAccess<Read>,
     Json(body): Json<NewLabel>,
 ) -> Result<Response> {
-    let label =
-        issues::create_label(&state.db, &access.repo, access.access, &body.name, &body.color, &body.description).await?;
+    let label = issues::create_label(
+        &state.db,
+        &access.repo,
+        access.access,
+        &body.name,
+        &body.color,
+        &body.description,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(label_json(&label))).into_response())
 }
 
@@ -285,7 +326,9 @@ async fn milestones(
     let (skip, take) = page.window()?;
     let id = access.repo.id;
     let list = state.db.read(move |c| q::milestones(c, id)).await?;
-    Ok(Json(Value::Array(list.iter().skip(skip).take(take).map(milestone_json).collect())))
+    Ok(Json(Value::Array(
+        list.iter().skip(skip).take(take).map(milestone_json).collect(),
+    )))
 }
 
 #[derive(Deserialize)]
@@ -314,6 +357,10 @@ async fn create_milestone(
     )
     .await?;
     let repo_id = access.repo.id;
-    let m = state.db.read(move |c| q::milestone_by_id(c, repo_id, id)).await?.ok_or(Error::NotFound)?;
+    let m = state
+        .db
+        .read(move |c| q::milestone_by_id(c, repo_id, id))
+        .await?
+        .ok_or(Error::NotFound)?;
     Ok((StatusCode::CREATED, Json(milestone_json(&m))).into_response())
 }

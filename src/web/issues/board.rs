@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::db::issues::{self as q, Filter, Issue, Milestone};
 use crate::db::repos::Repo;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::issues::{self, Change};
 use crate::repos::Access;
 use crate::web::access::{Read, RepoAccess};
@@ -63,10 +63,18 @@ pub async fn handle(
             Ok((milestones, current, issues))
         })
         .await?;
-    let mut columns = vec![("todo", "To do", Vec::new()), ("in_progress", "In progress", Vec::new()), ("done", "Done", Vec::new())];
+    let mut columns = vec![
+        ("todo", "To do", Vec::new()),
+        ("in_progress", "In progress", Vec::new()),
+        ("done", "Done", Vec::new()),
+    ];
     for issue in issues {
         // A closed issue is done, whichever column it was left in.
-        let column = if issue.state == "closed" { "done" } else { issue.column.as_str() };
+        let column = if issue.state == "closed" {
+            "done"
+        } else {
+            issue.column.as_str()
+        };
         if let Some(col) = columns.iter_mut().find(|(key, _, _)| *key == column) {
             col.2.push(issue);
         }
@@ -85,7 +93,8 @@ pub async fn handle(
 
 #[derive(Deserialize)]
 pub struct MoveForm {
-    number: i64,
+    /// A string: forms behind `CsrfForm` are read as text.
+    number: String,
     column: String,
     #[serde(default)]
     milestone: String,
@@ -97,8 +106,16 @@ pub async fn move_issue(
     access: RepoAccess<Read>,
     CsrfForm(form): CsrfForm<MoveForm>,
 ) -> Result<Redirect> {
-    let change = Change { column: Some(form.column), ..Default::default() };
-    issues::update(&state.db, &access.repo, &user, access.access, form.number, change).await?;
+    let number = form
+        .number
+        .trim()
+        .parse()
+        .map_err(|_| Error::bad_request("not an issue number"))?;
+    let change = Change {
+        column: Some(form.column),
+        ..Default::default()
+    };
+    issues::update(&state.db, &access.repo, &user, access.access, number, change).await?;
     let mut url = format!("/{}/{}/board", access.repo.owner, access.repo.name);
     if !form.milestone.is_empty() {
         url.push_str(&format!("?milestone={}", url_encode(&form.milestone)));

@@ -36,7 +36,9 @@ impl ListQuery {
     pub fn filter(&self, default_per_page: u32) -> Result<Filter> {
         let state = self.state.as_deref().filter(|s| !s.is_empty()).unwrap_or("open");
         if !["open", "closed", "all"].contains(&state) {
-            return Err(Error::bad_request(format!("state must be open, closed or all, not {state:?}")));
+            return Err(Error::bad_request(format!(
+                "state must be open, closed or all, not {state:?}"
+            )));
         }
         let sort = match self.sort.as_deref().filter(|s| !s.is_empty()) {
             None => Sort::Newest,
@@ -52,7 +54,12 @@ impl ListQuery {
         if page == 0 || page > 100_000 {
             return Err(Error::bad_request("page must be 1 or more"));
         }
-        let some = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+        let some = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
         let text = some(&self.q);
         if text.as_ref().is_some_and(|t| t.len() > 500) {
             return Err(Error::bad_request("the search text is too long (500 bytes at most)"));
@@ -130,7 +137,13 @@ pub async fn handle(
         .db
         .read(move |c| {
             let (issues, total) = q::list(c, repo_id, &f)?;
-            Ok((issues, total, q::counts(c, repo_id, &f)?, q::labels(c, repo_id)?, q::milestones(c, repo_id)?))
+            Ok((
+                issues,
+                total,
+                q::counts(c, repo_id, &f)?,
+                q::labels(c, repo_id)?,
+                q::milestones(c, repo_id)?,
+            ))
         })
         .await?;
     let mut base = Vec::new();
@@ -156,7 +169,13 @@ pub async fn handle(
         tab: "issues",
         open,
         closed,
-        rows: issues.into_iter().map(|issue| Row { opened: ago(issue.created_at), issue }).collect(),
+        rows: issues
+            .into_iter()
+            .map(|issue| Row {
+                opened: ago(issue.created_at),
+                issue,
+            })
+            .collect(),
         labels,
         milestones,
         base_query: base.join("&"),

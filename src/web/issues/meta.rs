@@ -30,7 +30,12 @@ pub struct LabelsView {
     error: Option<String>,
 }
 
-async fn labels_view(state: &AppState, nav: Nav, access: RepoAccess<Read>, error: Option<String>) -> Result<LabelsView> {
+async fn labels_view(
+    state: &AppState,
+    nav: Nav,
+    access: RepoAccess<Read>,
+    error: Option<String>,
+) -> Result<LabelsView> {
     let id = access.repo.id;
     let labels = state.db.read(move |c| q::labels(c, id)).await?;
     Ok(LabelsView {
@@ -72,7 +77,16 @@ pub async fn create_label(
     access: RepoAccess<Read>,
     CsrfForm(form): CsrfForm<LabelForm>,
 ) -> Result<Response> {
-    match issues::create_label(&state.db, &access.repo, access.access, &form.name, &form.color, &form.description).await {
+    match issues::create_label(
+        &state.db,
+        &access.repo,
+        access.access,
+        &form.name,
+        &form.color,
+        &form.description,
+    )
+    .await
+    {
         Ok(_) => Ok(Redirect::to(&format!("/{}/{}/labels", access.repo.owner, access.repo.name)).into_response()),
         Err(e @ (Error::BadRequest(_) | Error::Conflict(_))) => {
             let message = capitalize(&e.to_string());
@@ -95,7 +109,10 @@ pub async fn delete_label(
     if !state.db.write(move |tx| q::delete_label(tx, id, &name)).await? {
         return Err(Error::NotFound);
     }
-    Ok(Redirect::to(&format!("/{}/{}/labels", access.repo.owner, access.repo.name)))
+    Ok(Redirect::to(&format!(
+        "/{}/{}/labels",
+        access.repo.owner, access.repo.name
+    )))
 }
 
 #[derive(Template, WebTemplate)]
@@ -185,8 +202,15 @@ pub async fn milestone_state(
         return Err(Error::bad_request("state must be open or closed"));
     }
     let repo_id = access.repo.id;
-    if !state.db.write(move |tx| q::set_milestone_state(tx, repo_id, id, &form.state)).await? {
+    if !state
+        .db
+        .write(move |tx| q::set_milestone_state(tx, repo_id, id, &form.state))
+        .await?
+    {
         return Err(Error::NotFound);
     }
-    Ok(Redirect::to(&format!("/{}/{}/milestones", access.repo.owner, access.repo.name)))
+    Ok(Redirect::to(&format!(
+        "/{}/{}/milestones",
+        access.repo.owner, access.repo.name
+    )))
 }

@@ -24,12 +24,21 @@ pub fn routes() -> Router<AppState> {
         .route("/{owner}/{repo}/issues/{number}/edit", post(view::edit))
         .route("/{owner}/{repo}/issues/{number}/state", post(view::set_state))
         .route("/{owner}/{repo}/issues/{number}/comments", post(view::add_comment))
-        .route("/{owner}/{repo}/issues/{number}/comments/{comment}/edit", post(view::edit_comment))
-        .route("/{owner}/{repo}/issues/{number}/comments/{comment}/delete", post(view::delete_comment))
+        .route(
+            "/{owner}/{repo}/issues/{number}/comments/{comment}/edit",
+            post(view::edit_comment),
+        )
+        .route(
+            "/{owner}/{repo}/issues/{number}/comments/{comment}/delete",
+            post(view::delete_comment),
+        )
         .route("/{owner}/{repo}/issues/{number}/meta", post(view::set_meta))
         .route("/{owner}/{repo}/labels", get(meta::labels).post(meta::create_label))
         .route("/{owner}/{repo}/labels/{name}/delete", post(meta::delete_label))
-        .route("/{owner}/{repo}/milestones", get(meta::milestones).post(meta::create_milestone))
+        .route(
+            "/{owner}/{repo}/milestones",
+            get(meta::milestones).post(meta::create_milestone),
+        )
         .route("/{owner}/{repo}/milestones/{id}/state", post(meta::milestone_state))
         .route("/{owner}/{repo}/board", get(board::handle).post(board::move_issue))
 }

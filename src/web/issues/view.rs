@@ -82,12 +82,24 @@ pub async fn create(
     access: RepoAccess<Read>,
     CsrfForm(form): CsrfForm<NewForm>,
 ) -> Result<Response> {
-    let created =
-        issues::create(&state.db, &access.repo, &user, access.access, &form.title, &form.body, Default::default()).await;
+    let created = issues::create(
+        &state.db,
+        &access.repo,
+        &user,
+        access.access,
+        &form.title,
+        &form.body,
+        Default::default(),
+    )
+    .await;
     match created {
         Ok(number) => Ok(Redirect::to(&issue_url(&access.repo, number)).into_response()),
         Err(e @ (Error::BadRequest(_) | Error::TooLarge(_))) => {
-            let status = if matches!(e, Error::TooLarge(_)) { StatusCode::PAYLOAD_TOO_LARGE } else { StatusCode::BAD_REQUEST };
+            let status = if matches!(e, Error::TooLarge(_)) {
+                StatusCode::PAYLOAD_TOO_LARGE
+            } else {
+                StatusCode::BAD_REQUEST
+            };
             let view = NewView {
                 nav,
                 can_admin: access.access >= Access::Admin,
@@ -105,8 +117,21 @@ pub async fn create(
 
 /// One entry of the timeline.
 pub enum Entry {
-    Comment { id: i64, author: String, html: String, source: String, when: String, edited: bool, can_change: bool },
-    Event { actor: String, text: String, commit: Option<String>, when: String },
+    Comment {
+        id: i64,
+        author: String,
+        html: String,
+        source: String,
+        when: String,
+        edited: bool,
+        can_change: bool,
+    },
+    Event {
+        actor: String,
+        text: String,
+        commit: Option<String>,
+        when: String,
+    },
 }
 
 #[derive(Template, WebTemplate)]
@@ -157,7 +182,13 @@ fn event_text(kind: &str, detail: &str) -> (String, bool) {
     }
 }
 
-async fn view(state: &AppState, nav: Nav, access: RepoAccess<Read>, number: i64, error: Option<String>) -> Result<View> {
+async fn view(
+    state: &AppState,
+    nav: Nav,
+    access: RepoAccess<Read>,
+    number: i64,
+    error: Option<String>,
+) -> Result<View> {
     let repo_id = access.repo.id;
     let (issue, comments, events, labels, milestones) = state
         .db
@@ -165,7 +196,13 @@ async fn view(state: &AppState, nav: Nav, access: RepoAccess<Read>, number: i64,
             let issue = q::by_number(c, repo_id, number)?.ok_or(Error::NotFound)?;
             let comments = q::comments(c, issue.id)?;
             let events = q::events(c, issue.id)?;
-            Ok((issue, comments, events, q::labels(c, repo_id)?, q::milestones(c, repo_id)?))
+            Ok((
+                issue,
+                comments,
+                events,
+                q::labels(c, repo_id)?,
+                q::milestones(c, repo_id)?,
+            ))
         })
         .await?;
     let writer = issues::is_writer(access.access);
@@ -245,7 +282,11 @@ async fn apply(
     match result {
         Ok(()) => Ok(Redirect::to(&format!("{}{anchor}", issue_url(&access.repo, number))).into_response()),
         Err(e @ (Error::BadRequest(_) | Error::TooLarge(_))) => {
-            let status = if matches!(e, Error::TooLarge(_)) { StatusCode::PAYLOAD_TOO_LARGE } else { StatusCode::BAD_REQUEST };
+            let status = if matches!(e, Error::TooLarge(_)) {
+                StatusCode::PAYLOAD_TOO_LARGE
+            } else {
+                StatusCode::BAD_REQUEST
+            };
             let page = view(state, nav, access, number, Some(capitalize(&e.to_string()))).await?;
             Ok((status, page).into_response())
         }
@@ -268,7 +309,11 @@ pub async fn edit(
     Path(IssuePath { number }): Path<IssuePath>,
     CsrfForm(form): CsrfForm<EditForm>,
 ) -> Result<Response> {
-    let change = Change { title: Some(form.title), body: Some(form.body), ..Default::default() };
+    let change = Change {
+        title: Some(form.title),
+        body: Some(form.body),
+        ..Default::default()
+    };
     let result = issues::update(&state.db, &access.repo, &user, access.access, number, change).await;
     apply(&state, nav, access, number, result, "").await
 }
@@ -288,7 +333,11 @@ pub async fn set_state(
     Path(IssuePath { number }): Path<IssuePath>,
     CsrfForm(form): CsrfForm<StateForm>,
 ) -> Result<Response> {
-    let change = Change { state: Some(form.state), reason: Some(form.reason), ..Default::default() };
+    let change = Change {
+        state: Some(form.state),
+        reason: Some(form.reason),
+        ..Default::default()
+    };
     let result = issues::update(&state.db, &access.repo, &user, access.access, number, change).await;
     apply(&state, nav, access, number, result, "").await
 }
@@ -319,8 +368,16 @@ pub async fn edit_comment(
     Path(CommentPath { number, comment }): Path<CommentPath>,
     CsrfForm(form): CsrfForm<CommentForm>,
 ) -> Result<Response> {
-    let result =
-        issues::change_comment(&state.db, &access.repo, &user, access.access, number, comment, Some(&form.body)).await;
+    let result = issues::change_comment(
+        &state.db,
+        &access.repo,
+        &user,
+        access.access,
+        number,
+        comment,
+        Some(&form.body),
+    )
+    .await;
     apply(&state, nav, access, number, result, &format!("#comment-{comment}")).await
 }
 
@@ -349,10 +406,20 @@ pub async fn set_meta(
     Path(IssuePath { number }): Path<IssuePath>,
     CsrfForm(form): CsrfForm<HashMap<String, String>>,
 ) -> Result<Response> {
-    let labels = form.keys().filter_map(|k| k.strip_prefix("label:")).map(str::to_string).collect();
+    let labels = form
+        .keys()
+        .filter_map(|k| k.strip_prefix("label:"))
+        .map(str::to_string)
+        .collect();
     let assignees = form
         .get("assignees")
-        .map(|a| a.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect())
+        .map(|a| {
+            a.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default();
     let change = Change {
         labels: Some(labels),
