@@ -679,3 +679,61 @@ fn pushed_commits_reference_and_close_issues_once() {
     assert_eq!(before, after);
     assert_eq!(before[0], 2, "#1 referenced by two commits, once each");
 }
+
+#[test]
+fn the_dashboard_shows_assigned_issues_and_recent_pushes() {
+    let Setup { server, alice, .. } = setup();
+    api(
+        &server,
+        "POST",
+        "/api/v1/repos/alice/demo/issues",
+        &alice,
+        json!({"title": "Mine", "assignees": ["alice"]}),
+    );
+    api(
+        &server,
+        "POST",
+        "/api/v1/repos/alice/demo/issues",
+        &alice,
+        json!({"title": "Nobody's"}),
+    );
+    api(
+        &server,
+        "POST",
+        "/api/v1/repos/alice/demo/issues",
+        &alice,
+        json!({"title": "Done", "assignees": ["alice"]}),
+    );
+    api(
+        &server,
+        "PATCH",
+        "/api/v1/repos/alice/demo/issues/3",
+        &alice,
+        json!({"state": "closed"}),
+    );
+    let git = Git::new();
+    let work = git.dir("work");
+    git.ok(None, &["init", "-q", work.to_str().unwrap()]);
+    git.ok(Some(&work), &["commit", "-q", "--allow-empty", "-m", "Start"]);
+    git.ok(
+        Some(&work),
+        &[
+            "push",
+            "-q",
+            &server.cred_url("alice", &alice, "/alice/demo.git"),
+            "main",
+        ],
+    );
+    let owner = common::sign_in(&server, "alice", "pw-alice-1");
+    let page = owner.get(server.url("/")).send().unwrap().text().unwrap();
+    assert_eq!(
+        texts(&page, "ul.issues .title"),
+        ["Mine"],
+        "open issues assigned to alice only"
+    );
+    let activity = texts(&page, "ul.activity li");
+    assert!(
+        activity[0].starts_with("alice created branch main in alice/demo"),
+        "{activity:?}"
+    );
+}

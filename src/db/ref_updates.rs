@@ -141,3 +141,38 @@ pub fn recent(conn: &Connection, repo: RepoId, limit: u32) -> Result<Vec<RefUpda
 pub fn ref_count(conn: &Connection, repo: RepoId) -> Result<i64> {
     Ok(conn.query_row("SELECT count(*) FROM refs WHERE repo_id = ?1", [repo.0], |r| r.get(0))?)
 }
+
+/// A ref update with the repository it happened in.
+#[derive(Debug, Clone)]
+pub struct Activity {
+    pub owner: String,
+    pub repo: String,
+    pub update: RefUpdate,
+}
+
+/// The newest updates in the repositories `user` owns or collaborates on.
+pub fn recent_for_user(conn: &Connection, user: UserId, limit: u32) -> Result<Vec<Activity>> {
+    let mut stmt = conn.prepare(
+        "SELECT ou.name, r.name, u.id, u.ref_name, u.old_id, u.new_id, pu.name, u.pushed_at, u.source
+         FROM ref_updates u JOIN repos r ON r.id = u.repo_id JOIN users ou ON ou.id = r.owner_id
+         LEFT JOIN users pu ON pu.id = u.pusher_id
+         WHERE r.owner_id = ?1 OR r.id IN (SELECT repo_id FROM collaborators WHERE user_id = ?1)
+         ORDER BY u.id DESC LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![user.0, limit], |r| {
+        Ok(Activity {
+            owner: r.get(0)?,
+            repo: r.get(1)?,
+            update: RefUpdate {
+                id: r.get(2)?,
+                ref_name: r.get(3)?,
+                old_id: r.get(4)?,
+                new_id: r.get(5)?,
+                pusher: r.get(6)?,
+                pushed_at: r.get(7)?,
+                source: r.get(8)?,
+            },
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
