@@ -737,3 +737,71 @@ fn the_dashboard_shows_assigned_issues_and_recent_pushes() {
         "{activity:?}"
     );
 }
+
+#[test]
+fn cached_lists_follow_every_change() {
+    let Setup { server, alice, bob } = setup();
+    let list = || {
+        texts(
+            &server.get("/alice/demo/issues?state=all").text().unwrap(),
+            "ul.issues li",
+        )
+    };
+    assert!(list().is_empty());
+    api(
+        &server,
+        "POST",
+        "/api/v1/repos/alice/demo/issues",
+        &alice,
+        json!({"title": "First"}),
+    );
+    assert_eq!(list().len(), 1, "a new issue shows at once");
+    api(
+        &server,
+        "POST",
+        "/api/v1/repos/alice/demo/issues/1/comments",
+        &bob,
+        json!({"body": "hi"}),
+    );
+    assert!(list()[0].contains("1 comment"), "{:?}", list());
+    api(
+        &server,
+        "POST",
+        "/api/v1/repos/alice/demo/labels",
+        &alice,
+        json!({"name": "bug", "color": "d73a4a"}),
+    );
+    api(
+        &server,
+        "PATCH",
+        "/api/v1/repos/alice/demo/issues/1",
+        &alice,
+        json!({"labels": ["bug"]}),
+    );
+    assert!(list()[0].contains("bug"), "{:?}", list());
+    api(
+        &server,
+        "PATCH",
+        "/api/v1/repos/alice/demo/issues/1",
+        &alice,
+        json!({"assignees": ["alice"]}),
+    );
+    assert!(list()[0].contains("assigned to alice"), "{:?}", list());
+    api(
+        &server,
+        "PATCH",
+        "/api/v1/repos/alice/demo/issues/1",
+        &alice,
+        json!({"title": "Renamed"}),
+    );
+    assert!(list()[0].contains("Renamed"));
+    api(
+        &server,
+        "PATCH",
+        "/api/v1/repos/alice/demo/issues/1",
+        &alice,
+        json!({"state": "closed"}),
+    );
+    let open = texts(&server.get("/alice/demo/issues").text().unwrap(), ".counts a");
+    assert_eq!(open, ["0 open", "1 closed"]);
+}

@@ -272,19 +272,14 @@ fn fts_query(text: &str) -> String {
         .join(" ")
 }
 
-/// One page of issues matching `f`, and how many match in all.
-pub fn list(conn: &Connection, repo: RepoId, f: &Filter) -> Result<(Vec<Issue>, i64)> {
+/// One page of issues matching `f`, and whether more follow.
+pub fn list(conn: &Connection, repo: RepoId, f: &Filter) -> Result<(Vec<Issue>, bool)> {
     use rusqlite::types::Value;
     let (mut cond, mut args) = conditions(repo, f);
     if f.state != "all" {
         cond.push_str(" AND i.state = ?");
         args.push(Value::Text(f.state.clone()));
     }
-    let total: i64 = conn.query_row(
-        &format!("SELECT count(*) FROM issues i JOIN users u ON u.id = i.author_id WHERE {cond}"),
-        params_from_iter(args.iter()),
-        |r| r.get(0),
-    )?;
     let order = match f.sort {
         Sort::Newest => "i.number DESC",
         Sort::Oldest => "i.number ASC",
@@ -292,15 +287,37 @@ pub fn list(conn: &Connection, repo: RepoId, f: &Filter) -> Result<(Vec<Issue>, 
         Sort::Comments => "i.comments DESC, i.number DESC",
     };
     let offset = i64::from(f.page.saturating_sub(1)) * i64::from(f.per_page);
-    args.push(Value::Integer(i64::from(f.per_page)));
+    // One more than a page tells whether there is a next one, without counting.
+    args.push(Value::Integer(i64::from(f.per_page) + 1));
     args.push(Value::Integer(offset));
     let sql = format!("{ISSUE_SELECT} WHERE {cond} ORDER BY {order} LIMIT ? OFFSET ?");
-    let mut stmt = conn.prepare(&sql)?;
+    let mut stmt = conn.prepare_cached(&sql)?;
     let mut issues = stmt
         .query_map(params_from_iter(args.iter()), issue_from_row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
+    let more = issues.len() > f.per_page as usize;
+    issues.truncate(f.per_page as usize);
     attach(conn, &mut issues)?;
-    Ok((issues, total))
+    Ok((issues, more))
+}
+
+/// The version of a repository's issue data; it changes with every change
+/// (see migration 003), so caches key on it.
+pub fn version(conn: &Connection, repo: RepoId) -> Result<i64> {
+    Ok(conn
+        .query_row("SELECT version FROM issue_versions WHERE repo_id = ?1", [repo.0], |r| {
+            r.get(0)
+        })
+        .optional()?
+        .unwrap_or(0))
+}
+
+/// Titles of the repository's milestones, open ones first.
+pub fn milestone_titles(conn: &Connection, repo: RepoId) -> Result<Vec<String>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT title FROM milestones WHERE repo_id = ?1 ORDER BY state = 'closed', id")?;
+    let rows = stmt.query_map([repo.0], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// Open and closed counts for a filter, whatever its state.

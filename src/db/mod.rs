@@ -27,6 +27,7 @@ use crate::error::{Error, Result};
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_initial.sql"),
     include_str!("migrations/002_issues.sql"),
+    include_str!("migrations/003_issue_versions.sql"),
 ];
 
 /// Readers kept open for reuse; more are opened on demand under load.

@@ -7,13 +7,16 @@ use askama_web::WebTemplate;
 use axum::extract::{Query, State};
 use serde::Deserialize;
 
-use crate::db::issues::{self as q, Filter, Issue, Label, Milestone, Sort};
+use std::sync::Arc;
+
+use crate::db::issues::{self as q, Filter, Issue, Label, Sort};
 use crate::db::repos::Repo;
 use crate::error::{Error, Result};
 use crate::repos::Access;
 use crate::web::access::{Read, RepoAccess};
 use crate::web::auth::url_encode;
-use crate::web::{AppState, Nav, ago};
+use crate::web::code::{date, fragment};
+use crate::web::{AppState, Nav, rfc3339};
 
 pub const PER_PAGE: u32 = 25;
 
@@ -88,7 +91,9 @@ impl ListQuery {
 
 pub struct Row {
     pub issue: Issue,
+    /// When it was opened, as a date (shown relative by hearth.js).
     pub opened: String,
+    pub datetime: String,
 }
 
 #[derive(Template, WebTemplate)]
@@ -98,19 +103,28 @@ pub struct View {
     repo: Repo,
     can_admin: bool,
     tab: &'static str,
+    body: Arc<str>,
+}
+
+/// The part of the page that is the same for everyone: rendered once per
+/// version of the repository's issues and filter, then kept.
+#[derive(Template)]
+#[template(path = "issues/list_body.html")]
+struct Body {
+    repo: Repo,
     filter: Filter,
     open: i64,
     closed: i64,
     rows: Vec<Row>,
     labels: Vec<Label>,
-    milestones: Vec<Milestone>,
+    milestones: Vec<String>,
     /// The query without `state` and `page`, for the links that change them.
     base_query: String,
     newer: Option<u32>,
     older: Option<u32>,
 }
 
-impl View {
+impl Body {
     fn link(&self, state: &str, page: u32) -> String {
         let mut q = format!("?state={state}");
         if !self.base_query.is_empty() {
@@ -124,28 +138,8 @@ impl View {
     }
 }
 
-pub async fn handle(
-    State(state): State<AppState>,
-    nav: Nav,
-    access: RepoAccess<Read>,
-    Query(query): Query<ListQuery>,
-) -> Result<View> {
-    let filter = query.filter(PER_PAGE)?;
-    let repo_id = access.repo.id;
-    let f = filter.clone();
-    let (issues, total, (open, closed), labels, milestones) = state
-        .db
-        .read(move |c| {
-            let (issues, total) = q::list(c, repo_id, &f)?;
-            Ok((
-                issues,
-                total,
-                q::counts(c, repo_id, &f)?,
-                q::labels(c, repo_id)?,
-                q::milestones(c, repo_id)?,
-            ))
-        })
-        .await?;
+/// The filter as a query string (without state and page), in a fixed order.
+fn base_query(filter: &Filter) -> String {
     let mut base = Vec::new();
     for (key, value) in [
         ("labels", filter.labels.join(",")),
@@ -161,26 +155,59 @@ pub async fn handle(
     if filter.sort != Sort::Newest {
         base.push(format!("sort={}", filter.sort.as_str()));
     }
-    let pages = (total as u32).div_ceil(filter.per_page);
+    base.join("&")
+}
+
+pub async fn handle(
+    State(state): State<AppState>,
+    nav: Nav,
+    access: RepoAccess<Read>,
+    Query(query): Query<ListQuery>,
+) -> Result<View> {
+    let filter = query.filter(PER_PAGE)?;
+    let repo = access.repo.clone();
+    let cache = state.code.clone();
+    let body = state
+        .db
+        .read(move |c| {
+            let version = q::version(c, repo.id)?;
+            let base_query = base_query(&filter);
+            let key = format!(
+                "issues:{}:{version}:{}:{}:{base_query}",
+                repo.id.0, filter.state, filter.page
+            );
+            fragment(&cache, key, || {
+                let (issues, more) = q::list(c, repo.id, &filter)?;
+                let (open, closed) = q::counts(c, repo.id, &filter)?;
+                let (labels, milestones) = (q::labels(c, repo.id)?, q::milestone_titles(c, repo.id)?);
+                let body = Body {
+                    repo,
+                    open,
+                    closed,
+                    rows: issues
+                        .into_iter()
+                        .map(|issue| Row {
+                            opened: date(issue.created_at),
+                            datetime: rfc3339(issue.created_at),
+                            issue,
+                        })
+                        .collect(),
+                    labels,
+                    milestones,
+                    base_query,
+                    newer: (filter.page > 1).then(|| filter.page - 1),
+                    older: more.then(|| filter.page + 1),
+                    filter,
+                };
+                body.render().map_err(|e| Error::internal(format!("template: {e}")))
+            })
+        })
+        .await?;
     Ok(View {
         nav,
         can_admin: access.access >= Access::Admin,
         repo: access.repo,
         tab: "issues",
-        open,
-        closed,
-        rows: issues
-            .into_iter()
-            .map(|issue| Row {
-                opened: ago(issue.created_at),
-                issue,
-            })
-            .collect(),
-        labels,
-        milestones,
-        base_query: base.join("&"),
-        newer: (filter.page > 1).then(|| filter.page - 1),
-        older: (filter.page < pages).then(|| filter.page + 1),
-        filter,
+        body,
     })
 }

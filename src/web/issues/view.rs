@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use crate::db::issues::{self as q, Issue, Label, Milestone};
+use crate::db::issues::{self as q, Issue, Label};
 use crate::db::repos::Repo;
 use crate::error::{Error, Result};
 use crate::issues::{self, Change};
@@ -149,7 +149,7 @@ pub struct View {
     timeline: Vec<Entry>,
     commits: Vec<String>,
     labels: Vec<Label>,
-    milestones: Vec<Milestone>,
+    milestones: Vec<String>,
     error: Option<String>,
 }
 
@@ -201,7 +201,7 @@ async fn view(
                 comments,
                 events,
                 q::labels(c, repo_id)?,
-                q::milestones(c, repo_id)?,
+                q::milestone_titles(c, repo_id)?,
             ))
         })
         .await?;
