@@ -5,6 +5,7 @@
 //! `main → cli → web → {repos, accounts} → {db, git} → {config, error}`.
 
 pub mod accounts;
+pub mod ci;
 pub mod cli;
 pub mod config;
 pub mod db;
@@ -40,7 +41,10 @@ pub async fn serve(config: Config, listener: TcpListener) -> Result<()> {
     if found > 0 {
         tracing::warn!("recorded {found} ref update(s) that an earlier run had not recorded");
     }
-    let state = web::AppState::new(config, db, git);
+    let slots = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let ci = ci::executor::Ci::new(db.clone(), config.data_dir.clone(), slots);
+    ci.start().await?;
+    let state = web::AppState::new(config, db, git, ci);
     let app = web::router(state);
     let addr = listener.local_addr()?;
     tracing::info!("listening on http://{addr}");

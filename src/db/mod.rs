@@ -11,6 +11,7 @@ pub mod collaborators;
 pub mod issues;
 pub mod ref_updates;
 pub mod repos;
+pub mod runs;
 pub mod sessions;
 pub mod tokens;
 pub mod users;
@@ -28,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_initial.sql"),
     include_str!("migrations/002_issues.sql"),
     include_str!("migrations/003_issue_versions.sql"),
+    include_str!("migrations/004_ci.sql"),
 ];
 
 /// Readers kept open for reuse; more are opened on demand under load.

@@ -83,3 +83,8 @@ pub fn shared_with(conn: &Connection, viewer: UserId) -> Result<Vec<Repo>> {
     let rows = stmt.query_map([viewer.0], from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+pub fn by_id(conn: &Connection, id: RepoId) -> Result<Option<Repo>> {
+    let sql = format!("{SELECT} WHERE repos.id = ?1");
+    Ok(conn.query_row(&sql, [id.0], from_row).optional()?)
+}

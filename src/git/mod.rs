@@ -120,6 +120,59 @@ pub fn open(path: &Path) -> Result<gix::Repository> {
         .map_err(|e| Error::internal(format!("could not open repository {}: {e}", path.display())))
 }
 
+/// Writes the files of `commit` into the empty directory `dest`, as a
+/// checkout would (executable bits and symbolic links kept; submodules left
+/// empty). Paths are checked: nothing is written outside `dest`.
+pub fn checkout(repo_path: &Path, commit: &str, dest: &Path) -> Result<usize> {
+    use std::os::unix::fs::PermissionsExt;
+    let fail = |what: &str, e: &dyn std::fmt::Display| Error::internal(format!("checkout of {commit}: {what}: {e}"));
+    let repo = open(repo_path)?;
+    let id = gix::ObjectId::from_hex(commit.as_bytes()).map_err(|e| fail("commit id", &e))?;
+    let tree = repo
+        .find_commit(id)
+        .map_err(|e| fail("commit", &e))?
+        .tree()
+        .map_err(|e| fail("tree", &e))?;
+    let mut recorder = gix::traverse::tree::Recorder::default();
+    tree.traverse()
+        .breadthfirst(&mut recorder)
+        .map_err(|e| fail("walking the tree", &e))?;
+    std::fs::create_dir_all(dest)?;
+    let mut files = 0;
+    for entry in recorder.records {
+        let rel = entry.filepath.to_string();
+        if rel
+            .split('/')
+            .any(|c| c.is_empty() || c == "." || c == ".." || c == ".git")
+        {
+            return Err(Error::bad_request(format!(
+                "the tree holds a path that cannot be checked out: {rel:?}"
+            )));
+        }
+        let path = dest.join(&rel);
+        let mode = entry.mode;
+        if mode.is_tree() || mode.is_commit() {
+            std::fs::create_dir_all(&path)?;
+            continue;
+        }
+        let data = repo.find_blob(entry.oid).map_err(|e| fail("blob", &e))?.take_data();
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        if mode.is_link() {
+            let target = String::from_utf8_lossy(&data).into_owned();
+            std::os::unix::fs::symlink(target, &path)?;
+        } else {
+            std::fs::write(&path, &data)?;
+            if mode.value() == 0o100755 {
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+            }
+        }
+        files += 1;
+    }
+    Ok(files)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -107,10 +107,11 @@ async fn receive_pack(
         .db
         .write(move |tx| ref_updates::begin_push(tx, repo_id, pusher_id))
         .await?;
-    let (db, housekeeper, code, path) = (
+    let (db, housekeeper, code, ci, path) = (
         state.db.clone(),
         state.housekeeper.clone(),
         state.code.clone(),
+        state.ci.clone(),
         repo.path.clone(),
     );
     let crash = state.config.failpoint.as_deref() == Some("after-receive-pack");
@@ -126,6 +127,7 @@ async fn receive_pack(
                     tracing::error!("linking pushed commits to issues in {}: {e}", path.display());
                 }
                 housekeeper.after_push(path);
+                ci.wake();
             }
             Ok(_) => {}
             Err(e) => tracing::error!(

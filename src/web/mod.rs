@@ -13,6 +13,7 @@ mod git_http;
 mod home;
 mod issues;
 mod repos;
+mod runs;
 mod tokens;
 
 use std::collections::HashMap;
@@ -21,6 +22,7 @@ use std::sync::{Arc, Mutex};
 use axum::Router;
 use axum::middleware;
 
+use crate::ci::executor::Ci;
 use crate::config::Config;
 use crate::db::Db;
 use crate::db::repos::RepoId;
@@ -38,11 +40,13 @@ pub struct AppState {
     pub housekeeper: Arc<Housekeeper>,
     /// Open repositories, their refs and rendered page fragments.
     pub code: Arc<RepoCache>,
+    /// The CI loop, woken after each push.
+    pub ci: Arc<Ci>,
     push_locks: Arc<Mutex<HashMap<RepoId, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 impl AppState {
-    pub fn new(config: Config, db: Db, git: GitCommand) -> AppState {
+    pub fn new(config: Config, db: Db, git: GitCommand, ci: Arc<Ci>) -> AppState {
         let housekeeper = Housekeeper::new(git.clone());
         AppState {
             config: Arc::new(config),
@@ -50,6 +54,7 @@ impl AppState {
             git,
             housekeeper,
             code: Default::default(),
+            ci,
             push_locks: Default::default(),
         }
     }
@@ -78,6 +83,7 @@ pub fn router(state: AppState) -> Router {
         .merge(repos::routes())
         .merge(code::routes())
         .merge(issues::routes())
+        .merge(runs::routes())
         .fallback(|| async { crate::error::Error::NotFound })
         .layer(middleware::from_fn_with_state(state.clone(), error::render))
         .layer(middleware::from_fn(auth::csrf_cookie))

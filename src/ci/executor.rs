@@ -1,0 +1,515 @@
+//! Running jobs. A loop turns new ref updates into runs, starts every queued
+//! job whose `needs` succeeded (skipping those whose needs did not), up to a
+//! number at once, and wakes on each push. Each job gets a fresh workspace
+//! checked out from the bare repository with gix, runs its steps with
+//! `bash --noprofile --norc -eo pipefail` in a process group of their own,
+//! appends their output line by line, timestamped, to its log, and deletes
+//! the workspace at the end. When a step ends or the job times out, the
+//! whole process group is killed: nothing a step started survives it.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+
+use super::{trigger, workflow};
+use crate::db::runs::{self, Job};
+use crate::db::{self, Db};
+use crate::error::{Error, Result};
+use crate::repos::repo_path;
+
+/// A job's log is cut here; the job goes on.
+pub const LOG_CAP_BYTES: u64 = 16 << 20;
+/// How long a step's stray processes get after SIGTERM before SIGKILL.
+const GRACE: Duration = Duration::from_secs(2);
+
+pub struct Ci {
+    db: Db,
+    data_dir: PathBuf,
+    wake: Notify,
+    slots: usize,
+    running: Mutex<HashSet<i64>>,
+}
+
+impl Ci {
+    pub fn new(db: Db, data_dir: PathBuf, slots: usize) -> Arc<Ci> {
+        Arc::new(Ci {
+            db,
+            data_dir,
+            wake: Notify::new(),
+            slots: slots.max(1),
+            running: Mutex::new(HashSet::new()),
+        })
+    }
+
+    /// Something changed: new ref updates, or a job finished.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Fails the jobs a previous run of the server left running, then keeps
+    /// turning pushes into runs and running their jobs.
+    pub async fn start(self: &Arc<Self>) -> Result<()> {
+        let failed = self.db.write(|tx| runs::fail_interrupted(tx)).await?;
+        for id in failed {
+            let log = self.log_path_of_job(id).await;
+            if let Ok(path) = log {
+                let _ = append_line(&path, "Hearth: the server restarted while this job ran; it failed.");
+            }
+        }
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = trigger::process_pending(&this.db, &this.data_dir.join("repos")).await {
+                    tracing::error!("turning pushes into runs: {e}");
+                }
+                if let Err(e) = this.schedule().await {
+                    tracing::error!("scheduling jobs: {e}");
+                }
+                tokio::select! {
+                    _ = this.wake.notified() => {}
+                    _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                }
+            }
+        });
+        Ok(())
+    }
+
+    async fn log_path_of_job(&self, job: i64) -> Result<PathBuf> {
+        let run = self
+            .db
+            .read(move |c| runs::job(c, job))
+            .await?
+            .ok_or(Error::NotFound)?
+            .run_id;
+        Ok(log_path(&self.data_dir, run, job))
+    }
+
+    async fn schedule(self: &Arc<Self>) -> Result<()> {
+        let jobs = self.db.read(runs::open_jobs).await?;
+        let mut by_run: HashMap<i64, Vec<&Job>> = HashMap::new();
+        for j in &jobs {
+            by_run.entry(j.run_id).or_default().push(j);
+        }
+        for j in jobs.iter().filter(|j| j.status == "queued") {
+            let siblings = &by_run[&j.run_id];
+            let need = |key: &String| siblings.iter().find(|s| &s.key == key);
+            let blocked = j.needs.iter().any(|n| {
+                need(n).is_some_and(|s| s.status == "completed" && s.conclusion.as_deref() != Some("success"))
+            });
+            if blocked {
+                let id = j.id;
+                self.db.write(move |tx| runs::finish_job(tx, id, "skipped")).await?;
+                continue;
+            }
+            let ready = j
+                .needs
+                .iter()
+                .all(|n| need(n).is_some_and(|s| s.conclusion.as_deref() == Some("success")));
+            if !ready {
+                continue;
+            }
+            {
+                let mut running = self.running.lock().expect("running set poisoned");
+                if running.len() >= self.slots || running.contains(&j.id) {
+                    continue;
+                }
+                running.insert(j.id);
+            }
+            let id = j.id;
+            if !self.db.write(move |tx| runs::start_job(tx, id)).await? {
+                self.running.lock().expect("running set poisoned").remove(&id);
+                continue;
+            }
+            let this = Arc::clone(self);
+            let job = (*j).clone();
+            tokio::spawn(async move {
+                let id = job.id;
+                let conclusion = match this.run_job(&job).await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::error!("job {id}: {e}");
+                        let _ = append_line(
+                            &log_path(&this.data_dir, job.run_id, id),
+                            &format!("Hearth: the job could not run: {e}"),
+                        );
+                        "failure"
+                    }
+                };
+                if let Err(e) = this.db.write(move |tx| runs::finish_job(tx, id, conclusion)).await {
+                    tracing::error!("recording the end of job {id}: {e}");
+                }
+                this.running.lock().expect("running set poisoned").remove(&id);
+                this.wake();
+            });
+        }
+        // A run whose jobs are all skipped or done was completed by finish_job.
+        Ok(())
+    }
+
+    /// Runs one job; returns its conclusion.
+    async fn run_job(&self, job: &Job) -> Result<&'static str> {
+        let run_id = job.run_id;
+        let run = self
+            .db
+            .read(move |c| runs::run_by_id_any(c, run_id))
+            .await?
+            .ok_or(Error::NotFound)?;
+        let repo_id = run.repo_id;
+        let repo = self
+            .db
+            .read(move |c| db::repos::by_id(c, repo_id))
+            .await?
+            .ok_or(Error::NotFound)?;
+        let spec: workflow::Job =
+            serde_json::from_str(&job.spec).map_err(|e| Error::internal(format!("job spec of job {}: {e}", job.id)))?;
+        let log = log_path(&self.data_dir, run.id, job.id);
+        std::fs::create_dir_all(log.parent().expect("log has a folder"))?;
+        let mut writer = LogWriter::open(&log)?;
+        let work = self.data_dir.join("work").join(format!("job-{}", job.id));
+        if work.exists() {
+            std::fs::remove_dir_all(&work)?;
+        }
+        let workspace = work.join("workspace");
+        let scratch = work.join("scratch");
+        std::fs::create_dir_all(&scratch)?;
+        std::fs::create_dir_all(work.join("home"))?;
+        let deadline = Instant::now() + Duration::from_secs(spec.timeout_seconds);
+
+        writer.line(&format!(
+            "Hearth: job {} of run #{} ({}) for {} at {}",
+            spec.key, run.run_number, run.workflow, run.head_branch, run.head_sha
+        ));
+        let checkout = {
+            let (repo_dir, sha, ws) = (
+                repo_path(&self.data_dir.join("repos"), &repo.owner, &repo.name),
+                run.head_sha.clone(),
+                workspace.clone(),
+            );
+            tokio::task::spawn_blocking(move || crate::git::checkout(&repo_dir, &sha, &ws))
+                .await
+                .map_err(|e| Error::internal(format!("checkout task: {e}")))?
+        };
+        let files = match checkout {
+            Ok(n) => n,
+            Err(e) => {
+                writer.line(&format!("Hearth: could not check out {}: {e}", run.head_sha));
+                let _ = std::fs::remove_dir_all(&work);
+                return Ok("failure");
+            }
+        };
+        writer.line(&format!("Hearth: workspace checked out ({files} files)"));
+
+        let full_ref = if run.head_branch.is_empty() {
+            String::new()
+        } else {
+            format!("refs/heads/{}", run.head_branch)
+        };
+        let mut env: BTreeMap<String, String> = BTreeMap::new();
+        env.insert(
+            "PATH".into(),
+            std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into()),
+        );
+        env.insert("HOME".into(), work.join("home").display().to_string());
+        env.insert("LANG".into(), "C.UTF-8".into());
+        env.insert("CI".into(), "true".into());
+        env.insert("HEARTH".into(), "true".into());
+        env.insert("HEARTH_RUN_ID".into(), run.id.to_string());
+        env.insert("HEARTH_RUN_NUMBER".into(), run.run_number.to_string());
+        env.insert("HEARTH_JOB".into(), spec.key.clone());
+        env.insert("GITHUB_SHA".into(), run.head_sha.clone());
+        env.insert("GITHUB_REF".into(), full_ref);
+        env.insert("GITHUB_REF_NAME".into(), run.head_branch.clone());
+        env.insert("GITHUB_REPOSITORY".into(), format!("{}/{}", repo.owner, repo.name));
+        env.insert("GITHUB_RUN_ID".into(), run.id.to_string());
+        env.insert("GITHUB_RUN_NUMBER".into(), run.run_number.to_string());
+        env.insert("GITHUB_JOB".into(), spec.key.clone());
+        env.insert("GITHUB_EVENT_NAME".into(), run.event.clone());
+        env.insert("GITHUB_WORKSPACE".into(), workspace.display().to_string());
+        env.insert("RUNNER_OS".into(), "Linux".into());
+        env.insert("RUNNER_TEMP".into(), scratch.display().to_string());
+        env.extend(spec.env.clone());
+
+        let mut conclusion = "success";
+        for (i, step) in spec.steps.iter().enumerate() {
+            let number = i as i64 + 1;
+            let job_id = job.id;
+            self.db
+                .write(move |tx| runs::set_step(tx, job_id, number, "in_progress", None, None))
+                .await?;
+            writer.line(&format!("::group::{}", step.name));
+            let (step_conclusion, code) = match &step.run {
+                None => {
+                    writer.line("The workspace is a checkout of the commit already.");
+                    ("success", Some(0))
+                }
+                Some(script) => {
+                    let outcome =
+                        run_step(step, script, number, &scratch, &workspace, &env, deadline, &mut writer).await?;
+                    // Files the step wrote to change later steps.
+                    read_env_file(&scratch.join(format!("env-{number}")), &mut env);
+                    prepend_path(&scratch.join(format!("path-{number}")), &mut env);
+                    outcome
+                }
+            };
+            writer.line("::endgroup::");
+            self.db
+                .write(move |tx| runs::set_step(tx, job_id, number, "completed", Some(step_conclusion), code))
+                .await?;
+            if step_conclusion != "success" {
+                conclusion = step_conclusion;
+                break;
+            }
+        }
+        writer.line(&format!("Hearth: job {} finished: {conclusion}", spec.key));
+        let _ = std::fs::remove_dir_all(&work);
+        Ok(conclusion)
+    }
+}
+
+/// `data/runs/{run}/{job}.log`
+pub fn log_path(data_dir: &Path, run: i64, job: i64) -> PathBuf {
+    data_dir.join("runs").join(run.to_string()).join(format!("{job}.log"))
+}
+
+fn append_line(path: &Path, text: &str) -> std::io::Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    writeln!(f, "{} {text}", crate::web::rfc3339(db::now()))
+}
+
+/// The job log: timestamped lines, cut at `LOG_CAP_BYTES` with a marker.
+struct LogWriter {
+    file: std::fs::File,
+    written: u64,
+    truncated: bool,
+}
+
+impl LogWriter {
+    fn open(path: &Path) -> Result<LogWriter> {
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+        let written = file.metadata()?.len();
+        Ok(LogWriter {
+            file,
+            written,
+            truncated: false,
+        })
+    }
+
+    fn line(&mut self, text: &str) {
+        if self.truncated {
+            return;
+        }
+        let line = format!("{} {text}\n", crate::web::rfc3339(db::now()));
+        if self.written + line.len() as u64 > LOG_CAP_BYTES {
+            self.truncated = true;
+            let _ = writeln!(
+                self.file,
+                "Hearth: log truncated at {} MiB; the job goes on.",
+                LOG_CAP_BYTES >> 20
+            );
+            return;
+        }
+        self.written += line.len() as u64;
+        let _ = self.file.write_all(line.as_bytes());
+    }
+}
+
+/// Runs one `run:` step; returns its conclusion and exit code.
+#[allow(clippy::too_many_arguments)]
+async fn run_step(
+    step: &workflow::Step,
+    script: &str,
+    number: i64,
+    scratch: &Path,
+    workspace: &Path,
+    env: &BTreeMap<String, String>,
+    deadline: Instant,
+    writer: &mut LogWriter,
+) -> Result<(&'static str, Option<i64>)> {
+    let script_path = scratch.join(format!("step-{number}.sh"));
+    std::fs::write(&script_path, script)?;
+    let env_file = scratch.join(format!("env-{number}"));
+    let path_file = scratch.join(format!("path-{number}"));
+    let output_file = scratch.join(format!("output-{number}"));
+    let summary_file = scratch.join(format!("summary-{number}"));
+    for f in [&env_file, &path_file, &output_file, &summary_file] {
+        std::fs::write(f, "")?;
+    }
+    let cwd = match &step.working_directory {
+        Some(dir) if dir.split('/').any(|c| c == "..") => {
+            writer.line(&format!("Hearth: working-directory {dir:?} leaves the workspace"));
+            return Ok(("failure", None));
+        }
+        Some(dir) => workspace.join(dir.trim_start_matches('/')),
+        None => workspace.to_path_buf(),
+    };
+    let shell = step.shell.as_deref().unwrap_or("bash");
+    let (reader, pipe_writer) = std::io::pipe()?;
+    let mut cmd = tokio::process::Command::new(shell);
+    if shell == "bash" {
+        cmd.args(["--noprofile", "--norc", "-eo", "pipefail"]);
+    } else {
+        cmd.arg("-e");
+    }
+    cmd.arg(&script_path)
+        .current_dir(&cwd)
+        .env_clear()
+        .envs(env)
+        .envs(&step.env)
+        .env("GITHUB_ENV", &env_file)
+        .env("GITHUB_PATH", &path_file)
+        .env("GITHUB_OUTPUT", &output_file)
+        .env("GITHUB_STEP_SUMMARY", &summary_file)
+        .stdin(std::process::Stdio::null())
+        .stdout(pipe_writer.try_clone()?)
+        .stderr(pipe_writer)
+        .process_group(0)
+        .kill_on_drop(true);
+    // SAFETY: prctl is async-signal-safe; it only asks the kernel to kill the
+    // step if the server dies, so no step outlives it.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            writer.line(&format!("Hearth: could not start {shell}: {e}"));
+            return Ok(("failure", None));
+        }
+    };
+    drop(cmd);
+    let pgid = child.id().map(|p| p as i32);
+    // Lines go to the log as they come, from a thread of their own.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let pump = std::thread::spawn(move || {
+        let mut reader = BufReader::new(reader);
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            match reader.read_until(b'\n', &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    // Keep lines to a sane length; a step that never prints a newline is still logged.
+                    let text = String::from_utf8_lossy(&buf);
+                    if tx.send(text.trim_end_matches(['\n', '\r']).to_string()).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    let timeout = deadline.saturating_duration_since(Instant::now());
+    let waited = {
+        let wait = child.wait();
+        tokio::pin!(wait);
+        let sleep = tokio::time::sleep(timeout);
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                status = &mut wait => break Some(status),
+                _ = &mut sleep => break None,
+                Some(line) = rx.recv() => writer.line(&line),
+            }
+        }
+    };
+    // Whatever the step left behind goes with it.
+    if let Some(pgid) = pgid {
+        kill_group(pgid).await;
+    }
+    let result = match waited {
+        Some(Ok(status)) => {
+            let code = status.code().map(i64::from);
+            if status.success() {
+                ("success", code)
+            } else {
+                ("failure", code)
+            }
+        }
+        Some(Err(e)) => {
+            writer.line(&format!("Hearth: waiting for the step failed: {e}"));
+            ("failure", None)
+        }
+        None => {
+            let _ = child.start_kill();
+            let _ = child.wait().await;
+            writer.line("Hearth: the job ran out of time (timeout-minutes) and was stopped.");
+            ("timed_out", None)
+        }
+    };
+    // Drain what is left; a process that escaped the group keeps the pipe
+    // open, so stop waiting after the grace period.
+    let drained = tokio::time::timeout(GRACE, async {
+        while let Some(line) = rx.recv().await {
+            writer.line(&line);
+        }
+    })
+    .await;
+    if drained.is_ok() {
+        let _ = pump.join();
+    }
+    if let (_, Some(code)) = result
+        && code != 0
+    {
+        writer.line(&format!("Hearth: the step exited with code {code}"));
+    }
+    Ok(result)
+}
+
+/// SIGTERM to the group, then SIGKILL after the grace period.
+async fn kill_group(pgid: i32) {
+    // SAFETY: kill(2) with a negative pid signals a process group; no memory is touched.
+    let alive = unsafe { libc::kill(-pgid, libc::SIGTERM) } == 0;
+    if alive {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        // SAFETY: as above.
+        if unsafe { libc::kill(-pgid, 0) } == 0 {
+            tokio::time::sleep(GRACE).await;
+            // SAFETY: as above.
+            unsafe { libc::kill(-pgid, libc::SIGKILL) };
+        }
+    }
+}
+
+/// `KEY=VALUE` lines (and `KEY<<DELIM` blocks) written to `$GITHUB_ENV`.
+fn read_env_file(path: &Path, env: &mut BTreeMap<String, String>) {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return;
+    };
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        if let Some((key, delim)) = line.split_once("<<") {
+            let mut value = Vec::new();
+            for l in lines.by_ref() {
+                if l == delim {
+                    break;
+                }
+                value.push(l);
+            }
+            env.insert(key.to_string(), value.join("\n"));
+        } else if let Some((key, value)) = line.split_once('=')
+            && !key.is_empty()
+        {
+            env.insert(key.to_string(), value.to_string());
+        }
+    }
+}
+
+/// Folders written to `$GITHUB_PATH` come first in later steps' PATH.
+fn prepend_path(path: &Path, env: &mut BTreeMap<String, String>) {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return;
+    };
+    for dir in text.lines().map(str::trim).filter(|d| !d.is_empty()) {
+        let old = env.get("PATH").cloned().unwrap_or_default();
+        env.insert("PATH".into(), format!("{dir}:{old}"));
+    }
+}

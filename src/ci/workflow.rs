@@ -1,0 +1,471 @@
+//! The workflow parser: a GitHub Actions workflow file (the subset a shell
+//! executor honours) into a validated job graph. Pure: no I/O, nothing of the
+//! rest of the crate. Unknown keys are errors, not silent skips; keys of the
+//! format that this version does not run yet are errors saying so.
+
+use std::collections::{BTreeMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+
+/// Files larger than this are refused before parsing.
+pub const MAX_FILE_BYTES: usize = 1 << 20;
+pub const MAX_JOBS: usize = 256;
+pub const MAX_STEPS: usize = 256;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error(pub String);
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Workflow {
+    pub name: Option<String>,
+    pub on: Triggers,
+    pub env: BTreeMap<String, String>,
+    /// In file order; `needs` refer to other jobs' keys.
+    pub jobs: Vec<Job>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Triggers {
+    pub push: Option<PushFilter>,
+    pub workflow_dispatch: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PushFilter {
+    pub branches: Vec<String>,
+    pub branches_ignore: Vec<String>,
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Job {
+    pub key: String,
+    pub name: String,
+    pub needs: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    /// `timeout-minutes` (default 60, at most 360), in seconds.
+    pub timeout_seconds: u64,
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Step {
+    pub name: String,
+    /// The script; `None` for `uses: actions/checkout` (the workspace is
+    /// already a checkout).
+    pub run: Option<String>,
+    pub shell: Option<String>,
+    pub env: BTreeMap<String, String>,
+    pub working_directory: Option<String>,
+}
+
+// The file as written, before validation.
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWorkflow {
+    name: Option<String>,
+    on: serde_yaml_ng::Value,
+    #[serde(default)]
+    env: BTreeMap<String, Scalar>,
+    jobs: indexmap::IndexMap<String, RawJob>,
+    #[serde(rename = "run-name")]
+    run_name: Option<String>,
+    concurrency: Option<serde_yaml_ng::Value>,
+    defaults: Option<serde_yaml_ng::Value>,
+    permissions: Option<serde_yaml_ng::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawJob {
+    name: Option<String>,
+    #[serde(rename = "runs-on")]
+    runs_on: Option<serde_yaml_ng::Value>,
+    needs: Option<OneOrMany>,
+    #[serde(default)]
+    env: BTreeMap<String, Scalar>,
+    #[serde(rename = "timeout-minutes")]
+    timeout_minutes: Option<f64>,
+    #[serde(default)]
+    steps: Vec<RawStep>,
+    // In the format, not run yet by this version.
+    #[serde(rename = "if")]
+    if_: Option<serde_yaml_ng::Value>,
+    outputs: Option<serde_yaml_ng::Value>,
+    strategy: Option<serde_yaml_ng::Value>,
+    concurrency: Option<serde_yaml_ng::Value>,
+    environment: Option<serde_yaml_ng::Value>,
+    #[serde(rename = "continue-on-error")]
+    continue_on_error: Option<serde_yaml_ng::Value>,
+    defaults: Option<serde_yaml_ng::Value>,
+    permissions: Option<serde_yaml_ng::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    id: Option<String>,
+    name: Option<String>,
+    run: Option<String>,
+    uses: Option<String>,
+    shell: Option<String>,
+    #[serde(default)]
+    env: BTreeMap<String, Scalar>,
+    #[serde(rename = "working-directory")]
+    working_directory: Option<String>,
+    with: Option<serde_yaml_ng::Value>,
+    #[serde(rename = "if")]
+    if_: Option<serde_yaml_ng::Value>,
+    #[serde(rename = "continue-on-error")]
+    continue_on_error: Option<serde_yaml_ng::Value>,
+    #[serde(rename = "timeout-minutes")]
+    timeout_minutes: Option<serde_yaml_ng::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// An environment value: YAML may write it as a number or a boolean.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Scalar {
+    Text(String),
+    Number(serde_yaml_ng::Number),
+    Bool(bool),
+}
+
+impl Scalar {
+    fn into_string(self) -> String {
+        match self {
+            Scalar::Text(s) => s,
+            Scalar::Number(n) => n.to_string(),
+            Scalar::Bool(b) => b.to_string(),
+        }
+    }
+}
+
+fn env_map(raw: BTreeMap<String, Scalar>) -> BTreeMap<String, String> {
+    raw.into_iter().map(|(k, v)| (k, v.into_string())).collect()
+}
+
+/// Parses and validates the workflow in `text`; errors name the file and,
+/// where the YAML parser knows it, the line.
+pub fn parse(file: &str, text: &str) -> Result<Workflow, Error> {
+    if text.len() > MAX_FILE_BYTES {
+        return Err(Error(format!(
+            "{file}: the file is larger than {} KiB",
+            MAX_FILE_BYTES >> 10
+        )));
+    }
+    let raw: RawWorkflow = serde_yaml_ng::from_str(text).map_err(|e| {
+        let at = e.location().map(|l| format!(":{}", l.line())).unwrap_or_default();
+        Error(format!("{file}{at}: {}", strip_location(&e.to_string())))
+    })?;
+    let not_yet = |what: &str| Error(format!("{file}: {what} is not supported yet by this Hearth"));
+    if raw.run_name.is_some() {
+        return Err(not_yet("`run-name`"));
+    }
+    if raw.concurrency.is_some() || raw.defaults.is_some() || raw.permissions.is_some() {
+        return Err(not_yet("a workflow-level `concurrency`, `defaults` or `permissions`"));
+    }
+    if text.contains("${{") {
+        return Err(not_yet("an expression (`${{ … }}`)"));
+    }
+    let on = triggers(file, &raw.on)?;
+    if raw.jobs.is_empty() {
+        return Err(Error(format!("{file}: `jobs` is empty")));
+    }
+    if raw.jobs.len() > MAX_JOBS {
+        return Err(Error(format!(
+            "{file}: {} jobs; at most {MAX_JOBS} are allowed",
+            raw.jobs.len()
+        )));
+    }
+    let mut jobs = Vec::new();
+    for (key, j) in raw.jobs {
+        let here = |what: &str| Error(format!("{file}: jobs.{key}: {what}"));
+        if !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') || key.is_empty() {
+            return Err(here("a job id has only letters, digits, '_' and '-'"));
+        }
+        for (present, what) in [
+            (j.if_.is_some(), "`if`"),
+            (j.outputs.is_some(), "`outputs`"),
+            (j.strategy.is_some(), "`strategy`"),
+            (j.concurrency.is_some(), "`concurrency`"),
+            (j.environment.is_some(), "`environment`"),
+            (j.continue_on_error.is_some(), "`continue-on-error`"),
+            (j.defaults.is_some(), "`defaults`"),
+            (j.permissions.is_some(), "`permissions`"),
+        ] {
+            if present {
+                return Err(here(&format!("{what} is not supported yet by this Hearth")));
+            }
+        }
+        if let Some(labels) = &j.runs_on {
+            runs_on(labels).map_err(|m| here(&m))?;
+        }
+        if j.steps.is_empty() {
+            return Err(here("a job needs at least one step"));
+        }
+        if j.steps.len() > MAX_STEPS {
+            return Err(here(&format!("at most {MAX_STEPS} steps are allowed")));
+        }
+        let mut steps = Vec::new();
+        for (i, s) in j.steps.into_iter().enumerate() {
+            let n = i + 1;
+            let step_here = |what: &str| here(&format!("step {n}: {what}"));
+            for (present, what) in [
+                (s.if_.is_some(), "`if`"),
+                (s.continue_on_error.is_some(), "`continue-on-error`"),
+                (s.timeout_minutes.is_some(), "`timeout-minutes`"),
+            ] {
+                if present {
+                    return Err(step_here(&format!("{what} is not supported yet by this Hearth")));
+                }
+            }
+            let _ = s.id;
+            let run = match (s.run, s.uses) {
+                (Some(run), None) => Some(run),
+                (None, Some(uses)) => {
+                    let action = uses.split('@').next().unwrap_or("");
+                    match action {
+                        "actions/checkout" => None,
+                        "actions/upload-artifact" | "actions/download-artifact" | "actions/cache" => {
+                            return Err(step_here(&format!(
+                                "`uses: {action}` is not supported yet by this Hearth"
+                            )));
+                        }
+                        _ => {
+                            return Err(step_here(&format!(
+                                "`uses: {uses}` is not a built-in action (actions/checkout, actions/upload-artifact, \
+                                 actions/download-artifact, actions/cache)"
+                            )));
+                        }
+                    }
+                }
+                (Some(_), Some(_)) => return Err(step_here("a step has either `run` or `uses`, not both")),
+                (None, None) => return Err(step_here("a step needs `run` or `uses`")),
+            };
+            if s.with.is_some() && run.is_some() {
+                return Err(step_here("`with` belongs to `uses` steps"));
+            }
+            if let Some(shell) = &s.shell
+                && !["bash", "sh"].contains(&shell.as_str())
+            {
+                return Err(step_here(&format!("shell {shell:?} is not available; use bash or sh")));
+            }
+            let name = s.name.unwrap_or_else(|| match &run {
+                Some(r) => format!("Run {}", r.lines().next().unwrap_or("").trim()),
+                None => "Check out the repository".to_string(),
+            });
+            steps.push(Step {
+                name,
+                run,
+                shell: s.shell,
+                env: env_map(s.env),
+                working_directory: s.working_directory,
+            });
+        }
+        let needs = match j.needs {
+            None => Vec::new(),
+            Some(OneOrMany::One(n)) => vec![n],
+            Some(OneOrMany::Many(v)) => v,
+        };
+        jobs.push(Job {
+            name: j.name.unwrap_or_else(|| key.clone()),
+            key,
+            needs,
+            env: env_map(j.env),
+            timeout_seconds: (j.timeout_minutes.unwrap_or(60.0) * 60.0)
+                .round()
+                .clamp(1.0, 360.0 * 60.0) as u64,
+            steps,
+        });
+    }
+    check_graph(file, &jobs)?;
+    Ok(Workflow {
+        name: raw.name,
+        on,
+        env: env_map(raw.env),
+        jobs,
+    })
+}
+
+/// serde_yaml's messages end in "at line N column M"; the line is shown first.
+fn strip_location(message: &str) -> String {
+    match message.find(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+fn triggers(file: &str, on: &serde_yaml_ng::Value) -> Result<Triggers, Error> {
+    use serde_yaml_ng::Value;
+    let bad = |what: String| Error(format!("{file}: on: {what}"));
+    let mut t = Triggers::default();
+    let mut add = |name: &str, config: Option<&Value>| -> Result<(), Error> {
+        match name {
+            "push" => {
+                let mut filter = PushFilter::default();
+                if let Some(Value::Mapping(m)) = config {
+                    for (k, v) in m {
+                        let key = k.as_str().unwrap_or("");
+                        let list = string_list(v).map_err(|m| bad(format!("push.{key}: {m}")))?;
+                        match key {
+                            "branches" => filter.branches = list,
+                            "branches-ignore" => filter.branches_ignore = list,
+                            "tags" => filter.tags = list,
+                            "paths" | "paths-ignore" | "tags-ignore" => {
+                                return Err(bad(format!("push.{key} is not supported yet by this Hearth")));
+                            }
+                            other => return Err(bad(format!("unknown key push.{other}"))),
+                        }
+                    }
+                } else if config.is_some_and(|c| !c.is_null()) {
+                    return Err(bad("push takes branches, branches-ignore or tags".into()));
+                }
+                if !filter.branches.is_empty() && !filter.branches_ignore.is_empty() {
+                    return Err(bad("push has both branches and branches-ignore".into()));
+                }
+                t.push = Some(filter);
+            }
+            "workflow_dispatch" => t.workflow_dispatch = true,
+            "schedule" => return Err(bad("schedule is not supported yet by this Hearth".into())),
+            other => {
+                return Err(bad(format!(
+                    "unknown event {other:?} (push, workflow_dispatch, schedule)"
+                )));
+            }
+        }
+        Ok(())
+    };
+    match on {
+        Value::String(s) => add(s, None)?,
+        Value::Sequence(list) => {
+            for v in list {
+                add(v.as_str().ok_or_else(|| bad("a list of event names".into()))?, None)?;
+            }
+        }
+        Value::Mapping(m) => {
+            for (k, v) in m {
+                add(
+                    k.as_str().ok_or_else(|| bad("event names are strings".into()))?,
+                    Some(v),
+                )?;
+            }
+        }
+        _ => return Err(bad("an event name, a list of them, or a mapping".into())),
+    }
+    Ok(t)
+}
+
+fn string_list(v: &serde_yaml_ng::Value) -> Result<Vec<String>, String> {
+    use serde_yaml_ng::Value;
+    match v {
+        Value::String(s) => Ok(vec![s.clone()]),
+        Value::Sequence(l) => l
+            .iter()
+            .map(|x| x.as_str().map(str::to_string).ok_or("a list of strings".to_string()))
+            .collect(),
+        _ => Err("a list of strings".into()),
+    }
+}
+
+/// Labels this executor answers to: the host itself.
+const LABELS: &[&str] = &["self-hosted", "linux", "x64"];
+
+fn runs_on(v: &serde_yaml_ng::Value) -> Result<(), String> {
+    for label in string_list(v)? {
+        if !(LABELS.contains(&label.as_str()) || label.starts_with("ubuntu-")) {
+            return Err(format!(
+                "no executor has the label {label:?} (this one answers to self-hosted, linux, x64, ubuntu-*)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_graph(file: &str, jobs: &[Job]) -> Result<(), Error> {
+    let keys: HashSet<&str> = jobs.iter().map(|j| j.key.as_str()).collect();
+    for j in jobs {
+        for n in &j.needs {
+            if !keys.contains(n.as_str()) {
+                return Err(Error(format!(
+                    "{file}: jobs.{}: needs {n:?}, which is not a job of this workflow",
+                    j.key
+                )));
+            }
+        }
+    }
+    // Kahn's algorithm: whatever cannot be ordered is in a cycle.
+    let mut done: HashSet<&str> = HashSet::new();
+    loop {
+        let ready: Vec<&str> = jobs
+            .iter()
+            .filter(|j| !done.contains(j.key.as_str()) && j.needs.iter().all(|n| done.contains(n.as_str())))
+            .map(|j| j.key.as_str())
+            .collect();
+        if ready.is_empty() {
+            break;
+        }
+        done.extend(ready);
+    }
+    if done.len() < jobs.len() {
+        let mut stuck: Vec<&str> = jobs
+            .iter()
+            .map(|j| j.key.as_str())
+            .filter(|k| !done.contains(k))
+            .collect();
+        stuck.sort();
+        return Err(Error(format!(
+            "{file}: the needs of jobs {} form a cycle",
+            stuck.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// Whether a push to `full_ref` runs this workflow.
+pub fn runs_on_push(w: &Workflow, full_ref: &str) -> bool {
+    let Some(f) = &w.on.push else { return false };
+    if let Some(branch) = full_ref.strip_prefix("refs/heads/") {
+        if f.branches.is_empty() && f.branches_ignore.is_empty() {
+            // With only tag filters, branches do not trigger.
+            return f.tags.is_empty();
+        }
+        if !f.branches.is_empty() {
+            return f.branches.iter().any(|p| glob(p, branch));
+        }
+        return !f.branches_ignore.iter().any(|p| glob(p, branch));
+    }
+    if let Some(tag) = full_ref.strip_prefix("refs/tags/") {
+        return f.tags.iter().any(|p| glob(p, tag));
+    }
+    false
+}
+
+/// GitHub's filter patterns: `*` matches within a path segment, `**` across.
+pub fn glob(pattern: &str, text: &str) -> bool {
+    fn go(p: &[u8], t: &[u8]) -> bool {
+        match p.first() {
+            None => t.is_empty(),
+            Some(b'*') if p.get(1) == Some(&b'*') => (0..=t.len()).any(|i| go(&p[2..], &t[i..])),
+            Some(b'*') => (0..=t.len())
+                .take_while(|&i| i == 0 || t[i - 1] != b'/')
+                .any(|i| go(&p[1..], &t[i..])),
+            Some(c) => t.first() == Some(c) && go(&p[1..], &t[1..]),
+        }
+    }
+    go(pattern.as_bytes(), text.as_bytes())
+}

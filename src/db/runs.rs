@@ -1,0 +1,325 @@
+//! The `runs`, `jobs` and `steps` tables, and the ref updates not yet turned
+//! into runs.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::ref_updates::RefUpdate;
+use super::repos::RepoId;
+use crate::error::Result;
+
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub id: i64,
+    pub repo_id: RepoId,
+    pub run_number: i64,
+    pub workflow: String,
+    pub name: String,
+    pub event: String,
+    pub head_sha: String,
+    pub head_branch: String,
+    pub status: String,
+    pub conclusion: Option<String>,
+    pub error: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub id: i64,
+    pub run_id: i64,
+    pub key: String,
+    pub name: String,
+    pub needs: Vec<String>,
+    pub spec: String,
+    pub status: String,
+    pub conclusion: Option<String>,
+    pub started_at: Option<i64>,
+    pub completed_at: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub number: i64,
+    pub name: String,
+    pub status: String,
+    pub conclusion: Option<String>,
+    pub exit_code: Option<i64>,
+    pub started_at: Option<i64>,
+    pub completed_at: Option<i64>,
+}
+
+/// A run to create: `error` set means it fails at once with that message.
+pub struct NewRun {
+    pub workflow: String,
+    pub name: String,
+    pub head_sha: String,
+    pub head_branch: String,
+    pub error: Option<String>,
+    pub jobs: Vec<NewJob>,
+}
+
+pub struct NewJob {
+    pub key: String,
+    pub name: String,
+    pub needs: Vec<String>,
+    /// The job as the executor reads it (JSON).
+    pub spec: String,
+    pub steps: Vec<String>,
+}
+
+const RUN_SELECT: &str = "SELECT id, repo_id, run_number, workflow, name, event, head_sha, head_branch, status,
+    conclusion, error, created_at, updated_at FROM runs";
+
+fn run_from_row(r: &Row) -> rusqlite::Result<Run> {
+    Ok(Run {
+        id: r.get(0)?,
+        repo_id: RepoId(r.get(1)?),
+        run_number: r.get(2)?,
+        workflow: r.get(3)?,
+        name: r.get(4)?,
+        event: r.get(5)?,
+        head_sha: r.get(6)?,
+        head_branch: r.get(7)?,
+        status: r.get(8)?,
+        conclusion: r.get(9)?,
+        error: r.get(10)?,
+        created_at: r.get(11)?,
+        updated_at: r.get(12)?,
+    })
+}
+
+const JOB_SELECT: &str =
+    "SELECT id, run_id, job_key, name, needs, spec, status, conclusion, started_at, completed_at FROM jobs";
+
+fn job_from_row(r: &Row) -> rusqlite::Result<Job> {
+    let needs: String = r.get(4)?;
+    Ok(Job {
+        id: r.get(0)?,
+        run_id: r.get(1)?,
+        key: r.get(2)?,
+        name: r.get(3)?,
+        needs: needs.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+        spec: r.get(5)?,
+        status: r.get(6)?,
+        conclusion: r.get(7)?,
+        started_at: r.get(8)?,
+        completed_at: r.get(9)?,
+    })
+}
+
+/// Ref updates not yet turned into runs, oldest first, with their repository.
+pub fn unhandled(conn: &Connection) -> Result<Vec<(RepoId, RefUpdate)>> {
+    let mut stmt = conn.prepare(
+        "SELECT repo_id, id, ref_name, old_id, new_id, pushed_at, source FROM ref_updates
+         WHERE ci_handled = 0 ORDER BY id LIMIT 100",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            RepoId(r.get(0)?),
+            RefUpdate {
+                id: r.get(1)?,
+                ref_name: r.get(2)?,
+                old_id: r.get(3)?,
+                new_id: r.get(4)?,
+                pusher: None,
+                pushed_at: r.get(5)?,
+                source: r.get(6)?,
+            },
+        ))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Creates the runs of one ref update and marks it handled, in one transaction.
+pub fn create_runs(conn: &Connection, repo: RepoId, update_id: i64, runs: &[NewRun]) -> Result<Vec<i64>> {
+    let now = super::now();
+    let mut ids = Vec::new();
+    for run in runs {
+        let number: i64 = conn.query_row(
+            "SELECT COALESCE(MAX(run_number), 0) + 1 FROM runs WHERE repo_id = ?1",
+            [repo.0],
+            |r| r.get(0),
+        )?;
+        let (status, conclusion) = if run.error.is_some() {
+            ("completed", Some("failure"))
+        } else {
+            ("queued", None)
+        };
+        conn.execute(
+            "INSERT INTO runs (repo_id, run_number, workflow, name, event, head_sha, head_branch, ref_update_id,
+                               status, conclusion, error, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, 'push', ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
+            params![
+                repo.0,
+                number,
+                run.workflow,
+                run.name,
+                run.head_sha,
+                run.head_branch,
+                update_id,
+                status,
+                conclusion,
+                run.error,
+                now
+            ],
+        )?;
+        let run_id = conn.last_insert_rowid();
+        for job in &run.jobs {
+            conn.execute(
+                "INSERT INTO jobs (run_id, job_key, name, needs, spec, status) VALUES (?1, ?2, ?3, ?4, ?5, 'queued')",
+                params![run_id, job.key, job.name, job.needs.join(","), job.spec],
+            )?;
+            let job_id = conn.last_insert_rowid();
+            for (i, step) in job.steps.iter().enumerate() {
+                conn.execute(
+                    "INSERT INTO steps (job_id, number, name, status) VALUES (?1, ?2, ?3, 'queued')",
+                    params![job_id, i as i64 + 1, step],
+                )?;
+            }
+        }
+        ids.push(run_id);
+    }
+    conn.execute("UPDATE ref_updates SET ci_handled = 1 WHERE id = ?1", [update_id])?;
+    Ok(ids)
+}
+
+/// All jobs of runs that are not completed.
+pub fn open_jobs(conn: &Connection) -> Result<Vec<Job>> {
+    let sql = format!("{JOB_SELECT} WHERE run_id IN (SELECT id FROM runs WHERE status != 'completed') ORDER BY id");
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map([], job_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub fn start_job(conn: &Connection, job: i64) -> Result<bool> {
+    let now = super::now();
+    let started = conn.execute(
+        "UPDATE jobs SET status = 'in_progress', started_at = ?2 WHERE id = ?1 AND status = 'queued'",
+        params![job, now],
+    )?;
+    conn.execute(
+        "UPDATE runs SET status = 'in_progress', updated_at = ?2 WHERE id = (SELECT run_id FROM jobs WHERE id = ?1) AND status = 'queued'",
+        params![job, now],
+    )?;
+    Ok(started > 0)
+}
+
+pub fn set_step(
+    conn: &Connection,
+    job: i64,
+    number: i64,
+    status: &str,
+    conclusion: Option<&str>,
+    exit_code: Option<i64>,
+) -> Result<()> {
+    let now = super::now();
+    conn.execute(
+        "UPDATE steps SET status = ?3, conclusion = ?4, exit_code = ?5,
+             started_at = COALESCE(started_at, ?6), completed_at = CASE WHEN ?3 = 'completed' THEN ?6 END
+         WHERE job_id = ?1 AND number = ?2",
+        params![job, number, status, conclusion, exit_code, now],
+    )?;
+    Ok(())
+}
+
+/// Completes a job (steps not run are skipped) and, when it was the last, its run.
+pub fn finish_job(conn: &Connection, job: i64, conclusion: &str) -> Result<()> {
+    let now = super::now();
+    conn.execute(
+        "UPDATE jobs SET status = 'completed', conclusion = ?2, completed_at = ?3,
+             started_at = COALESCE(started_at, ?3) WHERE id = ?1",
+        params![job, conclusion, now],
+    )?;
+    conn.execute(
+        "UPDATE steps SET status = 'completed', conclusion = 'skipped', completed_at = ?2
+         WHERE job_id = ?1 AND status != 'completed'",
+        params![job, now],
+    )?;
+    let run: i64 = conn.query_row("SELECT run_id FROM jobs WHERE id = ?1", [job], |r| r.get(0))?;
+    let (open, failed, cancelled): (i64, i64, i64) = conn.query_row(
+        "SELECT COALESCE(SUM(status != 'completed'), 0), COALESCE(SUM(conclusion IN ('failure', 'timed_out')), 0),
+                COALESCE(SUM(conclusion = 'cancelled'), 0) FROM jobs WHERE run_id = ?1",
+        [run],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    if open == 0 {
+        let conclusion = if failed > 0 {
+            "failure"
+        } else if cancelled > 0 {
+            "cancelled"
+        } else {
+            "success"
+        };
+        conn.execute(
+            "UPDATE runs SET status = 'completed', conclusion = ?2, updated_at = ?3 WHERE id = ?1",
+            params![run, conclusion, now],
+        )?;
+    } else {
+        conn.execute("UPDATE runs SET updated_at = ?2 WHERE id = ?1", params![run, now])?;
+    }
+    Ok(())
+}
+
+/// At start-up: jobs that were running when the server stopped have failed.
+pub fn fail_interrupted(conn: &Connection) -> Result<Vec<i64>> {
+    let mut stmt = conn.prepare("SELECT id FROM jobs WHERE status = 'in_progress'")?;
+    let ids: Vec<i64> = stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+    for id in &ids {
+        finish_job(conn, *id, "failure")?;
+    }
+    Ok(ids)
+}
+
+pub fn list(conn: &Connection, repo: RepoId, limit: u32, offset: u32) -> Result<(Vec<Run>, i64)> {
+    let total: i64 = conn.query_row("SELECT count(*) FROM runs WHERE repo_id = ?1", [repo.0], |r| r.get(0))?;
+    let sql = format!("{RUN_SELECT} WHERE repo_id = ?1 ORDER BY run_number DESC LIMIT ?2 OFFSET ?3");
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map(params![repo.0, limit, offset], run_from_row)?;
+    Ok((rows.collect::<rusqlite::Result<_>>()?, total))
+}
+
+pub fn by_id(conn: &Connection, repo: RepoId, id: i64) -> Result<Option<Run>> {
+    let sql = format!("{RUN_SELECT} WHERE repo_id = ?1 AND id = ?2");
+    Ok(conn.query_row(&sql, params![repo.0, id], run_from_row).optional()?)
+}
+
+pub fn by_number(conn: &Connection, repo: RepoId, number: i64) -> Result<Option<Run>> {
+    let sql = format!("{RUN_SELECT} WHERE repo_id = ?1 AND run_number = ?2");
+    Ok(conn.query_row(&sql, params![repo.0, number], run_from_row).optional()?)
+}
+
+pub fn run_by_id_any(conn: &Connection, id: i64) -> Result<Option<Run>> {
+    let sql = format!("{RUN_SELECT} WHERE id = ?1");
+    Ok(conn.query_row(&sql, [id], run_from_row).optional()?)
+}
+
+pub fn jobs(conn: &Connection, run: i64) -> Result<Vec<Job>> {
+    let sql = format!("{JOB_SELECT} WHERE run_id = ?1 ORDER BY id");
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map([run], job_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub fn job(conn: &Connection, id: i64) -> Result<Option<Job>> {
+    let sql = format!("{JOB_SELECT} WHERE id = ?1");
+    Ok(conn.query_row(&sql, [id], job_from_row).optional()?)
+}
+
+pub fn steps(conn: &Connection, job: i64) -> Result<Vec<Step>> {
+    let mut stmt = conn.prepare(
+        "SELECT number, name, status, conclusion, exit_code, started_at, completed_at FROM steps WHERE job_id = ?1 ORDER BY number",
+    )?;
+    let rows = stmt.query_map([job], |r| {
+        Ok(Step {
+            number: r.get(0)?,
+            name: r.get(1)?,
+            status: r.get(2)?,
+            conclusion: r.get(3)?,
+            exit_code: r.get(4)?,
+            started_at: r.get(5)?,
+            completed_at: r.get(6)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

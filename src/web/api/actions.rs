@@ -1,0 +1,160 @@
+//! The CI API in GitHub's shapes: runs, their jobs and steps, and job logs.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::ci::executor::log_path;
+use crate::db::repos::Repo;
+use crate::db::runs::{self, Job, Run, Step};
+use crate::error::{Error, Result};
+use crate::web::access::{Read, RepoAccess};
+use crate::web::repos::clone_url;
+use crate::web::{AppState, rfc3339};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/repos/{owner}/{repo}/actions/runs", get(list))
+        .route("/api/v1/repos/{owner}/{repo}/actions/runs/{run}", get(one))
+        .route("/api/v1/repos/{owner}/{repo}/actions/runs/{run}/jobs", get(jobs))
+        .route("/api/v1/repos/{owner}/{repo}/actions/jobs/{job}/logs", get(logs))
+}
+
+fn run_json(html_base: &str, r: &Run) -> Value {
+    json!({
+        "id": r.id,
+        "run_number": r.run_number,
+        "name": r.name,
+        "path": r.workflow,
+        "event": r.event,
+        "head_sha": r.head_sha,
+        "head_branch": r.head_branch,
+        "status": r.status,
+        "conclusion": r.conclusion,
+        "error": r.error,
+        "created_at": rfc3339(r.created_at),
+        "updated_at": rfc3339(r.updated_at),
+        "html_url": format!("{html_base}/runs/{}", r.run_number),
+    })
+}
+
+fn step_json(s: &Step) -> Value {
+    json!({
+        "number": s.number, "name": s.name, "status": s.status, "conclusion": s.conclusion,
+        "exit_code": s.exit_code, "started_at": s.started_at.map(rfc3339), "completed_at": s.completed_at.map(rfc3339),
+    })
+}
+
+fn job_json(j: &Job, steps: &[Step]) -> Value {
+    json!({
+        "id": j.id, "run_id": j.run_id, "name": j.name, "key": j.key, "needs": j.needs,
+        "status": j.status, "conclusion": j.conclusion,
+        "started_at": j.started_at.map(rfc3339), "completed_at": j.completed_at.map(rfc3339),
+        "steps": steps.iter().map(step_json).collect::<Vec<_>>(),
+    })
+}
+
+fn html_base(state: &AppState, headers: &HeaderMap, repo: &Repo) -> String {
+    clone_url(state, headers, repo).trim_end_matches(".git").to_string()
+}
+
+#[derive(Deserialize)]
+struct Page {
+    page: Option<u32>,
+    per_page: Option<u32>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    access: RepoAccess<Read>,
+    Query(page): Query<Page>,
+) -> Result<Json<Value>> {
+    let per_page = page.per_page.unwrap_or(30);
+    let page = page.page.unwrap_or(1);
+    if !(1..=100).contains(&per_page) || page == 0 {
+        return Err(Error::bad_request(
+            "page must be 1 or more and per_page between 1 and 100",
+        ));
+    }
+    let id = access.repo.id;
+    let (list, total) = state
+        .db
+        .read(move |c| runs::list(c, id, per_page, (page - 1) * per_page))
+        .await?;
+    let base = html_base(&state, &headers, &access.repo);
+    Ok(Json(
+        json!({ "total_count": total, "workflow_runs": list.iter().map(|r| run_json(&base, r)).collect::<Vec<_>>() }),
+    ))
+}
+
+async fn one(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    access: RepoAccess<Read>,
+    Path((_, _, run)): Path<(String, String, i64)>,
+) -> Result<Json<Value>> {
+    let id = access.repo.id;
+    let r = state
+        .db
+        .read(move |c| runs::by_id(c, id, run))
+        .await?
+        .ok_or(Error::NotFound)?;
+    Ok(Json(run_json(&html_base(&state, &headers, &access.repo), &r)))
+}
+
+async fn jobs(
+    State(state): State<AppState>,
+    access: RepoAccess<Read>,
+    Path((_, _, run)): Path<(String, String, i64)>,
+) -> Result<Json<Value>> {
+    let id = access.repo.id;
+    let list = state
+        .db
+        .read(move |c| {
+            let r = runs::by_id(c, id, run)?.ok_or(Error::NotFound)?;
+            let mut out = Vec::new();
+            for j in runs::jobs(c, r.id)? {
+                let steps = runs::steps(c, j.id)?;
+                out.push(job_json(&j, &steps));
+            }
+            Ok(out)
+        })
+        .await?;
+    Ok(Json(json!({ "total_count": list.len(), "jobs": list })))
+}
+
+/// The job's log as text: what is there so far while it runs.
+async fn logs(
+    State(state): State<AppState>,
+    access: RepoAccess<Read>,
+    Path((_, _, job)): Path<(String, String, i64)>,
+) -> Result<Response> {
+    let id = access.repo.id;
+    let j = state
+        .db
+        .read(move |c| {
+            let j = runs::job(c, job)?.ok_or(Error::NotFound)?;
+            // The job must belong to this repository.
+            runs::by_id(c, id, j.run_id)?.ok_or(Error::NotFound)?;
+            Ok(j)
+        })
+        .await?;
+    let text = match tokio::fs::read(log_path(&state.config.data_dir, j.run_id, j.id)).await {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(e.into()),
+    };
+    let mut response = text.into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    Ok(response)
+}

@@ -1,0 +1,251 @@
+//! CI pages: `/{owner}/{repo}/runs` (all runs), `/runs/{n}` (its jobs in
+//! the order of their `needs`, with status and duration) and
+//! `/runs/{n}/jobs/{job}` (steps and the log; while the job runs, the page
+//! refreshes itself, so it works without JavaScript).
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::routing::get;
+
+use super::access::{Read, RepoAccess};
+use super::{AppState, Nav, ago};
+use crate::ci::executor::log_path;
+use crate::db::repos::Repo;
+use crate::db::runs::{self, Job, Run, Step};
+use crate::error::{Error, Result};
+use crate::repos::Access;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/{owner}/{repo}/runs", get(list))
+        .route("/{owner}/{repo}/runs/{number}", get(view))
+        .route("/{owner}/{repo}/runs/{number}/jobs/{job}", get(job))
+}
+
+/// The word and symbol for a status: queued, running, success, failure…
+pub fn badge(status: &str, conclusion: Option<&str>) -> (&'static str, &'static str) {
+    match (status, conclusion) {
+        ("queued", _) => ("queued", "○"),
+        ("in_progress", _) => ("running", "◔"),
+        (_, Some("success")) => ("success", "✓"),
+        (_, Some("failure")) => ("failure", "✗"),
+        (_, Some("cancelled")) => ("cancelled", "⊘"),
+        (_, Some("skipped")) => ("skipped", "–"),
+        (_, Some("timed_out")) => ("timed out", "⏱"),
+        _ => ("unknown", "?"),
+    }
+}
+
+fn duration(start: Option<i64>, end: Option<i64>) -> String {
+    match (start, end) {
+        (Some(s), Some(e)) => format!("{}s", (e - s).max(0)),
+        (Some(s), None) => format!("{}s so far", (crate::db::now() - s).max(0)),
+        _ => String::new(),
+    }
+}
+
+pub struct RunRow {
+    pub run: Run,
+    pub state: (&'static str, &'static str),
+    pub when: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "runs/list.html")]
+pub struct ListView {
+    nav: Nav,
+    repo: Repo,
+    can_admin: bool,
+    tab: &'static str,
+    runs: Vec<RunRow>,
+    total: i64,
+}
+
+async fn list(State(state): State<AppState>, nav: Nav, access: RepoAccess<Read>) -> Result<ListView> {
+    let id = access.repo.id;
+    let (list, total) = state.db.read(move |c| runs::list(c, id, 50, 0)).await?;
+    Ok(ListView {
+        nav,
+        can_admin: access.access >= Access::Admin,
+        repo: access.repo,
+        tab: "runs",
+        runs: list
+            .into_iter()
+            .map(|run| RunRow {
+                state: badge(&run.status, run.conclusion.as_deref()),
+                when: ago(run.created_at),
+                run,
+            })
+            .collect(),
+        total,
+    })
+}
+
+pub struct JobRow {
+    pub job: Job,
+    pub state: (&'static str, &'static str),
+    pub took: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "runs/view.html")]
+pub struct RunView {
+    nav: Nav,
+    repo: Repo,
+    can_admin: bool,
+    tab: &'static str,
+    run: Run,
+    state: (&'static str, &'static str),
+    when: String,
+    jobs: Vec<JobRow>,
+}
+
+#[derive(serde::Deserialize)]
+pub struct RunPath {
+    number: i64,
+}
+
+async fn view(
+    State(state): State<AppState>,
+    nav: Nav,
+    access: RepoAccess<Read>,
+    Path(RunPath { number }): Path<RunPath>,
+) -> Result<RunView> {
+    let id = access.repo.id;
+    let (run, jobs) = state
+        .db
+        .read(move |c| {
+            let run = runs::by_number(c, id, number)?.ok_or(Error::NotFound)?;
+            let jobs = runs::jobs(c, run.id)?;
+            Ok((run, jobs))
+        })
+        .await?;
+    // Jobs in an order that respects `needs`.
+    let mut ordered: Vec<Job> = Vec::new();
+    let mut rest = jobs;
+    while !rest.is_empty() {
+        let (ready, waiting): (Vec<Job>, Vec<Job>) = rest
+            .into_iter()
+            .partition(|j| j.needs.iter().all(|n| ordered.iter().any(|o| &o.key == n)));
+        if ready.is_empty() {
+            ordered.extend(waiting);
+            break;
+        }
+        ordered.extend(ready);
+        rest = waiting;
+    }
+    Ok(RunView {
+        nav,
+        can_admin: access.access >= Access::Admin,
+        repo: access.repo,
+        tab: "runs",
+        state: badge(&run.status, run.conclusion.as_deref()),
+        when: ago(run.created_at),
+        jobs: ordered
+            .into_iter()
+            .map(|job| JobRow {
+                state: badge(&job.status, job.conclusion.as_deref()),
+                took: duration(job.started_at, job.completed_at),
+                job,
+            })
+            .collect(),
+        run,
+    })
+}
+
+pub struct StepRow {
+    pub step: Step,
+    pub state: (&'static str, &'static str),
+    pub took: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "runs/job.html")]
+pub struct JobView {
+    nav: Nav,
+    repo: Repo,
+    can_admin: bool,
+    tab: &'static str,
+    run: Run,
+    job: Job,
+    state: (&'static str, &'static str),
+    steps: Vec<StepRow>,
+    log: String,
+    running: bool,
+}
+
+#[derive(serde::Deserialize)]
+pub struct JobPath {
+    number: i64,
+    job: i64,
+}
+
+async fn job(
+    State(state): State<AppState>,
+    nav: Nav,
+    access: RepoAccess<Read>,
+    Path(JobPath { number, job }): Path<JobPath>,
+) -> Result<JobView> {
+    let id = access.repo.id;
+    let (run, job, steps) = state
+        .db
+        .read(move |c| {
+            let run = runs::by_number(c, id, number)?.ok_or(Error::NotFound)?;
+            let job = runs::job(c, job)?
+                .filter(|j| j.run_id == run.id)
+                .ok_or(Error::NotFound)?;
+            let steps = runs::steps(c, job.id)?;
+            Ok((run, job, steps))
+        })
+        .await?;
+    let log = match tokio::fs::read(log_path(&state.config.data_dir, run.id, job.id)).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(_) => String::new(),
+    };
+    Ok(JobView {
+        nav,
+        can_admin: access.access >= Access::Admin,
+        repo: access.repo,
+        tab: "runs",
+        state: badge(&job.status, job.conclusion.as_deref()),
+        running: job.status != "completed",
+        steps: steps
+            .into_iter()
+            .map(|step| StepRow {
+                state: badge(&step.status, step.conclusion.as_deref()),
+                took: duration(step.started_at, step.completed_at),
+                step,
+            })
+            .collect(),
+        log: strip_escapes(&log),
+        run,
+        job,
+    })
+}
+
+/// Terminal escape sequences (colours, cursor moves) are dropped: the log
+/// is shown as text, never interpreted.
+fn strip_escapes(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for c in chars.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        if c.is_control() && c != '\n' && c != '\t' {
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
