@@ -54,6 +54,14 @@ impl Ci {
     /// turning pushes into runs and running their jobs.
     pub async fn start(self: &Arc<Self>) -> Result<()> {
         let failed = self.db.write(|tx| runs::fail_interrupted(tx)).await?;
+        for &id in &failed {
+            // Steps die with the server (PR_SET_PDEATHSIG), but what they
+            // started may not have: find it by the job's environment.
+            let killed = kill_leftovers(&self.data_dir, id);
+            if killed > 0 {
+                tracing::warn!("killed {killed} process(es) left by job {id} of an earlier run of the server");
+            }
+        }
         for id in failed {
             let log = self.log_path_of_job(id).await;
             if let Ok(path) = log {
@@ -220,6 +228,8 @@ impl Ci {
         env.insert("HEARTH_RUN_ID".into(), run.id.to_string());
         env.insert("HEARTH_RUN_NUMBER".into(), run.run_number.to_string());
         env.insert("HEARTH_JOB".into(), spec.key.clone());
+        env.insert("HEARTH_JOB_ID".into(), job.id.to_string());
+        env.insert("HEARTH_DATA_DIR".into(), self.data_dir.display().to_string());
         env.insert("GITHUB_SHA".into(), run.head_sha.clone());
         env.insert("GITHUB_REF".into(), full_ref);
         env.insert("GITHUB_REF_NAME".into(), run.head_branch.clone());
@@ -477,6 +487,33 @@ async fn kill_group(pgid: i32) {
             unsafe { libc::kill(-pgid, libc::SIGKILL) };
         }
     }
+}
+
+/// Kills the processes whose environment says they belong to job `job` of
+/// this data directory; returns how many.
+fn kill_leftovers(data_dir: &Path, job: i64) -> usize {
+    let want_job = format!("HEARTH_JOB_ID={job}");
+    let want_dir = format!("HEARTH_DATA_DIR={}", data_dir.display());
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    let mut killed = 0;
+    for entry in entries.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        let vars: Vec<&[u8]> = environ.split(|b| *b == 0).collect();
+        if vars.contains(&want_job.as_bytes()) && vars.contains(&want_dir.as_bytes()) {
+            // SAFETY: kill(2) only sends a signal.
+            if unsafe { libc::kill(pid, libc::SIGKILL) } == 0 {
+                killed += 1;
+            }
+        }
+    }
+    killed
 }
 
 /// `KEY=VALUE` lines (and `KEY<<DELIM` blocks) written to `$GITHUB_ENV`.

@@ -1,0 +1,398 @@
+//! CI through real pushes: runs appear and succeed or fail, jobs follow
+//! `needs`, logs hold the output, the environment is set, parse errors fail
+//! the run with a message, timeouts and finished steps leave no process
+//! behind, and a crash mid-job is recovered at start-up.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Git, TestServer};
+use serde_json::Value;
+
+struct Repo {
+    server: TestServer,
+    git: Git,
+    token: String,
+    work: std::path::PathBuf,
+}
+
+fn repo() -> Repo {
+    let server = TestServer::start();
+    let token = server.user("alice", "pw-alice-1", true);
+    server.create_repo(&token, "demo", false);
+    let git = Git::new();
+    let work = git.dir("work");
+    git.ok(None, &["init", "-q", work.to_str().unwrap()]);
+    std::fs::write(work.join("README.md"), "# demo\n").unwrap();
+    Repo {
+        server,
+        git,
+        token,
+        work,
+    }
+}
+
+impl Repo {
+    /// Commits `workflow` as .hearth/workflows/NAME and pushes `branch`.
+    fn push_workflow(&self, name: &str, workflow: &str, branch: &str) -> String {
+        let dir = self.work.join(".hearth/workflows");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(name), workflow).unwrap();
+        self.commit_and_push(&format!("Workflow {name}"), branch)
+    }
+
+    fn commit_and_push(&self, message: &str, branch: &str) -> String {
+        self.git.ok(Some(&self.work), &["add", "-A"]);
+        self.git
+            .ok(Some(&self.work), &["commit", "-q", "--allow-empty", "-m", message]);
+        let url = self.server.cred_url("alice", &self.token, "/alice/demo.git");
+        self.git.ok(
+            Some(&self.work),
+            &["push", "-q", &url, &format!("HEAD:refs/heads/{branch}")],
+        );
+        self.git.ok(Some(&self.work), &["rev-parse", "HEAD"]).trim().to_string()
+    }
+
+    fn api(&self, path: &str) -> Value {
+        let (status, body) = self.server.api(
+            "GET",
+            &format!("/api/v1/repos/alice/demo{path}"),
+            Some(&self.token),
+            None,
+        );
+        assert_eq!(status, 200, "{path}: {body}");
+        body
+    }
+
+    fn runs(&self) -> Vec<Value> {
+        self.api("/actions/runs")["workflow_runs"].as_array().unwrap().clone()
+    }
+
+    /// Waits for run number `n` to complete; returns it.
+    fn wait_run(&self, n: i64) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(r) = self
+                .runs()
+                .into_iter()
+                .find(|r| r["run_number"] == n && r["status"] == "completed")
+            {
+                return r;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "run #{n} did not complete: {:?}",
+                self.runs()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn jobs(&self, run: &Value) -> Vec<Value> {
+        self.api(&format!("/actions/runs/{}/jobs", run["id"]))["jobs"]
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    fn log(&self, job: &Value) -> String {
+        let resp = common::client()
+            .get(
+                self.server
+                    .url(&format!("/api/v1/repos/alice/demo/actions/jobs/{}/logs", job["id"])),
+            )
+            .header("Authorization", format!("token {}", self.token))
+            .send()
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        resp.text().unwrap()
+    }
+
+    fn job<'a>(&self, jobs: &'a [Value], key: &str) -> &'a Value {
+        jobs.iter()
+            .find(|j| j["key"] == key)
+            .unwrap_or_else(|| panic!("no job {key}: {jobs:?}"))
+    }
+}
+
+#[test]
+fn a_passing_workflow_runs_its_jobs_in_order_in_a_checkout() {
+    let r = repo();
+    let sha = r.push_workflow(
+        "ci.yml",
+        r#"name: CI
+on: [push]
+env:
+  GREETING: hello
+jobs:
+  build:
+    name: Build it
+    steps:
+      - uses: actions/checkout@v4
+      - run: echo "$GREETING from hearth ci $GITHUB_SHA on $GITHUB_REF_NAME in $GITHUB_REPOSITORY run $GITHUB_RUN_NUMBER"
+      - name: Set a variable for later steps
+        run: |
+          echo "MADE_BY_STEP=yes" >> "$GITHUB_ENV"
+          test "$CI" = true
+      - run: echo "later step sees MADE_BY_STEP=$MADE_BY_STEP"
+  test:
+    needs: build
+    steps:
+      - run: test -f README.md && test "$PWD" = "$GITHUB_WORKSPACE" && echo "workspace has the checkout"
+"#,
+        "main",
+    );
+    let run = r.wait_run(1);
+    assert_eq!(run["conclusion"], "success", "{run}");
+    assert_eq!(run["name"], "CI");
+    assert_eq!(run["head_sha"], sha);
+    assert_eq!(run["head_branch"], "main");
+    let jobs = r.jobs(&run);
+    let build = r.job(&jobs, "build");
+    let test = r.job(&jobs, "test");
+    assert_eq!(build["name"], "Build it");
+    assert_eq!(build["steps"].as_array().unwrap().len(), 4);
+    assert!(
+        build["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["conclusion"] == "success")
+    );
+    assert!(
+        test["started_at"].as_str().unwrap() >= build["completed_at"].as_str().unwrap(),
+        "needs order"
+    );
+    let log = r.log(build);
+    assert!(
+        log.contains(&format!("hello from hearth ci {sha} on main in alice/demo run 1")),
+        "{log}"
+    );
+    assert!(log.contains("later step sees MADE_BY_STEP=yes"), "{log}");
+    assert!(log.lines().all(|l| l.starts_with("20")), "every line timestamped");
+    assert!(r.log(test).contains("workspace has the checkout"));
+    // The workspace is gone after the job.
+    let work = r.server.data.join("work");
+    assert!(
+        std::fs::read_dir(&work).map(|d| d.count()).unwrap_or(0) == 0,
+        "workspaces deleted"
+    );
+    // The pages show it.
+    let page = r.server.get("/alice/demo/runs/1").text().unwrap();
+    assert!(page.contains("Build it") && page.contains("success"));
+    let page = r
+        .server
+        .get(&format!("/alice/demo/runs/1/jobs/{}", build["id"]))
+        .text()
+        .unwrap();
+    assert!(page.contains("later step sees MADE_BY_STEP=yes"));
+    assert!(r.server.get("/alice/demo/runs").text().unwrap().contains("CI #1"));
+}
+
+#[test]
+fn a_failing_step_fails_the_job_skips_the_rest_and_the_jobs_that_need_it() {
+    let r = repo();
+    r.push_workflow(
+        "ci.yml",
+        "on: push\njobs:\n  build:\n    steps:\n      - run: echo before\n      - run: exit 3\n      - run: echo never\n  deploy:\n    needs: [build]\n    steps:\n      - run: echo deploying\n  lint:\n    steps:\n      - run: echo lint ok\n",
+        "main",
+    );
+    let run = r.wait_run(1);
+    assert_eq!(run["conclusion"], "failure");
+    let jobs = r.jobs(&run);
+    let build = r.job(&jobs, "build");
+    assert_eq!(build["conclusion"], "failure");
+    let steps = build["steps"].as_array().unwrap();
+    assert_eq!(steps[0]["conclusion"], "success");
+    assert_eq!(
+        (steps[1]["conclusion"].as_str(), steps[1]["exit_code"].as_i64()),
+        (Some("failure"), Some(3))
+    );
+    assert_eq!(steps[2]["conclusion"], "skipped");
+    assert_eq!(r.job(&jobs, "deploy")["conclusion"], "skipped");
+    assert_eq!(r.job(&jobs, "lint")["conclusion"], "success");
+    let log = r.log(build);
+    assert!(
+        log.contains("before") && !log.contains("never") && log.contains("exited with code 3"),
+        "{log}"
+    );
+}
+
+#[test]
+fn workflow_errors_fail_the_run_with_the_reason() {
+    let r = repo();
+    let cases = [
+        (
+            "unknown-key.yml",
+            "on: push\njobs:\n  a:\n    stepz: []\n",
+            "unknown field `stepz`",
+        ),
+        (
+            "bad-uses.yml",
+            "on: push\njobs:\n  a:\n    steps:\n      - uses: someone/action@v1\n",
+            "not a built-in action",
+        ),
+        (
+            "cycle.yml",
+            "on: push\njobs:\n  a:\n    needs: b\n    steps: [{run: 'true'}]\n  b:\n    needs: a\n    steps: [{run: 'true'}]\n",
+            "form a cycle",
+        ),
+        (
+            "missing.yml",
+            "on: push\njobs:\n  a:\n    needs: nope\n    steps: [{run: 'true'}]\n",
+            "not a job of this workflow",
+        ),
+        ("yaml.yml", "on: push\njobs: [unclosed\n", "yaml.yml:"),
+    ];
+    for (name, text, _) in &cases {
+        let dir = r.work.join(".hearth/workflows");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    r.commit_and_push("Broken workflows", "main");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while r.runs().len() < cases.len() {
+        assert!(Instant::now() < deadline, "{:?}", r.runs());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for run in r.runs() {
+        assert_eq!(
+            (run["status"].as_str(), run["conclusion"].as_str()),
+            (Some("completed"), Some("failure"))
+        );
+        let path = run["path"].as_str().unwrap();
+        let (_, _, expected) = cases.iter().find(|(n, _, _)| path.ends_with(n)).unwrap();
+        let error = run["error"].as_str().unwrap();
+        assert!(error.contains(expected) && error.contains(path), "{path}: {error}");
+        let page = r
+            .server
+            .get(&format!("/alice/demo/runs/{}", run["run_number"]))
+            .text()
+            .unwrap();
+        assert!(page.contains("flash error"));
+    }
+}
+
+#[test]
+fn branch_filters_and_deleted_branches() {
+    let r = repo();
+    r.push_workflow(
+        "main-only.yml",
+        "on:\n  push:\n    branches: [main, 'release/**']\njobs:\n  a:\n    steps: [{run: 'true'}]\n",
+        "main",
+    );
+    r.wait_run(1);
+    r.commit_and_push("On a topic", "topic");
+    r.commit_and_push("On a release", "release/2.x/rc");
+    r.wait_run(2);
+    let runs = r.runs();
+    assert_eq!(runs.len(), 2, "topic did not trigger: {runs:?}");
+    assert_eq!(runs[0]["head_branch"], "release/2.x/rc");
+    let url = r.server.cred_url("alice", &r.token, "/alice/demo.git");
+    r.git
+        .ok(Some(&r.work), &["push", "-q", &url, "--delete", "release/2.x/rc"]);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(r.runs().len(), 2, "a deletion triggers nothing");
+}
+
+#[test]
+fn ten_pushes_in_a_row_give_ten_runs() {
+    let r = repo();
+    r.push_workflow(
+        "ci.yml",
+        "on: push\njobs:\n  a:\n    steps:\n      - run: echo run $GITHUB_RUN_NUMBER\n",
+        "main",
+    );
+    for i in 0..9 {
+        r.commit_and_push(&format!("Change {i}"), "main");
+    }
+    for n in 1..=10 {
+        assert_eq!(r.wait_run(n)["conclusion"], "success");
+    }
+    assert_eq!(r.runs().len(), 10);
+}
+
+fn processes_matching(pattern: &str) -> usize {
+    let out = std::process::Command::new("pgrep")
+        .args(["-f", pattern])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).lines().count()
+}
+
+#[test]
+fn timeouts_and_finished_steps_leave_no_process_behind() {
+    let r = repo();
+    // A unique argument, so this test's sleeps can be told from others'.
+    let marker = format!("{}", 100_000 + std::process::id() % 100_000);
+    r.push_workflow(
+        "ci.yml",
+        &format!(
+            "on: push\njobs:\n  background:\n    steps:\n      - run: (sleep {marker}1 &) ; nohup sleep {marker}2 >/dev/null 2>&1 & echo left two sleeps\n  slow:\n    timeout-minutes: 0.05\n    steps:\n      - run: sleep {marker}3 & sleep {marker}4\n"
+        ),
+        "main",
+    );
+    let run = r.wait_run(1);
+    let jobs = r.jobs(&run);
+    assert_eq!(r.job(&jobs, "background")["conclusion"], "success");
+    assert_eq!(r.job(&jobs, "slow")["conclusion"], "timed_out");
+    assert!(r.log(r.job(&jobs, "slow")).contains("ran out of time"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while processes_matching(&format!("sleep {marker}")) > 0 {
+        assert!(Instant::now() < deadline, "a sleep survived its job");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_job_running_when_the_server_dies_fails_at_the_next_start() {
+    let marker = format!("{}", 300_000 + std::process::id() % 100_000);
+    let dir = tempfile::TempDir::new().unwrap();
+    let data = dir.path().join("data");
+    let mut server = TestServer::start_in(&data, &[], &[]);
+    let token = server.user("alice", "pw-alice-1", true);
+    server.create_repo(&token, "demo", false);
+    let git = Git::new();
+    let work = git.dir("work");
+    git.ok(None, &["init", "-q", work.to_str().unwrap()]);
+    std::fs::create_dir_all(work.join(".hearth/workflows")).unwrap();
+    std::fs::write(
+        work.join(".hearth/workflows/ci.yml"),
+        &format!("on: push\njobs:\n  long:\n    steps:\n      - run: echo started; sleep {marker}\n"),
+    )
+    .unwrap();
+    git.ok(Some(&work), &["add", "-A"]);
+    git.ok(Some(&work), &["commit", "-qm", "Long job"]);
+    git.ok(
+        Some(&work),
+        &[
+            "push",
+            "-q",
+            &server.cred_url("alice", &token, "/alice/demo.git"),
+            "main",
+        ],
+    );
+    let log = data.join("runs/1/1.log");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_to_string(&log).unwrap_or_default().contains("started") {
+        assert!(Instant::now() < deadline, "the job never started");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    server.kill();
+    let server = TestServer::start_in(&data, &[], &[]);
+    let (_, runs) = server.api("GET", "/api/v1/repos/alice/demo/actions/runs", Some(&token), None);
+    let run = &runs["workflow_runs"][0];
+    assert_eq!(
+        (run["status"].as_str(), run["conclusion"].as_str()),
+        (Some("completed"), Some("failure")),
+        "{run}"
+    );
+    assert!(std::fs::read_to_string(&log).unwrap().contains("server restarted"));
+    // The job's processes went with the server, or at the next start.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while processes_matching(&format!("sleep {marker}")) > 0 {
+        assert!(Instant::now() < deadline, "a process of the interrupted job survived");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
