@@ -359,7 +359,7 @@ fn a_job_running_when_the_server_dies_fails_at_the_next_start() {
     std::fs::create_dir_all(work.join(".hearth/workflows")).unwrap();
     std::fs::write(
         work.join(".hearth/workflows/ci.yml"),
-        &format!("on: push\njobs:\n  long:\n    steps:\n      - run: echo started; sleep {marker}\n"),
+        format!("on: push\njobs:\n  long:\n    steps:\n      - run: echo started; sleep {marker}\n"),
     )
     .unwrap();
     git.ok(Some(&work), &["add", "-A"]);
