@@ -21,6 +21,20 @@ pub enum Command {
     /// Administrative tasks on a data directory (work while a server runs).
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Workflows: check them before pushing.
+    #[command(subcommand)]
+    Ci(CiCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CiCommand {
+    /// Parse workflow files and print their job graph, or the errors with
+    /// file and line. Without FILE: the workflows of the current checkout
+    /// (.hearth/workflows/*.yml, else .github/workflows/*.yml).
+    Lint {
+        /// Workflow files to check.
+        files: Vec<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -4,7 +4,7 @@ use std::io::BufRead;
 use std::process::ExitCode;
 
 use clap::Parser;
-use hearth::cli::{AdminCommand, Cli, Command};
+use hearth::cli::{AdminCommand, CiCommand, Cli, Command};
 use hearth::config::Config;
 use hearth::error::{Error, Result};
 use hearth::{accounts, db};
@@ -62,6 +62,7 @@ async fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::Ci(CiCommand::Lint { files }) => lint(files),
         Command::Admin(AdminCommand::Token { name, label, data }) => {
             let db = hearth::open_data_dir(&data.dir)?;
             let lookup = name.clone();
@@ -74,4 +75,40 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// `hearth ci lint`: every file's job graph on stdout, errors on stderr.
+fn lint(files: Vec<std::path::PathBuf>) -> Result<()> {
+    let files = if files.is_empty() {
+        hearth::ci::local_workflows(std::path::Path::new("."))
+    } else {
+        files
+    };
+    if files.is_empty() {
+        return Err(Error::bad_request(
+            "no workflow files here (.hearth/workflows/*.yml or .github/workflows/*.yml)",
+        ));
+    }
+    let mut failed = 0;
+    for path in &files {
+        let name = path.display().to_string();
+        let name = name.strip_prefix("./").unwrap_or(&name);
+        let parsed = std::fs::read_to_string(path)
+            .map_err(|e| format!("{name}: {e}"))
+            .and_then(|text| hearth::ci::workflow::parse(name, &text).map_err(|e| e.to_string()));
+        match parsed {
+            Ok(w) => print!("{}", hearth::ci::describe(name, &w)),
+            Err(e) => {
+                eprintln!("error: {e}");
+                failed += 1;
+            }
+        }
+    }
+    if failed > 0 {
+        return Err(Error::bad_request(format!(
+            "{failed} of {} workflow files have errors",
+            files.len()
+        )));
+    }
+    Ok(())
 }

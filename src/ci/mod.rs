@@ -5,3 +5,67 @@
 pub mod executor;
 pub mod trigger;
 pub mod workflow;
+
+use std::path::{Path, PathBuf};
+
+/// The workflow files of a checkout at `root`: `.hearth/workflows/*.yml`
+/// (and `.yaml`), or where that folder is absent, `.github/workflows/`.
+pub fn local_workflows(root: &Path) -> Vec<PathBuf> {
+    for dir in [".hearth/workflows", ".github/workflows"] {
+        let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
+            continue;
+        };
+        let mut files: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "yml" || e == "yaml"))
+            .collect();
+        files.sort();
+        return files;
+    }
+    Vec::new()
+}
+
+/// A workflow's job graph as `hearth ci lint` prints it.
+pub fn describe(file: &str, w: &workflow::Workflow) -> String {
+    let mut events = Vec::new();
+    if let Some(p) = &w.on.push {
+        let mut filters = Vec::new();
+        if !p.branches.is_empty() {
+            filters.push(format!("branches: {}", p.branches.join(", ")));
+        }
+        if !p.branches_ignore.is_empty() {
+            filters.push(format!("branches-ignore: {}", p.branches_ignore.join(", ")));
+        }
+        if !p.tags.is_empty() {
+            filters.push(format!("tags: {}", p.tags.join(", ")));
+        }
+        events.push(if filters.is_empty() {
+            "push".to_string()
+        } else {
+            format!("push ({})", filters.join("; "))
+        });
+    }
+    if w.on.workflow_dispatch {
+        events.push("workflow_dispatch".into());
+    }
+    let mut out = format!(
+        "{file}: workflow {:?} on {}\n",
+        w.name.as_deref().unwrap_or(file),
+        events.join(", ")
+    );
+    for j in &w.jobs {
+        let steps = j.steps.len();
+        out.push_str(&format!(
+            "  job {} {:?}: {steps} step{}",
+            j.key,
+            j.name,
+            if steps == 1 { "" } else { "s" }
+        ));
+        if !j.needs.is_empty() {
+            out.push_str(&format!(", needs {}", j.needs.join(", ")));
+        }
+        out.push_str(&format!(", timeout {}s\n", j.timeout_seconds));
+    }
+    out
+}

@@ -469,3 +469,57 @@ pub fn glob(pattern: &str, text: &str) -> bool {
     }
     go(pattern.as_bytes(), text.as_bytes())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob("main", "main"));
+        assert!(glob("release/*", "release/2.x"));
+        assert!(!glob("release/*", "release/2.x/rc"));
+        assert!(glob("release/**", "release/2.x/rc"));
+        assert!(glob("v*", "v1.0"));
+        assert!(!glob("main", "main2"));
+    }
+
+    #[test]
+    fn push_filters() {
+        let w = |on: &str| {
+            parse(
+                "w.yml",
+                &format!("on: {on}\njobs:\n  a:\n    steps: [{{run: 'true'}}]\n"),
+            )
+            .unwrap()
+        };
+        assert!(runs_on_push(&w("push"), "refs/heads/any"));
+        assert!(!runs_on_push(&w("push"), "refs/tags/v1"));
+        assert!(!runs_on_push(&w("workflow_dispatch"), "refs/heads/main"));
+        let only_main = w("{push: {branches: [main]}}");
+        assert!(runs_on_push(&only_main, "refs/heads/main"));
+        assert!(!runs_on_push(&only_main, "refs/heads/topic"));
+        let ignore = w("{push: {branches-ignore: ['wip/**']}}");
+        assert!(!runs_on_push(&ignore, "refs/heads/wip/a/b"));
+        assert!(runs_on_push(&ignore, "refs/heads/main"));
+        let tags = w("{push: {tags: ['v*']}}");
+        assert!(runs_on_push(&tags, "refs/tags/v2"));
+        assert!(
+            !runs_on_push(&tags, "refs/heads/main"),
+            "tag filters alone leave branches out"
+        );
+    }
+
+    #[test]
+    fn limits() {
+        let huge = "x".repeat(MAX_FILE_BYTES + 1);
+        assert!(parse("big.yml", &huge).unwrap_err().0.contains("larger than"));
+        let mut many = String::from("on: push\njobs:\n");
+        for i in 0..=MAX_JOBS {
+            many.push_str(&format!("  j{i}:\n    steps: [{{run: 'true'}}]\n"));
+        }
+        assert!(parse("many.yml", &many).unwrap_err().0.contains("at most"));
+        let deep = format!("on: push\njobs: {}{}\n", "[".repeat(500), "]".repeat(500));
+        assert!(parse("deep.yml", &deep).is_err());
+    }
+}
