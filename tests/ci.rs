@@ -188,6 +188,24 @@ jobs:
         .unwrap();
     assert!(page.contains("later step sees MADE_BY_STEP=yes"));
     assert!(r.server.get("/alice/demo/runs").text().unwrap().contains("CI #1"));
+    // The status shows beside the commit: history, branches, home, and a badge.
+    for page in ["/alice/demo/commits/main", "/alice/demo/branches", "/alice/demo"] {
+        let html = r.server.get(page).text().unwrap();
+        assert!(
+            html.contains("class=\"status success\" href=\"/alice/demo/runs/1\""),
+            "{page}"
+        );
+    }
+    let badge = r.server.get("/alice/demo/badge.svg?branch=main&workflow=ci.yml");
+    assert_eq!(badge.headers()["content-type"], "image/svg+xml");
+    assert!(badge.text().unwrap().contains("CI: passing"));
+    assert!(
+        r.server
+            .get("/alice/demo/badge.svg?branch=nope")
+            .text()
+            .unwrap()
+            .contains("no runs")
+    );
 }
 
 #[test]

@@ -323,3 +323,51 @@ pub fn steps(conn: &Connection, job: i64) -> Result<Vec<Step>> {
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+/// The version of a repository's runs; it changes with every change.
+pub fn version(conn: &Connection, repo: RepoId) -> Result<i64> {
+    Ok(conn
+        .query_row("SELECT version FROM ci_versions WHERE repo_id = ?1", [repo.0], |r| {
+            r.get(0)
+        })
+        .optional()?
+        .unwrap_or(0))
+}
+
+/// The combined status of the runs of each commit in `shas`: running while
+/// any runs, failure if any failed, else success. (status, conclusion, run number)
+pub fn status_by_sha(
+    conn: &Connection,
+    repo: RepoId,
+    shas: &[String],
+) -> Result<std::collections::HashMap<String, (String, Option<String>, i64)>> {
+    let mut out: std::collections::HashMap<String, (String, Option<String>, i64)> = std::collections::HashMap::new();
+    let mut stmt = conn.prepare_cached(
+        "SELECT status, conclusion, run_number FROM runs WHERE repo_id = ?1 AND head_sha = ?2 ORDER BY run_number",
+    )?;
+    for sha in shas {
+        let rows = stmt
+            .query_map(params![repo.0, sha], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let Some(last) = rows.last().map(|r| r.2) else { continue };
+        let running = rows.iter().any(|r| r.0 != "completed");
+        let failed = rows
+            .iter()
+            .any(|r| matches!(r.1.as_deref(), Some("failure" | "timed_out")));
+        let combined = if running {
+            ("in_progress".to_string(), None)
+        } else if failed {
+            ("completed".to_string(), Some("failure".to_string()))
+        } else {
+            ("completed".to_string(), rows.last().and_then(|r| r.1.clone()))
+        };
+        out.insert(sha.clone(), (combined.0, combined.1, last));
+    }
+    Ok(out)
+}

@@ -13,7 +13,7 @@ mod git_http;
 mod home;
 mod issues;
 mod repos;
-mod runs;
+pub(crate) mod runs;
 mod tokens;
 
 use std::collections::HashMap;

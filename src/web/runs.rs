@@ -22,6 +22,7 @@ pub fn routes() -> Router<AppState> {
         .route("/{owner}/{repo}/runs", get(list))
         .route("/{owner}/{repo}/runs/{number}", get(view))
         .route("/{owner}/{repo}/runs/{number}/jobs/{job}", get(job))
+        .route("/{owner}/{repo}/badge.svg", get(badge_svg))
 }
 
 /// The word and symbol for a status: queued, running, success, failure…
@@ -36,6 +37,36 @@ pub fn badge(status: &str, conclusion: Option<&str>) -> (&'static str, &'static 
         (_, Some("timed_out")) => ("timed out", "⏱"),
         _ => ("unknown", "?"),
     }
+}
+
+/// A run status shown beside a commit: word, symbol and the run's page.
+pub struct CiStatus {
+    pub word: &'static str,
+    pub symbol: &'static str,
+    pub url: String,
+}
+
+impl CiStatus {
+    pub fn new(repo: &Repo, status: &(String, Option<String>, i64)) -> CiStatus {
+        let (word, symbol) = badge(&status.0, status.1.as_deref());
+        CiStatus {
+            word,
+            symbol,
+            url: format!("/{}/{}/runs/{}", repo.owner, repo.name, status.2),
+        }
+    }
+}
+
+/// The statuses of `shas` in `repo`, ready to show.
+pub fn statuses(
+    conn: &rusqlite::Connection,
+    repo: &Repo,
+    shas: &[String],
+) -> Result<std::collections::HashMap<String, CiStatus>> {
+    Ok(runs::status_by_sha(conn, repo.id, shas)?
+        .into_iter()
+        .map(|(sha, s)| (sha, CiStatus::new(repo, &s)))
+        .collect())
 }
 
 fn duration(start: Option<i64>, end: Option<i64>) -> String {
@@ -248,4 +279,60 @@ fn strip_escapes(text: &str) -> String {
         out.push(c);
     }
     out
+}
+
+#[derive(serde::Deserialize)]
+pub struct BadgeQuery {
+    branch: Option<String>,
+    workflow: Option<String>,
+}
+
+/// `/{owner}/{repo}/badge.svg?branch=main&workflow=ci.yml`: the state of the
+/// newest run, as a small image for READMEs.
+async fn badge_svg(
+    State(state): State<AppState>,
+    access: RepoAccess<Read>,
+    axum::extract::Query(q): axum::extract::Query<BadgeQuery>,
+) -> Result<axum::response::Response> {
+    use axum::http::{HeaderValue, header};
+    use axum::response::IntoResponse;
+    let id = access.repo.id;
+    let branch = q.branch.unwrap_or_else(|| access.repo.default_branch.clone());
+    let workflow = q.workflow;
+    let newest = state
+        .db
+        .read(move |c| {
+            let (list, _) = runs::list(c, id, 200, 0)?;
+            Ok(list.into_iter().find(|r| {
+                r.head_branch == branch
+                    && workflow
+                        .as_deref()
+                        .is_none_or(|w| r.workflow.rsplit('/').next() == Some(w) || r.workflow == w)
+            }))
+        })
+        .await?;
+    let (label, color) = match newest.as_ref().map(|r| badge(&r.status, r.conclusion.as_deref()).0) {
+        Some("success") => ("passing", "#2da44e"),
+        Some("failure") | Some("timed out") => ("failing", "#cf222e"),
+        Some("running") | Some("queued") => ("running", "#bf8700"),
+        Some(other) => (other, "#6e7781"),
+        None => ("no runs", "#6e7781"),
+    };
+    let name = newest
+        .as_ref()
+        .map(|r| r.name.clone())
+        .unwrap_or_else(|| "build".into());
+    let name = crate::markup::escape(&name);
+    let (lw, rw) = (8 + 7 * name.chars().count() as u32, 8 + 7 * label.len() as u32);
+    let svg = format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="20" role="img" aria-label="{name}: {label}"><title>{name}: {label}</title><rect width="{lw}" height="20" fill="#555"/><rect x="{lw}" width="{rw}" height="20" fill="{color}"/><g fill="#fff" font-family="Verdana,sans-serif" font-size="11"><text x="4" y="14">{name}</text><text x="{tx}" y="14">{label}</text></g></svg>"##,
+        w = lw + rw,
+        tx = lw + 4
+    );
+    let mut response = svg.into_response();
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/svg+xml"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    Ok(response)
 }

@@ -52,3 +52,19 @@ CREATE TABLE steps (
     completed_at INTEGER,
     PRIMARY KEY (job_id, number)
 ) WITHOUT ROWID;
+
+-- A version of each repository's runs, bumped on every change to them, for
+-- caches of pages that show run statuses (see issue_versions in 003).
+CREATE TABLE ci_versions (
+    repo_id INTEGER PRIMARY KEY REFERENCES repos(id) ON DELETE CASCADE,
+    version INTEGER NOT NULL
+);
+CREATE TRIGGER runs_changed_insert AFTER INSERT ON runs BEGIN
+    INSERT INTO ci_versions (repo_id, version) VALUES (NEW.repo_id, 1)
+        ON CONFLICT (repo_id) DO UPDATE SET version = version + 1;
+END;
+CREATE TRIGGER runs_changed_update AFTER UPDATE ON runs BEGIN
+    INSERT INTO ci_versions (repo_id, version) VALUES (NEW.repo_id, 1)
+        ON CONFLICT (repo_id) DO UPDATE SET version = version + 1;
+END;
+CREATE INDEX runs_by_sha ON runs(repo_id, head_sha);

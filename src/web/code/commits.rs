@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::git::read;
 use crate::repos::Access;
 use crate::web::access::{Read, RepoAccess};
+use crate::web::runs::{CiStatus, statuses};
 use crate::web::{AppState, Nav, rfc3339};
 
 const PER_PAGE: usize = 50;
@@ -46,6 +47,7 @@ struct View {
 }
 
 struct Row {
+    ci: Option<CiStatus>,
     id: String,
     short: String,
     summary: String,
@@ -102,6 +104,10 @@ async fn page(
     let default_branch = access.repo.default_branch.clone();
     let cache = state.code.clone();
     let repo_id = access.repo.id.0;
+    let (db, repo_row) = (state.db.clone(), access.repo.clone());
+    let ci_id = access.repo.id;
+    // Statuses change while runs go on: the cached page keys on their version.
+    let ci_version = state.db.read(move |c| crate::db::runs::version(c, ci_id)).await?;
     let (resolved, path, body, key) = with_repo(&state, &access, move |repo, refs| {
         let tail = match tail {
             Some(t) => t,
@@ -111,7 +117,10 @@ async fn page(
         };
         let r = resolve(repo, refs, &tail)?;
         let path = if r.path.is_empty() { query_path } else { r.path.clone() };
-        let key = format!("log:{repo_id}:{}:{}:{path}:{page}:{first_parent}", r.commit, r.rev);
+        let key = format!(
+            "log:{repo_id}:{ci_version}:{}:{}:{path}:{page}:{first_parent}",
+            r.commit, r.rev
+        );
         let body = fragment(&cache, key.clone(), || {
             let (commits, more) = read::log(repo, r.commit, &path, first_parent, (page - 1) * PER_PAGE, PER_PAGE)?;
             if commits.is_empty() && page > 1 {
@@ -127,9 +136,12 @@ async fn page(
                 }
                 format!("{base}/commits/{}{q}", url_path(&r.rev))
             };
+            let shas: Vec<String> = commits.iter().map(|c| c.id.to_string()).collect();
+            let mut ci = db.read_blocking(|c| statuses(c, &repo_row, &shas))?;
             let rows = commits
                 .iter()
                 .map(|c| Row {
+                    ci: ci.remove(&c.id.to_string()),
                     id: c.id.to_string(),
                     short: c.id.to_string()[..10].to_string(),
                     summary: c.summary().to_string(),

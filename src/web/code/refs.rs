@@ -11,9 +11,11 @@ use crate::error::Result;
 use crate::git::read;
 use crate::repos::Access;
 use crate::web::access::{Read, RepoAccess};
+use crate::web::runs::{CiStatus, statuses};
 use crate::web::{AppState, Nav, rfc3339};
 
 pub struct Row {
+    ci: Option<CiStatus>,
     name: String,
     url: String,
     is_default: bool,
@@ -53,6 +55,7 @@ async fn list(State(state): State<AppState>, nav: Nav, access: RepoAccess<Read>,
             let c = read::commit_info(repo, r.commit)?;
             times.push(c.committer.time);
             rows.push(Row {
+                ci: None,
                 url: format!("{base}/tree/{}", url_path(&r.name)),
                 is_default: !tags && r.name == default_branch,
                 name: r.name.clone(),
@@ -69,6 +72,15 @@ async fn list(State(state): State<AppState>, nav: Nav, access: RepoAccess<Read>,
         Ok(order.into_iter().filter_map(|i| slots[i].take()).collect::<Vec<Row>>())
     })
     .await?;
+    let (repo_row, shas): (_, Vec<String>) = (
+        access.repo.clone(),
+        rows.iter().map(|r: &Row| r.commit.clone()).collect(),
+    );
+    let mut ci = state.db.read(move |c| statuses(c, &repo_row, &shas)).await?;
+    let mut rows = rows;
+    for row in &mut rows {
+        row.ci = ci.remove(&row.commit);
+    }
     Ok(View {
         nav,
         can_admin: access.access >= Access::Admin,

@@ -18,6 +18,7 @@ use crate::markup;
 use crate::repos::Access;
 use crate::web::access::{Read, RepoAccess};
 use crate::web::repos::clone_url;
+use crate::web::runs::{CiStatus, statuses};
 use crate::web::{AppState, Nav};
 
 /// Files whose content is shown below a folder's listing, in this order.
@@ -104,6 +105,8 @@ struct View {
     crumbs: Vec<(String, String)>,
     switcher: Switcher,
     latest: LatestCommit,
+    /// CI status of the latest commit.
+    ci: Option<CiStatus>,
     body: Arc<str>,
 }
 
@@ -266,8 +269,16 @@ async fn page(
         ))
     })
     .await?;
-    let tag = resolved.by_id.then(|| etag(&key, &nav));
+    let (repo_row, sha) = (access.repo.clone(), resolved.commit.to_string());
+    let ci = state
+        .db
+        .read(move |c| Ok(statuses(c, &repo_row, std::slice::from_ref(&sha))?.remove(&sha)))
+        .await?;
+    let tag = resolved
+        .by_id
+        .then(|| etag(&format!("{key}:{}", ci.as_ref().map(|s| s.word).unwrap_or("")), &nav));
     let view = View {
+        ci,
         nav,
         can_admin: access.access >= Access::Admin,
         repo: access.repo,
