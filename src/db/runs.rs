@@ -334,14 +334,22 @@ pub fn version(conn: &Connection, repo: RepoId) -> Result<i64> {
         .unwrap_or(0))
 }
 
+/// The combined state of a commit's runs, and its newest run.
+#[derive(Debug, Clone)]
+pub struct CommitStatus {
+    pub status: String,
+    pub conclusion: Option<String>,
+    pub run_number: i64,
+}
+
 /// The combined status of the runs of each commit in `shas`: running while
-/// any runs, failure if any failed, else success. (status, conclusion, run number)
+/// any runs, failure if any failed, else the newest run's conclusion.
 pub fn status_by_sha(
     conn: &Connection,
     repo: RepoId,
     shas: &[String],
-) -> Result<std::collections::HashMap<String, (String, Option<String>, i64)>> {
-    let mut out: std::collections::HashMap<String, (String, Option<String>, i64)> = std::collections::HashMap::new();
+) -> Result<std::collections::HashMap<String, CommitStatus>> {
+    let mut out = std::collections::HashMap::new();
     let mut stmt = conn.prepare_cached(
         "SELECT status, conclusion, run_number FROM runs WHERE repo_id = ?1 AND head_sha = ?2 ORDER BY run_number",
     )?;
@@ -367,7 +375,14 @@ pub fn status_by_sha(
         } else {
             ("completed".to_string(), rows.last().and_then(|r| r.1.clone()))
         };
-        out.insert(sha.clone(), (combined.0, combined.1, last));
+        out.insert(
+            sha.clone(),
+            CommitStatus {
+                status: combined.0,
+                conclusion: combined.1,
+                run_number: last,
+            },
+        );
     }
     Ok(out)
 }

@@ -47,12 +47,12 @@ pub struct CiStatus {
 }
 
 impl CiStatus {
-    pub fn new(repo: &Repo, status: &(String, Option<String>, i64)) -> CiStatus {
-        let (word, symbol) = badge(&status.0, status.1.as_deref());
+    pub fn new(repo: &Repo, status: &runs::CommitStatus) -> CiStatus {
+        let (word, symbol) = badge(&status.status, status.conclusion.as_deref());
         CiStatus {
             word,
             symbol,
-            url: format!("/{}/{}/runs/{}", repo.owner, repo.name, status.2),
+            url: format!("/{}/{}/runs/{}", repo.owner, repo.name, status.run_number),
         }
     }
 }
