@@ -414,3 +414,97 @@ fn a_job_running_when_the_server_dies_fails_at_the_next_start() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+fn post(r: &Repo, path: &str) -> (u16, Value) {
+    r.server
+        .api("POST", &format!("/api/v1/repos/alice/demo{path}"), Some(&r.token), None)
+}
+
+#[test]
+fn cancel_a_running_job_and_re_run_failed_jobs() {
+    let r = repo();
+    let marker = format!("{}", 500_000 + std::process::id() % 100_000);
+    let flag = std::env::temp_dir().join(format!("hearth-ci-flag-{marker}"));
+    let _ = std::fs::remove_file(&flag);
+    r.push_workflow(
+        "long.yml",
+        &format!("name: Long\non: push\njobs:\n  long:\n    steps:\n      - run: echo started; sleep {marker}\n"),
+        "main",
+    );
+    let log_has_started = || {
+        let run = r.runs().into_iter().find(|x| x["run_number"] == 1).unwrap();
+        r.jobs(&run).first().is_some_and(|j| r.log(j).contains("started"))
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !log_has_started() {
+        assert!(Instant::now() < deadline, "the long job never started");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let run_id = r.runs()[0]["id"].as_i64().unwrap();
+    // Readers may not cancel; the owner may.
+    let reader = r.server.user("rita", "pw-rita-12", false);
+    let (status, _) = r.server.api(
+        "POST",
+        &format!("/api/v1/repos/alice/demo/actions/runs/{run_id}/cancel"),
+        Some(&reader),
+        None,
+    );
+    assert_eq!(status, 403);
+    assert_eq!(post(&r, &format!("/actions/runs/{run_id}/cancel")).0, 202);
+    let run = r.wait_run(1);
+    assert_eq!(run["conclusion"], "cancelled");
+    assert_eq!(r.jobs(&run)[0]["conclusion"], "cancelled");
+    assert!(r.log(&r.jobs(&run)[0]).contains("cancelled"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while processes_matching(&format!("sleep {marker}")) > 0 {
+        assert!(Instant::now() < deadline, "the cancelled step's process survived");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        post(&r, &format!("/actions/runs/{run_id}/cancel")).0,
+        409,
+        "completed already"
+    );
+
+    // A flaky job: fails until the flag file exists.
+    r.push_workflow(
+        "flaky.yml",
+        &format!(
+            "name: Flaky\non: push\njobs:\n  build:\n    steps:\n      - run: echo built\n  test:\n    needs: build\n    steps:\n      - run: test -f {}\n",
+            flag.display()
+        ),
+        "main",
+    );
+    let flaky = loop {
+        if let Some(x) = r
+            .runs()
+            .into_iter()
+            .find(|x| x["name"] == "Flaky" && x["status"] == "completed")
+        {
+            break x;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(flaky["conclusion"], "failure");
+    std::fs::write(&flag, "").unwrap();
+    let (status, again) = post(&r, &format!("/actions/runs/{}/rerun-failed-jobs", flaky["id"]));
+    assert_eq!(status, 201, "{again}");
+    let again = r.wait_run(again["run_number"].as_i64().unwrap());
+    assert_eq!(again["conclusion"], "success");
+    assert_eq!(again["head_sha"], flaky["head_sha"]);
+    let jobs = r.jobs(&again);
+    let build = r.job(&jobs, "build");
+    assert_eq!(build["conclusion"], "success");
+    assert!(r.log(build).is_empty(), "the successful job was not run again");
+    assert!(!r.log(r.job(&jobs, "test")).is_empty());
+    let (status, _) = post(&r, &format!("/actions/runs/{}/rerun-failed-jobs", again["id"]));
+    assert_eq!(status, 409, "nothing failed");
+    let (status, whole) = post(&r, &format!("/actions/runs/{}/rerun", again["id"]));
+    assert_eq!(status, 201);
+    let whole = r.wait_run(whole["run_number"].as_i64().unwrap());
+    assert!(
+        !r.log(r.job(&r.jobs(&whole), "build")).is_empty(),
+        "a full re-run runs every job"
+    );
+    let _ = std::fs::remove_file(&flag);
+}

@@ -7,7 +7,7 @@
 //! the workspace at the end. When a step ends or the job times out, the
 //! whole process group is killed: nothing a step started survives it.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -31,7 +31,8 @@ pub struct Ci {
     data_dir: PathBuf,
     wake: Notify,
     slots: usize,
-    running: Mutex<HashSet<i64>>,
+    /// Running jobs, each with the signal that cancels it.
+    running: Mutex<HashMap<i64, Arc<Notify>>>,
 }
 
 impl Ci {
@@ -41,13 +42,28 @@ impl Ci {
             data_dir,
             wake: Notify::new(),
             slots: slots.max(1),
-            running: Mutex::new(HashSet::new()),
+            running: Mutex::new(HashMap::new()),
         })
     }
 
     /// Something changed: new ref updates, or a job finished.
     pub fn wake(&self) {
         self.wake.notify_one();
+    }
+
+    /// Cancels a run: queued jobs at once, running ones by stopping their
+    /// processes.
+    pub async fn cancel(&self, run: i64) -> Result<()> {
+        let running = self.db.write(move |tx| runs::cancel(tx, run)).await?;
+        let jobs = self.running.lock().expect("running set poisoned");
+        for id in running {
+            if let Some(signal) = jobs.get(&id) {
+                signal.notify_one();
+            }
+        }
+        drop(jobs);
+        self.wake();
+        Ok(())
     }
 
     /// Fails the jobs a previous run of the server left running, then keeps
@@ -120,12 +136,13 @@ impl Ci {
             if !ready {
                 continue;
             }
+            let cancel = Arc::new(Notify::new());
             {
                 let mut running = self.running.lock().expect("running set poisoned");
-                if running.len() >= self.slots || running.contains(&j.id) {
+                if running.len() >= self.slots || running.contains_key(&j.id) {
                     continue;
                 }
-                running.insert(j.id);
+                running.insert(j.id, cancel.clone());
             }
             let id = j.id;
             if !self.db.write(move |tx| runs::start_job(tx, id)).await? {
@@ -136,7 +153,7 @@ impl Ci {
             let job = (*j).clone();
             tokio::spawn(async move {
                 let id = job.id;
-                let conclusion = match this.run_job(&job).await {
+                let conclusion = match this.run_job(&job, &cancel).await {
                     Ok(c) => c,
                     Err(e) => {
                         tracing::error!("job {id}: {e}");
@@ -159,7 +176,7 @@ impl Ci {
     }
 
     /// Runs one job; returns its conclusion.
-    async fn run_job(&self, job: &Job) -> Result<&'static str> {
+    async fn run_job(&self, job: &Job, cancel: &Notify) -> Result<&'static str> {
         let run_id = job.run_id;
         let run = self
             .db
@@ -257,8 +274,18 @@ impl Ci {
                     ("success", Some(0))
                 }
                 Some(script) => {
-                    let outcome =
-                        run_step(step, script, number, &scratch, &workspace, &env, deadline, &mut writer).await?;
+                    let outcome = run_step(
+                        step,
+                        script,
+                        number,
+                        &scratch,
+                        &workspace,
+                        &env,
+                        deadline,
+                        cancel,
+                        &mut writer,
+                    )
+                    .await?;
                     // Files the step wrote to change later steps.
                     read_env_file(&scratch.join(format!("env-{number}")), &mut env);
                     prepend_path(&scratch.join(format!("path-{number}")), &mut env);
@@ -340,6 +367,7 @@ async fn run_step(
     workspace: &Path,
     env: &BTreeMap<String, String>,
     deadline: Instant,
+    cancel: &Notify,
     writer: &mut LogWriter,
 ) -> Result<(&'static str, Option<i64>)> {
     let script_path = scratch.join(format!("step-{number}.sh"));
@@ -425,8 +453,9 @@ async fn run_step(
         tokio::pin!(sleep);
         loop {
             tokio::select! {
-                status = &mut wait => break Some(status),
-                _ = &mut sleep => break None,
+                status = &mut wait => break Ok(status),
+                _ = &mut sleep => break Err("timed_out"),
+                _ = cancel.notified() => break Err("cancelled"),
                 Some(line) = rx.recv() => writer.line(&line),
             }
         }
@@ -436,7 +465,7 @@ async fn run_step(
         kill_group(pgid).await;
     }
     let result = match waited {
-        Some(Ok(status)) => {
+        Ok(Ok(status)) => {
             let code = status.code().map(i64::from);
             if status.success() {
                 ("success", code)
@@ -444,15 +473,19 @@ async fn run_step(
                 ("failure", code)
             }
         }
-        Some(Err(e)) => {
+        Ok(Err(e)) => {
             writer.line(&format!("Hearth: waiting for the step failed: {e}"));
             ("failure", None)
         }
-        None => {
+        Err(why) => {
             let _ = child.start_kill();
             let _ = child.wait().await;
-            writer.line("Hearth: the job ran out of time (timeout-minutes) and was stopped.");
-            ("timed_out", None)
+            writer.line(if why == "cancelled" {
+                "Hearth: the run was cancelled; the step was stopped."
+            } else {
+                "Hearth: the job ran out of time (timeout-minutes) and was stopped."
+            });
+            (why, None)
         }
     };
     // Drain what is left; a process that escaped the group keeps the pipe

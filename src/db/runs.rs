@@ -386,3 +386,70 @@ pub fn status_by_sha(
     }
     Ok(out)
 }
+
+/// Cancels a run: its queued jobs are cancelled at once; the ids of its
+/// running jobs are returned, for the executor to stop.
+pub fn cancel(conn: &Connection, run: i64) -> Result<Vec<i64>> {
+    let mut stmt = conn.prepare("SELECT id, status FROM jobs WHERE run_id = ?1 AND status != 'completed'")?;
+    let open: Vec<(i64, String)> = stmt
+        .query_map([run], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut running = Vec::new();
+    for (id, status) in open {
+        if status == "queued" {
+            finish_job(conn, id, "cancelled")?;
+        } else {
+            running.push(id);
+        }
+    }
+    Ok(running)
+}
+
+/// Starts a run again as a new run of the same commit. With `only_failed`,
+/// jobs that succeeded keep their result and only the others run.
+/// Returns the new run's id and number.
+pub fn rerun(conn: &Connection, run: &Run, only_failed: bool) -> Result<(i64, i64)> {
+    let now = super::now();
+    let number: i64 = conn.query_row(
+        "SELECT COALESCE(MAX(run_number), 0) + 1 FROM runs WHERE repo_id = ?1",
+        [run.repo_id.0],
+        |r| r.get(0),
+    )?;
+    conn.execute(
+        "INSERT INTO runs (repo_id, run_number, workflow, name, event, head_sha, head_branch, ref_update_id,
+                           status, created_at, updated_at)
+         SELECT repo_id, ?2, workflow, name, event, head_sha, head_branch, ref_update_id, 'queued', ?3, ?3
+         FROM runs WHERE id = ?1",
+        params![run.id, number, now],
+    )?;
+    let new_run = conn.last_insert_rowid();
+    for job in jobs(conn, run.id)? {
+        let keep = only_failed && job.conclusion.as_deref() == Some("success");
+        let (status, conclusion) = if keep {
+            ("completed", Some("success"))
+        } else {
+            ("queued", None)
+        };
+        conn.execute(
+            "INSERT INTO jobs (run_id, job_key, name, needs, spec, status, conclusion, started_at, completed_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+            params![
+                new_run,
+                job.key,
+                job.name,
+                job.needs.join(","),
+                job.spec,
+                status,
+                conclusion,
+                keep.then_some(now)
+            ],
+        )?;
+        let new_job = conn.last_insert_rowid();
+        conn.execute(
+            "INSERT INTO steps (job_id, number, name, status, conclusion)
+             SELECT ?2, number, name, ?3, ?4 FROM steps WHERE job_id = ?1",
+            params![job.id, new_job, status, conclusion],
+        )?;
+    }
+    Ok((new_run, number))
+}

@@ -9,7 +9,8 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::routing::get;
 
-use super::access::{Read, RepoAccess};
+use super::access::{Read, RepoAccess, Write};
+use super::auth::CsrfForm;
 use super::{AppState, Nav, ago};
 use crate::ci::executor::log_path;
 use crate::db::repos::Repo;
@@ -23,6 +24,8 @@ pub fn routes() -> Router<AppState> {
         .route("/{owner}/{repo}/runs/{number}", get(view))
         .route("/{owner}/{repo}/runs/{number}/jobs/{job}", get(job))
         .route("/{owner}/{repo}/badge.svg", get(badge_svg))
+        .route("/{owner}/{repo}/runs/{number}/cancel", axum::routing::post(cancel))
+        .route("/{owner}/{repo}/runs/{number}/rerun", axum::routing::post(rerun))
 }
 
 /// The word and symbol for a status: queued, running, success, failure…
@@ -131,6 +134,7 @@ pub struct RunView {
     state: (&'static str, &'static str),
     when: String,
     jobs: Vec<JobRow>,
+    can_write: bool,
 }
 
 #[derive(serde::Deserialize)]
@@ -169,6 +173,7 @@ async fn view(
     }
     Ok(RunView {
         nav,
+        can_write: access.access >= Access::Write,
         can_admin: access.access >= Access::Admin,
         repo: access.repo,
         tab: "runs",
@@ -335,4 +340,54 @@ async fn badge_svg(
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     Ok(response)
+}
+
+#[derive(serde::Deserialize)]
+pub struct Empty {}
+
+async fn cancel(
+    State(state): State<AppState>,
+    access: RepoAccess<Write>,
+    Path(RunPath { number }): Path<RunPath>,
+    CsrfForm(_): CsrfForm<Empty>,
+) -> Result<axum::response::Redirect> {
+    let id = access.repo.id;
+    let run = state
+        .db
+        .read(move |c| runs::by_number(c, id, number))
+        .await?
+        .ok_or(Error::NotFound)?;
+    if run.status != "completed" {
+        state.ci.cancel(run.id).await?;
+    }
+    Ok(axum::response::Redirect::to(&format!(
+        "/{}/{}/runs/{number}",
+        access.repo.owner, access.repo.name
+    )))
+}
+
+#[derive(serde::Deserialize)]
+pub struct RerunForm {
+    #[serde(default)]
+    failed: String,
+}
+
+async fn rerun(
+    State(state): State<AppState>,
+    access: RepoAccess<Write>,
+    Path(RunPath { number }): Path<RunPath>,
+    CsrfForm(form): CsrfForm<RerunForm>,
+) -> Result<axum::response::Redirect> {
+    let id = access.repo.id;
+    let run = state
+        .db
+        .read(move |c| runs::by_number(c, id, number))
+        .await?
+        .ok_or(Error::NotFound)?;
+    let new = crate::ci::rerun(&state.db, id, run.id, form.failed == "1").await?;
+    state.ci.wake();
+    Ok(axum::response::Redirect::to(&format!(
+        "/{}/{}/runs/{}",
+        access.repo.owner, access.repo.name, new.run_number
+    )))
 }

@@ -1,9 +1,10 @@
 //! The CI API in GitHub's shapes: runs, their jobs and steps, and job logs.
 
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -12,7 +13,7 @@ use crate::ci::executor::log_path;
 use crate::db::repos::Repo;
 use crate::db::runs::{self, Job, Run, Step};
 use crate::error::{Error, Result};
-use crate::web::access::{Read, RepoAccess};
+use crate::web::access::{Read, RepoAccess, Write};
 use crate::web::repos::clone_url;
 use crate::web::{AppState, rfc3339};
 
@@ -22,6 +23,12 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/repos/{owner}/{repo}/actions/runs/{run}", get(one))
         .route("/api/v1/repos/{owner}/{repo}/actions/runs/{run}/jobs", get(jobs))
         .route("/api/v1/repos/{owner}/{repo}/actions/jobs/{job}/logs", get(logs))
+        .route("/api/v1/repos/{owner}/{repo}/actions/runs/{run}/cancel", post(cancel))
+        .route("/api/v1/repos/{owner}/{repo}/actions/runs/{run}/rerun", post(rerun))
+        .route(
+            "/api/v1/repos/{owner}/{repo}/actions/runs/{run}/rerun-failed-jobs",
+            post(rerun_failed),
+        )
 }
 
 fn run_json(html_base: &str, r: &Run) -> Value {
@@ -157,4 +164,54 @@ async fn logs(
     );
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     Ok(response)
+}
+
+async fn cancel(
+    State(state): State<AppState>,
+    access: RepoAccess<Write>,
+    Path((_, _, run)): Path<(String, String, i64)>,
+) -> Result<(StatusCode, Json<Value>)> {
+    let id = access.repo.id;
+    let r = state
+        .db
+        .read(move |c| runs::by_id(c, id, run))
+        .await?
+        .ok_or(Error::NotFound)?;
+    if r.status == "completed" {
+        return Err(Error::Conflict(format!("run #{} has completed already", r.run_number)));
+    }
+    state.ci.cancel(r.id).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({}))))
+}
+
+async fn rerun(
+    state: State<AppState>,
+    headers: HeaderMap,
+    access: RepoAccess<Write>,
+    path: Path<(String, String, i64)>,
+) -> Result<Response> {
+    start_again(state, headers, access, path, false).await
+}
+
+async fn rerun_failed(
+    state: State<AppState>,
+    headers: HeaderMap,
+    access: RepoAccess<Write>,
+    path: Path<(String, String, i64)>,
+) -> Result<Response> {
+    start_again(state, headers, access, path, true).await
+}
+
+async fn start_again(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    access: RepoAccess<Write>,
+    Path((_, _, run)): Path<(String, String, i64)>,
+    only_failed: bool,
+) -> Result<Response> {
+    let id = access.repo.id;
+    let new = crate::ci::rerun(&state.db, id, run, only_failed).await?;
+    state.ci.wake();
+    let base = html_base(&state, &headers, &access.repo);
+    Ok((StatusCode::CREATED, Json(run_json(&base, &new))).into_response())
 }
