@@ -58,6 +58,10 @@ pub struct ServeArgs {
     /// (default: taken from each request's Host header).
     #[arg(long, env = "HEARTH_BASE_URL")]
     pub base_url: Option<String>,
+    /// Where CI jobs get their workspaces (default: DATA/work). A tmpfs
+    /// makes checkouts much faster.
+    #[arg(long, env = "HEARTH_WORK_DIR")]
+    pub work_dir: Option<PathBuf>,
     /// Fault injection for crash tests: `after-receive-pack` aborts the
     /// server once git has updated refs but before they are recorded.
     #[arg(long, env = "HEARTH_FAILPOINT", hide = true)]

@@ -16,6 +16,8 @@ pub struct Config {
     pub base_url: Option<String>,
     /// Fault injection for crash tests (see `cli::ServeArgs::failpoint`).
     pub failpoint: Option<String>,
+    /// Where CI jobs get their workspaces; `None` is `data/work`.
+    pub work_dir: Option<PathBuf>,
 }
 
 impl Config {
@@ -35,6 +37,7 @@ impl Config {
             max_push_size,
             base_url,
             failpoint: None,
+            work_dir: None,
         })
     }
 
@@ -44,6 +47,10 @@ impl Config {
 
     pub fn repos_dir(&self) -> PathBuf {
         self.data_dir.join("repos")
+    }
+
+    pub fn work_dir(&self) -> PathBuf {
+        self.work_dir.clone().unwrap_or_else(|| self.data_dir.join("work"))
     }
 }
 

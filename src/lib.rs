@@ -42,7 +42,7 @@ pub async fn serve(config: Config, listener: TcpListener) -> Result<()> {
         tracing::warn!("recorded {found} ref update(s) that an earlier run had not recorded");
     }
     let slots = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-    let ci = ci::executor::Ci::new(db.clone(), config.data_dir.clone(), slots);
+    let ci = ci::executor::Ci::new(db.clone(), config.data_dir.clone(), config.work_dir(), slots);
     ci.start().await?;
     let state = web::AppState::new(config, db, git, ci);
     let app = web::router(state);

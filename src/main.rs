@@ -39,6 +39,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Serve(args) => {
             let mut config = Config::new(args.data.dir, args.listen, &args.max_push_size, args.base_url)?;
             config.failpoint = args.failpoint;
+            config.work_dir = args.work_dir;
             let listener = tokio::net::TcpListener::bind(config.listen)
                 .await
                 .map_err(|e| Error::internal(format!("could not listen on {}: {e}", config.listen)))?;

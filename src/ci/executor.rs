@@ -29,6 +29,7 @@ const GRACE: Duration = Duration::from_secs(2);
 pub struct Ci {
     db: Db,
     data_dir: PathBuf,
+    work_dir: PathBuf,
     wake: Notify,
     slots: usize,
     /// Running jobs, each with the signal that cancels it.
@@ -36,10 +37,11 @@ pub struct Ci {
 }
 
 impl Ci {
-    pub fn new(db: Db, data_dir: PathBuf, slots: usize) -> Arc<Ci> {
+    pub fn new(db: Db, data_dir: PathBuf, work_dir: PathBuf, slots: usize) -> Arc<Ci> {
         Arc::new(Ci {
             db,
             data_dir,
+            work_dir,
             wake: Notify::new(),
             slots: slots.max(1),
             running: Mutex::new(HashMap::new()),
@@ -194,7 +196,7 @@ impl Ci {
         let log = log_path(&self.data_dir, run.id, job.id);
         std::fs::create_dir_all(log.parent().expect("log has a folder"))?;
         let mut writer = LogWriter::open(&log)?;
-        let work = self.data_dir.join("work").join(format!("job-{}", job.id));
+        let work = self.work_dir.join(format!("job-{}", job.id));
         if work.exists() {
             std::fs::remove_dir_all(&work)?;
         }
@@ -317,7 +319,16 @@ fn append_line(path: &Path, text: &str) -> std::io::Result<()> {
         std::fs::create_dir_all(parent)?;
     }
     let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
-    writeln!(f, "{} {text}", crate::web::rfc3339(db::now()))
+    writeln!(f, "{} {text}", timestamp())
+}
+
+/// Now, to the millisecond: `2026-11-26T07:50:17.123Z`.
+fn timestamp() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = crate::web::rfc3339(now.as_secs() as i64);
+    format!("{}.{:03}Z", secs.trim_end_matches('Z'), now.subsec_millis())
 }
 
 /// The job log: timestamped lines, cut at `LOG_CAP_BYTES` with a marker.
@@ -342,7 +353,7 @@ impl LogWriter {
         if self.truncated {
             return;
         }
-        let line = format!("{} {text}\n", crate::web::rfc3339(db::now()));
+        let line = format!("{} {text}\n", timestamp());
         if self.written + line.len() as u64 > LOG_CAP_BYTES {
             self.truncated = true;
             let _ = writeln!(

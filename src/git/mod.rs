@@ -126,7 +126,9 @@ pub fn open(path: &Path) -> Result<gix::Repository> {
 pub fn checkout(repo_path: &Path, commit: &str, dest: &Path) -> Result<usize> {
     use std::os::unix::fs::PermissionsExt;
     let fail = |what: &str, e: &dyn std::fmt::Display| Error::internal(format!("checkout of {commit}: {what}: {e}"));
-    let repo = open(repo_path)?;
+    let mut repo = open(repo_path)?;
+    // Blobs are often deltas of each other: a cache saves decoding bases again.
+    repo.object_cache_size_if_unset(64 << 20);
     let id = gix::ObjectId::from_hex(commit.as_bytes()).map_err(|e| fail("commit id", &e))?;
     let tree = repo
         .find_commit(id)

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# benches/ci.sh [BARE_REPO]: how fast a push starts its workflow.
+#
+# Pushes BARE_REPO (default: the synthetic repository of lib.sh) into a
+# fresh release server, adds a workflow whose one step prints the time, then
+# pushes PUSHES (50) commits one after another. For each it measures the time
+# from `git push` returning to the step running (negative: the step started
+# before git had printed its last line), and the executor's own overhead per
+# job: from the job's first log line (before the workspace checkout) to the
+# step's first output. Prints the median, p90 and p99 of both.
+#
+# Env: PUSHES (50), KEEP=1. Needs git, curl, python3.
+for c in git curl python3; do command -v $c >/dev/null || { echo "missing $c" >&2; exit 1; }; done
+. "$(dirname "$0")/lib.sh"
+PUSHES=${PUSHES:-50}
+SRC=${1:-}
+if [[ -z $SRC ]]; then
+  SRC=$W/synthetic.git
+  synthetic_repo "$SRC"
+fi
+start_hearth
+push_repo "$SRC"
+git clone -q "${BASE/http:\/\//http://bench:$TOKEN@}/bench/repo.git" "$W/work"
+cd "$W/work"
+mkdir -p .hearth/workflows
+cat >.hearth/workflows/bench.yml <<'YML'
+on: push
+jobs:
+  first:
+    steps:
+      - run: echo "STEP_STARTED $(date +%s%N)"
+YML
+git add -A && git commit -qm "Bench workflow" && git push -q origin HEAD:main
+sleep 2
+for i in $(seq 1 "$PUSHES"); do
+  git commit -q --allow-empty -m "Push $i"
+  git push -q origin HEAD:main
+  echo "$(date +%s%N)" >>"$W/pushed"
+  # Wait for this push's step to have run (the first push's run counts too).
+  for _ in $(seq 1 2000); do
+    done_runs=$( (grep -l "STEP_STARTED [0-9]" "$W"/data/runs/*/*.log 2>/dev/null || true) | wc -l)
+    (( done_runs >= i + 1 )) && break
+    sleep 0.01
+  done
+done
+python3 - "$W" "$PUSHES" <<'PY'
+import glob, os, re, statistics, sys, datetime
+w, n = sys.argv[1], int(sys.argv[2])
+pushed = [int(x) for x in open(os.path.join(w, "pushed"))]
+logs = sorted(glob.glob(os.path.join(w, "data/runs/*/*.log")), key=lambda p: int(p.split("/")[-2]))
+logs = logs[-n:]
+def ts(line):
+    t = datetime.datetime.strptime(line.split()[0], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc)
+    return t.timestamp()
+latency, overhead = [], []
+for push_ns, log in zip(pushed, logs):
+    lines = open(log).read().splitlines()
+    step = next(l for l in lines if re.search(r"STEP_STARTED \d+$", l))
+    step_ns = int(step.rsplit(" ", 1)[1])
+    latency.append((step_ns - push_ns) / 1e6)
+    overhead.append((ts(step) - ts(lines[0])) * 1000)
+def report(name, xs):
+    xs = sorted(xs)
+    pick = lambda q: xs[min(len(xs) - 1, int(q * len(xs)))]
+    print(f"{name:<28} median {statistics.median(xs):8.1f} ms   p90 {pick(0.9):8.1f} ms   p99 {pick(0.99):8.1f} ms   (n={len(xs)})")
+report("push returned -> step runs", latency)
+report("job start -> step runs", overhead)
+PY
