@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 use super::{trigger, workflow};
+use crate::db::repos::RepoId;
 use crate::db::runs::{self, Job};
 use crate::db::{self, Db};
 use crate::error::{Error, Result};
@@ -66,6 +67,37 @@ impl Ci {
         drop(jobs);
         self.wake();
         Ok(())
+    }
+
+    /// Starts run `run` of `repo` again as a new run (see `runs::rerun`).
+    /// A run still going cannot be started again; nor can one with nothing
+    /// to re-run when only failed jobs are asked for.
+    pub async fn rerun(&self, repo: RepoId, run: i64, only_failed: bool) -> Result<runs::Run> {
+        let new = self
+            .db
+            .write(move |tx| {
+                let r = runs::by_id(tx, repo, run)?.ok_or(Error::NotFound)?;
+                if r.status != "completed" {
+                    return Err(Error::Conflict(format!(
+                        "run #{} is still going; cancel it first",
+                        r.run_number
+                    )));
+                }
+                if r.error.is_some() {
+                    return Err(Error::Conflict(format!(
+                        "run #{} failed before any job ran: push a fixed workflow",
+                        r.run_number
+                    )));
+                }
+                if only_failed && r.conclusion.as_deref() == Some("success") {
+                    return Err(Error::Conflict(format!("run #{} has no failed jobs", r.run_number)));
+                }
+                let (id, _) = runs::rerun(tx, &r, only_failed)?;
+                runs::by_id(tx, repo, id)?.ok_or(Error::NotFound)
+            })
+            .await?;
+        self.wake();
+        Ok(new)
     }
 
     /// Fails the jobs a previous run of the server left running, then keeps

@@ -69,37 +69,3 @@ pub fn describe(file: &str, w: &workflow::Workflow) -> String {
     }
     out
 }
-
-/// Starts run `run` of `repo` again as a new run (see `db::runs::rerun`).
-/// A run still going cannot be started again; nor can one with nothing to
-/// re-run when only failed jobs are asked for.
-pub async fn rerun(
-    db: &crate::db::Db,
-    repo: crate::db::repos::RepoId,
-    run: i64,
-    only_failed: bool,
-) -> crate::error::Result<crate::db::runs::Run> {
-    use crate::db::runs;
-    use crate::error::Error;
-    db.write(move |tx| {
-        let r = runs::by_id(tx, repo, run)?.ok_or(Error::NotFound)?;
-        if r.status != "completed" {
-            return Err(Error::Conflict(format!(
-                "run #{} is still going; cancel it first",
-                r.run_number
-            )));
-        }
-        if r.error.is_some() {
-            return Err(Error::Conflict(format!(
-                "run #{} failed before any job ran: push a fixed workflow",
-                r.run_number
-            )));
-        }
-        if only_failed && r.conclusion.as_deref() == Some("success") {
-            return Err(Error::Conflict(format!("run #{} has no failed jobs", r.run_number)));
-        }
-        let (id, _) = runs::rerun(tx, &r, only_failed)?;
-        runs::by_id(tx, repo, id)?.ok_or(Error::NotFound)
-    })
-    .await
-}

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use super::auth::{self, CsrfForm, SESSION_COOKIE};
+use super::auth::{self, CsrfForm, NoFields, SESSION_COOKIE};
 use super::{AppState, Nav};
 use crate::accounts;
 use crate::db::users::User;
@@ -145,10 +145,11 @@ async fn register(State(state): State<AppState>, nav: Nav, CsrfForm(form): CsrfF
     }
 }
 
-#[derive(Deserialize)]
-struct Empty {}
-
-async fn logout(State(state): State<AppState>, headers: HeaderMap, CsrfForm(_): CsrfForm<Empty>) -> Result<Response> {
+async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    CsrfForm(_): CsrfForm<NoFields>,
+) -> Result<Response> {
     if let Some(secret) = auth::cookie(&headers, SESSION_COOKIE) {
         accounts::end_session(&state.db, secret).await?;
     }

@@ -167,6 +167,10 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for CsrfForm<T> {
     }
 }
 
+/// A form with nothing but its CSRF token (sign out, delete, revoke…).
+#[derive(Deserialize)]
+pub struct NoFields {}
+
 /// The value of one cookie.
 pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::access::{Admin, RepoAccess};
 use super::accounts::capitalize;
-use super::auth::{CsrfForm, SignedIn};
+use super::auth::{CsrfForm, NoFields, SignedIn};
 use super::{AppState, Nav, ago};
 use crate::db::collaborators::{Collaborator, Permission};
 use crate::db::repos::Repo;
@@ -212,14 +212,11 @@ async fn add_collaborator(
     }
 }
 
-#[derive(Deserialize)]
-struct Empty {}
-
 async fn remove_collaborator(
     State(state): State<AppState>,
     Path((_, _, user)): Path<(String, String, String)>,
     access: RepoAccess<Admin>,
-    CsrfForm(_): CsrfForm<Empty>,
+    CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Redirect> {
     repos::remove_collaborator(&state.db, &access.repo, &user).await?;
     Ok(Redirect::to(&format!(

@@ -10,7 +10,7 @@ use axum::extract::{Path, State};
 use axum::routing::get;
 
 use super::access::{Read, RepoAccess, Write};
-use super::auth::CsrfForm;
+use super::auth::{CsrfForm, NoFields};
 use super::{AppState, Nav, ago};
 use crate::ci::executor::log_path;
 use crate::db::repos::Repo;
@@ -342,14 +342,11 @@ async fn badge_svg(
     Ok(response)
 }
 
-#[derive(serde::Deserialize)]
-pub struct Empty {}
-
 async fn cancel(
     State(state): State<AppState>,
     access: RepoAccess<Write>,
     Path(RunPath { number }): Path<RunPath>,
-    CsrfForm(_): CsrfForm<Empty>,
+    CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<axum::response::Redirect> {
     let id = access.repo.id;
     let run = state
@@ -384,8 +381,7 @@ async fn rerun(
         .read(move |c| runs::by_number(c, id, number))
         .await?
         .ok_or(Error::NotFound)?;
-    let new = crate::ci::rerun(&state.db, id, run.id, form.failed == "1").await?;
-    state.ci.wake();
+    let new = state.ci.rerun(id, run.id, form.failed == "1").await?;
     Ok(axum::response::Redirect::to(&format!(
         "/{}/{}/runs/{}",
         access.repo.owner, access.repo.name, new.run_number

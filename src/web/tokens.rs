@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use super::auth::{CsrfForm, SignedIn};
+use super::auth::{CsrfForm, NoFields, SignedIn};
 use super::{AppState, Nav, ago};
 use crate::db::users::User;
 use crate::error::{Error, Result};
@@ -84,14 +84,11 @@ async fn create(
     }
 }
 
-#[derive(Deserialize)]
-struct Empty {}
-
 async fn revoke(
     State(state): State<AppState>,
     SignedIn(user): SignedIn,
     Path(id): Path<i64>,
-    CsrfForm(_): CsrfForm<Empty>,
+    CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Redirect> {
     let uid = user.id;
     if !state.db.write(move |tx| db::tokens::delete(tx, uid, id)).await? {

@@ -6,7 +6,6 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::ci::executor::log_path;
@@ -16,6 +15,8 @@ use crate::error::{Error, Result};
 use crate::web::access::{Read, RepoAccess, Write};
 use crate::web::repos::clone_url;
 use crate::web::{AppState, rfc3339};
+
+use super::Page;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -69,29 +70,17 @@ fn html_base(state: &AppState, headers: &HeaderMap, repo: &Repo) -> String {
     clone_url(state, headers, repo).trim_end_matches(".git").to_string()
 }
 
-#[derive(Deserialize)]
-struct Page {
-    page: Option<u32>,
-    per_page: Option<u32>,
-}
-
 async fn list(
     State(state): State<AppState>,
     headers: HeaderMap,
     access: RepoAccess<Read>,
     Query(page): Query<Page>,
 ) -> Result<Json<Value>> {
-    let per_page = page.per_page.unwrap_or(30);
-    let page = page.page.unwrap_or(1);
-    if !(1..=100).contains(&per_page) || page == 0 {
-        return Err(Error::bad_request(
-            "page must be 1 or more and per_page between 1 and 100",
-        ));
-    }
+    let (skip, take) = page.window()?;
     let id = access.repo.id;
     let (list, total) = state
         .db
-        .read(move |c| runs::list(c, id, per_page, (page - 1) * per_page))
+        .read(move |c| runs::list(c, id, take as u32, skip as u32))
         .await?;
     let base = html_base(&state, &headers, &access.repo);
     Ok(Json(
@@ -210,8 +199,7 @@ async fn start_again(
     only_failed: bool,
 ) -> Result<Response> {
     let id = access.repo.id;
-    let new = crate::ci::rerun(&state.db, id, run, only_failed).await?;
-    state.ci.wake();
+    let new = state.ci.rerun(id, run, only_failed).await?;
     let base = html_base(&state, &headers, &access.repo);
     Ok((StatusCode::CREATED, Json(run_json(&base, &new))).into_response())
 }

@@ -9,6 +9,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::Page;
 use crate::db::issues::{self as q, Comment, Issue, Label, Milestone};
 use crate::db::repos::Repo;
 use crate::error::{Error, Result};
@@ -258,25 +259,6 @@ async fn add_comment(
         .await?
         .ok_or(Error::NotFound)?;
     Ok((StatusCode::CREATED, Json(comment_json(&comment))).into_response())
-}
-
-#[derive(Deserialize)]
-struct Page {
-    page: Option<usize>,
-    per_page: Option<usize>,
-}
-
-impl Page {
-    fn window(&self) -> Result<(usize, usize)> {
-        let per_page = self.per_page.unwrap_or(30);
-        let page = self.page.unwrap_or(1);
-        if !(1..=100).contains(&per_page) || page == 0 {
-            return Err(Error::bad_request(
-                "page must be 1 or more and per_page between 1 and 100",
-            ));
-        }
-        Ok(((page - 1) * per_page, per_page))
-    }
 }
 
 async fn labels(

@@ -138,3 +138,25 @@ async fn delete_collaborator(
     repos::remove_collaborator(&state.db, &access.repo, &user).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// `?page=&per_page=` of the API's lists: pages from 1, 1 to 100 per page
+/// (30 when not given).
+#[derive(Deserialize)]
+pub struct Page {
+    page: Option<usize>,
+    per_page: Option<usize>,
+}
+
+impl Page {
+    /// How many items to skip and to take.
+    pub fn window(&self) -> Result<(usize, usize)> {
+        let per_page = self.per_page.unwrap_or(30);
+        let page = self.page.unwrap_or(1);
+        if !(1..=100).contains(&per_page) || page == 0 {
+            return Err(Error::bad_request(
+                "page must be 1 or more and per_page between 1 and 100",
+            ));
+        }
+        Ok(((page - 1) * per_page, per_page))
+    }
+}

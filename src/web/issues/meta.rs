@@ -15,7 +15,7 @@ use crate::issues;
 use crate::repos::Access;
 use crate::web::access::{Read, RepoAccess, Write};
 use crate::web::accounts::capitalize;
-use crate::web::auth::CsrfForm;
+use crate::web::auth::{CsrfForm, NoFields};
 use crate::web::{AppState, Nav};
 
 #[derive(Template, WebTemplate)]
@@ -96,14 +96,11 @@ pub async fn create_label(
     }
 }
 
-#[derive(Deserialize)]
-pub struct Empty {}
-
 pub async fn delete_label(
     State(state): State<AppState>,
     Path((_, _, name)): Path<(String, String, String)>,
     access: RepoAccess<Write>,
-    CsrfForm(_): CsrfForm<Empty>,
+    CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Redirect> {
     let id = access.repo.id;
     if !state.db.write(move |tx| q::delete_label(tx, id, &name)).await? {

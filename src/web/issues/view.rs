@@ -19,7 +19,7 @@ use crate::markup;
 use crate::repos::Access;
 use crate::web::access::{Read, RepoAccess};
 use crate::web::accounts::capitalize;
-use crate::web::auth::{CsrfForm, SignedIn};
+use crate::web::auth::{CsrfForm, NoFields, SignedIn};
 use crate::web::code::markdown_links;
 use crate::web::{AppState, Nav, ago};
 
@@ -381,16 +381,13 @@ pub async fn edit_comment(
     apply(&state, nav, access, number, result, &format!("#comment-{comment}")).await
 }
 
-#[derive(Deserialize)]
-pub struct Empty {}
-
 pub async fn delete_comment(
     State(state): State<AppState>,
     SignedIn(user): SignedIn,
     nav: Nav,
     access: RepoAccess<Read>,
     Path(CommentPath { number, comment }): Path<CommentPath>,
-    CsrfForm(_): CsrfForm<Empty>,
+    CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response> {
     let result = issues::change_comment(&state.db, &access.repo, &user, access.access, number, comment, None).await;
     apply(&state, nav, access, number, result, "").await
