@@ -508,3 +508,38 @@ fn cancel_a_running_job_and_re_run_failed_jobs() {
     );
     let _ = std::fs::remove_file(&flag);
 }
+
+#[test]
+fn the_push_output_names_the_runs_it_started() {
+    let r = repo();
+    let dir = r.work.join(".hearth/workflows");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("ci.yml"),
+        "on: push\njobs:\n  a:\n    steps: [{run: 'true'}]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("other.yml"),
+        "on:\n  push:\n    branches: [release]\njobs:\n  a:\n    steps: [{run: 'true'}]\n",
+    )
+    .unwrap();
+    r.git.ok(Some(&r.work), &["add", "-A"]);
+    r.git.ok(Some(&r.work), &["commit", "-qm", "Workflows"]);
+    let url = r.server.cred_url("alice", &r.token, "/alice/demo.git");
+    let out = r.git.run(Some(&r.work), &["push", &url, "HEAD:refs/heads/main"]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let expected = format!(
+        "remote: Hearth: run #1 (ci.yml) queued → {}/alice/demo/runs/1",
+        r.server.base
+    );
+    assert!(err.contains(&expected), "{err}");
+    assert!(!err.contains("other.yml"), "only the runs this push started: {err}");
+    assert_eq!(r.wait_run(1)["conclusion"], "success");
+    // A push without side band (protocol v0 without it is rare) still works: plain git push again.
+    r.git
+        .ok(Some(&r.work), &["commit", "-q", "--allow-empty", "-m", "Again"]);
+    let out = r.git.run(Some(&r.work), &["push", &url, "HEAD:refs/heads/main"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("run #2 (ci.yml) queued"));
+}

@@ -98,9 +98,17 @@ fn runs_for(repo_dir: &Path, update: &RefUpdate) -> Result<Vec<NewRun>> {
     Ok(out)
 }
 
-/// Handles every ref update not handled yet; returns how many runs it made.
-pub async fn process_pending(db: &Db, repos_dir: &Path) -> Result<usize> {
-    let mut made = 0;
+/// A run made from a push: its repository, number and workflow file.
+#[derive(Debug, Clone)]
+pub struct Created {
+    pub repo: db::repos::RepoId,
+    pub number: i64,
+    pub workflow: String,
+}
+
+/// Handles every ref update not handled yet; returns the runs it made.
+pub async fn process_pending(db: &Db, repos_dir: &Path) -> Result<Vec<Created>> {
+    let mut made = Vec::new();
     loop {
         let pending = db.read(runs::unhandled).await?;
         if pending.is_empty() {
@@ -127,10 +135,16 @@ pub async fn process_pending(db: &Db, repos_dir: &Path) -> Result<usize> {
                     Vec::new()
                 }
             };
-            made += new_runs.len();
             let id = update.id;
-            db.write(move |tx| runs::create_runs(tx, repo_id, id, &new_runs))
+            let files: Vec<String> = new_runs.iter().map(|r| r.workflow.clone()).collect();
+            let numbers = db
+                .write(move |tx| runs::create_runs(tx, repo_id, id, &new_runs))
                 .await?;
+            made.extend(numbers.into_iter().zip(files).map(|(number, workflow)| Created {
+                repo: repo_id,
+                number,
+                workflow,
+            }));
         }
     }
 }

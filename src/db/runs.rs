@@ -131,10 +131,19 @@ pub fn unhandled(conn: &Connection) -> Result<Vec<(RepoId, RefUpdate)>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// Creates the runs of one ref update and marks it handled, in one transaction.
+/// Creates the runs of one ref update and marks it handled, in one
+/// transaction; returns their numbers. An update handled already (by a
+/// concurrent caller) makes nothing.
 pub fn create_runs(conn: &Connection, repo: RepoId, update_id: i64, runs: &[NewRun]) -> Result<Vec<i64>> {
+    if conn.execute(
+        "UPDATE ref_updates SET ci_handled = 1 WHERE id = ?1 AND ci_handled = 0",
+        [update_id],
+    )? == 0
+    {
+        return Ok(Vec::new());
+    }
     let now = super::now();
-    let mut ids = Vec::new();
+    let mut numbers = Vec::new();
     for run in runs {
         let number: i64 = conn.query_row(
             "SELECT COALESCE(MAX(run_number), 0) + 1 FROM runs WHERE repo_id = ?1",
@@ -178,10 +187,9 @@ pub fn create_runs(conn: &Connection, repo: RepoId, update_id: i64, runs: &[NewR
                 )?;
             }
         }
-        ids.push(run_id);
+        numbers.push(number);
     }
-    conn.execute("UPDATE ref_updates SET ci_handled = 1 WHERE id = ?1", [update_id])?;
-    Ok(ids)
+    Ok(numbers)
 }
 
 /// All jobs of runs that are not completed.

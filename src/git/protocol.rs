@@ -8,6 +8,8 @@ use std::future::Future;
 use std::io;
 use std::path::Path;
 use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
@@ -148,7 +150,9 @@ pub struct Rpc {
 
 /// Runs one stateless RPC: streams `input` (at most `limit` bytes) into git
 /// and its output back. `finish` runs exactly once after the child has
-/// exited and been reaped, whatever happened, before the output ends.
+/// exited and been reaped, whatever happened, before the output ends; the
+/// lines it returns reach the client as `remote:` messages when it asked
+/// for a side band (they go in just before git's closing flush).
 pub async fn rpc<R, F, Fut>(
     git: &GitCommand,
     service: Service,
@@ -161,7 +165,7 @@ pub async fn rpc<R, F, Fut>(
 where
     R: AsyncRead + Send + Unpin + 'static,
     F: FnOnce() -> Fut + Send + 'static,
-    Fut: Future<Output = ()> + Send + 'static,
+    Fut: Future<Output = Vec<String>> + Send + 'static,
 {
     let mut child = match command(git, service, protocol)
         .arg(repo)
@@ -179,7 +183,8 @@ where
     let stdin = child.stdin.take().expect("stdin is piped");
     let mut stdout = child.stdout.take().expect("stdout is piped");
     let stderr = tokio::spawn(keep_stderr(child.stderr.take().expect("stderr is piped")));
-    let mut feeder = tokio::spawn(feed(input, stdin, limit));
+    let sideband = Arc::new(AtomicBool::new(false));
+    let mut feeder = tokio::spawn(feed(input, stdin, limit, sideband.clone()));
 
     // Wait for the child's first output, unless the request body turns out
     // to be bad or too large first: then the child is stopped and the client
@@ -232,6 +237,10 @@ where
 
     let (tx, rx) = mpsc::channel(4);
     let repo = repo.to_path_buf();
+    // The last four bytes are held back until the end: when they are git's
+    // closing flush, `finish`'s messages go in before it.
+    let mut first = buf;
+    let mut tail = first.split_off(first.len().saturating_sub(4));
     tokio::spawn(async move {
         let mut client_gone = false;
         loop {
@@ -239,7 +248,9 @@ where
             match stdout.read_buf(&mut buf).await {
                 Ok(0) => break,
                 Ok(_) => {
-                    if tx.send(Ok(buf.freeze())).await.is_err() {
+                    tail.unsplit(buf);
+                    let out = tail.split_to(tail.len().saturating_sub(4));
+                    if tx.send(Ok(out.freeze())).await.is_err() {
                         client_gone = true;
                         break;
                     }
@@ -271,11 +282,21 @@ where
             ),
             Err(e) => tracing::error!("waiting for git {}: {e}", service.subcommand()),
         }
-        finish().await;
+        let messages = finish().await;
+        let mut end = Vec::new();
+        if sideband.load(Ordering::Relaxed) && &tail[..] == b"0000" {
+            for m in messages {
+                let line = format!("{m}\n");
+                end.extend_from_slice(format!("{:04x}\x02", line.len() + 5).as_bytes());
+                end.extend_from_slice(line.as_bytes());
+            }
+        }
+        end.extend_from_slice(&tail);
+        let _ = tx.send(Ok(Bytes::from(end))).await;
         drop(tx);
     });
     Ok(Rpc {
-        first: buf.freeze(),
+        first: first.freeze(),
         rest: rx,
     })
 }
@@ -294,10 +315,17 @@ async fn stop(mut child: Child, stderr: tokio::task::JoinHandle<String>, service
 }
 
 /// Copies the request body into the child, refusing to pass more than `limit`
-/// bytes. Returning (for any reason) closes the child's stdin.
-async fn feed<R: AsyncRead + Unpin>(mut input: R, mut stdin: tokio::process::ChildStdin, limit: u64) -> Result<()> {
+/// bytes. Returning (for any reason) closes the child's stdin. Notes whether
+/// the first command asks for a side band (`side-band-64k`).
+async fn feed<R: AsyncRead + Unpin>(
+    mut input: R,
+    mut stdin: tokio::process::ChildStdin,
+    limit: u64,
+    sideband: Arc<AtomicBool>,
+) -> Result<()> {
     let mut buf = vec![0u8; CHUNK];
     let mut total: u64 = 0;
+    let mut head: Vec<u8> = Vec::new();
     loop {
         let n = input
             .read(&mut buf)
@@ -305,6 +333,12 @@ async fn feed<R: AsyncRead + Unpin>(mut input: R, mut stdin: tokio::process::Chi
             .map_err(|e| Error::BadRequest(format!("could not read the request body: {e}")))?;
         if n == 0 {
             return Ok(());
+        }
+        if head.len() < 4096 {
+            head.extend_from_slice(&buf[..n.min(4096 - head.len())]);
+            if let Some(caps) = first_pkt_capabilities(&head) {
+                sideband.store(caps.split(' ').any(|c| c.starts_with("side-band")), Ordering::Relaxed);
+            }
         }
         total += n as u64;
         if total > limit {
@@ -333,6 +367,14 @@ async fn keep_stderr(mut stderr: tokio::process::ChildStderr) -> String {
         kept.extend_from_slice(&buf[..n.min(room)]);
     }
     String::from_utf8_lossy(&kept).into_owned()
+}
+
+/// The capabilities after the NUL of the first pkt-line, once it is whole.
+fn first_pkt_capabilities(data: &[u8]) -> Option<&str> {
+    let len = usize::from_str_radix(std::str::from_utf8(data.get(..4)?).ok()?, 16).ok()?;
+    let line = data.get(4..len)?;
+    let nul = line.iter().position(|b| *b == 0)?;
+    std::str::from_utf8(&line[nul + 1..]).ok().map(str::trim)
 }
 
 fn first_line(text: &str) -> &str {

@@ -18,11 +18,12 @@ use tokio_util::io::StreamReader;
 
 use super::AppState;
 use super::access::{Read, RepoAccess, Write};
+use super::repos::clone_url;
 use crate::db::ref_updates::{self, Source};
 use crate::error::{Error, Result};
 use crate::git::protocol::{self, Rpc, Service};
-use crate::issues;
 use crate::repos::{self, Access};
+use crate::{ci, issues};
 
 /// Cap on an upload-pack request (the fetch negotiation), as git http-backend.
 const NEGOTIATION_LIMIT: u64 = 10 << 20;
@@ -72,7 +73,7 @@ async fn upload_pack(
         git_protocol(&headers),
         input,
         NEGOTIATION_LIMIT,
-        || async {},
+        || async { Vec::new() },
     )
     .await?;
     Ok(stream_response(Service::UploadPack, rpc))
@@ -107,7 +108,7 @@ async fn receive_pack(
         .db
         .write(move |tx| ref_updates::begin_push(tx, repo_id, pusher_id))
         .await?;
-    let (db, housekeeper, code, ci, path) = (
+    let (db, housekeeper, code, ci_loop, path) = (
         state.db.clone(),
         state.housekeeper.clone(),
         state.code.clone(),
@@ -115,19 +116,38 @@ async fn receive_pack(
         repo.path.clone(),
     );
     let crash = state.config.failpoint.as_deref() == Some("after-receive-pack");
+    let runs_url = format!(
+        "{}/runs",
+        clone_url(&state, &headers, &repo.repo).trim_end_matches(".git")
+    );
+    let repos_dir = state.config.repos_dir();
     let finish = move || async move {
         if crash {
             tracing::error!("failpoint after-receive-pack: aborting before the push is recorded");
             std::process::abort();
         }
         code.invalidate(&path);
+        let mut messages = Vec::new();
         match repos::record_ref_updates(&db, repo_id, path.clone(), Source::Push).await {
             Ok(rows) if !rows.is_empty() => {
                 if let Err(e) = issues::refs::link_pushed_commits(&db, &repo_row, &path, rows, Some(pusher_id)).await {
                     tracing::error!("linking pushed commits to issues in {}: {e}", path.display());
                 }
+                // The runs this push starts, made now so the push can tell of them.
+                match ci::trigger::process_pending(&db, &repos_dir).await {
+                    Ok(made) => {
+                        for run in made.iter().filter(|r| r.repo == repo_id) {
+                            let file = run.workflow.rsplit('/').next().unwrap_or(&run.workflow);
+                            messages.push(format!(
+                                "Hearth: run #{} ({file}) queued → {runs_url}/{}",
+                                run.number, run.number
+                            ));
+                        }
+                    }
+                    Err(e) => tracing::error!("starting the runs of a push to {}: {e}", path.display()),
+                }
                 housekeeper.after_push(path);
-                ci.wake();
+                ci_loop.wake();
             }
             Ok(_) => {}
             Err(e) => tracing::error!(
@@ -136,6 +156,7 @@ async fn receive_pack(
             ),
         }
         drop(lock);
+        messages
     };
     let rpc = protocol::rpc(
         &state.git,
