@@ -543,3 +543,60 @@ fn the_push_output_names_the_runs_it_started() {
     let out = r.git.run(Some(&r.work), &["push", &url, "HEAD:refs/heads/main"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("run #2 (ci.yml) queued"));
 }
+
+#[test]
+fn a_workflow_started_by_hand() {
+    let r = repo();
+    r.push_workflow(
+        "manual.yml",
+        "on: workflow_dispatch\njobs:\n  a:\n    steps:\n      - run: echo by hand on $GITHUB_REF_NAME\n",
+        "main",
+    );
+    r.push_workflow(
+        "auto.yml",
+        "on: push\njobs:\n  a:\n    steps: [{run: 'true'}]\n",
+        "main",
+    );
+    r.wait_run(1);
+    assert!(
+        r.runs().iter().all(|x| x["path"] != ".hearth/workflows/manual.yml"),
+        "a push does not start it"
+    );
+    let dispatch = |file: &str, body: Value| {
+        r.server.api(
+            "POST",
+            &format!("/api/v1/repos/alice/demo/actions/workflows/{file}/dispatches"),
+            Some(&r.token),
+            Some(body),
+        )
+    };
+    assert_eq!(dispatch("manual.yml", serde_json::json!({"ref": "main"})).0, 204);
+    let run = r
+        .runs()
+        .into_iter()
+        .find(|x| x["path"] == ".hearth/workflows/manual.yml")
+        .expect("a run");
+    assert_eq!(run["event"], "workflow_dispatch");
+    let run = r.wait_run(run["run_number"].as_i64().unwrap());
+    assert_eq!(run["conclusion"], "success");
+    assert!(r.log(&r.jobs(&run)[0]).contains("by hand on main"));
+    assert_eq!(
+        dispatch("auto.yml", serde_json::json!({"ref": "main"})).0,
+        400,
+        "no workflow_dispatch trigger"
+    );
+    assert_eq!(dispatch("nope.yml", serde_json::json!({"ref": "main"})).0, 404);
+    assert_eq!(dispatch("manual.yml", serde_json::json!({"ref": "no-branch"})).0, 400);
+    assert_eq!(
+        dispatch("manual.yml", serde_json::json!({"ref": "main", "inputs": {"x": "1"}})).0,
+        400
+    );
+    let reader = r.server.user("rita", "pw-rita-12", false);
+    let (status, _) = r.server.api(
+        "POST",
+        "/api/v1/repos/alice/demo/actions/workflows/manual.yml/dispatches",
+        Some(&reader),
+        Some(serde_json::json!({"ref": "main"})),
+    );
+    assert_eq!(status, 403);
+}

@@ -73,29 +73,76 @@ fn runs_for(repo_dir: &Path, update: &RefUpdate) -> Result<Vec<NewRun>> {
         match parsed {
             Err(message) => out.push(new(file_name.clone(), Some(message), Vec::new())),
             Ok(w) if workflow::runs_on_push(&w, &update.ref_name) => {
-                let mut jobs = Vec::new();
-                for job in &w.jobs {
-                    let mut spec = job.clone();
-                    // Workflow-level env is the base of each job's.
-                    for (k, v) in &w.env {
-                        spec.env.entry(k.clone()).or_insert_with(|| v.clone());
-                    }
-                    let steps = spec.steps.iter().map(|s| s.name.clone()).collect();
-                    let json = serde_json::to_string(&spec).map_err(|e| Error::internal(format!("job spec: {e}")))?;
-                    jobs.push(NewJob {
-                        key: job.key.clone(),
-                        name: job.name.clone(),
-                        needs: job.needs.clone(),
-                        spec: json,
-                        steps,
-                    });
-                }
-                out.push(new(w.name.clone().unwrap_or(file_name.clone()), None, jobs));
+                out.push(new(w.name.clone().unwrap_or(file_name.clone()), None, jobs_of(&w)?));
             }
             Ok(_) => {}
         }
     }
     Ok(out)
+}
+
+/// The jobs of a run of `w`, as the executor reads them.
+fn jobs_of(w: &workflow::Workflow) -> Result<Vec<NewJob>> {
+    let mut jobs = Vec::new();
+    for job in &w.jobs {
+        let mut spec = job.clone();
+        // Workflow-level env is the base of each job's.
+        for (k, v) in &w.env {
+            spec.env.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        let steps = spec.steps.iter().map(|s| s.name.clone()).collect();
+        let json = serde_json::to_string(&spec).map_err(|e| Error::internal(format!("job spec: {e}")))?;
+        jobs.push(NewJob {
+            key: job.key.clone(),
+            name: job.name.clone(),
+            needs: job.needs.clone(),
+            spec: json,
+            steps,
+        });
+    }
+    Ok(jobs)
+}
+
+/// Starts workflow `file` (a file name in the workflows folder) on branch or
+/// tag `rev` by hand (`workflow_dispatch`); returns the run's number.
+pub async fn dispatch(db: &Db, repos_dir: &Path, repo: &db::repos::Repo, file: &str, rev: &str) -> Result<i64> {
+    if file.is_empty() || file.contains('/') || !(file.ends_with(".yml") || file.ends_with(".yaml")) {
+        return Err(Error::bad_request("name the workflow by its file name, e.g. ci.yml"));
+    }
+    let dir = repo_path(repos_dir, &repo.owner, &repo.name);
+    let (file, rev) = (file.to_string(), rev.to_string());
+    let new_run = tokio::task::spawn_blocking(move || -> Result<NewRun> {
+        let refs = crate::git::list_refs(&dir)?;
+        let sha = refs
+            .get(&format!("refs/heads/{rev}"))
+            .or_else(|| refs.get(&format!("refs/tags/{rev}")))
+            .ok_or_else(|| Error::bad_request(format!("there is no branch or tag {rev:?}")))?
+            .clone();
+        let git = crate::git::open(&dir)?;
+        let commit = gix::ObjectId::from_hex(sha.as_bytes()).map_err(|e| Error::internal(format!("ref id: {e}")))?;
+        let (path, text) = workflow_files(&git, commit)?
+            .into_iter()
+            .find(|(path, _)| path.rsplit('/').next() == Some(file.as_str()))
+            .ok_or(Error::NotFound)?;
+        let text = text.map_err(Error::BadRequest)?;
+        let w = workflow::parse(&path, &text).map_err(|e| Error::BadRequest(e.to_string()))?;
+        if !w.on.workflow_dispatch {
+            return Err(Error::bad_request(format!("{path} has no workflow_dispatch trigger")));
+        }
+        Ok(NewRun {
+            name: w.name.clone().unwrap_or(file.clone()),
+            jobs: jobs_of(&w)?,
+            workflow: path,
+            head_sha: sha,
+            head_branch: rev,
+            error: None,
+        })
+    })
+    .await
+    .map_err(|e| Error::internal(format!("dispatch task: {e}")))??;
+    let id = repo.id;
+    db.write(move |tx| runs::insert_run(tx, id, None, "workflow_dispatch", &new_run))
+        .await
 }
 
 /// A run made from a push: its repository, number and workflow file.

@@ -142,54 +142,58 @@ pub fn create_runs(conn: &Connection, repo: RepoId, update_id: i64, runs: &[NewR
     {
         return Ok(Vec::new());
     }
+    runs.iter()
+        .map(|run| insert_run(conn, repo, Some(update_id), "push", run))
+        .collect()
+}
+
+/// Inserts one run with its jobs and steps; returns its number.
+pub fn insert_run(conn: &Connection, repo: RepoId, update_id: Option<i64>, event: &str, run: &NewRun) -> Result<i64> {
     let now = super::now();
-    let mut numbers = Vec::new();
-    for run in runs {
-        let number: i64 = conn.query_row(
-            "SELECT COALESCE(MAX(run_number), 0) + 1 FROM runs WHERE repo_id = ?1",
-            [repo.0],
-            |r| r.get(0),
-        )?;
-        let (status, conclusion) = if run.error.is_some() {
-            ("completed", Some("failure"))
-        } else {
-            ("queued", None)
-        };
+    let number: i64 = conn.query_row(
+        "SELECT COALESCE(MAX(run_number), 0) + 1 FROM runs WHERE repo_id = ?1",
+        [repo.0],
+        |r| r.get(0),
+    )?;
+    let (status, conclusion) = if run.error.is_some() {
+        ("completed", Some("failure"))
+    } else {
+        ("queued", None)
+    };
+    conn.execute(
+        "INSERT INTO runs (repo_id, run_number, workflow, name, event, head_sha, head_branch, ref_update_id,
+                           status, conclusion, error, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
+        params![
+            repo.0,
+            number,
+            run.workflow,
+            run.name,
+            event,
+            run.head_sha,
+            run.head_branch,
+            update_id,
+            status,
+            conclusion,
+            run.error,
+            now
+        ],
+    )?;
+    let run_id = conn.last_insert_rowid();
+    for job in &run.jobs {
         conn.execute(
-            "INSERT INTO runs (repo_id, run_number, workflow, name, event, head_sha, head_branch, ref_update_id,
-                               status, conclusion, error, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, 'push', ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
-            params![
-                repo.0,
-                number,
-                run.workflow,
-                run.name,
-                run.head_sha,
-                run.head_branch,
-                update_id,
-                status,
-                conclusion,
-                run.error,
-                now
-            ],
+            "INSERT INTO jobs (run_id, job_key, name, needs, spec, status) VALUES (?1, ?2, ?3, ?4, ?5, 'queued')",
+            params![run_id, job.key, job.name, job.needs.join(","), job.spec],
         )?;
-        let run_id = conn.last_insert_rowid();
-        for job in &run.jobs {
+        let job_id = conn.last_insert_rowid();
+        for (i, step) in job.steps.iter().enumerate() {
             conn.execute(
-                "INSERT INTO jobs (run_id, job_key, name, needs, spec, status) VALUES (?1, ?2, ?3, ?4, ?5, 'queued')",
-                params![run_id, job.key, job.name, job.needs.join(","), job.spec],
+                "INSERT INTO steps (job_id, number, name, status) VALUES (?1, ?2, ?3, 'queued')",
+                params![job_id, i as i64 + 1, step],
             )?;
-            let job_id = conn.last_insert_rowid();
-            for (i, step) in job.steps.iter().enumerate() {
-                conn.execute(
-                    "INSERT INTO steps (job_id, number, name, status) VALUES (?1, ?2, ?3, 'queued')",
-                    params![job_id, i as i64 + 1, step],
-                )?;
-            }
         }
-        numbers.push(number);
     }
-    Ok(numbers)
+    Ok(number)
 }
 
 /// All jobs of runs that are not completed.

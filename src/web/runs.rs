@@ -25,6 +25,7 @@ pub fn routes() -> Router<AppState> {
         .route("/{owner}/{repo}/runs/{number}/jobs/{job}", get(job))
         .route("/{owner}/{repo}/badge.svg", get(badge_svg))
         .route("/{owner}/{repo}/runs/{number}/cancel", axum::routing::post(cancel))
+        .route("/{owner}/{repo}/runs/dispatch", axum::routing::post(dispatch))
         .route("/{owner}/{repo}/runs/{number}/rerun", axum::routing::post(rerun))
 }
 
@@ -95,6 +96,7 @@ pub struct ListView {
     tab: &'static str,
     runs: Vec<RunRow>,
     total: i64,
+    can_write: bool,
 }
 
 async fn list(State(state): State<AppState>, nav: Nav, access: RepoAccess<Read>) -> Result<ListView> {
@@ -102,6 +104,7 @@ async fn list(State(state): State<AppState>, nav: Nav, access: RepoAccess<Read>)
     let (list, total) = state.db.read(move |c| runs::list(c, id, 50, 0)).await?;
     Ok(ListView {
         nav,
+        can_write: access.access >= Access::Write,
         can_admin: access.access >= Access::Admin,
         repo: access.repo,
         tab: "runs",
@@ -385,5 +388,33 @@ async fn rerun(
     Ok(axum::response::Redirect::to(&format!(
         "/{}/{}/runs/{}",
         access.repo.owner, access.repo.name, new.run_number
+    )))
+}
+
+#[derive(serde::Deserialize)]
+pub struct DispatchForm {
+    workflow: String,
+    #[serde(rename = "ref")]
+    rev: String,
+}
+
+/// The "Run workflow" form: `workflow_dispatch` on a branch or tag.
+async fn dispatch(
+    State(state): State<AppState>,
+    access: RepoAccess<Write>,
+    CsrfForm(form): CsrfForm<DispatchForm>,
+) -> Result<axum::response::Redirect> {
+    let number = crate::ci::trigger::dispatch(
+        &state.db,
+        &state.config.repos_dir(),
+        &access.repo,
+        form.workflow.trim(),
+        form.rev.trim(),
+    )
+    .await?;
+    state.ci.wake();
+    Ok(axum::response::Redirect::to(&format!(
+        "/{}/{}/runs/{number}",
+        access.repo.owner, access.repo.name
     )))
 }

@@ -25,6 +25,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/repos/{owner}/{repo}/actions/runs/{run}/jobs", get(jobs))
         .route("/api/v1/repos/{owner}/{repo}/actions/jobs/{job}/logs", get(logs))
         .route("/api/v1/repos/{owner}/{repo}/actions/runs/{run}/cancel", post(cancel))
+        .route(
+            "/api/v1/repos/{owner}/{repo}/actions/workflows/{file}/dispatches",
+            post(dispatch),
+        )
         .route("/api/v1/repos/{owner}/{repo}/actions/runs/{run}/rerun", post(rerun))
         .route(
             "/api/v1/repos/{owner}/{repo}/actions/runs/{run}/rerun-failed-jobs",
@@ -202,4 +206,29 @@ async fn start_again(
     let new = state.ci.rerun(id, run, only_failed).await?;
     let base = html_base(&state, &headers, &access.repo);
     Ok((StatusCode::CREATED, Json(run_json(&base, &new))).into_response())
+}
+
+#[derive(serde::Deserialize)]
+struct Dispatch {
+    #[serde(rename = "ref")]
+    rev: String,
+    #[serde(default)]
+    inputs: serde_json::Map<String, Value>,
+}
+
+/// `workflow_dispatch`: starts a workflow on a branch or tag by hand.
+async fn dispatch(
+    State(state): State<AppState>,
+    access: RepoAccess<Write>,
+    Path((_, _, file)): Path<(String, String, String)>,
+    Json(body): Json<Dispatch>,
+) -> Result<StatusCode> {
+    if !body.inputs.is_empty() {
+        return Err(Error::bad_request(
+            "workflow inputs are not supported yet by this Hearth",
+        ));
+    }
+    crate::ci::trigger::dispatch(&state.db, &state.config.repos_dir(), &access.repo, &file, &body.rev).await?;
+    state.ci.wake();
+    Ok(StatusCode::NO_CONTENT)
 }
