@@ -345,25 +345,31 @@ async fn badge_svg(
     Ok(response)
 }
 
+/// Run number `number` of `repo`, or 404.
+async fn numbered(state: &AppState, repo: &Repo, number: i64) -> Result<Run> {
+    let id = repo.id;
+    state
+        .db
+        .read(move |c| runs::by_number(c, id, number))
+        .await?
+        .ok_or(Error::NotFound)
+}
+
+fn to_run(repo: &Repo, number: i64) -> axum::response::Redirect {
+    axum::response::Redirect::to(&format!("/{}/{}/runs/{number}", repo.owner, repo.name))
+}
+
 async fn cancel(
     State(state): State<AppState>,
     access: RepoAccess<Write>,
     Path(RunPath { number }): Path<RunPath>,
     CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<axum::response::Redirect> {
-    let id = access.repo.id;
-    let run = state
-        .db
-        .read(move |c| runs::by_number(c, id, number))
-        .await?
-        .ok_or(Error::NotFound)?;
+    let run = numbered(&state, &access.repo, number).await?;
     if run.status != "completed" {
         state.ci.cancel(run.id).await?;
     }
-    Ok(axum::response::Redirect::to(&format!(
-        "/{}/{}/runs/{number}",
-        access.repo.owner, access.repo.name
-    )))
+    Ok(to_run(&access.repo, number))
 }
 
 #[derive(serde::Deserialize)]
@@ -378,17 +384,9 @@ async fn rerun(
     Path(RunPath { number }): Path<RunPath>,
     CsrfForm(form): CsrfForm<RerunForm>,
 ) -> Result<axum::response::Redirect> {
-    let id = access.repo.id;
-    let run = state
-        .db
-        .read(move |c| runs::by_number(c, id, number))
-        .await?
-        .ok_or(Error::NotFound)?;
-    let new = state.ci.rerun(id, run.id, form.failed == "1").await?;
-    Ok(axum::response::Redirect::to(&format!(
-        "/{}/{}/runs/{}",
-        access.repo.owner, access.repo.name, new.run_number
-    )))
+    let run = numbered(&state, &access.repo, number).await?;
+    let new = state.ci.rerun(access.repo.id, run.id, form.failed == "1").await?;
+    Ok(to_run(&access.repo, new.run_number))
 }
 
 #[derive(serde::Deserialize)]
@@ -413,8 +411,5 @@ async fn dispatch(
     )
     .await?;
     state.ci.wake();
-    Ok(axum::response::Redirect::to(&format!(
-        "/{}/{}/runs/{number}",
-        access.repo.owner, access.repo.name
-    )))
+    Ok(to_run(&access.repo, number))
 }
