@@ -600,3 +600,82 @@ fn a_workflow_started_by_hand() {
     );
     assert_eq!(status, 403);
 }
+
+#[test]
+fn expressions_and_conditions() {
+    let r = repo();
+    let sha = r.push_workflow(
+        "ci.yml",
+        r#"on: push
+env:
+  WHERE: ${{ github.ref_name }}
+jobs:
+  build:
+    steps:
+      - run: echo "sha ${{ github.sha }} on $WHERE in ${{ github.repository }}"
+      - if: github.ref_name == 'main'
+        run: echo "only on main"
+      - if: ${{ github.ref_name == 'other' }}
+        run: echo "never here"
+      - run: exit 1
+      - run: echo "after a failure, skipped"
+      - name: Tell ${{ job.status }}
+        if: failure()
+        run: echo "cleaning up after the failure"
+      - if: always()
+        env:
+          MSG: ${{ format('{0}-{1}', 'a', 'b') }}
+        run: echo "always $MSG"
+  report:
+    needs: build
+    if: always()
+    steps:
+      - run: echo "build was ${{ needs.build.result }}"
+  deploy:
+    needs: build
+    steps:
+      - run: echo "not after a failed build"
+"#,
+        "main",
+    );
+    let run = r.wait_run(1);
+    assert_eq!(run["conclusion"], "failure");
+    let jobs = r.jobs(&run);
+    let build = r.job(&jobs, "build");
+    let log = r.log(build);
+    assert!(log.contains(&format!("sha {sha} on main in alice/demo")), "{log}");
+    assert!(log.contains("only on main") && !log.contains("never here"), "{log}");
+    assert!(!log.contains("after a failure, skipped"), "{log}");
+    assert!(
+        log.contains("cleaning up after the failure") && log.contains("always a-b"),
+        "{log}"
+    );
+    let conclusions: Vec<&str> = build["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["conclusion"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        conclusions,
+        [
+            "success", "success", "skipped", "failure", "skipped", "success", "success"
+        ]
+    );
+    assert!(r.log(r.job(&jobs, "report")).contains("build was failure"));
+    assert_eq!(r.job(&jobs, "deploy")["conclusion"], "skipped");
+
+    // A malformed expression fails the run with the line.
+    r.push_workflow(
+        "bad.yml",
+        "on: push\njobs:\n  a:\n    steps:\n      - run: echo ${{ github. }}\n",
+        "main",
+    );
+    let bad = loop {
+        if let Some(x) = r.runs().into_iter().find(|x| x["path"] == ".hearth/workflows/bad.yml") {
+            break x;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(bad["error"].as_str().unwrap().contains("bad.yml:5:"), "{bad}");
+}

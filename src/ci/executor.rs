@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
-use super::{trigger, workflow};
+use super::{expr, trigger, workflow};
 use crate::db::repos::RepoId;
 use crate::db::runs::{self, Job};
 use crate::db::{self, Db};
@@ -155,19 +155,13 @@ impl Ci {
         for j in jobs.iter().filter(|j| j.status == "queued") {
             let siblings = &by_run[&j.run_id];
             let need = |key: &String| siblings.iter().find(|s| &s.key == key);
-            let blocked = j.needs.iter().any(|n| {
-                need(n).is_some_and(|s| s.status == "completed" && s.conclusion.as_deref() != Some("success"))
-            });
-            if blocked {
-                let id = j.id;
-                self.db.write(move |tx| runs::finish_job(tx, id, "skipped")).await?;
+            let all_done = j.needs.iter().all(|n| need(n).is_some_and(|s| s.status == "completed"));
+            if !all_done {
                 continue;
             }
-            let ready = j
-                .needs
-                .iter()
-                .all(|n| need(n).is_some_and(|s| s.conclusion.as_deref() == Some("success")));
-            if !ready {
+            if !self.wanted(j, siblings).await? {
+                let id = j.id;
+                self.db.write(move |tx| runs::finish_job(tx, id, "skipped")).await?;
                 continue;
             }
             let cancel = Arc::new(Notify::new());
@@ -207,6 +201,60 @@ impl Ci {
         }
         // A run whose jobs are all skipped or done was completed by finish_job.
         Ok(())
+    }
+
+    /// A job whose needs are done runs if its `if:` holds (by default: all
+    /// its needs succeeded).
+    async fn wanted(&self, job: &Job, siblings: &[&Job]) -> Result<bool> {
+        let results: Vec<Option<&str>> = job
+            .needs
+            .iter()
+            .map(|n| {
+                siblings
+                    .iter()
+                    .find(|s| &s.key == n)
+                    .and_then(|s| s.conclusion.as_deref())
+            })
+            .collect();
+        let status = if results.iter().all(|r| *r == Some("success")) {
+            expr::Status::Success
+        } else if results.contains(&Some("cancelled")) {
+            expr::Status::Cancelled
+        } else {
+            expr::Status::Failure
+        };
+        let spec: workflow::Job =
+            serde_json::from_str(&job.spec).map_err(|e| Error::internal(format!("job spec of job {}: {e}", job.id)))?;
+        let Some(condition) = spec.condition.clone() else {
+            return Ok(status == expr::Status::Success);
+        };
+        let run_id = job.run_id;
+        let run = self
+            .db
+            .read(move |c| runs::run_by_id_any(c, run_id))
+            .await?
+            .ok_or(Error::NotFound)?;
+        let repo_id = run.repo_id;
+        let repo = self
+            .db
+            .read(move |c| db::repos::by_id(c, repo_id))
+            .await?
+            .ok_or(Error::NotFound)?;
+        let owned: Vec<Job> = siblings.iter().map(|s| (*s).clone()).collect();
+        let values = contexts(&run, &repo, &spec, &owned, &spec.env);
+        match expr::condition(
+            &condition,
+            &expr::Context {
+                values: &values,
+                status,
+            },
+        ) {
+            Ok(wanted) => Ok(wanted),
+            Err(e) => {
+                let _ = append_line(&log_path(&self.data_dir, run.id, job.id), &format!("Hearth: if: {e}"));
+                Ok(false)
+            }
+        }
     }
 
     /// Runs one job; returns its conclusion.
@@ -294,10 +342,64 @@ impl Ci {
         env.insert("RUNNER_TEMP".into(), scratch.display().to_string());
         env.extend(spec.env.clone());
 
+        let run_id = run.id;
+        let siblings = self.db.read(move |c| runs::jobs(c, run_id)).await?;
+        let mut contexts = contexts(&run, &repo, &spec, &siblings, &env);
+        // Job-level env may use expressions too.
+        let resolved: Vec<(String, String)> = env
+            .iter()
+            .filter(|(_, v)| v.contains("${{"))
+            .map(|(k, v)| {
+                let ctx = expr::Context {
+                    values: &contexts,
+                    status: expr::Status::Success,
+                };
+                (
+                    k.clone(),
+                    expr::interpolate(v, &ctx).unwrap_or_else(|e| format!("(expression error: {e})")),
+                )
+            })
+            .collect();
+        env.extend(resolved);
         let mut conclusion = "success";
         for (i, step) in spec.steps.iter().enumerate() {
             let number = i as i64 + 1;
             let job_id = job.id;
+            let status = match conclusion {
+                "success" => expr::Status::Success,
+                "cancelled" | "timed_out" => expr::Status::Cancelled,
+                _ => expr::Status::Failure,
+            };
+            contexts["env"] =
+                serde_json::to_value(env.iter().chain(&step.env).collect::<BTreeMap<_, _>>()).unwrap_or_default();
+            let ctx = expr::Context {
+                values: &contexts,
+                status,
+            };
+            let wanted = match step.condition.as_deref() {
+                Some(c) => expr::condition(c, &ctx),
+                None => Ok(status == expr::Status::Success),
+            };
+            let step = match (wanted, interpolated(step, &ctx)) {
+                (Ok(false), _) => {
+                    self.db
+                        .write(move |tx| runs::set_step(tx, job_id, number, "completed", Some("skipped"), None))
+                        .await?;
+                    continue;
+                }
+                (Err(e), _) | (_, Err(e)) => {
+                    writer.line(&format!("Hearth: step {number}: {e}"));
+                    self.db
+                        .write(move |tx| runs::set_step(tx, job_id, number, "completed", Some("failure"), None))
+                        .await?;
+                    conclusion = "failure";
+                    continue;
+                }
+                (Ok(true), Ok(step)) => step,
+            };
+            if matches!(status, expr::Status::Cancelled) {
+                break;
+            }
             self.db
                 .write(move |tx| runs::set_step(tx, job_id, number, "in_progress", None, None))
                 .await?;
@@ -309,7 +411,7 @@ impl Ci {
                 }
                 Some(script) => {
                     let outcome = run_step(
-                        step,
+                        &step,
                         script,
                         number,
                         &scratch,
@@ -330,7 +432,10 @@ impl Ci {
             self.db
                 .write(move |tx| runs::set_step(tx, job_id, number, "completed", Some(step_conclusion), code))
                 .await?;
-            if step_conclusion != "success" {
+            if step_conclusion != "success" && conclusion == "success" {
+                conclusion = step_conclusion;
+            }
+            if matches!(step_conclusion, "cancelled" | "timed_out") {
                 conclusion = step_conclusion;
                 break;
             }
@@ -339,6 +444,64 @@ impl Ci {
         let _ = std::fs::remove_dir_all(&work);
         Ok(conclusion)
     }
+}
+
+/// The contexts of expressions for a job: github, env, runner, needs, job,
+/// and empty steps, inputs, secrets, matrix, strategy and vars.
+fn contexts(
+    run: &runs::Run,
+    repo: &crate::db::repos::Repo,
+    spec: &workflow::Job,
+    siblings: &[Job],
+    env: &BTreeMap<String, String>,
+) -> serde_json::Value {
+    let needs: serde_json::Map<String, serde_json::Value> = spec
+        .needs
+        .iter()
+        .map(|n| {
+            let result = siblings
+                .iter()
+                .find(|j| &j.key == n)
+                .and_then(|j| j.conclusion.clone())
+                .unwrap_or_default();
+            (n.clone(), serde_json::json!({ "result": result, "outputs": {} }))
+        })
+        .collect();
+    serde_json::json!({
+        "github": {
+            "sha": run.head_sha,
+            "ref": format!("refs/heads/{}", run.head_branch),
+            "ref_name": run.head_branch,
+            "repository": format!("{}/{}", repo.owner, repo.name),
+            "repository_owner": repo.owner,
+            "run_id": run.id.to_string(),
+            "run_number": run.run_number.to_string(),
+            "event_name": run.event,
+            "workflow": run.name,
+            "job": spec.key,
+        },
+        "env": env,
+        "runner": { "os": "Linux", "arch": "X64" },
+        "needs": needs,
+        "job": { "status": "success" },
+        "steps": {}, "inputs": {}, "secrets": {}, "matrix": {}, "strategy": {}, "vars": {},
+    })
+}
+
+/// A step with its `${{ }}` expressions replaced by their values.
+fn interpolated(step: &workflow::Step, ctx: &expr::Context) -> std::result::Result<workflow::Step, String> {
+    let mut out = step.clone();
+    out.name = expr::interpolate(&step.name, ctx)?;
+    if let Some(run) = &step.run {
+        out.run = Some(expr::interpolate(run, ctx)?);
+    }
+    if let Some(dir) = &step.working_directory {
+        out.working_directory = Some(expr::interpolate(dir, ctx)?);
+    }
+    for (k, v) in &step.env {
+        out.env.insert(k.clone(), expr::interpolate(v, ctx)?);
+    }
+    Ok(out)
 }
 
 /// `data/runs/{run}/{job}.log`

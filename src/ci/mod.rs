@@ -3,6 +3,7 @@
 //! kept in SQLite; logs in `data/runs/{run}/{job}.log`.
 
 pub mod executor;
+pub mod expr;
 pub mod trigger;
 pub mod workflow;
 

@@ -46,6 +46,9 @@ pub struct PushFilter {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Job {
     pub key: String,
+    /// `if:`, as written; `None` means `success()`.
+    #[serde(default)]
+    pub condition: Option<String>,
     pub name: String,
     pub needs: Vec<String>,
     pub env: BTreeMap<String, String>,
@@ -63,6 +66,9 @@ pub struct Step {
     pub shell: Option<String>,
     pub env: BTreeMap<String, String>,
     pub working_directory: Option<String>,
+    /// `if:`, as written; `None` means `success()`.
+    #[serde(default)]
+    pub condition: Option<String>,
 }
 
 // The file as written, before validation.
@@ -97,7 +103,7 @@ struct RawJob {
     steps: Vec<RawStep>,
     // In the format, not run yet by this version.
     #[serde(rename = "if")]
-    if_: Option<serde_yaml_ng::Value>,
+    if_: Option<Scalar>,
     outputs: Option<serde_yaml_ng::Value>,
     strategy: Option<serde_yaml_ng::Value>,
     concurrency: Option<serde_yaml_ng::Value>,
@@ -122,7 +128,7 @@ struct RawStep {
     working_directory: Option<String>,
     with: Option<serde_yaml_ng::Value>,
     #[serde(rename = "if")]
-    if_: Option<serde_yaml_ng::Value>,
+    if_: Option<Scalar>,
     #[serde(rename = "continue-on-error")]
     continue_on_error: Option<serde_yaml_ng::Value>,
     #[serde(rename = "timeout-minutes")]
@@ -179,9 +185,7 @@ pub fn parse(file: &str, text: &str) -> Result<Workflow, Error> {
     if raw.concurrency.is_some() || raw.defaults.is_some() || raw.permissions.is_some() {
         return Err(not_yet("a workflow-level `concurrency`, `defaults` or `permissions`"));
     }
-    if text.contains("${{") {
-        return Err(not_yet("an expression (`${{ … }}`)"));
-    }
+    check_expressions(file, text)?;
     let on = triggers(file, &raw.on)?;
     if raw.jobs.is_empty() {
         return Err(Error(format!("{file}: `jobs` is empty")));
@@ -199,7 +203,6 @@ pub fn parse(file: &str, text: &str) -> Result<Workflow, Error> {
             return Err(here("a job id has only letters, digits, '_' and '-'"));
         }
         for (present, what) in [
-            (j.if_.is_some(), "`if`"),
             (j.outputs.is_some(), "`outputs`"),
             (j.strategy.is_some(), "`strategy`"),
             (j.concurrency.is_some(), "`concurrency`"),
@@ -226,7 +229,6 @@ pub fn parse(file: &str, text: &str) -> Result<Workflow, Error> {
             let n = i + 1;
             let step_here = |what: &str| here(&format!("step {n}: {what}"));
             for (present, what) in [
-                (s.if_.is_some(), "`if`"),
                 (s.continue_on_error.is_some(), "`continue-on-error`"),
                 (s.timeout_minutes.is_some(), "`timeout-minutes`"),
             ] {
@@ -269,12 +271,17 @@ pub fn parse(file: &str, text: &str) -> Result<Workflow, Error> {
                 Some(r) => format!("Run {}", r.lines().next().unwrap_or("").trim()),
                 None => "Check out the repository".to_string(),
             });
+            let condition = s.if_.map(Scalar::into_string);
+            if let Some(c) = &condition {
+                check_condition(c).map_err(|e| step_here(&format!("if: {e}")))?;
+            }
             steps.push(Step {
                 name,
                 run,
                 shell: s.shell,
                 env: env_map(s.env),
                 working_directory: s.working_directory,
+                condition,
             });
         }
         let needs = match j.needs {
@@ -282,7 +289,12 @@ pub fn parse(file: &str, text: &str) -> Result<Workflow, Error> {
             Some(OneOrMany::One(n)) => vec![n],
             Some(OneOrMany::Many(v)) => v,
         };
+        let condition = j.if_.map(Scalar::into_string);
+        if let Some(c) = &condition {
+            check_condition(c).map_err(|e| here(&format!("if: {e}")))?;
+        }
         jobs.push(Job {
+            condition,
             name: j.name.unwrap_or_else(|| key.clone()),
             key,
             needs,
@@ -300,6 +312,29 @@ pub fn parse(file: &str, text: &str) -> Result<Workflow, Error> {
         env: env_map(raw.env),
         jobs,
     })
+}
+
+/// Every `${{ … }}` in the file must parse; errors name the line.
+fn check_expressions(file: &str, text: &str) -> Result<(), Error> {
+    let mut from = 0;
+    while let Some(start) = text[from..].find("${{").map(|i| i + from) {
+        let line = text[..start].matches('\n').count() + 1;
+        let end = text[start..]
+            .find("}}")
+            .map(|i| i + start)
+            .ok_or_else(|| Error(format!("{file}:{line}: a `${{{{` is not closed with `}}}}`")))?;
+        super::expr::parse(text[start + 3..end].trim())
+            .map_err(|e| Error(format!("{file}:{line}: {e} in `{}`", &text[start..end + 2])))?;
+        from = end + 2;
+    }
+    Ok(())
+}
+
+/// An `if:` parses with or without `${{ }}`.
+fn check_condition(text: &str) -> Result<(), String> {
+    let t = text.trim();
+    let src = t.strip_prefix("${{").and_then(|s| s.strip_suffix("}}")).unwrap_or(t);
+    super::expr::parse(src).map(|_| ())
 }
 
 /// serde_yaml's messages end in "at line N column M"; the line is shown first.
