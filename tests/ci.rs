@@ -679,3 +679,41 @@ jobs:
     };
     assert!(bad["error"].as_str().unwrap().contains("bad.yml:5:"), "{bad}");
 }
+
+#[test]
+fn step_and_job_outputs() {
+    let r = repo();
+    r.push_workflow(
+        "ci.yml",
+        r#"on: push
+jobs:
+  build:
+    outputs:
+      version: ${{ steps.make.outputs.version }}
+      notes: ${{ steps.make.outputs.notes }}
+    steps:
+      - id: make
+        run: |
+          echo "version=1.2.${GITHUB_RUN_NUMBER}" >> "$GITHUB_OUTPUT"
+          printf 'notes<<END\nline one\nline two\nEND\n' >> "$GITHUB_OUTPUT"
+      - run: echo "made ${{ steps.make.outputs.version }} (${{ steps.make.outcome }})"
+  release:
+    needs: build
+    steps:
+      - run: |
+          echo "releasing ${{ needs.build.outputs.version }}"
+          echo "${{ needs.build.outputs.notes }}" | wc -l
+"#,
+        "main",
+    );
+    let run = r.wait_run(1);
+    assert_eq!(run["conclusion"], "success", "{run}");
+    let jobs = r.jobs(&run);
+    assert!(r.log(r.job(&jobs, "build")).contains("made 1.2.1 (success)"));
+    let release = r.log(r.job(&jobs, "release"));
+    assert!(release.contains("releasing 1.2.1"), "{release}");
+    assert!(
+        release.lines().any(|l| l.ends_with(" 2")),
+        "two lines of notes: {release}"
+    );
+}

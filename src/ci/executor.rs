@@ -380,8 +380,13 @@ impl Ci {
                 Some(c) => expr::condition(c, &ctx),
                 None => Ok(status == expr::Status::Success),
             };
+            let step_id = step.id.clone();
             let step = match (wanted, interpolated(step, &ctx)) {
                 (Ok(false), _) => {
+                    if let Some(id) = &step_id {
+                        contexts["steps"][id] =
+                            serde_json::json!({ "outputs": {}, "outcome": "skipped", "conclusion": "skipped" });
+                    }
                     self.db
                         .write(move |tx| runs::set_step(tx, job_id, number, "completed", Some("skipped"), None))
                         .await?;
@@ -432,6 +437,14 @@ impl Ci {
             self.db
                 .write(move |tx| runs::set_step(tx, job_id, number, "completed", Some(step_conclusion), code))
                 .await?;
+            if let Some(id) = &step_id {
+                let outputs: serde_json::Map<String, serde_json::Value> =
+                    read_key_values(&scratch.join(format!("output-{number}")))
+                        .into_iter()
+                        .map(|(k, v)| (k, serde_json::Value::String(v)))
+                        .collect();
+                contexts["steps"][id] = serde_json::json!({ "outputs": outputs, "outcome": step_conclusion, "conclusion": step_conclusion });
+            }
             if step_conclusion != "success" && conclusion == "success" {
                 conclusion = step_conclusion;
             }
@@ -439,6 +452,26 @@ impl Ci {
                 conclusion = step_conclusion;
                 break;
             }
+        }
+        if !spec.outputs.is_empty() {
+            contexts["env"] = serde_json::to_value(&env).unwrap_or_default();
+            let ctx = expr::Context {
+                values: &contexts,
+                status: expr::Status::Success,
+            };
+            let outputs: serde_json::Map<String, serde_json::Value> = spec
+                .outputs
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        serde_json::Value::String(expr::interpolate(v, &ctx).unwrap_or_default()),
+                    )
+                })
+                .collect();
+            let json = serde_json::Value::Object(outputs).to_string();
+            let job_id = job.id;
+            self.db.write(move |tx| runs::set_outputs(tx, job_id, &json)).await?;
         }
         writer.line(&format!("Hearth: job {} finished: {conclusion}", spec.key));
         let _ = std::fs::remove_dir_all(&work);
@@ -459,12 +492,12 @@ fn contexts(
         .needs
         .iter()
         .map(|n| {
-            let result = siblings
-                .iter()
-                .find(|j| &j.key == n)
-                .and_then(|j| j.conclusion.clone())
-                .unwrap_or_default();
-            (n.clone(), serde_json::json!({ "result": result, "outputs": {} }))
+            let sibling = siblings.iter().find(|j| &j.key == n);
+            let result = sibling.and_then(|j| j.conclusion.clone()).unwrap_or_default();
+            let outputs: serde_json::Value = sibling
+                .and_then(|j| serde_json::from_str(&j.outputs).ok())
+                .unwrap_or_else(|| serde_json::json!({}));
+            (n.clone(), serde_json::json!({ "result": result, "outputs": outputs }))
         })
         .collect();
     serde_json::json!({
@@ -755,11 +788,13 @@ fn kill_leftovers(data_dir: &Path, job: i64) -> usize {
     killed
 }
 
-/// `KEY=VALUE` lines (and `KEY<<DELIM` blocks) written to `$GITHUB_ENV`.
-fn read_env_file(path: &Path, env: &mut BTreeMap<String, String>) {
+/// `KEY=VALUE` lines (and `KEY<<DELIM` blocks), as steps write them to
+/// `$GITHUB_ENV` and `$GITHUB_OUTPUT`.
+fn read_key_values(path: &Path) -> Vec<(String, String)> {
     let Ok(text) = std::fs::read_to_string(path) else {
-        return;
+        return Vec::new();
     };
+    let mut out = Vec::new();
     let mut lines = text.lines();
     while let Some(line) = lines.next() {
         if let Some((key, delim)) = line.split_once("<<") {
@@ -770,13 +805,18 @@ fn read_env_file(path: &Path, env: &mut BTreeMap<String, String>) {
                 }
                 value.push(l);
             }
-            env.insert(key.to_string(), value.join("\n"));
+            out.push((key.to_string(), value.join("\n")));
         } else if let Some((key, value)) = line.split_once('=')
             && !key.is_empty()
         {
-            env.insert(key.to_string(), value.to_string());
+            out.push((key.to_string(), value.to_string()));
         }
     }
+    out
+}
+
+fn read_env_file(path: &Path, env: &mut BTreeMap<String, String>) {
+    env.extend(read_key_values(path));
 }
 
 /// Folders written to `$GITHUB_PATH` come first in later steps' PATH.

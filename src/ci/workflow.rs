@@ -49,6 +49,9 @@ pub struct Job {
     /// `if:`, as written; `None` means `success()`.
     #[serde(default)]
     pub condition: Option<String>,
+    /// `outputs:`: names and the expressions that give their values.
+    #[serde(default)]
+    pub outputs: BTreeMap<String, String>,
     pub name: String,
     pub needs: Vec<String>,
     pub env: BTreeMap<String, String>,
@@ -59,6 +62,9 @@ pub struct Job {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Step {
+    /// `id:`, the name of its outputs in the `steps` context.
+    #[serde(default)]
+    pub id: Option<String>,
     pub name: String,
     /// The script; `None` for `uses: actions/checkout` (the workspace is
     /// already a checkout).
@@ -104,7 +110,8 @@ struct RawJob {
     // In the format, not run yet by this version.
     #[serde(rename = "if")]
     if_: Option<Scalar>,
-    outputs: Option<serde_yaml_ng::Value>,
+    #[serde(default)]
+    outputs: BTreeMap<String, Scalar>,
     strategy: Option<serde_yaml_ng::Value>,
     concurrency: Option<serde_yaml_ng::Value>,
     environment: Option<serde_yaml_ng::Value>,
@@ -203,7 +210,6 @@ pub fn parse(file: &str, text: &str) -> Result<Workflow, Error> {
             return Err(here("a job id has only letters, digits, '_' and '-'"));
         }
         for (present, what) in [
-            (j.outputs.is_some(), "`outputs`"),
             (j.strategy.is_some(), "`strategy`"),
             (j.concurrency.is_some(), "`concurrency`"),
             (j.environment.is_some(), "`environment`"),
@@ -236,7 +242,6 @@ pub fn parse(file: &str, text: &str) -> Result<Workflow, Error> {
                     return Err(step_here(&format!("{what} is not supported yet by this Hearth")));
                 }
             }
-            let _ = s.id;
             let run = match (s.run, s.uses) {
                 (Some(run), None) => Some(run),
                 (None, Some(uses)) => {
@@ -276,6 +281,7 @@ pub fn parse(file: &str, text: &str) -> Result<Workflow, Error> {
                 check_condition(c).map_err(|e| step_here(&format!("if: {e}")))?;
             }
             steps.push(Step {
+                id: s.id,
                 name,
                 run,
                 shell: s.shell,
@@ -295,6 +301,7 @@ pub fn parse(file: &str, text: &str) -> Result<Workflow, Error> {
         }
         jobs.push(Job {
             condition,
+            outputs: env_map(j.outputs),
             name: j.name.unwrap_or_else(|| key.clone()),
             key,
             needs,

@@ -36,6 +36,8 @@ pub struct Job {
     pub conclusion: Option<String>,
     pub started_at: Option<i64>,
     pub completed_at: Option<i64>,
+    /// The job's `outputs`, a JSON object.
+    pub outputs: String,
 }
 
 #[derive(Debug, Clone)]
@@ -90,7 +92,7 @@ fn run_from_row(r: &Row) -> rusqlite::Result<Run> {
 }
 
 const JOB_SELECT: &str =
-    "SELECT id, run_id, job_key, name, needs, spec, status, conclusion, started_at, completed_at FROM jobs";
+    "SELECT id, run_id, job_key, name, needs, spec, status, conclusion, started_at, completed_at, outputs FROM jobs";
 
 fn job_from_row(r: &Row) -> rusqlite::Result<Job> {
     let needs: String = r.get(4)?;
@@ -105,6 +107,7 @@ fn job_from_row(r: &Row) -> rusqlite::Result<Job> {
         conclusion: r.get(7)?,
         started_at: r.get(8)?,
         completed_at: r.get(9)?,
+        outputs: r.get(10)?,
     })
 }
 
@@ -270,6 +273,11 @@ pub fn finish_job(conn: &Connection, job: i64, conclusion: &str) -> Result<()> {
     } else {
         conn.execute("UPDATE runs SET updated_at = ?2 WHERE id = ?1", params![run, now])?;
     }
+    Ok(())
+}
+
+pub fn set_outputs(conn: &Connection, job: i64, outputs: &str) -> Result<()> {
+    conn.execute("UPDATE jobs SET outputs = ?2 WHERE id = ?1", params![job, outputs])?;
     Ok(())
 }
 

@@ -33,6 +33,7 @@ CREATE TABLE jobs (
     name         TEXT    NOT NULL,
     needs        TEXT    NOT NULL DEFAULT '', -- job keys, comma-separated
     spec         TEXT    NOT NULL,           -- the job as JSON, for the executor
+    outputs      TEXT    NOT NULL DEFAULT '{}', -- the job's `outputs`, as JSON, once it ran
     status       TEXT    NOT NULL CHECK (status IN ('queued', 'in_progress', 'completed')),
     conclusion   TEXT CHECK (conclusion IN ('success', 'failure', 'cancelled', 'skipped', 'timed_out')),
     started_at   INTEGER,
