@@ -717,3 +717,37 @@ jobs:
         "two lines of notes: {release}"
     );
 }
+
+#[test]
+fn continue_on_error_and_step_timeouts() {
+    let r = repo();
+    r.push_workflow(
+        "ci.yml",
+        r#"on: push
+jobs:
+  a:
+    steps:
+      - id: flaky
+        continue-on-error: true
+        run: exit 4
+      - run: echo "went on after ${{ steps.flaky.outcome }} (${{ steps.flaky.conclusion }})"
+      - timeout-minutes: 0.02
+        run: sleep 30
+      - run: echo never
+"#,
+        "main",
+    );
+    let run = r.wait_run(1);
+    let job = &r.jobs(&run)[0];
+    assert_eq!(job["conclusion"], "failure", "the step timeout fails the job");
+    let steps: Vec<&str> = job["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["conclusion"].as_str().unwrap())
+        .collect();
+    assert_eq!(steps, ["failure", "success", "failure", "skipped"]);
+    let log = r.log(job);
+    assert!(log.contains("went on after failure (success)"), "{log}");
+    assert!(log.contains("step's own timeout-minutes"), "{log}");
+}

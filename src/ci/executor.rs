@@ -415,18 +415,27 @@ impl Ci {
                     ("success", Some(0))
                 }
                 Some(script) => {
-                    let outcome = run_step(
+                    let step_deadline = match step.timeout_seconds {
+                        Some(secs) => deadline.min(Instant::now() + Duration::from_secs(secs)),
+                        None => deadline,
+                    };
+                    let mut outcome = run_step(
                         &step,
                         script,
                         number,
                         &scratch,
                         &workspace,
                         &env,
-                        deadline,
+                        step_deadline,
                         cancel,
                         &mut writer,
                     )
                     .await?;
+                    // The step's own timeout fails the step, not the whole job's time.
+                    if outcome.0 == "timed_out" && Instant::now() < deadline {
+                        writer.line("Hearth: that was the step's own timeout-minutes.");
+                        outcome = ("failure", None);
+                    }
                     // Files the step wrote to change later steps.
                     read_env_file(&scratch.join(format!("env-{number}")), &mut env);
                     prepend_path(&scratch.join(format!("path-{number}")), &mut env);
@@ -443,7 +452,17 @@ impl Ci {
                         .into_iter()
                         .map(|(k, v)| (k, serde_json::Value::String(v)))
                         .collect();
-                contexts["steps"][id] = serde_json::json!({ "outputs": outputs, "outcome": step_conclusion, "conclusion": step_conclusion });
+                let effective = if step.continue_on_error {
+                    "success"
+                } else {
+                    step_conclusion
+                };
+                contexts["steps"][id] =
+                    serde_json::json!({ "outputs": outputs, "outcome": step_conclusion, "conclusion": effective });
+            }
+            if step.continue_on_error && matches!(step_conclusion, "failure" | "timed_out") {
+                writer.line("Hearth: the step failed; continue-on-error lets the job go on.");
+                continue;
             }
             if step_conclusion != "success" && conclusion == "success" {
                 conclusion = step_conclusion;

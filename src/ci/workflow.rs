@@ -75,6 +75,12 @@ pub struct Step {
     /// `if:`, as written; `None` means `success()`.
     #[serde(default)]
     pub condition: Option<String>,
+    /// A failure of this step does not fail the job.
+    #[serde(default)]
+    pub continue_on_error: bool,
+    /// The step's own `timeout-minutes`, in seconds.
+    #[serde(default)]
+    pub timeout_seconds: Option<u64>,
 }
 
 // The file as written, before validation.
@@ -137,9 +143,9 @@ struct RawStep {
     #[serde(rename = "if")]
     if_: Option<Scalar>,
     #[serde(rename = "continue-on-error")]
-    continue_on_error: Option<serde_yaml_ng::Value>,
+    continue_on_error: Option<bool>,
     #[serde(rename = "timeout-minutes")]
-    timeout_minutes: Option<serde_yaml_ng::Value>,
+    timeout_minutes: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -234,14 +240,6 @@ pub fn parse(file: &str, text: &str) -> Result<Workflow, Error> {
         for (i, s) in j.steps.into_iter().enumerate() {
             let n = i + 1;
             let step_here = |what: &str| here(&format!("step {n}: {what}"));
-            for (present, what) in [
-                (s.continue_on_error.is_some(), "`continue-on-error`"),
-                (s.timeout_minutes.is_some(), "`timeout-minutes`"),
-            ] {
-                if present {
-                    return Err(step_here(&format!("{what} is not supported yet by this Hearth")));
-                }
-            }
             let run = match (s.run, s.uses) {
                 (Some(run), None) => Some(run),
                 (None, Some(uses)) => {
@@ -288,6 +286,10 @@ pub fn parse(file: &str, text: &str) -> Result<Workflow, Error> {
                 env: env_map(s.env),
                 working_directory: s.working_directory,
                 condition,
+                continue_on_error: s.continue_on_error.unwrap_or(false),
+                timeout_seconds: s
+                    .timeout_minutes
+                    .map(|m| (m * 60.0).round().clamp(1.0, 360.0 * 60.0) as u64),
             });
         }
         let needs = match j.needs {
