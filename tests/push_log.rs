@@ -141,3 +141,38 @@ fn a_crash_between_ref_update_and_record_is_reconciled_at_start_up() {
     let out = git.ok(None, &["ls-remote", &server.url("/alice/demo.git")]);
     assert!(out.contains("refs/heads/main"));
 }
+
+#[test]
+fn commits_recorded_at_start_up_still_close_their_issues() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let data = dir.path().join("data");
+    let first = TestServer::start_in(&data, &[], &[]);
+    let token = first.user("alice", "pw-alice-1", true);
+    first.create_repo(&token, "demo", false);
+    let (status, _) = first.api(
+        "POST",
+        "/api/v1/repos/alice/demo/issues",
+        Some(&token),
+        Some(serde_json::json!({"title": "Bug"})),
+    );
+    assert_eq!(status, 201);
+    drop(first);
+    let git = Git::new();
+    let work = git.dir("work");
+    git.ok(None, &["init", "-q", work.to_str().unwrap()]);
+    git.ok(Some(&work), &["commit", "-q", "--allow-empty", "-m", "Fixes #1"]);
+    let mut crashing = TestServer::start_in(&data, &[], &[("HEARTH_FAILPOINT", "after-receive-pack")]);
+    let _ = git.run(
+        Some(&work),
+        &[
+            "push",
+            "-q",
+            &crashing.cred_url("alice", &token, "/alice/demo.git"),
+            "main",
+        ],
+    );
+    assert!(!crashing.wait_exit().success());
+    let server = TestServer::start_in(&data, &[], &[]);
+    let (_, issue) = server.api("GET", "/api/v1/repos/alice/demo/issues/1", Some(&token), None);
+    assert_eq!(issue["state"], "closed", "{issue}");
+}

@@ -166,7 +166,7 @@ pub async fn reconcile(db: &Db, repos_dir: &Path) -> Result<usize> {
             );
             continue;
         }
-        let rows = record_ref_updates(db, repo.id, path, Source::Reconcile).await?;
+        let rows = record_ref_updates(db, repo.id, path.clone(), Source::Reconcile).await?;
         for row in &rows {
             tracing::info!(
                 "recorded {} {}..{} in {}/{} found at start-up",
@@ -178,6 +178,16 @@ pub async fn reconcile(db: &Db, repos_dir: &Path) -> Result<usize> {
             );
         }
         found += rows.len();
+        // The commits of such a push still reference and close their issues.
+        if !rows.is_empty()
+            && let Err(e) = crate::issues::refs::link_pushed_commits(db, &repo, &path, rows, None).await
+        {
+            tracing::error!(
+                "linking commits found at start-up to issues in {}/{}: {e}",
+                repo.owner,
+                repo.name
+            );
+        }
     }
     Ok(found)
 }
