@@ -42,9 +42,16 @@ pub async fn serve(config: Config, listener: TcpListener) -> Result<()> {
         tracing::warn!("recorded {found} ref update(s) that an earlier run had not recorded");
     }
     let slots = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-    let ci = ci::executor::Ci::new(db.clone(), config.data_dir.clone(), config.work_dir(), slots);
+    let keys = ci::secrets::Keyring::open(&config.data_dir)?;
+    let ci = ci::executor::Ci::new(
+        db.clone(),
+        config.data_dir.clone(),
+        config.work_dir(),
+        keys.clone(),
+        slots,
+    );
     ci.start().await?;
-    let state = web::AppState::new(config, db, git, ci);
+    let state = web::AppState::new(config, db, git, ci, keys);
     let app = web::router(state);
     let addr = listener.local_addr()?;
     tracing::info!("listening on http://{addr}");

@@ -751,3 +751,70 @@ jobs:
     assert!(log.contains("went on after failure (success)"), "{log}");
     assert!(log.contains("step's own timeout-minutes"), "{log}");
 }
+
+#[test]
+fn secrets_reach_jobs_and_never_the_log() {
+    let r = repo();
+    let put = |name: &str, value: &str| {
+        r.server.api(
+            "PUT",
+            &format!("/api/v1/repos/alice/demo/actions/secrets/{name}"),
+            Some(&r.token),
+            Some(serde_json::json!({ "value": value })),
+        )
+    };
+    assert_eq!(put("deploy_token", "s3cr3t-value-42").0, 201);
+    assert_eq!(
+        put("DEPLOY_TOKEN", "s3cr3t-value-42").0,
+        204,
+        "names are upper-cased; a second put updates"
+    );
+    assert_eq!(put("GITHUB_TOKEN", "x").0, 400);
+    assert_eq!(put("1BAD", "x").0, 400);
+    let reader = r.server.user("rita", "pw-rita-12", false);
+    let (status, _) = r
+        .server
+        .api("GET", "/api/v1/repos/alice/demo/actions/secrets", Some(&reader), None);
+    assert_eq!(status, 403);
+    let list = r.api("/actions/secrets");
+    assert_eq!(list["secrets"][0]["name"], "DEPLOY_TOKEN");
+    assert!(!list.to_string().contains("s3cr3t"), "values are never given back");
+    // Sealed at rest: not in the database, and the key is in the data directory.
+    let raw = std::fs::read(r.server.data.join("hearth.db")).unwrap();
+    assert!(!raw.windows(15).any(|w| w == b"s3cr3t-value-42"));
+    assert_eq!(std::fs::read(r.server.data.join("secrets.key")).unwrap().len(), 32);
+
+    r.push_workflow(
+        "ci.yml",
+        r#"on: push
+jobs:
+  deploy:
+    steps:
+      - env:
+          TOKEN: ${{ secrets.DEPLOY_TOKEN }}
+        run: |
+          echo "token is $TOKEN"
+          test "$TOKEN" = "s3cr3t-value-42" && echo "the job got the value"
+          echo "::add-mask::temporary-password"
+          echo "using temporary-password now"
+"#,
+        "main",
+    );
+    let run = r.wait_run(1);
+    assert_eq!(run["conclusion"], "success");
+    let log = r.log(&r.jobs(&run)[0]);
+    assert!(log.contains("the job got the value"), "{log}");
+    assert!(log.contains("token is ***") && !log.contains("s3cr3t"), "{log}");
+    assert!(
+        log.contains("using *** now") && !log.contains("temporary-password"),
+        "{log}"
+    );
+    let (status, _) = r.server.api(
+        "DELETE",
+        "/api/v1/repos/alice/demo/actions/secrets/deploy_token",
+        Some(&r.token),
+        None,
+    );
+    assert_eq!(status, 204);
+    assert_eq!(r.api("/actions/secrets")["total_count"], 0);
+}

@@ -31,6 +31,7 @@ pub struct Ci {
     db: Db,
     data_dir: PathBuf,
     work_dir: PathBuf,
+    keys: super::secrets::Keyring,
     wake: Notify,
     slots: usize,
     /// Running jobs, each with the signal that cancels it.
@@ -38,11 +39,12 @@ pub struct Ci {
 }
 
 impl Ci {
-    pub fn new(db: Db, data_dir: PathBuf, work_dir: PathBuf, slots: usize) -> Arc<Ci> {
+    pub fn new(db: Db, data_dir: PathBuf, work_dir: PathBuf, keys: super::secrets::Keyring, slots: usize) -> Arc<Ci> {
         Arc::new(Ci {
             db,
             data_dir,
             work_dir,
+            keys,
             wake: Notify::new(),
             slots: slots.max(1),
             running: Mutex::new(HashMap::new()),
@@ -345,6 +347,10 @@ impl Ci {
         let run_id = run.id;
         let siblings = self.db.read(move |c| runs::jobs(c, run_id)).await?;
         let mut contexts = contexts(&run, &repo, &spec, &siblings, &env);
+        // The repository's secrets, for ${{ secrets.NAME }}; their values never reach the log.
+        let secrets = super::secrets::values(&self.db, &self.keys, repo.id).await?;
+        writer.masks.extend(secrets.values().filter(|v| !v.is_empty()).cloned());
+        contexts["secrets"] = serde_json::to_value(&secrets).unwrap_or_default();
         // Job-level env may use expressions too.
         let resolved: Vec<(String, String)> = env
             .iter()
@@ -583,6 +589,8 @@ struct LogWriter {
     file: std::fs::File,
     written: u64,
     truncated: bool,
+    /// Values replaced by `***`: secrets, and what steps mask with `::add-mask::`.
+    masks: Vec<String>,
 }
 
 impl LogWriter {
@@ -593,12 +601,25 @@ impl LogWriter {
             file,
             written,
             truncated: false,
+            masks: Vec::new(),
         })
     }
 
     fn line(&mut self, text: &str) {
+        let mut text = std::borrow::Cow::Borrowed(text);
+        if let Some(value) = text.trim_end().strip_prefix("::add-mask::") {
+            if !value.is_empty() {
+                self.masks.push(value.to_string());
+            }
+            text = std::borrow::Cow::Borrowed("::add-mask::***");
+        }
         if self.truncated {
             return;
+        }
+        for mask in &self.masks {
+            if text.contains(mask.as_str()) {
+                text = std::borrow::Cow::Owned(text.replace(mask.as_str(), "***"));
+            }
         }
         let line = format!("{} {text}\n", timestamp());
         if self.written + line.len() as u64 > LOG_CAP_BYTES {

@@ -12,6 +12,7 @@ pub mod issues;
 pub mod ref_updates;
 pub mod repos;
 pub mod runs;
+pub mod secrets;
 pub mod sessions;
 pub mod tokens;
 pub mod users;
@@ -30,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/002_issues.sql"),
     include_str!("migrations/003_issue_versions.sql"),
     include_str!("migrations/004_ci.sql"),
+    include_str!("migrations/005_secrets.sql"),
 ];
 
 /// Readers kept open for reuse; more are opened on demand under load.

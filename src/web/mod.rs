@@ -42,11 +42,13 @@ pub struct AppState {
     pub code: Arc<RepoCache>,
     /// The CI loop, woken after each push.
     pub ci: Arc<Ci>,
+    /// Seals and opens repository secrets.
+    pub keys: crate::ci::secrets::Keyring,
     push_locks: Arc<Mutex<HashMap<RepoId, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 impl AppState {
-    pub fn new(config: Config, db: Db, git: GitCommand, ci: Arc<Ci>) -> AppState {
+    pub fn new(config: Config, db: Db, git: GitCommand, ci: Arc<Ci>, keys: crate::ci::secrets::Keyring) -> AppState {
         let housekeeper = Housekeeper::new(git.clone());
         AppState {
             config: Arc::new(config),
@@ -55,6 +57,7 @@ impl AppState {
             housekeeper,
             code: Default::default(),
             ci,
+            keys,
             push_locks: Default::default(),
         }
     }

@@ -26,6 +26,11 @@ pub fn routes() -> Router<AppState> {
         .route("/{owner}/{repo}/badge.svg", get(badge_svg))
         .route("/{owner}/{repo}/runs/{number}/cancel", axum::routing::post(cancel))
         .route("/{owner}/{repo}/runs/dispatch", axum::routing::post(dispatch))
+        .route("/{owner}/{repo}/settings/secrets", get(secrets_page).post(add_secret))
+        .route(
+            "/{owner}/{repo}/settings/secrets/{name}/delete",
+            axum::routing::post(delete_secret),
+        )
         .route("/{owner}/{repo}/runs/{number}/rerun", axum::routing::post(rerun))
 }
 
@@ -412,4 +417,86 @@ async fn dispatch(
     .await?;
     state.ci.wake();
     Ok(to_run(&access.repo, number))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "runs/secrets.html")]
+pub struct SecretsView {
+    nav: Nav,
+    repo: Repo,
+    can_admin: bool,
+    tab: &'static str,
+    names: Vec<(String, String)>,
+    error: Option<String>,
+}
+
+async fn secrets_view(
+    state: &AppState,
+    nav: Nav,
+    access: RepoAccess<Write>,
+    error: Option<String>,
+) -> Result<SecretsView> {
+    let id = access.repo.id;
+    let list = state.db.read(move |c| crate::db::secrets::all(c, id)).await?;
+    Ok(SecretsView {
+        nav,
+        can_admin: access.access >= Access::Admin,
+        repo: access.repo,
+        tab: "settings",
+        names: list.into_iter().map(|s| (s.name, ago(s.updated_at))).collect(),
+        error,
+    })
+}
+
+/// `/{owner}/{repo}/settings/secrets`: names and when they changed; a
+/// value is never shown again once saved.
+async fn secrets_page(State(state): State<AppState>, nav: Nav, access: RepoAccess<Write>) -> Result<SecretsView> {
+    secrets_view(&state, nav, access, None).await
+}
+
+#[derive(serde::Deserialize)]
+pub struct SecretForm {
+    name: String,
+    value: String,
+}
+
+async fn add_secret(
+    State(state): State<AppState>,
+    nav: Nav,
+    access: RepoAccess<Write>,
+    CsrfForm(form): CsrfForm<SecretForm>,
+) -> Result<axum::response::Response> {
+    use axum::response::IntoResponse;
+    match crate::ci::secrets::put(&state.db, &state.keys, access.repo.id, &form.name, &form.value).await {
+        Ok(_) => Ok(axum::response::Redirect::to(&format!(
+            "/{}/{}/settings/secrets",
+            access.repo.owner, access.repo.name
+        ))
+        .into_response()),
+        Err(e @ (Error::BadRequest(_) | Error::TooLarge(_))) => {
+            let view = secrets_view(&state, nav, access, Some(super::accounts::capitalize(&e.to_string()))).await?;
+            Ok((axum::http::StatusCode::BAD_REQUEST, view).into_response())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn delete_secret(
+    State(state): State<AppState>,
+    Path((_, _, name)): Path<(String, String, String)>,
+    access: RepoAccess<Write>,
+    CsrfForm(_): CsrfForm<NoFields>,
+) -> Result<axum::response::Redirect> {
+    let id = access.repo.id;
+    if !state
+        .db
+        .write(move |tx| crate::db::secrets::delete(tx, id, &name))
+        .await?
+    {
+        return Err(Error::NotFound);
+    }
+    Ok(axum::response::Redirect::to(&format!(
+        "/{}/{}/settings/secrets",
+        access.repo.owner, access.repo.name
+    )))
 }

@@ -29,6 +29,11 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/repos/{owner}/{repo}/actions/workflows/{file}/dispatches",
             post(dispatch),
         )
+        .route("/api/v1/repos/{owner}/{repo}/actions/secrets", get(secrets))
+        .route(
+            "/api/v1/repos/{owner}/{repo}/actions/secrets/{name}",
+            axum::routing::put(put_secret).delete(delete_secret),
+        )
         .route("/api/v1/repos/{owner}/{repo}/actions/runs/{run}/rerun", post(rerun))
         .route(
             "/api/v1/repos/{owner}/{repo}/actions/runs/{run}/rerun-failed-jobs",
@@ -231,4 +236,52 @@ async fn dispatch(
     crate::ci::trigger::dispatch(&state.db, &state.config.repos_dir(), &access.repo, &file, &body.rev).await?;
     state.ci.wake();
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Secret names only: values are never given back.
+async fn secrets(State(state): State<AppState>, access: RepoAccess<Write>) -> Result<Json<Value>> {
+    let id = access.repo.id;
+    let list = state.db.read(move |c| crate::db::secrets::all(c, id)).await?;
+    let items: Vec<Value> = list
+        .iter()
+        .map(|s| json!({ "name": s.name, "updated_at": rfc3339(s.updated_at) }))
+        .collect();
+    Ok(Json(json!({ "total_count": items.len(), "secrets": items })))
+}
+
+#[derive(serde::Deserialize)]
+struct SecretValue {
+    value: String,
+}
+
+async fn put_secret(
+    State(state): State<AppState>,
+    access: RepoAccess<Write>,
+    Path((_, _, name)): Path<(String, String, String)>,
+    Json(body): Json<SecretValue>,
+) -> Result<StatusCode> {
+    let created = crate::ci::secrets::put(&state.db, &state.keys, access.repo.id, &name, &body.value).await?;
+    Ok(if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::NO_CONTENT
+    })
+}
+
+async fn delete_secret(
+    State(state): State<AppState>,
+    access: RepoAccess<Write>,
+    Path((_, _, name)): Path<(String, String, String)>,
+) -> Result<StatusCode> {
+    let id = access.repo.id;
+    let name = name.to_ascii_uppercase();
+    if state
+        .db
+        .write(move |tx| crate::db::secrets::delete(tx, id, &name))
+        .await?
+    {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(Error::NotFound)
+    }
 }
