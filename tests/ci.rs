@@ -818,3 +818,49 @@ jobs:
     assert_eq!(status, 204);
     assert_eq!(r.api("/actions/secrets")["total_count"], 0);
 }
+
+#[test]
+fn a_matrix_runs_one_job_per_combination() {
+    let r = repo();
+    r.push_workflow(
+        "ci.yml",
+        r#"on: push
+jobs:
+  test:
+    strategy:
+      matrix:
+        os: [linux, bsd]
+        version: [1, 2]
+        exclude:
+          - os: bsd
+            version: 1
+    steps:
+      - run: echo "testing on ${{ matrix.os }} version ${{ matrix.version }}"
+  report:
+    needs: test
+    steps:
+      - run: echo "all ${{ needs.test.result }}"
+"#,
+        "main",
+    );
+    let run = r.wait_run(1);
+    assert_eq!(run["conclusion"], "success", "{run}");
+    let jobs = r.jobs(&run);
+    let mut names: Vec<&str> = jobs.iter().map(|j| j["name"].as_str().unwrap()).collect();
+    names.sort();
+    assert_eq!(names, ["report", "test (bsd, 2)", "test (linux, 1)", "test (linux, 2)"]);
+    let bsd = jobs.iter().find(|j| j["name"] == "test (bsd, 2)").unwrap();
+    assert!(r.log(bsd).contains("testing on bsd version 2"));
+    let report = r.job(&jobs, "report");
+    let last_test = jobs
+        .iter()
+        .filter(|j| j["key"] == "test")
+        .map(|j| j["completed_at"].as_str().unwrap())
+        .max()
+        .unwrap();
+    assert!(
+        report["started_at"].as_str().unwrap() >= last_test,
+        "report waits for every instance"
+    );
+    assert!(r.log(report).contains("all success"));
+}

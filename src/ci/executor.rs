@@ -156,8 +156,11 @@ impl Ci {
         }
         for j in jobs.iter().filter(|j| j.status == "queued") {
             let siblings = &by_run[&j.run_id];
-            let need = |key: &String| siblings.iter().find(|s| &s.key == key);
-            let all_done = j.needs.iter().all(|n| need(n).is_some_and(|s| s.status == "completed"));
+            // A need is done when every instance of it (one per matrix combination) is.
+            let all_done = j
+                .needs
+                .iter()
+                .all(|n| siblings.iter().filter(|s| &s.key == n).all(|s| s.status == "completed"));
             if !all_done {
                 continue;
             }
@@ -208,19 +211,14 @@ impl Ci {
     /// A job whose needs are done runs if its `if:` holds (by default: all
     /// its needs succeeded).
     async fn wanted(&self, job: &Job, siblings: &[&Job]) -> Result<bool> {
-        let results: Vec<Option<&str>> = job
+        let results: Vec<&str> = job
             .needs
             .iter()
-            .map(|n| {
-                siblings
-                    .iter()
-                    .find(|s| &s.key == n)
-                    .and_then(|s| s.conclusion.as_deref())
-            })
+            .map(|n| need_result(siblings.iter().copied(), n))
             .collect();
-        let status = if results.iter().all(|r| *r == Some("success")) {
+        let status = if results.iter().all(|r| *r == "success") {
             expr::Status::Success
-        } else if results.contains(&Some("cancelled")) {
+        } else if results.contains(&"cancelled") {
             expr::Status::Cancelled
         } else {
             expr::Status::Failure
@@ -517,10 +515,13 @@ fn contexts(
         .needs
         .iter()
         .map(|n| {
-            let sibling = siblings.iter().find(|j| &j.key == n);
-            let result = sibling.and_then(|j| j.conclusion.clone()).unwrap_or_default();
-            let outputs: serde_json::Value = sibling
-                .and_then(|j| serde_json::from_str(&j.outputs).ok())
+            let result = need_result(siblings.iter(), n);
+            // With a matrix, the outputs of the last instance that set any.
+            let outputs: serde_json::Value = siblings
+                .iter()
+                .filter(|j| &j.key == n)
+                .filter_map(|j| serde_json::from_str::<serde_json::Value>(&j.outputs).ok())
+                .rfind(|o| o.as_object().is_some_and(|m| !m.is_empty()))
                 .unwrap_or_else(|| serde_json::json!({}));
             (n.clone(), serde_json::json!({ "result": result, "outputs": outputs }))
         })
@@ -542,8 +543,26 @@ fn contexts(
         "runner": { "os": "Linux", "arch": "X64" },
         "needs": needs,
         "job": { "status": "success" },
-        "steps": {}, "inputs": {}, "secrets": {}, "matrix": {}, "strategy": {}, "vars": {},
+        "steps": {}, "inputs": {}, "secrets": {}, "matrix": spec.matrix.clone().unwrap_or_default(), "strategy": {}, "vars": {},
     })
+}
+
+/// The result of a need over all its instances: success when all succeeded,
+/// cancelled when any was cancelled, else failure (or skipped when all were).
+fn need_result<'a>(jobs: impl Iterator<Item = &'a Job>, key: &str) -> &'static str {
+    let results: Vec<&str> = jobs
+        .filter(|j| j.key == key)
+        .map(|j| j.conclusion.as_deref().unwrap_or(""))
+        .collect();
+    if !results.is_empty() && results.iter().all(|r| *r == "success") {
+        "success"
+    } else if results.contains(&"cancelled") {
+        "cancelled"
+    } else if !results.is_empty() && results.iter().all(|r| *r == "skipped") {
+        "skipped"
+    } else {
+        "failure"
+    }
 }
 
 /// A step with its `${{ }}` expressions replaced by their values.

@@ -49,6 +49,9 @@ pub struct Job {
     /// `if:`, as written; `None` means `success()`.
     #[serde(default)]
     pub condition: Option<String>,
+    /// This instance's values of the job's `strategy.matrix`, if it has one.
+    #[serde(default)]
+    pub matrix: Option<serde_json::Map<String, serde_json::Value>>,
     /// `outputs:`: names and the expressions that give their values.
     #[serde(default)]
     pub outputs: BTreeMap<String, String>,
@@ -118,7 +121,7 @@ struct RawJob {
     if_: Option<Scalar>,
     #[serde(default)]
     outputs: BTreeMap<String, Scalar>,
-    strategy: Option<serde_yaml_ng::Value>,
+    strategy: Option<RawStrategy>,
     concurrency: Option<serde_yaml_ng::Value>,
     environment: Option<serde_yaml_ng::Value>,
     #[serde(rename = "continue-on-error")]
@@ -146,6 +149,16 @@ struct RawStep {
     continue_on_error: Option<bool>,
     #[serde(rename = "timeout-minutes")]
     timeout_minutes: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStrategy {
+    matrix: indexmap::IndexMap<String, serde_yaml_ng::Value>,
+    #[serde(rename = "fail-fast")]
+    fail_fast: Option<bool>,
+    #[serde(rename = "max-parallel")]
+    max_parallel: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -216,7 +229,6 @@ pub fn parse(file: &str, text: &str) -> Result<Workflow, Error> {
             return Err(here("a job id has only letters, digits, '_' and '-'"));
         }
         for (present, what) in [
-            (j.strategy.is_some(), "`strategy`"),
             (j.concurrency.is_some(), "`concurrency`"),
             (j.environment.is_some(), "`environment`"),
             (j.continue_on_error.is_some(), "`continue-on-error`"),
@@ -301,18 +313,41 @@ pub fn parse(file: &str, text: &str) -> Result<Workflow, Error> {
         if let Some(c) = &condition {
             check_condition(c).map_err(|e| here(&format!("if: {e}")))?;
         }
-        jobs.push(Job {
+        let job = Job {
             condition,
+            matrix: None,
             outputs: env_map(j.outputs),
             name: j.name.unwrap_or_else(|| key.clone()),
-            key,
+            key: key.clone(),
             needs,
             env: env_map(j.env),
             timeout_seconds: (j.timeout_minutes.unwrap_or(60.0) * 60.0)
                 .round()
                 .clamp(1.0, 360.0 * 60.0) as u64,
             steps,
-        });
+        };
+        match j.strategy {
+            None => jobs.push(job),
+            Some(strategy) => {
+                let _ = (strategy.fail_fast, strategy.max_parallel);
+                for values in expand_matrix(&strategy.matrix).map_err(|m| here(&format!("strategy.matrix: {m}")))? {
+                    let mut instance = job.clone();
+                    // In the order of the axes, then what `include` added.
+                    let axes = strategy.matrix.keys().filter(|k| *k != "include" && *k != "exclude");
+                    let mut order: Vec<&String> = axes.filter(|k| values.contains_key(*k)).collect();
+                    order.extend(values.keys().filter(|k| !strategy.matrix.contains_key(*k)));
+                    let shown: Vec<String> = order.iter().map(|k| json_text(&values[*k])).collect();
+                    instance.name = format!("{} ({})", job.name, shown.join(", "));
+                    instance.matrix = Some(values);
+                    jobs.push(instance);
+                }
+            }
+        }
+        if jobs.len() > MAX_JOBS {
+            return Err(Error(format!(
+                "{file}: more than {MAX_JOBS} jobs once matrices are expanded"
+            )));
+        }
     }
     check_graph(file, &jobs)?;
     Ok(Workflow {
@@ -352,6 +387,92 @@ fn strip_location(message: &str) -> String {
         Some(i) => message[..i].to_string(),
         None => message.to_string(),
     }
+}
+
+fn json_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The combinations of a `strategy.matrix`: the product of its axes, less
+/// `exclude`, plus `include` (which extends matching combinations or adds
+/// new ones), at most `MAX_JOBS`.
+fn expand_matrix(
+    matrix: &indexmap::IndexMap<String, serde_yaml_ng::Value>,
+) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, String> {
+    use serde_json::{Map, Value};
+    let to_json = |v: &serde_yaml_ng::Value| serde_json::to_value(v).map_err(|e| e.to_string());
+    let list_of_maps = |v: &serde_yaml_ng::Value| -> Result<Vec<Map<String, Value>>, String> {
+        match to_json(v)? {
+            Value::Array(items) => items
+                .into_iter()
+                .map(|i| match i {
+                    Value::Object(m) => Ok(m),
+                    _ => Err("include and exclude take a list of mappings".to_string()),
+                })
+                .collect(),
+            _ => Err("include and exclude take a list of mappings".into()),
+        }
+    };
+    let mut combos: Vec<Map<String, Value>> = vec![Map::new()];
+    let (mut include, mut exclude) = (Vec::new(), Vec::new());
+    for (axis, values) in matrix {
+        match axis.as_str() {
+            "include" => include = list_of_maps(values)?,
+            "exclude" => exclude = list_of_maps(values)?,
+            _ => {
+                let Value::Array(items) = to_json(values)? else {
+                    return Err(format!("{axis} takes a list of values"));
+                };
+                if items.is_empty() {
+                    return Err(format!("{axis} has no values"));
+                }
+                let mut next = Vec::new();
+                for combo in &combos {
+                    for item in &items {
+                        let mut c = combo.clone();
+                        c.insert(axis.clone(), item.clone());
+                        next.push(c);
+                        if next.len() > MAX_JOBS {
+                            return Err(format!("more than {MAX_JOBS} combinations"));
+                        }
+                    }
+                }
+                combos = next;
+            }
+        }
+    }
+    combos.retain(|c| !exclude.iter().any(|ex| ex.iter().all(|(k, v)| c.get(k) == Some(v))));
+    if combos.len() == 1 && combos[0].is_empty() {
+        combos.clear();
+    }
+    for inc in include {
+        // An include extends the combinations it agrees with on the original axes.
+        let mut matched = false;
+        for c in combos.iter_mut() {
+            let agrees = inc
+                .iter()
+                .all(|(k, v)| c.get(k).is_none_or(|cv| cv == v) || !matrix.contains_key(k));
+            if agrees && inc.keys().any(|k| c.contains_key(k)) {
+                for (k, v) in &inc {
+                    c.entry(k.clone()).or_insert_with(|| v.clone());
+                }
+                matched = true;
+            }
+        }
+        if !matched {
+            combos.push(inc);
+        }
+    }
+    if combos.is_empty() {
+        return Err("no combinations".into());
+    }
+    if combos.len() > MAX_JOBS {
+        return Err(format!("more than {MAX_JOBS} combinations"));
+    }
+    Ok(combos)
 }
 
 fn triggers(file: &str, on: &serde_yaml_ng::Value) -> Result<Triggers, Error> {
@@ -465,7 +586,7 @@ fn check_graph(file: &str, jobs: &[Job]) -> Result<(), Error> {
         }
         done.extend(ready);
     }
-    if done.len() < jobs.len() {
+    if done.len() < keys.len() {
         let mut stuck: Vec<&str> = jobs
             .iter()
             .map(|j| j.key.as_str())

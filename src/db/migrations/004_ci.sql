@@ -37,9 +37,10 @@ CREATE TABLE jobs (
     status       TEXT    NOT NULL CHECK (status IN ('queued', 'in_progress', 'completed')),
     conclusion   TEXT CHECK (conclusion IN ('success', 'failure', 'cancelled', 'skipped', 'timed_out')),
     started_at   INTEGER,
-    completed_at INTEGER,
-    UNIQUE (run_id, job_key)
+    completed_at INTEGER
 );
+-- A job key appears once per instance of its matrix.
+CREATE INDEX jobs_by_run ON jobs(run_id, job_key);
 CREATE INDEX jobs_queued ON jobs(status) WHERE status != 'completed';
 
 CREATE TABLE steps (
