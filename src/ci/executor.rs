@@ -223,23 +223,12 @@ impl Ci {
         } else {
             expr::Status::Failure
         };
-        let spec: workflow::Job =
-            serde_json::from_str(&job.spec).map_err(|e| Error::internal(format!("job spec of job {}: {e}", job.id)))?;
-        let Some(condition) = spec.condition.clone() else {
+        // Most jobs have no `if:`: no need to look anything up for them.
+        if spec_of(job)?.condition.is_none() {
             return Ok(status == expr::Status::Success);
-        };
-        let run_id = job.run_id;
-        let run = self
-            .db
-            .read(move |c| runs::run_by_id_any(c, run_id))
-            .await?
-            .ok_or(Error::NotFound)?;
-        let repo_id = run.repo_id;
-        let repo = self
-            .db
-            .read(move |c| db::repos::by_id(c, repo_id))
-            .await?
-            .ok_or(Error::NotFound)?;
+        }
+        let (run, repo, spec) = self.job_setting(job).await?;
+        let condition = spec.condition.clone().unwrap_or_default();
         let owned: Vec<Job> = siblings.iter().map(|s| (*s).clone()).collect();
         let values = contexts(&run, &repo, &spec, &owned, &spec.env);
         match expr::condition(
@@ -257,22 +246,24 @@ impl Ci {
         }
     }
 
+    /// A job's run, repository and workflow definition.
+    async fn job_setting(&self, job: &Job) -> Result<(runs::Run, db::repos::Repo, workflow::Job)> {
+        let spec = spec_of(job)?;
+        let run_id = job.run_id;
+        let (run, repo) = self
+            .db
+            .read(move |c| {
+                let run = runs::run_by_id_any(c, run_id)?.ok_or(Error::NotFound)?;
+                let repo = db::repos::by_id(c, run.repo_id)?.ok_or(Error::NotFound)?;
+                Ok((run, repo))
+            })
+            .await?;
+        Ok((run, repo, spec))
+    }
+
     /// Runs one job; returns its conclusion.
     async fn run_job(&self, job: &Job, cancel: &Notify) -> Result<&'static str> {
-        let run_id = job.run_id;
-        let run = self
-            .db
-            .read(move |c| runs::run_by_id_any(c, run_id))
-            .await?
-            .ok_or(Error::NotFound)?;
-        let repo_id = run.repo_id;
-        let repo = self
-            .db
-            .read(move |c| db::repos::by_id(c, repo_id))
-            .await?
-            .ok_or(Error::NotFound)?;
-        let spec: workflow::Job =
-            serde_json::from_str(&job.spec).map_err(|e| Error::internal(format!("job spec of job {}: {e}", job.id)))?;
+        let (run, repo, spec) = self.job_setting(job).await?;
         let log = log_path(&self.data_dir, run.id, job.id);
         std::fs::create_dir_all(log.parent().expect("log has a folder"))?;
         let mut writer = LogWriter::open(&log)?;
@@ -579,6 +570,11 @@ fn interpolated(step: &workflow::Step, ctx: &expr::Context) -> std::result::Resu
         out.env.insert(k.clone(), expr::interpolate(v, ctx)?);
     }
     Ok(out)
+}
+
+/// The job's definition, as the trigger stored it.
+fn spec_of(job: &Job) -> Result<workflow::Job> {
+    serde_json::from_str(&job.spec).map_err(|e| Error::internal(format!("job spec of job {}: {e}", job.id)))
 }
 
 /// `data/runs/{run}/{job}.log`
