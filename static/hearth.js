@@ -58,3 +58,30 @@ document.addEventListener("click", (event) => {
 });
 window.addEventListener("hashchange", markLines);
 markLines();
+
+// A running job's log streams in (Server-Sent Events); step states follow,
+// and the page reloads once the job is done to show the final result.
+const log = document.querySelector("pre.log[data-stream]");
+if (log && window.EventSource) {
+  const source = new EventSource(log.dataset.stream);
+  source.addEventListener("log", (event) => {
+    const follow = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
+    log.append(document.createTextNode(event.data + "\n"));
+    if (follow) log.scrollTop = log.scrollHeight;
+  });
+  source.addEventListener("steps", (event) => {
+    for (const step of JSON.parse(event.data)) {
+      const li = document.querySelector(`li[data-step="${step.number}"]`);
+      if (!li) continue;
+      const status = li.querySelector(".status");
+      status.className = `status ${step.state}`;
+      status.textContent = step.symbol;
+      const word = li.querySelector(".word");
+      if (word) word.textContent = step.state;
+    }
+  });
+  source.addEventListener("end", () => {
+    source.close();
+    location.reload();
+  });
+}

@@ -864,3 +864,118 @@ jobs:
     );
     assert!(r.log(report).contains("all success"));
 }
+
+/// Reads Server-Sent Events from `body` until `stop` says so; returns them
+/// as (event, id, data).
+fn read_events(
+    body: &mut impl std::io::BufRead,
+    mut stop: impl FnMut(&str, &str) -> bool,
+) -> Vec<(String, String, String)> {
+    let mut events = Vec::new();
+    let (mut event, mut id, mut data) = (String::new(), String::new(), Vec::<String>::new());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if body.read_line(&mut line).unwrap() == 0 {
+            return events;
+        }
+        let line = line.trim_end_matches('\n');
+        if line.is_empty() {
+            if !event.is_empty() || !data.is_empty() {
+                let done = stop(&event, &data.join("\n"));
+                events.push((std::mem::take(&mut event), id.clone(), data.join("\n")));
+                data.clear();
+                if done {
+                    return events;
+                }
+            }
+        } else if let Some(v) = line.strip_prefix("event:") {
+            event = v.trim().to_string();
+        } else if let Some(v) = line.strip_prefix("id:") {
+            id = v.trim().to_string();
+        } else if let Some(v) = line.strip_prefix("data:") {
+            data.push(v.strip_prefix(' ').unwrap_or(v).to_string());
+        }
+    }
+}
+
+#[test]
+fn the_log_streams_live_while_the_job_runs() {
+    let r = repo();
+    let flag = std::env::temp_dir().join(format!("hearth-live-{}", std::process::id()));
+    let _ = std::fs::remove_file(&flag);
+    r.push_workflow(
+        "live.yml",
+        &format!(
+            "on: push\njobs:\n  live:\n    steps:\n      - name: Wait\n        run: |\n          echo first line\n          while [ ! -e {0} ]; do sleep 0.05; done\n          printf 'second line \\033[31mred\\033[0m\\n'\n      - run: echo last step\n",
+            flag.display()
+        ),
+        "main",
+    );
+    let job = loop {
+        let runs = r.runs();
+        if let Some(run) = runs.first()
+            && let Some(j) = r.jobs(run).into_iter().next()
+            && j["status"] == "in_progress"
+        {
+            break j;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let stream_url = format!("/alice/demo/runs/1/jobs/{}/stream", job["id"]);
+    let resp = common::client().get(r.server.url(&stream_url)).send().unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let mut body = std::io::BufReader::new(resp);
+    let early = read_events(&mut body, |e, d| e == "log" && d.contains("first line"));
+    assert!(early.iter().any(|(e, _, d)| e == "log" && d.contains("first line")));
+    // The job is still waiting: the line arrived live, not at the end.
+    let run = &r.runs()[0];
+    assert_eq!(r.jobs(run)[0]["status"], "in_progress");
+    std::fs::write(&flag, "").unwrap();
+    let rest = read_events(&mut body, |_, _| false);
+    let _ = std::fs::remove_file(&flag);
+    let logs: String = rest
+        .iter()
+        .filter(|(e, _, _)| e == "log")
+        .map(|(_, _, d)| format!("{d}\n"))
+        .collect();
+    assert!(logs.contains("second line red"), "escapes stripped: {logs}");
+    assert!(logs.contains("last step"));
+    assert!(!logs.contains("first line"), "no line is sent twice");
+    assert_eq!(rest.last().unwrap().0, "end");
+    let steps = rest.iter().rfind(|(e, _, _)| e == "steps").unwrap();
+    let steps: Value = serde_json::from_str(&steps.2).unwrap();
+    assert_eq!(steps[0]["state"], "success");
+
+    // Resuming from an event's id sends only what came after it.
+    let (_, id, _) = early.iter().rfind(|(e, _, _)| e == "log").unwrap().clone();
+    let resp = common::client()
+        .get(r.server.url(&stream_url))
+        .header("Last-Event-ID", id)
+        .send()
+        .unwrap();
+    let again = read_events(&mut std::io::BufReader::new(resp), |_, _| false);
+    let text: String = again.iter().map(|(_, _, d)| d.as_str()).collect();
+    assert!(text.contains("second line") && !text.contains("first line"), "{text}");
+
+    // The page of a finished job has no stream; a job of another run is not found.
+    let page = r
+        .server
+        .get(&format!("/alice/demo/runs/1/jobs/{}", job["id"]))
+        .text()
+        .unwrap();
+    assert!(!page.contains("data-stream"));
+    assert!(page.contains("second line red"));
+    assert_eq!(
+        r.server
+            .get(&format!("/alice/demo/runs/2/jobs/{}/stream", job["id"]))
+            .status(),
+        404
+    );
+}

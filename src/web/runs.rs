@@ -1,12 +1,14 @@
 //! CI pages: `/{owner}/{repo}/runs` (all runs), `/runs/{n}` (its jobs in
 //! the order of their `needs`, with status and duration) and
-//! `/runs/{n}/jobs/{job}` (steps and the log; while the job runs, the page
-//! refreshes itself, so it works without JavaScript).
+//! `/runs/{n}/jobs/{job}` (steps and the log; while the job runs, the log
+//! streams in over Server-Sent Events, and without JavaScript the page
+//! refreshes itself).
 
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::get;
 
 use super::access::{Read, RepoAccess, Write};
@@ -23,6 +25,7 @@ pub fn routes() -> Router<AppState> {
         .route("/{owner}/{repo}/runs", get(list))
         .route("/{owner}/{repo}/runs/{number}", get(view))
         .route("/{owner}/{repo}/runs/{number}/jobs/{job}", get(job))
+        .route("/{owner}/{repo}/runs/{number}/jobs/{job}/stream", get(job_stream))
         .route("/{owner}/{repo}/badge.svg", get(badge_svg))
         .route("/{owner}/{repo}/runs/{number}/cancel", axum::routing::post(cancel))
         .route("/{owner}/{repo}/runs/dispatch", axum::routing::post(dispatch))
@@ -217,6 +220,7 @@ pub struct JobView {
     state: (&'static str, &'static str),
     steps: Vec<StepRow>,
     log: String,
+    log_end: u64,
     running: bool,
 }
 
@@ -244,10 +248,11 @@ async fn job(
             Ok((run, job, steps))
         })
         .await?;
-    let log = match tokio::fs::read(log_path(&state.config.data_dir, run.id, job.id)).await {
-        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-        Err(_) => String::new(),
-    };
+    let mut log = tokio::fs::read(log_path(&state.config.data_dir, run.id, job.id))
+        .await
+        .unwrap_or_default();
+    // Whole lines only: the live stream goes on from the end of the last one.
+    log.truncate(log.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1));
     Ok(JobView {
         nav,
         can_admin: access.access >= Access::Admin,
@@ -263,10 +268,111 @@ async fn job(
                 step,
             })
             .collect(),
-        log: strip_escapes(&log),
+        log_end: log.len() as u64,
+        log: strip_escapes(&String::from_utf8_lossy(&log)),
         run,
         job,
     })
+}
+
+#[derive(serde::Deserialize)]
+pub struct StreamQuery {
+    from: Option<u64>,
+}
+
+/// `/runs/{n}/jobs/{job}/stream`: the job's log as Server-Sent Events while
+/// it runs. `log` events carry new lines (their id is the byte offset to go
+/// on from, so a reconnecting browser resumes where it was), `steps` events
+/// the state of each step when it changes, and `end` closes the stream once
+/// the job is done and its log is sent.
+async fn job_stream(
+    State(state): State<AppState>,
+    access: RepoAccess<Read>,
+    Path(JobPath { number, job }): Path<JobPath>,
+    Query(query): Query<StreamQuery>,
+    headers: axum::http::HeaderMap,
+) -> Result<Sse<impl futures_util::Stream<Item = std::result::Result<Event, std::convert::Infallible>>>> {
+    let id = access.repo.id;
+    let job = state
+        .db
+        .read(move |c| {
+            let run = runs::by_number(c, id, number)?.ok_or(Error::NotFound)?;
+            runs::job(c, job)?.filter(|j| j.run_id == run.id).ok_or(Error::NotFound)
+        })
+        .await?;
+    let resume = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    let tail = LogTail {
+        db: state.db.clone(),
+        path: log_path(&state.config.data_dir, job.run_id, job.id),
+        job: job.id,
+        offset: resume.or(query.from).unwrap_or(0),
+        steps: String::new(),
+        done: false,
+    };
+    let stream = futures_util::stream::unfold(tail, |mut tail| async move {
+        let event = tail.next().await?;
+        Some((Ok(event), tail))
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// Where a live log stream is.
+struct LogTail {
+    db: crate::db::Db,
+    path: std::path::PathBuf,
+    job: i64,
+    offset: u64,
+    /// The step states last sent.
+    steps: String,
+    done: bool,
+}
+
+impl LogTail {
+    /// The next event, waiting for one; `None` once the job is done.
+    async fn next(&mut self) -> Option<Event> {
+        use tokio::io::{AsyncReadExt, AsyncSeekExt};
+        while !self.done {
+            // The job's state before its log: lines written before it ended are then in the file.
+            let job = self.job;
+            let (status, steps) = self
+                .db
+                .read(move |c| Ok((runs::job(c, job)?, runs::steps(c, job)?)))
+                .await
+                .ok()?;
+            if let Ok(mut f) = tokio::fs::File::open(&self.path).await
+                && f.seek(std::io::SeekFrom::Start(self.offset)).await.is_ok()
+            {
+                let mut buf = Vec::new();
+                let _ = f.take(256 << 10).read_to_end(&mut buf).await;
+                if let Some(end) = buf.iter().rposition(|b| *b == b'\n') {
+                    self.offset += end as u64 + 1;
+                    let text = strip_escapes(&String::from_utf8_lossy(&buf[..end]));
+                    return Some(Event::default().event("log").id(self.offset.to_string()).data(text));
+                }
+            }
+            let states: Vec<serde_json::Value> = steps
+                .iter()
+                .map(|s| {
+                    let (word, symbol) = badge(&s.status, s.conclusion.as_deref());
+                    serde_json::json!({ "number": s.number, "state": word, "symbol": symbol })
+                })
+                .collect();
+            let states = serde_json::Value::Array(states).to_string();
+            if states != self.steps {
+                self.steps = states.clone();
+                return Some(Event::default().event("steps").data(states));
+            }
+            if status.is_none_or(|j| j.status == "completed") {
+                self.done = true;
+                return Some(Event::default().event("end").data("completed"));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        None
+    }
 }
 
 /// Terminal escape sequences (colours, cursor moves) are dropped: the log
