@@ -979,3 +979,167 @@ fn the_log_streams_live_while_the_job_runs() {
         404
     );
 }
+
+impl Repo {
+    /// Waits until `pred` holds for the runs, or panics after 60 s.
+    fn wait_until(&self, what: &str, pred: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let runs = self.runs();
+            if pred(&runs) {
+                return runs;
+            }
+            assert!(Instant::now() < deadline, "{what}: {runs:?}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn run_n(runs: &[Value], n: i64) -> &Value {
+        runs.iter().find(|r| r["run_number"] == n).unwrap()
+    }
+}
+
+#[test]
+fn concurrency_groups_cancel_in_progress_or_wait_their_turn() {
+    let r = repo();
+    let flag = std::env::temp_dir().join(format!("hearth-turn-{}", std::process::id()));
+    let _ = std::fs::remove_file(&flag);
+    // Each commit says how it waits: on the flag file, or not at all.
+    let workflow = |group: &str, cancel: bool| {
+        format!(
+            "on: push\nconcurrency:\n  group: {group}-${{{{ github.ref_name }}}}\n  cancel-in-progress: {cancel}\njobs:\n  deploy:\n    steps:\n      - run: echo deploying; if [ -e wait ]; then while [ ! -e {} ]; do sleep 0.05; done; fi\n",
+            flag.display()
+        )
+    };
+    std::fs::write(r.work.join("wait"), "").unwrap();
+    r.push_workflow("deploy.yml", &workflow("deploy", true), "main");
+    r.wait_until("run 1 runs", |runs| runs.iter().any(|x| x["status"] == "in_progress"));
+    std::fs::remove_file(r.work.join("wait")).unwrap();
+    r.commit_and_push("second", "main");
+    // The newer run cancels the one in progress and runs.
+    let first = r.wait_run(1);
+    assert_eq!(first["conclusion"], "cancelled");
+    assert_eq!(r.wait_run(2)["conclusion"], "success");
+    // Another branch is another group: it is not touched.
+    assert_eq!(r.runs().iter().filter(|x| x["conclusion"] == "cancelled").count(), 1);
+
+    // Without cancel-in-progress: the running run finishes, the pending one
+    // is replaced by the newest, which waits its turn.
+    std::fs::write(r.work.join("wait"), "").unwrap();
+    r.push_workflow("deploy.yml", &workflow("queue", false), "main");
+    r.wait_until("run 3 runs", |runs| Repo::run_n(runs, 3)["status"] == "in_progress");
+    std::fs::remove_file(r.work.join("wait")).unwrap();
+    r.commit_and_push("fourth", "main");
+    r.commit_and_push("fifth", "main");
+    let runs = r.wait_until("run 4 is cancelled", |runs| {
+        runs.len() == 5 && Repo::run_n(runs, 4)["status"] == "completed"
+    });
+    assert_eq!(Repo::run_n(&runs, 4)["conclusion"], "cancelled");
+    assert_eq!(Repo::run_n(&runs, 3)["status"], "in_progress");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(Repo::run_n(&r.runs(), 5)["status"], "queued", "run 5 waits for run 3");
+    std::fs::write(&flag, "").unwrap();
+    let third = r.wait_run(3);
+    let fifth = r.wait_run(5);
+    let _ = std::fs::remove_file(&flag);
+    assert_eq!(third["conclusion"], "success");
+    assert_eq!(fifth["conclusion"], "success");
+    let started = r.jobs(&fifth)[0]["started_at"].as_str().unwrap().to_string();
+    let finished = r.jobs(&third)[0]["completed_at"].as_str().unwrap().to_string();
+    assert!(started >= finished, "{started} < {finished}");
+}
+
+#[test]
+fn job_concurrency_runs_one_job_of_a_group_at_a_time() {
+    let r = repo();
+    let flag = std::env::temp_dir().join(format!("hearth-jobgroup-{}", std::process::id()));
+    let _ = std::fs::remove_file(&flag);
+    r.push_workflow(
+        "a.yml",
+        &format!(
+            "on: push\njobs:\n  deploy:\n    concurrency: prod\n    steps:\n      - run: while [ ! -e {} ]; do sleep 0.05; done\n",
+            flag.display()
+        ),
+        "main",
+    );
+    r.wait_until("a runs", |runs| runs.iter().any(|x| x["status"] == "in_progress"));
+    // Another workflow's job in the same group waits for the first.
+    r.push_workflow(
+        "b.yml",
+        "on: push\njobs:\n  deploy:\n    concurrency: prod\n    steps:\n      - run: echo second\n",
+        "other",
+    );
+    // That push made two runs (a.yml and b.yml); the newer job of the group
+    // replaces the pending one and waits for the running one.
+    std::thread::sleep(Duration::from_millis(800));
+    let runs = r.runs();
+    assert_eq!(Repo::run_n(&runs, 2)["conclusion"], "cancelled", "{runs:?}");
+    assert_eq!(Repo::run_n(&runs, 3)["status"], "queued", "{runs:?}");
+    std::fs::write(&flag, "").unwrap();
+    assert_eq!(r.wait_run(1)["conclusion"], "success");
+    assert_eq!(r.wait_run(3)["conclusion"], "success");
+    let _ = std::fs::remove_file(&flag);
+}
+
+#[test]
+fn matrix_fail_fast_max_parallel_and_jobs_allowed_to_fail() {
+    let r = repo();
+    r.push_workflow(
+        "ci.yml",
+        r#"on: push
+jobs:
+  test:
+    strategy:
+      max-parallel: 1
+      matrix:
+        part: [1, 2, 3]
+    steps:
+      - run: echo "part ${{ matrix.part }} of ${{ strategy.job-total }}"; test ${{ matrix.part }} != 1
+  lenient:
+    strategy:
+      fail-fast: false
+      matrix:
+        part: [1, 2]
+    continue-on-error: ${{ matrix.part == 2 }}
+    steps:
+      - run: test ${{ matrix.part }} = 1
+  after:
+    needs: lenient
+    steps:
+      - run: echo "lenient was ${{ needs.lenient.result }}"
+"#,
+        "main",
+    );
+    let run = r.wait_run(1);
+    let jobs = r.jobs(&run);
+    let conclusion = |name: &str| {
+        jobs.iter()
+            .find(|j| j["name"] == name)
+            .unwrap_or_else(|| panic!("{name}: {jobs:?}"))["conclusion"]
+            .clone()
+    };
+    // max-parallel 1: part 1 ran alone and failed; fail-fast cancelled the rest.
+    assert_eq!(conclusion("test (1)"), "failure");
+    assert_eq!(conclusion("test (2)"), "cancelled");
+    assert_eq!(conclusion("test (3)"), "cancelled");
+    assert!(
+        r.log(jobs.iter().find(|j| j["name"] == "test (1)").unwrap())
+            .contains("part 1 of 3")
+    );
+    // fail-fast false: both instances ran; the one allowed to fail does not fail `after`.
+    assert_eq!(conclusion("lenient (1)"), "success");
+    assert_eq!(conclusion("lenient (2)"), "failure");
+    assert_eq!(conclusion("after"), "success");
+    assert!(r.log(r.job(&jobs, "after")).contains("lenient was success"));
+    assert_eq!(run["conclusion"], "failure", "test failed");
+
+    // A run whose only failure is allowed succeeds.
+    r.push_workflow(
+        "ci.yml",
+        "on: push\njobs:\n  flaky:\n    continue-on-error: true\n    steps:\n      - run: exit 3\n",
+        "main",
+    );
+    let run = r.wait_run(2);
+    assert_eq!(run["conclusion"], "success");
+    assert_eq!(r.jobs(&run)[0]["conclusion"], "failure");
+}

@@ -149,12 +149,30 @@ impl Ci {
     }
 
     async fn schedule(self: &Arc<Self>) -> Result<()> {
-        let jobs = self.db.read(runs::open_jobs).await?;
+        let (jobs, blocked) = self
+            .db
+            .read(|c| Ok((runs::open_jobs(c)?, runs::blocked_runs(c)?)))
+            .await?;
         let mut by_run: HashMap<i64, Vec<&Job>> = HashMap::new();
         for j in &jobs {
             by_run.entry(j.run_id).or_default().push(j);
         }
+        // Jobs asked to stop (cancel, cancel-in-progress, fail-fast).
+        {
+            let running = self.running.lock().expect("running set poisoned");
+            for j in jobs.iter().filter(|j| j.cancel_requested && j.status == "in_progress") {
+                if let Some(signal) = running.get(&j.id) {
+                    signal.notify_one();
+                }
+            }
+        }
+        // Instances of a matrix job started in this pass, for max-parallel.
+        let mut started: HashMap<(i64, &str), usize> = HashMap::new();
         for j in jobs.iter().filter(|j| j.status == "queued") {
+            // An older run of its concurrency group goes first.
+            if blocked.contains(&j.run_id) {
+                continue;
+            }
             let siblings = &by_run[&j.run_id];
             // A need is done when every instance of it (one per matrix combination) is.
             let all_done = j
@@ -169,6 +187,23 @@ impl Ci {
                 self.db.write(move |tx| runs::finish_job(tx, id, "skipped")).await?;
                 continue;
             }
+            let spec = spec_of(j)?;
+            if let Some(max) = spec.strategy.as_ref().and_then(|s| s.max_parallel) {
+                let going = siblings
+                    .iter()
+                    .filter(|s| s.key == j.key && s.status == "in_progress")
+                    .count()
+                    + started.get(&(j.run_id, j.key.as_str())).copied().unwrap_or(0);
+                if going >= max as usize {
+                    continue;
+                }
+            }
+            if j.concurrency.is_some() {
+                let id = j.id;
+                if self.db.read(move |c| runs::job_group_busy(c, id)).await? {
+                    continue;
+                }
+            }
             let cancel = Arc::new(Notify::new());
             {
                 let mut running = self.running.lock().expect("running set poisoned");
@@ -182,11 +217,12 @@ impl Ci {
                 self.running.lock().expect("running set poisoned").remove(&id);
                 continue;
             }
+            *started.entry((j.run_id, j.key.as_str())).or_default() += 1;
             let this = Arc::clone(self);
             let job = (*j).clone();
             tokio::spawn(async move {
                 let id = job.id;
-                let conclusion = match this.run_job(&job, &cancel).await {
+                let (conclusion, allowed) = match this.run_job(&job, &cancel).await {
                     Ok(c) => c,
                     Err(e) => {
                         tracing::error!("job {id}: {e}");
@@ -194,10 +230,28 @@ impl Ci {
                             &log_path(&this.data_dir, job.run_id, id),
                             &format!("Hearth: the job could not run: {e}"),
                         );
-                        "failure"
+                        ("failure", false)
                     }
                 };
-                if let Err(e) = this.db.write(move |tx| runs::finish_job(tx, id, conclusion)).await {
+                let failed = matches!(conclusion, "failure" | "timed_out");
+                let fail_fast =
+                    failed && !allowed && spec.strategy.as_ref().is_some_and(|s| s.fail_fast && s.job_total > 1);
+                let (run, key) = (job.run_id, job.key.clone());
+                let recorded = this
+                    .db
+                    .write(move |tx| {
+                        if failed && allowed {
+                            runs::allow_failure(tx, id)?;
+                        }
+                        runs::finish_job(tx, id, conclusion)?;
+                        if fail_fast {
+                            // The other instances of the matrix stop.
+                            runs::cancel_instances(tx, run, &key)?;
+                        }
+                        Ok(())
+                    })
+                    .await;
+                if let Err(e) = recorded {
                     tracing::error!("recording the end of job {id}: {e}");
                 }
                 this.running.lock().expect("running set poisoned").remove(&id);
@@ -261,8 +315,9 @@ impl Ci {
         Ok((run, repo, spec))
     }
 
-    /// Runs one job; returns its conclusion.
-    async fn run_job(&self, job: &Job, cancel: &Notify) -> Result<&'static str> {
+    /// Runs one job; returns its conclusion, and whether continue-on-error
+    /// allows it to fail.
+    async fn run_job(&self, job: &Job, cancel: &Notify) -> Result<(&'static str, bool)> {
         let (run, repo, spec) = self.job_setting(job).await?;
         let log = log_path(&self.data_dir, run.id, job.id);
         std::fs::create_dir_all(log.parent().expect("log has a folder"))?;
@@ -296,7 +351,7 @@ impl Ci {
             Err(e) => {
                 writer.line(&format!("Hearth: could not check out {}: {e}", run.head_sha));
                 let _ = std::fs::remove_dir_all(&work);
-                return Ok("failure");
+                return Ok(("failure", false));
             }
         };
         writer.line(&format!("Hearth: workspace checked out ({files} files)"));
@@ -356,6 +411,33 @@ impl Ci {
             })
             .collect();
         env.extend(resolved);
+        let allowed_to_fail = match spec.continue_on_error.as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(c) => {
+                contexts["env"] = serde_json::to_value(&env).unwrap_or_default();
+                let ctx = expr::Context {
+                    values: &contexts,
+                    status: expr::Status::Success,
+                };
+                expr::condition(c, &ctx).unwrap_or_else(|e| {
+                    writer.line(&format!("Hearth: continue-on-error: {e}"));
+                    false
+                })
+            }
+        };
+        if let Some(e) = &spec.environment {
+            let ctx = expr::Context {
+                values: &contexts,
+                status: expr::Status::Success,
+            };
+            let url = e.url.as_deref().map(|u| expr::interpolate(u, &ctx).unwrap_or_default());
+            writer.line(&format!(
+                "Hearth: this job deploys to the {} environment{}",
+                e.name,
+                url.map(|u| format!(" ({u})")).unwrap_or_default()
+            ));
+        }
         let mut conclusion = "success";
         for (i, step) in spec.steps.iter().enumerate() {
             let number = i as i64 + 1;
@@ -488,8 +570,11 @@ impl Ci {
             self.db.write(move |tx| runs::set_outputs(tx, job_id, &json)).await?;
         }
         writer.line(&format!("Hearth: job {} finished: {conclusion}", spec.key));
+        if allowed_to_fail && matches!(conclusion, "failure" | "timed_out") {
+            writer.line("Hearth: continue-on-error: this failure does not fail the run.");
+        }
         let _ = std::fs::remove_dir_all(&work);
-        Ok(conclusion)
+        Ok((conclusion, allowed_to_fail))
     }
 }
 
@@ -534,7 +619,13 @@ fn contexts(
         "runner": { "os": "Linux", "arch": "X64" },
         "needs": needs,
         "job": { "status": "success" },
-        "steps": {}, "inputs": {}, "secrets": {}, "matrix": spec.matrix.clone().unwrap_or_default(), "strategy": {}, "vars": {},
+        "steps": {}, "inputs": {}, "secrets": {}, "matrix": spec.matrix.clone().unwrap_or_default(), "vars": {},
+        "strategy": spec.strategy.as_ref().map(|s| serde_json::json!({
+            "fail-fast": s.fail_fast,
+            "job-index": s.job_index,
+            "job-total": s.job_total,
+            "max-parallel": s.max_parallel.map_or(s.job_total, |m| m as usize),
+        })).unwrap_or_else(|| serde_json::json!({})),
     })
 }
 
@@ -543,7 +634,11 @@ fn contexts(
 fn need_result<'a>(jobs: impl Iterator<Item = &'a Job>, key: &str) -> &'static str {
     let results: Vec<&str> = jobs
         .filter(|j| j.key == key)
-        .map(|j| j.conclusion.as_deref().unwrap_or(""))
+        .map(|j| match j.conclusion.as_deref() {
+            // continue-on-error: the failure counts as success.
+            Some("failure" | "timed_out") if j.allowed_failure => "success",
+            other => other.unwrap_or(""),
+        })
         .collect();
     if !results.is_empty() && results.iter().all(|r| *r == "success") {
         "success"

@@ -56,6 +56,9 @@ pub fn describe(file: &str, w: &workflow::Workflow) -> String {
         w.name.as_deref().unwrap_or(file),
         events.join(", ")
     );
+    if let Some(c) = &w.concurrency {
+        out.push_str(&format!("  {}\n", concurrency(c)));
+    }
     for j in &w.jobs {
         let steps = j.steps.len();
         out.push_str(&format!(
@@ -67,7 +70,38 @@ pub fn describe(file: &str, w: &workflow::Workflow) -> String {
         if !j.needs.is_empty() {
             out.push_str(&format!(", needs {}", j.needs.join(", ")));
         }
-        out.push_str(&format!(", timeout {}s\n", j.timeout_seconds));
+        out.push_str(&format!(", timeout {}s", j.timeout_seconds));
+        if let Some(e) = &j.environment {
+            out.push_str(&format!(", environment {}", e.name));
+            if let Some(url) = &e.url {
+                out.push_str(&format!(" ({url})"));
+            }
+        }
+        if let Some(c) = &j.continue_on_error {
+            out.push_str(&format!(", continue-on-error {c}"));
+        }
+        if let Some(c) = &j.concurrency {
+            out.push_str(&format!(", {}", concurrency(c)));
+        }
+        if let Some(s) = j.strategy.as_ref().filter(|s| s.job_index == 0) {
+            out.push_str(&format!(", fail-fast {}", s.fail_fast));
+            if let Some(n) = s.max_parallel {
+                out.push_str(&format!(", max-parallel {n}"));
+            }
+        }
+        out.push('\n');
     }
     out
+}
+
+fn concurrency(c: &workflow::Concurrency) -> String {
+    format!(
+        "concurrency {:?}{}",
+        c.group,
+        if c.cancel_in_progress {
+            ", cancel-in-progress"
+        } else {
+            ""
+        }
+    )
 }

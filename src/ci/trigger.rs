@@ -6,8 +6,8 @@
 
 use std::path::Path;
 
-use super::workflow;
-use crate::db::ref_updates::{RefUpdate, ZERO_ID};
+use super::{expr, workflow};
+use crate::db::ref_updates::ZERO_ID;
 use crate::db::runs::{self, NewJob, NewRun};
 use crate::db::{self, Db};
 use crate::error::{Error, Result};
@@ -44,37 +44,107 @@ pub fn workflow_files(repo: &gix::Repository, commit: gix::ObjectId) -> Result<V
     Ok(Vec::new())
 }
 
+/// What a run is made from: its repository, commit, ref and event.
+pub struct Origin<'a> {
+    pub repo: &'a db::repos::Repo,
+    pub sha: &'a str,
+    /// The full ref name, e.g. `refs/heads/main`.
+    pub ref_name: &'a str,
+    pub event: &'a str,
+    pub inputs: serde_json::Value,
+}
+
+impl Origin<'_> {
+    /// The short name of the ref: the branch or the tag.
+    fn short_ref(&self) -> &str {
+        self.ref_name
+            .strip_prefix("refs/heads/")
+            .or_else(|| self.ref_name.strip_prefix("refs/tags/"))
+            .unwrap_or(self.ref_name)
+    }
+
+    /// The contexts known before a run exists: `github` and `inputs`.
+    fn contexts(&self, workflow: &str) -> serde_json::Value {
+        serde_json::json!({
+            "github": {
+                "sha": self.sha,
+                "ref": self.ref_name,
+                "ref_name": self.short_ref(),
+                "repository": format!("{}/{}", self.repo.owner, self.repo.name),
+                "repository_owner": self.repo.owner,
+                "event_name": self.event,
+                "workflow": workflow,
+            },
+            "inputs": self.inputs,
+            "env": {}, "vars": {}, "matrix": {},
+        })
+    }
+
+    /// The run of workflow `w` (file `path`), its concurrency groups
+    /// evaluated; an expression that fails makes a run that fails with why.
+    pub fn run_of(&self, path: &str, w: &workflow::Workflow) -> Result<NewRun> {
+        let file_name = path.rsplit('/').next().unwrap_or(path);
+        let name = w.name.clone().unwrap_or(file_name.to_string());
+        let mut values = self.contexts(&name);
+        let group = |c: &workflow::Concurrency, values: &serde_json::Value| {
+            let ctx = expr::Context {
+                values,
+                status: expr::Status::Success,
+            };
+            expr::interpolate(&c.group, &ctx).map(|group| workflow::Concurrency {
+                group,
+                cancel_in_progress: c.cancel_in_progress,
+            })
+        };
+        let mut run = self.new_run(path, name.clone(), None);
+        let evaluated = (|| -> std::result::Result<(), String> {
+            run.concurrency = w.concurrency.as_ref().map(|c| group(c, &values)).transpose()?;
+            run.jobs = jobs_of(w)?;
+            for (job, spec) in run.jobs.iter_mut().zip(&w.jobs) {
+                if let Some(c) = &spec.concurrency {
+                    values["matrix"] = serde_json::to_value(&spec.matrix).unwrap_or_default();
+                    job.concurrency =
+                        Some(group(c, &values).map_err(|e| format!("jobs.{}.concurrency: {e}", spec.key))?);
+                }
+            }
+            Ok(())
+        })();
+        Ok(match evaluated {
+            Ok(()) => run,
+            Err(e) => self.new_run(path, name, Some(format!("{path}: concurrency: {e}"))),
+        })
+    }
+
+    /// An empty run; `error` set makes one that fails at once with it.
+    pub fn new_run(&self, path: &str, name: String, error: Option<String>) -> NewRun {
+        NewRun {
+            workflow: path.to_string(),
+            name,
+            head_sha: self.sha.to_string(),
+            head_branch: self.short_ref().to_string(),
+            error,
+            jobs: Vec::new(),
+            concurrency: None,
+            inputs: self.inputs.to_string(),
+        }
+    }
+}
+
 /// The runs a ref update starts.
-fn runs_for(repo_dir: &Path, update: &RefUpdate) -> Result<Vec<NewRun>> {
-    if update.new_id == ZERO_ID {
+fn runs_for(repo_dir: &Path, origin: &Origin) -> Result<Vec<NewRun>> {
+    if origin.sha == ZERO_ID {
         return Ok(Vec::new());
     }
     let repo = crate::git::open(repo_dir)?;
-    let commit = gix::ObjectId::from_hex(update.new_id.as_bytes())
-        .map_err(|e| Error::internal(format!("ref update id: {e}")))?;
-    let branch = update
-        .ref_name
-        .strip_prefix("refs/heads/")
-        .or_else(|| update.ref_name.strip_prefix("refs/tags/"))
-        .unwrap_or(&update.ref_name)
-        .to_string();
+    let commit =
+        gix::ObjectId::from_hex(origin.sha.as_bytes()).map_err(|e| Error::internal(format!("ref update id: {e}")))?;
     let mut out = Vec::new();
     for (path, text) in workflow_files(&repo, commit)? {
         let file_name = path.rsplit('/').next().unwrap_or(&path).to_string();
-        let new = |name: String, error: Option<String>, jobs| NewRun {
-            workflow: path.clone(),
-            name,
-            head_sha: update.new_id.clone(),
-            head_branch: branch.clone(),
-            error,
-            jobs,
-        };
         let parsed = text.and_then(|t| workflow::parse(&path, &t).map_err(|e| e.to_string()));
         match parsed {
-            Err(message) => out.push(new(file_name.clone(), Some(message), Vec::new())),
-            Ok(w) if workflow::runs_on_push(&w, &update.ref_name) => {
-                out.push(new(w.name.clone().unwrap_or(file_name.clone()), None, jobs_of(&w)?));
-            }
+            Err(message) => out.push(origin.new_run(&path, file_name, Some(message))),
+            Ok(w) if workflow::runs_on_push(&w, origin.ref_name) => out.push(origin.run_of(&path, &w)?),
             Ok(_) => {}
         }
     }
@@ -82,7 +152,7 @@ fn runs_for(repo_dir: &Path, update: &RefUpdate) -> Result<Vec<NewRun>> {
 }
 
 /// The jobs of a run of `w`, as the executor reads them.
-fn jobs_of(w: &workflow::Workflow) -> Result<Vec<NewJob>> {
+fn jobs_of(w: &workflow::Workflow) -> std::result::Result<Vec<NewJob>, String> {
     let mut jobs = Vec::new();
     for job in &w.jobs {
         let mut spec = job.clone();
@@ -91,13 +161,14 @@ fn jobs_of(w: &workflow::Workflow) -> Result<Vec<NewJob>> {
             spec.env.entry(k.clone()).or_insert_with(|| v.clone());
         }
         let steps = spec.steps.iter().map(|s| s.name.clone()).collect();
-        let json = serde_json::to_string(&spec).map_err(|e| Error::internal(format!("job spec: {e}")))?;
+        let json = serde_json::to_string(&spec).map_err(|e| format!("job spec: {e}"))?;
         jobs.push(NewJob {
             key: job.key.clone(),
             name: job.name.clone(),
             needs: job.needs.clone(),
             spec: json,
             steps,
+            concurrency: None,
         });
     }
     Ok(jobs)
@@ -106,18 +177,18 @@ fn jobs_of(w: &workflow::Workflow) -> Result<Vec<NewJob>> {
 /// Starts workflow `file` (a file name in the workflows folder) on branch or
 /// tag `rev` by hand (`workflow_dispatch`); returns the run's number.
 pub async fn dispatch(db: &Db, repos_dir: &Path, repo: &db::repos::Repo, file: &str, rev: &str) -> Result<i64> {
+    let new_run_repo = repo.id;
     if file.is_empty() || file.contains('/') || !(file.ends_with(".yml") || file.ends_with(".yaml")) {
         return Err(Error::bad_request("name the workflow by its file name, e.g. ci.yml"));
     }
     let dir = repo_path(repos_dir, &repo.owner, &repo.name);
-    let (file, rev) = (file.to_string(), rev.to_string());
+    let (file, rev, repo) = (file.to_string(), rev.to_string(), repo.clone());
     let new_run = tokio::task::spawn_blocking(move || -> Result<NewRun> {
         let refs = crate::git::list_refs(&dir)?;
-        let sha = refs
-            .get(&format!("refs/heads/{rev}"))
-            .or_else(|| refs.get(&format!("refs/tags/{rev}")))
-            .ok_or_else(|| Error::bad_request(format!("there is no branch or tag {rev:?}")))?
-            .clone();
+        let (ref_name, sha) = [format!("refs/heads/{rev}"), format!("refs/tags/{rev}")]
+            .into_iter()
+            .find_map(|r| refs.get(&r).cloned().map(|sha| (r, sha)))
+            .ok_or_else(|| Error::bad_request(format!("there is no branch or tag {rev:?}")))?;
         let git = crate::git::open(&dir)?;
         let commit = gix::ObjectId::from_hex(sha.as_bytes()).map_err(|e| Error::internal(format!("ref id: {e}")))?;
         let (path, text) = workflow_files(&git, commit)?
@@ -129,18 +200,18 @@ pub async fn dispatch(db: &Db, repos_dir: &Path, repo: &db::repos::Repo, file: &
         if !w.on.workflow_dispatch {
             return Err(Error::bad_request(format!("{path} has no workflow_dispatch trigger")));
         }
-        Ok(NewRun {
-            name: w.name.clone().unwrap_or(file.clone()),
-            jobs: jobs_of(&w)?,
-            workflow: path,
-            head_sha: sha,
-            head_branch: rev,
-            error: None,
-        })
+        let origin = Origin {
+            repo: &repo,
+            sha: &sha,
+            ref_name: &ref_name,
+            event: "workflow_dispatch",
+            inputs: serde_json::json!({}),
+        };
+        origin.run_of(&path, &w)
     })
     .await
     .map_err(|e| Error::internal(format!("dispatch task: {e}")))??;
-    let id = repo.id;
+    let id = new_run_repo;
     db.write(move |tx| runs::insert_run(tx, id, None, "workflow_dispatch", &new_run))
         .await
 }
@@ -167,21 +238,21 @@ pub async fn process_pending(db: &Db, repos_dir: &Path) -> Result<Vec<Created>> 
             };
             let dir = repo_path(repos_dir, &repo.owner, &repo.name);
             let u = update.clone();
-            let new_runs = tokio::task::spawn_blocking(move || runs_for(&dir, &u))
-                .await
-                .map_err(|e| Error::internal(format!("trigger task: {e}")))?;
-            let new_runs = match new_runs {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::error!(
-                        "reading workflows of {}/{} at {}: {e}",
-                        repo.owner,
-                        repo.name,
-                        update.new_id
-                    );
+            let new_runs = tokio::task::spawn_blocking(move || {
+                let origin = Origin {
+                    repo: &repo,
+                    sha: &u.new_id,
+                    ref_name: &u.ref_name,
+                    event: "push",
+                    inputs: serde_json::json!({}),
+                };
+                runs_for(&dir, &origin).unwrap_or_else(|e| {
+                    tracing::error!("reading workflows of {}/{} at {}: {e}", repo.owner, repo.name, u.new_id);
                     Vec::new()
-                }
-            };
+                })
+            })
+            .await
+            .map_err(|e| Error::internal(format!("trigger task: {e}")))?;
             let id = update.id;
             let files: Vec<String> = new_runs.iter().map(|r| r.workflow.clone()).collect();
             let numbers = db

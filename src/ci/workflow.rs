@@ -26,6 +26,8 @@ pub struct Workflow {
     pub name: Option<String>,
     pub on: Triggers,
     pub env: BTreeMap<String, String>,
+    /// `concurrency:` of the whole workflow: one run of the group at a time.
+    pub concurrency: Option<Concurrency>,
     /// In file order; `needs` refer to other jobs' keys.
     pub jobs: Vec<Job>,
 }
@@ -61,6 +63,43 @@ pub struct Job {
     /// `timeout-minutes` (default 60, at most 360), in seconds.
     pub timeout_seconds: u64,
     pub steps: Vec<Step>,
+    /// `continue-on-error`: `true`, `false` or an expression; a job allowed
+    /// to fail does not fail its run or the jobs that need it.
+    #[serde(default)]
+    pub continue_on_error: Option<String>,
+    /// `concurrency:` of this job.
+    #[serde(default)]
+    pub concurrency: Option<Concurrency>,
+    /// `environment:`: the job deploys there.
+    #[serde(default)]
+    pub environment: Option<Environment>,
+    /// For a matrix job: `fail-fast`, `max-parallel`, `job-index`, `job-total`.
+    #[serde(default)]
+    pub strategy: Option<Strategy>,
+}
+
+/// A concurrency group: at most one run (or job) of a group goes at a time;
+/// a newer one cancels the pending one, and with `cancel_in_progress` the
+/// running one too. The group may hold `${{ }}` expressions.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Concurrency {
+    pub group: String,
+    pub cancel_in_progress: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Environment {
+    pub name: String,
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Strategy {
+    /// One failed instance cancels the others (default true).
+    pub fail_fast: bool,
+    pub max_parallel: Option<u32>,
+    pub job_index: usize,
+    pub job_total: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -98,9 +137,71 @@ struct RawWorkflow {
     jobs: indexmap::IndexMap<String, RawJob>,
     #[serde(rename = "run-name")]
     run_name: Option<String>,
-    concurrency: Option<serde_yaml_ng::Value>,
-    defaults: Option<serde_yaml_ng::Value>,
+    concurrency: Option<RawConcurrency>,
+    defaults: Option<RawDefaults>,
     permissions: Option<serde_yaml_ng::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawConcurrency {
+    Group(String),
+    Full(RawConcurrencyFull),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConcurrencyFull {
+    group: String,
+    #[serde(rename = "cancel-in-progress", default)]
+    cancel_in_progress: bool,
+}
+
+impl RawConcurrency {
+    fn validated(self) -> Result<Concurrency, String> {
+        let c = match self {
+            RawConcurrency::Group(group) => Concurrency {
+                group,
+                cancel_in_progress: false,
+            },
+            RawConcurrency::Full(f) => Concurrency {
+                group: f.group,
+                cancel_in_progress: f.cancel_in_progress,
+            },
+        };
+        if c.group.trim().is_empty() {
+            return Err("concurrency: the group is empty".into());
+        }
+        Ok(c)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDefaults {
+    run: RawRunDefaults,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawRunDefaults {
+    shell: Option<String>,
+    #[serde(rename = "working-directory")]
+    working_directory: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawEnvironment {
+    Name(String),
+    Full(RawEnvironmentFull),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEnvironmentFull {
+    name: String,
+    url: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -122,11 +223,11 @@ struct RawJob {
     #[serde(default)]
     outputs: BTreeMap<String, Scalar>,
     strategy: Option<RawStrategy>,
-    concurrency: Option<serde_yaml_ng::Value>,
-    environment: Option<serde_yaml_ng::Value>,
+    concurrency: Option<RawConcurrency>,
+    environment: Option<RawEnvironment>,
     #[serde(rename = "continue-on-error")]
-    continue_on_error: Option<serde_yaml_ng::Value>,
-    defaults: Option<serde_yaml_ng::Value>,
+    continue_on_error: Option<Scalar>,
+    defaults: Option<RawDefaults>,
     permissions: Option<serde_yaml_ng::Value>,
 }
 
@@ -208,9 +309,14 @@ pub fn parse(file: &str, text: &str) -> Result<Workflow, Error> {
     if raw.run_name.is_some() {
         return Err(not_yet("`run-name`"));
     }
-    if raw.concurrency.is_some() || raw.defaults.is_some() || raw.permissions.is_some() {
-        return Err(not_yet("a workflow-level `concurrency`, `defaults` or `permissions`"));
+    if raw.permissions.is_some() {
+        return Err(not_yet("`permissions` (jobs get no token)"));
     }
+    let concurrency = match raw.concurrency {
+        None => None,
+        Some(c) => Some(c.validated().map_err(|m| Error(format!("{file}: {m}")))?),
+    };
+    let workflow_defaults = raw.defaults.map(|d| d.run).unwrap_or_default();
     check_expressions(file, text)?;
     let on = triggers(file, &raw.on)?;
     if raw.jobs.is_empty() {
@@ -228,17 +334,16 @@ pub fn parse(file: &str, text: &str) -> Result<Workflow, Error> {
         if !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') || key.is_empty() {
             return Err(here("a job id has only letters, digits, '_' and '-'"));
         }
-        for (present, what) in [
-            (j.concurrency.is_some(), "`concurrency`"),
-            (j.environment.is_some(), "`environment`"),
-            (j.continue_on_error.is_some(), "`continue-on-error`"),
-            (j.defaults.is_some(), "`defaults`"),
-            (j.permissions.is_some(), "`permissions`"),
-        ] {
-            if present {
-                return Err(here(&format!("{what} is not supported yet by this Hearth")));
-            }
+        if j.permissions.is_some() {
+            return Err(here(
+                "`permissions` is not supported yet by this Hearth (jobs get no token)",
+            ));
         }
+        let job_defaults = j.defaults.map(|d| d.run).unwrap_or_default();
+        let default_shell = job_defaults.shell.or(workflow_defaults.shell.clone());
+        let default_dir = job_defaults
+            .working_directory
+            .or(workflow_defaults.working_directory.clone());
         if let Some(labels) = &j.runs_on {
             runs_on(labels).map_err(|m| here(&m))?;
         }
@@ -277,7 +382,15 @@ pub fn parse(file: &str, text: &str) -> Result<Workflow, Error> {
             if s.with.is_some() && run.is_some() {
                 return Err(step_here("`with` belongs to `uses` steps"));
             }
-            if let Some(shell) = &s.shell
+            // `defaults.run` apply to `run` steps that set neither.
+            let (shell, working_directory) = match &run {
+                Some(_) => (
+                    s.shell.or(default_shell.clone()),
+                    s.working_directory.or(default_dir.clone()),
+                ),
+                None => (s.shell, s.working_directory),
+            };
+            if let Some(shell) = &shell
                 && !["bash", "sh"].contains(&shell.as_str())
             {
                 return Err(step_here(&format!("shell {shell:?} is not available; use bash or sh")));
@@ -294,9 +407,9 @@ pub fn parse(file: &str, text: &str) -> Result<Workflow, Error> {
                 id: s.id,
                 name,
                 run,
-                shell: s.shell,
+                shell,
                 env: env_map(s.env),
-                working_directory: s.working_directory,
+                working_directory,
                 condition,
                 continue_on_error: s.continue_on_error.unwrap_or(false),
                 timeout_seconds: s
@@ -313,7 +426,35 @@ pub fn parse(file: &str, text: &str) -> Result<Workflow, Error> {
         if let Some(c) = &condition {
             check_condition(c).map_err(|e| here(&format!("if: {e}")))?;
         }
+        let continue_on_error = j.continue_on_error.map(Scalar::into_string);
+        if let Some(c) = &continue_on_error
+            && c != "true"
+            && c != "false"
+        {
+            check_condition(c).map_err(|e| here(&format!("continue-on-error: {e}")))?;
+        }
+        let environment = match j.environment {
+            None => None,
+            Some(RawEnvironment::Name(name)) => Some(Environment { name, url: None }),
+            Some(RawEnvironment::Full(f)) => Some(Environment {
+                name: f.name,
+                url: f.url,
+            }),
+        };
+        if let Some(e) = &environment
+            && (e.name.trim().is_empty() || e.name.len() > 64)
+        {
+            return Err(here("environment: a name of 1 to 64 characters"));
+        }
+        let concurrency = match j.concurrency {
+            None => None,
+            Some(c) => Some(c.validated().map_err(|m| here(&m))?),
+        };
         let job = Job {
+            continue_on_error,
+            concurrency,
+            environment,
+            strategy: None,
             condition,
             matrix: None,
             outputs: env_map(j.outputs),
@@ -329,9 +470,19 @@ pub fn parse(file: &str, text: &str) -> Result<Workflow, Error> {
         match j.strategy {
             None => jobs.push(job),
             Some(strategy) => {
-                let _ = (strategy.fail_fast, strategy.max_parallel);
-                for values in expand_matrix(&strategy.matrix).map_err(|m| here(&format!("strategy.matrix: {m}")))? {
+                if strategy.max_parallel == Some(0) {
+                    return Err(here("strategy.max-parallel: at least 1"));
+                }
+                let combos = expand_matrix(&strategy.matrix).map_err(|m| here(&format!("strategy.matrix: {m}")))?;
+                let total = combos.len();
+                for (index, values) in combos.into_iter().enumerate() {
                     let mut instance = job.clone();
+                    instance.strategy = Some(Strategy {
+                        fail_fast: strategy.fail_fast.unwrap_or(true),
+                        max_parallel: strategy.max_parallel,
+                        job_index: index,
+                        job_total: total,
+                    });
                     // In the order of the axes, then what `include` added.
                     let axes = strategy.matrix.keys().filter(|k| *k != "include" && *k != "exclude");
                     let mut order: Vec<&String> = axes.filter(|k| values.contains_key(*k)).collect();
@@ -354,6 +505,7 @@ pub fn parse(file: &str, text: &str) -> Result<Workflow, Error> {
         name: raw.name,
         on,
         env: env_map(raw.env),
+        concurrency,
         jobs,
     })
 }

@@ -32,6 +32,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/003_issue_versions.sql"),
     include_str!("migrations/004_ci.sql"),
     include_str!("migrations/005_secrets.sql"),
+    include_str!("migrations/006_ci_scheduling.sql"),
 ];
 
 /// Readers kept open for reuse; more are opened on demand under load.

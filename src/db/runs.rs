@@ -5,6 +5,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::ref_updates::RefUpdate;
 use super::repos::RepoId;
+use crate::ci::workflow::Concurrency;
 use crate::error::Result;
 
 #[derive(Debug, Clone)]
@@ -22,6 +23,9 @@ pub struct Run {
     pub error: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    pub concurrency: Option<String>,
+    /// workflow_dispatch inputs, a JSON object.
+    pub inputs: String,
 }
 
 #[derive(Debug, Clone)]
@@ -38,6 +42,10 @@ pub struct Job {
     pub completed_at: Option<i64>,
     /// The job's `outputs`, a JSON object.
     pub outputs: String,
+    pub concurrency: Option<String>,
+    pub cancel_requested: bool,
+    /// It failed, but continue-on-error held.
+    pub allowed_failure: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -59,6 +67,10 @@ pub struct NewRun {
     pub head_branch: String,
     pub error: Option<String>,
     pub jobs: Vec<NewJob>,
+    /// The group, its expressions evaluated.
+    pub concurrency: Option<Concurrency>,
+    /// workflow_dispatch inputs, a JSON object.
+    pub inputs: String,
 }
 
 pub struct NewJob {
@@ -68,10 +80,11 @@ pub struct NewJob {
     /// The job as the executor reads it (JSON).
     pub spec: String,
     pub steps: Vec<String>,
+    pub concurrency: Option<Concurrency>,
 }
 
 const RUN_SELECT: &str = "SELECT id, repo_id, run_number, workflow, name, event, head_sha, head_branch, status,
-    conclusion, error, created_at, updated_at FROM runs";
+    conclusion, error, created_at, updated_at, concurrency, inputs FROM runs";
 
 fn run_from_row(r: &Row) -> rusqlite::Result<Run> {
     Ok(Run {
@@ -88,11 +101,14 @@ fn run_from_row(r: &Row) -> rusqlite::Result<Run> {
         error: r.get(10)?,
         created_at: r.get(11)?,
         updated_at: r.get(12)?,
+        concurrency: r.get(13)?,
+        inputs: r.get(14)?,
     })
 }
 
 const JOB_SELECT: &str =
-    "SELECT id, run_id, job_key, name, needs, spec, status, conclusion, started_at, completed_at, outputs FROM jobs";
+    "SELECT id, run_id, job_key, name, needs, spec, status, conclusion, started_at, completed_at, outputs,
+            concurrency, cancel_requested, allowed_failure FROM jobs";
 
 fn job_from_row(r: &Row) -> rusqlite::Result<Job> {
     let needs: String = r.get(4)?;
@@ -108,6 +124,9 @@ fn job_from_row(r: &Row) -> rusqlite::Result<Job> {
         started_at: r.get(8)?,
         completed_at: r.get(9)?,
         outputs: r.get(10)?,
+        concurrency: r.get(11)?,
+        cancel_requested: r.get(12)?,
+        allowed_failure: r.get(13)?,
     })
 }
 
@@ -165,8 +184,8 @@ pub fn insert_run(conn: &Connection, repo: RepoId, update_id: Option<i64>, event
     };
     conn.execute(
         "INSERT INTO runs (repo_id, run_number, workflow, name, event, head_sha, head_branch, ref_update_id,
-                           status, conclusion, error, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
+                           status, conclusion, error, created_at, updated_at, concurrency, inputs)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13, ?14)",
         params![
             repo.0,
             number,
@@ -179,16 +198,34 @@ pub fn insert_run(conn: &Connection, repo: RepoId, update_id: Option<i64>, event
             status,
             conclusion,
             run.error,
-            now
+            now,
+            run.concurrency.as_ref().map(|c| &c.group),
+            run.inputs,
         ],
     )?;
     let run_id = conn.last_insert_rowid();
+    if let Some(c) = &run.concurrency
+        && run.error.is_none()
+    {
+        enter_run_group(conn, repo, run_id, c)?;
+    }
     for job in &run.jobs {
         conn.execute(
-            "INSERT INTO jobs (run_id, job_key, name, needs, spec, status) VALUES (?1, ?2, ?3, ?4, ?5, 'queued')",
-            params![run_id, job.key, job.name, job.needs.join(","), job.spec],
+            "INSERT INTO jobs (run_id, job_key, name, needs, spec, status, concurrency)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6)",
+            params![
+                run_id,
+                job.key,
+                job.name,
+                job.needs.join(","),
+                job.spec,
+                job.concurrency.as_ref().map(|c| &c.group)
+            ],
         )?;
         let job_id = conn.last_insert_rowid();
+        if let Some(c) = &job.concurrency {
+            enter_job_group(conn, repo, run_id, c)?;
+        }
         for (i, step) in job.steps.iter().enumerate() {
             conn.execute(
                 "INSERT INTO steps (job_id, number, name, status) VALUES (?1, ?2, ?3, 'queued')",
@@ -253,7 +290,8 @@ pub fn finish_job(conn: &Connection, job: i64, conclusion: &str) -> Result<()> {
     )?;
     let run: i64 = conn.query_row("SELECT run_id FROM jobs WHERE id = ?1", [job], |r| r.get(0))?;
     let (open, failed, cancelled): (i64, i64, i64) = conn.query_row(
-        "SELECT COALESCE(SUM(status != 'completed'), 0), COALESCE(SUM(conclusion IN ('failure', 'timed_out')), 0),
+        "SELECT COALESCE(SUM(status != 'completed'), 0),
+                COALESCE(SUM(conclusion IN ('failure', 'timed_out') AND NOT allowed_failure), 0),
                 COALESCE(SUM(conclusion = 'cancelled'), 0) FROM jobs WHERE run_id = ?1",
         [run],
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
@@ -419,10 +457,105 @@ pub fn cancel(conn: &Connection, run: i64) -> Result<Vec<i64>> {
         if status == "queued" {
             finish_job(conn, id, "cancelled")?;
         } else {
+            request_cancel(conn, id)?;
             running.push(id);
         }
     }
     Ok(running)
+}
+
+/// Asks the executor to stop a running job; it records it cancelled.
+fn request_cancel(conn: &Connection, job: i64) -> Result<()> {
+    conn.execute(
+        "UPDATE jobs SET cancel_requested = 1 WHERE id = ?1 AND status = 'in_progress'",
+        [job],
+    )?;
+    Ok(())
+}
+
+/// A new run in concurrency group `c`: the group's pending runs are
+/// cancelled, and with cancel-in-progress its running ones too. Those left
+/// running make the new run wait (see `blocked_runs`).
+fn enter_run_group(conn: &Connection, repo: RepoId, run: i64, c: &Concurrency) -> Result<()> {
+    let mut stmt = conn.prepare(
+        "SELECT id, status FROM runs WHERE repo_id = ?1 AND concurrency = ?2 AND status != 'completed' AND id != ?3",
+    )?;
+    let others: Vec<(i64, String)> = stmt
+        .query_map(params![repo.0, c.group, run], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (id, status) in others {
+        if status == "queued" || c.cancel_in_progress {
+            cancel(conn, id)?;
+        }
+    }
+    Ok(())
+}
+
+/// A new job of run `run` in concurrency group `c`: the same as for runs,
+/// for the group's jobs of other runs.
+fn enter_job_group(conn: &Connection, repo: RepoId, run: i64, c: &Concurrency) -> Result<()> {
+    let mut stmt = conn.prepare(
+        "SELECT j.id, j.status FROM jobs j JOIN runs r ON r.id = j.run_id
+         WHERE r.repo_id = ?1 AND j.concurrency = ?2 AND j.status != 'completed' AND j.run_id != ?3",
+    )?;
+    let others: Vec<(i64, String)> = stmt
+        .query_map(params![repo.0, c.group, run], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (id, status) in others {
+        if status == "queued" {
+            finish_job(conn, id, "cancelled")?;
+        } else if c.cancel_in_progress {
+            request_cancel(conn, id)?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs that wait for an older run of their concurrency group to finish.
+pub fn blocked_runs(conn: &Connection) -> Result<std::collections::HashSet<i64>> {
+    let mut stmt = conn.prepare(
+        "SELECT r.id FROM runs r WHERE r.status != 'completed' AND r.concurrency IS NOT NULL AND EXISTS (
+             SELECT 1 FROM runs o WHERE o.repo_id = r.repo_id AND o.concurrency = r.concurrency
+                 AND o.status != 'completed' AND o.id < r.id)",
+    )?;
+    let rows = stmt.query_map([], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Whether another job of the same repository and concurrency group as
+/// `job` is running.
+pub fn job_group_busy(conn: &Connection, job: i64) -> Result<bool> {
+    Ok(conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM jobs j JOIN runs r ON r.id = j.run_id
+             JOIN jobs o ON o.concurrency = j.concurrency AND o.status = 'in_progress' AND o.id != j.id
+             JOIN runs ro ON ro.id = o.run_id AND ro.repo_id = r.repo_id
+         WHERE j.id = ?1)",
+        [job],
+        |r| r.get(0),
+    )?)
+}
+
+/// fail-fast: a failed matrix instance stops the job's other instances.
+pub fn cancel_instances(conn: &Connection, run: i64, key: &str) -> Result<()> {
+    let mut stmt =
+        conn.prepare("SELECT id, status FROM jobs WHERE run_id = ?1 AND job_key = ?2 AND status != 'completed'")?;
+    let open: Vec<(i64, String)> = stmt
+        .query_map(params![run, key], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (id, status) in open {
+        if status == "queued" {
+            finish_job(conn, id, "cancelled")?;
+        } else {
+            request_cancel(conn, id)?;
+        }
+    }
+    Ok(())
+}
+
+/// The job failed but continue-on-error held: call before `finish_job`.
+pub fn allow_failure(conn: &Connection, job: i64) -> Result<()> {
+    conn.execute("UPDATE jobs SET allowed_failure = 1 WHERE id = ?1", [job])?;
+    Ok(())
 }
 
 /// Starts a run again as a new run of the same commit. With `only_failed`,
@@ -437,12 +570,22 @@ pub fn rerun(conn: &Connection, run: &Run, only_failed: bool) -> Result<(i64, i6
     )?;
     conn.execute(
         "INSERT INTO runs (repo_id, run_number, workflow, name, event, head_sha, head_branch, ref_update_id,
-                           status, created_at, updated_at)
-         SELECT repo_id, ?2, workflow, name, event, head_sha, head_branch, ref_update_id, 'queued', ?3, ?3
+                           status, created_at, updated_at, concurrency, inputs)
+         SELECT repo_id, ?2, workflow, name, event, head_sha, head_branch, ref_update_id, 'queued', ?3, ?3,
+                concurrency, inputs
          FROM runs WHERE id = ?1",
         params![run.id, number, now],
     )?;
     let new_run = conn.last_insert_rowid();
+    // A run started again joins its concurrency group like a new one; the
+    // group's cancel-in-progress is not known here, so it waits its turn.
+    if let Some(group) = &run.concurrency {
+        let c = Concurrency {
+            group: group.clone(),
+            cancel_in_progress: false,
+        };
+        enter_run_group(conn, run.repo_id, new_run, &c)?;
+    }
     for job in jobs(conn, run.id)? {
         let keep = only_failed && job.conclusion.as_deref() == Some("success");
         let (status, conclusion) = if keep {
@@ -451,8 +594,9 @@ pub fn rerun(conn: &Connection, run: &Run, only_failed: bool) -> Result<(i64, i6
             ("queued", None)
         };
         conn.execute(
-            "INSERT INTO jobs (run_id, job_key, name, needs, spec, status, conclusion, started_at, completed_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+            "INSERT INTO jobs (run_id, job_key, name, needs, spec, status, conclusion, started_at, completed_at,
+                               concurrency)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
             params![
                 new_run,
                 job.key,
@@ -461,7 +605,8 @@ pub fn rerun(conn: &Connection, run: &Run, only_failed: bool) -> Result<(i64, i6
                 job.spec,
                 status,
                 conclusion,
-                keep.then_some(now)
+                keep.then_some(now),
+                job.concurrency
             ],
         )?;
         let new_job = conn.last_insert_rowid();
