@@ -1143,3 +1143,129 @@ jobs:
     assert_eq!(run["conclusion"], "success");
     assert_eq!(r.jobs(&run)[0]["conclusion"], "failure");
 }
+
+#[test]
+fn workflow_dispatch_inputs_from_the_api_and_the_page() {
+    let r = repo();
+    r.push_workflow(
+        "release.yml",
+        r#"on:
+  workflow_dispatch:
+    inputs:
+      target:
+        description: Where to deploy
+        type: choice
+        options: [beta, gamma, prod]
+        default: beta
+      dry-run:
+        type: boolean
+        default: true
+      copies:
+        type: number
+        required: true
+      note:
+        required: false
+jobs:
+  deploy:
+    steps:
+      - run: echo "to ${{ inputs.target }} dry=${{ inputs.dry-run }} copies=${{ inputs.copies }} note=[${{ github.event.inputs.note }}]"
+      - if: ${{ !inputs.dry-run }}
+        run: echo really deploying
+"#,
+        "main",
+    );
+    let dispatch = |body: Value| {
+        r.server.api(
+            "POST",
+            "/api/v1/repos/alice/demo/actions/workflows/release.yml/dispatches",
+            Some(&r.token),
+            Some(body),
+        )
+    };
+    let refused = |inputs: Value, why: &str| {
+        let (status, body) = dispatch(serde_json::json!({"ref": "main", "inputs": inputs}));
+        assert_eq!(status, 400, "{inputs}");
+        assert!(body.to_string().contains(why), "{inputs}: {body}");
+    };
+    refused(serde_json::json!({}), "copies: is required");
+    refused(
+        serde_json::json!({"copies": 1, "target": "staging"}),
+        "not one of beta, gamma, prod",
+    );
+    refused(serde_json::json!({"copies": "many"}), "not a number");
+    refused(
+        serde_json::json!({"copies": 1, "dry-run": "maybe"}),
+        "not true or false",
+    );
+    refused(
+        serde_json::json!({"copies": 1, "colour": "red"}),
+        "no input \\\"colour\\\"",
+    );
+    assert!(r.runs().is_empty(), "refused dispatches make no run");
+
+    let (status, _) =
+        dispatch(serde_json::json!({"ref": "main", "inputs": {"copies": 2, "target": "prod", "dry-run": false}}));
+    assert_eq!(status, 204);
+    let run = r.wait_run(1);
+    let log = r.log(&r.jobs(&run)[0]);
+    assert!(log.contains("to prod dry=false copies=2 note=[]"), "{log}");
+    assert!(log.contains("really deploying"));
+
+    // The page asks for the inputs, with their defaults, and shows mistakes.
+    let browser = common::sign_in(&r.server, "alice", "pw-alice-1");
+    let page = browser
+        .get(r.server.url("/alice/demo/runs/dispatch?workflow=release.yml&ref=main"))
+        .send()
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = scraper::Html::parse_document(&page.text().unwrap());
+    let sel = |s: &str| scraper::Selector::parse(s).unwrap();
+    let chosen: Vec<String> = html
+        .select(&sel("select[name='input.target'] option[selected]"))
+        .map(|o| o.text().collect())
+        .collect();
+    assert_eq!(chosen, ["beta"]);
+    assert!(
+        html.select(&sel("input[name='input.copies'][required]"))
+            .next()
+            .is_some()
+    );
+    let csrf = html
+        .select(&sel("input[name=csrf]"))
+        .next()
+        .unwrap()
+        .value()
+        .attr("value")
+        .unwrap()
+        .to_string();
+    let form = |copies: &str| {
+        browser
+            .post(r.server.url("/alice/demo/runs/dispatch"))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("workflow", "release.yml"),
+                ("ref", "main"),
+                ("input.target", "gamma"),
+                ("input.dry-run", "true"),
+                ("input.copies", copies),
+                ("input.note", "from the page"),
+            ])
+            .send()
+            .unwrap()
+    };
+    let bad = form("lots");
+    assert_eq!(bad.status(), 400);
+    let text = bad.text().unwrap();
+    let html = scraper::Html::parse_document(&text);
+    let alert: String = html.select(&sel("[role=alert]")).flat_map(|e| e.text()).collect();
+    assert_eq!(alert, "input copies: \"lots\" is not a number");
+    let typed = html.select(&sel("input[name='input.copies']")).next().unwrap();
+    assert_eq!(typed.value().attr("value"), Some("lots"), "what was typed is kept");
+    let good = form("3");
+    assert_eq!(good.status(), 303);
+    assert_eq!(good.headers()["location"], "/alice/demo/runs/2");
+    let run = r.wait_run(2);
+    let log = r.log(&r.jobs(&run)[0]);
+    assert!(log.contains("to gamma dry=true copies=3 note=[from the page]"), "{log}");
+    assert!(!log.contains("really deploying"));
+}

@@ -602,6 +602,7 @@ fn contexts(
             (n.clone(), serde_json::json!({ "result": result, "outputs": outputs }))
         })
         .collect();
+    let inputs: serde_json::Value = serde_json::from_str(&run.inputs).unwrap_or_else(|_| serde_json::json!({}));
     serde_json::json!({
         "github": {
             "sha": run.head_sha,
@@ -614,12 +615,13 @@ fn contexts(
             "event_name": run.event,
             "workflow": run.name,
             "job": spec.key,
+            "event": { "inputs": inputs },
         },
         "env": env,
         "runner": { "os": "Linux", "arch": "X64" },
         "needs": needs,
         "job": { "status": "success" },
-        "steps": {}, "inputs": {}, "secrets": {}, "matrix": spec.matrix.clone().unwrap_or_default(), "vars": {},
+        "steps": {}, "inputs": inputs, "secrets": {}, "matrix": spec.matrix.clone().unwrap_or_default(), "vars": {},
         "strategy": spec.strategy.as_ref().map(|s| serde_json::json!({
             "fail-fast": s.fail_fast,
             "job-index": s.job_index,

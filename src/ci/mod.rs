@@ -49,7 +49,25 @@ pub fn describe(file: &str, w: &workflow::Workflow) -> String {
         });
     }
     if w.on.workflow_dispatch {
-        events.push("workflow_dispatch".into());
+        let inputs: Vec<String> =
+            w.on.inputs
+                .iter()
+                .map(|i| {
+                    let kind = match &i.kind {
+                        workflow::InputKind::String => "string".to_string(),
+                        workflow::InputKind::Boolean => "boolean".into(),
+                        workflow::InputKind::Number => "number".into(),
+                        workflow::InputKind::Choice(o) => format!("choice of {}", o.join("|")),
+                    };
+                    let required = if i.required { ", required" } else { "" };
+                    format!("{} ({kind}{required})", i.name)
+                })
+                .collect();
+        events.push(if inputs.is_empty() {
+            "workflow_dispatch".into()
+        } else {
+            format!("workflow_dispatch (inputs: {})", inputs.join(", "))
+        });
     }
     let mut out = format!(
         "{file}: workflow {:?} on {}\n",

@@ -4,6 +4,7 @@
 //! duplicates a run. A workflow that does not parse gives a run that fails
 //! at once with the parse error. Deleted refs trigger nothing.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::{expr, workflow};
@@ -174,16 +175,23 @@ fn jobs_of(w: &workflow::Workflow) -> std::result::Result<Vec<NewJob>, String> {
     Ok(jobs)
 }
 
-/// Starts workflow `file` (a file name in the workflows folder) on branch or
-/// tag `rev` by hand (`workflow_dispatch`); returns the run's number.
-pub async fn dispatch(db: &Db, repos_dir: &Path, repo: &db::repos::Repo, file: &str, rev: &str) -> Result<i64> {
-    let new_run_repo = repo.id;
+/// A workflow to start by hand: its file, the ref and commit it runs on.
+pub struct Target {
+    pub path: String,
+    pub ref_name: String,
+    pub sha: String,
+    pub workflow: workflow::Workflow,
+}
+
+/// Workflow `file` (a file name in the workflows folder) at branch or tag
+/// `rev`, which must have a `workflow_dispatch` trigger.
+pub async fn dispatch_target(repos_dir: &Path, repo: &db::repos::Repo, file: &str, rev: &str) -> Result<Target> {
     if file.is_empty() || file.contains('/') || !(file.ends_with(".yml") || file.ends_with(".yaml")) {
         return Err(Error::bad_request("name the workflow by its file name, e.g. ci.yml"));
     }
     let dir = repo_path(repos_dir, &repo.owner, &repo.name);
-    let (file, rev, repo) = (file.to_string(), rev.to_string(), repo.clone());
-    let new_run = tokio::task::spawn_blocking(move || -> Result<NewRun> {
+    let (file, rev) = (file.to_string(), rev.to_string());
+    tokio::task::spawn_blocking(move || -> Result<Target> {
         let refs = crate::git::list_refs(&dir)?;
         let (ref_name, sha) = [format!("refs/heads/{rev}"), format!("refs/tags/{rev}")]
             .into_iter()
@@ -200,18 +208,39 @@ pub async fn dispatch(db: &Db, repos_dir: &Path, repo: &db::repos::Repo, file: &
         if !w.on.workflow_dispatch {
             return Err(Error::bad_request(format!("{path} has no workflow_dispatch trigger")));
         }
-        let origin = Origin {
-            repo: &repo,
-            sha: &sha,
-            ref_name: &ref_name,
-            event: "workflow_dispatch",
-            inputs: serde_json::json!({}),
-        };
-        origin.run_of(&path, &w)
+        Ok(Target {
+            path,
+            ref_name,
+            sha,
+            workflow: w,
+        })
     })
     .await
-    .map_err(|e| Error::internal(format!("dispatch task: {e}")))??;
-    let id = new_run_repo;
+    .map_err(|e| Error::internal(format!("dispatch task: {e}")))?
+}
+
+/// Starts workflow `file` on branch or tag `rev` by hand
+/// (`workflow_dispatch`) with `inputs` (names to text); returns the run's
+/// number.
+pub async fn dispatch(
+    db: &Db,
+    repos_dir: &Path,
+    repo: &db::repos::Repo,
+    file: &str,
+    rev: &str,
+    inputs: &BTreeMap<String, String>,
+) -> Result<i64> {
+    let target = dispatch_target(repos_dir, repo, file, rev).await?;
+    let inputs = workflow::resolve_inputs(&target.workflow.on.inputs, inputs).map_err(Error::BadRequest)?;
+    let origin = Origin {
+        repo,
+        sha: &target.sha,
+        ref_name: &target.ref_name,
+        event: "workflow_dispatch",
+        inputs: serde_json::Value::Object(inputs),
+    };
+    let new_run = origin.run_of(&target.path, &target.workflow)?;
+    let id = repo.id;
     db.write(move |tx| runs::insert_run(tx, id, None, "workflow_dispatch", &new_run))
         .await
 }

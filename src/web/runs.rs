@@ -15,6 +15,7 @@ use super::access::{Read, RepoAccess, Write};
 use super::auth::{CsrfForm, NoFields};
 use super::{AppState, Nav, ago};
 use crate::ci::executor::log_path;
+use crate::ci::workflow::InputKind;
 use crate::db::repos::Repo;
 use crate::db::runs::{self, Job, Run, Step};
 use crate::error::{Error, Result};
@@ -28,7 +29,7 @@ pub fn routes() -> Router<AppState> {
         .route("/{owner}/{repo}/runs/{number}/jobs/{job}/stream", get(job_stream))
         .route("/{owner}/{repo}/badge.svg", get(badge_svg))
         .route("/{owner}/{repo}/runs/{number}/cancel", axum::routing::post(cancel))
-        .route("/{owner}/{repo}/runs/dispatch", axum::routing::post(dispatch))
+        .route("/{owner}/{repo}/runs/dispatch", get(dispatch_page).post(dispatch))
         .route("/{owner}/{repo}/settings/secrets", get(secrets_page).post(add_secret))
         .route(
             "/{owner}/{repo}/settings/secrets/{name}/delete",
@@ -505,24 +506,125 @@ pub struct DispatchForm {
     workflow: String,
     #[serde(rename = "ref")]
     rev: String,
+    /// `input.NAME` fields.
+    #[serde(flatten)]
+    fields: std::collections::BTreeMap<String, String>,
 }
 
-/// The "Run workflow" form: `workflow_dispatch` on a branch or tag.
+pub struct InputField {
+    name: String,
+    description: Option<String>,
+    required: bool,
+    kind: InputKind,
+    value: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "runs/dispatch.html")]
+pub struct DispatchView {
+    nav: Nav,
+    repo: Repo,
+    can_admin: bool,
+    tab: &'static str,
+    file: String,
+    rev: String,
+    name: String,
+    path: String,
+    sha: String,
+    inputs: Vec<InputField>,
+    error: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+pub struct DispatchQuery {
+    workflow: String,
+    #[serde(rename = "ref")]
+    rev: String,
+}
+
+/// The "Run workflow" page: the inputs of `workflow` at `ref`, with their defaults.
+async fn dispatch_page(
+    State(state): State<AppState>,
+    nav: Nav,
+    access: RepoAccess<Write>,
+    Query(q): Query<DispatchQuery>,
+) -> Result<DispatchView> {
+    dispatch_view(
+        &state,
+        nav,
+        access,
+        q.workflow.trim(),
+        q.rev.trim(),
+        &Default::default(),
+        None,
+    )
+    .await
+}
+
+async fn dispatch_view(
+    state: &AppState,
+    nav: Nav,
+    access: RepoAccess<Write>,
+    file: &str,
+    rev: &str,
+    given: &std::collections::BTreeMap<String, String>,
+    error: Option<String>,
+) -> Result<DispatchView> {
+    let target = crate::ci::trigger::dispatch_target(&state.config.repos_dir(), &access.repo, file, rev).await?;
+    let inputs = target
+        .workflow
+        .on
+        .inputs
+        .iter()
+        .map(|i| InputField {
+            value: given.get(&i.name).or(i.default.as_ref()).cloned().unwrap_or_default(),
+            name: i.name.clone(),
+            description: i.description.clone(),
+            required: i.required,
+            kind: i.kind.clone(),
+        })
+        .collect();
+    Ok(DispatchView {
+        nav,
+        can_admin: access.access >= Access::Admin,
+        repo: access.repo,
+        tab: "runs",
+        name: target.workflow.name.clone().unwrap_or_else(|| file.to_string()),
+        file: file.to_string(),
+        rev: rev.to_string(),
+        path: target.path,
+        sha: target.sha,
+        inputs,
+        error,
+    })
+}
+
+/// Starts the workflow (`workflow_dispatch`); bad inputs show the form again.
 async fn dispatch(
     State(state): State<AppState>,
+    nav: Nav,
     access: RepoAccess<Write>,
     CsrfForm(form): CsrfForm<DispatchForm>,
-) -> Result<axum::response::Redirect> {
-    let number = crate::ci::trigger::dispatch(
-        &state.db,
-        &state.config.repos_dir(),
-        &access.repo,
-        form.workflow.trim(),
-        form.rev.trim(),
-    )
-    .await?;
-    state.ci.wake();
-    Ok(to_run(&access.repo, number))
+) -> Result<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let inputs: std::collections::BTreeMap<String, String> = form
+        .fields
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix("input.").map(|k| (k.to_string(), v.clone())))
+        .collect();
+    let (file, rev) = (form.workflow.trim(), form.rev.trim());
+    let repos = state.config.repos_dir();
+    match crate::ci::trigger::dispatch(&state.db, &repos, &access.repo, file, rev, &inputs).await {
+        Ok(number) => {
+            state.ci.wake();
+            Ok(to_run(&access.repo, number).into_response())
+        }
+        Err(Error::BadRequest(message)) => {
+            let view = dispatch_view(&state, nav, access, file, rev, &inputs, Some(message)).await?;
+            Ok((axum::http::StatusCode::BAD_REQUEST, view).into_response())
+        }
+        Err(e) => Err(e),
+    }
 }
 
 #[derive(Template, WebTemplate)]

@@ -228,12 +228,22 @@ async fn dispatch(
     Path((_, _, file)): Path<(String, String, String)>,
     Json(body): Json<Dispatch>,
 ) -> Result<StatusCode> {
-    if !body.inputs.is_empty() {
-        return Err(Error::bad_request(
-            "workflow inputs are not supported yet by this Hearth",
-        ));
+    let mut inputs = std::collections::BTreeMap::new();
+    for (name, value) in body.inputs {
+        let text = match value {
+            Value::String(s) => s,
+            Value::Bool(b) => b.to_string(),
+            Value::Number(n) => n.to_string(),
+            _ => {
+                return Err(Error::bad_request(format!(
+                    "input {name}: a string, a number or true/false"
+                )));
+            }
+        };
+        inputs.insert(name, text);
     }
-    crate::ci::trigger::dispatch(&state.db, &state.config.repos_dir(), &access.repo, &file, &body.rev).await?;
+    let repos = state.config.repos_dir();
+    crate::ci::trigger::dispatch(&state.db, &repos, &access.repo, &file, &body.rev, &inputs).await?;
     state.ci.wake();
     Ok(StatusCode::NO_CONTENT)
 }
