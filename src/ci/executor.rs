@@ -284,7 +284,7 @@ impl Ci {
         let (run, repo, spec) = self.job_setting(job).await?;
         let condition = spec.condition.clone().unwrap_or_default();
         let owned: Vec<Job> = siblings.iter().map(|s| (*s).clone()).collect();
-        let values = contexts(&run, &repo, &spec, &owned, &spec.env);
+        let values = contexts(&RunInfo::of(&run, &repo), &spec, &owned, &spec.env);
         match expr::condition(
             &condition,
             &expr::Context {
@@ -319,19 +319,11 @@ impl Ci {
     /// allows it to fail.
     async fn run_job(&self, job: &Job, cancel: &Notify) -> Result<(&'static str, bool)> {
         let (run, repo, spec) = self.job_setting(job).await?;
+        let info = RunInfo::of(&run, &repo);
         let log = log_path(&self.data_dir, run.id, job.id);
         std::fs::create_dir_all(log.parent().expect("log has a folder"))?;
         let mut writer = LogWriter::open(&log)?;
-        let work = self.work_dir.join(format!("job-{}", job.id));
-        if work.exists() {
-            std::fs::remove_dir_all(&work)?;
-        }
-        let workspace = work.join("workspace");
-        let scratch = work.join("scratch");
-        std::fs::create_dir_all(&scratch)?;
-        std::fs::create_dir_all(work.join("home"))?;
-        let deadline = Instant::now() + Duration::from_secs(spec.timeout_seconds);
-
+        let work = Work::create(&self.work_dir.join(format!("job-{}", job.id)))?;
         writer.line(&format!(
             "Hearth: job {} of run #{} ({}) for {} at {}",
             spec.key, run.run_number, run.workflow, run.head_branch, run.head_sha
@@ -340,7 +332,7 @@ impl Ci {
             let (repo_dir, sha, ws) = (
                 repo_path(&self.data_dir.join("repos"), &repo.owner, &repo.name),
                 run.head_sha.clone(),
-                workspace.clone(),
+                work.workspace.clone(),
             );
             tokio::task::spawn_blocking(move || crate::git::checkout(&repo_dir, &sha, &ws))
                 .await
@@ -350,239 +342,360 @@ impl Ci {
             Ok(n) => n,
             Err(e) => {
                 writer.line(&format!("Hearth: could not check out {}: {e}", run.head_sha));
-                let _ = std::fs::remove_dir_all(&work);
+                work.remove();
                 return Ok(("failure", false));
             }
         };
         writer.line(&format!("Hearth: workspace checked out ({files} files)"));
 
-        let full_ref = if run.head_branch.is_empty() {
-            String::new()
-        } else {
-            format!("refs/heads/{}", run.head_branch)
-        };
-        let mut env: BTreeMap<String, String> = BTreeMap::new();
-        env.insert(
-            "PATH".into(),
-            std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into()),
-        );
-        env.insert("HOME".into(), work.join("home").display().to_string());
-        env.insert("LANG".into(), "C.UTF-8".into());
-        env.insert("CI".into(), "true".into());
-        env.insert("HEARTH".into(), "true".into());
-        env.insert("HEARTH_RUN_ID".into(), run.id.to_string());
-        env.insert("HEARTH_RUN_NUMBER".into(), run.run_number.to_string());
-        env.insert("HEARTH_JOB".into(), spec.key.clone());
+        let mut env = job_env(&info, &spec, &work);
+        // How a sweep after a crash finds what a job left running.
         env.insert("HEARTH_JOB_ID".into(), job.id.to_string());
         env.insert("HEARTH_DATA_DIR".into(), self.data_dir.display().to_string());
-        env.insert("GITHUB_SHA".into(), run.head_sha.clone());
-        env.insert("GITHUB_REF".into(), full_ref);
-        env.insert("GITHUB_REF_NAME".into(), run.head_branch.clone());
-        env.insert("GITHUB_REPOSITORY".into(), format!("{}/{}", repo.owner, repo.name));
-        env.insert("GITHUB_RUN_ID".into(), run.id.to_string());
-        env.insert("GITHUB_RUN_NUMBER".into(), run.run_number.to_string());
-        env.insert("GITHUB_JOB".into(), spec.key.clone());
-        env.insert("GITHUB_EVENT_NAME".into(), run.event.clone());
-        env.insert("GITHUB_WORKSPACE".into(), workspace.display().to_string());
-        env.insert("RUNNER_OS".into(), "Linux".into());
-        env.insert("RUNNER_TEMP".into(), scratch.display().to_string());
-        env.extend(spec.env.clone());
-
         let run_id = run.id;
         let siblings = self.db.read(move |c| runs::jobs(c, run_id)).await?;
-        let mut contexts = contexts(&run, &repo, &spec, &siblings, &env);
+        let mut contexts = contexts(&info, &spec, &siblings, &env);
         // The repository's secrets, for ${{ secrets.NAME }}; their values never reach the log.
         let secrets = super::secrets::values(&self.db, &self.keys, repo.id).await?;
         writer.masks.extend(secrets.values().filter(|v| !v.is_empty()).cloned());
         contexts["secrets"] = serde_json::to_value(&secrets).unwrap_or_default();
-        // Job-level env may use expressions too.
-        let resolved: Vec<(String, String)> = env
-            .iter()
-            .filter(|(_, v)| v.contains("${{"))
-            .map(|(k, v)| {
-                let ctx = expr::Context {
-                    values: &contexts,
-                    status: expr::Status::Success,
-                };
-                (
-                    k.clone(),
-                    expr::interpolate(v, &ctx).unwrap_or_else(|e| format!("(expression error: {e})")),
-                )
-            })
-            .collect();
-        env.extend(resolved);
-        let allowed_to_fail = match spec.continue_on_error.as_deref() {
-            None | Some("false") => false,
-            Some("true") => true,
-            Some(c) => {
-                contexts["env"] = serde_json::to_value(&env).unwrap_or_default();
-                let ctx = expr::Context {
-                    values: &contexts,
-                    status: expr::Status::Success,
-                };
-                expr::condition(c, &ctx).unwrap_or_else(|e| {
-                    writer.line(&format!("Hearth: continue-on-error: {e}"));
-                    false
-                })
-            }
-        };
-        if let Some(e) = &spec.environment {
-            let ctx = expr::Context {
-                values: &contexts,
-                status: expr::Status::Success,
-            };
-            let url = e.url.as_deref().map(|u| expr::interpolate(u, &ctx).unwrap_or_default());
-            writer.line(&format!(
-                "Hearth: this job deploys to the {} environment{}",
-                e.name,
-                url.map(|u| format!(" ({u})")).unwrap_or_default()
-            ));
-        }
-        let mut conclusion = "success";
-        for (i, step) in spec.steps.iter().enumerate() {
-            let number = i as i64 + 1;
-            let job_id = job.id;
-            let status = match conclusion {
-                "success" => expr::Status::Success,
-                "cancelled" | "timed_out" => expr::Status::Cancelled,
-                _ => expr::Status::Failure,
-            };
-            contexts["env"] =
-                serde_json::to_value(env.iter().chain(&step.env).collect::<BTreeMap<_, _>>()).unwrap_or_default();
-            let ctx = expr::Context {
-                values: &contexts,
-                status,
-            };
-            let wanted = match step.condition.as_deref() {
-                Some(c) => expr::condition(c, &ctx),
-                None => Ok(status == expr::Status::Success),
-            };
-            let step_id = step.id.clone();
-            let step = match (wanted, interpolated(step, &ctx)) {
-                (Ok(false), _) => {
-                    if let Some(id) = &step_id {
-                        contexts["steps"][id] =
-                            serde_json::json!({ "outputs": {}, "outcome": "skipped", "conclusion": "skipped" });
-                    }
-                    self.db
-                        .write(move |tx| runs::set_step(tx, job_id, number, "completed", Some("skipped"), None))
-                        .await?;
-                    continue;
-                }
-                (Err(e), _) | (_, Err(e)) => {
-                    writer.line(&format!("Hearth: step {number}: {e}"));
-                    self.db
-                        .write(move |tx| runs::set_step(tx, job_id, number, "completed", Some("failure"), None))
-                        .await?;
-                    conclusion = "failure";
-                    continue;
-                }
-                (Ok(true), Ok(step)) => step,
-            };
-            if matches!(status, expr::Status::Cancelled) {
-                break;
-            }
-            self.db
-                .write(move |tx| runs::set_step(tx, job_id, number, "in_progress", None, None))
-                .await?;
-            writer.line(&format!("::group::{}", step.name));
-            let (step_conclusion, code) = match &step.run {
-                None => {
-                    writer.line("The workspace is a checkout of the commit already.");
-                    ("success", Some(0))
-                }
-                Some(script) => {
-                    let step_deadline = match step.timeout_seconds {
-                        Some(secs) => deadline.min(Instant::now() + Duration::from_secs(secs)),
-                        None => deadline,
-                    };
-                    let mut outcome = run_step(
-                        &step,
-                        script,
-                        number,
-                        &scratch,
-                        &workspace,
-                        &env,
-                        step_deadline,
-                        cancel,
-                        &mut writer,
-                    )
-                    .await?;
-                    // The step's own timeout fails the step, not the whole job's time.
-                    if outcome.0 == "timed_out" && Instant::now() < deadline {
-                        writer.line("Hearth: that was the step's own timeout-minutes.");
-                        outcome = ("failure", None);
-                    }
-                    // Files the step wrote to change later steps.
-                    read_env_file(&scratch.join(format!("env-{number}")), &mut env);
-                    prepend_path(&scratch.join(format!("path-{number}")), &mut env);
-                    outcome
-                }
-            };
-            writer.line("::endgroup::");
-            self.db
-                .write(move |tx| runs::set_step(tx, job_id, number, "completed", Some(step_conclusion), code))
-                .await?;
-            if let Some(id) = &step_id {
-                let outputs: serde_json::Map<String, serde_json::Value> =
-                    read_key_values(&scratch.join(format!("output-{number}")))
-                        .into_iter()
-                        .map(|(k, v)| (k, serde_json::Value::String(v)))
-                        .collect();
-                let effective = if step.continue_on_error {
-                    "success"
-                } else {
-                    step_conclusion
-                };
-                contexts["steps"][id] =
-                    serde_json::json!({ "outputs": outputs, "outcome": step_conclusion, "conclusion": effective });
-            }
-            if step.continue_on_error && matches!(step_conclusion, "failure" | "timed_out") {
-                writer.line("Hearth: the step failed; continue-on-error lets the job go on.");
-                continue;
-            }
-            if step_conclusion != "success" && conclusion == "success" {
-                conclusion = step_conclusion;
-            }
-            if matches!(step_conclusion, "cancelled" | "timed_out") {
-                conclusion = step_conclusion;
-                break;
-            }
-        }
+        let done = run_steps(
+            &spec,
+            &mut env,
+            &mut contexts,
+            &work,
+            cancel,
+            &mut writer,
+            Record::Db(&self.db, job.id),
+        )
+        .await?;
         if !spec.outputs.is_empty() {
-            contexts["env"] = serde_json::to_value(&env).unwrap_or_default();
-            let ctx = expr::Context {
-                values: &contexts,
-                status: expr::Status::Success,
-            };
-            let outputs: serde_json::Map<String, serde_json::Value> = spec
-                .outputs
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        k.clone(),
-                        serde_json::Value::String(expr::interpolate(v, &ctx).unwrap_or_default()),
-                    )
-                })
-                .collect();
-            let json = serde_json::Value::Object(outputs).to_string();
+            let json = serde_json::Value::Object(done.outputs).to_string();
             let job_id = job.id;
             self.db.write(move |tx| runs::set_outputs(tx, job_id, &json)).await?;
         }
-        writer.line(&format!("Hearth: job {} finished: {conclusion}", spec.key));
-        if allowed_to_fail && matches!(conclusion, "failure" | "timed_out") {
-            writer.line("Hearth: continue-on-error: this failure does not fail the run.");
-        }
-        let _ = std::fs::remove_dir_all(&work);
-        Ok((conclusion, allowed_to_fail))
+        work.remove();
+        Ok((done.conclusion, done.allowed_to_fail))
     }
+}
+
+/// What expressions and the environment know of a run.
+pub struct RunInfo {
+    pub sha: String,
+    /// The branch or tag.
+    pub branch: String,
+    pub repository: String,
+    pub owner: String,
+    pub run_id: i64,
+    pub run_number: i64,
+    pub event: String,
+    pub workflow: String,
+    /// workflow_dispatch inputs, a JSON object.
+    pub inputs: serde_json::Value,
+}
+
+impl RunInfo {
+    fn of(run: &runs::Run, repo: &db::repos::Repo) -> RunInfo {
+        RunInfo {
+            sha: run.head_sha.clone(),
+            branch: run.head_branch.clone(),
+            repository: format!("{}/{}", repo.owner, repo.name),
+            owner: repo.owner.clone(),
+            run_id: run.id,
+            run_number: run.run_number,
+            event: run.event.clone(),
+            workflow: run.name.clone(),
+            inputs: serde_json::from_str(&run.inputs).unwrap_or_else(|_| serde_json::json!({})),
+        }
+    }
+
+    fn full_ref(&self) -> String {
+        if self.branch.is_empty() {
+            String::new()
+        } else {
+            format!("refs/heads/{}", self.branch)
+        }
+    }
+}
+
+/// A job's folders: the workspace (the checkout), scratch files of the
+/// runner (scripts, $GITHUB_ENV…), and a home of its own. All go at the end.
+pub struct Work {
+    pub root: PathBuf,
+    pub workspace: PathBuf,
+    pub scratch: PathBuf,
+    pub home: PathBuf,
+}
+
+impl Work {
+    /// Fresh, empty folders under `root`.
+    pub fn create(root: &Path) -> Result<Work> {
+        if root.exists() {
+            std::fs::remove_dir_all(root)?;
+        }
+        let work = Work {
+            root: root.to_path_buf(),
+            workspace: root.join("workspace"),
+            scratch: root.join("scratch"),
+            home: root.join("home"),
+        };
+        for dir in [&work.workspace, &work.scratch, &work.home] {
+            std::fs::create_dir_all(dir)?;
+        }
+        Ok(work)
+    }
+
+    pub fn remove(&self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+/// The environment of a job's steps (DESIGN.md), before `env:` expressions.
+pub fn job_env(info: &RunInfo, spec: &workflow::Job, work: &Work) -> BTreeMap<String, String> {
+    let mut env: BTreeMap<String, String> = BTreeMap::new();
+    env.insert(
+        "PATH".into(),
+        std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into()),
+    );
+    env.insert("HOME".into(), work.home.display().to_string());
+    env.insert("LANG".into(), "C.UTF-8".into());
+    env.insert("CI".into(), "true".into());
+    env.insert("HEARTH".into(), "true".into());
+    env.insert("HEARTH_RUN_ID".into(), info.run_id.to_string());
+    env.insert("HEARTH_RUN_NUMBER".into(), info.run_number.to_string());
+    env.insert("HEARTH_JOB".into(), spec.key.clone());
+    env.insert("GITHUB_SHA".into(), info.sha.clone());
+    env.insert("GITHUB_REF".into(), info.full_ref());
+    env.insert("GITHUB_REF_NAME".into(), info.branch.clone());
+    env.insert("GITHUB_REPOSITORY".into(), info.repository.clone());
+    env.insert("GITHUB_RUN_ID".into(), info.run_id.to_string());
+    env.insert("GITHUB_RUN_NUMBER".into(), info.run_number.to_string());
+    env.insert("GITHUB_JOB".into(), spec.key.clone());
+    env.insert("GITHUB_EVENT_NAME".into(), info.event.clone());
+    env.insert("GITHUB_WORKSPACE".into(), work.workspace.display().to_string());
+    env.insert("RUNNER_OS".into(), "Linux".into());
+    env.insert("RUNNER_TEMP".into(), work.scratch.display().to_string());
+    env.extend(spec.env.clone());
+    env
+}
+
+/// Where step states go: the database on the server, nowhere locally.
+pub enum Record<'a> {
+    Db(&'a Db, i64),
+    Nowhere,
+}
+
+impl Record<'_> {
+    async fn step(&self, number: i64, status: &'static str, conclusion: Option<&'static str>, code: Option<i64>) -> Result<()> {
+        match self {
+            Record::Db(db, job) => {
+                let job = *job;
+                db.write(move |tx| runs::set_step(tx, job, number, status, conclusion, code)).await
+            }
+            Record::Nowhere => Ok(()),
+        }
+    }
+}
+
+/// How a job's steps went.
+pub struct Finished {
+    pub conclusion: &'static str,
+    /// continue-on-error held.
+    pub allowed_to_fail: bool,
+    /// The job's `outputs`, evaluated.
+    pub outputs: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Runs the steps of job `spec` in `work`: the heart of the executor, the
+/// same on the server and in `hearth ci run`.
+pub async fn run_steps(
+    spec: &workflow::Job,
+    env: &mut BTreeMap<String, String>,
+    contexts: &mut serde_json::Value,
+    work: &Work,
+    cancel: &Notify,
+    writer: &mut LogWriter,
+    record: Record<'_>,
+) -> Result<Finished> {
+    let deadline = Instant::now() + Duration::from_secs(spec.timeout_seconds);
+    let (workspace, scratch) = (&work.workspace, &work.scratch);
+    // Job-level env may use expressions too.
+    let resolved: Vec<(String, String)> = env
+        .iter()
+        .filter(|(_, v)| v.contains("${{"))
+        .map(|(k, v)| {
+            let ctx = expr::Context {
+                values: contexts,
+                status: expr::Status::Success,
+            };
+            (
+                k.clone(),
+                expr::interpolate(v, &ctx).unwrap_or_else(|e| format!("(expression error: {e})")),
+            )
+        })
+        .collect();
+    env.extend(resolved);
+    let allowed_to_fail = match spec.continue_on_error.as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(c) => {
+            contexts["env"] = serde_json::to_value(&env).unwrap_or_default();
+            let ctx = expr::Context {
+                values: contexts,
+                status: expr::Status::Success,
+            };
+            expr::condition(c, &ctx).unwrap_or_else(|e| {
+                writer.line(&format!("Hearth: continue-on-error: {e}"));
+                false
+            })
+        }
+    };
+    if let Some(e) = &spec.environment {
+        let ctx = expr::Context {
+            values: contexts,
+            status: expr::Status::Success,
+        };
+        let url = e.url.as_deref().map(|u| expr::interpolate(u, &ctx).unwrap_or_default());
+        writer.line(&format!(
+            "Hearth: this job deploys to the {} environment{}",
+            e.name,
+            url.map(|u| format!(" ({u})")).unwrap_or_default()
+        ));
+    }
+    let mut conclusion = "success";
+    for (i, step) in spec.steps.iter().enumerate() {
+        let number = i as i64 + 1;
+        let status = match conclusion {
+            "success" => expr::Status::Success,
+            "cancelled" | "timed_out" => expr::Status::Cancelled,
+            _ => expr::Status::Failure,
+        };
+        contexts["env"] =
+            serde_json::to_value(env.iter().chain(&step.env).collect::<BTreeMap<_, _>>()).unwrap_or_default();
+        let ctx = expr::Context {
+            values: contexts,
+            status,
+        };
+        let wanted = match step.condition.as_deref() {
+            Some(c) => expr::condition(c, &ctx),
+            None => Ok(status == expr::Status::Success),
+        };
+        let step_id = step.id.clone();
+        let step = match (wanted, interpolated(step, &ctx)) {
+            (Ok(false), _) => {
+                if let Some(id) = &step_id {
+                    contexts["steps"][id] =
+                        serde_json::json!({ "outputs": {}, "outcome": "skipped", "conclusion": "skipped" });
+                }
+                record.step(number, "completed", Some("skipped"), None).await?;
+                continue;
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                writer.line(&format!("Hearth: step {number}: {e}"));
+                record.step(number, "completed", Some("failure"), None).await?;
+                conclusion = "failure";
+                continue;
+            }
+            (Ok(true), Ok(step)) => step,
+        };
+        if matches!(status, expr::Status::Cancelled) {
+            break;
+        }
+        record.step(number, "in_progress", None, None).await?;
+        writer.line(&format!("::group::{}", step.name));
+        let (step_conclusion, code) = match &step.run {
+            None => {
+                writer.line("The workspace is a checkout of the commit already.");
+                ("success", Some(0))
+            }
+            Some(script) => {
+                let step_deadline = match step.timeout_seconds {
+                    Some(secs) => deadline.min(Instant::now() + Duration::from_secs(secs)),
+                    None => deadline,
+                };
+                let mut outcome = run_step(
+                    &step,
+                    script,
+                    number,
+                    scratch,
+                    workspace,
+                    env,
+                    step_deadline,
+                    cancel,
+                    writer,
+                )
+                .await?;
+                // The step's own timeout fails the step, not the whole job's time.
+                if outcome.0 == "timed_out" && Instant::now() < deadline {
+                    writer.line("Hearth: that was the step's own timeout-minutes.");
+                    outcome = ("failure", None);
+                }
+                // Files the step wrote to change later steps.
+                read_env_file(&scratch.join(format!("env-{number}")), env);
+                prepend_path(&scratch.join(format!("path-{number}")), env);
+                outcome
+            }
+        };
+        writer.line("::endgroup::");
+        record.step(number, "completed", Some(step_conclusion), code).await?;
+        if let Some(id) = &step_id {
+            let outputs: serde_json::Map<String, serde_json::Value> =
+                read_key_values(&scratch.join(format!("output-{number}")))
+                    .into_iter()
+                    .map(|(k, v)| (k, serde_json::Value::String(v)))
+                    .collect();
+            let effective = if step.continue_on_error {
+                "success"
+            } else {
+                step_conclusion
+            };
+            contexts["steps"][id] =
+                serde_json::json!({ "outputs": outputs, "outcome": step_conclusion, "conclusion": effective });
+        }
+        if step.continue_on_error && matches!(step_conclusion, "failure" | "timed_out") {
+            writer.line("Hearth: the step failed; continue-on-error lets the job go on.");
+            continue;
+        }
+        if step_conclusion != "success" && conclusion == "success" {
+            conclusion = step_conclusion;
+        }
+        if matches!(step_conclusion, "cancelled" | "timed_out") {
+            conclusion = step_conclusion;
+            break;
+        }
+    }
+    contexts["env"] = serde_json::to_value(&env).unwrap_or_default();
+    let outputs: serde_json::Map<String, serde_json::Value> = {
+        let ctx = expr::Context {
+            values: contexts,
+            status: expr::Status::Success,
+        };
+        spec
+            .outputs
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    serde_json::Value::String(expr::interpolate(v, &ctx).unwrap_or_default()),
+                )
+            })
+            .collect()
+    };
+    writer.line(&format!("Hearth: job {} finished: {conclusion}", spec.key));
+    if allowed_to_fail && matches!(conclusion, "failure" | "timed_out") {
+        writer.line("Hearth: continue-on-error: this failure does not fail the run.");
+    }
+    Ok(Finished {
+        conclusion,
+        allowed_to_fail,
+        outputs,
+    })
 }
 
 /// The contexts of expressions for a job: github, env, runner, needs, job,
 /// and empty steps, inputs, secrets, matrix, strategy and vars.
-fn contexts(
-    run: &runs::Run,
-    repo: &crate::db::repos::Repo,
+pub fn contexts(
+    run: &RunInfo,
     spec: &workflow::Job,
     siblings: &[Job],
     env: &BTreeMap<String, String>,
@@ -602,18 +715,18 @@ fn contexts(
             (n.clone(), serde_json::json!({ "result": result, "outputs": outputs }))
         })
         .collect();
-    let inputs: serde_json::Value = serde_json::from_str(&run.inputs).unwrap_or_else(|_| serde_json::json!({}));
+    let inputs = &run.inputs;
     serde_json::json!({
         "github": {
-            "sha": run.head_sha,
-            "ref": format!("refs/heads/{}", run.head_branch),
-            "ref_name": run.head_branch,
-            "repository": format!("{}/{}", repo.owner, repo.name),
-            "repository_owner": repo.owner,
-            "run_id": run.id.to_string(),
+            "sha": run.sha,
+            "ref": run.full_ref(),
+            "ref_name": run.branch,
+            "repository": run.repository,
+            "repository_owner": run.owner,
+            "run_id": run.run_id.to_string(),
             "run_number": run.run_number.to_string(),
             "event_name": run.event,
-            "workflow": run.name,
+            "workflow": run.workflow,
             "job": spec.key,
             "event": { "inputs": inputs },
         },
@@ -696,28 +809,43 @@ fn timestamp() -> String {
     format!("{}.{:03}Z", secs.trim_end_matches('Z'), now.subsec_millis())
 }
 
-/// The job log: timestamped lines, cut at `LOG_CAP_BYTES` with a marker.
-struct LogWriter {
-    file: std::fs::File,
+/// The job log: timestamped lines in a file, cut at `LOG_CAP_BYTES` with a
+/// marker; or, for `hearth ci run`, lines on the terminal after the job's name.
+pub struct LogWriter {
+    out: Box<dyn Write + Send>,
+    /// `None`: lines are prefixed with the time; else with this.
+    prefix: Option<String>,
     written: u64,
     truncated: bool,
     /// Values replaced by `***`: secrets, and what steps mask with `::add-mask::`.
-    masks: Vec<String>,
+    pub masks: Vec<String>,
 }
 
 impl LogWriter {
-    fn open(path: &Path) -> Result<LogWriter> {
+    pub fn open(path: &Path) -> Result<LogWriter> {
         let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
         let written = file.metadata()?.len();
         Ok(LogWriter {
-            file,
+            out: Box::new(file),
+            prefix: None,
             written,
             truncated: false,
             masks: Vec::new(),
         })
     }
 
-    fn line(&mut self, text: &str) {
+    /// Lines to standard output, each after `prefix`, never cut.
+    pub fn console(prefix: String) -> LogWriter {
+        LogWriter {
+            out: Box::new(std::io::stdout()),
+            prefix: Some(prefix),
+            written: 0,
+            truncated: false,
+            masks: Vec::new(),
+        }
+    }
+
+    pub fn line(&mut self, text: &str) {
         let mut text = std::borrow::Cow::Borrowed(text);
         if let Some(value) = text.trim_end().strip_prefix("::add-mask::") {
             if !value.is_empty() {
@@ -733,18 +861,22 @@ impl LogWriter {
                 text = std::borrow::Cow::Owned(text.replace(mask.as_str(), "***"));
             }
         }
+        if let Some(prefix) = &self.prefix {
+            let _ = writeln!(self.out, "{prefix}{text}");
+            return;
+        }
         let line = format!("{} {text}\n", timestamp());
         if self.written + line.len() as u64 > LOG_CAP_BYTES {
             self.truncated = true;
             let _ = writeln!(
-                self.file,
+                self.out,
                 "Hearth: log truncated at {} MiB; the job goes on.",
                 LOG_CAP_BYTES >> 20
             );
             return;
         }
         self.written += line.len() as u64;
-        let _ = self.file.write_all(line.as_bytes());
+        let _ = self.out.write_all(line.as_bytes());
     }
 }
 
