@@ -35,6 +35,15 @@ pub enum CiCommand {
         /// Workflow files to check.
         files: Vec<PathBuf>,
     },
+    /// Run the workflows of the current checkout here, with the executor the
+    /// server uses: each job in a fresh copy of the working tree (uncommitted
+    /// changes included, ignored files not). Logs go to the terminal; the
+    /// exit code is 1 when a job failed.
+    Run {
+        /// Only this job (and the jobs it needs).
+        #[arg(long)]
+        job: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]

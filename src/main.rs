@@ -64,6 +64,17 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Ci(CiCommand::Lint { files }) => lint(files),
+        Command::Ci(CiCommand::Run { job }) => {
+            let failed = hearth::ci::local::run(std::path::Path::new("."), job.as_deref()).await?;
+            if failed > 0 {
+                return Err(Error::bad_request(format!(
+                    "{failed} job{} failed",
+                    if failed == 1 { "" } else { "s" }
+                )));
+            }
+            println!("Hearth: every job succeeded");
+            Ok(())
+        }
         Command::Admin(AdminCommand::Token { name, label, data }) => {
             let db = hearth::open_data_dir(&data.dir)?;
             let lookup = name.clone();

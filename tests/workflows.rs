@@ -58,3 +58,85 @@ fn lint_without_files_reads_the_checkout() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).starts_with(".github/workflows/ci.yml: workflow"));
 }
+
+#[test]
+fn ci_run_runs_the_working_tree_here() {
+    let git = common::Git::new();
+    let work = git.dir("work");
+    git.ok(None, &["init", "-q", "-b", "main", work.to_str().unwrap()]);
+    std::fs::create_dir_all(work.join(".hearth/workflows")).unwrap();
+    std::fs::write(
+        work.join(".hearth/workflows/ci.yml"),
+        r#"name: CI
+on: push
+jobs:
+  build:
+    outputs:
+      greeting: ${{ steps.hi.outputs.text }}
+    steps:
+      - id: hi
+        run: |
+          echo "text=hello from $GITHUB_REF_NAME" >> "$GITHUB_OUTPUT"
+          echo "notes: $(cat notes.txt)"
+          test -e new.txt
+          test ! -e debug.log
+  test:
+    needs: build
+    steps:
+      - run: echo "got ${{ needs.build.outputs.greeting }}"
+  broken:
+    steps:
+      - run: exit 4
+      - if: failure()
+        run: echo cleaning up
+"#,
+    )
+    .unwrap();
+    std::fs::write(work.join(".gitignore"), "*.log\n").unwrap();
+    std::fs::write(work.join("notes.txt"), "committed\n").unwrap();
+    git.ok(Some(&work), &["add", "-A"]);
+    git.ok(Some(&work), &["commit", "-q", "-m", "first"]);
+    // Uncommitted and new files are run; ignored ones are left out.
+    std::fs::write(work.join("notes.txt"), "edited, not committed\n").unwrap();
+    std::fs::write(work.join("new.txt"), "new\n").unwrap();
+    std::fs::write(work.join("debug.log"), "noise\n").unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(common::BIN)
+            .args(["ci", "run"])
+            .args(args)
+            .current_dir(work.join(".hearth"))
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = run(&[]);
+    assert_eq!(code, Some(1), "a job failed: {out}{err}");
+    assert!(out.contains("[build] notes: edited, not committed"), "{out}");
+    assert!(out.contains("[test] got hello from main"), "{out}");
+    assert!(out.contains("[broken] Hearth: the step exited with code 4"), "{out}");
+    assert!(out.contains("[broken] cleaning up"), "{out}");
+    assert!(out.contains("Hearth: job build finished: success"), "{out}");
+    assert!(err.contains("1 job failed"), "{err}");
+
+    let (code, out, _) = run(&["--job", "test"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("[build]") && out.contains("[test] got hello"),
+        "needs come along: {out}"
+    );
+    assert!(!out.contains("[broken]"));
+
+    let (code, _, err) = run(&["--job", "nope"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("no job \"nope\"") && err.contains("build, test, broken"),
+        "{err}"
+    );
+    // Nothing of the runs is left in the checkout.
+    let status = git.ok(Some(&work), &["status", "--porcelain"]);
+    assert_eq!(status, " M notes.txt\n?? new.txt\n");
+}

@@ -265,36 +265,22 @@ impl Ci {
     /// A job whose needs are done runs if its `if:` holds (by default: all
     /// its needs succeeded).
     async fn wanted(&self, job: &Job, siblings: &[&Job]) -> Result<bool> {
-        let results: Vec<&str> = job
-            .needs
-            .iter()
-            .map(|n| need_result(siblings.iter().copied(), n))
-            .collect();
-        let status = if results.iter().all(|r| *r == "success") {
-            expr::Status::Success
-        } else if results.contains(&"cancelled") {
-            expr::Status::Cancelled
-        } else {
-            expr::Status::Failure
-        };
-        // Most jobs have no `if:`: no need to look anything up for them.
-        if spec_of(job)?.condition.is_none() {
-            return Ok(status == expr::Status::Success);
-        }
-        let (run, repo, spec) = self.job_setting(job).await?;
-        let condition = spec.condition.clone().unwrap_or_default();
         let owned: Vec<Job> = siblings.iter().map(|s| (*s).clone()).collect();
-        let values = contexts(&RunInfo::of(&run, &repo), &spec, &owned, &spec.env);
-        match expr::condition(
-            &condition,
-            &expr::Context {
-                values: &values,
-                status,
-            },
-        ) {
+        let spec = spec_of(job)?;
+        // Most jobs have no `if:`: no need to look anything up for them.
+        let values = if spec.condition.is_none() {
+            serde_json::Value::Null
+        } else {
+            let (run, repo, spec) = self.job_setting(job).await?;
+            contexts(&RunInfo::of(&run, &repo), &spec, &owned, &spec.env)
+        };
+        match wanted_by(&spec, &owned, &values) {
             Ok(wanted) => Ok(wanted),
             Err(e) => {
-                let _ = append_line(&log_path(&self.data_dir, run.id, job.id), &format!("Hearth: if: {e}"));
+                let _ = append_line(
+                    &log_path(&self.data_dir, job.run_id, job.id),
+                    &format!("Hearth: if: {e}"),
+                );
                 Ok(false)
             }
         }
@@ -486,11 +472,18 @@ pub enum Record<'a> {
 }
 
 impl Record<'_> {
-    async fn step(&self, number: i64, status: &'static str, conclusion: Option<&'static str>, code: Option<i64>) -> Result<()> {
+    async fn step(
+        &self,
+        number: i64,
+        status: &'static str,
+        conclusion: Option<&'static str>,
+        code: Option<i64>,
+    ) -> Result<()> {
         match self {
             Record::Db(db, job) => {
                 let job = *job;
-                db.write(move |tx| runs::set_step(tx, job, number, status, conclusion, code)).await
+                db.write(move |tx| runs::set_step(tx, job, number, status, conclusion, code))
+                    .await
             }
             Record::Nowhere => Ok(()),
         }
@@ -670,8 +663,7 @@ pub async fn run_steps(
             values: contexts,
             status: expr::Status::Success,
         };
-        spec
-            .outputs
+        spec.outputs
             .iter()
             .map(|(k, v)| {
                 (
@@ -742,6 +734,27 @@ pub fn contexts(
             "max-parallel": s.max_parallel.map_or(s.job_total, |m| m as usize),
         })).unwrap_or_else(|| serde_json::json!({})),
     })
+}
+
+/// Whether job `spec`, whose needs are done, runs: its `if:` holds, or
+/// without one, all its needs succeeded.
+pub fn wanted_by(
+    spec: &workflow::Job,
+    siblings: &[Job],
+    values: &serde_json::Value,
+) -> std::result::Result<bool, String> {
+    let results: Vec<&str> = spec.needs.iter().map(|n| need_result(siblings.iter(), n)).collect();
+    let status = if results.iter().all(|r| *r == "success") {
+        expr::Status::Success
+    } else if results.contains(&"cancelled") {
+        expr::Status::Cancelled
+    } else {
+        expr::Status::Failure
+    };
+    match &spec.condition {
+        None => Ok(status == expr::Status::Success),
+        Some(condition) => expr::condition(condition, &expr::Context { values, status }),
+    }
 }
 
 /// The result of a need over all its instances: success when all succeeded,
@@ -862,7 +875,12 @@ impl LogWriter {
             }
         }
         if let Some(prefix) = &self.prefix {
-            let _ = writeln!(self.out, "{prefix}{text}");
+            // On a terminal, a step's name stands out; the end of a group says nothing.
+            let _ = match text.strip_prefix("::group::") {
+                Some(name) => writeln!(self.out, "{prefix}▶ {name}"),
+                None if text == "::endgroup::" => Ok(()),
+                None => writeln!(self.out, "{prefix}{text}"),
+            };
             return;
         }
         let line = format!("{} {text}\n", timestamp());

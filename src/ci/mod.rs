@@ -4,6 +4,7 @@
 
 pub mod executor;
 pub mod expr;
+pub mod local;
 pub mod secrets;
 pub mod trigger;
 pub mod workflow;

@@ -1,0 +1,304 @@
+//! `hearth ci run`: the workflows of a checkout, run on this machine by the
+//! executor the server uses. Each job gets a fresh workspace holding the
+//! working tree as it is (uncommitted changes and new files included,
+//! ignored files left out); logs go to the terminal.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+
+use super::executor::{self, LogWriter, Record, RunInfo, Work};
+use super::workflow;
+use crate::db::runs::Job;
+use crate::error::{Error, Result};
+
+/// Runs the workflows of the checkout around `dir` (only job `only` and
+/// what it needs, when given). Returns how many jobs failed.
+pub async fn run(dir: &Path, only: Option<&str>) -> Result<usize> {
+    let repo = gix::discover(dir).map_err(|e| Error::bad_request(format!("not in a git checkout: {e}")))?;
+    let root = repo
+        .workdir()
+        .ok_or_else(|| Error::bad_request("a bare repository has no working tree to run"))?
+        .to_path_buf();
+    let files = super::local_workflows(&root);
+    if files.is_empty() {
+        return Err(Error::bad_request(
+            "no workflow files here (.hearth/workflows/*.yml or .github/workflows/*.yml)",
+        ));
+    }
+    let mut workflows = Vec::new();
+    for path in &files {
+        let name = path.strip_prefix(&root).unwrap_or(path).display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| Error::bad_request(format!("{name}: {e}")))?;
+        let w = workflow::parse(&name, &text).map_err(|e| Error::BadRequest(e.to_string()))?;
+        workflows.push((name, w));
+    }
+    if let Some(key) = only
+        && !workflows.iter().any(|(_, w)| w.jobs.iter().any(|j| j.key == key))
+    {
+        let keys: Vec<&str> = workflows
+            .iter()
+            .flat_map(|(_, w)| w.jobs.iter().map(|j| j.key.as_str()))
+            .collect();
+        return Err(Error::bad_request(format!(
+            "no job {key:?} in this checkout's workflows (jobs: {})",
+            keys.join(", ")
+        )));
+    }
+    let (sha, branch) = head_of(&repo);
+    let tree = {
+        let root = root.clone();
+        tokio::task::spawn_blocking(move || working_tree_files(&root))
+            .await
+            .map_err(|e| Error::internal(format!("listing the working tree: {e}")))??
+    };
+    // Ctrl-C stops the running step and its processes, like a cancel.
+    let cancel = Arc::new(Notify::new());
+    {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                cancel.notify_one();
+            }
+        });
+    }
+    let scratch_root = std::env::temp_dir().join(format!("hearth-ci-run-{}", std::process::id()));
+    let mut failed = 0;
+    for (name, w) in &workflows {
+        let wanted = match only {
+            Some(key) => with_needs(w, key),
+            None => w.jobs.iter().map(|j| j.key.clone()).collect(),
+        };
+        if wanted.is_empty() {
+            continue;
+        }
+        let info = RunInfo {
+            sha: sha.clone(),
+            branch: branch.clone(),
+            repository: root
+                .file_name()
+                .map(|n| format!("local/{}", n.to_string_lossy()))
+                .unwrap_or_default(),
+            owner: "local".into(),
+            run_id: 0,
+            run_number: 0,
+            event: "push".into(),
+            workflow: w.name.clone().unwrap_or_else(|| name.clone()),
+            inputs: serde_json::json!({}),
+        };
+        println!("Hearth: workflow {} ({name})", info.workflow);
+        failed += run_workflow(w, &wanted, &info, &root, &tree, &scratch_root, &cancel).await?;
+    }
+    let _ = std::fs::remove_dir_all(&scratch_root);
+    Ok(failed)
+}
+
+/// Job `key` and every job it needs, directly or not.
+fn with_needs(w: &workflow::Workflow, key: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut todo = vec![key.to_string()];
+    while let Some(k) = todo.pop() {
+        if out.contains(&k) {
+            continue;
+        }
+        if let Some(j) = w.jobs.iter().find(|j| j.key == k) {
+            todo.extend(j.needs.iter().cloned());
+            out.push(k);
+        }
+    }
+    out
+}
+
+/// Runs the jobs `wanted` of `w` one after another in the order of their
+/// needs; returns how many failed.
+async fn run_workflow(
+    w: &workflow::Workflow,
+    wanted: &[String],
+    info: &RunInfo,
+    root: &Path,
+    tree: &[PathBuf],
+    scratch_root: &Path,
+    cancel: &Notify,
+) -> Result<usize> {
+    // The jobs as the server keeps them, so needs and contexts work the same.
+    let mut jobs: Vec<Job> = w
+        .jobs
+        .iter()
+        .filter(|j| wanted.contains(&j.key))
+        .enumerate()
+        .map(|(i, spec)| {
+            let mut spec = spec.clone();
+            for (k, v) in &w.env {
+                spec.env.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+            Job {
+                id: i as i64 + 1,
+                run_id: 0,
+                key: spec.key.clone(),
+                name: spec.name.clone(),
+                needs: spec.needs.clone(),
+                spec: serde_json::to_string(&spec).unwrap_or_default(),
+                status: "queued".into(),
+                conclusion: None,
+                started_at: None,
+                completed_at: None,
+                outputs: "{}".into(),
+                concurrency: None,
+                cancel_requested: false,
+                allowed_failure: false,
+            }
+        })
+        .collect();
+    let mut failed = 0;
+    while let Some(i) = jobs.iter().position(|j| {
+        j.status == "queued"
+            && j.needs
+                .iter()
+                .all(|n| jobs.iter().filter(|s| &s.key == n).all(|s| s.status == "completed"))
+    }) {
+        let spec: workflow::Job = serde_json::from_str(&jobs[i].spec).map_err(|e| Error::internal(e.to_string()))?;
+        let mut writer = LogWriter::console(format!("[{}] ", spec.name));
+        let env = spec.env.clone();
+        let mut contexts = executor::contexts(info, &spec, &jobs, &env);
+        let go = executor::wanted_by(&spec, &jobs, &contexts).unwrap_or_else(|e| {
+            writer.line(&format!("Hearth: if: {e}"));
+            false
+        });
+        if !go {
+            writer.line("Hearth: skipped");
+            jobs[i].status = "completed".into();
+            jobs[i].conclusion = Some("skipped".into());
+            continue;
+        }
+        let work = Work::create(&scratch_root.join(format!("job-{}", jobs[i].id)))?;
+        let copied = {
+            let (root, tree, ws) = (root.to_path_buf(), tree.to_vec(), work.workspace.clone());
+            tokio::task::spawn_blocking(move || copy_files(&root, &tree, &ws))
+                .await
+                .map_err(|e| Error::internal(format!("copying the working tree: {e}")))??
+        };
+        writer.line(&format!("Hearth: workspace holds the working tree ({copied} files)"));
+        let mut env = executor::job_env(info, &spec, &work);
+        contexts["env"] = serde_json::to_value(&env).unwrap_or_default();
+        let done = executor::run_steps(
+            &spec,
+            &mut env,
+            &mut contexts,
+            &work,
+            cancel,
+            &mut writer,
+            Record::Nowhere,
+        )
+        .await;
+        work.remove();
+        let done = done?;
+        let job = &mut jobs[i];
+        job.status = "completed".into();
+        job.conclusion = Some(done.conclusion.into());
+        job.outputs = serde_json::Value::Object(done.outputs).to_string();
+        let bad = matches!(done.conclusion, "failure" | "timed_out" | "cancelled");
+        job.allowed_failure = bad && done.allowed_to_fail;
+        if bad && !done.allowed_to_fail {
+            failed += 1;
+        }
+    }
+    Ok(failed)
+}
+
+/// HEAD's commit id and branch, or zeros and "" before the first commit.
+fn head_of(repo: &gix::Repository) -> (String, String) {
+    let sha = repo
+        .head_id()
+        .map(|id| id.to_string())
+        .unwrap_or_else(|_| crate::db::ref_updates::ZERO_ID.to_string());
+    let branch = repo
+        .head_name()
+        .ok()
+        .flatten()
+        .map(|n| n.shorten().to_string())
+        .unwrap_or_default();
+    (sha, branch)
+}
+
+/// The files of the working tree, tracked or not, less what is ignored
+/// (relative paths), read with gix.
+fn working_tree_files(root: &Path) -> Result<Vec<PathBuf>> {
+    let repo = gix::open(root).map_err(|e| Error::internal(format!("opening {}: {e}", root.display())))?;
+    let index = repo
+        .index_or_empty()
+        .map_err(|e| Error::internal(format!("reading the index: {e}")))?;
+    let options = repo
+        .dirwalk_options()
+        .map_err(|e| Error::internal(format!("dirwalk: {e}")))?
+        .emit_tracked(true)
+        .emit_untracked(gix::dir::walk::EmissionMode::Matching)
+        .emit_ignored(None)
+        .recurse_repositories(false);
+    let mut files = Vec::new();
+    let walk = repo
+        .dirwalk_iter(index, None::<&str>, Default::default(), options)
+        .map_err(|e| Error::internal(format!("dirwalk: {e}")))?;
+    for item in walk {
+        let item = item.map_err(|e| Error::internal(format!("dirwalk: {e}")))?;
+        let e = item.entry;
+        let is_file = matches!(
+            e.disk_kind,
+            Some(gix::dir::entry::Kind::File | gix::dir::entry::Kind::Symlink)
+        );
+        if is_file
+            && matches!(
+                e.status,
+                gix::dir::entry::Status::Tracked | gix::dir::entry::Status::Untracked
+            )
+        {
+            files.push(PathBuf::from(e.rela_path.to_string()));
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Copies `files` (relative to `root`) into `to`; returns how many.
+fn copy_files(root: &Path, files: &[PathBuf], to: &Path) -> Result<usize> {
+    let mut n = 0;
+    for rel in files {
+        if rel.components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
+            continue;
+        }
+        let (from, dest) = (root.join(rel), to.join(rel));
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let meta = match std::fs::symlink_metadata(&from) {
+            Ok(m) => m,
+            // Deleted since the walk, or a tracked file removed from the tree.
+            Err(_) => continue,
+        };
+        if meta.file_type().is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&from)?, &dest)?;
+        } else {
+            std::fs::copy(&from, &dest)?;
+        }
+        n += 1;
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_job_comes_with_what_it_needs() {
+        let w = workflow::parse(
+            "t.yml",
+            "on: push\njobs:\n  a: {steps: [{run: 'true'}]}\n  b: {needs: a, steps: [{run: 'true'}]}\n  c: {needs: b, steps: [{run: 'true'}]}\n  d: {steps: [{run: 'true'}]}\n",
+        )
+        .unwrap();
+        let mut got = with_needs(&w, "c");
+        got.sort();
+        assert_eq!(got, ["a", "b", "c"]);
+        assert_eq!(with_needs(&w, "d"), ["d"]);
+    }
+}
