@@ -71,6 +71,19 @@ pub struct ServeArgs {
     /// makes checkouts much faster.
     #[arg(long, env = "HEARTH_WORK_DIR")]
     pub work_dir: Option<PathBuf>,
+    /// CI jobs run at once (default: the number of CPUs).
+    #[arg(long, env = "HEARTH_CI_JOBS")]
+    pub ci_jobs: Option<usize>,
+    /// The longest a job may run, in minutes: `timeout-minutes` is capped here.
+    #[arg(long, env = "HEARTH_CI_MAX_TIMEOUT", default_value_t = 360)]
+    pub ci_max_timeout: u64,
+    /// Memory each process of a job may allocate (its data size), in bytes
+    /// or with a K, M or G suffix.
+    #[arg(long, env = "HEARTH_CI_JOB_MEMORY", default_value = "4G")]
+    pub ci_job_memory: String,
+    /// Processes a step may have at once; more (a fork bomb) stops the step.
+    #[arg(long, env = "HEARTH_CI_JOB_PROCESSES", default_value_t = 1024)]
+    pub ci_job_processes: usize,
     /// Fault injection for crash tests: `after-receive-pack` aborts the
     /// server once git has updated refs but before they are recorded.
     #[arg(long, env = "HEARTH_FAILPOINT", hide = true)]

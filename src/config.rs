@@ -18,6 +18,8 @@ pub struct Config {
     pub failpoint: Option<String>,
     /// Where CI jobs get their workspaces; `None` is `data/work`.
     pub work_dir: Option<PathBuf>,
+    /// How much CI may take of this machine.
+    pub ci: crate::ci::executor::Limits,
 }
 
 impl Config {
@@ -38,6 +40,7 @@ impl Config {
             base_url,
             failpoint: None,
             work_dir: None,
+            ci: Default::default(),
         })
     }
 

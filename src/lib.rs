@@ -41,14 +41,13 @@ pub async fn serve(config: Config, listener: TcpListener) -> Result<()> {
     if found > 0 {
         tracing::warn!("recorded {found} ref update(s) that an earlier run had not recorded");
     }
-    let slots = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     let keys = ci::secrets::Keyring::open(&config.data_dir)?;
     let ci = ci::executor::Ci::new(
         db.clone(),
         config.data_dir.clone(),
         config.work_dir(),
         keys.clone(),
-        slots,
+        config.ci,
     );
     ci.start().await?;
     let state = web::AppState::new(config, db, git, ci, keys);

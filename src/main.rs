@@ -40,6 +40,15 @@ async fn run(cli: Cli) -> Result<()> {
             let mut config = Config::new(args.data.dir, args.listen, &args.max_push_size, args.base_url)?;
             config.failpoint = args.failpoint;
             config.work_dir = args.work_dir;
+            config.ci = hearth::ci::executor::Limits {
+                jobs: args
+                    .ci_jobs
+                    .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2))
+                    .max(1),
+                max_timeout_seconds: args.ci_max_timeout.clamp(1, 7 * 24 * 60) * 60,
+                memory_bytes: hearth::config::parse_size(&args.ci_job_memory)?.max(16 << 20),
+                processes: args.ci_job_processes.max(8),
+            };
             let listener = tokio::net::TcpListener::bind(config.listen)
                 .await
                 .map_err(|e| Error::internal(format!("could not listen on {}: {e}", config.listen)))?;

@@ -18,7 +18,12 @@ struct Repo {
 }
 
 fn repo() -> Repo {
-    let server = TestServer::start();
+    repo_with(&[])
+}
+
+/// A repository on a server started with `args`.
+fn repo_with(args: &[&str]) -> Repo {
+    let server = TestServer::start_with(args);
     let token = server.user("alice", "pw-alice-1", true);
     server.create_repo(&token, "demo", false);
     let git = Git::new();
@@ -1268,4 +1273,60 @@ jobs:
     let log = r.log(&r.jobs(&run)[0]);
     assert!(log.contains("to gamma dry=true copies=3 note=[from the page]"), "{log}");
     assert!(!log.contains("really deploying"));
+}
+
+#[test]
+fn limits_stop_fork_bombs_and_memory_hogs_and_jobs_take_turns() {
+    let r = repo_with(&["--ci-job-processes", "20", "--ci-job-memory", "64M", "--ci-jobs", "1"]);
+    let marker = format!("{}", 600_000 + std::process::id() % 100_000);
+    let order = std::env::temp_dir().join(format!("hearth-turns-{marker}"));
+    let _ = std::fs::remove_file(&order);
+    r.push_workflow(
+        "limits.yml",
+        &format!(
+            r#"on: push
+jobs:
+  forks:
+    steps:
+      - run: for i in $(seq 60); do sleep {marker} & done; wait
+  memory:
+    steps:
+      - run: big=$(head -c 200M /dev/zero | tr '\0' a); echo "held ${{#big}} bytes"
+  a:
+    steps:
+      - run: echo a-start >> {o}; sleep 0.3; echo a-end >> {o}
+  b:
+    steps:
+      - run: echo b-start >> {o}; sleep 0.3; echo b-end >> {o}
+"#,
+            o = order.display()
+        ),
+        "main",
+    );
+    let run = r.wait_run(1);
+    let jobs = r.jobs(&run);
+    let forks = r.job(&jobs, "forks");
+    assert_eq!(forks["conclusion"], "failure");
+    assert!(
+        r.log(forks).contains("more than 20 processes at once"),
+        "{}",
+        r.log(forks)
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while processes_matching(&format!("sleep {marker}")) > 0 {
+        assert!(Instant::now() < deadline, "the fork bomb's processes survived");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let memory = r.job(&jobs, "memory");
+    assert_eq!(memory["conclusion"], "failure");
+    assert!(!r.log(memory).contains("held 209715200 bytes"));
+    assert_eq!(r.server.get("/healthz").status(), 200, "the server is unaffected");
+    // One job at a time: a and b never overlap.
+    let turns = std::fs::read_to_string(&order).unwrap();
+    let _ = std::fs::remove_file(&order);
+    let lines: Vec<&str> = turns.lines().collect();
+    assert!(
+        lines == ["a-start", "a-end", "b-start", "b-end"] || lines == ["b-start", "b-end", "a-start", "a-end"],
+        "{lines:?}"
+    );
 }

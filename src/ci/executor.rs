@@ -27,26 +27,50 @@ pub const LOG_CAP_BYTES: u64 = 16 << 20;
 /// How long a step's stray processes get after SIGTERM before SIGKILL.
 const GRACE: Duration = Duration::from_secs(2);
 
+/// How much of the machine CI may take.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Jobs at once.
+    pub jobs: usize,
+    /// `timeout-minutes` is capped here.
+    pub max_timeout_seconds: u64,
+    /// RLIMIT_DATA of each process of a job.
+    pub memory_bytes: u64,
+    /// Processes a step may have at once.
+    pub processes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            jobs: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            max_timeout_seconds: 360 * 60,
+            memory_bytes: 4 << 30,
+            processes: 1024,
+        }
+    }
+}
+
 pub struct Ci {
     db: Db,
     data_dir: PathBuf,
     work_dir: PathBuf,
     keys: super::secrets::Keyring,
     wake: Notify,
-    slots: usize,
+    limits: Limits,
     /// Running jobs, each with the signal that cancels it.
     running: Mutex<HashMap<i64, Arc<Notify>>>,
 }
 
 impl Ci {
-    pub fn new(db: Db, data_dir: PathBuf, work_dir: PathBuf, keys: super::secrets::Keyring, slots: usize) -> Arc<Ci> {
+    pub fn new(db: Db, data_dir: PathBuf, work_dir: PathBuf, keys: super::secrets::Keyring, limits: Limits) -> Arc<Ci> {
         Arc::new(Ci {
             db,
             data_dir,
             work_dir,
             keys,
             wake: Notify::new(),
-            slots: slots.max(1),
+            limits,
             running: Mutex::new(HashMap::new()),
         })
     }
@@ -207,7 +231,7 @@ impl Ci {
             let cancel = Arc::new(Notify::new());
             {
                 let mut running = self.running.lock().expect("running set poisoned");
-                if running.len() >= self.slots || running.contains_key(&j.id) {
+                if running.len() >= self.limits.jobs || running.contains_key(&j.id) {
                     continue;
                 }
                 running.insert(j.id, cancel.clone());
@@ -353,6 +377,7 @@ impl Ci {
             cancel,
             &mut writer,
             Record::Db(&self.db, job.id),
+            &self.limits,
         )
         .await?;
         if !spec.outputs.is_empty() {
@@ -509,8 +534,9 @@ pub async fn run_steps(
     cancel: &Notify,
     writer: &mut LogWriter,
     record: Record<'_>,
+    limits: &Limits,
 ) -> Result<Finished> {
-    let deadline = Instant::now() + Duration::from_secs(spec.timeout_seconds);
+    let deadline = Instant::now() + Duration::from_secs(spec.timeout_seconds.min(limits.max_timeout_seconds));
     let (workspace, scratch) = (&work.workspace, &work.scratch);
     // Job-level env may use expressions too.
     let resolved: Vec<(String, String)> = env
@@ -616,6 +642,7 @@ pub async fn run_steps(
                     step_deadline,
                     cancel,
                     writer,
+                    limits,
                 )
                 .await?;
                 // The step's own timeout fails the step, not the whole job's time.
@@ -910,6 +937,7 @@ async fn run_step(
     deadline: Instant,
     cancel: &Notify,
     writer: &mut LogWriter,
+    limits: &Limits,
 ) -> Result<(&'static str, Option<i64>)> {
     let script_path = scratch.join(format!("step-{number}.sh"));
     std::fs::write(&script_path, script)?;
@@ -950,11 +978,30 @@ async fn run_step(
         .stderr(pipe_writer)
         .process_group(0)
         .kill_on_drop(true);
-    // SAFETY: prctl is async-signal-safe; it only asks the kernel to kill the
-    // step if the server dies, so no step outlives it.
+    let memory = limits.memory_bytes as libc::rlim_t;
+    // SAFETY: between fork and exec only async-signal-safe calls: prctl asks
+    // the kernel to kill the step if the server dies (no step outlives it);
+    // setrlimit caps each process's memory and forbids core dumps; and
+    // oom_score_adj makes the kernel's OOM killer take job processes before
+    // the server. None of them allocates or takes a lock.
     unsafe {
-        cmd.pre_exec(|| {
+        cmd.pre_exec(move || {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            let data = libc::rlimit {
+                rlim_cur: memory,
+                rlim_max: memory,
+            };
+            libc::setrlimit(libc::RLIMIT_DATA, &data);
+            let none = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            libc::setrlimit(libc::RLIMIT_CORE, &none);
+            let fd = libc::open(c"/proc/self/oom_score_adj".as_ptr(), libc::O_WRONLY);
+            if fd >= 0 {
+                libc::write(fd, b"1000".as_ptr().cast(), 4);
+                libc::close(fd);
+            }
             Ok(())
         });
     }
@@ -987,6 +1034,8 @@ async fn run_step(
         }
     });
     let timeout = deadline.saturating_duration_since(Instant::now());
+    let mut census = tokio::time::interval(Duration::from_millis(250));
+    census.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let waited = {
         let wait = child.wait();
         tokio::pin!(wait);
@@ -998,6 +1047,14 @@ async fn run_step(
                 _ = &mut sleep => break Err("timed_out"),
                 _ = cancel.notified() => break Err("cancelled"),
                 Some(line) = rx.recv() => writer.line(&line),
+                _ = census.tick() => {
+                    // A fork bomb: stop it at once, before it takes the machine.
+                    if let Some(pgid) = pgid && group_size(pgid) > limits.processes {
+                        // SAFETY: kill(2) with a negative pid signals a process group.
+                        unsafe { libc::kill(-pgid, libc::SIGKILL) };
+                        break Err("processes");
+                    }
+                }
             }
         }
     };
@@ -1021,12 +1078,15 @@ async fn run_step(
         Err(why) => {
             let _ = child.start_kill();
             let _ = child.wait().await;
-            writer.line(if why == "cancelled" {
-                "Hearth: the run was cancelled; the step was stopped."
-            } else {
-                "Hearth: the job ran out of time (timeout-minutes) and was stopped."
-            });
-            (why, None)
+            match why {
+                "cancelled" => writer.line("Hearth: the run was cancelled; the step was stopped."),
+                "processes" => writer.line(&format!(
+                    "Hearth: the step had more than {} processes at once and was stopped.",
+                    limits.processes
+                )),
+                _ => writer.line("Hearth: the job ran out of time (timeout-minutes) and was stopped."),
+            }
+            (if why == "processes" { "failure" } else { why }, None)
         }
     };
     // Drain what is left; a process that escaped the group keeps the pipe
@@ -1046,6 +1106,29 @@ async fn run_step(
         writer.line(&format!("Hearth: the step exited with code {code}"));
     }
     Ok(result)
+}
+
+/// How many processes are in process group `pgid`.
+fn group_size(pgid: i32) -> usize {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .filter(|e| {
+            // "pid (comm) state ppid pgrp …"; comm may hold spaces and parentheses.
+            std::fs::read_to_string(e.path().join("stat")).is_ok_and(|stat| {
+                stat.rsplit_once(") ")
+                    .and_then(|(_, rest)| rest.split(' ').nth(2).map(|g| g == pgid.to_string()))
+                    .unwrap_or(false)
+            })
+        })
+        .count()
 }
 
 /// SIGTERM to the group, then SIGKILL after the grace period.

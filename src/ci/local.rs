@@ -189,6 +189,7 @@ async fn run_workflow(
             cancel,
             &mut writer,
             Record::Nowhere,
+            &executor::Limits::default(),
         )
         .await;
         work.remove();
