@@ -369,17 +369,13 @@ impl Ci {
         let secrets = super::secrets::values(&self.db, &self.keys, repo.id).await?;
         writer.masks.extend(secrets.values().filter(|v| !v.is_empty()).cloned());
         contexts["secrets"] = serde_json::to_value(&secrets).unwrap_or_default();
-        let done = run_steps(
-            &spec,
-            &mut env,
-            &mut contexts,
-            &work,
+        let how = How {
+            work: &work,
             cancel,
-            &mut writer,
-            Record::Db(&self.db, job.id),
-            &self.limits,
-        )
-        .await?;
+            record: Record::Db(&self.db, job.id),
+            limits: &self.limits,
+        };
+        let done = run_steps(&spec, &mut env, &mut contexts, &mut writer, how).await?;
         if !spec.outputs.is_empty() {
             let json = serde_json::Value::Object(done.outputs).to_string();
             let job_id = job.id;
@@ -515,6 +511,15 @@ impl Record<'_> {
     }
 }
 
+/// How a job runs: where, what stops it, where its step states go, and
+/// within which limits.
+pub struct How<'a> {
+    pub work: &'a Work,
+    pub cancel: &'a Notify,
+    pub record: Record<'a>,
+    pub limits: &'a Limits,
+}
+
 /// How a job's steps went.
 pub struct Finished {
     pub conclusion: &'static str,
@@ -530,12 +535,15 @@ pub async fn run_steps(
     spec: &workflow::Job,
     env: &mut BTreeMap<String, String>,
     contexts: &mut serde_json::Value,
-    work: &Work,
-    cancel: &Notify,
     writer: &mut LogWriter,
-    record: Record<'_>,
-    limits: &Limits,
+    how: How<'_>,
 ) -> Result<Finished> {
+    let How {
+        work,
+        cancel,
+        record,
+        limits,
+    } = how;
     let deadline = Instant::now() + Duration::from_secs(spec.timeout_seconds.min(limits.max_timeout_seconds));
     let (workspace, scratch) = (&work.workspace, &work.scratch);
     // Job-level env may use expressions too.

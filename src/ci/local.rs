@@ -181,17 +181,13 @@ async fn run_workflow(
         writer.line(&format!("Hearth: workspace holds the working tree ({copied} files)"));
         let mut env = executor::job_env(info, &spec, &work);
         contexts["env"] = serde_json::to_value(&env).unwrap_or_default();
-        let done = executor::run_steps(
-            &spec,
-            &mut env,
-            &mut contexts,
-            &work,
+        let how = executor::How {
+            work: &work,
             cancel,
-            &mut writer,
-            Record::Nowhere,
-            &executor::Limits::default(),
-        )
-        .await;
+            record: Record::Nowhere,
+            limits: &executor::Limits::default(),
+        };
+        let done = executor::run_steps(&spec, &mut env, &mut contexts, &mut writer, how).await;
         work.remove();
         let done = done?;
         let job = &mut jobs[i];
