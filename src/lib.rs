@@ -14,6 +14,7 @@ pub mod git;
 pub mod issues;
 pub mod markup;
 pub mod repos;
+pub mod time;
 pub mod web;
 
 use axum::serve::ListenerExt;

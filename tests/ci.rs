@@ -1330,3 +1330,30 @@ jobs:
         "{lines:?}"
     );
 }
+
+#[test]
+fn a_schedule_runs_the_default_branch_each_minute_it_matches() {
+    let r = repo();
+    r.push_workflow(
+        "nightly.yml",
+        "on:\n  schedule:\n    - cron: '* * * * *'\njobs:\n  a:\n    steps:\n      - run: echo \"scheduled $GITHUB_EVENT_NAME on $GITHUB_REF_NAME\"\n",
+        "main",
+    );
+    // The same workflow on another branch is not what a schedule runs.
+    r.commit_and_push("elsewhere", "topic");
+    assert!(r.runs().is_empty(), "a push does not start a scheduled-only workflow");
+    // The clock ticks at the start of each minute.
+    let deadline = Instant::now() + Duration::from_secs(75);
+    let run = loop {
+        if let Some(run) = r.runs().into_iter().find(|x| x["status"] == "completed") {
+            break run;
+        }
+        assert!(Instant::now() < deadline, "no scheduled run within a minute");
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert_eq!(run["event"], "schedule");
+    assert_eq!(run["head_branch"], "main");
+    assert_eq!(run["conclusion"], "success");
+    assert!(r.log(&r.jobs(&run)[0]).contains("scheduled schedule on main"));
+    assert_eq!(r.runs().len(), 1, "one run for that minute, not one per branch");
+}

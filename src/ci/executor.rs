@@ -144,6 +144,20 @@ impl Ci {
                 let _ = append_line(&path, "Hearth: the server restarted while this job ran; it failed.");
             }
         }
+        // The clock of `on: schedule`.
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut known = super::schedule::Schedules::default();
+            let repos = this.data_dir.join("repos");
+            loop {
+                let minute = super::schedule::next_minute().await;
+                match super::schedule::tick(&this.db, &repos, &mut known, minute).await {
+                    Ok(0) => {}
+                    Ok(_) => this.wake(),
+                    Err(e) => tracing::error!("scheduled runs: {e}"),
+                }
+            }
+        });
         let this = Arc::clone(self);
         tokio::spawn(async move {
             loop {

@@ -5,6 +5,7 @@
 pub mod executor;
 pub mod expr;
 pub mod local;
+pub mod schedule;
 pub mod secrets;
 pub mod trigger;
 pub mod workflow;
@@ -69,6 +70,10 @@ pub fn describe(file: &str, w: &workflow::Workflow) -> String {
         } else {
             format!("workflow_dispatch (inputs: {})", inputs.join(", "))
         });
+    }
+    if !w.on.schedule.is_empty() {
+        let crons: Vec<&str> = w.on.schedule.iter().map(|c| c.text.as_str()).collect();
+        events.push(format!("schedule ({} UTC)", crons.join("; ")));
     }
     let mut out = format!(
         "{file}: workflow {:?} on {}\n",

@@ -38,7 +38,118 @@ pub struct Triggers {
     pub workflow_dispatch: bool,
     /// `workflow_dispatch.inputs`, in file order.
     pub inputs: Vec<Input>,
+    /// `schedule`: when to run on the default branch.
+    pub schedule: Vec<Cron>,
 }
+
+/// A cron schedule, five fields (minute hour day-of-month month
+/// day-of-week), in UTC: numbers, `*`, lists, ranges, steps, and the names
+/// of months and week days.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Cron {
+    pub text: String,
+    #[serde(skip)]
+    fields: [u64; 5],
+    /// Day of month and day of week both restricted: either matches (as in cron).
+    #[serde(skip)]
+    either_day: bool,
+}
+
+const CRON_FIELDS: [(&str, u32, u32); 5] = [
+    ("minute", 0, 59),
+    ("hour", 0, 23),
+    ("day of month", 1, 31),
+    ("month", 1, 12),
+    ("day of week", 0, 7),
+];
+const MONTHS: [&str; 12] = [
+    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+];
+const DAYS: [&str; 7] = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
+
+impl Cron {
+    pub fn parse(text: &str) -> Result<Cron, String> {
+        let parts: Vec<&str> = text.split_whitespace().collect();
+        if parts.len() != 5 {
+            return Err(format!(
+                "{text:?}: a cron schedule has five fields (minute hour day-of-month month day-of-week)"
+            ));
+        }
+        let mut fields = [0u64; 5];
+        for (i, part) in parts.iter().enumerate() {
+            let (name, lo, hi) = CRON_FIELDS[i];
+            let names: &[&str] = match i {
+                3 => &MONTHS,
+                4 => &DAYS,
+                _ => &[],
+            };
+            let value = |v: &str| -> Result<u32, String> {
+                let lower = v.to_ascii_lowercase();
+                if let Some(n) = names.iter().position(|n| *n == lower) {
+                    return Ok(n as u32 + if i == 3 { 1 } else { 0 });
+                }
+                v.parse::<u32>()
+                    .ok()
+                    .filter(|n| (lo..=hi).contains(n))
+                    .ok_or_else(|| format!("{text:?}: {v:?} is not a {name} ({lo}-{hi})"))
+            };
+            for item in part.split(',') {
+                let (range, step) = match item.split_once('/') {
+                    Some((r, s)) => (
+                        r,
+                        s.parse::<u32>()
+                            .ok()
+                            .filter(|s| *s > 0)
+                            .ok_or_else(|| format!("{text:?}: bad step {s:?}"))?,
+                    ),
+                    None => (item, 1),
+                };
+                let (from, to) = match range {
+                    "*" => (lo, hi),
+                    r => match r.split_once('-') {
+                        Some((a, b)) => (value(a)?, value(b)?),
+                        None if item.contains('/') => (value(r)?, hi),
+                        None => (value(r)?, value(r)?),
+                    },
+                };
+                if from > to {
+                    return Err(format!("{text:?}: the range {range:?} runs backwards"));
+                }
+                for n in (from..=to).step_by(step as usize) {
+                    fields[i] |= 1 << n;
+                }
+            }
+        }
+        // Sunday is 0 or 7.
+        if fields[4] & (1 << 7) != 0 {
+            fields[4] |= 1;
+        }
+        Ok(Cron {
+            text: text.to_string(),
+            either_day: !parts[2].starts_with('*') && !parts[4].starts_with('*'),
+            fields,
+        })
+    }
+
+    /// Whether the schedule fires at this minute (UTC; weekday 0 = Sunday).
+    pub fn matches(&self, minute: u32, hour: u32, day: u32, month: u32, weekday: u32) -> bool {
+        let has = |i: usize, n: u32| self.fields[i] & (1 << n) != 0;
+        let day_ok = if self.either_day {
+            has(2, day) || has(4, weekday)
+        } else {
+            has(2, day) && has(4, weekday)
+        };
+        has(0, minute) && has(1, hour) && has(3, month) && day_ok
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCron {
+    cron: String,
+}
+
+const MAX_SCHEDULES: usize = 10;
 
 /// An input of a run started by hand.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -817,7 +928,26 @@ fn triggers(file: &str, on: &serde_yaml_ng::Value) -> Result<Triggers, Error> {
                 t.workflow_dispatch = true;
                 t.inputs = dispatch_inputs(config).map_err(|m| bad(format!("workflow_dispatch: {m}")))?;
             }
-            "schedule" => return Err(bad("schedule is not supported yet by this Hearth".into())),
+            "schedule" => {
+                let list: Vec<RawCron> = config
+                    .cloned()
+                    .map(serde_yaml_ng::from_value)
+                    .transpose()
+                    .map_err(|e| {
+                        bad(format!(
+                            "schedule: a list of `- cron: '…'` ({})",
+                            strip_location(&e.to_string())
+                        ))
+                    })?
+                    .unwrap_or_default();
+                if list.is_empty() || list.len() > MAX_SCHEDULES {
+                    return Err(bad(format!("schedule: 1 to {MAX_SCHEDULES} `- cron:` entries")));
+                }
+                for c in list {
+                    t.schedule
+                        .push(Cron::parse(&c.cron).map_err(|m| bad(format!("schedule: {m}")))?);
+                }
+            }
             other => {
                 return Err(bad(format!(
                     "unknown event {other:?} (push, workflow_dispatch, schedule)"
@@ -997,5 +1127,37 @@ mod tests {
         assert!(parse("many.yml", &many).unwrap_err().0.contains("at most"));
         let deep = format!("on: push\njobs: {}{}\n", "[".repeat(500), "]".repeat(500));
         assert!(parse("deep.yml", &deep).is_err());
+    }
+
+    #[test]
+    fn cron_schedules() {
+        let c = Cron::parse("*/15 9-17 * * mon-fri").unwrap();
+        // 2026-11-26 is a Thursday (4).
+        assert!(c.matches(0, 9, 26, 11, 4));
+        assert!(c.matches(45, 17, 26, 11, 4));
+        assert!(!c.matches(50, 17, 26, 11, 4));
+        assert!(!c.matches(0, 18, 26, 11, 4));
+        assert!(!c.matches(0, 9, 28, 11, 6), "Saturday");
+        let sunday = Cron::parse("30 2 * * 7").unwrap();
+        assert!(sunday.matches(30, 2, 29, 11, 0));
+        // Day of month and of week both given: either.
+        let either = Cron::parse("0 0 1 * 1").unwrap();
+        assert!(either.matches(0, 0, 1, 5, 3));
+        assert!(either.matches(0, 0, 9, 5, 1));
+        assert!(!either.matches(0, 0, 9, 5, 2));
+        let listed = Cron::parse("5,10 0 1 jan,JUL *").unwrap();
+        assert!(listed.matches(10, 0, 1, 7, 2));
+        assert!(!listed.matches(10, 0, 1, 8, 2));
+        for bad in [
+            "* * * *",
+            "60 * * * *",
+            "* 24 * * *",
+            "* * 0 * *",
+            "*/0 * * * *",
+            "5-1 * * * *",
+            "x * * * *",
+        ] {
+            assert!(Cron::parse(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -33,6 +33,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/004_ci.sql"),
     include_str!("migrations/005_secrets.sql"),
     include_str!("migrations/006_ci_scheduling.sql"),
+    include_str!("migrations/007_schedules.sql"),
 ];
 
 /// Readers kept open for reuse; more are opened on demand under load.

@@ -169,6 +169,23 @@ pub fn create_runs(conn: &Connection, repo: RepoId, update_id: i64, runs: &[NewR
         .collect()
 }
 
+/// The run of a schedule firing at `minute` (Unix time / 60); `None` when
+/// that minute fired already. Old minutes are forgotten.
+pub fn insert_scheduled(conn: &Connection, repo: RepoId, minute: i64, run: &NewRun) -> Result<Option<i64>> {
+    let fired = conn.execute(
+        "INSERT OR IGNORE INTO schedule_ticks (repo_id, workflow, minute) VALUES (?1, ?2, ?3)",
+        params![repo.0, run.workflow, minute],
+    )?;
+    if fired == 0 {
+        return Ok(None);
+    }
+    conn.execute(
+        "DELETE FROM schedule_ticks WHERE repo_id = ?1 AND workflow = ?2 AND minute < ?3",
+        params![repo.0, run.workflow, minute - 60],
+    )?;
+    insert_run(conn, repo, None, "schedule", run).map(Some)
+}
+
 /// Inserts one run with its jobs and steps; returns its number.
 pub fn insert_run(conn: &Connection, repo: RepoId, update_id: Option<i64>, event: &str, run: &NewRun) -> Result<i64> {
     let now = super::now();
