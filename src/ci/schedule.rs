@@ -14,10 +14,13 @@ use crate::db::{self, Db};
 use crate::error::{Error, Result};
 use crate::repos::repo_path;
 
+/// A commit and its workflows (file path, definition) that have a schedule.
+type AtCommit = (String, Vec<(String, Workflow)>);
+
 /// The scheduled workflows of each repository, by the commit they were read at.
 #[derive(Default)]
 pub struct Schedules {
-    by_repo: HashMap<i64, (String, Vec<(String, Workflow)>)>,
+    by_repo: HashMap<i64, AtCommit>,
 }
 
 /// Sleeps until the next minute starts; returns that minute (Unix time / 60).
@@ -87,11 +90,7 @@ pub async fn tick(db: &Db, repos_dir: &Path, known: &mut Schedules, minute: i64)
 
 /// The commit at `branch` and its workflows with a schedule; the cached
 /// list when the branch has not moved. `None` for an empty repository.
-fn scheduled_workflows(
-    dir: &Path,
-    branch: &str,
-    cached: Option<(String, Vec<(String, Workflow)>)>,
-) -> Result<Option<(String, Vec<(String, Workflow)>)>> {
+fn scheduled_workflows(dir: &Path, branch: &str, cached: Option<AtCommit>) -> Result<Option<AtCommit>> {
     let refs = crate::git::list_refs(dir)?;
     let Some(sha) = refs.get(branch).cloned() else {
         return Ok(None);
