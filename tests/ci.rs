@@ -1357,3 +1357,134 @@ fn a_schedule_runs_the_default_branch_each_minute_it_matches() {
     assert!(r.log(&r.jobs(&run)[0]).contains("scheduled schedule on main"));
     assert_eq!(r.runs().len(), 1, "one run for that minute, not one per branch");
 }
+
+#[test]
+fn artifacts_pass_between_jobs_and_caches_between_runs() {
+    let r = repo();
+    let workflow = r#"on: push
+jobs:
+  build:
+    steps:
+      - run: mkdir -p dist/sub && echo binary > dist/app && echo lib > dist/sub/lib.txt && echo noise > dist/x.log
+      - uses: actions/upload-artifact@v4
+        with:
+          name: app
+          path: |
+            dist
+            !dist/*.log
+  deploy:
+    needs: build
+    steps:
+      - uses: actions/download-artifact@v4
+        with:
+          name: app
+          path: out
+      - run: cat out/dist/app out/dist/sub/lib.txt; test ! -e out/dist/x.log
+  strays:
+    steps:
+      - uses: actions/download-artifact@v4
+        with:
+          name: nothing-here
+  empty:
+    steps:
+      - uses: actions/upload-artifact@v4
+        with:
+          name: none
+          path: missing/
+          if-no-files-found: error
+  escape:
+    steps:
+      - uses: actions/upload-artifact@v4
+        with:
+          path: ../../
+  cached:
+    steps:
+      - id: deps
+        uses: actions/cache@v4
+        with:
+          key: deps-${{ github.sha }}
+          path: .deps
+          restore-keys: deps-
+      - run: |
+          echo "hit=${{ steps.deps.outputs.cache-hit }}"
+          if [ -e .deps/stamp ]; then echo "restored $(cat .deps/stamp)"; else mkdir -p .deps; echo "from run $GITHUB_RUN_NUMBER" > .deps/stamp; fi
+"#;
+    r.push_workflow("ci.yml", workflow, "main");
+    let run = r.wait_run(1);
+    let jobs = r.jobs(&run);
+    let conclusion = |key: &str| r.job(&jobs, key)["conclusion"].clone();
+    assert_eq!(conclusion("build"), "success", "{}", r.log(r.job(&jobs, "build")));
+    assert_eq!(conclusion("deploy"), "success", "{}", r.log(r.job(&jobs, "deploy")));
+    assert!(r.log(r.job(&jobs, "deploy")).contains("binary"));
+    assert_eq!(conclusion("strays"), "failure");
+    assert!(
+        r.log(r.job(&jobs, "strays"))
+            .contains("no artifact named \"nothing-here\"")
+    );
+    assert_eq!(conclusion("empty"), "failure");
+    assert!(r.log(r.job(&jobs, "empty")).contains("no files match"));
+    assert_eq!(conclusion("escape"), "failure");
+    assert!(r.log(r.job(&jobs, "escape")).contains("leaves the workspace"));
+    let cached = r.log(r.job(&jobs, "cached"));
+    assert!(
+        cached.contains("hit=false") && cached.contains("cache \"deps-"),
+        "{cached}"
+    );
+
+    // The API lists the artifact; its download is the .tar.gz of the files.
+    let list = r.api(&format!("/actions/runs/{}/artifacts", run["id"]));
+    assert_eq!(list["total_count"], 1);
+    let url = list["artifacts"][0]["archive_download_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(url.ends_with("/alice/demo/runs/1/artifacts/app"), "{url}");
+    let resp = common::client().get(&url).send().unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "application/gzip");
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(std::io::Cursor::new(
+        resp.bytes().unwrap(),
+    )));
+    let mut names: Vec<String> = archive
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().display().to_string())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["dist/app", "dist/sub/lib.txt"]);
+    let page = r.server.get("/alice/demo/runs/1").text().unwrap();
+    assert!(page.contains("/alice/demo/runs/1/artifacts/app"));
+    assert_eq!(r.server.get("/alice/demo/runs/1/artifacts/nope").status(), 404);
+
+    // The next push restores the cache from the first (by restore-keys).
+    r.commit_and_push("again", "main");
+    let run = r.wait_run(2);
+    let log = r.log(r.job(&r.jobs(&run), "cached"));
+    assert!(
+        log.contains("hit=false") && log.contains("restored from run 1"),
+        "{log}"
+    );
+
+    // Re-running only the failed jobs keeps build's artifact for deploy.
+    let (status, again) = post(&r, &format!("/actions/runs/{}/rerun-failed-jobs", run["id"]));
+    assert_eq!(status, 201);
+    let again = r.wait_run(again["run_number"].as_i64().unwrap());
+    let list = r.api(&format!("/actions/runs/{}/artifacts", again["id"]));
+    assert_eq!(list["total_count"], 1, "{list}");
+}
+
+#[test]
+fn hash_files_hashes_the_workspace() {
+    use sha2::{Digest, Sha256};
+    let r = repo();
+    r.push_workflow(
+        "hash.yml",
+        "on: push\njobs:\n  a:\n    steps:\n      - run: echo \"hash=${{ hashFiles('**/README.md') }} none=[${{ hashFiles('nope/*') }}]\"\n",
+        "main",
+    );
+    let run = r.wait_run(1);
+    let log = r.log(&r.jobs(&run)[0]);
+    let inner = Sha256::digest(b"# demo\n");
+    let expected: String = Sha256::digest(inner).iter().map(|b| format!("{b:02x}")).collect();
+    assert!(log.contains(&format!("hash={expected} none=[]")), "{log}");
+}

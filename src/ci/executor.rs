@@ -386,7 +386,13 @@ impl Ci {
         let how = How {
             work: &work,
             cancel,
-            record: Record::Db(&self.db, job.id),
+            record: Record::Server {
+                db: &self.db,
+                job: job.id,
+                run: run.id,
+                repo: repo.id,
+                store: self.data_dir.join("artifacts"),
+            },
             limits: &self.limits,
         };
         let done = run_steps(&spec, &mut env, &mut contexts, &mut writer, how).await?;
@@ -500,10 +506,21 @@ pub fn job_env(info: &RunInfo, spec: &workflow::Job, work: &Work) -> BTreeMap<St
     env
 }
 
-/// Where step states go: the database on the server, nowhere locally.
+/// Where a job's results go: step states, artifacts and caches in the
+/// database on the server; for `hearth ci run`, artifacts in a folder of
+/// the local run and nothing else.
 pub enum Record<'a> {
-    Db(&'a Db, i64),
-    Nowhere,
+    Server {
+        db: &'a Db,
+        job: i64,
+        run: i64,
+        repo: RepoId,
+        /// `data/artifacts`
+        store: PathBuf,
+    },
+    Local {
+        store: PathBuf,
+    },
 }
 
 impl Record<'_> {
@@ -515,12 +532,89 @@ impl Record<'_> {
         code: Option<i64>,
     ) -> Result<()> {
         match self {
-            Record::Db(db, job) => {
+            Record::Server { db, job, .. } => {
                 let job = *job;
                 db.write(move |tx| runs::set_step(tx, job, number, status, conclusion, code))
                     .await
             }
-            Record::Nowhere => Ok(()),
+            Record::Local { .. } => Ok(()),
+        }
+    }
+
+    fn store(&self) -> &Path {
+        match self {
+            Record::Server { store, .. } | Record::Local { store } => store,
+        }
+    }
+
+    /// Names an artifact of this run; an error says why not (a name taken).
+    async fn add_artifact(&self, name: &str, sha: &str, size: u64, files: usize) -> Result<()> {
+        match self {
+            Record::Server { db, job, run, .. } => {
+                let (job, run, name, sha) = (*job, *run, name.to_string(), sha.to_string());
+                db.write(move |tx| db::artifacts::insert(tx, run, job, &name, &sha, size, files))
+                    .await
+            }
+            Record::Local { store } => {
+                let names = store.join("names");
+                std::fs::create_dir_all(&names)?;
+                let path = names.join(name);
+                if path.exists() {
+                    return Err(Error::Conflict(format!(
+                        "this run has an artifact named {name:?} already"
+                    )));
+                }
+                Ok(std::fs::write(path, sha)?)
+            }
+        }
+    }
+
+    /// The artifacts of this run: name and archive.
+    async fn artifacts(&self) -> Result<Vec<(String, String)>> {
+        match self {
+            Record::Server { db, run, .. } => {
+                let run = *run;
+                let list = db.read(move |c| db::artifacts::for_run(c, run)).await?;
+                Ok(list.into_iter().map(|a| (a.name, a.sha256)).collect())
+            }
+            Record::Local { store } => {
+                let Ok(entries) = std::fs::read_dir(store.join("names")) else {
+                    return Ok(Vec::new());
+                };
+                let mut list: Vec<(String, String)> = entries
+                    .flatten()
+                    .filter_map(|e| {
+                        let sha = std::fs::read_to_string(e.path()).ok()?;
+                        Some((e.file_name().to_string_lossy().into_owned(), sha))
+                    })
+                    .collect();
+                list.sort();
+                Ok(list)
+            }
+        }
+    }
+
+    /// The cache to restore for `key`: its key and archive.
+    async fn cache_lookup(&self, key: &str, prefixes: Vec<String>) -> Result<Option<(String, String)>> {
+        match self {
+            Record::Server { db, repo, .. } => {
+                let (repo, key) = (*repo, key.to_string());
+                db.read(move |c| db::artifacts::cache_lookup(c, repo, &key, &prefixes))
+                    .await
+            }
+            Record::Local { .. } => Ok(None),
+        }
+    }
+
+    /// Saves a cache; false when the key was saved already (or locally, where caches are not kept).
+    async fn cache_save(&self, key: &str, sha: &str, size: u64) -> Result<bool> {
+        match self {
+            Record::Server { db, repo, .. } => {
+                let (repo, key, sha) = (*repo, key.to_string(), sha.to_string());
+                db.write(move |tx| db::artifacts::cache_save(tx, repo, &key, &sha, size))
+                    .await
+            }
+            Record::Local { .. } => Ok(false),
         }
     }
 }
@@ -565,10 +659,7 @@ pub async fn run_steps(
         .iter()
         .filter(|(_, v)| v.contains("${{"))
         .map(|(k, v)| {
-            let ctx = expr::Context {
-                values: contexts,
-                status: expr::Status::Success,
-            };
+            let ctx = expr::Context::new(contexts, expr::Status::Success);
             (
                 k.clone(),
                 expr::interpolate(v, &ctx).unwrap_or_else(|e| format!("(expression error: {e})")),
@@ -581,10 +672,7 @@ pub async fn run_steps(
         Some("true") => true,
         Some(c) => {
             contexts["env"] = serde_json::to_value(&env).unwrap_or_default();
-            let ctx = expr::Context {
-                values: contexts,
-                status: expr::Status::Success,
-            };
+            let ctx = expr::Context::new(contexts, expr::Status::Success);
             expr::condition(c, &ctx).unwrap_or_else(|e| {
                 writer.line(&format!("Hearth: continue-on-error: {e}"));
                 false
@@ -592,10 +680,7 @@ pub async fn run_steps(
         }
     };
     if let Some(e) = &spec.environment {
-        let ctx = expr::Context {
-            values: contexts,
-            status: expr::Status::Success,
-        };
+        let ctx = expr::Context::new(contexts, expr::Status::Success);
         let url = e.url.as_deref().map(|u| expr::interpolate(u, &ctx).unwrap_or_default());
         writer.line(&format!(
             "Hearth: this job deploys to the {} environment{}",
@@ -604,8 +689,12 @@ pub async fn run_steps(
         ));
     }
     let mut conclusion = "success";
+    let hash_files = |patterns: &[String]| hash_files(workspace, patterns);
+    // `actions/cache` steps whose key missed: saved if the job succeeds.
+    let mut cache_saves: Vec<(String, String)> = Vec::new();
     for (i, step) in spec.steps.iter().enumerate() {
         let number = i as i64 + 1;
+        let mut action_outputs = serde_json::Map::new();
         let status = match conclusion {
             "success" => expr::Status::Success,
             "cancelled" | "timed_out" => expr::Status::Cancelled,
@@ -613,10 +702,8 @@ pub async fn run_steps(
         };
         contexts["env"] =
             serde_json::to_value(env.iter().chain(&step.env).collect::<BTreeMap<_, _>>()).unwrap_or_default();
-        let ctx = expr::Context {
-            values: contexts,
-            status,
-        };
+        let mut ctx = expr::Context::new(contexts, status);
+        ctx.files = Some(&hash_files);
         let wanted = match step.condition.as_deref() {
             Some(c) => expr::condition(c, &ctx),
             None => Ok(status == expr::Status::Success),
@@ -646,8 +733,9 @@ pub async fn run_steps(
         writer.line(&format!("::group::{}", step.name));
         let (step_conclusion, code) = match &step.run {
             None => {
-                writer.line("The workspace is a checkout of the commit already.");
-                ("success", Some(0))
+                let (c, outputs) = run_action(&step, workspace, writer, &record, &mut cache_saves).await?;
+                action_outputs = outputs;
+                (c, None)
             }
             Some(script) => {
                 let step_deadline = match step.timeout_seconds {
@@ -681,11 +769,12 @@ pub async fn run_steps(
         writer.line("::endgroup::");
         record.step(number, "completed", Some(step_conclusion), code).await?;
         if let Some(id) = &step_id {
-            let outputs: serde_json::Map<String, serde_json::Value> =
+            let mut outputs: serde_json::Map<String, serde_json::Value> =
                 read_key_values(&scratch.join(format!("output-{number}")))
                     .into_iter()
                     .map(|(k, v)| (k, serde_json::Value::String(v)))
                     .collect();
+            outputs.append(&mut action_outputs);
             let effective = if step.continue_on_error {
                 "success"
             } else {
@@ -708,10 +797,7 @@ pub async fn run_steps(
     }
     contexts["env"] = serde_json::to_value(&env).unwrap_or_default();
     let outputs: serde_json::Map<String, serde_json::Value> = {
-        let ctx = expr::Context {
-            values: contexts,
-            status: expr::Status::Success,
-        };
+        let ctx = expr::Context::new(contexts, expr::Status::Success);
         spec.outputs
             .iter()
             .map(|(k, v)| {
@@ -722,6 +808,11 @@ pub async fn run_steps(
             })
             .collect()
     };
+    if conclusion == "success" {
+        for (key, paths) in cache_saves {
+            save_cache(&key, &paths, workspace, writer, &record).await?;
+        }
+    }
     writer.line(&format!("Hearth: job {} finished: {conclusion}", spec.key));
     if allowed_to_fail && matches!(conclusion, "failure" | "timed_out") {
         writer.line("Hearth: continue-on-error: this failure does not fail the run.");
@@ -731,6 +822,197 @@ pub async fn run_steps(
         allowed_to_fail,
         outputs,
     })
+}
+
+/// `hashFiles()`: the SHA-256 of the SHA-256 of each file of the workspace
+/// matching the patterns, in path order; "" when none match.
+fn hash_files(workspace: &Path, patterns: &[String]) -> String {
+    use sha2::{Digest, Sha256};
+    let Ok(files) = super::artifacts::matching_files(workspace, &patterns.join("\n")) else {
+        return String::new();
+    };
+    if files.is_empty() {
+        return String::new();
+    }
+    let mut all = Sha256::new();
+    for f in files {
+        if let Ok(bytes) = std::fs::read(workspace.join(f)) {
+            all.update(Sha256::digest(&bytes));
+        }
+    }
+    all.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Runs a built-in action (`uses:`); returns its conclusion and outputs.
+async fn run_action(
+    step: &workflow::Step,
+    workspace: &Path,
+    writer: &mut LogWriter,
+    record: &Record<'_>,
+    cache_saves: &mut Vec<(String, String)>,
+) -> Result<(&'static str, serde_json::Map<String, serde_json::Value>)> {
+    use workflow::Action;
+    let with = |k: &str| step.with.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+    let store = record.store().to_path_buf();
+    let mut outputs = serde_json::Map::new();
+    let failed = |writer: &mut LogWriter, why: String| {
+        writer.line(&format!("Hearth: {why}"));
+        Ok(("failure", serde_json::Map::new()))
+    };
+    match step.action {
+        None | Some(Action::Checkout) => {
+            writer.line("The workspace is a checkout of the commit already.");
+        }
+        Some(Action::UploadArtifact) => {
+            let name = with("name").unwrap_or("artifact").to_string();
+            if name.len() > 100 || name.contains(['/', '\\', '\0']) || name.starts_with('.') {
+                return failed(
+                    writer,
+                    format!("{name:?} is not an artifact name (no slashes, up to 100 characters)"),
+                );
+            }
+            let paths = with("path").unwrap_or_default().to_string();
+            let ws = workspace.to_path_buf();
+            let packed = tokio::task::spawn_blocking(move || {
+                let files = super::artifacts::matching_files(&ws, &paths)?;
+                if files.is_empty() {
+                    return Ok(None);
+                }
+                let (sha, size) = super::artifacts::pack(&store, &ws, &files).map_err(|e| e.to_string())?;
+                Ok(Some((sha, size, files.len())))
+            })
+            .await
+            .map_err(|e| Error::internal(format!("packing an artifact: {e}")))?;
+            match packed {
+                Err(why) => return failed(writer, why),
+                Ok(None) => {
+                    let message = format!("no files match the path of artifact {name:?}");
+                    match with("if-no-files-found").unwrap_or("warn") {
+                        "error" => return failed(writer, message),
+                        "ignore" => {}
+                        _ => writer.line(&format!("Warning: {message}; nothing was uploaded.")),
+                    }
+                }
+                Ok(Some((sha, size, files))) => match record.add_artifact(&name, &sha, size, files).await {
+                    Ok(()) => writer.line(&format!(
+                        "Hearth: artifact {name:?} uploaded: {files} files, {size} bytes"
+                    )),
+                    Err(Error::Conflict(why)) => return failed(writer, why),
+                    Err(e) => return Err(e),
+                },
+            }
+        }
+        Some(Action::DownloadArtifact) => {
+            let dest = with("path").unwrap_or(".");
+            if Path::new(dest)
+                .components()
+                .any(|c| !matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir))
+            {
+                return failed(writer, format!("{dest}: the path leaves the workspace"));
+            }
+            let dest = workspace.join(dest);
+            let all = record.artifacts().await?;
+            let wanted: Vec<(String, String, PathBuf)> = match with("name") {
+                Some(name) => match all.into_iter().find(|(n, _)| n == name) {
+                    Some((n, sha)) => vec![(n, sha, dest.clone())],
+                    None => return failed(writer, format!("this run has no artifact named {name:?} (yet)")),
+                },
+                // Every artifact, each in a folder of its name.
+                None => all
+                    .into_iter()
+                    .map(|(n, sha)| {
+                        let d = dest.join(&n);
+                        (n, sha, d)
+                    })
+                    .collect(),
+            };
+            for (name, sha, to) in wanted {
+                let store = store.clone();
+                let n = tokio::task::spawn_blocking(move || super::artifacts::unpack(&store, &sha, &to))
+                    .await
+                    .map_err(|e| Error::internal(format!("unpacking an artifact: {e}")))?;
+                match n {
+                    Ok(n) => writer.line(&format!("Hearth: artifact {name:?} downloaded: {n} files")),
+                    Err(e) => return failed(writer, format!("artifact {name:?}: {e}")),
+                }
+            }
+        }
+        Some(Action::Cache) => {
+            let key = with("key").unwrap_or_default().to_string();
+            if key.is_empty() || key.len() > 512 {
+                return failed(writer, "a cache key has 1 to 512 characters".into());
+            }
+            let prefixes: Vec<String> = step
+                .with
+                .get("restore-keys")
+                .map(|r| {
+                    r.lines()
+                        .map(str::trim)
+                        .filter(|l| !l.is_empty())
+                        .map(String::from)
+                        .collect()
+                })
+                .unwrap_or_default();
+            let found = record.cache_lookup(&key, prefixes).await?;
+            let hit = found.as_ref().is_some_and(|(k, _)| *k == key);
+            match found {
+                Some((found_key, sha)) => {
+                    let ws = workspace.to_path_buf();
+                    let n = tokio::task::spawn_blocking(move || super::artifacts::unpack(&store, &sha, &ws))
+                        .await
+                        .map_err(|e| Error::internal(format!("restoring a cache: {e}")))?;
+                    match n {
+                        Ok(n) => writer.line(&format!("Hearth: cache {found_key:?} restored: {n} files")),
+                        Err(e) => writer.line(&format!("Warning: cache {found_key:?} could not be restored: {e}")),
+                    }
+                }
+                None => writer.line(&format!("Hearth: no cache for {key:?}")),
+            }
+            if !hit {
+                cache_saves.push((key, with("path").unwrap_or_default().to_string()));
+            }
+            outputs.insert("cache-hit".into(), serde_json::Value::String(hit.to_string()));
+        }
+    }
+    Ok(("success", outputs))
+}
+
+/// After a job succeeded: saves a cache whose key missed.
+async fn save_cache(
+    key: &str,
+    paths: &str,
+    workspace: &Path,
+    writer: &mut LogWriter,
+    record: &Record<'_>,
+) -> Result<()> {
+    let (ws, paths, store) = (workspace.to_path_buf(), paths.to_string(), record.store().to_path_buf());
+    let packed = tokio::task::spawn_blocking(move || {
+        let files = super::artifacts::matching_files(&ws, &paths)?;
+        if files.is_empty() {
+            return Ok(None);
+        }
+        super::artifacts::pack(&store, &ws, &files)
+            .map(|(sha, size)| Some((sha, size, files.len())))
+            .map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| Error::internal(format!("packing a cache: {e}")))?;
+    match packed {
+        Err(why) => writer.line(&format!("Warning: cache {key:?} not saved: {why}")),
+        Ok(None) => writer.line(&format!("Warning: cache {key:?} not saved: no files match its path")),
+        Ok(Some((sha, size, files))) => {
+            if record.cache_save(key, &sha, size).await? {
+                writer.line(&format!("Hearth: cache {key:?} saved: {files} files, {size} bytes"));
+            } else if matches!(record, Record::Local { .. }) {
+                writer.line(&format!(
+                    "Hearth: cache {key:?} not saved: hearth ci run keeps no caches"
+                ));
+            } else {
+                writer.line(&format!("Hearth: cache {key:?} was saved by another job first"));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The contexts of expressions for a job: github, env, runner, needs, job,
@@ -802,7 +1084,7 @@ pub fn wanted_by(
     };
     match &spec.condition {
         None => Ok(status == expr::Status::Success),
-        Some(condition) => expr::condition(condition, &expr::Context { values, status }),
+        Some(condition) => expr::condition(condition, &expr::Context::new(values, status)),
     }
 }
 
@@ -837,6 +1119,9 @@ fn interpolated(step: &workflow::Step, ctx: &expr::Context) -> std::result::Resu
     }
     if let Some(dir) = &step.working_directory {
         out.working_directory = Some(expr::interpolate(dir, ctx)?);
+    }
+    for (k, v) in &step.with {
+        out.with.insert(k.clone(), expr::interpolate(v, ctx)?);
     }
     for (k, v) in &step.env {
         out.env.insert(k.clone(), expr::interpolate(v, ctx)?);

@@ -50,6 +50,7 @@ const FUNCTIONS: &[&str] = &[
     "join",
     "tojson",
     "fromjson",
+    "hashfiles",
 ];
 
 /// The state of the job so far, for the status functions.
@@ -60,10 +61,26 @@ pub enum Status {
     Cancelled,
 }
 
+/// What `hashFiles()` calls: patterns in, the hash out.
+pub type FileHasher<'a> = dyn Fn(&[String]) -> String + Sync + 'a;
+
 pub struct Context<'a> {
     /// An object with one member per context name.
     pub values: &'a Value,
     pub status: Status,
+    /// `hashFiles(patterns…)`: where there is a workspace, the hash of the
+    /// files matching the patterns ("" when none match).
+    pub files: Option<&'a FileHasher<'a>>,
+}
+
+impl<'a> Context<'a> {
+    pub fn new(values: &'a Value, status: Status) -> Context<'a> {
+        Context {
+            values,
+            status,
+            files: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -489,6 +506,13 @@ pub fn eval(e: &Expr, ctx: &Context) -> Result<Value, String> {
                     arity(1)?;
                     serde_json::from_str(&to_text(&values[0])).map_err(|e| format!("fromJSON(): {e}"))?
                 }
+                "hashfiles" => {
+                    let hash = ctx.files.ok_or("hashFiles() needs a workspace: it works in steps")?;
+                    if values.is_empty() {
+                        return Err("hashFiles() needs at least one pattern".into());
+                    }
+                    Value::String(hash(&values.iter().map(to_text).collect::<Vec<_>>()))
+                }
                 other => return Err(format!("unknown function {other}()")),
             }
         }
@@ -501,7 +525,7 @@ mod tests {
     use serde_json::json;
 
     fn ctx(values: &Value, status: Status) -> Context<'_> {
-        Context { values, status }
+        Context::new(values, status)
     }
 
     #[test]

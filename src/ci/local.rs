@@ -65,7 +65,7 @@ pub async fn run(dir: &Path, only: Option<&str>) -> Result<usize> {
     }
     let scratch_root = std::env::temp_dir().join(format!("hearth-ci-run-{}", std::process::id()));
     let mut failed = 0;
-    for (name, w) in &workflows {
+    for (i, (name, w)) in workflows.iter().enumerate() {
         let wanted = match only {
             Some(key) => with_needs(w, key),
             None => w.jobs.iter().map(|j| j.key.clone()).collect(),
@@ -88,7 +88,9 @@ pub async fn run(dir: &Path, only: Option<&str>) -> Result<usize> {
             inputs: serde_json::json!({}),
         };
         println!("Hearth: workflow {} ({name})", info.workflow);
-        failed += run_workflow(w, &wanted, &info, &root, &tree, &scratch_root, &cancel).await?;
+        // Each workflow is a run of its own, with its own artifacts.
+        let scratch = scratch_root.join(format!("run-{i}"));
+        failed += run_workflow(w, &wanted, &info, &root, &tree, &scratch, &cancel).await?;
     }
     let _ = std::fs::remove_dir_all(&scratch_root);
     Ok(failed)
@@ -184,7 +186,9 @@ async fn run_workflow(
         let how = executor::How {
             work: &work,
             cancel,
-            record: Record::Nowhere,
+            record: Record::Local {
+                store: scratch_root.join("artifacts"),
+            },
             limits: &executor::Limits::default(),
         };
         let done = executor::run_steps(&spec, &mut env, &mut contexts, &mut writer, how).await;

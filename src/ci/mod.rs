@@ -2,6 +2,7 @@
 //! (`trigger`), and running their jobs (`executor`). Runs, jobs and steps are
 //! kept in SQLite; logs in `data/runs/{run}/{job}.log`.
 
+pub mod artifacts;
 pub mod executor;
 pub mod expr;
 pub mod local;

@@ -88,10 +88,7 @@ impl Origin<'_> {
         let name = w.name.clone().unwrap_or(file_name.to_string());
         let mut values = self.contexts(&name);
         let group = |c: &workflow::Concurrency, values: &serde_json::Value| {
-            let ctx = expr::Context {
-                values,
-                status: expr::Status::Success,
-            };
+            let ctx = expr::Context::new(values, expr::Status::Success);
             expr::interpolate(&c.group, &ctx).map(|group| workflow::Concurrency {
                 group,
                 cancel_in_progress: c.cancel_in_progress,

@@ -375,9 +375,14 @@ pub struct Step {
     #[serde(default)]
     pub id: Option<String>,
     pub name: String,
-    /// The script; `None` for `uses: actions/checkout` (the workspace is
-    /// already a checkout).
+    /// The script; `None` for a built-in action (`uses:`).
     pub run: Option<String>,
+    /// The built-in action of a `uses:` step.
+    #[serde(default)]
+    pub action: Option<Action>,
+    /// Its `with:` inputs.
+    #[serde(default)]
+    pub with: BTreeMap<String, String>,
     pub shell: Option<String>,
     pub env: BTreeMap<String, String>,
     pub working_directory: Option<String>,
@@ -390,6 +395,50 @@ pub struct Step {
     /// The step's own `timeout-minutes`, in seconds.
     #[serde(default)]
     pub timeout_seconds: Option<u64>,
+}
+
+/// The built-in actions (`uses:`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum Action {
+    /// A no-op: the workspace is a checkout already.
+    Checkout,
+    /// `name`, `path` (files, folders, globs; one per line), `if-no-files-found`.
+    UploadArtifact,
+    /// `name` (default: every artifact of the run), `path`.
+    DownloadArtifact,
+    /// `key`, `path`, `restore-keys`: restored now, saved when the job succeeds.
+    Cache,
+}
+
+impl Action {
+    fn named(action: &str) -> Option<Action> {
+        match action {
+            "actions/checkout" => Some(Action::Checkout),
+            "actions/upload-artifact" => Some(Action::UploadArtifact),
+            "actions/download-artifact" => Some(Action::DownloadArtifact),
+            "actions/cache" => Some(Action::Cache),
+            _ => None,
+        }
+    }
+
+    /// The `with:` inputs it takes, and which of them are required.
+    fn inputs(self) -> (&'static [&'static str], &'static [&'static str]) {
+        match self {
+            Action::Checkout => (&["fetch-depth", "ref", "path", "submodules", "lfs", "clean"], &[]),
+            Action::UploadArtifact => (&["name", "path", "if-no-files-found", "retention-days"], &["path"]),
+            Action::DownloadArtifact => (&["name", "path"], &[]),
+            Action::Cache => (&["key", "path", "restore-keys"], &["key", "path"]),
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Action::Checkout => "Check out the repository",
+            Action::UploadArtifact => "Upload an artifact",
+            Action::DownloadArtifact => "Download artifacts",
+            Action::Cache => "Cache",
+        }
+    }
 }
 
 // The file as written, before validation.
@@ -510,7 +559,7 @@ struct RawStep {
     env: BTreeMap<String, Scalar>,
     #[serde(rename = "working-directory")]
     working_directory: Option<String>,
-    with: Option<serde_yaml_ng::Value>,
+    with: Option<BTreeMap<String, Scalar>>,
     #[serde(rename = "if")]
     if_: Option<Scalar>,
     #[serde(rename = "continue-on-error")]
@@ -624,30 +673,36 @@ pub fn parse(file: &str, text: &str) -> Result<Workflow, Error> {
         for (i, s) in j.steps.into_iter().enumerate() {
             let n = i + 1;
             let step_here = |what: &str| here(&format!("step {n}: {what}"));
-            let run = match (s.run, s.uses) {
-                (Some(run), None) => Some(run),
-                (None, Some(uses)) => {
-                    let action = uses.split('@').next().unwrap_or("");
-                    match action {
-                        "actions/checkout" => None,
-                        "actions/upload-artifact" | "actions/download-artifact" | "actions/cache" => {
-                            return Err(step_here(&format!(
-                                "`uses: {action}` is not supported yet by this Hearth"
-                            )));
-                        }
-                        _ => {
-                            return Err(step_here(&format!(
-                                "`uses: {uses}` is not a built-in action (actions/checkout, actions/upload-artifact, \
-                                 actions/download-artifact, actions/cache)"
-                            )));
-                        }
+            let (run, action) = match (s.run, s.uses) {
+                (Some(run), None) => (Some(run), None),
+                (None, Some(uses)) => match Action::named(uses.split('@').next().unwrap_or("")) {
+                    Some(action) => (None, Some(action)),
+                    None => {
+                        return Err(step_here(&format!(
+                            "`uses: {uses}` is not a built-in action (actions/checkout, actions/upload-artifact, \
+                             actions/download-artifact, actions/cache)"
+                        )));
                     }
-                }
+                },
                 (Some(_), Some(_)) => return Err(step_here("a step has either `run` or `uses`, not both")),
                 (None, None) => return Err(step_here("a step needs `run` or `uses`")),
             };
             if s.with.is_some() && run.is_some() {
                 return Err(step_here("`with` belongs to `uses` steps"));
+            }
+            let with = env_map(s.with.unwrap_or_default());
+            if let Some(action) = action {
+                let (known, required) = action.inputs();
+                if let Some(k) = with.keys().find(|k| !known.contains(&k.as_str())) {
+                    return Err(step_here(&format!(
+                        "`with: {k}` is not an input of {} (it takes {})",
+                        action.title(),
+                        known.join(", ")
+                    )));
+                }
+                if let Some(k) = required.iter().find(|k| !with.contains_key(**k)) {
+                    return Err(step_here(&format!("{} needs `with: {k}`", action.title())));
+                }
             }
             // `defaults.run` apply to `run` steps that set neither.
             let (shell, working_directory) = match &run {
@@ -662,9 +717,10 @@ pub fn parse(file: &str, text: &str) -> Result<Workflow, Error> {
             {
                 return Err(step_here(&format!("shell {shell:?} is not available; use bash or sh")));
             }
-            let name = s.name.unwrap_or_else(|| match &run {
-                Some(r) => format!("Run {}", r.lines().next().unwrap_or("").trim()),
-                None => "Check out the repository".to_string(),
+            let name = s.name.unwrap_or_else(|| match (&run, action) {
+                (Some(r), _) => format!("Run {}", r.lines().next().unwrap_or("").trim()),
+                (None, Some(a)) => a.title().to_string(),
+                (None, None) => String::new(),
             });
             let condition = s.if_.map(Scalar::into_string);
             if let Some(c) = &condition {
@@ -674,6 +730,8 @@ pub fn parse(file: &str, text: &str) -> Result<Workflow, Error> {
                 id: s.id,
                 name,
                 run,
+                action,
+                with,
                 shell,
                 env: env_map(s.env),
                 working_directory,

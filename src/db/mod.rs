@@ -7,6 +7,7 @@
 //! Reads use a small pool of connections, which WAL lets run beside a write.
 //! Both run on tokio's blocking pool, never on the async runtime.
 
+pub mod artifacts;
 pub mod collaborators;
 pub mod issues;
 pub mod ref_updates;
@@ -34,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/005_secrets.sql"),
     include_str!("migrations/006_ci_scheduling.sql"),
     include_str!("migrations/007_schedules.sql"),
+    include_str!("migrations/008_artifacts.sql"),
 ];
 
 /// Readers kept open for reuse; more are opened on demand under load.

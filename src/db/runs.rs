@@ -594,6 +594,7 @@ pub fn rerun(conn: &Connection, run: &Run, only_failed: bool) -> Result<(i64, i6
         params![run.id, number, now],
     )?;
     let new_run = conn.last_insert_rowid();
+    let mut kept = Vec::new();
     // A run started again joins its concurrency group like a new one; the
     // group's cancel-in-progress is not known here, so it waits its turn.
     if let Some(group) = &run.concurrency {
@@ -627,11 +628,16 @@ pub fn rerun(conn: &Connection, run: &Run, only_failed: bool) -> Result<(i64, i6
             ],
         )?;
         let new_job = conn.last_insert_rowid();
+        if keep {
+            kept.push((job.id, new_job));
+        }
         conn.execute(
             "INSERT INTO steps (job_id, number, name, status, conclusion)
              SELECT ?2, number, name, ?3, ?4 FROM steps WHERE job_id = ?1",
             params![job.id, new_job, status, conclusion],
         )?;
     }
+    // What the kept jobs uploaded stays available to the jobs that need them.
+    super::artifacts::copy_for_rerun(conn, run.id, new_run, &kept)?;
     Ok((new_run, number))
 }

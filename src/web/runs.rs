@@ -27,6 +27,7 @@ pub fn routes() -> Router<AppState> {
         .route("/{owner}/{repo}/runs/{number}", get(view))
         .route("/{owner}/{repo}/runs/{number}/jobs/{job}", get(job))
         .route("/{owner}/{repo}/runs/{number}/jobs/{job}/stream", get(job_stream))
+        .route("/{owner}/{repo}/runs/{number}/artifacts/{name}", get(artifact))
         .route("/{owner}/{repo}/badge.svg", get(badge_svg))
         .route("/{owner}/{repo}/runs/{number}/cancel", axum::routing::post(cancel))
         .route("/{owner}/{repo}/runs/dispatch", get(dispatch_page).post(dispatch))
@@ -133,6 +134,14 @@ pub struct JobRow {
     pub job: Job,
     pub state: (&'static str, &'static str),
     pub took: String,
+    /// The environment it deploys to.
+    pub environment: Option<String>,
+}
+
+pub struct ArtifactRow {
+    pub name: String,
+    pub size: String,
+    pub files: i64,
 }
 
 #[derive(Template, WebTemplate)]
@@ -146,6 +155,7 @@ pub struct RunView {
     state: (&'static str, &'static str),
     when: String,
     jobs: Vec<JobRow>,
+    artifacts: Vec<ArtifactRow>,
     can_write: bool,
 }
 
@@ -161,12 +171,13 @@ async fn view(
     Path(RunPath { number }): Path<RunPath>,
 ) -> Result<RunView> {
     let id = access.repo.id;
-    let (run, jobs) = state
+    let (run, jobs, artifacts) = state
         .db
         .read(move |c| {
             let run = runs::by_number(c, id, number)?.ok_or(Error::NotFound)?;
             let jobs = runs::jobs(c, run.id)?;
-            Ok((run, jobs))
+            let artifacts = crate::db::artifacts::for_run(c, run.id)?;
+            Ok((run, jobs, artifacts))
         })
         .await?;
     // Jobs in an order that respects `needs`.
@@ -196,7 +207,19 @@ async fn view(
             .map(|job| JobRow {
                 state: badge(&job.status, job.conclusion.as_deref()),
                 took: duration(job.started_at, job.completed_at),
+                environment: serde_json::from_str::<crate::ci::workflow::Job>(&job.spec)
+                    .ok()
+                    .and_then(|s| s.environment)
+                    .map(|e| e.name),
                 job,
+            })
+            .collect(),
+        artifacts: artifacts
+            .into_iter()
+            .map(|a| ArtifactRow {
+                size: human_size(a.size),
+                files: a.files,
+                name: a.name,
             })
             .collect(),
         run,
@@ -374,6 +397,63 @@ impl LogTail {
         }
         None
     }
+}
+
+/// Bytes as "12.3 MB".
+fn human_size(bytes: i64) -> String {
+    let b = bytes as f64;
+    if b < 1024.0 {
+        format!("{bytes} B")
+    } else if b < 1024.0 * 1024.0 {
+        format!("{:.1} KB", b / 1024.0)
+    } else if b < 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.1} MB", b / 1024.0 / 1024.0)
+    } else {
+        format!("{:.1} GB", b / 1024.0 / 1024.0 / 1024.0)
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct ArtifactPath {
+    number: i64,
+    name: String,
+}
+
+/// `/runs/{n}/artifacts/{name}`: the artifact as a .tar.gz download.
+async fn artifact(
+    State(state): State<AppState>,
+    access: RepoAccess<Read>,
+    Path(ArtifactPath { number, name }): Path<ArtifactPath>,
+) -> Result<axum::response::Response> {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    let id = access.repo.id;
+    let wanted = name.clone();
+    let found = state
+        .db
+        .read(move |c| {
+            let run = runs::by_number(c, id, number)?.ok_or(Error::NotFound)?;
+            crate::db::artifacts::by_name(c, run.id, &wanted)?.ok_or(Error::NotFound)
+        })
+        .await?;
+    let file = tokio::fs::File::open(state.config.data_dir.join("artifacts").join(&found.sha256))
+        .await
+        .map_err(|_| Error::NotFound)?;
+    let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(file));
+    let disposition = format!(
+        "attachment; filename=\"{}.tar.gz\"",
+        name.replace(|c: char| !c.is_ascii_alphanumeric() && !"-_.".contains(c), "_")
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/gzip".to_string()),
+            (header::CONTENT_LENGTH, found.size.to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 /// Terminal escape sequences (colours, cursor moves) are dropped: the log

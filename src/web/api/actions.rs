@@ -23,6 +23,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/repos/{owner}/{repo}/actions/runs", get(list))
         .route("/api/v1/repos/{owner}/{repo}/actions/runs/{run}", get(one))
         .route("/api/v1/repos/{owner}/{repo}/actions/runs/{run}/jobs", get(jobs))
+        .route(
+            "/api/v1/repos/{owner}/{repo}/actions/runs/{run}/artifacts",
+            get(artifacts),
+        )
         .route("/api/v1/repos/{owner}/{repo}/actions/jobs/{job}/logs", get(logs))
         .route("/api/v1/repos/{owner}/{repo}/actions/runs/{run}/cancel", post(cancel))
         .route(
@@ -131,6 +135,37 @@ async fn jobs(
         })
         .await?;
     Ok(Json(json!({ "total_count": list.len(), "jobs": list })))
+}
+
+/// The run's artifacts, with where to download each.
+async fn artifacts(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    access: RepoAccess<Read>,
+    Path((_, _, run)): Path<(String, String, i64)>,
+) -> Result<Json<Value>> {
+    let id = access.repo.id;
+    let (r, list) = state
+        .db
+        .read(move |c| {
+            let r = runs::by_id(c, id, run)?.ok_or(Error::NotFound)?;
+            let list = crate::db::artifacts::for_run(c, r.id)?;
+            Ok((r, list))
+        })
+        .await?;
+    let base = clone_url(&state, &headers, &access.repo);
+    let base = base.trim_end_matches(".git");
+    let items: Vec<Value> = list
+        .iter()
+        .map(|a| {
+            json!({
+                "id": a.id, "name": a.name, "size_in_bytes": a.size, "files": a.files,
+                "created_at": rfc3339(a.created_at),
+                "archive_download_url": format!("{base}/runs/{}/artifacts/{}", r.run_number, crate::web::auth::url_encode(&a.name)),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "total_count": items.len(), "artifacts": items })))
 }
 
 /// The job's log as text: what is there so far while it runs.

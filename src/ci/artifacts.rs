@@ -1,0 +1,208 @@
+//! Files of a workspace packed for artifacts and caches: a `.tar.gz` stored
+//! once by the SHA-256 of its bytes as `{store}/{sha256}`, and unpacked
+//! into another job's workspace. Blocking; call from `spawn_blocking`.
+
+use std::io::Write;
+use std::path::{Component, Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::workflow::glob;
+
+/// What `path:` matched: files relative to the workspace, sorted.
+pub fn matching_files(workspace: &Path, patterns: &str) -> Result<Vec<PathBuf>, String> {
+    let mut include = Vec::new();
+    let mut exclude = Vec::new();
+    for line in patterns.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let (list, p) = match line.strip_prefix('!') {
+            Some(p) => (&mut exclude, p),
+            None => (&mut include, line),
+        };
+        if p.starts_with('~') {
+            return Err(format!(
+                "{p}: only files of the workspace can be kept (not the home folder)"
+            ));
+        }
+        let p = p.strip_prefix("./").unwrap_or(p);
+        let p = match Path::new(p).strip_prefix(workspace) {
+            Ok(inside) => inside.display().to_string(),
+            Err(_) if p.starts_with('/') => return Err(format!("{p}: the path is outside the workspace")),
+            Err(_) => p.to_string(),
+        };
+        if Path::new(&p).components().any(|c| matches!(c, Component::ParentDir)) {
+            return Err(format!("{p}: the path leaves the workspace"));
+        }
+        list.push(p.trim_end_matches('/').to_string());
+    }
+    let all = walk(workspace);
+    // `**/` matches no folder too.
+    let matches = |pattern: &str, path: &str| {
+        glob(pattern, path) || pattern.strip_prefix("**/").is_some_and(|rest| glob(rest, path))
+    };
+    // A pattern matches a file, or every file under a folder it matches.
+    let hit = |pattern: &str, file: &str| {
+        pattern.is_empty()
+            || pattern == "."
+            || matches(pattern, file)
+            || file
+                .char_indices()
+                .filter(|(_, c)| *c == '/')
+                .any(|(i, _)| matches(pattern, &file[..i]))
+    };
+    Ok(all
+        .into_iter()
+        .filter(|f| {
+            let f = f.to_string_lossy();
+            include.iter().any(|p| hit(p, &f)) && !exclude.iter().any(|p| hit(p, &f))
+        })
+        .collect())
+}
+
+/// Every regular file under `root`, relative, sorted; symbolic links are
+/// not followed.
+fn walk(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![PathBuf::new()];
+    while let Some(rel) = todo.pop() {
+        let Ok(entries) = std::fs::read_dir(root.join(&rel)) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let Ok(kind) = e.file_type() else { continue };
+            let path = rel.join(e.file_name());
+            if kind.is_dir() {
+                todo.push(path);
+            } else if kind.is_file() {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Writes through to a file while hashing what is written.
+struct Hashing {
+    file: std::fs::File,
+    hash: Sha256,
+    size: u64,
+}
+
+impl Write for Hashing {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.hash.update(&buf[..n]);
+        self.size += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
+/// Packs `files` of `workspace` into the store; returns the archive's
+/// SHA-256 and size.
+pub fn pack(store: &Path, workspace: &Path, files: &[PathBuf]) -> std::io::Result<(String, u64)> {
+    std::fs::create_dir_all(store)?;
+    let mut nonce = [0u8; 8];
+    getrandom::fill(&mut nonce).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let tmp = store.join(format!("tmp-{}", hex(&nonce)));
+    let result = (|| {
+        let out = Hashing {
+            file: std::fs::File::create(&tmp)?,
+            hash: Sha256::new(),
+            size: 0,
+        };
+        let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(out, flate2::Compression::fast()));
+        tar.mode(tar::HeaderMode::Deterministic);
+        for rel in files {
+            tar.append_path_with_name(workspace.join(rel), rel)?;
+        }
+        let mut out = tar.into_inner()?.finish()?;
+        out.flush()?;
+        out.file.sync_all()?;
+        let sha = hex(&out.hash.finalize());
+        std::fs::rename(&tmp, store.join(&sha))?;
+        Ok((sha, out.size))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Unpacks stored archive `sha` into `dest`; returns how many files it
+/// held. Paths that would leave `dest` are refused by the tar reader.
+pub fn unpack(store: &Path, sha: &str, dest: &Path) -> std::io::Result<usize> {
+    if !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(std::io::Error::other("not an archive id"));
+    }
+    std::fs::create_dir_all(dest)?;
+    let file = std::fs::File::open(store.join(sha))?;
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    archive.set_preserve_mtime(true);
+    let mut n = 0;
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        if entry.unpack_in(dest)? {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_pick_files_folders_and_globs() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let ws = dir.path();
+        for f in [
+            "dist/app",
+            "dist/lib/a.so",
+            "dist/lib/b.txt",
+            "logs/x.log",
+            "README.md",
+            "src/main.rs",
+        ] {
+            std::fs::create_dir_all(ws.join(f).parent().unwrap()).unwrap();
+            std::fs::write(ws.join(f), f).unwrap();
+        }
+        let names = |p: &str| -> Vec<String> {
+            matching_files(ws, p)
+                .unwrap()
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect()
+        };
+        assert_eq!(names("dist"), ["dist/app", "dist/lib/a.so", "dist/lib/b.txt"]);
+        assert_eq!(names("dist/\n!dist/lib/*.txt"), ["dist/app", "dist/lib/a.so"]);
+        assert_eq!(names("**/*.log\nREADME.md"), ["README.md", "logs/x.log"]);
+        assert_eq!(names("**/README.md"), ["README.md"]);
+        assert_eq!(names("./src/main.rs"), ["src/main.rs"]);
+        assert!(names("nothing").is_empty());
+        assert!(matching_files(ws, "../etc").is_err());
+        assert!(matching_files(ws, "/etc/passwd").is_err());
+        assert!(matching_files(ws, "~/.cargo").is_err());
+
+        let store = ws.join(".store");
+        let files = matching_files(ws, "dist").unwrap();
+        let (sha, size) = pack(&store, ws, &files).unwrap();
+        assert!(size > 0 && sha.len() == 64);
+        assert_eq!(pack(&store, ws, &files).unwrap().0, sha, "same files, same archive");
+        let out = ws.join("out");
+        assert_eq!(unpack(&store, &sha, &out).unwrap(), 3);
+        assert_eq!(
+            std::fs::read_to_string(out.join("dist/lib/a.so")).unwrap(),
+            "dist/lib/a.so"
+        );
+        assert!(unpack(&store, "../x", &out).is_err());
+    }
+}

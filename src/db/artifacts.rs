@@ -1,0 +1,114 @@
+//! The `artifacts` and `caches` tables: names of stored .tar.gz files.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::repos::RepoId;
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone)]
+pub struct Artifact {
+    pub id: i64,
+    pub run_id: i64,
+    pub job_id: Option<i64>,
+    pub name: String,
+    pub sha256: String,
+    pub size: i64,
+    pub files: i64,
+    pub created_at: i64,
+}
+
+const SELECT: &str = "SELECT id, run_id, job_id, name, sha256, size, files, created_at FROM artifacts";
+
+fn from_row(r: &Row) -> rusqlite::Result<Artifact> {
+    Ok(Artifact {
+        id: r.get(0)?,
+        run_id: r.get(1)?,
+        job_id: r.get(2)?,
+        name: r.get(3)?,
+        sha256: r.get(4)?,
+        size: r.get(5)?,
+        files: r.get(6)?,
+        created_at: r.get(7)?,
+    })
+}
+
+/// Records an artifact of run `run`; a second one of the same name is refused.
+pub fn insert(conn: &Connection, run: i64, job: i64, name: &str, sha256: &str, size: u64, files: usize) -> Result<()> {
+    let added = conn.execute(
+        "INSERT OR IGNORE INTO artifacts (run_id, job_id, name, sha256, size, files, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![run, job, name, sha256, size as i64, files as i64, super::now()],
+    )?;
+    if added == 0 {
+        return Err(Error::Conflict(format!(
+            "this run has an artifact named {name:?} already"
+        )));
+    }
+    Ok(())
+}
+
+pub fn for_run(conn: &Connection, run: i64) -> Result<Vec<Artifact>> {
+    let mut stmt = conn.prepare(&format!("{SELECT} WHERE run_id = ?1 ORDER BY name"))?;
+    let rows = stmt.query_map([run], from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub fn by_name(conn: &Connection, run: i64, name: &str) -> Result<Option<Artifact>> {
+    let sql = format!("{SELECT} WHERE run_id = ?1 AND name = ?2");
+    Ok(conn.query_row(&sql, params![run, name], from_row).optional()?)
+}
+
+/// A re-run keeps the artifacts of the jobs it does not run again.
+pub fn copy_for_rerun(conn: &Connection, from_run: i64, to_run: i64, kept_jobs: &[(i64, i64)]) -> Result<()> {
+    for (old_job, new_job) in kept_jobs {
+        conn.execute(
+            "INSERT OR IGNORE INTO artifacts (run_id, job_id, name, sha256, size, files, created_at)
+             SELECT ?2, ?4, name, sha256, size, files, created_at FROM artifacts WHERE run_id = ?1 AND job_id = ?3",
+            params![from_run, to_run, old_job, new_job],
+        )?;
+    }
+    Ok(())
+}
+
+/// The cache to restore: the one saved under `key`, else the newest whose
+/// key starts with one of `prefixes` (tried in order). Returns its key and
+/// content.
+pub fn cache_lookup(
+    conn: &Connection,
+    repo: RepoId,
+    key: &str,
+    prefixes: &[String],
+) -> Result<Option<(String, String)>> {
+    let exact = conn
+        .query_row(
+            "SELECT key, sha256 FROM caches WHERE repo_id = ?1 AND key = ?2",
+            params![repo.0, key],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    if exact.is_some() {
+        return Ok(exact);
+    }
+    for prefix in prefixes {
+        let found = conn
+            .query_row(
+                "SELECT key, sha256 FROM caches WHERE repo_id = ?1 AND substr(key, 1, length(?2)) = ?2
+                 ORDER BY created_at DESC, key DESC LIMIT 1",
+                params![repo.0, prefix],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        if found.is_some() {
+            return Ok(found);
+        }
+    }
+    Ok(None)
+}
+
+/// Saves a cache; a key saved already keeps its first contents. True when saved.
+pub fn cache_save(conn: &Connection, repo: RepoId, key: &str, sha256: &str, size: u64) -> Result<bool> {
+    Ok(conn.execute(
+        "INSERT OR IGNORE INTO caches (repo_id, key, sha256, size, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![repo.0, key, sha256, size as i64, super::now()],
+    )? > 0)
+}
