@@ -1488,3 +1488,44 @@ fn hash_files_hashes_the_workspace() {
     let expected: String = Sha256::digest(inner).iter().map(|b| format!("{b:02x}")).collect();
     assert!(log.contains(&format!("hash={expected} none=[]")), "{log}");
 }
+
+#[test]
+fn runs_are_filtered_by_branch_workflow_and_status() {
+    let r = repo();
+    r.push_workflow("ok.yml", "on: push\njobs:\n  a:\n    steps: [{run: 'true'}]\n", "main");
+    r.push_workflow(
+        "bad.yml",
+        "on: push\njobs:\n  a:\n    steps: [{run: 'false'}]\n",
+        "topic",
+    );
+    r.wait_until("all done", |runs| {
+        runs.len() == 3 && runs.iter().all(|x| x["status"] == "completed")
+    });
+    let count = |q: &str| r.api(&format!("/actions/runs?{q}"))["total_count"].as_i64().unwrap();
+    assert_eq!(count(""), 3);
+    assert_eq!(count("branch=topic"), 2);
+    assert_eq!(count("workflow=ok.yml"), 2);
+    assert_eq!(count("workflow=.hearth/workflows/bad.yml"), 1);
+    assert_eq!(count("status=failure"), 1);
+    assert_eq!(count("status=completed&branch=main"), 1);
+    assert_eq!(count("workflow=o%25.yml"), 0, "no wildcards");
+    let (status, body) = r.server.api(
+        "GET",
+        "/api/v1/repos/alice/demo/actions/runs?status=green",
+        Some(&r.token),
+        None,
+    );
+    assert_eq!(status, 400);
+    assert!(body.to_string().contains("one of queued"));
+    // The page filters the same way and keeps the choice in the form.
+    let html = r.server.get("/alice/demo/runs?status=failure").text().unwrap();
+    let doc = scraper::Html::parse_document(&html);
+    let sel = |s: &str| scraper::Selector::parse(s).unwrap();
+    let rows = doc.select(&sel("table.runs tbody tr")).count();
+    assert_eq!(rows, 1);
+    let chosen: String = doc
+        .select(&sel("select[name=status] option[selected]"))
+        .flat_map(|o| o.text())
+        .collect();
+    assert_eq!(chosen, "failure");
+}

@@ -346,11 +346,68 @@ pub fn fail_interrupted(conn: &Connection) -> Result<Vec<i64>> {
     Ok(ids)
 }
 
-pub fn list(conn: &Connection, repo: RepoId, limit: u32, offset: u32) -> Result<(Vec<Run>, i64)> {
-    let total: i64 = conn.query_row("SELECT count(*) FROM runs WHERE repo_id = ?1", [repo.0], |r| r.get(0))?;
-    let sql = format!("{RUN_SELECT} WHERE repo_id = ?1 ORDER BY run_number DESC LIMIT ?2 OFFSET ?3");
+/// Which runs to list; `None` is any.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+pub struct Filter {
+    pub branch: Option<String>,
+    /// A workflow file name (`ci.yml`) or path.
+    pub workflow: Option<String>,
+    /// queued, in_progress, completed, or a conclusion (success, failure…).
+    pub status: Option<String>,
+    pub event: Option<String>,
+}
+
+pub const STATUSES: &[&str] = &["queued", "in_progress", "completed"];
+pub const CONCLUSIONS: &[&str] = &["success", "failure", "cancelled", "skipped", "timed_out"];
+
+/// The workflow files that have runs in `repo`.
+pub fn workflows(conn: &Connection, repo: RepoId) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare("SELECT DISTINCT workflow FROM runs WHERE repo_id = ?1 ORDER BY workflow")?;
+    let rows = stmt.query_map([repo.0], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Runs of `repo` matching `filter`, newest first, and how many match.
+pub fn list(conn: &Connection, repo: RepoId, filter: &Filter, limit: u32, offset: u32) -> Result<(Vec<Run>, i64)> {
+    let mut clauses = vec!["repo_id = ?1".to_string()];
+    let mut args: Vec<String> = Vec::new();
+    let mut add = |clause: &str, value: &str| {
+        args.push(value.to_string());
+        clauses.push(clause.replace('?', &format!("?{}", args.len() + 1)));
+    };
+    if let Some(b) = filter.branch.as_deref().filter(|b| !b.is_empty()) {
+        add("head_branch = ?", b);
+    }
+    if let Some(w) = filter.workflow.as_deref().filter(|w| !w.is_empty()) {
+        add("(workflow = ? OR substr(workflow, -length(?) - 1) = '/' || ?)", w);
+    }
+    if let Some(s) = filter.status.as_deref().filter(|s| !s.is_empty()) {
+        if STATUSES.contains(&s) {
+            add("status = ?", s);
+        } else if CONCLUSIONS.contains(&s) {
+            add("conclusion = ?", s);
+        } else {
+            return Err(crate::error::Error::bad_request(format!(
+                "status {s:?}: one of {}, {}",
+                STATUSES.join(", "),
+                CONCLUSIONS.join(", ")
+            )));
+        }
+    }
+    if let Some(e) = filter.event.as_deref().filter(|e| !e.is_empty()) {
+        add("event = ?", e);
+    }
+    let clause = clauses.join(" AND ");
+    let mut values: Vec<&dyn rusqlite::ToSql> = vec![&repo.0];
+    values.extend(args.iter().map(|a| a as &dyn rusqlite::ToSql));
+    let total: i64 = conn.query_row(
+        &format!("SELECT count(*) FROM runs WHERE {clause}"),
+        values.as_slice(),
+        |r| r.get(0),
+    )?;
+    let sql = format!("{RUN_SELECT} WHERE {clause} ORDER BY run_number DESC LIMIT {limit} OFFSET {offset}");
     let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt.query_map(params![repo.0, limit, offset], run_from_row)?;
+    let rows = stmt.query_map(values.as_slice(), run_from_row)?;
     Ok((rows.collect::<rusqlite::Result<_>>()?, total))
 }
 

@@ -107,12 +107,59 @@ pub struct ListView {
     runs: Vec<RunRow>,
     total: i64,
     can_write: bool,
+    filter: runs::Filter,
+    workflows: Vec<String>,
+    statuses: Vec<&'static str>,
+    page: u32,
+    /// The query of the current filter, for page links.
+    query: String,
+    more: bool,
 }
 
-async fn list(State(state): State<AppState>, nav: Nav, access: RepoAccess<Read>) -> Result<ListView> {
+#[derive(serde::Deserialize)]
+pub struct ListQuery {
+    page: Option<u32>,
+}
+
+const PER_PAGE: u32 = 50;
+
+async fn list(
+    State(state): State<AppState>,
+    nav: Nav,
+    access: RepoAccess<Read>,
+    Query(filter): Query<runs::Filter>,
+    Query(q): Query<ListQuery>,
+) -> Result<ListView> {
     let id = access.repo.id;
-    let (list, total) = state.db.read(move |c| runs::list(c, id, 50, 0)).await?;
+    let page = q.page.unwrap_or(1).clamp(1, 10_000);
+    let f = filter.clone();
+    let (list, total, workflows) = state
+        .db
+        .read(move |c| {
+            let (list, total) = runs::list(c, id, &f, PER_PAGE, (page - 1) * PER_PAGE)?;
+            Ok((list, total, runs::workflows(c, id)?))
+        })
+        .await?;
+    let mut query = String::new();
+    for (k, v) in [
+        ("branch", &filter.branch),
+        ("workflow", &filter.workflow),
+        ("status", &filter.status),
+    ] {
+        if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
+            query.push_str(&format!("{k}={}&", super::auth::url_encode(v)));
+        }
+    }
     Ok(ListView {
+        more: i64::from(page * PER_PAGE) < total,
+        page,
+        query,
+        filter,
+        workflows: workflows
+            .into_iter()
+            .map(|w| w.rsplit('/').next().unwrap_or(&w).to_string())
+            .collect(),
+        statuses: runs::STATUSES.iter().chain(runs::CONCLUSIONS).copied().collect(),
         nav,
         can_write: access.access >= Access::Write,
         can_admin: access.access >= Access::Admin,
@@ -502,13 +549,13 @@ async fn badge_svg(
     let newest = state
         .db
         .read(move |c| {
-            let (list, _) = runs::list(c, id, 200, 0)?;
-            Ok(list.into_iter().find(|r| {
-                r.head_branch == branch
-                    && workflow
-                        .as_deref()
-                        .is_none_or(|w| r.workflow.rsplit('/').next() == Some(w) || r.workflow == w)
-            }))
+            let filter = runs::Filter {
+                branch: Some(branch),
+                workflow,
+                ..Default::default()
+            };
+            let (list, _) = runs::list(c, id, &filter, 1, 0)?;
+            Ok(list.into_iter().next())
         })
         .await?;
     let (label, color) = match newest.as_ref().map(|r| badge(&r.status, r.conclusion.as_deref()).0) {

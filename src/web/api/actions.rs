@@ -88,12 +88,13 @@ async fn list(
     headers: HeaderMap,
     access: RepoAccess<Read>,
     Query(page): Query<Page>,
+    Query(filter): Query<runs::Filter>,
 ) -> Result<Json<Value>> {
     let (skip, take) = page.window()?;
     let id = access.repo.id;
     let (list, total) = state
         .db
-        .read(move |c| runs::list(c, id, take as u32, skip as u32))
+        .read(move |c| runs::list(c, id, &filter, take as u32, skip as u32))
         .await?;
     let base = html_base(&state, &headers, &access.repo);
     Ok(Json(
