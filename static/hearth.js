@@ -59,14 +59,30 @@ document.addEventListener("click", (event) => {
 window.addEventListener("hashchange", markLines);
 markLines();
 
-// A running job's log streams in (Server-Sent Events); step states follow,
-// and the page reloads once the job is done to show the final result.
-const log = document.querySelector("pre.log[data-stream]");
+// A running job's log streams in (Server-Sent Events), a section per step;
+// step states follow, and the page reloads once the job is done to show
+// the final result.
+const log = document.querySelector(".log[data-stream]");
 if (log && window.EventSource) {
   const source = new EventSource(log.dataset.stream);
+  const section = (title) => {
+    const details = document.createElement("details");
+    details.open = true;
+    const summary = document.createElement("summary");
+    summary.textContent = title;
+    details.append(summary, document.createElement("pre"));
+    log.append(details);
+    return details.querySelector("pre");
+  };
+  let pre = log.querySelector("details:last-of-type pre") || section("Set up job");
   source.addEventListener("log", (event) => {
     const follow = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
-    log.append(document.createTextNode(event.data + "\n"));
+    for (const line of event.data.split("\n")) {
+      const text = line.slice(line.indexOf(" ") + 1);
+      if (text.startsWith("::group::")) pre = section(text.slice(9));
+      else if (text === "::endgroup::") pre = section("Complete job");
+      else pre.append(document.createTextNode(line + "\n"));
+    }
     if (follow) log.scrollTop = log.scrollHeight;
   });
   source.addEventListener("steps", (event) => {

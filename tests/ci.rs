@@ -1529,3 +1529,57 @@ fn runs_are_filtered_by_branch_workflow_and_status() {
         .collect();
     assert_eq!(chosen, "failure");
 }
+
+#[test]
+fn the_job_page_shows_steps_as_sections_and_their_summary() {
+    let r = repo();
+    r.push_workflow(
+        "ci.yml",
+        r#"on: push
+jobs:
+  a:
+    steps:
+      - name: Greet
+        run: |
+          echo hello
+          echo '## Results <script>alert(1)</script>' >> "$GITHUB_STEP_SUMMARY"
+          echo '- **42** tests passed' >> "$GITHUB_STEP_SUMMARY"
+      - name: Break
+        run: echo oops; exit 2
+"#,
+        "main",
+    );
+    let run = r.wait_run(1);
+    let job = &r.jobs(&run)[0];
+    let html = r
+        .server
+        .get(&format!("/alice/demo/runs/1/jobs/{}", job["id"]))
+        .text()
+        .unwrap();
+    let doc = scraper::Html::parse_document(&html);
+    let sel = |s: &str| scraper::Selector::parse(s).unwrap();
+    let titles: Vec<String> = doc
+        .select(&sel(".log details > summary"))
+        .map(|s| s.text().collect())
+        .collect();
+    assert_eq!(titles, ["Set up job", "Greet", "Break", "Complete job"], "{html}");
+    let open: Vec<String> = doc
+        .select(&sel(".log details[open] > summary"))
+        .map(|s| s.text().collect())
+        .collect();
+    assert_eq!(open, ["Break", "Complete job"], "the failed step and the end are open");
+    let greet: String = doc.select(&sel(".log details pre")).nth(1).unwrap().text().collect();
+    assert!(greet.contains("hello"));
+    let summary = doc.select(&sel("section.summary")).next().expect("a summary");
+    let heading: String = summary.select(&sel("h2")).next().unwrap().text().collect();
+    assert!(heading.starts_with("Results"), "{heading}");
+    assert!(
+        summary
+            .select(&sel("strong"))
+            .any(|s| s.text().collect::<String>() == "42")
+    );
+    assert!(
+        summary.select(&sel("script")).next().is_none(),
+        "the summary is sanitized"
+    );
+}

@@ -24,6 +24,8 @@ use crate::repos::repo_path;
 
 /// A job's log is cut here; the job goes on.
 pub const LOG_CAP_BYTES: u64 = 16 << 20;
+/// A step's summary larger than this is left out.
+const SUMMARY_CAP_BYTES: u64 = 1 << 20;
 /// How long a step's stray processes get after SIGTERM before SIGKILL.
 const GRACE: Duration = Duration::from_secs(2);
 
@@ -391,7 +393,7 @@ impl Ci {
                 job: job.id,
                 run: run.id,
                 repo: repo.id,
-                store: self.data_dir.join("artifacts"),
+                data_dir: self.data_dir.clone(),
             },
             limits: &self.limits,
         };
@@ -515,8 +517,7 @@ pub enum Record<'a> {
         job: i64,
         run: i64,
         repo: RepoId,
-        /// `data/artifacts`
-        store: PathBuf,
+        data_dir: PathBuf,
     },
     Local {
         store: PathBuf,
@@ -541,9 +542,42 @@ impl Record<'_> {
         }
     }
 
-    fn store(&self) -> &Path {
+    /// Appends what a step wrote to `$GITHUB_STEP_SUMMARY` (Markdown, up
+    /// to `SUMMARY_CAP_BYTES` a step) to the job's summary.
+    fn summary(&self, written: &Path, writer: &mut LogWriter) {
+        let Record::Server { data_dir, run, job, .. } = self else {
+            return;
+        };
+        let Ok(meta) = std::fs::metadata(written) else { return };
+        if meta.len() == 0 {
+            return;
+        }
+        if meta.len() > SUMMARY_CAP_BYTES {
+            writer.line(&format!(
+                "Warning: the step summary is larger than {} KiB and was left out.",
+                SUMMARY_CAP_BYTES >> 10
+            ));
+            return;
+        }
+        let Ok(text) = std::fs::read_to_string(written) else {
+            return;
+        };
+        let path = summary_path(data_dir, *run, *job);
+        let appended = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| writeln!(f, "{}", text.trim_end()));
+        if let Err(e) = appended {
+            writer.line(&format!("Warning: the step summary could not be kept: {e}"));
+        }
+    }
+
+    /// Where archives are kept: `data/artifacts` on the server.
+    fn store(&self) -> PathBuf {
         match self {
-            Record::Server { store, .. } | Record::Local { store } => store,
+            Record::Server { data_dir, .. } => data_dir.join("artifacts"),
+            Record::Local { store } => store.clone(),
         }
     }
 
@@ -761,6 +795,7 @@ pub async fn run_steps(
                     outcome = ("failure", None);
                 }
                 // Files the step wrote to change later steps.
+                record.summary(&scratch.join(format!("summary-{number}")), writer);
                 read_env_file(&scratch.join(format!("env-{number}")), env);
                 prepend_path(&scratch.join(format!("path-{number}")), env);
                 outcome
@@ -853,7 +888,7 @@ async fn run_action(
 ) -> Result<(&'static str, serde_json::Map<String, serde_json::Value>)> {
     use workflow::Action;
     let with = |k: &str| step.with.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
-    let store = record.store().to_path_buf();
+    let store = record.store();
     let mut outputs = serde_json::Map::new();
     let failed = |writer: &mut LogWriter, why: String| {
         writer.line(&format!("Hearth: {why}"));
@@ -985,7 +1020,7 @@ async fn save_cache(
     writer: &mut LogWriter,
     record: &Record<'_>,
 ) -> Result<()> {
-    let (ws, paths, store) = (workspace.to_path_buf(), paths.to_string(), record.store().to_path_buf());
+    let (ws, paths, store) = (workspace.to_path_buf(), paths.to_string(), record.store());
     let packed = tokio::task::spawn_blocking(move || {
         let files = super::artifacts::matching_files(&ws, &paths)?;
         if files.is_empty() {
@@ -1132,6 +1167,14 @@ fn interpolated(step: &workflow::Step, ctx: &expr::Context) -> std::result::Resu
 /// The job's definition, as the trigger stored it.
 fn spec_of(job: &Job) -> Result<workflow::Job> {
     serde_json::from_str(&job.spec).map_err(|e| Error::internal(format!("job spec of job {}: {e}", job.id)))
+}
+
+/// `data/runs/{run}/{job}.summary.md`: what steps wrote to `$GITHUB_STEP_SUMMARY`.
+pub fn summary_path(data_dir: &Path, run: i64, job: i64) -> PathBuf {
+    data_dir
+        .join("runs")
+        .join(run.to_string())
+        .join(format!("{job}.summary.md"))
 }
 
 /// `data/runs/{run}/{job}.log`

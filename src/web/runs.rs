@@ -290,9 +290,65 @@ pub struct JobView {
     job: Job,
     state: (&'static str, &'static str),
     steps: Vec<StepRow>,
-    log: String,
+    sections: Vec<LogSection>,
     log_end: u64,
     running: bool,
+    /// What steps wrote to `$GITHUB_STEP_SUMMARY`, rendered.
+    summary: Option<String>,
+}
+
+/// A part of a job's log: what the runner said before the first step, each
+/// step (a `::group::`), and what came after.
+pub struct LogSection {
+    title: String,
+    text: String,
+    open: bool,
+}
+
+/// The log cut into sections at `::group::` lines. A section is open when
+/// it is the last or something in it went wrong.
+fn sections(log: &str) -> Vec<LogSection> {
+    let mut out = vec![LogSection {
+        title: "Set up job".into(),
+        text: String::new(),
+        open: false,
+    }];
+    for line in log.lines() {
+        // Lines start with their time: `2026-11-26T07:50:17.123Z text`.
+        let text = line.split_once(' ').map_or(line, |(_, t)| t);
+        if let Some(name) = text.strip_prefix("::group::") {
+            out.push(LogSection {
+                title: name.to_string(),
+                text: String::new(),
+                open: false,
+            });
+        } else if text == "::endgroup::" {
+            out.push(LogSection {
+                title: "Complete job".into(),
+                text: String::new(),
+                open: false,
+            });
+        } else {
+            let last = out.last_mut().expect("one section at least");
+            last.text.push_str(line);
+            last.text.push('\n');
+        }
+    }
+    // Between one step's end and the next one's start is an empty "Complete
+    // job"; a step that printed nothing yet keeps its (empty) section.
+    let mut kept: Vec<LogSection> = out
+        .into_iter()
+        .filter(|s| !s.text.is_empty() || (s.title != "Complete job" && s.title != "Set up job"))
+        .collect();
+    for s in &mut kept {
+        s.open = ["exited with code", "was stopped", "could not", "Warning:", "failed"]
+            .iter()
+            .any(|w| s.text.contains(w));
+    }
+    if let Some(last) = kept.last_mut() {
+        last.open = true;
+    }
+    kept
 }
 
 #[derive(serde::Deserialize)]
@@ -324,6 +380,14 @@ async fn job(
         .unwrap_or_default();
     // Whole lines only: the live stream goes on from the end of the last one.
     log.truncate(log.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1));
+    let summary = tokio::fs::read_to_string(crate::ci::executor::summary_path(
+        &state.config.data_dir,
+        run.id,
+        job.id,
+    ))
+    .await
+    .ok()
+    .map(|md| crate::markup::markdown(&md, None));
     Ok(JobView {
         nav,
         can_admin: access.access >= Access::Admin,
@@ -340,7 +404,8 @@ async fn job(
             })
             .collect(),
         log_end: log.len() as u64,
-        log: strip_escapes(&String::from_utf8_lossy(&log)),
+        sections: sections(&strip_escapes(&String::from_utf8_lossy(&log))),
+        summary,
         run,
         job,
     })
