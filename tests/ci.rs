@@ -1454,6 +1454,14 @@ jobs:
     assert_eq!(names, ["dist/app", "dist/sub/lib.txt"]);
     let page = r.server.get("/alice/demo/runs/1").text().unwrap();
     assert!(page.contains("/alice/demo/runs/1/artifacts/app"));
+    // The jobs as a graph: deploy, which needs build, in the second stage.
+    let doc = scraper::Html::parse_document(&page);
+    let sel = |s: &str| scraper::Selector::parse(s).unwrap();
+    let stages: Vec<usize> = doc
+        .select(&sel(".graph .stage"))
+        .map(|st| st.select(&sel("li")).count())
+        .collect();
+    assert_eq!(stages, [5, 1]);
     assert_eq!(r.server.get("/alice/demo/runs/1/artifacts/nope").status(), 404);
 
     // The next push restores the cache from the first (by restore-keys).

@@ -201,7 +201,8 @@ pub struct RunView {
     run: Run,
     state: (&'static str, &'static str),
     when: String,
-    jobs: Vec<JobRow>,
+    /// Jobs by stage of the `needs` graph.
+    stages: Vec<Vec<JobRow>>,
     artifacts: Vec<ArtifactRow>,
     can_write: bool,
 }
@@ -227,18 +228,18 @@ async fn view(
             Ok((run, jobs, artifacts))
         })
         .await?;
-    // Jobs in an order that respects `needs`.
-    let mut ordered: Vec<Job> = Vec::new();
+    // The jobs as a graph: stage 1 needs nothing, stage n needs jobs of
+    // earlier stages only.
+    let mut stages: Vec<Vec<Job>> = Vec::new();
     let mut rest = jobs;
     while !rest.is_empty() {
-        let (ready, waiting): (Vec<Job>, Vec<Job>) = rest
-            .into_iter()
-            .partition(|j| j.needs.iter().all(|n| ordered.iter().any(|o| &o.key == n)));
+        let placed = |key: &String| stages.iter().flatten().any(|o| &o.key == key);
+        let (ready, waiting): (Vec<Job>, Vec<Job>) = rest.into_iter().partition(|j| j.needs.iter().all(placed));
         if ready.is_empty() {
-            ordered.extend(waiting);
+            stages.push(waiting);
             break;
         }
-        ordered.extend(ready);
+        stages.push(ready);
         rest = waiting;
     }
     Ok(RunView {
@@ -249,16 +250,21 @@ async fn view(
         tab: "runs",
         state: badge(&run.status, run.conclusion.as_deref()),
         when: ago(run.created_at),
-        jobs: ordered
+        stages: stages
             .into_iter()
-            .map(|job| JobRow {
-                state: badge(&job.status, job.conclusion.as_deref()),
-                took: duration(job.started_at, job.completed_at),
-                environment: serde_json::from_str::<crate::ci::workflow::Job>(&job.spec)
-                    .ok()
-                    .and_then(|s| s.environment)
-                    .map(|e| e.name),
-                job,
+            .map(|stage| {
+                stage
+                    .into_iter()
+                    .map(|job| JobRow {
+                        state: badge(&job.status, job.conclusion.as_deref()),
+                        took: duration(job.started_at, job.completed_at),
+                        environment: serde_json::from_str::<crate::ci::workflow::Job>(&job.spec)
+                            .ok()
+                            .and_then(|s| s.environment)
+                            .map(|e| e.name),
+                        job,
+                    })
+                    .collect()
             })
             .collect(),
         artifacts: artifacts
