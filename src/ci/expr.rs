@@ -21,6 +21,8 @@ pub enum Expr {
 pub enum Index {
     Key(String),
     Expr(Box<Expr>),
+    /// `.*`: every element (or member value); what follows applies to each.
+    All,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -265,7 +267,10 @@ impl<'a> Parser<'a> {
                                     self.at += 1;
                                     path.push(Index::Key(k.to_string()));
                                 }
-                                Some(Tok::Sym("*")) => return Err("`.*` filters are not supported yet".into()),
+                                Some(Tok::Sym("*")) => {
+                                    self.at += 1;
+                                    path.push(Index::All);
+                                }
                                 _ => return Err(format!("expected a property name after {name}.")),
                             }
                         } else if self.eat("[") {
@@ -280,6 +285,19 @@ impl<'a> Parser<'a> {
             },
             Tok::Sym(s) => Err(format!("unexpected `{s}`")),
         }
+    }
+}
+
+/// `v.key` or `v[index]`; null where there is nothing.
+fn member(v: &Value, key: &Value) -> Value {
+    match (v, key) {
+        (Value::Object(m), Value::String(k)) => m
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(k))
+            .map(|(_, v)| v.clone())
+            .unwrap_or(Value::Null),
+        (Value::Array(a), k) => a.get(number(k) as usize).cloned().unwrap_or(Value::Null),
+        _ => Value::Null,
     }
 }
 
@@ -403,19 +421,40 @@ pub fn eval(e: &Expr, ctx: &Context) -> Result<Value, String> {
         Expr::Literal(v) => v.clone(),
         Expr::Path(name, path) => {
             let mut v = ctx.values.get(name).cloned().unwrap_or(Value::Null);
+            // After a `.*`, v holds the filtered values and each step applies to every one.
+            let mut filtered = false;
             for index in path {
                 let key = match index {
                     Index::Key(k) => Value::String(k.clone()),
                     Index::Expr(e) => eval(e, ctx)?,
+                    Index::All => {
+                        let children = |v: &Value| match v {
+                            Value::Array(a) => a.clone(),
+                            Value::Object(m) => m.values().cloned().collect(),
+                            _ => Vec::new(),
+                        };
+                        v = Value::Array(if filtered {
+                            v.as_array()
+                                .map(|a| a.iter().flat_map(children).collect())
+                                .unwrap_or_default()
+                        } else {
+                            children(&v)
+                        });
+                        filtered = true;
+                        continue;
+                    }
                 };
-                v = match (&v, &key) {
-                    (Value::Object(m), Value::String(k)) => m
-                        .iter()
-                        .find(|(name, _)| name.eq_ignore_ascii_case(k))
-                        .map(|(_, v)| v.clone())
-                        .unwrap_or(Value::Null),
-                    (Value::Array(a), k) => a.get(number(k) as usize).cloned().unwrap_or(Value::Null),
-                    _ => Value::Null,
+                v = if filtered {
+                    let items = v.as_array().cloned().unwrap_or_default();
+                    Value::Array(
+                        items
+                            .iter()
+                            .map(|item| member(item, &key))
+                            .filter(|x| !x.is_null())
+                            .collect(),
+                    )
+                } else {
+                    member(&v, &key)
                 };
             }
             v
@@ -541,6 +580,14 @@ mod tests {
         assert_eq!(e("startsWith(github.ref_name, 'ma') || false"), json!(true));
         assert_eq!(e("!github.nope"), json!(true));
         assert_eq!(e("'it''s'"), json!("it's"));
+        let items = json!({"needs": {"a": {"result": "success"}, "b": {"result": "failure"}},
+                           "github": {"event": {"commits": [{"id": 1, "m": "x"}, {"id": 2}]}}});
+        let c2 = ctx(&items, Status::Success);
+        let e2 = |s: &str| eval(&parse(s).unwrap(), &c2).unwrap();
+        assert_eq!(e2("needs.*.result"), json!(["success", "failure"]));
+        assert_eq!(e2("contains(needs.*.result, 'failure')"), json!(true));
+        assert_eq!(e2("github.event.commits.*.m"), json!(["x"]));
+        assert_eq!(e2("github.event.commits.*.*"), json!([1, "x", 2]));
         assert_eq!(
             interpolate("sha=${{ github.sha }} n=${{ env.N }}", &c).unwrap(),
             "sha=abc n=3"
@@ -568,7 +615,8 @@ mod tests {
             "1 +",
             "(a",
             "a b",
-            "github.*.x",
+            "github.*.",
+            "github.**",
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
