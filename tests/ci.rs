@@ -1591,3 +1591,31 @@ jobs:
         "the summary is sanitized"
     );
 }
+
+#[test]
+fn floods_of_output_are_capped_and_the_server_stays_responsive() {
+    let r = repo();
+    r.push_workflow(
+        "flood.yml",
+        "on: push\njobs:\n  lines:\n    steps:\n      - run: (yes 'a line of output' || true) | head -c 40M; echo after\n  no-newlines:\n    steps:\n      - run: head -c 40M /dev/zero | tr '\\0' x; echo; echo done\n",
+        "main",
+    );
+    let started = Instant::now();
+    while r.runs().first().is_none_or(|x| x["status"] != "completed") {
+        // Pages answer while the flood goes on.
+        let t = Instant::now();
+        assert_eq!(r.server.get("/healthz").status(), 200);
+        assert!(t.elapsed() < Duration::from_secs(2), "the server stalled");
+        assert!(started.elapsed() < Duration::from_secs(120), "the floods never ended");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let run = r.wait_run(1);
+    assert_eq!(run["conclusion"], "success");
+    for job in r.jobs(&run) {
+        let log = r.log(&job);
+        assert!(log.len() <= (16 << 20) + 4096, "{} bytes", log.len());
+        assert!(log.contains("log truncated at 16 MiB"), "{}", job["name"]);
+        // Lines without newlines are cut into pieces, not held whole.
+        assert!(log.lines().all(|l| l.len() <= (64 << 10) + 64));
+    }
+}

@@ -8,7 +8,7 @@
 //! whole process group is killed: nothing a step started survives it.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -24,6 +24,8 @@ use crate::repos::repo_path;
 
 /// A job's log is cut here; the job goes on.
 pub const LOG_CAP_BYTES: u64 = 16 << 20;
+/// Longer output lines are cut into pieces of this size.
+const MAX_LINE_BYTES: u64 = 64 << 10;
 /// A step's summary larger than this is left out.
 const SUMMARY_CAP_BYTES: u64 = 1 << 20;
 /// How long a step's stray processes get after SIGTERM before SIGKILL.
@@ -1365,18 +1367,23 @@ async fn run_step(
     drop(cmd);
     let pgid = child.id().map(|p| p as i32);
     // Lines go to the log as they come, from a thread of their own.
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(1024);
     let pump = std::thread::spawn(move || {
         let mut reader = BufReader::new(reader);
         let mut buf = Vec::new();
         loop {
             buf.clear();
-            match reader.read_until(b'\n', &mut buf) {
+            // Lines are cut at MAX_LINE_BYTES: output without newlines is logged
+            // in pieces, never held whole in memory.
+            match (&mut reader).take(MAX_LINE_BYTES).read_until(b'\n', &mut buf) {
                 Ok(0) | Err(_) => break,
                 Ok(_) => {
-                    // Keep lines to a sane length; a step that never prints a newline is still logged.
                     let text = String::from_utf8_lossy(&buf);
-                    if tx.send(text.trim_end_matches(['\n', '\r']).to_string()).is_err() {
+                    // A full channel makes the step wait: the log keeps up with it.
+                    if tx
+                        .blocking_send(text.trim_end_matches(['\n', '\r']).to_string())
+                        .is_err()
+                    {
                         break;
                     }
                 }
