@@ -38,7 +38,20 @@ pub fn markdown(text: &str, links: Option<&Links>) -> String {
         options.extension.image_url_rewriter = Some(Arc::new(move |url: &str| resolve_relative(&raw, url)));
     }
     let html = comrak::markdown_to_html(text, &options);
-    sanitizer().clean(&html).to_string()
+    demote_headings(&sanitizer().clean(&html).to_string())
+}
+
+/// Headings one level down (`#` becomes `<h2>`): the page's own title is
+/// its one `<h1>`. Text never holds a raw `<h`, the sanitizer escaped it.
+fn demote_headings(html: &str) -> String {
+    let mut out = html.to_string();
+    for level in (1..=5).rev() {
+        out = out
+            .replace(&format!("<h{level}>"), &format!("<h{}>", level + 1))
+            .replace(&format!("<h{level} "), &format!("<h{} ", level + 1))
+            .replace(&format!("</h{level}>"), &format!("</h{}>", level + 1));
+    }
+    out
 }
 
 fn sanitizer() -> &'static ammonia::Builder<'static> {

@@ -1579,7 +1579,7 @@ jobs:
     let greet: String = doc.select(&sel(".log details pre")).nth(1).unwrap().text().collect();
     assert!(greet.contains("hello"));
     let summary = doc.select(&sel("section.summary")).next().expect("a summary");
-    let heading: String = summary.select(&sel("h2")).next().unwrap().text().collect();
+    let heading: String = summary.select(&sel(".markdown h3")).next().unwrap().text().collect();
     assert!(heading.starts_with("Results"), "{heading}");
     assert!(
         summary

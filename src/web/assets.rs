@@ -1,4 +1,4 @@
-//! `/static/*`: the stylesheet and scripts, compiled into the binary.
+//! `/static/*`: the stylesheet, the script and the icon, compiled into the binary.
 
 use axum::Router;
 use axum::http::{HeaderValue, header};
@@ -9,6 +9,7 @@ use super::AppState;
 
 const STYLE: &str = include_str!("../../static/style.css");
 const SCRIPT: &str = include_str!("../../static/hearth.js");
+const ICON: &str = include_str!("../../static/favicon.svg");
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -20,6 +21,7 @@ pub fn routes() -> Router<AppState> {
             "/static/hearth.js",
             get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }),
         )
+        .route("/static/favicon.svg", get(|| async { asset("image/svg+xml", ICON) }))
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
