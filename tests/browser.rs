@@ -1,0 +1,475 @@
+//! The team's workflow in a real browser: headless Chromium driven over
+//! WebDriver (chromedriver) against the real server. Every page visited is
+//! checked the way a person would notice problems: no console errors, no
+//! missing stylesheet or script, no sideways scrolling on a phone, one
+//! `<h1>`, labelled fields, `lang`, image descriptions, a visible focus.
+//! Screenshots at desktop and phone widths go to `target/screenshots/`.
+//!
+//! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them).
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Git, TestServer};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+
+const DESKTOP: (u32, u32) = (1280, 900);
+const PHONE: (u32, u32) = (390, 844);
+
+/// A browser session: chromedriver (in a process group of its own, with
+/// the Chromium it starts) and a WebDriver client.
+struct Browser {
+    client: Client,
+    javascript: bool,
+    base: String,
+    driver: Child,
+    name: &'static str,
+    shots: PathBuf,
+    _profile: tempfile::TempDir,
+}
+
+/// `POST /session/{id}/se/log`: the browser console since the last call.
+#[derive(Debug)]
+struct ConsoleLog;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for ConsoleLog {
+    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/se/log", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(json!({"type": "browser"}).to_string()))
+    }
+}
+
+impl Browser {
+    /// Starts Chromium on `server`; `javascript: false` turns scripts off.
+    async fn start(server: &TestServer, name: &'static str, javascript: bool) -> Browser {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let driver_bin = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+        let mut driver = {
+            use std::os::unix::process::CommandExt;
+            Command::new(&driver_bin)
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .process_group(0)
+                .spawn()
+                .unwrap_or_else(|e| panic!("{driver_bin}: {e} (install chromium and chromium-driver)"))
+        };
+        let profile = tempfile::TempDir::new().unwrap();
+        let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+        let mut prefs = json!({});
+        if !javascript {
+            prefs["profile.managed_default_content_settings.javascript"] = json!(2);
+        }
+        let capabilities = json!({
+            "browserName": "chrome",
+            "goog:loggingPrefs": {"browser": "ALL"},
+            "goog:chromeOptions": {
+                "binary": chromium,
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-quic", "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+                    format!("--user-data-dir={}", profile.path().display()),
+                    format!("--window-size={},{}", DESKTOP.0, DESKTOP.1),
+                ],
+                "prefs": prefs,
+            },
+        });
+        let caps: fantoccini::wd::Capabilities = capabilities.as_object().unwrap().clone();
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let client = loop {
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            match ClientBuilder::new(connector)
+                .capabilities(caps.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(c) => break c,
+                Err(e) => {
+                    if let Ok(Some(status)) = driver.try_wait() {
+                        panic!("chromedriver exited ({status}): is chromium installed?");
+                    }
+                    assert!(Instant::now() < deadline, "no browser session: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        };
+        let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+        std::fs::create_dir_all(&shots).unwrap();
+        Browser {
+            client,
+            javascript,
+            base: server.base.clone(),
+            driver,
+            name,
+            shots,
+            _profile: profile,
+        }
+    }
+
+    /// Opens `path` and checks the page (see `check`).
+    async fn visit(&self, path: &str, shot: &str) {
+        self.client.goto(&format!("{}{path}", self.base)).await.unwrap();
+        self.check(shot).await;
+    }
+
+    async fn path(&self) -> String {
+        let url = self.client.current_url().await.unwrap();
+        match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_string(),
+        }
+    }
+
+    async fn js(&self, script: &str) -> Value {
+        self.client.execute(script, vec![]).await.unwrap()
+    }
+
+    /// The checks every page passes, and its screenshots at both widths.
+    async fn check(&self, shot: &str) {
+        let page = self.path().await;
+        // The browser's console: errors (a failed script, a missing asset) fail the page.
+        let log = self.client.issue_cmd(ConsoleLog).await.unwrap();
+        let document = self.client.current_url().await.unwrap().to_string();
+        // A page answered with a 4xx on purpose (a wrong password) shows as a
+        // "failed" load of the document itself: that is its status, not an error.
+        let errors: Vec<&Value> = log
+            .as_array()
+            .map(|entries| {
+                entries
+                    .iter()
+                    .filter(|e| e["level"] == "SEVERE")
+                    .filter(|e| {
+                        !(e["source"] == "network"
+                            && e["message"]
+                                .as_str()
+                                .is_some_and(|m| m.starts_with(&format!("{document} "))))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert!(errors.is_empty(), "{page}: console errors {errors:?}");
+        // Every stylesheet, script and image the page asks for is there.
+        let assets = self
+            .js("return [...document.querySelectorAll('link[href], script[src], img[src]')].map(e => e.href || e.src)")
+            .await;
+        tokio::task::block_in_place(|| {
+            let http = common::client();
+            for asset in assets.as_array().unwrap() {
+                let url = asset.as_str().unwrap();
+                if url.starts_with(&self.base) {
+                    let status = http.get(url).send().unwrap().status();
+                    assert!(status.is_success(), "{page}: {url} answers {status}");
+                }
+            }
+        });
+        // Accessibility basics.
+        let problems = self
+            .js(r#"
+            const problems = [];
+            const h1 = document.querySelectorAll("h1").length;
+            if (h1 !== 1) problems.push(`${h1} <h1> elements`);
+            if (!document.documentElement.lang) problems.push("no lang on <html>");
+            for (const img of document.querySelectorAll("img:not([alt])")) problems.push(`image without alt: ${img.src}`);
+            for (const el of document.querySelectorAll("input, select, textarea")) {
+              if (["hidden", "submit", "button"].includes(el.type) || el.disabled) continue;
+              const labelled = el.closest("label") || (el.id && document.querySelector(`label[for="${el.id}"]`))
+                || el.getAttribute("aria-label") || el.getAttribute("aria-labelledby");
+              if (!labelled) problems.push(`field without a label: ${el.outerHTML.slice(0, 100)}`);
+            }
+            const target = document.querySelector("main a[href], main button, main summary, main input:not([type=hidden])")
+              || document.querySelector("a[href]");
+            if (target) {
+              target.focus();
+              const s = getComputedStyle(target);
+              const visible = (s.outlineStyle !== "none" && parseFloat(s.outlineWidth) > 0) || s.boxShadow !== "none";
+              if (!visible) problems.push(`no visible focus on ${target.outerHTML.slice(0, 80)}`);
+              target.blur();
+            }
+            return problems;
+            "#)
+            .await;
+        assert_eq!(problems, json!([]), "{page}: accessibility");
+        self.shoot(shot).await;
+    }
+
+    /// Screenshots at desktop and phone widths; at phone width nothing may
+    /// scroll sideways.
+    async fn shoot(&self, shot: &str) {
+        let page = self.path().await;
+        let png = self.client.screenshot().await.unwrap();
+        std::fs::write(self.shots.join(format!("{}-{shot}-desktop.png", self.name)), png).unwrap();
+        self.client.set_window_size(PHONE.0, PHONE.1).await.unwrap();
+        let wide = self
+            .js("return [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+            .await;
+        let png = self.client.screenshot().await.unwrap();
+        std::fs::write(self.shots.join(format!("{}-{shot}-phone.png", self.name)), png).unwrap();
+        self.client.set_window_size(DESKTOP.0, DESKTOP.1).await.unwrap();
+        assert!(
+            wide[0].as_i64() <= wide[1].as_i64(),
+            "{page}: scrolls sideways at phone width ({} > {} px); see {shot}-phone.png",
+            wide[0],
+            wide[1]
+        );
+    }
+
+    async fn find(&self, css: &str) -> fantoccini::elements::Element {
+        match self
+            .client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(css))
+            .await
+        {
+            Ok(e) => e,
+            Err(e) => panic!("{}: no {css}: {e}", self.path().await),
+        }
+    }
+
+    async fn fill(&self, css: &str, text: &str) {
+        let field = self.find(css).await;
+        if let Err(e) = field.clear().await {
+            panic!("{}: filling {css}: {e}", self.path().await);
+        }
+        field.send_keys(text).await.unwrap();
+    }
+
+    /// Clicks and waits for the page it leads to.
+    async fn click(&self, css: &str) {
+        let el = self.find(css).await;
+        let before = self.client.find(Locator::Css("html")).await.unwrap();
+        if let Err(e) = el.click().await {
+            panic!("{}: clicking {css}: {e}", self.path().await);
+        }
+        // The old document goes stale once the next one has loaded.
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while before.tag_name().await.is_ok() {
+            assert!(Instant::now() < deadline, "{css}: clicking led nowhere");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Opens a closed `<details>` whose summary says `text`.
+    async fn open(&self, text: &str) {
+        let summary = self
+            .client
+            .find(Locator::XPath(&format!("//summary[contains(., '{text}')]")))
+            .await
+            .unwrap_or_else(|e| panic!("no section {text:?}: {e}"));
+        summary.click().await.unwrap();
+    }
+
+    async fn text(&self, css: &str) -> String {
+        self.find(css).await.text().await.unwrap()
+    }
+
+    async fn texts(&self, css: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for e in self.client.find_all(Locator::Css(css)).await.unwrap() {
+            out.push(e.text().await.unwrap());
+        }
+        out
+    }
+
+    async fn close(mut self) {
+        let _ = self.client.clone().close().await;
+        // SAFETY: kill(2) with a negative pid signals chromedriver's process group.
+        unsafe { libc::kill(-(self.driver.id() as i32), libc::SIGKILL) };
+        let _ = self.driver.wait();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // A failed test leaves no browser behind.
+        // SAFETY: as in close().
+        unsafe { libc::kill(-(self.driver.id() as i32), libc::SIGKILL) };
+        let _ = self.driver.wait();
+    }
+}
+
+const PASSWORD: &str = "pw-alice-123";
+
+/// Journey 1: register (the first account is the administrator), sign out,
+/// a wrong password shown as an error, sign in.
+async fn accounts(b: &Browser) {
+    b.visit("/register", "register").await;
+    b.fill("input[name=name]", "alice").await;
+    b.fill("input[name=password]", PASSWORD).await;
+    b.click("main form button[type=submit]").await;
+    b.check("registered").await;
+    assert!(b.text("header.site nav").await.contains("alice"));
+    b.visit("/alice", "profile").await;
+    assert!(
+        b.text("h1").await.contains("admin"),
+        "the first account is the administrator"
+    );
+    b.click("header.site form button").await;
+    assert!(b.text("header.site nav").await.contains("Sign in"), "signed out");
+    b.visit("/login", "login").await;
+    b.fill("input[name=name]", "alice").await;
+    b.fill("input[name=password]", "not-the-password").await;
+    b.click("main form button[type=submit]").await;
+    b.check("login-wrong").await;
+    assert_eq!(b.text("[role=alert]").await, "Wrong user name or password.");
+    b.fill("input[name=password]", PASSWORD).await;
+    b.click("main form button[type=submit]").await;
+    assert!(b.text("header.site nav").await.contains("alice"), "signed in");
+}
+
+/// Journey 2: a repository from /new, its push instructions, a real push,
+/// then its README, tree, a file, the file's history and a commit.
+async fn repository(b: &Browser, server: &TestServer, git: &Git) {
+    b.visit("/new", "new-repo").await;
+    b.fill("input[name=name]", "demo").await;
+    b.fill("input[name=description]", "A demo").await;
+    b.click("main form button[type=submit]").await;
+    assert_eq!(b.path().await, "/alice/demo");
+    b.check("empty-repo").await;
+    let instructions = b.text("main").await;
+    assert!(instructions.contains("git push -u origin main"), "{instructions}");
+    assert!(instructions.contains(&format!("{}/alice/demo.git", server.base)));
+
+    let work = git.dir("work");
+    git.ok(None, &["init", "-q", "-b", "main", work.to_str().unwrap()]);
+    std::fs::write(work.join("README.md"), "# Demo\n\nA **small** project.\n").unwrap();
+    std::fs::create_dir_all(work.join("src")).unwrap();
+    std::fs::write(work.join("src/main.rs"), "fn main() {\n    println!(\"hi\");\n}\n").unwrap();
+    git.ok(Some(&work), &["add", "-A"]);
+    git.ok(Some(&work), &["commit", "-q", "-m", "First commit"]);
+    std::fs::write(work.join("src/main.rs"), "fn main() {\n    println!(\"hello\");\n}\n").unwrap();
+    git.ok(Some(&work), &["commit", "-q", "-am", "Say hello"]);
+    let url = server.cred_url("alice", PASSWORD, "/alice/demo.git");
+    git.ok(Some(&work), &["push", "-q", &url, "main"]);
+
+    b.visit("/alice/demo", "repo-home").await;
+    assert!(
+        b.text(".markdown strong").await.contains("small"),
+        "the README is shown"
+    );
+    let entries = b.texts("table.files td.name a").await;
+    assert_eq!(entries, ["src/", "README.md"]);
+    b.click("a[href='/alice/demo/tree/main/src']").await;
+    b.check("tree").await;
+    b.click("a[href='/alice/demo/blob/main/src/main.rs']").await;
+    b.check("blob").await;
+    assert!(b.text("main").await.contains("println!(\"hello\")"));
+    b.click("a[href^='/alice/demo/commits/main?path=']").await;
+    b.check("history").await;
+    let commits = b.texts("ol.commits li a.summary").await;
+    assert_eq!(commits, ["Say hello", "First commit"]);
+    // Dates: relative with the page's script, absolute without it.
+    let when = b.text("ol.commits time").await;
+    if b.javascript {
+        assert!(when == "just now" || when.ends_with(" ago"), "{when}");
+    } else {
+        assert!(when.starts_with("20"), "{when}");
+    }
+    b.click("ol.commits li a.summary").await;
+    b.check("commit").await;
+    let diff = b.text("main").await;
+    assert!(diff.contains("Say hello") && diff.contains("hello"), "{diff}");
+}
+
+/// Journey 3: an issue with Markdown, labelled, in a sprint, assigned,
+/// commented, moved on the board, closed, and found by search.
+async fn issues(b: &Browser) {
+    b.visit("/alice/demo/labels", "labels").await;
+    b.fill("input[name=name]", "bug").await;
+    b.click("main form.card button[type=submit]").await;
+    b.visit("/alice/demo/milestones", "milestones").await;
+    b.fill("input[name=title]", "Sprint 1").await;
+    b.click("main form.card button[type=submit]").await;
+    b.visit("/alice/demo/issues/new", "new-issue").await;
+    b.fill("input[name=title]", "Crash on start").await;
+    b.fill("textarea[name=body]", "Steps:\n\n1. **run** it\n2. see `panic`")
+        .await;
+    b.click("main form.card button[type=submit]").await;
+    assert_eq!(b.path().await, "/alice/demo/issues/1");
+    b.check("issue").await;
+    assert_eq!(b.text(".issue-main .markdown strong").await, "run");
+    assert_eq!(b.text(".issue-main .markdown code").await, "panic");
+
+    b.open("Change labels").await;
+    b.find("input[name='label:bug']").await.click().await.unwrap();
+    b.fill("input[name=assignees]", "alice").await;
+    b.find("select[name=milestone] option[value='Sprint 1']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.click(".issue-side form button[type=submit]").await;
+    let side = b.text(".issue-side").await;
+    assert!(
+        side.contains("bug") && side.contains("alice") && side.contains("Sprint 1"),
+        "{side}"
+    );
+
+    b.fill("form.card textarea[name=body]", "Looking into it.").await;
+    b.click("main form.card button[type=submit]").await;
+    assert!(b.text("ol.timeline").await.contains("Looking into it."));
+
+    b.visit("/alice/demo/board?milestone=Sprint%201", "board").await;
+    b.find("select[name=column] option[value=in_progress]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.click("main form.row button[type=submit]").await;
+    b.check("board-moved").await;
+    let columns = b.texts(".board section, .board .column").await;
+    let in_progress = columns
+        .iter()
+        .find(|c| c.starts_with("In progress"))
+        .expect("an In progress column");
+    assert!(in_progress.contains("Crash on start"), "{columns:?}");
+
+    b.visit("/alice/demo/issues/1", "issue-before-close").await;
+    b.click("form.state-form button[type=submit]").await;
+    assert!(b.text(".state-badge").await.starts_with("Closed"));
+    assert!(
+        b.text("ol.timeline").await.contains("In progress"),
+        "the board move is on the timeline"
+    );
+
+    b.visit("/alice/demo/issues?state=all&q=crash", "search").await;
+    let found = b.text("main").await;
+    assert!(found.contains("Crash on start"), "{found}");
+}
+
+fn setup() -> (TestServer, Git) {
+    (TestServer::start(), Git::new())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn journeys_with_javascript() {
+    let (server, git) = setup();
+    let b = Browser::start(&server, "js", true).await;
+    accounts(&b).await;
+    repository(&b, &server, &git).await;
+    issues(&b).await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn journeys_without_javascript() {
+    let (server, git) = setup();
+    let b = Browser::start(&server, "nojs", false).await;
+    accounts(&b).await;
+    repository(&b, &server, &git).await;
+    issues(&b).await;
+    b.close().await;
+}
