@@ -450,6 +450,220 @@ async fn issues(b: &Browser) {
     assert!(found.contains("Crash on start"), "{found}");
 }
 
+/// Blocking calls (the HTTP client of the other tests, git) inside a test
+/// that drives the browser asynchronously.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    tokio::task::block_in_place(f)
+}
+
+/// A signed-in browser on a server where alice has pushed a repository
+/// `demo` (with the files of `files`); returns the API token and checkout.
+async fn signed_in_with_repo(
+    server: &TestServer,
+    git: &Git,
+    name: &'static str,
+    files: &[(&str, &str)],
+) -> (Browser, String, PathBuf) {
+    let token = blocking(|| server.user("alice", PASSWORD, true));
+    blocking(|| server.create_repo(&token, "demo", false));
+    let work = git.dir("work");
+    git.ok(None, &["init", "-q", "-b", "main", work.to_str().unwrap()]);
+    for (path, text) in files {
+        let path = work.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    git.ok(Some(&work), &["add", "-A"]);
+    git.ok(Some(&work), &["commit", "-q", "-m", "Add the workflows"]);
+    let url = server.cred_url("alice", PASSWORD, "/alice/demo.git");
+    blocking(|| git.ok(Some(&work), &["push", "-q", &url, "main"]));
+    let b = Browser::start(server, name, true).await;
+    b.visit("/login", "login").await;
+    b.fill("input[name=name]", "alice").await;
+    b.fill("input[name=password]", PASSWORD).await;
+    b.click("main form button[type=submit]").await;
+    (b, token, work)
+}
+
+/// How many processes have `pattern` in their command line.
+fn processes_matching(pattern: &str) -> usize {
+    let out = Command::new("pgrep").args(["-f", pattern]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).lines().count()
+}
+
+/// Journey 4: a pushed workflow's log appears live on the job page (no
+/// reload), the commit list shows its status, a long job is cancelled and
+/// its run started again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_seen_live_cancelled_and_started_again() {
+    let (server, git) = setup();
+    let tag = format!("{}", 700_000 + std::process::id() % 100_000);
+    let flag = |n: u32| std::env::temp_dir().join(format!("hearth-browser-{tag}-{n}"));
+    let ci = format!(
+        "name: CI\non: push\njobs:\n  build:\n    steps:\n      - name: Build\n        run: |\n          echo first line\n          while [ ! -e {} ]; do sleep 0.05; done\n          echo second line\n          while [ ! -e {} ]; do sleep 0.05; done\n      - name: Test\n        run: echo tests passed\n",
+        flag(1).display(),
+        flag(2).display()
+    );
+    let long = format!("name: Long\non: push\njobs:\n  wait:\n    steps:\n      - run: sleep {tag}\n");
+    let (b, token, _) = signed_in_with_repo(
+        &server,
+        &git,
+        "ci",
+        &[(".hearth/workflows/ci.yml", &ci), (".hearth/workflows/long.yml", &long)],
+    )
+    .await;
+    let api = |path: &str| {
+        blocking(|| {
+            server
+                .api("GET", &format!("/api/v1/repos/alice/demo{path}"), Some(&token), None)
+                .1
+        })
+    };
+    let run_of = |name: &str| -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let runs = api("/actions/runs")["workflow_runs"].clone();
+            if let Some(r) = runs.as_array().unwrap().iter().find(|r| r["name"] == name) {
+                return r.clone();
+            }
+            assert!(Instant::now() < deadline, "no run of {name}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let ci_run = run_of("CI");
+    let job = loop {
+        let jobs = api(&format!("/actions/runs/{}/jobs", ci_run["id"]));
+        if jobs["jobs"][0]["status"] == "in_progress" {
+            break jobs["jobs"][0].clone();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let job_page = format!("/alice/demo/runs/{}/jobs/{}", ci_run["run_number"], job["id"]);
+    // Wait for the first line to be in the log, then open the page.
+    loop {
+        let log = blocking(|| {
+            server
+                .get(&format!("/api/v1/repos/alice/demo/actions/jobs/{}/logs", job["id"]))
+                .text()
+                .unwrap()
+        });
+        if log.contains("first line") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    b.visit(&job_page, "job-running").await;
+    assert!(b.text(".log").await.contains("first line"));
+    b.js("window.stayed = true").await;
+    std::fs::write(flag(1), "").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !b.text(".log").await.contains("second line") {
+        assert!(Instant::now() < deadline, "the new line never appeared");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        b.js("return window.stayed === true").await,
+        json!(true),
+        "the line came without a reload"
+    );
+    b.shoot("job-live").await;
+    // When the job ends, the page shows the result.
+    std::fs::write(flag(2), "").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let state = b
+            .js("return window.stayed !== true && document.querySelector('h2 .status')?.className")
+            .await;
+        if state.as_str().is_some_and(|c| c.contains("success")) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the page never showed the end: {state}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    b.check("job-done").await;
+    // Finished steps are folded; open one to read it.
+    b.open("Test").await;
+    assert!(b.text(".log").await.contains("tests passed"));
+    let _ = (std::fs::remove_file(flag(1)), std::fs::remove_file(flag(2)));
+
+    // The commit list shows CI's state beside the commit.
+    b.visit("/alice/demo/commits/main", "commits-with-status").await;
+    let status = b.find("ol.commits li a.status").await;
+    assert!(
+        status
+            .attr("title")
+            .await
+            .unwrap()
+            .unwrap_or_default()
+            .starts_with("CI: ")
+    );
+
+    // The long job: cancel its run, then start it again.
+    let long_run = run_of("Long");
+    let run_page = format!("/alice/demo/runs/{}", long_run["run_number"]);
+    b.visit(&run_page, "run-long").await;
+    b.click("main form button.danger").await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        b.visit(&run_page, "run-cancelled").await;
+        let class = b
+            .find("h2 .status")
+            .await
+            .attr("class")
+            .await
+            .unwrap()
+            .unwrap_or_default();
+        if class.contains("cancelled") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the run was not cancelled");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert!(b.text("main").await.contains("cancelled"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while processes_matching(&format!("sleep {tag}")) > 0 {
+        assert!(Instant::now() < deadline, "the cancelled job's process survived");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    b.click("main form button[type=submit]:not(.danger)").await;
+    let again = b.path().await;
+    assert_ne!(again, run_page, "a new run");
+    assert!(again.starts_with("/alice/demo/runs/"), "{again}");
+    b.check("run-again").await;
+    // Stop it too: nothing is left running.
+    b.click("main form button.danger").await;
+    b.close().await;
+}
+
+/// Journey 5: a token made in settings works as the password of `git push`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_from_settings_pushes() {
+    let (server, git) = setup();
+    let (b, _, work) = signed_in_with_repo(&server, &git, "token", &[("README.md", "# Demo\n")]).await;
+    b.visit("/settings/tokens", "tokens").await;
+    b.fill("input[name=label]", "laptop").await;
+    b.click("main form button[type=submit]").await;
+    b.check("token-created").await;
+    let token = b.text("#new-token").await;
+    assert!(token.starts_with("hth_"), "{token}");
+    assert!(b.text("main table").await.contains("laptop"));
+    std::fs::write(work.join("NOTES.md"), "pushed with a token\n").unwrap();
+    git.ok(Some(&work), &["add", "-A"]);
+    git.ok(Some(&work), &["commit", "-q", "-m", "Pushed with a token"]);
+    let url = server.cred_url("alice", &token, "/alice/demo.git");
+    blocking(|| git.ok(Some(&work), &["push", "-q", &url, "main"]));
+    // A wrong token is refused.
+    let wrong = server.cred_url("alice", "hth_not-a-token", "/alice/demo.git");
+    let refused = blocking(|| git.fails(Some(&work), &["push", &wrong, "main:other"]));
+    assert!(
+        refused.contains("401") || refused.contains("Authentication failed"),
+        "{refused}"
+    );
+    b.visit("/alice/demo/commits/main", "pushed-with-token").await;
+    assert_eq!(b.text("ol.commits li a.summary").await, "Pushed with a token");
+    b.close().await;
+}
+
 fn setup() -> (TestServer, Git) {
     (TestServer::start(), Git::new())
 }
