@@ -504,7 +504,9 @@ async fn a_run_seen_live_cancelled_and_started_again() {
         flag(1).display(),
         flag(2).display()
     );
-    let long = format!("name: Long\non: push\njobs:\n  wait:\n    steps:\n      - run: sleep {tag}\n");
+    let long = format!(
+        "name: Long\non:\n  push:\n  workflow_dispatch:\n    inputs:\n      note:\n        description: Why\n      loud:\n        type: boolean\njobs:\n  wait:\n    steps:\n      - run: sleep {tag}\n"
+    );
     let (b, token, _) = signed_in_with_repo(
         &server,
         &git,
@@ -598,6 +600,15 @@ async fn a_run_seen_live_cancelled_and_started_again() {
             .starts_with("CI: ")
     );
 
+    b.visit("/alice/demo/runs", "runs").await;
+    assert_eq!(b.texts("table.runs tbody tr").await.len(), 2);
+    b.visit("/alice/demo/runs?status=success", "runs-filtered").await;
+    assert_eq!(b.texts("table.runs tbody tr").await.len(), 1);
+    b.visit(&format!("/alice/demo/runs/{}", ci_run["run_number"]), "run")
+        .await;
+    b.visit("/alice/demo/runs/dispatch?workflow=long.yml&ref=main", "dispatch")
+        .await;
+    assert_eq!(b.texts("main form.card label").await.len(), 2, "a field per input");
     // The long job: cancel its run, then start it again.
     let long_run = run_of("Long");
     let run_page = format!("/alice/demo/runs/{}", long_run["run_number"]);
@@ -664,6 +675,31 @@ async fn a_token_from_settings_pushes() {
     b.close().await;
 }
 
+/// The other pages of a repository and the site, each checked like the rest.
+async fn tour(b: &Browser) {
+    for (path, shot) in [
+        ("/", "dashboard"),
+        ("/alice", "profile-repos"),
+        ("/alice/demo/branches", "branches"),
+        ("/alice/demo/tags", "tags"),
+        ("/alice/demo/settings", "settings"),
+        ("/alice/demo/settings/secrets", "secrets"),
+        ("/alice/demo/runs", "runs-empty"),
+        ("/alice/demo/issues", "issues-open"),
+        ("/alice/demo/raw/main/README.md", "raw"),
+        ("/alice/demo/nope", "not-found"),
+    ] {
+        if path.contains("/raw/") {
+            // A raw file is text, not a page: it only has to load.
+            b.client.goto(&format!("{}{path}", b.base)).await.unwrap();
+            assert!(b.text("body").await.contains("# Demo"));
+            continue;
+        }
+        b.visit(path, shot).await;
+    }
+    assert!(b.text("main").await.contains("not found") || b.text("main").await.contains("Not found"));
+}
+
 fn setup() -> (TestServer, Git) {
     (TestServer::start(), Git::new())
 }
@@ -675,6 +711,7 @@ async fn journeys_with_javascript() {
     accounts(&b).await;
     repository(&b, &server, &git).await;
     issues(&b).await;
+    tour(&b).await;
     b.close().await;
 }
 
