@@ -33,6 +33,9 @@ impl Config {
             }
             other => other.map(|u| u.trim_end_matches('/').to_string()),
         };
+        // Jobs run in folders of their own: every path handed to them is absolute.
+        let data_dir = std::path::absolute(&data_dir)
+            .map_err(|e| Error::internal(format!("the data directory {}: {e}", data_dir.display())))?;
         Ok(Config {
             data_dir,
             listen,

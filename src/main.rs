@@ -39,7 +39,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Serve(args) => {
             let mut config = Config::new(args.data.dir, args.listen, &args.max_push_size, args.base_url)?;
             config.failpoint = args.failpoint;
-            config.work_dir = args.work_dir;
+            config.work_dir = args.work_dir.map(std::path::absolute).transpose()?;
             config.ci = hearth::ci::executor::Limits {
                 jobs: args
                     .ci_jobs

@@ -1619,3 +1619,28 @@ fn floods_of_output_are_capped_and_the_server_stays_responsive() {
         assert!(log.lines().all(|l| l.len() <= (64 << 10) + 64));
     }
 }
+
+#[test]
+fn jobs_run_with_the_default_relative_data_directory() {
+    // `hearth serve` with no flags keeps its data in ./data.
+    let server = TestServer::start_here();
+    let token = server.user("alice", "pw-alice-1", true);
+    server.create_repo(&token, "demo", false);
+    let git = Git::new();
+    let work = git.dir("work");
+    git.ok(None, &["init", "-q", work.to_str().unwrap()]);
+    let r = Repo {
+        server,
+        git,
+        token,
+        work,
+    };
+    r.push_workflow(
+        "ci.yml",
+        "on: push\njobs:\n  a:\n    steps:\n      - run: echo \"in $PWD\"\n",
+        "main",
+    );
+    let run = r.wait_run(1);
+    let log = r.log(&r.jobs(&run)[0]);
+    assert_eq!(run["conclusion"], "success", "{log}");
+}

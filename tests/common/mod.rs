@@ -35,13 +35,31 @@ impl TestServer {
         server
     }
 
+    /// Starts a server as a newcomer does: in a folder of its own, with the
+    /// default, relative data directory (`./data`).
+    pub fn start_here() -> TestServer {
+        let dir = TempDir::new().unwrap();
+        let mut server = Self::launch(dir.path().join("data"), |cmd| {
+            cmd.current_dir(dir.path()).args(["serve", "--listen", "127.0.0.1:0"]);
+        });
+        server._dir = Some(dir);
+        server
+    }
+
     /// Starts a server on an existing data directory (kept by the caller).
     pub fn start_in(data: &Path, args: &[&str], env: &[(&str, &str)]) -> TestServer {
+        Self::launch(data.to_path_buf(), |cmd| {
+            cmd.args(["serve", "--listen", "127.0.0.1:0", "--data"])
+                .arg(data)
+                .args(args)
+                .envs(env.iter().copied());
+        })
+    }
+
+    fn launch(data: PathBuf, setup: impl FnOnce(&mut Command)) -> TestServer {
         let mut cmd = Command::new(BIN);
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data"])
-            .arg(data)
-            .args(args);
-        cmd.env("HEARTH_LOG", "info").envs(env.iter().copied());
+        setup(&mut cmd);
+        cmd.env("HEARTH_LOG", "info");
         cmd.stdout(Stdio::null()).stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("start hearth");
         let stderr = child.stderr.take().unwrap();
@@ -59,7 +77,7 @@ impl TestServer {
             .expect("hearth did not print its URL");
         TestServer {
             base,
-            data: data.to_path_buf(),
+            data,
             child: Some(child),
             _dir: None,
         }
