@@ -1331,11 +1331,15 @@ async fn run_step(
         .process_group(0)
         .kill_on_drop(true);
     let memory = limits.memory_bytes as libc::rlim_t;
+    // RLIMIT_NPROC counts every process of the user: what runs now, plus the
+    // step's share. (The kernel does not apply it to root; the census below does.)
+    let nproc = (processes_of_this_user() + limits.processes) as libc::rlim_t;
     // SAFETY: between fork and exec only async-signal-safe calls: prctl asks
     // the kernel to kill the step if the server dies (no step outlives it);
-    // setrlimit caps each process's memory and forbids core dumps; and
-    // oom_score_adj makes the kernel's OOM killer take job processes before
-    // the server. None of them allocates or takes a lock.
+    // setrlimit caps each process's memory and the user's processes and
+    // forbids core dumps; and oom_score_adj makes the kernel's OOM killer
+    // take job processes before the server. None of them allocates or takes
+    // a lock.
     unsafe {
         cmd.pre_exec(move || {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
@@ -1349,6 +1353,11 @@ async fn run_step(
                 rlim_max: 0,
             };
             libc::setrlimit(libc::RLIMIT_CORE, &none);
+            let procs = libc::rlimit {
+                rlim_cur: nproc,
+                rlim_max: nproc,
+            };
+            libc::setrlimit(libc::RLIMIT_NPROC, &procs);
             let fd = libc::open(c"/proc/self/oom_score_adj".as_ptr(), libc::O_WRONLY);
             if fd >= 0 {
                 libc::write(fd, b"1000".as_ptr().cast(), 4);
@@ -1463,6 +1472,32 @@ async fn run_step(
         writer.line(&format!("Hearth: the step exited with code {code}"));
     }
     Ok(result)
+}
+
+/// How many processes belong to the user this server runs as.
+fn processes_of_this_user() -> usize {
+    // SAFETY: getuid(2) cannot fail and touches no memory.
+    let uid = unsafe { libc::getuid() }.to_string();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .filter(|e| {
+            std::fs::read_to_string(e.path().join("status")).is_ok_and(|status| {
+                status
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Uid:"))
+                    .and_then(|ids| ids.split_whitespace().next().map(|real| real == uid))
+                    .unwrap_or(false)
+            })
+        })
+        .count()
 }
 
 /// How many processes are in process group `pgid`.
