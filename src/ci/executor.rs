@@ -1333,7 +1333,12 @@ async fn run_step(
     let memory = limits.memory_bytes as libc::rlim_t;
     // RLIMIT_NPROC counts every process of the user: what runs now, plus the
     // step's share. (The kernel does not apply it to root; the census below does.)
-    let nproc = (processes_of_this_user() + limits.processes) as libc::rlim_t;
+    // SAFETY: getuid(2) cannot fail and touches no memory.
+    let nproc = if unsafe { libc::getuid() } == 0 {
+        libc::RLIM_INFINITY
+    } else {
+        (processes_of_this_user() + limits.processes) as libc::rlim_t
+    };
     // SAFETY: between fork and exec only async-signal-safe calls: prctl asks
     // the kernel to kill the step if the server dies (no step outlives it);
     // setrlimit caps each process's memory and the user's processes and
@@ -1400,7 +1405,9 @@ async fn run_step(
         }
     });
     let timeout = deadline.saturating_duration_since(Instant::now());
-    let mut census = tokio::time::interval(Duration::from_millis(250));
+    // Counted from 250 ms on: a step's start is not delayed by it.
+    let period = Duration::from_millis(250);
+    let mut census = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     census.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let waited = {
         let wait = child.wait();
