@@ -49,42 +49,75 @@ impl fantoccini::wd::WebDriverCompatibleCommand for ConsoleLog {
 impl Browser {
     /// Starts Chromium on `server`; `javascript: false` turns scripts off.
     async fn start(server: &TestServer, name: &'static str, javascript: bool) -> Browser {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        Self::start_with(server, name, javascript, &[]).await
+    }
+
+    /// chromedriver on a free port, once it listens.
+    fn driver() -> (Child, u16) {
+        use std::os::unix::process::CommandExt;
         let driver_bin = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
-        let mut driver = {
-            use std::os::unix::process::CommandExt;
-            Command::new(&driver_bin)
+        // Another test may take the port between our look and chromedriver's bind: try again then.
+        for _ in 0..5 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let mut driver = Command::new(&driver_bin)
                 .arg(format!("--port={port}"))
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .process_group(0)
                 .spawn()
-                .unwrap_or_else(|e| panic!("{driver_bin}: {e} (install chromium and chromium-driver)"))
-        };
+                .unwrap_or_else(|e| panic!("{driver_bin}: {e} (install chromium and chromium-driver)"));
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while Instant::now() < deadline {
+                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return (driver, port);
+                }
+                if let Ok(Some(_)) = driver.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            // SAFETY: kill(2) with a negative pid signals the driver's process group.
+            unsafe { libc::kill(-(driver.id() as i32), libc::SIGKILL) };
+            let _ = driver.wait();
+        }
+        panic!("{driver_bin} never listened");
+    }
+
+    /// Starts Chromium with `extra` command-line switches.
+    async fn start_with(server: &TestServer, name: &'static str, javascript: bool, extra: &[&str]) -> Browser {
+        let (mut driver, port) = blocking(Self::driver);
         let profile = tempfile::TempDir::new().unwrap();
         let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
         let mut prefs = json!({});
         if !javascript {
             prefs["profile.managed_default_content_settings.javascript"] = json!(2);
         }
+        let mut args: Vec<String> = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+        ]
+        .iter()
+        .chain(extra)
+        .map(|a| a.to_string())
+        .collect();
+        args.push(format!("--user-data-dir={}", profile.path().display()));
+        args.push(format!("--window-size={},{}", DESKTOP.0, DESKTOP.1));
         let capabilities = json!({
             "browserName": "chrome",
             "goog:loggingPrefs": {"browser": "ALL"},
-            "goog:chromeOptions": {
-                "binary": chromium,
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--disable-quic", "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync", "--hide-scrollbars",
-                    format!("--user-data-dir={}", profile.path().display()),
-                    format!("--window-size={},{}", DESKTOP.0, DESKTOP.1),
-                ],
-                "prefs": prefs,
-            },
+            "goog:chromeOptions": { "binary": chromium, "args": args, "prefs": prefs },
         });
         let caps: fantoccini::wd::Capabilities = capabilities.as_object().unwrap().clone();
         let url = format!("http://127.0.0.1:{port}");
@@ -99,7 +132,7 @@ impl Browser {
                 Ok(c) => break c,
                 Err(e) => {
                     if let Ok(Some(status)) = driver.try_wait() {
-                        panic!("chromedriver exited ({status}): is chromium installed?");
+                        panic!("chromedriver exited ({status})");
                     }
                     assert!(Instant::now() < deadline, "no browser session: {e}");
                     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -722,5 +755,79 @@ async fn journeys_without_javascript() {
     accounts(&b).await;
     repository(&b, &server, &git).await;
     issues(&b).await;
+    b.close().await;
+}
+
+/// The same stylesheet in dark mode: the pages turn dark, and pass the same
+/// checks (screenshots named `dark-*`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_in_dark_mode() {
+    let (server, git) = setup();
+    let workflow = "on: push\njobs:\n  build:\n    steps:\n      - run: echo built\n";
+    let files = [
+        ("README.md", "# Demo\n\nIn the dark.\n"),
+        (".hearth/workflows/ci.yml", workflow),
+    ];
+    let token = blocking(|| server.user("alice", PASSWORD, true));
+    blocking(|| server.create_repo(&token, "demo", false));
+    let work = git.dir("work");
+    git.ok(None, &["init", "-q", "-b", "main", work.to_str().unwrap()]);
+    for (path, text) in files {
+        let path = work.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    git.ok(Some(&work), &["add", "-A"]);
+    git.ok(Some(&work), &["commit", "-q", "-m", "First"]);
+    let url = server.cred_url("alice", PASSWORD, "/alice/demo.git");
+    blocking(|| git.ok(Some(&work), &["push", "-q", &url, "main"]));
+    let b = Browser::start_with(&server, "dark", true, &["--force-dark-mode"]).await;
+    b.visit("/login", "login").await;
+    assert_eq!(
+        b.js("return matchMedia('(prefers-color-scheme: dark)').matches").await,
+        json!(true),
+        "the browser asks for dark pages"
+    );
+    b.fill("input[name=name]", "alice").await;
+    b.fill("input[name=password]", PASSWORD).await;
+    b.click("main form button[type=submit]").await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while blocking(|| {
+        server
+            .api(
+                "GET",
+                "/api/v1/repos/alice/demo/actions/runs?status=completed",
+                Some(&token),
+                None,
+            )
+            .1
+    })["total_count"]
+        != 1
+    {
+        assert!(Instant::now() < deadline, "the run never ended");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for (path, shot) in [
+        ("/", "dashboard"),
+        ("/alice/demo", "repo"),
+        ("/alice/demo/blob/main/README.md", "blob"),
+        ("/alice/demo/runs/1", "run"),
+        ("/alice/demo/runs/1/jobs/1", "job"),
+        ("/alice/demo/issues/new", "new-issue"),
+    ] {
+        b.visit(path, shot).await;
+        // The page is dark: its background is darker than its text.
+        let lightness = b
+            .js(r#"
+            const rgb = (c) => c.match(/\d+/g).slice(0, 3).map(Number).reduce((a, b) => a + b, 0);
+            const body = getComputedStyle(document.body);
+            return [rgb(body.backgroundColor), rgb(body.color)];
+            "#)
+            .await;
+        assert!(
+            lightness[0].as_i64() < lightness[1].as_i64(),
+            "{path}: not dark ({lightness})"
+        );
+    }
     b.close().await;
 }
