@@ -43,7 +43,7 @@ pub async fn serve(config: Config, listener: TcpListener) -> Result<()> {
         tracing::warn!("recorded {found} ref update(s) that an earlier run had not recorded");
     }
     let keys = ci::secrets::Keyring::open(&config.data_dir)?;
-    let ci = ci::executor::Ci::new(
+    let ci = ci::scheduler::Ci::new(
         db.clone(),
         config.data_dir.clone(),
         config.work_dir(),

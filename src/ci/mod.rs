@@ -1,12 +1,18 @@
-//! CI: workflows (`workflow`, a pure parser), turning pushes into runs
-//! (`trigger`), and running their jobs (`executor`). Runs, jobs and steps are
-//! kept in SQLite; logs in `data/runs/{run}/{job}.log`.
+//! CI: workflows (`workflow`, a pure parser, and `expr`), turning pushes,
+//! dispatches and the clock (`cron`) into runs (`trigger`), the queue
+//! (`scheduler`), and running jobs (`executor`, with `process` for a step's
+//! processes and `actions`/`artifacts` for the built-in actions); `local`
+//! is `hearth ci run`. Runs, jobs and steps are kept in SQLite; logs in
+//! `data/runs/{run}/{job}.log`.
 
+pub mod actions;
 pub mod artifacts;
+pub mod cron;
 pub mod executor;
 pub mod expr;
 pub mod local;
-pub mod schedule;
+pub mod process;
+pub mod scheduler;
 pub mod secrets;
 pub mod trigger;
 pub mod workflow;

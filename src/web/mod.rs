@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use axum::Router;
 use axum::middleware;
 
-use crate::ci::executor::Ci;
+use crate::ci::scheduler::Ci;
 use crate::config::Config;
 use crate::db::Db;
 use crate::db::repos::RepoId;

@@ -1,0 +1,200 @@
+//! The built-in actions of `uses:` steps: `actions/checkout` (a no-op: the
+//! workspace is a checkout already), `actions/upload-artifact`,
+//! `actions/download-artifact` and `actions/cache`; and `hashFiles()`.
+
+use std::path::{Path, PathBuf};
+
+use super::executor::{LogWriter, Record};
+use super::workflow;
+use crate::error::{Error, Result};
+
+/// `hashFiles()`: the SHA-256 of the SHA-256 of each file of the workspace
+/// matching the patterns, in path order; "" when none match.
+pub(super) fn hash_files(workspace: &Path, patterns: &[String]) -> String {
+    use sha2::{Digest, Sha256};
+    let Ok(files) = super::artifacts::matching_files(workspace, &patterns.join("\n")) else {
+        return String::new();
+    };
+    if files.is_empty() {
+        return String::new();
+    }
+    let mut all = Sha256::new();
+    for f in files {
+        if let Ok(bytes) = std::fs::read(workspace.join(f)) {
+            all.update(Sha256::digest(&bytes));
+        }
+    }
+    all.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Runs a built-in action (`uses:`); returns its conclusion and outputs.
+pub(super) async fn run_action(
+    step: &workflow::Step,
+    workspace: &Path,
+    writer: &mut LogWriter,
+    record: &Record<'_>,
+    cache_saves: &mut Vec<(String, String)>,
+) -> Result<(&'static str, serde_json::Map<String, serde_json::Value>)> {
+    use workflow::Action;
+    let with = |k: &str| step.with.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+    let store = record.store();
+    let mut outputs = serde_json::Map::new();
+    let failed = |writer: &mut LogWriter, why: String| {
+        writer.line(&format!("Hearth: {why}"));
+        Ok(("failure", serde_json::Map::new()))
+    };
+    match step.action {
+        None | Some(Action::Checkout) => {
+            writer.line("The workspace is a checkout of the commit already.");
+        }
+        Some(Action::UploadArtifact) => {
+            let name = with("name").unwrap_or("artifact").to_string();
+            if name.len() > 100 || name.contains(['/', '\\', '\0']) || name.starts_with('.') {
+                return failed(
+                    writer,
+                    format!("{name:?} is not an artifact name (no slashes, up to 100 characters)"),
+                );
+            }
+            let paths = with("path").unwrap_or_default().to_string();
+            let ws = workspace.to_path_buf();
+            let packed = tokio::task::spawn_blocking(move || {
+                let files = super::artifacts::matching_files(&ws, &paths)?;
+                if files.is_empty() {
+                    return Ok(None);
+                }
+                let (sha, size) = super::artifacts::pack(&store, &ws, &files).map_err(|e| e.to_string())?;
+                Ok(Some((sha, size, files.len())))
+            })
+            .await
+            .map_err(|e| Error::internal(format!("packing an artifact: {e}")))?;
+            match packed {
+                Err(why) => return failed(writer, why),
+                Ok(None) => {
+                    let message = format!("no files match the path of artifact {name:?}");
+                    match with("if-no-files-found").unwrap_or("warn") {
+                        "error" => return failed(writer, message),
+                        "ignore" => {}
+                        _ => writer.line(&format!("Warning: {message}; nothing was uploaded.")),
+                    }
+                }
+                Ok(Some((sha, size, files))) => match record.add_artifact(&name, &sha, size, files).await {
+                    Ok(()) => writer.line(&format!(
+                        "Hearth: artifact {name:?} uploaded: {files} files, {size} bytes"
+                    )),
+                    Err(Error::Conflict(why)) => return failed(writer, why),
+                    Err(e) => return Err(e),
+                },
+            }
+        }
+        Some(Action::DownloadArtifact) => {
+            let dest = with("path").unwrap_or(".");
+            if Path::new(dest)
+                .components()
+                .any(|c| !matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir))
+            {
+                return failed(writer, format!("{dest}: the path leaves the workspace"));
+            }
+            let dest = workspace.join(dest);
+            let all = record.artifacts().await?;
+            let wanted: Vec<(String, String, PathBuf)> = match with("name") {
+                Some(name) => match all.into_iter().find(|(n, _)| n == name) {
+                    Some((n, sha)) => vec![(n, sha, dest.clone())],
+                    None => return failed(writer, format!("this run has no artifact named {name:?} (yet)")),
+                },
+                // Every artifact, each in a folder of its name.
+                None => all
+                    .into_iter()
+                    .map(|(n, sha)| {
+                        let d = dest.join(&n);
+                        (n, sha, d)
+                    })
+                    .collect(),
+            };
+            for (name, sha, to) in wanted {
+                let store = store.clone();
+                let n = tokio::task::spawn_blocking(move || super::artifacts::unpack(&store, &sha, &to))
+                    .await
+                    .map_err(|e| Error::internal(format!("unpacking an artifact: {e}")))?;
+                match n {
+                    Ok(n) => writer.line(&format!("Hearth: artifact {name:?} downloaded: {n} files")),
+                    Err(e) => return failed(writer, format!("artifact {name:?}: {e}")),
+                }
+            }
+        }
+        Some(Action::Cache) => {
+            let key = with("key").unwrap_or_default().to_string();
+            if key.is_empty() || key.len() > 512 {
+                return failed(writer, "a cache key has 1 to 512 characters".into());
+            }
+            let prefixes: Vec<String> = step
+                .with
+                .get("restore-keys")
+                .map(|r| {
+                    r.lines()
+                        .map(str::trim)
+                        .filter(|l| !l.is_empty())
+                        .map(String::from)
+                        .collect()
+                })
+                .unwrap_or_default();
+            let found = record.cache_lookup(&key, prefixes).await?;
+            let hit = found.as_ref().is_some_and(|(k, _)| *k == key);
+            match found {
+                Some((found_key, sha)) => {
+                    let ws = workspace.to_path_buf();
+                    let n = tokio::task::spawn_blocking(move || super::artifacts::unpack(&store, &sha, &ws))
+                        .await
+                        .map_err(|e| Error::internal(format!("restoring a cache: {e}")))?;
+                    match n {
+                        Ok(n) => writer.line(&format!("Hearth: cache {found_key:?} restored: {n} files")),
+                        Err(e) => writer.line(&format!("Warning: cache {found_key:?} could not be restored: {e}")),
+                    }
+                }
+                None => writer.line(&format!("Hearth: no cache for {key:?}")),
+            }
+            if !hit {
+                cache_saves.push((key, with("path").unwrap_or_default().to_string()));
+            }
+            outputs.insert("cache-hit".into(), serde_json::Value::String(hit.to_string()));
+        }
+    }
+    Ok(("success", outputs))
+}
+
+/// After a job succeeded: saves a cache whose key missed.
+pub(super) async fn save_cache(
+    key: &str,
+    paths: &str,
+    workspace: &Path,
+    writer: &mut LogWriter,
+    record: &Record<'_>,
+) -> Result<()> {
+    let (ws, paths, store) = (workspace.to_path_buf(), paths.to_string(), record.store());
+    let packed = tokio::task::spawn_blocking(move || {
+        let files = super::artifacts::matching_files(&ws, &paths)?;
+        if files.is_empty() {
+            return Ok(None);
+        }
+        super::artifacts::pack(&store, &ws, &files)
+            .map(|(sha, size)| Some((sha, size, files.len())))
+            .map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| Error::internal(format!("packing a cache: {e}")))?;
+    match packed {
+        Err(why) => writer.line(&format!("Warning: cache {key:?} not saved: {why}")),
+        Ok(None) => writer.line(&format!("Warning: cache {key:?} not saved: no files match its path")),
+        Ok(Some((sha, size, files))) => {
+            if record.cache_save(key, &sha, size).await? {
+                writer.line(&format!("Hearth: cache {key:?} saved: {files} files, {size} bytes"));
+            } else if matches!(record, Record::Local { .. }) {
+                writer.line(&format!(
+                    "Hearth: cache {key:?} not saved: hearth ci run keeps no caches"
+                ));
+            } else {
+                writer.line(&format!("Hearth: cache {key:?} was saved by another job first"));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,382 @@
+//! The queue: a loop turns new ref updates into runs, starts every queued
+//! job whose `needs` are done and whose `if:` holds, up to `--ci-jobs` at
+//! once, honouring concurrency groups and `max-parallel`, and wakes on each
+//! push and each finished job. A job gets a fresh workspace checked out from
+//! the bare repository with gix, its contexts and secrets, and runs with the
+//! executor; the workspace goes at the end. At start-up, jobs a crash left
+//! running are failed and what they started is killed.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use super::executor::{
+    How, Limits, LogWriter, Record, RunInfo, Work, append_line, contexts, job_env, log_path, run_steps, spec_of,
+    wanted_by,
+};
+use super::process::kill_leftovers;
+use super::{trigger, workflow};
+use crate::db::repos::RepoId;
+use crate::db::runs::{self, Job};
+use crate::db::{self, Db};
+use crate::error::{Error, Result};
+use crate::repos::repo_path;
+
+/// CI of the whole server: the queue in SQLite and the jobs running now.
+pub struct Ci {
+    db: Db,
+    data_dir: PathBuf,
+    work_dir: PathBuf,
+    keys: super::secrets::Keyring,
+    wake: Notify,
+    limits: Limits,
+    /// Running jobs, each with the signal that cancels it.
+    running: Mutex<HashMap<i64, Arc<Notify>>>,
+}
+
+impl Ci {
+    pub fn new(db: Db, data_dir: PathBuf, work_dir: PathBuf, keys: super::secrets::Keyring, limits: Limits) -> Arc<Ci> {
+        Arc::new(Ci {
+            db,
+            data_dir,
+            work_dir,
+            keys,
+            wake: Notify::new(),
+            limits,
+            running: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Something changed: new ref updates, or a job finished.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Cancels a run: queued jobs at once, running ones by stopping their
+    /// processes.
+    pub async fn cancel(&self, run: i64) -> Result<()> {
+        let running = self.db.write(move |tx| runs::cancel(tx, run)).await?;
+        let jobs = self.running.lock().expect("running set poisoned");
+        for id in running {
+            if let Some(signal) = jobs.get(&id) {
+                signal.notify_one();
+            }
+        }
+        drop(jobs);
+        self.wake();
+        Ok(())
+    }
+
+    /// Starts run `run` of `repo` again as a new run (see `runs::rerun`).
+    /// A run still going cannot be started again; nor can one with nothing
+    /// to re-run when only failed jobs are asked for.
+    pub async fn rerun(&self, repo: RepoId, run: i64, only_failed: bool) -> Result<runs::Run> {
+        let new = self
+            .db
+            .write(move |tx| {
+                let r = runs::by_id(tx, repo, run)?.ok_or(Error::NotFound)?;
+                if r.status != "completed" {
+                    return Err(Error::Conflict(format!(
+                        "run #{} is still going; cancel it first",
+                        r.run_number
+                    )));
+                }
+                if r.error.is_some() {
+                    return Err(Error::Conflict(format!(
+                        "run #{} failed before any job ran: push a fixed workflow",
+                        r.run_number
+                    )));
+                }
+                if only_failed && r.conclusion.as_deref() == Some("success") {
+                    return Err(Error::Conflict(format!("run #{} has no failed jobs", r.run_number)));
+                }
+                let (id, _) = runs::rerun(tx, &r, only_failed)?;
+                runs::by_id(tx, repo, id)?.ok_or(Error::NotFound)
+            })
+            .await?;
+        self.wake();
+        Ok(new)
+    }
+
+    /// Fails the jobs a previous run of the server left running, then keeps
+    /// turning pushes into runs and running their jobs.
+    pub async fn start(self: &Arc<Self>) -> Result<()> {
+        let failed = self.db.write(|tx| runs::fail_interrupted(tx)).await?;
+        for &id in &failed {
+            // Steps die with the server (PR_SET_PDEATHSIG), but what they
+            // started may not have: find it by the job's environment.
+            let killed = kill_leftovers(&self.data_dir, id);
+            if killed > 0 {
+                tracing::warn!("killed {killed} process(es) left by job {id} of an earlier run of the server");
+            }
+        }
+        for id in failed {
+            let log = self.log_path_of_job(id).await;
+            if let Ok(path) = log {
+                let _ = append_line(&path, "Hearth: the server restarted while this job ran; it failed.");
+            }
+        }
+        // The clock of `on: schedule`.
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut known = super::cron::Schedules::default();
+            let repos = this.data_dir.join("repos");
+            loop {
+                let minute = super::cron::next_minute().await;
+                match super::cron::tick(&this.db, &repos, &mut known, minute).await {
+                    Ok(0) => {}
+                    Ok(_) => this.wake(),
+                    Err(e) => tracing::error!("scheduled runs: {e}"),
+                }
+            }
+        });
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = trigger::process_pending(&this.db, &this.data_dir.join("repos")).await {
+                    tracing::error!("turning pushes into runs: {e}");
+                }
+                if let Err(e) = this.schedule().await {
+                    tracing::error!("scheduling jobs: {e}");
+                }
+                tokio::select! {
+                    _ = this.wake.notified() => {}
+                    _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                }
+            }
+        });
+        Ok(())
+    }
+
+    async fn log_path_of_job(&self, job: i64) -> Result<PathBuf> {
+        let run = self
+            .db
+            .read(move |c| runs::job(c, job))
+            .await?
+            .ok_or(Error::NotFound)?
+            .run_id;
+        Ok(log_path(&self.data_dir, run, job))
+    }
+
+    async fn schedule(self: &Arc<Self>) -> Result<()> {
+        let (jobs, blocked) = self
+            .db
+            .read(|c| Ok((runs::open_jobs(c)?, runs::blocked_runs(c)?)))
+            .await?;
+        let mut by_run: HashMap<i64, Vec<&Job>> = HashMap::new();
+        for j in &jobs {
+            by_run.entry(j.run_id).or_default().push(j);
+        }
+        // Jobs asked to stop (cancel, cancel-in-progress, fail-fast).
+        {
+            let running = self.running.lock().expect("running set poisoned");
+            for j in jobs.iter().filter(|j| j.cancel_requested && j.status == "in_progress") {
+                if let Some(signal) = running.get(&j.id) {
+                    signal.notify_one();
+                }
+            }
+        }
+        // Instances of a matrix job started in this pass, for max-parallel.
+        let mut started: HashMap<(i64, &str), usize> = HashMap::new();
+        for j in jobs.iter().filter(|j| j.status == "queued") {
+            // An older run of its concurrency group goes first.
+            if blocked.contains(&j.run_id) {
+                continue;
+            }
+            let siblings = &by_run[&j.run_id];
+            // A need is done when every instance of it (one per matrix combination) is.
+            let all_done = j
+                .needs
+                .iter()
+                .all(|n| siblings.iter().filter(|s| &s.key == n).all(|s| s.status == "completed"));
+            if !all_done {
+                continue;
+            }
+            if !self.wanted(j, siblings).await? {
+                let id = j.id;
+                self.db.write(move |tx| runs::finish_job(tx, id, "skipped")).await?;
+                continue;
+            }
+            let spec = spec_of(j)?;
+            if let Some(max) = spec.strategy.as_ref().and_then(|s| s.max_parallel) {
+                let going = siblings
+                    .iter()
+                    .filter(|s| s.key == j.key && s.status == "in_progress")
+                    .count()
+                    + started.get(&(j.run_id, j.key.as_str())).copied().unwrap_or(0);
+                if going >= max as usize {
+                    continue;
+                }
+            }
+            if j.concurrency.is_some() {
+                let id = j.id;
+                if self.db.read(move |c| runs::job_group_busy(c, id)).await? {
+                    continue;
+                }
+            }
+            let cancel = Arc::new(Notify::new());
+            {
+                let mut running = self.running.lock().expect("running set poisoned");
+                if running.len() >= self.limits.jobs || running.contains_key(&j.id) {
+                    continue;
+                }
+                running.insert(j.id, cancel.clone());
+            }
+            let id = j.id;
+            if !self.db.write(move |tx| runs::start_job(tx, id)).await? {
+                self.running.lock().expect("running set poisoned").remove(&id);
+                continue;
+            }
+            *started.entry((j.run_id, j.key.as_str())).or_default() += 1;
+            let this = Arc::clone(self);
+            let job = (*j).clone();
+            tokio::spawn(async move {
+                let id = job.id;
+                let (conclusion, allowed) = match this.run_job(&job, &cancel).await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::error!("job {id}: {e}");
+                        let _ = append_line(
+                            &log_path(&this.data_dir, job.run_id, id),
+                            &format!("Hearth: the job could not run: {e}"),
+                        );
+                        ("failure", false)
+                    }
+                };
+                let failed = matches!(conclusion, "failure" | "timed_out");
+                let fail_fast =
+                    failed && !allowed && spec.strategy.as_ref().is_some_and(|s| s.fail_fast && s.job_total > 1);
+                let (run, key) = (job.run_id, job.key.clone());
+                let recorded = this
+                    .db
+                    .write(move |tx| {
+                        if failed && allowed {
+                            runs::allow_failure(tx, id)?;
+                        }
+                        runs::finish_job(tx, id, conclusion)?;
+                        if fail_fast {
+                            // The other instances of the matrix stop.
+                            runs::cancel_instances(tx, run, &key)?;
+                        }
+                        Ok(())
+                    })
+                    .await;
+                if let Err(e) = recorded {
+                    tracing::error!("recording the end of job {id}: {e}");
+                }
+                this.running.lock().expect("running set poisoned").remove(&id);
+                this.wake();
+            });
+        }
+        // A run whose jobs are all skipped or done was completed by finish_job.
+        Ok(())
+    }
+
+    /// A job whose needs are done runs if its `if:` holds (by default: all
+    /// its needs succeeded).
+    async fn wanted(&self, job: &Job, siblings: &[&Job]) -> Result<bool> {
+        let owned: Vec<Job> = siblings.iter().map(|s| (*s).clone()).collect();
+        let spec = spec_of(job)?;
+        // Most jobs have no `if:`: no need to look anything up for them.
+        let values = if spec.condition.is_none() {
+            serde_json::Value::Null
+        } else {
+            let (run, repo, spec) = self.job_setting(job).await?;
+            contexts(&RunInfo::of(&run, &repo), &spec, &owned, &spec.env)
+        };
+        match wanted_by(&spec, &owned, &values) {
+            Ok(wanted) => Ok(wanted),
+            Err(e) => {
+                let _ = append_line(
+                    &log_path(&self.data_dir, job.run_id, job.id),
+                    &format!("Hearth: if: {e}"),
+                );
+                Ok(false)
+            }
+        }
+    }
+
+    /// A job's run, repository and workflow definition.
+    async fn job_setting(&self, job: &Job) -> Result<(runs::Run, db::repos::Repo, workflow::Job)> {
+        let spec = spec_of(job)?;
+        let run_id = job.run_id;
+        let (run, repo) = self
+            .db
+            .read(move |c| {
+                let run = runs::run_by_id_any(c, run_id)?.ok_or(Error::NotFound)?;
+                let repo = db::repos::by_id(c, run.repo_id)?.ok_or(Error::NotFound)?;
+                Ok((run, repo))
+            })
+            .await?;
+        Ok((run, repo, spec))
+    }
+
+    /// Runs one job; returns its conclusion, and whether continue-on-error
+    /// allows it to fail.
+    async fn run_job(&self, job: &Job, cancel: &Notify) -> Result<(&'static str, bool)> {
+        let (run, repo, spec) = self.job_setting(job).await?;
+        let info = RunInfo::of(&run, &repo);
+        let log = log_path(&self.data_dir, run.id, job.id);
+        std::fs::create_dir_all(log.parent().expect("log has a folder"))?;
+        let mut writer = LogWriter::open(&log)?;
+        let work = Work::create(&self.work_dir.join(format!("job-{}", job.id)))?;
+        writer.line(&format!(
+            "Hearth: job {} of run #{} ({}) for {} at {}",
+            spec.key, run.run_number, run.workflow, run.head_branch, run.head_sha
+        ));
+        let checkout = {
+            let (repo_dir, sha, ws) = (
+                repo_path(&self.data_dir.join("repos"), &repo.owner, &repo.name),
+                run.head_sha.clone(),
+                work.workspace.clone(),
+            );
+            tokio::task::spawn_blocking(move || crate::git::checkout(&repo_dir, &sha, &ws))
+                .await
+                .map_err(|e| Error::internal(format!("checkout task: {e}")))?
+        };
+        let files = match checkout {
+            Ok(n) => n,
+            Err(e) => {
+                writer.line(&format!("Hearth: could not check out {}: {e}", run.head_sha));
+                work.remove();
+                return Ok(("failure", false));
+            }
+        };
+        writer.line(&format!("Hearth: workspace checked out ({files} files)"));
+
+        let mut env = job_env(&info, &spec, &work);
+        // How a sweep after a crash finds what a job left running.
+        env.insert("HEARTH_JOB_ID".into(), job.id.to_string());
+        env.insert("HEARTH_DATA_DIR".into(), self.data_dir.display().to_string());
+        let run_id = run.id;
+        let siblings = self.db.read(move |c| runs::jobs(c, run_id)).await?;
+        let mut contexts = contexts(&info, &spec, &siblings, &env);
+        // The repository's secrets, for ${{ secrets.NAME }}; their values never reach the log.
+        let secrets = super::secrets::values(&self.db, &self.keys, repo.id).await?;
+        writer.masks.extend(secrets.values().filter(|v| !v.is_empty()).cloned());
+        contexts["secrets"] = serde_json::to_value(&secrets).unwrap_or_default();
+        let how = How {
+            work: &work,
+            cancel,
+            record: Record::Server {
+                db: &self.db,
+                job: job.id,
+                run: run.id,
+                repo: repo.id,
+                data_dir: self.data_dir.clone(),
+            },
+            limits: &self.limits,
+        };
+        let done = run_steps(&spec, &mut env, &mut contexts, &mut writer, how).await?;
+        if !spec.outputs.is_empty() {
+            let json = serde_json::Value::Object(done.outputs).to_string();
+            let job_id = job.id;
+            self.db.write(move |tx| runs::set_outputs(tx, job_id, &json)).await?;
+        }
+        work.remove();
+        Ok((done.conclusion, done.allowed_to_fail))
+    }
+}
