@@ -89,7 +89,7 @@ impl Origin<'_> {
         let mut values = self.contexts(&name);
         let group = |c: &workflow::Concurrency, values: &serde_json::Value| {
             let ctx = expr::Context::new(values, expr::Status::Success);
-            expr::interpolate(&c.group, &ctx).map(|group| workflow::Concurrency {
+            expr::interpolate(&c.group, &ctx).map(|group| runs::Concurrency {
                 group,
                 cancel_in_progress: c.cancel_in_progress,
             })

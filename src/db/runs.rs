@@ -5,7 +5,6 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::ref_updates::RefUpdate;
 use super::repos::RepoId;
-use crate::ci::workflow::Concurrency;
 use crate::error::Result;
 
 #[derive(Debug, Clone)]
@@ -57,6 +56,14 @@ pub struct Step {
     pub exit_code: Option<i64>,
     pub started_at: Option<i64>,
     pub completed_at: Option<i64>,
+}
+
+/// A concurrency group a run or job enters: at most one of the group goes
+/// at a time (see `enter_run_group`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Concurrency {
+    pub group: String,
+    pub cancel_in_progress: bool,
 }
 
 /// A run to create: `error` set means it fails at once with that message.
