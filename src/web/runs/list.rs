@@ -1,0 +1,90 @@
+//! `/{owner}/{repo}/runs`: every run, newest first, filtered by branch,
+//! workflow and status, with the form that starts a workflow by hand.
+
+use super::*;
+
+pub struct RunRow {
+    pub run: Run,
+    pub state: (&'static str, &'static str),
+    pub when: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "runs/list.html")]
+pub struct ListView {
+    nav: Nav,
+    repo: Repo,
+    can_admin: bool,
+    tab: &'static str,
+    runs: Vec<RunRow>,
+    total: i64,
+    can_write: bool,
+    filter: runs::Filter,
+    workflows: Vec<String>,
+    statuses: Vec<&'static str>,
+    page: u32,
+    /// The query of the current filter, for page links.
+    query: String,
+    more: bool,
+}
+
+#[derive(serde::Deserialize)]
+pub struct ListQuery {
+    page: Option<u32>,
+}
+
+const PER_PAGE: u32 = 50;
+
+pub(super) async fn list(
+    State(state): State<AppState>,
+    nav: Nav,
+    access: RepoAccess<Read>,
+    Query(filter): Query<runs::Filter>,
+    Query(q): Query<ListQuery>,
+) -> Result<ListView> {
+    let id = access.repo.id;
+    let page = q.page.unwrap_or(1).clamp(1, 10_000);
+    let f = filter.clone();
+    let (list, total, workflows) = state
+        .db
+        .read(move |c| {
+            let (list, total) = runs::list(c, id, &f, PER_PAGE, (page - 1) * PER_PAGE)?;
+            Ok((list, total, runs::workflows(c, id)?))
+        })
+        .await?;
+    let mut query = String::new();
+    for (k, v) in [
+        ("branch", &filter.branch),
+        ("workflow", &filter.workflow),
+        ("status", &filter.status),
+    ] {
+        if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
+            query.push_str(&format!("{k}={}&", crate::web::auth::url_encode(v)));
+        }
+    }
+    Ok(ListView {
+        more: i64::from(page * PER_PAGE) < total,
+        page,
+        query,
+        filter,
+        workflows: workflows
+            .into_iter()
+            .map(|w| w.rsplit('/').next().unwrap_or(&w).to_string())
+            .collect(),
+        statuses: runs::STATUSES.iter().chain(runs::CONCLUSIONS).copied().collect(),
+        nav,
+        can_write: access.access >= Access::Write,
+        can_admin: access.access >= Access::Admin,
+        repo: access.repo,
+        tab: "runs",
+        runs: list
+            .into_iter()
+            .map(|run| RunRow {
+                state: badge(&run.status, run.conclusion.as_deref()),
+                when: ago(run.created_at),
+                run,
+            })
+            .collect(),
+        total,
+    })
+}

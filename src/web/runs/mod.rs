@@ -1,0 +1,120 @@
+//! CI pages: the runs list, a run, a job with its live log, the badge,
+//! starting a workflow by hand, and the repository's secrets; and the status
+//! icons other pages show beside commits.
+
+mod badge;
+mod dispatch;
+mod job;
+mod list;
+mod secrets;
+mod view;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::routing::get;
+
+use super::access::{Read, RepoAccess, Write};
+use super::auth::{CsrfForm, NoFields};
+use super::{AppState, Nav, ago};
+use crate::ci::executor::log_path;
+use crate::ci::workflow::InputKind;
+use crate::db::repos::Repo;
+use crate::db::runs::{self, Job, Run, Step};
+use crate::error::{Error, Result};
+use crate::repos::Access;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/{owner}/{repo}/runs", get(list::list))
+        .route("/{owner}/{repo}/runs/{number}", get(view::view))
+        .route("/{owner}/{repo}/runs/{number}/jobs/{job}", get(job::job))
+        .route("/{owner}/{repo}/runs/{number}/jobs/{job}/stream", get(job::job_stream))
+        .route("/{owner}/{repo}/runs/{number}/artifacts/{name}", get(view::artifact))
+        .route("/{owner}/{repo}/badge.svg", get(badge::badge_svg))
+        .route(
+            "/{owner}/{repo}/runs/{number}/cancel",
+            axum::routing::post(view::cancel),
+        )
+        .route(
+            "/{owner}/{repo}/runs/dispatch",
+            get(dispatch::dispatch_page).post(dispatch::dispatch),
+        )
+        .route(
+            "/{owner}/{repo}/settings/secrets",
+            get(secrets::secrets_page).post(secrets::add_secret),
+        )
+        .route(
+            "/{owner}/{repo}/settings/secrets/{name}/delete",
+            axum::routing::post(secrets::delete_secret),
+        )
+        .route("/{owner}/{repo}/runs/{number}/rerun", axum::routing::post(view::rerun))
+}
+
+/// The word and symbol for a status: queued, running, success, failure…
+pub fn badge(status: &str, conclusion: Option<&str>) -> (&'static str, &'static str) {
+    match (status, conclusion) {
+        ("queued", _) => ("queued", "○"),
+        ("in_progress", _) => ("running", "◔"),
+        (_, Some("success")) => ("success", "✓"),
+        (_, Some("failure")) => ("failure", "✗"),
+        (_, Some("cancelled")) => ("cancelled", "⊘"),
+        (_, Some("skipped")) => ("skipped", "–"),
+        (_, Some("timed_out")) => ("timed out", "⏱"),
+        _ => ("unknown", "?"),
+    }
+}
+
+/// A run status shown beside a commit: word, symbol and the run's page.
+pub struct CiStatus {
+    pub word: &'static str,
+    pub symbol: &'static str,
+    pub url: String,
+}
+
+impl CiStatus {
+    pub fn new(repo: &Repo, status: &runs::CommitStatus) -> CiStatus {
+        let (word, symbol) = badge(&status.status, status.conclusion.as_deref());
+        CiStatus {
+            word,
+            symbol,
+            url: format!("/{}/{}/runs/{}", repo.owner, repo.name, status.run_number),
+        }
+    }
+}
+
+/// The statuses of `shas` in `repo`, ready to show.
+pub fn statuses(
+    conn: &rusqlite::Connection,
+    repo: &Repo,
+    shas: &[String],
+) -> Result<std::collections::HashMap<String, CiStatus>> {
+    Ok(runs::status_by_sha(conn, repo.id, shas)?
+        .into_iter()
+        .map(|(sha, s)| (sha, CiStatus::new(repo, &s)))
+        .collect())
+}
+
+fn duration(start: Option<i64>, end: Option<i64>) -> String {
+    match (start, end) {
+        (Some(s), Some(e)) => format!("{}s", (e - s).max(0)),
+        (Some(s), None) => format!("{}s so far", (crate::db::now() - s).max(0)),
+        _ => String::new(),
+    }
+}
+
+/// Run number `number` of `repo`, or 404.
+async fn numbered(state: &AppState, repo: &Repo, number: i64) -> Result<Run> {
+    let id = repo.id;
+    state
+        .db
+        .read(move |c| runs::by_number(c, id, number))
+        .await?
+        .ok_or(Error::NotFound)
+}
+
+fn to_run(repo: &Repo, number: i64) -> axum::response::Redirect {
+    axum::response::Redirect::to(&format!("/{}/{}/runs/{number}", repo.owner, repo.name))
+}
