@@ -20,8 +20,12 @@ pub(super) fn hash_files(workspace: &Path, patterns: &[String]) -> String {
     }
     let mut all = Sha256::new();
     for f in files {
-        if let Ok(bytes) = std::fs::read(workspace.join(f)) {
-            all.update(Sha256::digest(&bytes));
+        // Streamed: a large file is not read into memory whole.
+        let mut one = Sha256::new();
+        if let Ok(mut file) = std::fs::File::open(workspace.join(f))
+            && std::io::copy(&mut file, &mut one).is_ok()
+        {
+            all.update(one.finalize());
         }
     }
     all.finalize().iter().map(|b| format!("{b:02x}")).collect()
