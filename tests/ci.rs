@@ -433,7 +433,9 @@ fn cancel_a_running_job_and_re_run_failed_jobs() {
     let _ = std::fs::remove_file(&flag);
     r.push_workflow(
         "long.yml",
-        &format!("name: Long\non: push\njobs:\n  long:\n    steps:\n      - run: echo started; sleep {marker}\n"),
+        &format!(
+            "name: Long\non: push\njobs:\n  long:\n    steps:\n      - run: echo started; sleep {marker}\n      - run: echo never\n      - if: always()\n        run: echo cleaning up\n      - if: cancelled()\n        run: echo noticed the cancel\n"
+        ),
         "main",
     );
     let log_has_started = || {
@@ -459,7 +461,14 @@ fn cancel_a_running_job_and_re_run_failed_jobs() {
     let run = r.wait_run(1);
     assert_eq!(run["conclusion"], "cancelled");
     assert_eq!(r.jobs(&run)[0]["conclusion"], "cancelled");
-    assert!(r.log(&r.jobs(&run)[0]).contains("cancelled"));
+    let log = r.log(&r.jobs(&run)[0]);
+    assert!(log.contains("cancelled"));
+    // What a cancelled job still runs: its always() and cancelled() steps.
+    assert!(
+        log.contains("cleaning up") && log.contains("noticed the cancel"),
+        "{log}"
+    );
+    assert!(!log.contains("\nnever") && !log.contains(" never\n"), "{log}");
     let deadline = Instant::now() + Duration::from_secs(10);
     while processes_matching(&format!("sleep {marker}")) > 0 {
         assert!(Instant::now() < deadline, "the cancelled step's process survived");

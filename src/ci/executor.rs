@@ -401,7 +401,8 @@ pub async fn run_steps(
             }
             (Ok(true), Ok(step)) => step,
         };
-        if matches!(status, expr::Status::Cancelled) {
+        // Out of time, nothing more runs; cancelled, only `always()` and `cancelled()` steps do.
+        if conclusion == "timed_out" {
             break;
         }
         record.step(number, "in_progress", None, None).await?;
@@ -468,7 +469,6 @@ pub async fn run_steps(
         }
         if matches!(step_conclusion, "cancelled" | "timed_out") {
             conclusion = step_conclusion;
-            break;
         }
     }
     contexts["env"] = serde_json::to_value(&env).unwrap_or_default();

@@ -25,6 +25,13 @@ use crate::db::{self, Db};
 use crate::error::{Error, Result};
 use crate::repos::repo_path;
 
+/// A job running now: the signal that stops it, sent once (a job stopped
+/// goes on with its `if: always()` and `if: cancelled()` steps).
+struct Running {
+    cancel: Arc<Notify>,
+    signalled: bool,
+}
+
 /// CI of the whole server: the queue in SQLite and the jobs running now.
 pub struct Ci {
     db: Db,
@@ -34,7 +41,7 @@ pub struct Ci {
     wake: Notify,
     limits: Limits,
     /// Running jobs, each with the signal that cancels it.
-    running: Mutex<HashMap<i64, Arc<Notify>>>,
+    running: Mutex<HashMap<i64, Running>>,
 }
 
 impl Ci {
@@ -56,16 +63,9 @@ impl Ci {
     }
 
     /// Cancels a run: queued jobs at once, running ones by stopping their
-    /// processes.
+    /// processes (the next scheduling pass, right away, signals them).
     pub async fn cancel(&self, run: i64) -> Result<()> {
-        let running = self.db.write(move |tx| runs::cancel(tx, run)).await?;
-        let jobs = self.running.lock().expect("running set poisoned");
-        for id in running {
-            if let Some(signal) = jobs.get(&id) {
-                signal.notify_one();
-            }
-        }
-        drop(jobs);
+        self.db.write(move |tx| runs::cancel(tx, run)).await?;
         self.wake();
         Ok(())
     }
@@ -172,10 +172,13 @@ impl Ci {
         }
         // Jobs asked to stop (cancel, cancel-in-progress, fail-fast).
         {
-            let running = self.running.lock().expect("running set poisoned");
+            let mut running = self.running.lock().expect("running set poisoned");
             for j in jobs.iter().filter(|j| j.cancel_requested && j.status == "in_progress") {
-                if let Some(signal) = running.get(&j.id) {
-                    signal.notify_one();
+                if let Some(r) = running.get_mut(&j.id)
+                    && !r.signalled
+                {
+                    r.cancel.notify_one();
+                    r.signalled = true;
                 }
             }
         }
@@ -223,7 +226,13 @@ impl Ci {
                 if running.len() >= self.limits.jobs || running.contains_key(&j.id) {
                     continue;
                 }
-                running.insert(j.id, cancel.clone());
+                running.insert(
+                    j.id,
+                    Running {
+                        cancel: cancel.clone(),
+                        signalled: false,
+                    },
+                );
             }
             let id = j.id;
             if !self.db.write(move |tx| runs::start_job(tx, id)).await? {
