@@ -21,7 +21,7 @@ pub enum Command {
     /// Administrative tasks on a data directory (work while a server runs).
     #[command(subcommand)]
     Admin(AdminCommand),
-    /// Workflows: check them before pushing.
+    /// Workflows: check them, and run them here, before pushing.
     #[command(subcommand)]
     Ci(CiCommand),
 }
