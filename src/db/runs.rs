@@ -526,23 +526,31 @@ pub fn status_by_sha(
     Ok(out)
 }
 
-/// Cancels a run: its queued jobs are cancelled at once; the ids of its
-/// running jobs are returned, for the executor to stop.
-pub fn cancel(conn: &Connection, run: i64) -> Result<Vec<i64>> {
-    let mut stmt = conn.prepare("SELECT id, status FROM jobs WHERE run_id = ?1 AND status != 'completed'")?;
+/// Cancels a run: its queued jobs at once, its running ones by asking the
+/// executor to stop them.
+pub fn cancel(conn: &Connection, run: i64) -> Result<()> {
+    stop(
+        conn,
+        "SELECT id, status FROM jobs WHERE run_id = ?1 AND status != 'completed'",
+        params![run],
+    )
+}
+
+/// Stops the jobs `query` selects (id, status): queued ones are cancelled,
+/// running ones asked to stop.
+fn stop(conn: &Connection, query: &str, args: impl rusqlite::Params) -> Result<()> {
+    let mut stmt = conn.prepare(query)?;
     let open: Vec<(i64, String)> = stmt
-        .query_map([run], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .query_map(args, |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
-    let mut running = Vec::new();
     for (id, status) in open {
         if status == "queued" {
             finish_job(conn, id, "cancelled")?;
         } else {
             request_cancel(conn, id)?;
-            running.push(id);
         }
     }
-    Ok(running)
+    Ok(())
 }
 
 /// Asks the executor to stop a running job; it records it cancelled.
@@ -575,21 +583,13 @@ fn enter_run_group(conn: &Connection, repo: RepoId, run: i64, c: &Concurrency) -
 /// A new job of run `run` in concurrency group `c`: the same as for runs,
 /// for the group's jobs of other runs.
 fn enter_job_group(conn: &Connection, repo: RepoId, run: i64, c: &Concurrency) -> Result<()> {
-    let mut stmt = conn.prepare(
+    stop(
+        conn,
         "SELECT j.id, j.status FROM jobs j JOIN runs r ON r.id = j.run_id
-         WHERE r.repo_id = ?1 AND j.concurrency = ?2 AND j.status != 'completed' AND j.run_id != ?3",
-    )?;
-    let others: Vec<(i64, String)> = stmt
-        .query_map(params![repo.0, c.group, run], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    for (id, status) in others {
-        if status == "queued" {
-            finish_job(conn, id, "cancelled")?;
-        } else if c.cancel_in_progress {
-            request_cancel(conn, id)?;
-        }
-    }
-    Ok(())
+         WHERE r.repo_id = ?1 AND j.concurrency = ?2 AND j.run_id != ?3
+           AND (j.status = 'queued' OR (?4 AND j.status != 'completed'))",
+        params![repo.0, c.group, run, c.cancel_in_progress],
+    )
 }
 
 /// Runs that wait for an older run of their concurrency group to finish.
@@ -618,19 +618,11 @@ pub fn job_group_busy(conn: &Connection, job: i64) -> Result<bool> {
 
 /// fail-fast: a failed matrix instance stops the job's other instances.
 pub fn cancel_instances(conn: &Connection, run: i64, key: &str) -> Result<()> {
-    let mut stmt =
-        conn.prepare("SELECT id, status FROM jobs WHERE run_id = ?1 AND job_key = ?2 AND status != 'completed'")?;
-    let open: Vec<(i64, String)> = stmt
-        .query_map(params![run, key], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    for (id, status) in open {
-        if status == "queued" {
-            finish_job(conn, id, "cancelled")?;
-        } else {
-            request_cancel(conn, id)?;
-        }
-    }
-    Ok(())
+    stop(
+        conn,
+        "SELECT id, status FROM jobs WHERE run_id = ?1 AND job_key = ?2 AND status != 'completed'",
+        params![run, key],
+    )
 }
 
 /// The job failed but continue-on-error held: call before `finish_job`.
