@@ -489,16 +489,11 @@ fn blocking<T>(f: impl FnOnce() -> T) -> T {
     tokio::task::block_in_place(f)
 }
 
-/// A signed-in browser on a server where alice has pushed a repository
-/// `demo` (with the files of `files`); returns the API token and checkout.
-async fn signed_in_with_repo(
-    server: &TestServer,
-    git: &Git,
-    name: &'static str,
-    files: &[(&str, &str)],
-) -> (Browser, String, PathBuf) {
-    let token = blocking(|| server.user("alice", PASSWORD, true));
-    blocking(|| server.create_repo(&token, "demo", false));
+/// alice, her repository `demo` holding `files` pushed to main; returns her
+/// API token and the checkout.
+fn pushed_repo(server: &TestServer, git: &Git, files: &[(&str, &str)]) -> (String, PathBuf) {
+    let token = server.user("alice", PASSWORD, true);
+    server.create_repo(&token, "demo", false);
     let work = git.dir("work");
     git.ok(None, &["init", "-q", "-b", "main", work.to_str().unwrap()]);
     for (path, text) in files {
@@ -507,14 +502,29 @@ async fn signed_in_with_repo(
         std::fs::write(path, text).unwrap();
     }
     git.ok(Some(&work), &["add", "-A"]);
-    git.ok(Some(&work), &["commit", "-q", "-m", "Add the workflows"]);
+    git.ok(Some(&work), &["commit", "-q", "-m", "First commit"]);
     let url = server.cred_url("alice", PASSWORD, "/alice/demo.git");
-    blocking(|| git.ok(Some(&work), &["push", "-q", &url, "main"]));
-    let b = Browser::start(server, name, true).await;
+    git.ok(Some(&work), &["push", "-q", &url, "main"]);
+    (token, work)
+}
+
+async fn sign_in(b: &Browser) {
     b.visit("/login", "login").await;
     b.fill("input[name=name]", "alice").await;
     b.fill("input[name=password]", PASSWORD).await;
     b.click("main form button[type=submit]").await;
+}
+
+/// A signed-in browser on a server where alice has pushed `demo`.
+async fn signed_in_with_repo(
+    server: &TestServer,
+    git: &Git,
+    name: &'static str,
+    files: &[(&str, &str)],
+) -> (Browser, String, PathBuf) {
+    let (token, work) = blocking(|| pushed_repo(server, git, files));
+    let b = Browser::start(server, name, true).await;
+    sign_in(&b).await;
     (b, token, work)
 }
 
@@ -531,11 +541,11 @@ fn processes_matching(pattern: &str) -> usize {
 async fn a_run_seen_live_cancelled_and_started_again() {
     let (server, git) = setup();
     let tag = format!("{}", 700_000 + std::process::id() % 100_000);
-    let flag = |n: u32| std::env::temp_dir().join(format!("hearth-browser-{tag}-{n}"));
+    let (first, second) = (common::Flag::new("browser-1"), common::Flag::new("browser-2"));
     let ci = format!(
-        "name: CI\non: push\njobs:\n  build:\n    steps:\n      - name: Build\n        run: |\n          echo first line\n          while [ ! -e {} ]; do sleep 0.05; done\n          echo second line\n          while [ ! -e {} ]; do sleep 0.05; done\n      - name: Test\n        run: echo tests passed\n",
-        flag(1).display(),
-        flag(2).display()
+        "name: CI\non: push\njobs:\n  build:\n    steps:\n      - name: Build\n        run: |\n          echo first line\n          {}\n          echo second line\n          {}\n      - name: Test\n        run: echo tests passed\n",
+        first.wait(),
+        second.wait()
     );
     let long = format!(
         "name: Long\non:\n  push:\n  workflow_dispatch:\n    inputs:\n      note:\n        description: Why\n      loud:\n        type: boolean\njobs:\n  wait:\n    steps:\n      - run: sleep {tag}\n"
@@ -590,7 +600,7 @@ async fn a_run_seen_live_cancelled_and_started_again() {
     b.visit(&job_page, "job-running").await;
     assert!(b.text(".log").await.contains("first line"));
     b.js("window.stayed = true").await;
-    std::fs::write(flag(1), "").unwrap();
+    first.raise();
     let deadline = Instant::now() + Duration::from_secs(15);
     while !b.text(".log").await.contains("second line") {
         assert!(Instant::now() < deadline, "the new line never appeared");
@@ -603,7 +613,7 @@ async fn a_run_seen_live_cancelled_and_started_again() {
     );
     b.shoot("job-live").await;
     // When the job ends, the page shows the result.
-    std::fs::write(flag(2), "").unwrap();
+    second.raise();
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let state = b
@@ -619,7 +629,6 @@ async fn a_run_seen_live_cancelled_and_started_again() {
     // Finished steps are folded; open one to read it.
     b.open("Test").await;
     assert!(b.text(".log").await.contains("tests passed"));
-    let _ = (std::fs::remove_file(flag(1)), std::fs::remove_file(flag(2)));
 
     // The commit list shows CI's state beside the commit.
     b.visit("/alice/demo/commits/main", "commits-with-status").await;
@@ -768,29 +777,14 @@ async fn pages_in_dark_mode() {
         ("README.md", "# Demo\n\nIn the dark.\n"),
         (".hearth/workflows/ci.yml", workflow),
     ];
-    let token = blocking(|| server.user("alice", PASSWORD, true));
-    blocking(|| server.create_repo(&token, "demo", false));
-    let work = git.dir("work");
-    git.ok(None, &["init", "-q", "-b", "main", work.to_str().unwrap()]);
-    for (path, text) in files {
-        let path = work.join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
-    git.ok(Some(&work), &["add", "-A"]);
-    git.ok(Some(&work), &["commit", "-q", "-m", "First"]);
-    let url = server.cred_url("alice", PASSWORD, "/alice/demo.git");
-    blocking(|| git.ok(Some(&work), &["push", "-q", &url, "main"]));
+    let (token, _) = blocking(|| pushed_repo(&server, &git, &files));
     let b = Browser::start_with(&server, "dark", true, &["--force-dark-mode"]).await;
-    b.visit("/login", "login").await;
+    sign_in(&b).await;
     assert_eq!(
         b.js("return matchMedia('(prefers-color-scheme: dark)').matches").await,
         json!(true),
         "the browser asks for dark pages"
     );
-    b.fill("input[name=name]", "alice").await;
-    b.fill("input[name=password]", PASSWORD).await;
-    b.click("main form button[type=submit]").await;
     let deadline = Instant::now() + Duration::from_secs(30);
     while blocking(|| {
         server

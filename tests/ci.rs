@@ -429,8 +429,7 @@ fn post(r: &Repo, path: &str) -> (u16, Value) {
 fn cancel_a_running_job_and_re_run_failed_jobs() {
     let r = repo();
     let marker = format!("{}", 500_000 + std::process::id() % 100_000);
-    let flag = std::env::temp_dir().join(format!("hearth-ci-flag-{marker}"));
-    let _ = std::fs::remove_file(&flag);
+    let flag = common::Flag::new("ci-flag");
     r.push_workflow(
         "long.yml",
         &format!(
@@ -485,7 +484,7 @@ fn cancel_a_running_job_and_re_run_failed_jobs() {
         "flaky.yml",
         &format!(
             "name: Flaky\non: push\njobs:\n  build:\n    steps:\n      - run: echo built\n  test:\n    needs: build\n    steps:\n      - run: test -f {}\n",
-            flag.display()
+            flag.path().display()
         ),
         "main",
     );
@@ -500,7 +499,7 @@ fn cancel_a_running_job_and_re_run_failed_jobs() {
         std::thread::sleep(Duration::from_millis(100));
     };
     assert_eq!(flaky["conclusion"], "failure");
-    std::fs::write(&flag, "").unwrap();
+    flag.raise();
     let (status, again) = post(&r, &format!("/actions/runs/{}/rerun-failed-jobs", flaky["id"]));
     assert_eq!(status, 201, "{again}");
     let again = r.wait_run(again["run_number"].as_i64().unwrap());
@@ -520,7 +519,6 @@ fn cancel_a_running_job_and_re_run_failed_jobs() {
         !r.log(r.job(&r.jobs(&whole), "build")).is_empty(),
         "a full re-run runs every job"
     );
-    let _ = std::fs::remove_file(&flag);
 }
 
 #[test]
@@ -916,13 +914,12 @@ fn read_events(
 #[test]
 fn the_log_streams_live_while_the_job_runs() {
     let r = repo();
-    let flag = std::env::temp_dir().join(format!("hearth-live-{}", std::process::id()));
-    let _ = std::fs::remove_file(&flag);
+    let flag = common::Flag::new("live");
     r.push_workflow(
         "live.yml",
         &format!(
-            "on: push\njobs:\n  live:\n    steps:\n      - name: Wait\n        run: |\n          echo first line\n          while [ ! -e {0} ]; do sleep 0.05; done\n          printf 'second line \\033[31mred\\033[0m\\n'\n      - run: echo last step\n",
-            flag.display()
+            "on: push\njobs:\n  live:\n    steps:\n      - name: Wait\n        run: |\n          echo first line\n          {}\n          printf 'second line \\033[31mred\\033[0m\\n'\n      - run: echo last step\n",
+            flag.wait()
         ),
         "main",
     );
@@ -951,9 +948,8 @@ fn the_log_streams_live_while_the_job_runs() {
     // The job is still waiting: the line arrived live, not at the end.
     let run = &r.runs()[0];
     assert_eq!(r.jobs(run)[0]["status"], "in_progress");
-    std::fs::write(&flag, "").unwrap();
+    flag.raise();
     let rest = read_events(&mut body, |_, _| false);
-    let _ = std::fs::remove_file(&flag);
     let logs: String = rest
         .iter()
         .filter(|(e, _, _)| e == "log")
@@ -1016,13 +1012,12 @@ impl Repo {
 #[test]
 fn concurrency_groups_cancel_in_progress_or_wait_their_turn() {
     let r = repo();
-    let flag = std::env::temp_dir().join(format!("hearth-turn-{}", std::process::id()));
-    let _ = std::fs::remove_file(&flag);
+    let flag = common::Flag::new("turn");
     // Each commit says how it waits: on the flag file, or not at all.
     let workflow = |group: &str, cancel: bool| {
         format!(
-            "on: push\nconcurrency:\n  group: {group}-${{{{ github.ref_name }}}}\n  cancel-in-progress: {cancel}\njobs:\n  deploy:\n    steps:\n      - run: echo deploying; if [ -e wait ]; then while [ ! -e {} ]; do sleep 0.05; done; fi\n",
-            flag.display()
+            "on: push\nconcurrency:\n  group: {group}-${{{{ github.ref_name }}}}\n  cancel-in-progress: {cancel}\njobs:\n  deploy:\n    steps:\n      - run: echo deploying; if [ -e wait ]; then {}; fi\n",
+            flag.wait()
         )
     };
     std::fs::write(r.work.join("wait"), "").unwrap();
@@ -1052,10 +1047,9 @@ fn concurrency_groups_cancel_in_progress_or_wait_their_turn() {
     assert_eq!(Repo::run_n(&runs, 3)["status"], "in_progress");
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(Repo::run_n(&r.runs(), 5)["status"], "queued", "run 5 waits for run 3");
-    std::fs::write(&flag, "").unwrap();
+    flag.raise();
     let third = r.wait_run(3);
     let fifth = r.wait_run(5);
-    let _ = std::fs::remove_file(&flag);
     assert_eq!(third["conclusion"], "success");
     assert_eq!(fifth["conclusion"], "success");
     let started = r.jobs(&fifth)[0]["started_at"].as_str().unwrap().to_string();
@@ -1066,13 +1060,12 @@ fn concurrency_groups_cancel_in_progress_or_wait_their_turn() {
 #[test]
 fn job_concurrency_runs_one_job_of_a_group_at_a_time() {
     let r = repo();
-    let flag = std::env::temp_dir().join(format!("hearth-jobgroup-{}", std::process::id()));
-    let _ = std::fs::remove_file(&flag);
+    let flag = common::Flag::new("jobgroup");
     r.push_workflow(
         "a.yml",
         &format!(
-            "on: push\njobs:\n  deploy:\n    concurrency: prod\n    steps:\n      - run: while [ ! -e {} ]; do sleep 0.05; done\n",
-            flag.display()
+            "on: push\njobs:\n  deploy:\n    concurrency: prod\n    steps:\n      - run: {}\n",
+            flag.wait()
         ),
         "main",
     );
@@ -1089,10 +1082,9 @@ fn job_concurrency_runs_one_job_of_a_group_at_a_time() {
     let runs = r.runs();
     assert_eq!(Repo::run_n(&runs, 2)["conclusion"], "cancelled", "{runs:?}");
     assert_eq!(Repo::run_n(&runs, 3)["status"], "queued", "{runs:?}");
-    std::fs::write(&flag, "").unwrap();
+    flag.raise();
     assert_eq!(r.wait_run(1)["conclusion"], "success");
     assert_eq!(r.wait_run(3)["conclusion"], "success");
-    let _ = std::fs::remove_file(&flag);
 }
 
 #[test]

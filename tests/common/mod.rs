@@ -365,3 +365,34 @@ pub fn noise(len: usize, seed: u64) -> Vec<u8> {
     out.truncate(len);
     out
 }
+
+/// A file a test creates to let a waiting job step go on (steps wait with
+/// `while [ ! -e FLAG ]`); gone when dropped.
+pub struct Flag(PathBuf);
+
+impl Flag {
+    pub fn new(name: &str) -> Flag {
+        let path = std::env::temp_dir().join(format!("hearth-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        Flag(path)
+    }
+
+    /// A shell loop that waits for the flag.
+    pub fn wait(&self) -> String {
+        format!("while [ ! -e {} ]; do sleep 0.05; done", self.0.display())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    pub fn raise(&self) {
+        std::fs::write(&self.0, "").unwrap();
+    }
+}
+
+impl Drop for Flag {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
