@@ -1219,6 +1219,21 @@ jobs:
 
     // The page asks for the inputs, with their defaults, and shows mistakes.
     let browser = common::sign_in(&r.server, "alice", "pw-alice-1");
+    let runs_page = browser
+        .get(r.server.url("/alice/demo/runs"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let offered: Vec<String> = scraper::Html::parse_document(&runs_page)
+        .select(&scraper::Selector::parse("details select[name=workflow] option").unwrap())
+        .map(|o| o.value().attr("value").unwrap().to_string())
+        .collect();
+    assert_eq!(
+        offered,
+        ["release.yml"],
+        "the runs page offers what can be started by hand"
+    );
     let page = browser
         .get(r.server.url("/alice/demo/runs/dispatch?workflow=release.yml&ref=main"))
         .send()

@@ -216,6 +216,36 @@ pub async fn dispatch_target(repos_dir: &Path, repo: &db::repos::Repo, file: &st
     .map_err(|e| Error::internal(format!("dispatch task: {e}")))?
 }
 
+/// The workflows on the default branch that can be started by hand: file
+/// name and workflow name. Workflows that do not parse are left out.
+pub async fn dispatchable(repos_dir: &Path, repo: &db::repos::Repo) -> Result<Vec<(String, String)>> {
+    let dir = repo_path(repos_dir, &repo.owner, &repo.name);
+    let branch = format!("refs/heads/{}", repo.default_branch);
+    tokio::task::spawn_blocking(move || -> Result<Vec<(String, String)>> {
+        let Some(sha) = crate::git::list_refs(&dir)?.get(&branch).cloned() else {
+            return Ok(Vec::new());
+        };
+        let git = crate::git::open(&dir)?;
+        let commit = gix::ObjectId::from_hex(sha.as_bytes()).map_err(|e| Error::internal(format!("ref id: {e}")))?;
+        let mut out = Vec::new();
+        for (path, text) in workflow_files(&git, commit)? {
+            let Ok(w) = text
+                .map_err(|_| ())
+                .and_then(|t| workflow::parse(&path, &t).map_err(|_| ()))
+            else {
+                continue;
+            };
+            if w.on.workflow_dispatch {
+                let file = path.rsplit('/').next().unwrap_or(&path).to_string();
+                out.push((file.clone(), w.name.unwrap_or(file)));
+            }
+        }
+        Ok(out)
+    })
+    .await
+    .map_err(|e| Error::internal(format!("dispatch task: {e}")))?
+}
+
 /// Starts workflow `file` on branch or tag `rev` by hand
 /// (`workflow_dispatch`) with `inputs` (names to text); returns the run's
 /// number.

@@ -21,6 +21,8 @@ pub struct ListView {
     can_write: bool,
     filter: runs::Filter,
     workflows: Vec<String>,
+    /// Workflows of the default branch that can be started by hand (file, name).
+    dispatchable: Vec<(String, String)>,
     statuses: Vec<&'static str>,
     page: u32,
     /// The query of the current filter, for page links.
@@ -52,6 +54,11 @@ pub(super) async fn list(
             Ok((list, total, runs::workflows(c, id)?))
         })
         .await?;
+    let dispatchable = if access.access >= Access::Write {
+        crate::ci::trigger::dispatchable(&state.config.repos_dir(), &access.repo).await?
+    } else {
+        Vec::new()
+    };
     let mut query = String::new();
     for (k, v) in [
         ("branch", &filter.branch),
@@ -63,6 +70,7 @@ pub(super) async fn list(
         }
     }
     Ok(ListView {
+        dispatchable,
         more: i64::from(page * PER_PAGE) < total,
         page,
         query,
