@@ -145,6 +145,7 @@ jobs:
     needs: build
     steps:
       - run: test -f README.md && test "$PWD" = "$GITHUB_WORKSPACE" && echo "workspace has the checkout"
+      - run: echo "workflow $GITHUB_WORKFLOW on $RUNNER_OS/$RUNNER_ARCH (${{ runner.arch }})"
 "#,
         "main",
     );
@@ -175,6 +176,11 @@ jobs:
         "{log}"
     );
     assert!(log.contains("later step sees MADE_BY_STEP=yes"), "{log}");
+    let test_log = r.log(r.job(&jobs, "test"));
+    assert!(
+        test_log.contains("workflow CI on Linux/X64 (X64)") || !cfg!(target_arch = "x86_64"),
+        "{test_log}"
+    );
     assert!(log.lines().all(|l| l.starts_with("20")), "every line timestamped");
     assert!(r.log(test).contains("workspace has the checkout"));
     // The workspace is gone after the job.

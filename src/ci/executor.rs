@@ -120,6 +120,17 @@ impl Work {
     }
 }
 
+/// This machine's architecture as GitHub names it (X64, ARM64…).
+fn runner_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "X64",
+        "aarch64" => "ARM64",
+        "x86" => "X86",
+        "arm" => "ARM",
+        other => other,
+    }
+}
+
 /// The environment of a job's steps (DESIGN.md), before `env:` expressions.
 pub fn job_env(info: &RunInfo, spec: &workflow::Job, work: &Work) -> BTreeMap<String, String> {
     let mut env: BTreeMap<String, String> = BTreeMap::new();
@@ -143,7 +154,10 @@ pub fn job_env(info: &RunInfo, spec: &workflow::Job, work: &Work) -> BTreeMap<St
     env.insert("GITHUB_JOB".into(), spec.key.clone());
     env.insert("GITHUB_EVENT_NAME".into(), info.event.clone());
     env.insert("GITHUB_WORKSPACE".into(), work.workspace.display().to_string());
+    env.insert("GITHUB_WORKFLOW".into(), info.workflow.clone());
     env.insert("RUNNER_OS".into(), "Linux".into());
+    env.insert("RUNNER_ARCH".into(), runner_arch().into());
+    env.insert("RUNNER_NAME".into(), "hearth".into());
     env.insert("RUNNER_TEMP".into(), work.scratch.display().to_string());
     env.extend(spec.env.clone());
     env
@@ -539,7 +553,7 @@ pub fn contexts(
             "event": { "inputs": inputs },
         },
         "env": env,
-        "runner": { "os": "Linux", "arch": "X64" },
+        "runner": { "os": "Linux", "arch": runner_arch(), "name": "hearth" },
         "needs": needs,
         "job": { "status": "success" },
         "steps": {}, "inputs": inputs, "secrets": {}, "matrix": spec.matrix.clone().unwrap_or_default(), "vars": {},
