@@ -1639,6 +1639,15 @@ fn floods_of_output_are_capped_and_the_server_stays_responsive() {
         assert!(log.contains("log truncated at 16 MiB"), "{}", job["name"]);
         // Lines without newlines are cut into pieces, not held whole.
         assert!(log.lines().all(|l| l.len() <= (64 << 10) + 64));
+        // The page shows the end of it, and says so.
+        let page = r
+            .server
+            .get(&format!("/alice/demo/runs/1/jobs/{}", job["id"]))
+            .text()
+            .unwrap();
+        assert!(page.len() < 3 << 20, "{} bytes", page.len());
+        assert!(page.contains("this page shows its last 2 MiB"));
+        assert!(page.contains("log truncated at 16 MiB"));
     }
 }
 

@@ -4,6 +4,9 @@
 
 use super::*;
 
+/// The most of a log a page shows: its end.
+const PAGE_LOG_BYTES: usize = 2 << 20;
+
 pub struct StepRow {
     pub step: Step,
     pub state: (&'static str, &'static str),
@@ -26,6 +29,8 @@ pub struct JobView {
     running: bool,
     /// What steps wrote to `$GITHUB_STEP_SUMMARY`, rendered.
     summary: Option<String>,
+    /// Only the end of the log is on the page.
+    cut: bool,
 }
 
 /// A part of a job's log: what the runner said before the first step, each
@@ -111,6 +116,19 @@ pub(super) async fn job(
         .unwrap_or_default();
     // Whole lines only: the live stream goes on from the end of the last one.
     log.truncate(log.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1));
+    let log_end = log.len() as u64;
+    // A long log shows its end on the page (from a line start); the whole is a download.
+    let cut = log.len() > PAGE_LOG_BYTES;
+    let shown = if cut {
+        let from = log.len() - PAGE_LOG_BYTES;
+        let start = log[from..]
+            .iter()
+            .position(|b| *b == b'\n')
+            .map_or(log.len(), |i| from + i + 1);
+        &log[start..]
+    } else {
+        &log[..]
+    };
     let summary = tokio::fs::read_to_string(crate::ci::executor::summary_path(
         &state.config.data_dir,
         run.id,
@@ -134,8 +152,9 @@ pub(super) async fn job(
                 step,
             })
             .collect(),
-        log_end: log.len() as u64,
-        sections: sections(&strip_escapes(&String::from_utf8_lossy(&log))),
+        log_end,
+        cut,
+        sections: sections(&strip_escapes(&String::from_utf8_lossy(shown))),
         summary,
         run,
         job,
