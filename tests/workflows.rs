@@ -140,3 +140,49 @@ jobs:
     let status = git.ok(Some(&work), &["status", "--porcelain"]);
     assert_eq!(status, " M notes.txt\n?? new.txt\n");
 }
+
+#[test]
+fn ci_run_stops_on_ctrl_c() {
+    use std::io::BufRead;
+    let git = common::Git::new();
+    let work = git.dir("work");
+    git.ok(None, &["init", "-q", "-b", "main", work.to_str().unwrap()]);
+    std::fs::create_dir_all(work.join(".hearth/workflows")).unwrap();
+    let marker = 800_000 + std::process::id() % 100_000;
+    std::fs::write(
+        work.join(".hearth/workflows/ci.yml"),
+        format!(
+            "on: push\njobs:\n  slow:\n    steps:\n      - run: echo started; sleep {marker}\n      - if: always()\n        run: echo cleaned up\n  next:\n    needs: slow\n    if: always()\n    steps:\n      - run: echo next job\n"
+        ),
+    )
+    .unwrap();
+    git.ok(Some(&work), &["add", "-A"]);
+    git.ok(Some(&work), &["commit", "-q", "-m", "first"]);
+    let mut child = Command::new(common::BIN)
+        .args(["ci", "run"])
+        .current_dir(&work)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut seen = String::new();
+    while !seen.contains("started") {
+        let mut line = String::new();
+        assert!(out.read_line(&mut line).unwrap() > 0, "ended early: {seen}");
+        seen.push_str(&line);
+    }
+    // SAFETY: kill(2) only sends SIGINT, as Ctrl-C does.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "{seen}{rest}");
+    assert!(rest.contains("[slow] cleaned up"), "the always() step ran: {rest}");
+    assert!(!rest.contains("next job"), "no job starts after Ctrl-C: {rest}");
+    let left = Command::new("pgrep")
+        .args(["-f", &format!("sleep {marker}")])
+        .output()
+        .unwrap();
+    assert!(left.stdout.is_empty(), "the step's sleep survived");
+}

@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::Notify;
 
@@ -53,19 +54,27 @@ pub async fn run(dir: &Path, only: Option<&str>) -> Result<usize> {
             .await
             .map_err(|e| Error::internal(format!("listing the working tree: {e}")))??
     };
-    // Ctrl-C stops the running step and its processes, like a cancel.
-    let cancel = Arc::new(Notify::new());
+    // The first Ctrl-C stops the running step (its always() steps still run)
+    // and starts no further job; a second one leaves at once.
+    let stop = Arc::new(Stop::default());
     {
-        let cancel = cancel.clone();
+        let stop = stop.clone();
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                cancel.notify_one();
+            while tokio::signal::ctrl_c().await.is_ok() {
+                if stop.stopped.swap(true, Ordering::SeqCst) {
+                    std::process::exit(130);
+                }
+                eprintln!("Hearth: stopping (Ctrl-C again to quit at once)");
+                stop.cancel.notify_one();
             }
         });
     }
     let scratch_root = std::env::temp_dir().join(format!("hearth-ci-run-{}", std::process::id()));
     let mut failed = 0;
     for (i, (name, w)) in workflows.iter().enumerate() {
+        if stop.stopped.load(Ordering::SeqCst) {
+            break;
+        }
         let wanted = match only {
             Some(key) => with_needs(w, key),
             None => w.jobs.iter().map(|j| j.key.clone()).collect(),
@@ -90,10 +99,30 @@ pub async fn run(dir: &Path, only: Option<&str>) -> Result<usize> {
         println!("Hearth: workflow {} ({name})", info.workflow);
         // Each workflow is a run of its own, with its own artifacts.
         let scratch = scratch_root.join(format!("run-{i}"));
-        failed += run_workflow(w, &wanted, &info, &root, &tree, &scratch, &cancel).await?;
+        let place = Place {
+            root: &root,
+            tree: &tree,
+            scratch: &scratch,
+        };
+        failed += run_workflow(w, &wanted, &info, &place, &stop).await?;
     }
     let _ = std::fs::remove_dir_all(&scratch_root);
     Ok(failed)
+}
+
+/// Ctrl-C: the signal to the running step, and whether to start no more jobs.
+#[derive(Default)]
+struct Stop {
+    cancel: Notify,
+    stopped: AtomicBool,
+}
+
+/// Where a local run works: the checkout, its files, and a scratch folder.
+#[derive(Clone, Copy)]
+struct Place<'a> {
+    root: &'a Path,
+    tree: &'a [PathBuf],
+    scratch: &'a Path,
 }
 
 /// Job `key` and every job it needs, directly or not.
@@ -118,11 +147,15 @@ async fn run_workflow(
     w: &workflow::Workflow,
     wanted: &[String],
     info: &RunInfo,
-    root: &Path,
-    tree: &[PathBuf],
-    scratch_root: &Path,
-    cancel: &Notify,
+    place: &Place<'_>,
+    stop: &Stop,
 ) -> Result<usize> {
+    let Place {
+        root,
+        tree,
+        scratch: scratch_root,
+    } = *place;
+    let cancel = &stop.cancel;
     // The jobs as the server keeps them, so needs and contexts work the same.
     let mut jobs: Vec<Job> = w
         .jobs
@@ -154,7 +187,8 @@ async fn run_workflow(
         .collect();
     let mut failed = 0;
     while let Some(i) = jobs.iter().position(|j| {
-        j.status == "queued"
+        !stop.stopped.load(Ordering::SeqCst)
+            && j.status == "queued"
             && j.needs
                 .iter()
                 .all(|n| jobs.iter().filter(|s| &s.key == n).all(|s| s.status == "completed"))
