@@ -21,6 +21,15 @@ pub enum Command {
     /// Administrative tasks on a data directory (work while a server runs).
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// A consistent snapshot of a data directory (database, repositories,
+    /// secrets key, job logs, artifacts) into a new folder OUT, while the
+    /// server runs. Restore by serving with `--data OUT`.
+    Backup {
+        /// A new (or empty) folder for the copy.
+        out: PathBuf,
+        #[command(flatten)]
+        data: DataArg,
+    },
     /// Workflows: check them, and run them here, before pushing.
     #[command(subcommand)]
     Ci(CiCommand),

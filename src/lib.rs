@@ -5,6 +5,7 @@
 //! `main → cli → web → {repos, accounts} → {db, git} → {config, error}`.
 
 pub mod accounts;
+pub mod backup;
 pub mod ci;
 pub mod cli;
 pub mod config;

@@ -72,6 +72,17 @@ async fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::Backup { out, data } => {
+            let summary = hearth::backup::backup(&data.dir, &out)?;
+            eprintln!(
+                "backed up {} repositories, {} files, {} MiB into {}",
+                summary.repositories,
+                summary.files,
+                summary.bytes >> 20,
+                out.display()
+            );
+            Ok(())
+        }
         Command::Ci(CiCommand::Lint { files }) => lint(files),
         Command::Ci(CiCommand::Run { job }) => {
             let failed = hearth::ci::local::run(std::path::Path::new("."), job.as_deref()).await?;
