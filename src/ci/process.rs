@@ -223,51 +223,43 @@ pub(super) async fn run_step(
     Ok(result)
 }
 
+/// The processes of this machine: each pid and what `/proc/{pid}/{file}` holds.
+fn processes(file: &'static str) -> impl Iterator<Item = (i32, Vec<u8>)> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(move |e| {
+            let pid = e.file_name().to_str()?.parse::<i32>().ok()?;
+            Some((pid, std::fs::read(e.path().join(file)).ok()?))
+        })
+}
+
 /// How many processes belong to the user this server runs as.
 fn processes_of_this_user() -> usize {
     // SAFETY: getuid(2) cannot fail and touches no memory.
     let uid = unsafe { libc::getuid() }.to_string();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .filter(|e| {
-            e.file_name()
-                .to_str()
-                .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
-        })
-        .filter(|e| {
-            std::fs::read_to_string(e.path().join("status")).is_ok_and(|status| {
-                status
-                    .lines()
-                    .find_map(|l| l.strip_prefix("Uid:"))
-                    .and_then(|ids| ids.split_whitespace().next().map(|real| real == uid))
-                    .unwrap_or(false)
-            })
+    processes("status")
+        .filter(|(_, status)| {
+            String::from_utf8_lossy(status)
+                .lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|ids| ids.split_whitespace().next().map(|real| real == uid))
+                .unwrap_or(false)
         })
         .count()
 }
 
 /// How many processes are in process group `pgid`.
 fn group_size(pgid: i32) -> usize {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .filter(|e| {
-            e.file_name()
-                .to_str()
-                .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
-        })
-        .filter(|e| {
+    let pgid = pgid.to_string();
+    processes("stat")
+        .filter(|(_, stat)| {
             // "pid (comm) state ppid pgrp …"; comm may hold spaces and parentheses.
-            std::fs::read_to_string(e.path().join("stat")).is_ok_and(|stat| {
-                stat.rsplit_once(") ")
-                    .and_then(|(_, rest)| rest.split(' ').nth(2).map(|g| g == pgid.to_string()))
-                    .unwrap_or(false)
-            })
+            String::from_utf8_lossy(stat)
+                .rsplit_once(") ")
+                .and_then(|(_, rest)| rest.split(' ').nth(2).map(|g| g == pgid))
+                .unwrap_or(false)
         })
         .count()
 }
@@ -292,24 +284,12 @@ async fn kill_group(pgid: i32) {
 pub(super) fn kill_leftovers(data_dir: &Path, job: i64) -> usize {
     let want_job = format!("HEARTH_JOB_ID={job}");
     let want_dir = format!("HEARTH_DATA_DIR={}", data_dir.display());
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return 0;
-    };
-    let mut killed = 0;
-    for entry in entries.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
-            continue;
-        };
-        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
-            continue;
-        };
-        let vars: Vec<&[u8]> = environ.split(|b| *b == 0).collect();
-        if vars.contains(&want_job.as_bytes()) && vars.contains(&want_dir.as_bytes()) {
-            // SAFETY: kill(2) only sends a signal.
-            if unsafe { libc::kill(pid, libc::SIGKILL) } == 0 {
-                killed += 1;
-            }
-        }
-    }
-    killed
+    processes("environ")
+        .filter(|(_, environ)| {
+            let vars: Vec<&[u8]> = environ.split(|b| *b == 0).collect();
+            vars.contains(&want_job.as_bytes()) && vars.contains(&want_dir.as_bytes())
+        })
+        // SAFETY: kill(2) only sends a signal.
+        .filter(|(pid, _)| unsafe { libc::kill(*pid, libc::SIGKILL) } == 0)
+        .count()
 }
