@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-use super::trigger::{Origin, workflow_files};
+use super::trigger::{Origin, parsed_workflows};
 use super::workflow::Workflow;
 use crate::db::{self, Db};
 use crate::error::{Error, Result};
@@ -100,20 +100,7 @@ fn scheduled_workflows(dir: &Path, branch: &str, cached: Option<AtCommit>) -> Re
     {
         return Ok(Some((sha, list)));
     }
-    let repo = crate::git::open(dir)?;
-    let commit = gix::ObjectId::from_hex(sha.as_bytes()).map_err(|e| Error::internal(format!("ref id: {e}")))?;
-    let mut list = Vec::new();
-    for (path, text) in workflow_files(&repo, commit)? {
-        // A workflow that does not parse failed its push's run already.
-        let Ok(w) = text
-            .map_err(|_| ())
-            .and_then(|t| super::workflow::parse(&path, &t).map_err(|_| ()))
-        else {
-            continue;
-        };
-        if !w.on.schedule.is_empty() {
-            list.push((path, w));
-        }
-    }
+    let mut list = parsed_workflows(dir, &sha)?;
+    list.retain(|(_, w)| !w.on.schedule.is_empty());
     Ok(Some((sha, list)))
 }

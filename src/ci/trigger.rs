@@ -216,6 +216,20 @@ pub async fn dispatch_target(repos_dir: &Path, repo: &db::repos::Repo, file: &st
     .map_err(|e| Error::internal(format!("dispatch task: {e}")))?
 }
 
+/// The workflows at commit `sha` of the repository at `dir` that parse,
+/// with their paths. Those that do not failed their push's run already.
+pub fn parsed_workflows(dir: &Path, sha: &str) -> Result<Vec<(String, workflow::Workflow)>> {
+    let repo = crate::git::open(dir)?;
+    let commit = gix::ObjectId::from_hex(sha.as_bytes()).map_err(|e| Error::internal(format!("ref id: {e}")))?;
+    Ok(workflow_files(&repo, commit)?
+        .into_iter()
+        .filter_map(|(path, text)| {
+            let w = workflow::parse(&path, &text.ok()?).ok()?;
+            Some((path, w))
+        })
+        .collect())
+}
+
 /// The workflows on the default branch that can be started by hand: file
 /// name and workflow name. Workflows that do not parse are left out.
 pub async fn dispatchable(repos_dir: &Path, repo: &db::repos::Repo) -> Result<Vec<(String, String)>> {
@@ -225,22 +239,14 @@ pub async fn dispatchable(repos_dir: &Path, repo: &db::repos::Repo) -> Result<Ve
         let Some(sha) = crate::git::list_refs(&dir)?.get(&branch).cloned() else {
             return Ok(Vec::new());
         };
-        let git = crate::git::open(&dir)?;
-        let commit = gix::ObjectId::from_hex(sha.as_bytes()).map_err(|e| Error::internal(format!("ref id: {e}")))?;
-        let mut out = Vec::new();
-        for (path, text) in workflow_files(&git, commit)? {
-            let Ok(w) = text
-                .map_err(|_| ())
-                .and_then(|t| workflow::parse(&path, &t).map_err(|_| ()))
-            else {
-                continue;
-            };
-            if w.on.workflow_dispatch {
+        Ok(parsed_workflows(&dir, &sha)?
+            .into_iter()
+            .filter(|(_, w)| w.on.workflow_dispatch)
+            .map(|(path, w)| {
                 let file = path.rsplit('/').next().unwrap_or(&path).to_string();
-                out.push((file.clone(), w.name.unwrap_or(file)));
-            }
-        }
-        Ok(out)
+                (file.clone(), w.name.unwrap_or(file))
+            })
+            .collect())
     })
     .await
     .map_err(|e| Error::internal(format!("dispatch task: {e}")))?
