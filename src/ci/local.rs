@@ -156,33 +156,28 @@ async fn run_workflow(
         scratch: scratch_root,
     } = *place;
     let cancel = &stop.cancel;
-    // The jobs as the server keeps them, so needs and contexts work the same.
-    let mut jobs: Vec<Job> = w
-        .jobs
-        .iter()
+    // The jobs as the trigger makes them for the server, kept in memory, so
+    // needs and contexts work the same.
+    let mut jobs: Vec<Job> = super::trigger::jobs_of(w)
+        .map_err(Error::internal)?
+        .into_iter()
         .filter(|j| wanted.contains(&j.key))
         .enumerate()
-        .map(|(i, spec)| {
-            let mut spec = spec.clone();
-            for (k, v) in &w.env {
-                spec.env.entry(k.clone()).or_insert_with(|| v.clone());
-            }
-            Job {
-                id: i as i64 + 1,
-                run_id: 0,
-                key: spec.key.clone(),
-                name: spec.name.clone(),
-                needs: spec.needs.clone(),
-                spec: serde_json::to_string(&spec).unwrap_or_default(),
-                status: "queued".into(),
-                conclusion: None,
-                started_at: None,
-                completed_at: None,
-                outputs: "{}".into(),
-                concurrency: None,
-                cancel_requested: false,
-                allowed_failure: false,
-            }
+        .map(|(i, new)| Job {
+            id: i as i64 + 1,
+            run_id: 0,
+            key: new.key,
+            name: new.name,
+            needs: new.needs,
+            spec: new.spec,
+            status: "queued".into(),
+            conclusion: None,
+            started_at: None,
+            completed_at: None,
+            outputs: "{}".into(),
+            concurrency: None,
+            cancel_requested: false,
+            allowed_failure: false,
         })
         .collect();
     let mut failed = 0;

@@ -150,7 +150,7 @@ fn runs_for(repo_dir: &Path, origin: &Origin) -> Result<Vec<NewRun>> {
 }
 
 /// The jobs of a run of `w`, as the executor reads them.
-fn jobs_of(w: &workflow::Workflow) -> std::result::Result<Vec<NewJob>, String> {
+pub(super) fn jobs_of(w: &workflow::Workflow) -> std::result::Result<Vec<NewJob>, String> {
     let mut jobs = Vec::new();
     for job in &w.jobs {
         let mut spec = job.clone();
