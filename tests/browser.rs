@@ -528,12 +528,6 @@ async fn signed_in_with_repo(
     (b, token, work)
 }
 
-/// How many processes have `pattern` in their command line.
-fn processes_matching(pattern: &str) -> usize {
-    let out = Command::new("pgrep").args(["-f", pattern]).output().unwrap();
-    String::from_utf8_lossy(&out.stdout).lines().count()
-}
-
 /// Journey 4: a pushed workflow's log appears live on the job page (no
 /// reload), the commit list shows its status, a long job is cancelled and
 /// its run started again.
@@ -674,7 +668,7 @@ async fn a_run_seen_live_cancelled_and_started_again() {
     }
     assert!(b.text("main").await.contains("cancelled"));
     let deadline = Instant::now() + Duration::from_secs(10);
-    while processes_matching(&format!("sleep {tag}")) > 0 {
+    while common::processes_matching(&format!("sleep {tag}")) > 0 {
         assert!(Instant::now() < deadline, "the cancelled job's process survived");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -342,14 +342,6 @@ fn ten_pushes_in_a_row_give_ten_runs() {
     assert_eq!(r.runs().len(), 10);
 }
 
-fn processes_matching(pattern: &str) -> usize {
-    let out = std::process::Command::new("pgrep")
-        .args(["-f", pattern])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).lines().count()
-}
-
 #[test]
 fn timeouts_and_finished_steps_leave_no_process_behind() {
     let r = repo();
@@ -368,7 +360,7 @@ fn timeouts_and_finished_steps_leave_no_process_behind() {
     assert_eq!(r.job(&jobs, "slow")["conclusion"], "timed_out");
     assert!(r.log(r.job(&jobs, "slow")).contains("ran out of time"));
     let deadline = Instant::now() + Duration::from_secs(10);
-    while processes_matching(&format!("sleep {marker}")) > 0 {
+    while common::processes_matching(&format!("sleep {marker}")) > 0 {
         assert!(Instant::now() < deadline, "a sleep survived its job");
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -420,7 +412,7 @@ fn a_job_running_when_the_server_dies_fails_at_the_next_start() {
     assert!(std::fs::read_to_string(&log).unwrap().contains("server restarted"));
     // The job's processes went with the server, or at the next start.
     let deadline = Instant::now() + Duration::from_secs(10);
-    while processes_matching(&format!("sleep {marker}")) > 0 {
+    while common::processes_matching(&format!("sleep {marker}")) > 0 {
         assert!(Instant::now() < deadline, "a process of the interrupted job survived");
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -475,7 +467,7 @@ fn cancel_a_running_job_and_re_run_failed_jobs() {
     );
     assert!(!log.contains("\nnever") && !log.contains(" never\n"), "{log}");
     let deadline = Instant::now() + Duration::from_secs(10);
-    while processes_matching(&format!("sleep {marker}")) > 0 {
+    while common::processes_matching(&format!("sleep {marker}")) > 0 {
         assert!(Instant::now() < deadline, "the cancelled step's process survived");
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -1335,7 +1327,7 @@ jobs:
         r.log(forks)
     );
     let deadline = Instant::now() + Duration::from_secs(10);
-    while processes_matching(&format!("sleep {marker}")) > 0 {
+    while common::processes_matching(&format!("sleep {marker}")) > 0 {
         assert!(Instant::now() < deadline, "the fork bomb's processes survived");
         std::thread::sleep(Duration::from_millis(100));
     }

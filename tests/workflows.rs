@@ -180,9 +180,9 @@ fn ci_run_stops_on_ctrl_c() {
     assert_eq!(status.code(), Some(1), "{seen}{rest}");
     assert!(rest.contains("[slow] cleaned up"), "the always() step ran: {rest}");
     assert!(!rest.contains("next job"), "no job starts after Ctrl-C: {rest}");
-    let left = Command::new("pgrep")
-        .args(["-f", &format!("sleep {marker}")])
-        .output()
-        .unwrap();
-    assert!(left.stdout.is_empty(), "the step's sleep survived");
+    assert_eq!(
+        common::processes_matching(&format!("sleep {marker}")),
+        0,
+        "the step's sleep survived"
+    );
 }

@@ -366,6 +366,12 @@ pub fn noise(len: usize, seed: u64) -> Vec<u8> {
     out
 }
 
+/// How many processes have `pattern` in their command line.
+pub fn processes_matching(pattern: &str) -> usize {
+    let out = Command::new("pgrep").args(["-f", pattern]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).lines().count()
+}
+
 /// A file a test creates to let a waiting job step go on (steps wait with
 /// `while [ ! -e FLAG ]`); gone when dropped.
 pub struct Flag(PathBuf);

@@ -8,7 +8,7 @@ mod blob;
 mod commit;
 mod commits;
 mod refs;
-mod tree;
+pub(crate) mod tree;
 
 use std::sync::Arc;
 

@@ -96,27 +96,13 @@ pub(super) async fn view(
         artifacts: artifacts
             .into_iter()
             .map(|a| ArtifactRow {
-                size: human_size(a.size),
+                size: crate::web::code::tree::size(a.size.max(0) as u64),
                 files: a.files,
                 name: a.name,
             })
             .collect(),
         run,
     })
-}
-
-/// Bytes as "12.3 MB".
-fn human_size(bytes: i64) -> String {
-    let b = bytes as f64;
-    if b < 1024.0 {
-        format!("{bytes} B")
-    } else if b < 1024.0 * 1024.0 {
-        format!("{:.1} KB", b / 1024.0)
-    } else if b < 1024.0 * 1024.0 * 1024.0 {
-        format!("{:.1} MB", b / 1024.0 / 1024.0)
-    } else {
-        format!("{:.1} GB", b / 1024.0 / 1024.0 / 1024.0)
-    }
 }
 
 #[derive(serde::Deserialize)]
