@@ -198,12 +198,12 @@ impl Ci {
             if !all_done {
                 continue;
             }
-            if !self.wanted(j, siblings).await? {
+            let spec = spec_of(j)?;
+            if !self.wanted(j, &spec, siblings).await? {
                 let id = j.id;
                 self.db.write(move |tx| runs::finish_job(tx, id, "skipped")).await?;
                 continue;
             }
-            let spec = spec_of(j)?;
             if let Some(max) = spec.strategy.as_ref().and_then(|s| s.max_parallel) {
                 let going = siblings
                     .iter()
@@ -244,7 +244,7 @@ impl Ci {
             let job = (*j).clone();
             tokio::spawn(async move {
                 let id = job.id;
-                let (conclusion, allowed) = match this.run_job(&job, &cancel).await {
+                let (conclusion, allowed) = match this.run_job(&job, &spec, &cancel).await {
                     Ok(c) => c,
                     Err(e) => {
                         tracing::error!("job {id}: {e}");
@@ -286,17 +286,16 @@ impl Ci {
 
     /// A job whose needs are done runs if its `if:` holds (by default: all
     /// its needs succeeded).
-    async fn wanted(&self, job: &Job, siblings: &[&Job]) -> Result<bool> {
+    async fn wanted(&self, job: &Job, spec: &workflow::Job, siblings: &[&Job]) -> Result<bool> {
         let owned: Vec<Job> = siblings.iter().map(|s| (*s).clone()).collect();
-        let spec = spec_of(job)?;
         // Most jobs have no `if:`: no need to look anything up for them.
         let values = if spec.condition.is_none() {
             serde_json::Value::Null
         } else {
-            let (run, repo, spec) = self.job_setting(job).await?;
-            contexts(&RunInfo::of(&run, &repo), &spec, &owned, &spec.env)
+            let (run, repo) = self.run_and_repo(job).await?;
+            contexts(&RunInfo::of(&run, &repo), spec, &owned, &spec.env)
         };
-        match wanted_by(&spec, &owned, &values) {
+        match wanted_by(spec, &owned, &values) {
             Ok(wanted) => Ok(wanted),
             Err(e) => {
                 let _ = append_line(
@@ -308,25 +307,22 @@ impl Ci {
         }
     }
 
-    /// A job's run, repository and workflow definition.
-    async fn job_setting(&self, job: &Job) -> Result<(runs::Run, db::repos::Repo, workflow::Job)> {
-        let spec = spec_of(job)?;
+    /// A job's run and repository.
+    async fn run_and_repo(&self, job: &Job) -> Result<(runs::Run, db::repos::Repo)> {
         let run_id = job.run_id;
-        let (run, repo) = self
-            .db
+        self.db
             .read(move |c| {
                 let run = runs::run_by_id_any(c, run_id)?.ok_or(Error::NotFound)?;
                 let repo = db::repos::by_id(c, run.repo_id)?.ok_or(Error::NotFound)?;
                 Ok((run, repo))
             })
-            .await?;
-        Ok((run, repo, spec))
+            .await
     }
 
     /// Runs one job; returns its conclusion, and whether continue-on-error
     /// allows it to fail.
-    async fn run_job(&self, job: &Job, cancel: &Notify) -> Result<(&'static str, bool)> {
-        let (run, repo, spec) = self.job_setting(job).await?;
+    async fn run_job(&self, job: &Job, spec: &workflow::Job, cancel: &Notify) -> Result<(&'static str, bool)> {
+        let (run, repo) = self.run_and_repo(job).await?;
         let info = RunInfo::of(&run, &repo);
         let log = log_path(&self.data_dir, run.id, job.id);
         std::fs::create_dir_all(log.parent().expect("log has a folder"))?;
@@ -356,13 +352,13 @@ impl Ci {
         };
         writer.line(&format!("Hearth: workspace checked out ({files} files)"));
 
-        let mut env = job_env(&info, &spec, &work);
+        let mut env = job_env(&info, spec, &work);
         // How a sweep after a crash finds what a job left running.
         env.insert("HEARTH_JOB_ID".into(), job.id.to_string());
         env.insert("HEARTH_DATA_DIR".into(), self.data_dir.display().to_string());
         let run_id = run.id;
         let siblings = self.db.read(move |c| runs::jobs(c, run_id)).await?;
-        let mut contexts = contexts(&info, &spec, &siblings, &env);
+        let mut contexts = contexts(&info, spec, &siblings, &env);
         // The repository's secrets, for ${{ secrets.NAME }}; their values never reach the log.
         let secrets = super::secrets::values(&self.db, &self.keys, repo.id).await?;
         writer.masks.extend(secrets.values().filter(|v| !v.is_empty()).cloned());
@@ -379,7 +375,7 @@ impl Ci {
             },
             limits: &self.limits,
         };
-        let done = run_steps(&spec, &mut env, &mut contexts, &mut writer, how).await?;
+        let done = run_steps(spec, &mut env, &mut contexts, &mut writer, how).await?;
         if !spec.outputs.is_empty() {
             let json = serde_json::Value::Object(done.outputs).to_string();
             let job_id = job.id;
