@@ -52,6 +52,10 @@ pub enum CiCommand {
         /// Only this job (and the jobs it needs).
         #[arg(long)]
         job: Option<String>,
+        /// Run each step in the sandbox the server uses (bubblewrap): it
+        /// sees the system read-only and its own workspace, nothing else.
+        #[arg(long)]
+        sandbox: bool,
     },
 }
 
@@ -93,6 +97,20 @@ pub struct ServeArgs {
     /// Processes a step may have at once; more (a fork bomb) stops the step.
     #[arg(long, env = "HEARTH_CI_JOB_PROCESSES", default_value_t = 1024)]
     pub ci_job_processes: usize,
+    /// Whether jobs run in a sandbox (bubblewrap): `on`, or `off` to run them
+    /// as the server's own user, able to read all its data (only for a
+    /// server whose every account is trusted).
+    #[arg(long, env = "HEARTH_CI_SANDBOX", default_value = "on", value_parser = ["on", "off"])]
+    pub ci_sandbox: String,
+    /// The user jobs run as when the server runs as root: a name or
+    /// UID[:GID] (default: the account hearth-ci, or uid and gid 64738,
+    /// which no account has).
+    #[arg(long, env = "HEARTH_CI_USER")]
+    pub ci_user: Option<String>,
+    /// The network of jobs: `host` (the machine's, to fetch dependencies)
+    /// or `none` (only a loopback of their own).
+    #[arg(long, env = "HEARTH_CI_NETWORK", default_value = "host", value_parser = ["host", "none"])]
+    pub ci_network: String,
     /// Fault injection for crash tests: `after-receive-pack` aborts the
     /// server once git has updated refs but before they are recorded.
     #[arg(long, env = "HEARTH_FAILPOINT", hide = true)]

@@ -20,6 +20,8 @@ pub struct Config {
     pub work_dir: Option<PathBuf>,
     /// How much CI may take of this machine.
     pub ci: crate::ci::executor::Limits,
+    /// What jobs run in.
+    pub sandbox: crate::ci::sandbox::Settings,
 }
 
 impl Config {
@@ -44,6 +46,7 @@ impl Config {
             failpoint: None,
             work_dir: None,
             ci: Default::default(),
+            sandbox: Default::default(),
         })
     }
 

@@ -44,12 +44,30 @@ pub async fn serve(config: Config, listener: TcpListener) -> Result<()> {
         tracing::warn!("recorded {found} ref update(s) that an earlier run had not recorded");
     }
     let keys = ci::secrets::Keyring::open(&config.data_dir)?;
+    let sandbox = {
+        let (settings, hide) = (config.sandbox.clone(), [config.data_dir.clone(), config.work_dir()]);
+        tokio::task::spawn_blocking(move || ci::sandbox::Sandbox::prepare(&settings, &hide))
+            .await
+            .map_err(|e| Error::internal(format!("preparing the job sandbox: {e}")))??
+    };
+    match &sandbox {
+        ci::sandbox::Sandbox::Bubblewrap(_) => tracing::info!("{}", sandbox.describe()),
+        ci::sandbox::Sandbox::Off => tracing::warn!("{} (--ci-sandbox off)", sandbox.describe()),
+        ci::sandbox::Sandbox::Broken(_) => tracing::error!("{}", sandbox.describe()),
+    }
+    tracing::info!(
+        "CI limits: {} jobs at once; each job's processes {} MiB of data each (RLIMIT_DATA), {} processes a step,          no core dumps, first for the OOM killer; cgroup limits: none (not set up by this version)",
+        config.ci.jobs,
+        config.ci.memory_bytes >> 20,
+        config.ci.processes
+    );
     let ci = ci::scheduler::Ci::new(
         db.clone(),
         config.data_dir.clone(),
         config.work_dir(),
         keys.clone(),
         config.ci,
+        sandbox,
     );
     ci.start().await?;
     let state = web::AppState::new(config, db, git, ci, keys);

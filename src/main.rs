@@ -49,6 +49,11 @@ async fn run(cli: Cli) -> Result<()> {
                 memory_bytes: hearth::config::parse_size(&args.ci_job_memory)?.max(16 << 20),
                 processes: args.ci_job_processes.max(8),
             };
+            config.sandbox = hearth::ci::sandbox::Settings {
+                enabled: args.ci_sandbox == "on",
+                user: args.ci_user,
+                network: args.ci_network == "host",
+            };
             let listener = tokio::net::TcpListener::bind(config.listen)
                 .await
                 .map_err(|e| Error::internal(format!("could not listen on {}: {e}", config.listen)))?;
@@ -84,8 +89,16 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Ci(CiCommand::Lint { files }) => lint(files),
-        Command::Ci(CiCommand::Run { job }) => {
-            let failed = hearth::ci::local::run(std::path::Path::new("."), job.as_deref()).await?;
+        Command::Ci(CiCommand::Run { job, sandbox }) => {
+            let settings = hearth::ci::sandbox::Settings {
+                enabled: sandbox,
+                ..Default::default()
+            };
+            let sandbox = hearth::ci::sandbox::Sandbox::prepare(&settings, &[])?;
+            if let Some(why) = sandbox.broken() {
+                return Err(Error::bad_request(why));
+            }
+            let failed = hearth::ci::local::run(std::path::Path::new("."), job.as_deref(), &sandbox).await?;
             if failed > 0 {
                 return Err(Error::bad_request(format!(
                     "{failed} job{} failed",

@@ -46,6 +46,23 @@ impl fantoccini::wd::WebDriverCompatibleCommand for ConsoleLog {
     }
 }
 
+/// `POST /session/{id}/goog/cdp/execute`: a DevTools command to the page.
+#[derive(Debug)]
+struct DevTools(&'static str, Value);
+
+impl fantoccini::wd::WebDriverCompatibleCommand for DevTools {
+    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/goog/cdp/execute", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (
+            http::Method::POST,
+            Some(json!({"cmd": self.0, "params": self.1}).to_string()),
+        )
+    }
+}
+
 impl Browser {
     /// Starts Chromium on `server`; `javascript: false` turns scripts off.
     async fn start(server: &TestServer, name: &'static str, javascript: bool) -> Browser {
@@ -139,6 +156,12 @@ impl Browser {
                 }
             }
         };
+        // A headless window need not have the focus (Chromium 148 gives it
+        // none): emulate a focused page, so :focus styles can be checked.
+        client
+            .issue_cmd(DevTools("Emulation.setFocusEmulationEnabled", json!({"enabled": true})))
+            .await
+            .unwrap();
         let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
         std::fs::create_dir_all(&shots).unwrap();
         Browser {

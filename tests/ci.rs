@@ -7,119 +7,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::ci::{Repo, repo, repo_on, repo_with};
 use common::{Git, TestServer};
 use serde_json::Value;
-
-struct Repo {
-    server: TestServer,
-    git: Git,
-    token: String,
-    work: std::path::PathBuf,
-}
-
-fn repo() -> Repo {
-    repo_with(&[])
-}
-
-/// A repository on a server started with `args`.
-fn repo_with(args: &[&str]) -> Repo {
-    let server = TestServer::start_with(args);
-    let token = server.user("alice", "pw-alice-1", true);
-    server.create_repo(&token, "demo", false);
-    let git = Git::new();
-    let work = git.dir("work");
-    git.ok(None, &["init", "-q", work.to_str().unwrap()]);
-    std::fs::write(work.join("README.md"), "# demo\n").unwrap();
-    Repo {
-        server,
-        git,
-        token,
-        work,
-    }
-}
-
-impl Repo {
-    /// Commits `workflow` as .hearth/workflows/NAME and pushes `branch`.
-    fn push_workflow(&self, name: &str, workflow: &str, branch: &str) -> String {
-        let dir = self.work.join(".hearth/workflows");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join(name), workflow).unwrap();
-        self.commit_and_push(&format!("Workflow {name}"), branch)
-    }
-
-    fn commit_and_push(&self, message: &str, branch: &str) -> String {
-        self.git.ok(Some(&self.work), &["add", "-A"]);
-        self.git
-            .ok(Some(&self.work), &["commit", "-q", "--allow-empty", "-m", message]);
-        let url = self.server.cred_url("alice", &self.token, "/alice/demo.git");
-        self.git.ok(
-            Some(&self.work),
-            &["push", "-q", &url, &format!("HEAD:refs/heads/{branch}")],
-        );
-        self.git.ok(Some(&self.work), &["rev-parse", "HEAD"]).trim().to_string()
-    }
-
-    fn api(&self, path: &str) -> Value {
-        let (status, body) = self.server.api(
-            "GET",
-            &format!("/api/v1/repos/alice/demo{path}"),
-            Some(&self.token),
-            None,
-        );
-        assert_eq!(status, 200, "{path}: {body}");
-        body
-    }
-
-    fn runs(&self) -> Vec<Value> {
-        self.api("/actions/runs")["workflow_runs"].as_array().unwrap().clone()
-    }
-
-    /// Waits for run number `n` to complete; returns it.
-    fn wait_run(&self, n: i64) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(r) = self
-                .runs()
-                .into_iter()
-                .find(|r| r["run_number"] == n && r["status"] == "completed")
-            {
-                return r;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "run #{n} did not complete: {:?}",
-                self.runs()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn jobs(&self, run: &Value) -> Vec<Value> {
-        self.api(&format!("/actions/runs/{}/jobs", run["id"]))["jobs"]
-            .as_array()
-            .unwrap()
-            .clone()
-    }
-
-    fn log(&self, job: &Value) -> String {
-        let resp = common::client()
-            .get(
-                self.server
-                    .url(&format!("/api/v1/repos/alice/demo/actions/jobs/{}/logs", job["id"])),
-            )
-            .header("Authorization", format!("token {}", self.token))
-            .send()
-            .unwrap();
-        assert_eq!(resp.status(), 200);
-        resp.text().unwrap()
-    }
-
-    fn job<'a>(&self, jobs: &'a [Value], key: &str) -> &'a Value {
-        jobs.iter()
-            .find(|j| j["key"] == key)
-            .unwrap_or_else(|| panic!("no job {key}: {jobs:?}"))
-    }
-}
 
 #[test]
 fn a_passing_workflow_runs_its_jobs_in_order_in_a_checkout() {
@@ -481,8 +371,8 @@ fn cancel_a_running_job_and_re_run_failed_jobs() {
     r.push_workflow(
         "flaky.yml",
         &format!(
-            "name: Flaky\non: push\njobs:\n  build:\n    steps:\n      - run: echo built\n  test:\n    needs: build\n    steps:\n      - run: test -f {}\n",
-            flag.path().display()
+            "name: Flaky\non: push\njobs:\n  build:\n    steps:\n      - run: echo built\n  test:\n    needs: build\n    steps:\n      - run: {}\n",
+            flag.test()
         ),
         "main",
     );
@@ -1293,8 +1183,6 @@ jobs:
 fn limits_stop_fork_bombs_and_memory_hogs_and_jobs_take_turns() {
     let r = repo_with(&["--ci-job-processes", "20", "--ci-job-memory", "64M", "--ci-jobs", "1"]);
     let marker = format!("{}", 600_000 + std::process::id() % 100_000);
-    let order = std::env::temp_dir().join(format!("hearth-turns-{marker}"));
-    let _ = std::fs::remove_file(&order);
     r.push_workflow(
         "limits.yml",
         &format!(
@@ -1308,12 +1196,11 @@ jobs:
       - run: big=$(head -c 200M /dev/zero | tr '\0' a); echo "held ${{#big}} bytes"
   a:
     steps:
-      - run: echo a-start >> {o}; sleep 0.3; echo a-end >> {o}
+      - run: echo a-start; sleep 0.3; echo a-end
   b:
     steps:
-      - run: echo b-start >> {o}; sleep 0.3; echo b-end >> {o}
-"#,
-            o = order.display()
+      - run: echo b-start; sleep 0.3; echo b-end
+"#
         ),
         "main",
     );
@@ -1335,14 +1222,20 @@ jobs:
     assert_eq!(memory["conclusion"], "failure");
     assert!(!r.log(memory).contains("held 209715200 bytes"));
     assert_eq!(r.server.get("/healthz").status(), 200, "the server is unaffected");
-    // One job at a time: a and b never overlap.
-    let turns = std::fs::read_to_string(&order).unwrap();
-    let _ = std::fs::remove_file(&order);
-    let lines: Vec<&str> = turns.lines().collect();
-    assert!(
-        lines == ["a-start", "a-end", "b-start", "b-end"] || lines == ["b-start", "b-end", "a-start", "a-end"],
-        "{lines:?}"
+    // One job at a time: a and b never overlap (the log's times, to the millisecond).
+    let when = |key: &str, what: &str| -> String {
+        let log = r.log(r.job(&jobs, key));
+        let line = log
+            .lines()
+            .find(|l| l.ends_with(what))
+            .unwrap_or_else(|| panic!("{log}"));
+        line.split(' ').next().unwrap().to_string()
+    };
+    let (a, b) = (
+        (when("a", " a-start"), when("a", " a-end")),
+        (when("b", " b-start"), when("b", " b-end")),
     );
+    assert!(a.1 <= b.0 || b.1 <= a.0, "a {a:?} and b {b:?} overlap");
 }
 
 #[test]
@@ -1646,18 +1539,7 @@ fn floods_of_output_are_capped_and_the_server_stays_responsive() {
 #[test]
 fn jobs_run_with_the_default_relative_data_directory() {
     // `hearth serve` with no flags keeps its data in ./data.
-    let server = TestServer::start_here();
-    let token = server.user("alice", "pw-alice-1", true);
-    server.create_repo(&token, "demo", false);
-    let git = Git::new();
-    let work = git.dir("work");
-    git.ok(None, &["init", "-q", work.to_str().unwrap()]);
-    let r = Repo {
-        server,
-        git,
-        token,
-        work,
-    };
+    let r = repo_on(TestServer::start_here());
     r.push_workflow(
         "ci.yml",
         "on: push\njobs:\n  a:\n    steps:\n      - run: echo \"in $PWD\"\n",

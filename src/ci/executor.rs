@@ -22,8 +22,9 @@ use crate::error::{Error, Result};
 
 /// A job's log is cut here; the job goes on.
 pub const LOG_CAP_BYTES: u64 = 16 << 20;
-/// A step's summary larger than this is left out.
-const SUMMARY_CAP_BYTES: u64 = 1 << 20;
+/// A step's `$GITHUB_ENV`, `$GITHUB_PATH`, `$GITHUB_OUTPUT` and
+/// `$GITHUB_STEP_SUMMARY` may hold this much each; more fails the step.
+const STEP_FILE_CAP_BYTES: u64 = 1 << 20;
 
 /// How much of the machine CI may take.
 #[derive(Debug, Clone, Copy)]
@@ -88,36 +89,177 @@ impl RunInfo {
     }
 }
 
-/// A job's folders: the workspace (the checkout), scratch files of the
-/// runner (scripts, $GITHUB_ENV…), and a home of its own. All go at the end.
+/// A job's folders, all under `root` and all removed at the end: its home
+/// (with the workspace, the checkout, at `home/work/{name}/{name}` and
+/// `RUNNER_TEMP` at `home/work/_temp`, as on GitHub's runners), its `/tmp`,
+/// and the runner's files (step scripts, `$GITHUB_ENV`…), which the job may
+/// write but not replace.
 pub struct Work {
     pub root: PathBuf,
-    pub workspace: PathBuf,
-    pub scratch: PathBuf,
     pub home: PathBuf,
+    pub workspace: PathBuf,
+    pub temp: PathBuf,
+    pub tmp: PathBuf,
+    pub runner: PathBuf,
+    /// Steps see these folders where the sandbox puts them.
+    sandboxed: bool,
 }
 
 impl Work {
-    /// Fresh, empty folders under `root`.
-    pub fn create(root: &Path) -> Result<Work> {
+    /// Fresh, empty folders under `root`; `name` (the repository's) names
+    /// the workspace.
+    pub fn create(root: &Path, name: &str) -> Result<Work> {
         if root.exists() {
-            std::fs::remove_dir_all(root)?;
+            remove_all(root)?;
         }
+        let name = if name.is_empty() || name.starts_with('.') || name.contains('/') {
+            "workspace"
+        } else {
+            name
+        };
+        let home = root.join("home");
         let work = Work {
             root: root.to_path_buf(),
-            workspace: root.join("workspace"),
-            scratch: root.join("scratch"),
-            home: root.join("home"),
+            workspace: home.join("work").join(name).join(name),
+            temp: home.join("work").join("_temp"),
+            home,
+            tmp: root.join("tmp"),
+            runner: root.join("runner"),
+            sandboxed: false,
         };
-        for dir in [&work.workspace, &work.scratch, &work.home] {
+        for dir in [&work.workspace, &work.temp, &work.tmp, &work.runner] {
             std::fs::create_dir_all(dir)?;
         }
         Ok(work)
     }
 
-    pub fn remove(&self) {
-        let _ = std::fs::remove_dir_all(&self.root);
+    /// Makes the folders the job's own (once the checkout is in): in a
+    /// sandbox as another user, its home and `/tmp` belong to that user and
+    /// the runner folder may only be entered.
+    pub fn hand_over(&mut self, sandbox: &super::sandbox::Sandbox) -> std::io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        self.sandboxed = sandbox.is_on();
+        let Some((uid, gid)) = sandbox.owner() else {
+            return Ok(());
+        };
+        for top in [&self.home, &self.tmp] {
+            let mut todo = vec![top.clone()];
+            while let Some(path) = todo.pop() {
+                std::os::unix::fs::lchown(&path, Some(uid), Some(gid))?;
+                if std::fs::symlink_metadata(&path)?.is_dir() {
+                    todo.extend(std::fs::read_dir(&path)?.flatten().map(|e| e.path()));
+                }
+            }
+        }
+        std::fs::set_permissions(&self.runner, std::fs::Permissions::from_mode(0o711))?;
+        std::fs::set_permissions(&self.root, std::fs::Permissions::from_mode(0o711))
     }
+
+    /// Where a step sees host path `path` (one of this job's).
+    pub fn seen(&self, path: &Path) -> PathBuf {
+        if !self.sandboxed {
+            return path.to_path_buf();
+        }
+        for (host, inside) in [
+            (&self.home, super::sandbox::HOME),
+            (&self.tmp, "/tmp"),
+            (&self.runner, super::sandbox::RUNNER_DIR),
+        ] {
+            if let Ok(rest) = path.strip_prefix(host) {
+                return match rest.as_os_str().is_empty() {
+                    true => PathBuf::from(inside),
+                    false => Path::new(inside).join(rest),
+                };
+            }
+        }
+        path.to_path_buf()
+    }
+
+    /// Writes a runner file for a step (a script, an empty `$GITHUB_ENV`…),
+    /// readable and writable by the job only. Whatever the job left at that
+    /// name (a symbolic link, say) is removed first, never written through.
+    pub fn runner_file(&self, name: &str, contents: &[u8], owner: Option<(u32, u32)>) -> std::io::Result<PathBuf> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = self.runner.join(name);
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&path)?;
+        if let Some((uid, gid)) = owner {
+            std::os::unix::fs::fchown(&file, Some(uid), Some(gid))?;
+        }
+        file.write_all(contents)?;
+        Ok(path)
+    }
+
+    pub fn remove(&self) {
+        let _ = remove_all(&self.root);
+    }
+}
+
+/// Removes a folder a job wrote, also where it took away its own
+/// permissions (a folder made `chmod 000`).
+fn remove_all(root: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    if std::fs::remove_dir_all(root).is_ok() {
+        return Ok(());
+    }
+    let mut todo = vec![root.to_path_buf()];
+    while let Some(dir) = todo.pop() {
+        let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            todo.extend(
+                entries
+                    .flatten()
+                    .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                    .map(|e| e.path()),
+            );
+        }
+    }
+    std::fs::remove_dir_all(root)
+}
+
+/// A file a job controls (`$GITHUB_ENV`, `$GITHUB_OUTPUT`…), read only if
+/// it is a regular file of at most `cap` bytes: never a FIFO (which would
+/// block), a device (`/dev/zero`) or a symbolic link. Blocking.
+pub fn read_job_file(path: &Path, cap: u64) -> std::result::Result<Vec<u8>, String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Err(format!("{name} is a symbolic link")),
+        Err(e) => return Err(format!("{name}: {e}")),
+    };
+    let meta = file.metadata().map_err(|e| format!("{name}: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!("{name} is not a regular file"));
+    }
+    if meta.len() > cap {
+        return Err(format!("{name} is larger than {} KiB", cap >> 10));
+    }
+    let mut out = Vec::new();
+    file.take(cap + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| format!("{name}: {e}"))?;
+    if out.len() as u64 > cap {
+        return Err(format!("{name} is larger than {} KiB", cap >> 10));
+    }
+    Ok(out)
 }
 
 /// This machine's architecture as GitHub names it (X64, ARM64…).
@@ -132,33 +274,39 @@ fn runner_arch() -> &'static str {
 }
 
 /// The environment of a job's steps (DESIGN.md), before `env:` expressions.
+/// In a sandbox, paths are as the job sees them and `PATH` is the system's.
 pub fn job_env(info: &RunInfo, spec: &workflow::Job, work: &Work) -> BTreeMap<String, String> {
     let mut env: BTreeMap<String, String> = BTreeMap::new();
-    env.insert(
-        "PATH".into(),
-        std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into()),
-    );
-    env.insert("HOME".into(), work.home.display().to_string());
+    let path = if work.sandboxed {
+        super::sandbox::PATH.to_string()
+    } else {
+        std::env::var("PATH").unwrap_or_else(|_| super::sandbox::PATH.into())
+    };
+    let seen = |p: &Path| work.seen(p).display().to_string();
+    env.insert("PATH".into(), path);
+    env.insert("HOME".into(), seen(&work.home));
     env.insert("LANG".into(), "C.UTF-8".into());
     env.insert("CI".into(), "true".into());
     env.insert("HEARTH".into(), "true".into());
     env.insert("HEARTH_RUN_ID".into(), info.run_id.to_string());
     env.insert("HEARTH_RUN_NUMBER".into(), info.run_number.to_string());
     env.insert("HEARTH_JOB".into(), spec.key.clone());
+    env.insert("GITHUB_ACTIONS".into(), "true".into());
     env.insert("GITHUB_SHA".into(), info.sha.clone());
     env.insert("GITHUB_REF".into(), info.full_ref());
     env.insert("GITHUB_REF_NAME".into(), info.branch.clone());
     env.insert("GITHUB_REPOSITORY".into(), info.repository.clone());
+    env.insert("GITHUB_REPOSITORY_OWNER".into(), info.owner.clone());
     env.insert("GITHUB_RUN_ID".into(), info.run_id.to_string());
     env.insert("GITHUB_RUN_NUMBER".into(), info.run_number.to_string());
     env.insert("GITHUB_JOB".into(), spec.key.clone());
     env.insert("GITHUB_EVENT_NAME".into(), info.event.clone());
-    env.insert("GITHUB_WORKSPACE".into(), work.workspace.display().to_string());
+    env.insert("GITHUB_WORKSPACE".into(), seen(&work.workspace));
     env.insert("GITHUB_WORKFLOW".into(), info.workflow.clone());
     env.insert("RUNNER_OS".into(), "Linux".into());
     env.insert("RUNNER_ARCH".into(), runner_arch().into());
     env.insert("RUNNER_NAME".into(), "hearth".into());
-    env.insert("RUNNER_TEMP".into(), work.scratch.display().to_string());
+    env.insert("RUNNER_TEMP".into(), seen(&work.temp));
     env.extend(spec.env.clone());
     env
 }
@@ -197,26 +345,16 @@ impl Record<'_> {
         }
     }
 
-    /// Appends what a step wrote to `$GITHUB_STEP_SUMMARY` (Markdown, up
-    /// to `SUMMARY_CAP_BYTES` a step) to the job's summary.
-    pub(super) fn summary(&self, written: &Path, writer: &mut LogWriter) {
+    /// Appends what a step wrote to `$GITHUB_STEP_SUMMARY` (Markdown) to
+    /// the job's summary.
+    pub(super) fn summary(&self, written: &[u8], writer: &mut LogWriter) {
         let Record::Server { data_dir, run, job, .. } = self else {
             return;
         };
-        let Ok(meta) = std::fs::metadata(written) else { return };
-        if meta.len() == 0 {
+        if written.is_empty() {
             return;
         }
-        if meta.len() > SUMMARY_CAP_BYTES {
-            writer.line(&format!(
-                "Warning: the step summary is larger than {} KiB and was left out.",
-                SUMMARY_CAP_BYTES >> 10
-            ));
-            return;
-        }
-        let Ok(text) = std::fs::read_to_string(written) else {
-            return;
-        };
+        let text = String::from_utf8_lossy(written);
         let path = summary_path(data_dir, *run, *job);
         let appended = std::fs::OpenOptions::new()
             .create(true)
@@ -312,6 +450,7 @@ impl Record<'_> {
 /// within which limits.
 pub struct How<'a> {
     pub work: &'a Work,
+    pub sandbox: &'a super::sandbox::Sandbox,
     pub cancel: &'a Notify,
     pub record: Record<'a>,
     pub limits: &'a Limits,
@@ -337,12 +476,13 @@ pub async fn run_steps(
 ) -> Result<Finished> {
     let How {
         work,
+        sandbox,
         cancel,
         record,
         limits,
     } = how;
     let deadline = Instant::now() + Duration::from_secs(spec.timeout_seconds.min(limits.max_timeout_seconds));
-    let (workspace, scratch) = (&work.workspace, &work.scratch);
+    let workspace = &work.workspace;
     // Job-level env may use expressions too.
     let resolved: Vec<(String, String)> = env
         .iter()
@@ -384,6 +524,7 @@ pub async fn run_steps(
     for (i, step) in spec.steps.iter().enumerate() {
         let number = i as i64 + 1;
         let mut action_outputs = serde_json::Map::new();
+        let mut step_outputs = Vec::new();
         let status = match conclusion {
             "success" => expr::Status::Success,
             "cancelled" | "timed_out" => expr::Status::Cancelled,
@@ -436,8 +577,8 @@ pub async fn run_steps(
                     &step,
                     script,
                     number,
-                    scratch,
-                    workspace,
+                    work,
+                    sandbox,
                     env,
                     step_deadline,
                     cancel,
@@ -450,21 +591,29 @@ pub async fn run_steps(
                     writer.line("Hearth: that was the step's own timeout-minutes.");
                     outcome = ("failure", None);
                 }
-                // Files the step wrote to change later steps.
-                record.summary(&scratch.join(format!("summary-{number}")), writer);
-                read_env_file(&scratch.join(format!("env-{number}")), env);
-                prepend_path(&scratch.join(format!("path-{number}")), env);
+                // Files the step wrote change later steps.
+                match read_step_files(work, number).await {
+                    Ok(files) => {
+                        record.summary(&files.summary, writer);
+                        env.extend(key_values(&files.env));
+                        prepend_path(&files.path, env);
+                        step_outputs = key_values(&files.output);
+                    }
+                    Err(why) => {
+                        writer.line(&format!("Hearth: {why}; the step fails."));
+                        outcome = ("failure", outcome.1);
+                    }
+                }
                 outcome
             }
         };
         writer.line("::endgroup::");
         record.step(number, "completed", Some(step_conclusion), code).await?;
         if let Some(id) = &step_id {
-            let mut outputs: serde_json::Map<String, serde_json::Value> =
-                read_key_values(&scratch.join(format!("output-{number}")))
-                    .into_iter()
-                    .map(|(k, v)| (k, serde_json::Value::String(v)))
-                    .collect();
+            let mut outputs: serde_json::Map<String, serde_json::Value> = std::mem::take(&mut step_outputs)
+                .into_iter()
+                .map(|(k, v)| (k, serde_json::Value::String(v)))
+                .collect();
             outputs.append(&mut action_outputs);
             let effective = if step.continue_on_error {
                 "success"
@@ -672,7 +821,7 @@ pub struct LogWriter {
     written: u64,
     truncated: bool,
     /// Values replaced by `***`: secrets, and what steps mask with `::add-mask::`.
-    pub masks: Vec<String>,
+    masks: Vec<String>,
 }
 
 impl LogWriter {
@@ -699,12 +848,27 @@ impl LogWriter {
         }
     }
 
+    /// Hides `value` from now on: the whole of it, and each of its lines
+    /// (output comes line by line, so a multi-line secret is masked line by line).
+    pub fn mask(&mut self, value: &str) {
+        let mut add = |v: &str| {
+            if !v.is_empty() && !self.masks.iter().any(|m| m == v) {
+                self.masks.push(v.to_string());
+            }
+        };
+        add(value);
+        for line in value.lines() {
+            add(line.trim_end_matches('\r'));
+        }
+        // Longest first, so that a line inside a longer value is not masked first.
+        self.masks.sort_by_key(|m| std::cmp::Reverse(m.len()));
+    }
+
     pub fn line(&mut self, text: &str) {
         let mut text = std::borrow::Cow::Borrowed(text);
         if let Some(value) = text.trim_end().strip_prefix("::add-mask::") {
-            if !value.is_empty() {
-                self.masks.push(value.to_string());
-            }
+            let value = value.to_string();
+            self.mask(&value);
             text = std::borrow::Cow::Borrowed("::add-mask::***");
         }
         if self.truncated {
@@ -739,12 +903,42 @@ impl LogWriter {
     }
 }
 
+/// What a step wrote to its runner files.
+struct StepFiles {
+    env: Vec<u8>,
+    path: Vec<u8>,
+    output: Vec<u8>,
+    summary: Vec<u8>,
+}
+
+/// Reads the runner files of step `number` safely (`read_job_file`), off
+/// the async runtime; an error names the file and what is wrong with it.
+async fn read_step_files(work: &Work, number: i64) -> std::result::Result<StepFiles, String> {
+    let runner = work.runner.clone();
+    tokio::task::spawn_blocking(move || {
+        let read = |name: &str| {
+            let var = super::process::STEP_FILES
+                .iter()
+                .find(|(_, n)| *n == name)
+                .map_or(name, |(v, _)| v);
+            read_job_file(&runner.join(format!("{name}-{number}")), STEP_FILE_CAP_BYTES)
+                .map_err(|why| format!("${var}: {why}"))
+        };
+        Ok(StepFiles {
+            env: read("env")?,
+            path: read("path")?,
+            output: read("output")?,
+            summary: read("summary")?,
+        })
+    })
+    .await
+    .map_err(|e| format!("reading the step's files: {e}"))?
+}
+
 /// `KEY=VALUE` lines (and `KEY<<DELIM` blocks), as steps write them to
 /// `$GITHUB_ENV` and `$GITHUB_OUTPUT`.
-pub(super) fn read_key_values(path: &Path) -> Vec<(String, String)> {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return Vec::new();
-    };
+pub(super) fn key_values(bytes: &[u8]) -> Vec<(String, String)> {
+    let text = String::from_utf8_lossy(bytes);
     let mut out = Vec::new();
     let mut lines = text.lines();
     while let Some(line) = lines.next() {
@@ -766,15 +960,9 @@ pub(super) fn read_key_values(path: &Path) -> Vec<(String, String)> {
     out
 }
 
-pub(super) fn read_env_file(path: &Path, env: &mut BTreeMap<String, String>) {
-    env.extend(read_key_values(path));
-}
-
 /// Folders written to `$GITHUB_PATH` come first in later steps' PATH.
-pub(super) fn prepend_path(path: &Path, env: &mut BTreeMap<String, String>) {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return;
-    };
+pub(super) fn prepend_path(bytes: &[u8], env: &mut BTreeMap<String, String>) {
+    let text = String::from_utf8_lossy(bytes);
     for dir in text.lines().map(str::trim).filter(|d| !d.is_empty()) {
         let old = env.get("PATH").cloned().unwrap_or_default();
         env.insert("PATH".into(), format!("{dir}:{old}"));

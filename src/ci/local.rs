@@ -10,13 +10,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::Notify;
 
 use super::executor::{self, LogWriter, Record, RunInfo, Work};
+use super::sandbox::Sandbox;
 use super::workflow;
 use crate::db::runs::Job;
 use crate::error::{Error, Result};
 
 /// Runs the workflows of the checkout around `dir` (only job `only` and
 /// what it needs, when given). Returns how many jobs failed.
-pub async fn run(dir: &Path, only: Option<&str>) -> Result<usize> {
+pub async fn run(dir: &Path, only: Option<&str>, sandbox: &Sandbox) -> Result<usize> {
     let repo = gix::discover(dir).map_err(|e| Error::bad_request(format!("not in a git checkout: {e}")))?;
     let root = repo
         .workdir()
@@ -103,6 +104,7 @@ pub async fn run(dir: &Path, only: Option<&str>) -> Result<usize> {
             root: &root,
             tree: &tree,
             scratch: &scratch,
+            sandbox,
         };
         failed += run_workflow(w, &wanted, &info, &place, &stop).await?;
     }
@@ -123,6 +125,7 @@ struct Place<'a> {
     root: &'a Path,
     tree: &'a [PathBuf],
     scratch: &'a Path,
+    sandbox: &'a Sandbox,
 }
 
 /// Job `key` and every job it needs, directly or not.
@@ -154,6 +157,7 @@ async fn run_workflow(
         root,
         tree,
         scratch: scratch_root,
+        sandbox,
     } = *place;
     let cancel = &stop.cancel;
     // The jobs as the trigger makes them for the server, kept in memory, so
@@ -202,18 +206,40 @@ async fn run_workflow(
             jobs[i].conclusion = Some("skipped".into());
             continue;
         }
-        let work = Work::create(&scratch_root.join(format!("job-{}", jobs[i].id)))?;
-        let copied = {
-            let (root, tree, ws) = (root.to_path_buf(), tree.to_vec(), work.workspace.clone());
-            tokio::task::spawn_blocking(move || copy_files(&root, &tree, &ws))
-                .await
-                .map_err(|e| Error::internal(format!("copying the working tree: {e}")))??
+        let (work, copied) = {
+            let (root, tree, job_root, sandbox) = (
+                root.to_path_buf(),
+                tree.to_vec(),
+                scratch_root.join(format!("job-{}", jobs[i].id)),
+                sandbox.clone(),
+            );
+            let name = root
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            tokio::task::spawn_blocking(move || -> Result<(Work, usize)> {
+                let mut work = Work::create(&job_root, &name)?;
+                let copied = copy_files(&root, &tree, &work.workspace);
+                if copied.is_ok() {
+                    work.hand_over(&sandbox)?;
+                }
+                match copied {
+                    Ok(n) => Ok((work, n)),
+                    Err(e) => {
+                        work.remove();
+                        Err(e)
+                    }
+                }
+            })
+            .await
+            .map_err(|e| Error::internal(format!("copying the working tree: {e}")))??
         };
         writer.line(&format!("Hearth: workspace holds the working tree ({copied} files)"));
         let mut env = executor::job_env(info, &spec, &work);
         contexts["env"] = serde_json::to_value(&env).unwrap_or_default();
         let how = executor::How {
             work: &work,
+            sandbox,
             cancel,
             record: Record::Local {
                 store: scratch_root.join("artifacts"),

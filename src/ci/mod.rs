@@ -12,6 +12,7 @@ pub mod executor;
 pub mod expr;
 pub mod local;
 pub mod process;
+pub mod sandbox;
 pub mod scheduler;
 pub mod secrets;
 pub mod trigger;

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
-use super::executor::{Limits, LogWriter};
+use super::executor::{Limits, LogWriter, Work};
+use super::sandbox::Sandbox;
 use super::workflow;
 use crate::error::Result;
 
@@ -19,54 +20,62 @@ const MAX_LINE_BYTES: u64 = 64 << 10;
 /// How long a step's stray processes get after SIGTERM before SIGKILL.
 const GRACE: Duration = Duration::from_secs(2);
 
+/// The runner files of step `number`: what the job may write to change
+/// later steps (`$GITHUB_ENV`, `$GITHUB_PATH`, `$GITHUB_OUTPUT`,
+/// `$GITHUB_STEP_SUMMARY`), by their variable and file name.
+pub(super) const STEP_FILES: [(&str, &str); 4] = [
+    ("GITHUB_ENV", "env"),
+    ("GITHUB_PATH", "path"),
+    ("GITHUB_OUTPUT", "output"),
+    ("GITHUB_STEP_SUMMARY", "summary"),
+];
+
 /// Runs one `run:` step; returns its conclusion and exit code.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn run_step(
     step: &workflow::Step,
     script: &str,
     number: i64,
-    scratch: &Path,
-    workspace: &Path,
+    work: &Work,
+    sandbox: &Sandbox,
     env: &BTreeMap<String, String>,
     deadline: Instant,
     cancel: &Notify,
     writer: &mut LogWriter,
     limits: &Limits,
 ) -> Result<(&'static str, Option<i64>)> {
-    let script_path = scratch.join(format!("step-{number}.sh"));
-    std::fs::write(&script_path, script)?;
-    let env_file = scratch.join(format!("env-{number}"));
-    let path_file = scratch.join(format!("path-{number}"));
-    let output_file = scratch.join(format!("output-{number}"));
-    let summary_file = scratch.join(format!("summary-{number}"));
-    for f in [&env_file, &path_file, &output_file, &summary_file] {
-        std::fs::write(f, "")?;
+    let owner = sandbox.owner();
+    // The script may hold secrets: only the job reads it, and it goes after the step.
+    let script_path = work.runner_file(&format!("step-{number}.sh"), script.as_bytes(), owner)?;
+    let _script_goes = RemoveOnDrop(script_path.clone());
+    let mut files = Vec::new();
+    for (var, name) in STEP_FILES {
+        let path = work.runner_file(&format!("{name}-{number}"), b"", owner)?;
+        files.push((var, work.seen(&path)));
     }
     let cwd = match &step.working_directory {
-        Some(dir) if dir.split('/').any(|c| c == "..") => {
-            writer.line(&format!("Hearth: working-directory {dir:?} leaves the workspace"));
-            return Ok(("failure", None));
-        }
-        Some(dir) => workspace.join(dir.trim_start_matches('/')),
-        None => workspace.to_path_buf(),
+        Some(dir) => match inside(&work.workspace, dir) {
+            Ok(path) => path,
+            Err(why) => {
+                writer.line(&format!("Hearth: working-directory {dir:?} {why}"));
+                return Ok(("failure", None));
+            }
+        },
+        None => work.workspace.clone(),
     };
     let shell = step.shell.as_deref().unwrap_or("bash");
-    let (reader, pipe_writer) = std::io::pipe()?;
-    let mut cmd = tokio::process::Command::new(shell);
+    let mut argv = vec![shell.to_string()];
     if shell == "bash" {
-        cmd.args(["--noprofile", "--norc", "-eo", "pipefail"]);
+        argv.extend(["--noprofile", "--norc", "-eo", "pipefail"].map(String::from));
     } else {
-        cmd.arg("-e");
+        argv.push("-e".into());
     }
-    cmd.arg(&script_path)
-        .current_dir(&cwd)
-        .env_clear()
-        .envs(env)
+    argv.push(work.seen(&script_path).display().to_string());
+    let (reader, pipe_writer) = std::io::pipe()?;
+    let mut cmd = sandbox.command(work, &work.seen(&cwd), &argv);
+    cmd.envs(env)
         .envs(&step.env)
-        .env("GITHUB_ENV", &env_file)
-        .env("GITHUB_PATH", &path_file)
-        .env("GITHUB_OUTPUT", &output_file)
-        .env("GITHUB_STEP_SUMMARY", &summary_file)
+        .envs(files)
         .stdin(std::process::Stdio::null())
         .stdout(pipe_writer.try_clone()?)
         .stderr(pipe_writer)
@@ -76,10 +85,11 @@ pub(super) async fn run_step(
     // RLIMIT_NPROC counts every process of the user: what runs now, plus the
     // step's share. (The kernel does not apply it to root; the census below does.)
     // SAFETY: getuid(2) cannot fail and touches no memory.
-    let nproc = if unsafe { libc::getuid() } == 0 {
-        libc::RLIM_INFINITY
-    } else {
-        (processes_of_this_user() + limits.processes) as libc::rlim_t
+    let nproc = match owner {
+        Some((uid, _)) => (processes_of(uid) + limits.processes) as libc::rlim_t,
+        None if unsafe { libc::getuid() } == 0 => libc::RLIM_INFINITY,
+        // SAFETY: as above.
+        None => (processes_of(unsafe { libc::getuid() }) + limits.processes) as libc::rlim_t,
     };
     // SAFETY: between fork and exec only async-signal-safe calls: prctl asks
     // the kernel to kill the step if the server dies (no step outlives it);
@@ -110,6 +120,8 @@ pub(super) async fn run_step(
                 libc::write(fd, b"1000".as_ptr().cast(), 4);
                 libc::close(fd);
             }
+            // The server keeps its files to itself (umask 077); a job's are as usual.
+            libc::umask(0o022);
             Ok(())
         });
     }
@@ -122,6 +134,13 @@ pub(super) async fn run_step(
     };
     drop(cmd);
     let pgid = child.id().map(|p| p as i32);
+    // In a sandbox, the step's processes are those of its PID namespace
+    // (setsid cannot take one out of it); without, its process group.
+    let mut members = match pgid {
+        Some(pid) if sandbox.is_on() => Members::Namespace { bwrap: pid, ns: None },
+        Some(pgid) => Members::Group(pgid),
+        None => Members::Gone,
+    };
     // Lines go to the log as they come, from a thread of their own.
     let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(1024);
     let pump = std::thread::spawn(move || {
@@ -164,8 +183,9 @@ pub(super) async fn run_step(
                 Some(line) = rx.recv() => writer.line(&line),
                 _ = census.tick() => {
                     // A fork bomb: stop it at once, before it takes the machine.
-                    if let Some(pgid) = pgid && group_size(pgid) > limits.processes {
-                        // SAFETY: kill(2) with a negative pid signals a process group.
+                    if let Some(pgid) = pgid && members.count() > limits.processes {
+                        // SAFETY: kill(2) with a negative pid signals a process group
+                        // (bwrap leads it: its PID namespace dies with it).
                         unsafe { libc::kill(-pgid, libc::SIGKILL) };
                         break Err("processes");
                     }
@@ -173,8 +193,12 @@ pub(super) async fn run_step(
             }
         }
     };
-    // Whatever the step left behind goes with it.
-    if let Some(pgid) = pgid {
+    // Whatever the step left behind goes with it. In a sandbox it went
+    // when its first process ended (its PID namespace died), or goes with
+    // bwrap, killed below.
+    if let Some(pgid) = pgid
+        && !sandbox.is_on()
+    {
         kill_group(pgid).await;
     }
     let result = match waited {
@@ -223,6 +247,73 @@ pub(super) async fn run_step(
     Ok(result)
 }
 
+/// Removes a file when dropped.
+struct RemoveOnDrop(std::path::PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// `dir` (a step's `working-directory`) under `workspace`, which it may not
+/// leave: by `..`, or by a symbolic link that points out of it.
+fn inside(workspace: &Path, dir: &str) -> std::result::Result<std::path::PathBuf, &'static str> {
+    if dir.split('/').any(|c| c == "..") {
+        return Err("leaves the workspace");
+    }
+    let path = workspace.join(dir.trim_start_matches('/'));
+    let (Ok(real), Ok(base)) = (std::fs::canonicalize(&path), std::fs::canonicalize(workspace)) else {
+        return Err("does not exist");
+    };
+    if !real.starts_with(&base) {
+        return Err("leaves the workspace (through a symbolic link)");
+    }
+    if !real.is_dir() {
+        return Err("is not a folder");
+    }
+    Ok(path)
+}
+
+/// The processes of a running step, for the census.
+enum Members {
+    Group(i32),
+    /// bwrap's pid, and once its child is up, the inode of their PID namespace.
+    Namespace {
+        bwrap: i32,
+        ns: Option<u64>,
+    },
+    Gone,
+}
+
+impl Members {
+    fn count(&mut self) -> usize {
+        match self {
+            Members::Group(pgid) => group_size(*pgid),
+            Members::Gone => 0,
+            Members::Namespace { bwrap, ns } => {
+                if ns.is_none() {
+                    *ns = std::fs::read_to_string(format!("/proc/{bwrap}/task/{bwrap}/children"))
+                        .ok()
+                        .and_then(|c| c.split_whitespace().next().map(str::to_string))
+                        .and_then(|child| pid_namespace(&child))
+                        .filter(|child_ns| Some(*child_ns) != pid_namespace("self"));
+                }
+                let Some(ns) = *ns else { return 0 };
+                processes("stat")
+                    .filter(|(pid, _)| pid_namespace(&pid.to_string()) == Some(ns))
+                    .count()
+            }
+        }
+    }
+}
+
+/// The inode of the PID namespace of process `pid` ("self" for this one).
+fn pid_namespace(pid: &str) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(format!("/proc/{pid}/ns/pid")).ok().map(|m| m.ino())
+}
+
 /// The processes of this machine: each pid and what `/proc/{pid}/{file}` holds.
 fn processes(file: &'static str) -> impl Iterator<Item = (i32, Vec<u8>)> {
     std::fs::read_dir("/proc")
@@ -235,10 +326,9 @@ fn processes(file: &'static str) -> impl Iterator<Item = (i32, Vec<u8>)> {
         })
 }
 
-/// How many processes belong to the user this server runs as.
-fn processes_of_this_user() -> usize {
-    // SAFETY: getuid(2) cannot fail and touches no memory.
-    let uid = unsafe { libc::getuid() }.to_string();
+/// How many processes belong to user `uid`.
+fn processes_of(uid: u32) -> usize {
+    let uid = uid.to_string();
     processes("status")
         .filter(|(_, status)| {
             String::from_utf8_lossy(status)
@@ -279,11 +369,20 @@ async fn kill_group(pgid: i32) {
     }
 }
 
+/// What marks the processes of this server's jobs when they run without a
+/// sandbox (`HEARTH_SERVER`): derived from the data directory, not showing it.
+pub(super) fn server_key(data_dir: &Path) -> String {
+    use sha2::{Digest, Sha256};
+    let hash = Sha256::digest(data_dir.as_os_str().as_encoded_bytes());
+    hash[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Kills the processes whose environment says they belong to job `job` of
-/// this data directory; returns how many.
-pub(super) fn kill_leftovers(data_dir: &Path, job: i64) -> usize {
+/// the server with key `key` (jobs without a sandbox; in one, every process
+/// dies with its PID namespace); returns how many.
+pub(super) fn kill_leftovers(key: &str, job: i64) -> usize {
     let want_job = format!("HEARTH_JOB_ID={job}");
-    let want_dir = format!("HEARTH_DATA_DIR={}", data_dir.display());
+    let want_dir = format!("HEARTH_SERVER={key}");
     processes("environ")
         .filter(|(_, environ)| {
             let vars: Vec<&[u8]> = environ.split(|b| *b == 0).collect();

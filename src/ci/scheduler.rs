@@ -40,21 +40,38 @@ pub struct Ci {
     keys: super::secrets::Keyring,
     wake: Notify,
     limits: Limits,
+    sandbox: super::sandbox::Sandbox,
+    /// Marks this server's job processes when they run without a sandbox.
+    server_key: String,
     /// Running jobs, each with the signal that cancels it.
     running: Mutex<HashMap<i64, Running>>,
 }
 
 impl Ci {
-    pub fn new(db: Db, data_dir: PathBuf, work_dir: PathBuf, keys: super::secrets::Keyring, limits: Limits) -> Arc<Ci> {
+    pub fn new(
+        db: Db,
+        data_dir: PathBuf,
+        work_dir: PathBuf,
+        keys: super::secrets::Keyring,
+        limits: Limits,
+        sandbox: super::sandbox::Sandbox,
+    ) -> Arc<Ci> {
         Arc::new(Ci {
+            server_key: super::process::server_key(&data_dir),
             db,
             data_dir,
             work_dir,
             keys,
             wake: Notify::new(),
             limits,
+            sandbox,
             running: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// What jobs run in.
+    pub fn sandbox(&self) -> &super::sandbox::Sandbox {
+        &self.sandbox
     }
 
     /// Something changed: new ref updates, or a job finished.
@@ -106,9 +123,10 @@ impl Ci {
     pub async fn start(self: &Arc<Self>) -> Result<()> {
         let failed = self.db.write(|tx| runs::fail_interrupted(tx)).await?;
         for &id in &failed {
-            // Steps die with the server (PR_SET_PDEATHSIG), but what they
-            // started may not have: find it by the job's environment.
-            let killed = kill_leftovers(&self.data_dir, id);
+            // Steps die with the server (PR_SET_PDEATHSIG), and in a sandbox
+            // all they started with them; without one, what they started
+            // may not have: find it by the job's environment.
+            let killed = kill_leftovers(&self.server_key, id);
             if killed > 0 {
                 tracing::warn!("killed {killed} process(es) left by job {id} of an earlier run of the server");
             }
@@ -327,21 +345,36 @@ impl Ci {
         let log = log_path(&self.data_dir, run.id, job.id);
         std::fs::create_dir_all(log.parent().expect("log has a folder"))?;
         let mut writer = LogWriter::open(&log)?;
-        let work = Work::create(&self.work_dir.join(format!("job-{}", job.id)))?;
+        if let Some(why) = self.sandbox.broken() {
+            writer.line(&format!("Hearth: {why}"));
+            return Ok(("failure", false));
+        }
         writer.line(&format!(
             "Hearth: job {} of run #{} ({}) for {} at {}",
             spec.key, run.run_number, run.workflow, run.head_branch, run.head_sha
         ));
-        let checkout = {
-            let (repo_dir, sha, ws) = (
+        // The checkout, then the folders handed to the job's user, off the runtime.
+        let prepared = {
+            let (root, repo_dir, sha, sandbox) = (
+                self.work_dir.join(format!("job-{}", job.id)),
                 repo_path(&self.data_dir.join("repos"), &repo.owner, &repo.name),
                 run.head_sha.clone(),
-                work.workspace.clone(),
+                self.sandbox.clone(),
             );
-            tokio::task::spawn_blocking(move || crate::git::checkout(&repo_dir, &sha, &ws))
-                .await
-                .map_err(|e| Error::internal(format!("checkout task: {e}")))?
+            let name = repo.name.clone();
+            tokio::task::spawn_blocking(move || -> Result<(Work, Result<usize>)> {
+                let mut work = Work::create(&root, &name)?;
+                let checkout = crate::git::checkout(&repo_dir, &sha, &work.workspace).and_then(|n| {
+                    work.hand_over(&sandbox)
+                        .map_err(|e| Error::internal(format!("could not prepare the job's folders: {e}")))?;
+                    Ok(n)
+                });
+                Ok((work, checkout))
+            })
+            .await
+            .map_err(|e| Error::internal(format!("checkout task: {e}")))??
         };
+        let (work, checkout) = prepared;
         let files = match checkout {
             Ok(n) => n,
             Err(e) => {
@@ -351,20 +384,24 @@ impl Ci {
             }
         };
         writer.line(&format!("Hearth: workspace checked out ({files} files)"));
-
         let mut env = job_env(&info, spec, &work);
-        // How a sweep after a crash finds what a job left running.
         env.insert("HEARTH_JOB_ID".into(), job.id.to_string());
-        env.insert("HEARTH_DATA_DIR".into(), self.data_dir.display().to_string());
+        if !self.sandbox.is_on() {
+            // How a sweep after a crash finds what a job left running.
+            env.insert("HEARTH_SERVER".into(), self.server_key.clone());
+        }
         let run_id = run.id;
         let siblings = self.db.read(move |c| runs::jobs(c, run_id)).await?;
         let mut contexts = contexts(&info, spec, &siblings, &env);
         // The repository's secrets, for ${{ secrets.NAME }}; their values never reach the log.
         let secrets = super::secrets::values(&self.db, &self.keys, repo.id).await?;
-        writer.masks.extend(secrets.values().filter(|v| !v.is_empty()).cloned());
+        for value in secrets.values() {
+            writer.mask(value);
+        }
         contexts["secrets"] = serde_json::to_value(&secrets).unwrap_or_default();
         let how = How {
             work: &work,
+            sandbox: &self.sandbox,
             cancel,
             record: Record::Server {
                 db: &self.db,

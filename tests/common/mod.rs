@@ -2,6 +2,8 @@
 //! data directory, the real `git` with an isolated HOME, and an HTTP client.
 #![allow(dead_code)]
 
+pub mod ci;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -372,33 +374,39 @@ pub fn processes_matching(pattern: &str) -> usize {
     String::from_utf8_lossy(&out.stdout).lines().count()
 }
 
-/// A file a test creates to let a waiting job step go on (steps wait with
-/// `while [ ! -e FLAG ]`); gone when dropped.
-pub struct Flag(PathBuf);
+/// A signal from a test to a job step that waits for it: a port on
+/// 127.0.0.1 that starts listening when raised (a step in its sandbox sees
+/// none of the test's files, but shares the host's network).
+pub struct Flag {
+    port: u16,
+    raised: std::sync::Mutex<Option<std::net::TcpListener>>,
+}
 
 impl Flag {
-    pub fn new(name: &str) -> Flag {
-        let path = std::env::temp_dir().join(format!("hearth-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_file(&path);
-        Flag(path)
+    pub fn new(_name: &str) -> Flag {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        Flag {
+            port,
+            raised: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// A shell command that succeeds once the flag is raised.
+    pub fn test(&self) -> String {
+        format!("(exec 3</dev/tcp/127.0.0.1/{}) 2>/dev/null", self.port)
     }
 
     /// A shell loop that waits for the flag.
     pub fn wait(&self) -> String {
-        format!("while [ ! -e {} ]; do sleep 0.05; done", self.0.display())
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
+        format!("until {}; do sleep 0.05; done", self.test())
     }
 
     pub fn raise(&self) {
-        std::fs::write(&self.0, "").unwrap();
-    }
-}
-
-impl Drop for Flag {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+        let listener = std::net::TcpListener::bind(("127.0.0.1", self.port)).unwrap();
+        *self.raised.lock().unwrap() = Some(listener);
     }
 }
