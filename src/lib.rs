@@ -24,15 +24,35 @@ use tokio::net::TcpListener;
 use crate::config::Config;
 use crate::error::{Error, Result};
 
-/// Opens (creating and migrating) the data directory's database.
+/// Opens (creating and migrating) the data directory's database. The data
+/// directory is the server's alone: mode 0700, its database 0600 (the
+/// binary runs with umask 077, so what it creates is too; a directory left
+/// by an older version is tightened here).
 pub fn open_data_dir(data_dir: &std::path::Path) -> Result<db::Db> {
+    use std::os::unix::fs::PermissionsExt;
+    let private =
+        |path: &std::path::Path, mode: u32| match std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::internal(format!(
+                "could not make {} private: {e}",
+                path.display()
+            ))),
+            _ => Ok(()),
+        };
     std::fs::create_dir_all(data_dir.join("repos")).map_err(|e| {
         Error::internal(format!(
             "could not create the data directory {}: {e}",
             data_dir.display()
         ))
     })?;
-    db::Db::open(&config::db_path(data_dir))
+    private(data_dir, 0o700)?;
+    let db_path = config::db_path(data_dir);
+    let db = db::Db::open(&db_path)?;
+    private(&data_dir.join("repos"), 0o700)?;
+    for file in ["hearth.db", "hearth.db-wal", "hearth.db-shm", "secrets.key"] {
+        private(&data_dir.join(file), 0o600)?;
+    }
+    Ok(db)
 }
 
 /// Runs the server on `listener` until SIGINT or SIGTERM.

@@ -10,6 +10,10 @@ use hearth::error::{Error, Result};
 use hearth::{accounts, db};
 
 fn main() -> ExitCode {
+    // What Hearth writes (database, repositories, logs, keys) is its own:
+    // other local users read nothing. Job steps get 022 back.
+    // SAFETY: umask(2) only sets this process's file mode mask.
+    unsafe { libc::umask(0o077) };
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -152,7 +152,29 @@ impl Work {
             }
         }
         std::fs::set_permissions(&self.runner, std::fs::Permissions::from_mode(0o711))?;
-        std::fs::set_permissions(&self.root, std::fs::Permissions::from_mode(0o711))
+        std::fs::set_permissions(&self.root, std::fs::Permissions::from_mode(0o711))?;
+        // The job's user has a name (`runner`, as on GitHub) and a home.
+        for (file, entry, id) in [
+            (
+                "passwd",
+                format!("runner:x:{uid}:{gid}:Hearth runner:/home/runner:/bin/bash"),
+                uid,
+            ),
+            ("group", format!("runner:x:{gid}:"), gid),
+        ] {
+            let host = std::fs::read_to_string(Path::new("/etc").join(file)).unwrap_or_default();
+            let mut text: String = host
+                .lines()
+                .filter(|l| l.split(':').nth(2) != Some(id.to_string().as_str()) && !l.starts_with("runner:"))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            text.push_str(&entry);
+            text.push('\n');
+            let path = self.runner.join(file);
+            std::fs::write(&path, text)?;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))?;
+        }
+        Ok(())
     }
 
     /// Where a step sees host path `path` (one of this job's).

@@ -264,7 +264,14 @@ impl Sandbox {
             &"--perms", &"0755", &"--dir", &"/home", &"--perms", &"0755", &"--dir", &"/run",
         ]);
         push(&[&"--bind", &work.home, &HOME, &"--bind", &work.tmp, &"/tmp"]);
-        push(&[&"--bind", &work.runner, &RUNNER_DIR, &"--chdir", &cwd, &"--"]);
+        push(&[&"--bind", &work.runner, &RUNNER_DIR]);
+        for file in ["passwd", "group"] {
+            let ours = work.runner.join(file);
+            if b.drop_to.is_some() && ours.exists() {
+                push(&[&"--ro-bind", &ours, &Path::new("/etc").join(file)]);
+            }
+        }
+        push(&[&"--chdir", &cwd, &"--"]);
         if let Some((uid, gid, setpriv)) = &b.drop_to {
             push(&[
                 setpriv,
@@ -323,11 +330,10 @@ fn numeric_ids(text: &str) -> Option<(u32, u32)> {
     }
 }
 
-/// `name` in the folders of the server's PATH (or the usual ones).
+/// `name` in the folders of the server's PATH.
 fn find_program(name: &str) -> Option<PathBuf> {
     let path = std::env::var("PATH").unwrap_or_default();
     path.split(':')
-        .chain(["/usr/bin", "/bin", "/usr/sbin", "/sbin"])
         .filter(|d| !d.is_empty())
         .map(|d| Path::new(d).join(name))
         .find(|p| p.is_file())

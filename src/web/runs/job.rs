@@ -17,6 +17,8 @@ pub struct StepRow {
 #[template(path = "runs/job.html")]
 pub struct JobView {
     nav: Nav,
+    /// Jobs run without a sandbox here (`--ci-sandbox off`): the page says so.
+    unsandboxed: bool,
     repo: Repo,
     can_admin: bool,
     tab: &'static str,
@@ -138,6 +140,7 @@ pub(super) async fn job(
     .ok()
     .map(|md| crate::markup::markdown(&md, None));
     Ok(JobView {
+        unsandboxed: !state.ci.sandbox().is_on(),
         nav,
         can_admin: access.access >= Access::Admin,
         repo: access.repo,

@@ -13,6 +13,8 @@ pub struct RunRow {
 #[template(path = "runs/list.html")]
 pub struct ListView {
     nav: Nav,
+    /// Jobs run without a sandbox here (`--ci-sandbox off`): the page says so.
+    unsandboxed: bool,
     repo: Repo,
     can_admin: bool,
     tab: &'static str,
@@ -70,6 +72,7 @@ pub(super) async fn list(
         }
     }
     Ok(ListView {
+        unsandboxed: !state.ci.sandbox().is_on(),
         dispatchable,
         more: i64::from(page * PER_PAGE) < total,
         page,

@@ -21,6 +21,8 @@ pub struct ArtifactRow {
 #[template(path = "runs/view.html")]
 pub struct RunView {
     nav: Nav,
+    /// Jobs run without a sandbox here (`--ci-sandbox off`): the page says so.
+    unsandboxed: bool,
     repo: Repo,
     can_admin: bool,
     tab: &'static str,
@@ -69,6 +71,7 @@ pub(super) async fn view(
         rest = waiting;
     }
     Ok(RunView {
+        unsandboxed: !state.ci.sandbox().is_on(),
         nav,
         can_write: access.access >= Access::Write,
         can_admin: access.access >= Access::Admin,
