@@ -141,34 +141,58 @@ fn a_failing_step_fails_the_job_skips_the_rest_and_the_jobs_that_need_it() {
 #[test]
 fn workflow_errors_fail_the_run_with_the_reason() {
     let r = repo();
-    let cases = [
+    let cases: Vec<(&str, String, &str)> = vec![
         (
             "unknown-key.yml",
-            "on: push\njobs:\n  a:\n    stepz: []\n",
+            "on: push\njobs:\n  a:\n    stepz: []\n".into(),
             "unknown field `stepz`",
         ),
         (
             "bad-uses.yml",
-            "on: push\njobs:\n  a:\n    steps:\n      - uses: someone/action@v1\n",
+            "on: push\njobs:\n  a:\n    steps:\n      - uses: someone/action@v1\n".into(),
             "not a built-in action",
         ),
         (
             "cycle.yml",
-            "on: push\njobs:\n  a:\n    needs: b\n    steps: [{run: 'true'}]\n  b:\n    needs: a\n    steps: [{run: 'true'}]\n",
+            "on: push\njobs:\n  a:\n    needs: b\n    steps: [{run: 'true'}]\n  b:\n    needs: a\n    steps: [{run: 'true'}]\n".into(),
             "form a cycle",
         ),
         (
             "missing.yml",
-            "on: push\njobs:\n  a:\n    needs: nope\n    steps: [{run: 'true'}]\n",
+            "on: push\njobs:\n  a:\n    needs: nope\n    steps: [{run: 'true'}]\n".into(),
             "not a job of this workflow",
         ),
-        ("yaml.yml", "on: push\njobs: [unclosed\n", "yaml.yml:"),
+        ("yaml.yml", "on: push\njobs: [unclosed\n".into(), "yaml.yml:"),
+        // Hostile input fails its run and nothing else (it used to overflow
+        // the stack at every start-up and every minute, or take minutes).
+        (
+            "bang.yml",
+            format!(
+                "on: [push, schedule]\njobs:\n  a:\n    if: ${{{{ {}true }}}}\n    steps: [{{run: 'true'}}]\n",
+                "!".repeat(900_000)
+            ),
+            "the expression is longer than 21000 characters",
+        ),
+        (
+            "deep.yml",
+            format!("on: push\njobs: {}\n", "{a: ".repeat(200_000)),
+            "lists and maps nest more than 128 deep",
+        ),
     ];
     for (name, text, _) in &cases {
         let dir = r.work.join(".hearth/workflows");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(name), text).unwrap();
     }
+    // A branch pattern that would backtrack for ever: it matches nothing, quickly.
+    std::fs::write(
+        r.work.join(".hearth/workflows/pattern.yml"),
+        format!(
+            "on:\n  push:\n    branches: ['{}']\njobs:\n  a:\n    steps: [{{run: 'true'}}]\n",
+            "*a".repeat(100_000)
+        ),
+    )
+    .unwrap();
     r.commit_and_push("Broken workflows", "main");
     let deadline = Instant::now() + Duration::from_secs(30);
     while r.runs().len() < cases.len() {
@@ -191,6 +215,12 @@ fn workflow_errors_fail_the_run_with_the_reason() {
             .unwrap();
         assert!(page.contains("flash error"));
     }
+    assert_eq!(r.runs().len(), cases.len(), "the pattern matched nothing");
+    // The workflows are still there at the next start: it starts.
+    let mut r = r;
+    assert!(r.server.stop());
+    let again = TestServer::start_in(&r.server.data, &[], &[]);
+    assert_eq!(again.get("/healthz").status(), 200);
 }
 
 #[test]

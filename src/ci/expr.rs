@@ -152,10 +152,18 @@ fn tokens(src: &str) -> Result<Vec<Tok<'_>>, String> {
     Ok(out)
 }
 
+/// GitHub's longest expression ("Exceeded max expression length 21000").
+pub const MAX_EXPRESSION_BYTES: usize = 21_000;
+/// Parentheses, calls and indexes nest this deep at most.
+const MAX_DEPTH: usize = 64;
+/// Operators (`&&`, `==`…) in one expression, which nest the tree too.
+const MAX_OPERATORS: usize = 256;
+
 struct Parser<'a> {
     toks: Vec<Tok<'a>>,
     at: usize,
     depth: usize,
+    operators: usize,
 }
 
 impl<'a> Parser<'a> {
@@ -182,20 +190,31 @@ impl<'a> Parser<'a> {
 
     fn or(&mut self) -> Result<Expr, String> {
         self.depth += 1;
-        if self.depth > 64 {
-            return Err("the expression is nested too deeply".into());
+        if self.depth > MAX_DEPTH {
+            return Err(format!("the expression is nested more than {MAX_DEPTH} deep"));
         }
         let mut left = self.and()?;
         while self.eat("||") {
+            self.operator()?;
             left = Expr::Binary(Box::new(left), Op::Or, Box::new(self.and()?));
         }
         self.depth -= 1;
         Ok(left)
     }
 
+    /// Counts an operator; a long chain of them nests the tree as deep.
+    fn operator(&mut self) -> Result<(), String> {
+        self.operators += 1;
+        if self.operators > MAX_OPERATORS {
+            return Err(format!("the expression has more than {MAX_OPERATORS} operators"));
+        }
+        Ok(())
+    }
+
     fn and(&mut self) -> Result<Expr, String> {
         let mut left = self.cmp()?;
         while self.eat("&&") {
+            self.operator()?;
             left = Expr::Binary(Box::new(left), Op::And, Box::new(self.cmp()?));
         }
         Ok(left)
@@ -213,14 +232,22 @@ impl<'a> Parser<'a> {
             _ => return Ok(left),
         };
         self.at += 1;
+        self.operator()?;
         Ok(Expr::Binary(Box::new(left), op, Box::new(self.unary()?)))
     }
 
+    /// `!` any number of times, read in a loop: `!!!x` is `!x`, `!!x` is `!!x`.
     fn unary(&mut self) -> Result<Expr, String> {
-        if self.eat("!") {
-            return Ok(Expr::Not(Box::new(self.unary()?)));
+        let mut nots = 0usize;
+        while self.eat("!") {
+            nots += 1;
         }
-        self.primary()
+        let inner = self.primary()?;
+        Ok(match nots {
+            0 => inner,
+            n if n % 2 == 1 => Expr::Not(Box::new(inner)),
+            _ => Expr::Not(Box::new(Expr::Not(Box::new(inner)))),
+        })
     }
 
     fn primary(&mut self) -> Result<Expr, String> {
@@ -261,6 +288,9 @@ impl<'a> Parser<'a> {
                     }
                     let mut path = Vec::new();
                     loop {
+                        if path.len() >= MAX_OPERATORS {
+                            return Err(format!("{name}: more than {MAX_OPERATORS} properties in a row"));
+                        }
                         if self.eat(".") {
                             match self.peek() {
                                 Some(Tok::Ident(k)) => {
@@ -303,10 +333,16 @@ fn member(v: &Value, key: &Value) -> Value {
 
 /// Parses the inside of one `${{ … }}`.
 pub fn parse(src: &str) -> Result<Expr, String> {
+    if src.len() > MAX_EXPRESSION_BYTES {
+        return Err(format!(
+            "the expression is longer than {MAX_EXPRESSION_BYTES} characters"
+        ));
+    }
     let mut p = Parser {
         toks: tokens(src)?,
         at: 0,
         depth: 0,
+        operators: 0,
     };
     let e = p.or()?;
     if p.at != p.toks.len() {
@@ -602,6 +638,35 @@ mod tests {
         assert!(condition("${{ failure() }}", &ctx(&v, Status::Failure)).unwrap());
         assert!(condition("always()", &ctx(&v, Status::Cancelled)).unwrap());
         assert!(!condition("success()", &ctx(&v, Status::Failure)).unwrap());
+    }
+
+    #[test]
+    fn hostile_expressions_are_refused_without_recursing() {
+        let values = json!({});
+        let bang = format!("{} true", "!".repeat(900_000));
+        assert!(parse(&bang).unwrap_err().contains("longer than 21000"));
+        let bang = format!("{} true", "!".repeat(20_000));
+        assert_eq!(
+            eval(&parse(&bang).unwrap(), &ctx(&values, Status::Success)).unwrap(),
+            json!(true)
+        );
+        let bang = format!("{} true", "!".repeat(19_999));
+        assert_eq!(
+            eval(&parse(&bang).unwrap(), &ctx(&values, Status::Success)).unwrap(),
+            json!(false)
+        );
+        let parens = format!("{}true{}", "(".repeat(5_000), ")".repeat(5_000));
+        assert!(parse(&parens).unwrap_err().contains("nested more than 64"));
+        let chain = vec!["true"; 2_000].join(" || ");
+        assert!(parse(&chain).unwrap_err().contains("more than 256 operators"));
+        let chain = vec!["true"; 5_000].join(" == ");
+        assert!(parse(&chain).is_err());
+        let path = format!("github{}", ".a".repeat(5_000));
+        assert!(parse(&path).unwrap_err().contains("properties in a row"));
+        let index = format!("github{}", "[0]".repeat(5_000));
+        assert!(parse(&index).is_err());
+        let calls = format!("{}1{}", "format(".repeat(5_000), ")".repeat(5_000));
+        assert!(parse(&calls).is_err());
     }
 
     #[test]

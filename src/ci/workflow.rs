@@ -617,6 +617,11 @@ pub fn parse(file: &str, text: &str) -> Result<Workflow, Error> {
             MAX_FILE_BYTES >> 10
         )));
     }
+    if let Some(line) = too_deep(text) {
+        return Err(Error(format!(
+            "{file}:{line}: lists and maps nest more than {MAX_FLOW_DEPTH} deep"
+        )));
+    }
     let raw: RawWorkflow = serde_yaml_ng::from_str(text).map_err(|e| {
         let at = e.location().map(|l| format!(":{}", l.line())).unwrap_or_default();
         Error(format!("{file}{at}: {}", strip_location(&e.to_string())))
@@ -1119,19 +1124,96 @@ pub fn runs_on_push(w: &Workflow, full_ref: &str) -> bool {
     false
 }
 
-/// GitHub's filter patterns: `*` matches within a path segment, `**` across.
-pub fn glob(pattern: &str, text: &str) -> bool {
-    fn go(p: &[u8], t: &[u8]) -> bool {
-        match p.first() {
-            None => t.is_empty(),
-            Some(b'*') if p.get(1) == Some(&b'*') => (0..=t.len()).any(|i| go(&p[2..], &t[i..])),
-            Some(b'*') => (0..=t.len())
-                .take_while(|&i| i == 0 || t[i - 1] != b'/')
-                .any(|i| go(&p[1..], &t[i..])),
-            Some(c) => t.first() == Some(c) && go(&p[1..], &t[1..]),
+/// `[…]` and `{…}` may nest this deep. The YAML reader refuses deeper
+/// nesting anyway, but only after scanning it, in time that grows with the
+/// square of the depth (100,000 levels: minutes).
+const MAX_FLOW_DEPTH: usize = 128;
+
+/// The line where flow collections (`[`, `{`) nest deeper than
+/// `MAX_FLOW_DEPTH`, found in one pass: a bracket opens a collection at
+/// the start of a value or inside another collection, where quoted
+/// strings and comments are skipped; elsewhere (a script, say) it is text.
+fn too_deep(text: &str) -> Option<usize> {
+    let (mut depth, mut line) = (0usize, 1usize);
+    // The last character that was not a space on this line, outside collections.
+    let mut before: Option<u8> = None;
+    let mut quote: Option<u8> = None;
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        i += 1;
+        if c == b'\n' {
+            line += 1;
+            before = None;
+            continue;
+        }
+        if let Some(q) = quote {
+            if c == b'\\' && q == b'"' {
+                i += 1;
+            } else if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            b'#' if i == 1 || bytes[i - 2].is_ascii_whitespace() => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'[' | b'{' if depth > 0 || matches!(before, None | Some(b':' | b'-' | b'?')) => {
+                depth += 1;
+                if depth > MAX_FLOW_DEPTH {
+                    return Some(line);
+                }
+            }
+            b']' | b'}' if depth > 0 => depth -= 1,
+            b'\'' | b'"' if depth > 0 => quote = Some(c),
+            b' ' | b'\t' | b'\r' => {}
+            _ if depth == 0 => before = Some(c),
+            _ => {}
         }
     }
-    go(pattern.as_bytes(), text.as_bytes())
+    None
+}
+
+/// GitHub's filter patterns: `*` matches within a path segment, `**` across.
+/// Matched in one pass over the pattern (time pattern × text, no recursion),
+/// so a hostile pattern costs no more than its length.
+pub fn glob(pattern: &str, text: &str) -> bool {
+    let (p, t) = (pattern.as_bytes(), text.as_bytes());
+    // can[j]: the pattern read so far matches the first j bytes of the text.
+    let mut can = vec![false; t.len() + 1];
+    can[0] = true;
+    let mut i = 0;
+    while i < p.len() {
+        if p[i] == b'*' && p.get(i + 1) == Some(&b'*') {
+            // `**`: anything at all after a place that matched.
+            let mut any = false;
+            for c in can.iter_mut() {
+                any |= *c;
+                *c = any;
+            }
+            i += 2;
+        } else if p[i] == b'*' {
+            // `*`: anything without a `/`.
+            for j in 1..=t.len() {
+                can[j] = can[j] || (can[j - 1] && t[j - 1] != b'/');
+            }
+            i += 1;
+        } else {
+            for j in (1..=t.len()).rev() {
+                can[j] = can[j - 1] && t[j - 1] == p[i];
+            }
+            can[0] = false;
+            i += 1;
+        }
+        if !can.contains(&true) {
+            return false;
+        }
+    }
+    can[t.len()]
 }
 
 #[cfg(test)]
@@ -1185,6 +1267,44 @@ mod tests {
         assert!(parse("many.yml", &many).unwrap_err().0.contains("at most"));
         let deep = format!("on: push\njobs: {}{}\n", "[".repeat(500), "]".repeat(500));
         assert!(parse("deep.yml", &deep).is_err());
+        let deep = format!("on: push\njobs: {}\n", "{a: ".repeat(100_000));
+        assert!(
+            parse("deep.yml", &deep)
+                .unwrap_err()
+                .0
+                .contains("deep.yml:2: lists and maps nest more than 128")
+        );
+        let deep = format!(
+            "on: push\njobs:\n  a:\n    steps:\n      - run: {}\n",
+            "[".repeat(1_000)
+        );
+        assert!(parse("deep.yml", &deep).is_err());
+        // Brackets in scripts, strings and comments are text.
+        let fine = format!(
+            "on: push # {}\njobs:\n  a:\n    env: {{X: \"{}\"}}\n    steps:\n      - run: echo {}\n      - run: |\n          echo \"{}\"\n",
+            "[".repeat(300),
+            "{".repeat(300),
+            "[".repeat(300),
+            "{".repeat(300)
+        );
+        parse("fine.yml", &fine).unwrap();
+        let bang = format!(
+            "on: push\njobs:\n  a:\n    if: ${{{{ {} true }}}}\n    steps: [{{run: 'true'}}]\n",
+            "!".repeat(400_000)
+        );
+        assert!(parse("bang.yml", &bang).unwrap_err().0.contains("longer than"));
+        // Aliases expanded without end ("billion laughs").
+        let mut laughs = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..12 {
+            let prev = (b'a' + i - 1) as char;
+            let name = (b'a' + i) as char;
+            laughs.push_str(&format!("{name}: &{name} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
+        }
+        laughs.push_str("on: push\njobs:\n  j:\n    env: {x: *l}\n    steps: [{run: 'true'}]\n");
+        assert!(parse("laughs.yml", &laughs).is_err());
+        // A long pattern neither recurses nor backtracks for ever.
+        assert!(!glob(&"*a".repeat(50_000), &"a".repeat(200)));
+        assert!(glob(&"a".repeat(5_000), &"a".repeat(5_000)));
     }
 
     #[test]
