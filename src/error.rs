@@ -30,6 +30,9 @@ pub enum Error {
     /// The request body is over a limit.
     #[error("{0}")]
     TooLarge(String),
+    /// Too many attempts (failed sign-ins): wait `retry_after` seconds.
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after: u64 },
     #[error("database error: {0}")]
     Db(#[from] rusqlite::Error),
     #[error("i/o error: {0}")]

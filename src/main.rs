@@ -73,7 +73,8 @@ async fn run(cli: Cli) -> Result<()> {
             let mut password = String::new();
             std::io::stdin().lock().read_line(&mut password)?;
             let password = password.trim_end_matches(['\n', '\r']);
-            let user = accounts::create_user(&db, &name, email.as_deref(), password, Some(admin)).await?;
+            let user =
+                accounts::create_user(&db, &Default::default(), &name, email.as_deref(), password, Some(admin)).await?;
             eprintln!(
                 "created user {}{}",
                 user.name,

@@ -303,3 +303,107 @@ fn admin_commands_work_while_the_server_runs() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no user named"));
 }
+
+/// The most memory the server process has held (VmHWM), in MiB.
+fn peak_mib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kib >> 10
+}
+
+#[test]
+fn a_flood_of_wrong_passwords_is_refused_and_costs_little() {
+    let server = TestServer::start();
+    let token = server.user("alice", "pw-alice-1", true);
+    server.create_repo(&token, "demo", true);
+    let url = server.url("/api/v1/user");
+    // 100 wrong passwords at once, as git and API clients send them.
+    let statuses: Vec<(u16, Option<String>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..100)
+            .map(|i| {
+                let url = &url;
+                s.spawn(move || {
+                    let resp = common::client()
+                        .get(url)
+                        .basic_auth("alice", Some(format!("wrong-{i}")))
+                        .send()
+                        .unwrap();
+                    let retry = resp
+                        .headers()
+                        .get("retry-after")
+                        .map(|v| v.to_str().unwrap().to_string());
+                    (resp.status().as_u16(), retry)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let refused: Vec<_> = statuses.iter().filter(|(s, _)| *s == 429).collect();
+    let wrong = statuses.iter().filter(|(s, _)| *s == 401).count();
+    assert_eq!(refused.len() + wrong, 100, "{statuses:?}");
+    assert!(wrong <= 11, "at most the burst was checked: {wrong}");
+    assert!(
+        refused
+            .iter()
+            .all(|(_, retry)| retry.as_deref().is_some_and(|r| r.parse::<u64>().unwrap() >= 1))
+    );
+    assert!(
+        peak_mib(server.pid()) < 300,
+        "memory peaked at {} MiB",
+        peak_mib(server.pid())
+    );
+    // Every path refuses the account now: the API, git, the form (even the right password).
+    let (status, body) = server.api("GET", "/api/v1/user", None, None);
+    assert_eq!(status, 401, "{body}");
+    let resp = common::client()
+        .get(&url)
+        .basic_auth("alice", Some("pw-alice-1"))
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 429);
+    let body: serde_json::Value = resp.json().unwrap();
+    assert!(body["message"].as_str().unwrap().contains("too many failed sign-ins"));
+    let resp = common::client()
+        .get(server.url("/alice/demo.git/info/refs?service=git-upload-pack"))
+        .basic_auth("alice", Some("wrong"))
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 429);
+    let resp = login(&server, &browser(), "alice", "pw-alice-1");
+    assert_eq!(resp.status(), 429);
+    assert!(resp.headers().contains_key("retry-after"));
+    // A token is no password: it still works, and a wrong one costs no argon2.
+    let (status, me) = server.api("GET", "/api/v1/user", Some(&token), None);
+    assert_eq!((status, me["login"].as_str()), (200, Some("alice")));
+    let resp = common::client()
+        .get(&url)
+        .basic_auth("alice", Some(&token))
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let started = std::time::Instant::now();
+    for _ in 0..50 {
+        let resp = common::client()
+            .get(&url)
+            .basic_auth(
+                "bob",
+                Some("hth_0000000000000000000000000000000000000000000000000000000000000000"),
+            )
+            .send()
+            .unwrap();
+        assert_eq!(resp.status(), 401);
+    }
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    // Others are not held back.
+    server.user("bob", "pw-bob-12", false);
+    let resp = common::client()
+        .get(&url)
+        .basic_auth("bob", Some("pw-bob-12"))
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+}

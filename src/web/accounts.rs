@@ -1,10 +1,12 @@
 //! `/register`, `/login` and `/logout`. A failed sign-in says only that the
 //! name or password is wrong, never which.
 
+use std::net::SocketAddr;
+
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -58,9 +60,15 @@ struct LoginForm {
     next: Option<String>,
 }
 
-async fn login(State(state): State<AppState>, nav: Nav, CsrfForm(form): CsrfForm<LoginForm>) -> Result<Response> {
+async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    nav: Nav,
+    CsrfForm(form): CsrfForm<LoginForm>,
+) -> Result<Response> {
     let next = auth::safe_next(form.next.as_deref());
-    match accounts::authenticate(&state.db, form.name.trim(), &form.password).await? {
+    let name = form.name.trim();
+    match accounts::authenticate(&state.db, &state.passwords, name, &form.password, Some(client.ip())).await? {
         Some(user) => signed_in(&state, &user, &next).await,
         None => {
             let error = Some("Wrong user name or password.".to_string());
@@ -123,7 +131,16 @@ struct RegisterForm {
 
 async fn register(State(state): State<AppState>, nav: Nav, CsrfForm(form): CsrfForm<RegisterForm>) -> Result<Response> {
     let name = form.name.trim();
-    match accounts::create_user(&state.db, name, Some(&form.email), &form.password, None).await {
+    match accounts::create_user(
+        &state.db,
+        &state.passwords,
+        name,
+        Some(&form.email),
+        &form.password,
+        None,
+    )
+    .await
+    {
         Ok(user) => signed_in(&state, &user, "/").await,
         Err(e @ (Error::BadRequest(_) | Error::Conflict(_))) => {
             let status = if matches!(e, Error::Conflict(_)) {

@@ -31,13 +31,17 @@ impl FromRequestParts<AppState> for Viewer {
         if let Some(v) = parts.extensions.get::<Viewer>() {
             return Ok(v.clone());
         }
-        let viewer = Viewer(resolve(&parts.headers, state).await?);
+        let client = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
+        let viewer = Viewer(resolve(&parts.headers, state, client).await?);
         parts.extensions.insert(viewer.clone());
         Ok(viewer)
     }
 }
 
-async fn resolve(headers: &HeaderMap, state: &AppState) -> Result<Option<User>> {
+async fn resolve(headers: &HeaderMap, state: &AppState, client: Option<std::net::IpAddr>) -> Result<Option<User>> {
     if let Some(value) = headers.get(header::AUTHORIZATION) {
         let bad = || Error::Unauthorized("wrong user name, password or token".into());
         let value = value.to_str().map_err(|_| bad())?;
@@ -49,7 +53,7 @@ async fn resolve(headers: &HeaderMap, state: &AppState) -> Result<Option<User>> 
                     .map_err(|_| bad())?;
                 let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
                 let (name, secret) = decoded.split_once(':').ok_or_else(bad)?;
-                accounts::basic_auth(&state.db, name, secret).await?
+                accounts::basic_auth(&state.db, &state.passwords, name, secret, client).await?
             }
             "token" | "bearer" => accounts::token_user(&state.db, rest.trim()).await?,
             _ => return Err(bad()),

@@ -27,6 +27,7 @@ impl IntoResponse for Error {
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Db(_) | Error::Io(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let message = if status.is_server_error() {
@@ -36,6 +37,11 @@ impl IntoResponse for Error {
             self.to_string()
         };
         let mut response = status.into_response();
+        if let Error::TooManyRequests { retry_after, .. } = &self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+        }
         response.extensions_mut().insert(Shown(message));
         response
     }
@@ -90,6 +96,7 @@ pub async fn render(State(state): State<AppState>, request: Request, next: Next)
         return response;
     }
     let shown = response.extensions().get::<Shown>().cloned();
+    let retry_after = response.headers().get(header::RETRY_AFTER).cloned();
     let message = match shown {
         Some(Shown(m)) => m,
         // A page or document the handler rendered itself (a form shown again
@@ -101,7 +108,7 @@ pub async fn render(State(state): State<AppState>, request: Request, next: Next)
             _ => status.canonical_reason().unwrap_or("error").to_lowercase(),
         },
     };
-    match client {
+    let mut answer = match client {
         Client::Api => (status, axum::Json(serde_json::json!({ "message": message }))).into_response(),
         Client::Git => {
             let mut r = (status, format!("{message}\n")).into_response();
@@ -126,5 +133,9 @@ pub async fn render(State(state): State<AppState>, request: Request, next: Next)
             };
             (status, page).into_response()
         }
+    };
+    if let Some(retry_after) = retry_after {
+        answer.headers_mut().insert(header::RETRY_AFTER, retry_after);
     }
+    answer
 }

@@ -44,6 +44,8 @@ pub struct AppState {
     pub ci: Arc<Ci>,
     /// Seals and opens repository secrets.
     pub keys: crate::ci::secrets::Keyring,
+    /// Password hashing and the limits on failed sign-ins.
+    pub passwords: Arc<crate::accounts::Passwords>,
     push_locks: Arc<Mutex<HashMap<RepoId, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
@@ -58,6 +60,7 @@ impl AppState {
             code: Default::default(),
             ci,
             keys,
+            passwords: Default::default(),
             push_locks: Default::default(),
         }
     }

@@ -11,6 +11,9 @@ use crate::db::{self, Db};
 use crate::error::{Error, Result};
 use crate::repos::validate_user_name;
 
+pub mod guard;
+pub use guard::Passwords;
+
 pub const MIN_PASSWORD_LEN: usize = 8;
 /// How long a browser session lasts.
 pub const SESSION_SECONDS: i64 = 30 * 24 * 3600;
@@ -68,6 +71,7 @@ pub fn check_password_rules(password: &str) -> Result<()> {
 /// Creates a user. `admin: None` makes the first user of the site an admin.
 pub async fn create_user(
     db: &Db,
+    passwords: &Passwords,
     name: &str,
     email: Option<&str>,
     password: &str,
@@ -83,9 +87,7 @@ pub async fn create_user(
     }
     let hash = {
         let password = password.to_string();
-        tokio::task::spawn_blocking(move || hash_password(&password))
-            .await
-            .map_err(|e| Error::internal(format!("hashing task: {e}")))??
+        passwords.hash(move || hash_password(&password)).await??
     };
     let (name, email) = (name.to_string(), email.map(str::to_string));
     db.write(move |tx| {
@@ -103,23 +105,36 @@ pub async fn create_user(
 }
 
 /// The user with this name and password, or `None`. Which of the two was
-/// wrong is not told.
-pub async fn authenticate(db: &Db, name: &str, password: &str) -> Result<Option<User>> {
+/// wrong is not told. Failures count against the account and `client`;
+/// too many, and the attempt is refused before any hashing (429).
+pub async fn authenticate(
+    db: &Db,
+    passwords: &Passwords,
+    name: &str,
+    password: &str,
+    client: Option<std::net::IpAddr>,
+) -> Result<Option<User>> {
     if name.len() > 100 || password.len() > 1024 {
         return Ok(None);
     }
-    let name = name.to_string();
-    let found = db.read(move |c| db::users::with_password(c, &name)).await?;
+    let _turn = passwords.turn(name).await;
+    passwords.check(name, client)?;
+    let lookup = name.to_string();
+    let found = db.read(move |c| db::users::with_password(c, &lookup)).await?;
     let password = password.to_string();
-    tokio::task::spawn_blocking(move || match found {
-        Some((user, hash)) => verify_password(&password, &hash).then_some(user),
-        None => {
-            verify_password(&password, decoy_hash());
-            None
-        }
-    })
-    .await
-    .map_err(|e| Error::internal(format!("password task: {e}")))
+    let user = passwords
+        .hash(move || match found {
+            Some((user, hash)) => verify_password(&password, &hash).then_some(user),
+            None => {
+                verify_password(&password, decoy_hash());
+                None
+            }
+        })
+        .await?;
+    if user.is_none() {
+        passwords.failed(name, client);
+    }
+    Ok(user)
 }
 
 /// Creates a personal access token and returns it; only its hash is kept.
@@ -154,15 +169,23 @@ pub async fn token_user(db: &Db, token: &str) -> Result<Option<User>> {
     Ok(Some(user))
 }
 
-/// Password or token, as git and API clients send them in HTTP Basic.
-pub async fn basic_auth(db: &Db, name: &str, secret: &str) -> Result<Option<User>> {
-    if secret.starts_with(TOKEN_PREFIX)
-        && let Some(user) = token_user(db, secret).await?
-        && (user.name.eq_ignore_ascii_case(name) || ["", "token", "x-access-token", "oauth2"].contains(&name))
-    {
-        return Ok(Some(user));
+/// Password or token, as git and API clients send them in HTTP Basic. A
+/// secret shaped like a token is only ever checked as one: a wrong token
+/// costs a SHA-256, never argon2.
+pub async fn basic_auth(
+    db: &Db,
+    passwords: &Passwords,
+    name: &str,
+    secret: &str,
+    client: Option<std::net::IpAddr>,
+) -> Result<Option<User>> {
+    if secret.starts_with(TOKEN_PREFIX) {
+        let user = token_user(db, secret).await?;
+        return Ok(user.filter(|user| {
+            user.name.eq_ignore_ascii_case(name) || ["", "token", "x-access-token", "oauth2"].contains(&name)
+        }));
     }
-    authenticate(db, name, secret).await
+    authenticate(db, passwords, name, secret, client).await
 }
 
 /// Starts a browser session; returns the cookie secret.
