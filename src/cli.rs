@@ -97,6 +97,11 @@ pub struct ServeArgs {
     /// Processes a step may have at once; more (a fork bomb) stops the step.
     #[arg(long, env = "HEARTH_CI_JOB_PROCESSES", default_value_t = 1024)]
     pub ci_job_processes: usize,
+    /// Who may create an account: `closed` (the first account registers
+    /// itself and becomes the administrator; admins make the others, at
+    /// /admin/users or with `hearth admin create-user`) or `open` (anyone).
+    #[arg(long, env = "HEARTH_REGISTRATION", default_value = "closed", value_parser = ["open", "closed"])]
+    pub registration: String,
     /// Whether jobs run in a sandbox (bubblewrap): `on`, or `off` to run them
     /// as the server's own user, able to read all its data (only for a
     /// server whose every account is trusted).

@@ -22,6 +22,9 @@ pub struct Config {
     pub ci: crate::ci::executor::Limits,
     /// What jobs run in.
     pub sandbox: crate::ci::sandbox::Settings,
+    /// Anyone may create an account (`--registration open`); otherwise only
+    /// the first account registers itself, and admins make the others.
+    pub registration_open: bool,
 }
 
 impl Config {
@@ -47,6 +50,7 @@ impl Config {
             work_dir: None,
             ci: Default::default(),
             sandbox: Default::default(),
+            registration_open: false,
         })
     }
 

@@ -53,6 +53,7 @@ async fn run(cli: Cli) -> Result<()> {
                 memory_bytes: hearth::config::parse_size(&args.ci_job_memory)?.max(16 << 20),
                 processes: args.ci_job_processes.max(8),
             };
+            config.registration_open = args.registration == "open";
             config.sandbox = hearth::ci::sandbox::Settings {
                 enabled: args.ci_sandbox == "on",
                 user: args.ci_user,
@@ -73,8 +74,15 @@ async fn run(cli: Cli) -> Result<()> {
             let mut password = String::new();
             std::io::stdin().lock().read_line(&mut password)?;
             let password = password.trim_end_matches(['\n', '\r']);
-            let user =
-                accounts::create_user(&db, &Default::default(), &name, email.as_deref(), password, Some(admin)).await?;
+            let user = accounts::create_user(
+                &db,
+                &Default::default(),
+                &name,
+                email.as_deref(),
+                password,
+                accounts::Maker::Admin { admin },
+            )
+            .await?;
             eprintln!(
                 "created user {}{}",
                 user.name,

@@ -46,7 +46,7 @@ fn whoami(server: &TestServer, client: &Client) -> serde_json::Value {
 
 #[test]
 fn first_registered_account_is_admin_and_sessions_work() {
-    let server = TestServer::start();
+    let server = TestServer::start_with(&["--registration", "open"]);
     let alice = browser();
     let page = alice.get(server.url("/register")).send().unwrap().text().unwrap();
     assert!(
@@ -136,7 +136,7 @@ fn a_failed_sign_in_does_not_tell_whether_the_user_exists() {
 
 #[test]
 fn forms_without_the_csrf_token_are_refused() {
-    let server = TestServer::start();
+    let server = TestServer::start_with(&["--registration", "open"]);
     let client = browser();
     client.get(server.url("/register")).send().unwrap();
     let resp = client
@@ -166,7 +166,7 @@ fn forms_without_the_csrf_token_are_refused() {
 
 #[test]
 fn personal_access_tokens_are_shown_once_listed_and_revoked() {
-    let server = TestServer::start();
+    let server = TestServer::start_with(&["--registration", "open"]);
     let client = browser();
     register(&server, &client, "alice", "pw-alice-1");
     let page = client
@@ -406,4 +406,83 @@ fn a_flood_of_wrong_passwords_is_refused_and_costs_little() {
         .send()
         .unwrap();
     assert_eq!(resp.status(), 200);
+}
+
+#[test]
+fn registration_is_closed_by_default_and_admins_make_accounts() {
+    let server = TestServer::start();
+    // The first person may register, and becomes the administrator.
+    let home = browser().get(server.url("/")).send().unwrap().text().unwrap();
+    assert!(home.contains("href=\"/register\""));
+    let alice = browser();
+    assert_eq!(register(&server, &alice, "alice", "pw-alice-1").status(), 303);
+    assert_eq!(whoami(&server, &alice)["is_admin"], true);
+    // Nobody else may.
+    let visitor = browser();
+    let home = visitor.get(server.url("/")).send().unwrap().text().unwrap();
+    assert!(!home.contains("href=\"/register\""), "no link to a closed door");
+    let page = visitor.get(server.url("/register")).send().unwrap();
+    assert_eq!(page.status(), 403);
+    assert!(page.text().unwrap().contains("Registration is closed"));
+    // Not even with a form fetched while it was open (the CSRF token of any page will do).
+    let login_page = visitor.get(server.url("/login")).send().unwrap().text().unwrap();
+    let resp = visitor
+        .post(server.url("/register"))
+        .form(&[
+            ("csrf", csrf_of(&login_page).as_str()),
+            ("name", "mallory"),
+            ("email", ""),
+            ("password", "pw-mallory-1"),
+        ])
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    assert!(
+        server
+            .db()
+            .query_row("SELECT count(*) FROM users WHERE name = 'mallory'", [], |r| r
+                .get::<_, i64>(0))
+            .unwrap()
+            == 0
+    );
+    // The administrator makes an account at /admin/users; others find nothing there.
+    let page = alice.get(server.url("/admin/users")).send().unwrap();
+    assert_eq!(page.status(), 200);
+    let page = page.text().unwrap();
+    assert!(page.contains("Registration is closed"));
+    let resp = alice
+        .post(server.url("/admin/users"))
+        .form(&[
+            ("csrf", csrf_of(&page).as_str()),
+            ("name", "bob"),
+            ("email", "bob@example.test"),
+            ("password", "pw-bob-123"),
+        ])
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let page = resp.text().unwrap();
+    assert!(page.contains("Account <a href=\"/bob\">bob</a> created"), "{page}");
+    let resp = alice
+        .post(server.url("/admin/users"))
+        .form(&[
+            ("csrf", csrf_of(&page).as_str()),
+            ("name", "BOB"),
+            ("password", "pw-bob-123"),
+        ])
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 409, "the name is taken");
+    let bob = browser();
+    assert_eq!(login(&server, &bob, "bob", "pw-bob-123").status(), 303);
+    assert_eq!(whoami(&server, &bob)["is_admin"], false);
+    assert_eq!(bob.get(server.url("/admin/users")).send().unwrap().status(), 404);
+    assert_eq!(visitor.get(server.url("/admin/users")).send().unwrap().status(), 303);
+    // And on the command line.
+    let out = server.admin(&["create-user", "carol"], "pw-carol-12\n");
+    assert!(out.status.success());
+    // --registration open lets anyone in.
+    let open = TestServer::start_with(&["--registration", "open"]);
+    assert_eq!(register(&open, &browser(), "alice", "pw-alice-1").status(), 303);
+    assert_eq!(register(&open, &browser(), "bob", "pw-bob-123").status(), 303);
 }

@@ -386,6 +386,18 @@ async fn accounts(b: &Browser) {
     assert!(b.text("header.site nav").await.contains("alice"), "signed in");
 }
 
+/// The administrator makes an account (registration is closed).
+async fn administration(b: &Browser) {
+    b.visit("/admin/users", "admin-users").await;
+    b.open("Create an account").await;
+    b.fill("main form input[name=name]", "bob").await;
+    b.fill("main form input[name=password]", "pw-bob-12345").await;
+    b.click("main form button[type=submit]").await;
+    b.check("admin-user-created").await;
+    assert!(b.text("[role=status]").await.contains("Account bob created"));
+    assert!(b.text("main table").await.contains("bob"));
+}
+
 /// Journey 2: a repository from /new, its push instructions, a real push,
 /// then its README, tree, a file, the file's history and a commit.
 async fn repository(b: &Browser, server: &TestServer, git: &Git) {
@@ -768,6 +780,7 @@ async fn journeys_with_javascript() {
     let (server, git) = setup();
     let b = Browser::start(&server, "js", true).await;
     accounts(&b).await;
+    administration(&b).await;
     repository(&b, &server, &git).await;
     issues(&b).await;
     tour(&b).await;
@@ -779,6 +792,7 @@ async fn journeys_without_javascript() {
     let (server, git) = setup();
     let b = Browser::start(&server, "nojs", false).await;
     accounts(&b).await;
+    administration(&b).await;
     repository(&b, &server, &git).await;
     issues(&b).await;
     b.close().await;

@@ -68,14 +68,24 @@ pub fn check_password_rules(password: &str) -> Result<()> {
     Ok(())
 }
 
-/// Creates a user. `admin: None` makes the first user of the site an admin.
+/// Who a new account is made by, which decides whether it is an admin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Maker {
+    /// An administrator (page or command line), saying whether it is one too.
+    Admin { admin: bool },
+    /// The person themselves at /register: the first account of the site
+    /// becomes its admin; when `only_first`, no other may register.
+    Themselves { only_first: bool },
+}
+
+/// Creates a user.
 pub async fn create_user(
     db: &Db,
     passwords: &Passwords,
     name: &str,
     email: Option<&str>,
     password: &str,
-    admin: Option<bool>,
+    maker: Maker,
 ) -> Result<User> {
     validate_user_name(name)?;
     check_password_rules(password)?;
@@ -91,7 +101,16 @@ pub async fn create_user(
     };
     let (name, email) = (name.to_string(), email.map(str::to_string));
     db.write(move |tx| {
-        let is_admin = admin.unwrap_or(db::users::count(tx)? == 0);
+        let first = db::users::count(tx)? == 0;
+        let is_admin = match maker {
+            Maker::Admin { admin } => admin,
+            Maker::Themselves { only_first: true } if !first => {
+                return Err(Error::Forbidden(
+                    "registration is closed on this server: ask an administrator for an account".into(),
+                ));
+            }
+            Maker::Themselves { .. } => first,
+        };
         let id = db::users::insert(tx, &name, email.as_deref(), &hash, is_admin)?;
         Ok(User {
             id,

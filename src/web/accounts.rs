@@ -100,6 +100,8 @@ async fn signed_in(state: &AppState, user: &User, next: &str) -> Result<Response
 #[template(path = "accounts/register.html")]
 struct RegisterView {
     nav: Nav,
+    /// Nobody may register here: the page says so, with no form.
+    closed: bool,
     first: bool,
     name: String,
     email: String,
@@ -111,14 +113,19 @@ async fn register_form(State(state): State<AppState>, nav: Nav) -> Result<Respon
         return Ok(Redirect::to("/").into_response());
     }
     let first = state.db.read(crate::db::users::count).await? == 0;
-    Ok(RegisterView {
+    let closed = !nav.can_register;
+    let view = RegisterView {
         nav,
+        closed,
         first,
         name: String::new(),
         email: String::new(),
         error: None,
-    }
-    .into_response())
+    };
+    Ok(match closed {
+        true => (StatusCode::FORBIDDEN, view).into_response(),
+        false => view.into_response(),
+    })
 }
 
 #[derive(Deserialize)]
@@ -137,19 +144,22 @@ async fn register(State(state): State<AppState>, nav: Nav, CsrfForm(form): CsrfF
         name,
         Some(&form.email),
         &form.password,
-        None,
+        accounts::Maker::Themselves {
+            only_first: !state.config.registration_open,
+        },
     )
     .await
     {
         Ok(user) => signed_in(&state, &user, "/").await,
-        Err(e @ (Error::BadRequest(_) | Error::Conflict(_))) => {
-            let status = if matches!(e, Error::Conflict(_)) {
-                StatusCode::CONFLICT
-            } else {
-                StatusCode::BAD_REQUEST
+        Err(e @ (Error::BadRequest(_) | Error::Conflict(_) | Error::Forbidden(_))) => {
+            let status = match e {
+                Error::Conflict(_) => StatusCode::CONFLICT,
+                Error::Forbidden(_) => StatusCode::FORBIDDEN,
+                _ => StatusCode::BAD_REQUEST,
             };
             let first = state.db.read(crate::db::users::count).await? == 0;
             let view = RegisterView {
+                closed: matches!(e, Error::Forbidden(_)),
                 nav,
                 first,
                 name: name.to_string(),

@@ -86,6 +86,18 @@ impl FromRequestParts<AppState> for SignedIn {
 pub struct Nav {
     pub user: Option<User>,
     pub csrf: String,
+    /// A visitor may create an account here (registration is open, or
+    /// there is no account yet).
+    pub can_register: bool,
+}
+
+/// Whether a visitor may register: `--registration open`, or the server
+/// has no account yet (the first one becomes its administrator).
+pub async fn registration_open(state: &AppState) -> Result<bool> {
+    if state.config.registration_open {
+        return Ok(true);
+    }
+    Ok(state.db.read(crate::db::users::count).await? == 0)
 }
 
 impl Nav {
@@ -99,9 +111,11 @@ impl Nav {
             Some(secret) => accounts::session_user(&state.db, secret).await.ok().flatten(),
             None => None,
         };
+        let can_register = user.is_none() && registration_open(state).await.unwrap_or(false);
         Nav {
             user,
             csrf: csrf.map(|c| c.0).unwrap_or_default(),
+            can_register,
         }
     }
 }
@@ -116,7 +130,12 @@ impl FromRequestParts<AppState> for Nav {
             .get::<CsrfToken>()
             .map(|c| c.0.clone())
             .unwrap_or_default();
-        Ok(Nav { user, csrf })
+        let can_register = user.is_none() && registration_open(state).await?;
+        Ok(Nav {
+            user,
+            csrf,
+            can_register,
+        })
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod access;
 mod accounts;
+mod admin;
 mod api;
 mod assets;
 mod auth;
@@ -83,6 +84,7 @@ pub fn router(state: AppState) -> Router {
         .merge(home::routes())
         .merge(assets::routes())
         .merge(accounts::routes())
+        .merge(admin::routes())
         .merge(tokens::routes())
         .merge(api::routes())
         .merge(git_http::routes())
