@@ -17,7 +17,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve repositories, pages and the API over HTTP.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Administrative tasks on a data directory (work while a server runs).
     #[command(subcommand)]
     Admin(AdminCommand),
