@@ -9,8 +9,20 @@
 # job: from the job's first log line (before the workspace checkout) to the
 # step's first output. Prints the median, p90 and p99 of both.
 #
-# Env: PUSHES (50), KEEP=1. Needs git, curl, python3.
+# What the job sandbox costs: with SANDBOX=both (the default) the whole
+# measurement runs twice in a row, first with --ci-sandbox off, then with
+# the sandbox (bubblewrap), and both results are printed.
+#
+# Env: PUSHES (50), SANDBOX (both, on, off), KEEP=1. Needs git, curl, python3.
 for c in git curl python3; do command -v $c >/dev/null || { echo "missing $c" >&2; exit 1; }; done
+if [[ ${SANDBOX:-both} == both ]]; then
+  for mode in off on; do
+    echo "== --ci-sandbox $mode"
+    SANDBOX=$mode "$0" "$@"
+  done
+  exit 0
+fi
+export HEARTH_ARGS="--ci-sandbox $SANDBOX ${HEARTH_ARGS:-}"
 . "$(dirname "$0")/lib.sh"
 PUSHES=${PUSHES:-50}
 SRC=${1:-}

@@ -2,7 +2,8 @@
 # makes a work directory (removed on exit unless KEEP=1), isolates git's
 # configuration, and offers:
 #   synthetic_repo DEST      a bare repository of 2,000 commits over 200 folders
-#   start_hearth             the release server on a free port: sets BASE, PID
+#   start_hearth             the release server on a free port (with the extra
+#                            arguments of HEARTH_ARGS): sets BASE, PID
 #   push_repo SRC            pushes SRC --mirror into bench/repo: sets URL, TOKEN
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -44,7 +45,8 @@ start_hearth() {
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   BASE=http://127.0.0.1:$port
   # Its own session, so signals sent to this script's process group miss it.
-  setsid "$BIN" serve --data "$W/data" --listen "127.0.0.1:$port" 2>"$W/server.log" &
+  # shellcheck disable=SC2086
+  setsid "$BIN" serve --data "$W/data" --listen "127.0.0.1:$port" ${HEARTH_ARGS:-} 2>"$W/server.log" &
   PID=$!
   for _ in $(seq 100); do curl -fs "$BASE/healthz" >/dev/null 2>&1 && return 0; sleep 0.05; done
   echo "hearth did not start; see $W/server.log" >&2

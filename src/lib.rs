@@ -18,7 +18,6 @@ pub mod repos;
 pub mod time;
 pub mod web;
 
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
@@ -94,19 +93,73 @@ pub async fn serve(config: Config, listener: TcpListener) -> Result<()> {
     let app = web::router(state);
     let addr = listener.local_addr()?;
     tracing::info!("listening on http://{addr}");
-    // Without TCP_NODELAY the last small write of an answer waits for the
-    // client's delayed ACK (40 ms on Linux).
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    serve_connections(listener, app, shutdown_signal()).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Connections served at once; the next waits in the listen queue.
+pub const MAX_CONNECTIONS: usize = 1024;
+/// A request's headers must arrive within this time (else the connection
+/// closes), and may total at most `MAX_HEADER_BYTES` (431 above it).
+pub const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+pub const MAX_HEADER_BYTES: usize = 16 << 10;
+/// A request body that sends nothing for this long fails.
+pub const BODY_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Accepts connections until `shutdown`, then waits for those open to
+/// finish their requests. Each is HTTP/1 with a header timeout and cap, an
+/// idle timeout on request bodies,
+/// TCP_NODELAY (without it the last small write of an answer waits for
+/// the client's delayed ACK, 40 ms on Linux), and the client's address
+/// for the handlers (`ConnectInfo`).
+async fn serve_connections(listener: TcpListener, app: axum::Router, shutdown: impl std::future::Future<Output = ()>) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let places = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .max_buf_size(MAX_HEADER_BYTES);
+    tokio::pin!(shutdown);
+    loop {
+        let place = tokio::select! {
+            place = places.clone().acquire_owned() => place.expect("the semaphore is never closed"),
+            _ = &mut shutdown => break,
+        };
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors, say: wait a moment rather than spin.
+                    tracing::warn!("accepting a connection: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+            let mut request = request
+                .map(|body| axum::body::Body::new(tower_http::timeout::TimeoutBody::new(BODY_IDLE_TIMEOUT, body)));
+            request.extensions_mut().insert(axum::extract::ConnectInfo(remote));
+            tower::ServiceExt::oneshot(app.clone(), request)
+        });
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            let _ = connection.await;
+            drop(place);
+        });
+    }
+    // Open streams (a live log in a browser) do not hold the server up for long.
+    if tokio::time::timeout(std::time::Duration::from_secs(10), graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some connections were still open after 10 seconds; closing them");
+    }
 }
 
 async fn shutdown_signal() {

@@ -334,9 +334,9 @@ jobs:
 #[test]
 fn links_out_of_the_workspace_are_never_followed() {
     let r = repo_of(repo_with(&[]), "mallory", "demo");
-    r.push_workflow(
-        "links.yml",
-        r#"on: push
+    // A folder of the host the server could be tricked into writing to.
+    let host = tempfile::TempDir::new().unwrap();
+    let workflow = r#"on: push
 jobs:
   upload:
     steps:
@@ -360,11 +360,31 @@ jobs:
       - run: ln -s / root
       - working-directory: root
         run: ls etc/passwd
-"#,
-        "main",
-    );
+  land:
+    needs: upload
+    steps:
+      - run: ln -s HOST land
+      - uses: actions/download-artifact@v4
+        with:
+          name: loot
+          path: land/deeper
+"#
+    .replace("HOST", &host.path().display().to_string());
+    r.push_workflow("links.yml", &workflow, "main");
     let run = r.wait_run(1);
     let jobs = r.jobs(&run);
+    let land = r.job(&jobs, "land");
+    assert_eq!(land["conclusion"], "failure");
+    assert!(
+        r.log(land).contains("leaves the workspace through a symbolic link"),
+        "{}",
+        r.log(land)
+    );
+    assert_eq!(
+        std::fs::read_dir(host.path()).unwrap().count(),
+        0,
+        "nothing written outside"
+    );
     let cwd = r.job(&jobs, "cwd");
     assert_eq!(cwd["conclusion"], "failure");
     assert!(

@@ -35,6 +35,7 @@ pub(super) fn hash_files(workspace: &Path, patterns: &[String]) -> String {
 pub(super) async fn run_action(
     step: &workflow::Step,
     workspace: &Path,
+    owner: Option<(u32, u32)>,
     writer: &mut LogWriter,
     record: &Record<'_>,
     cache_saves: &mut Vec<(String, String)>,
@@ -98,7 +99,7 @@ pub(super) async fn run_action(
             {
                 return failed(writer, format!("{dest}: the path leaves the workspace"));
             }
-            let dest = workspace.join(dest);
+            let dest = PathBuf::from(dest);
             let all = record.artifacts().await?;
             let wanted: Vec<(String, String, PathBuf)> = match with("name") {
                 Some(name) => match all.into_iter().find(|(n, _)| n == name) {
@@ -115,8 +116,8 @@ pub(super) async fn run_action(
                     .collect(),
             };
             for (name, sha, to) in wanted {
-                let store = store.clone();
-                let n = tokio::task::spawn_blocking(move || super::artifacts::unpack(&store, &sha, &to))
+                let (store, ws) = (store.clone(), workspace.to_path_buf());
+                let n = tokio::task::spawn_blocking(move || super::artifacts::unpack(&store, &sha, &ws, &to, owner))
                     .await
                     .map_err(|e| Error::internal(format!("unpacking an artifact: {e}")))?;
                 match n {
@@ -146,9 +147,11 @@ pub(super) async fn run_action(
             match found {
                 Some((found_key, sha)) => {
                     let ws = workspace.to_path_buf();
-                    let n = tokio::task::spawn_blocking(move || super::artifacts::unpack(&store, &sha, &ws))
-                        .await
-                        .map_err(|e| Error::internal(format!("restoring a cache: {e}")))?;
+                    let n = tokio::task::spawn_blocking(move || {
+                        super::artifacts::unpack(&store, &sha, &ws, Path::new("."), owner)
+                    })
+                    .await
+                    .map_err(|e| Error::internal(format!("restoring a cache: {e}")))?;
                     match n {
                         Ok(n) => writer.line(&format!("Hearth: cache {found_key:?} restored: {n} files")),
                         Err(e) => writer.line(&format!("Warning: cache {found_key:?} could not be restored: {e}")),

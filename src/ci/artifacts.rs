@@ -132,24 +132,81 @@ pub fn pack(store: &Path, workspace: &Path, files: &[PathBuf]) -> std::io::Resul
     result
 }
 
-/// Unpacks stored archive `sha` into `dest`; returns how many files it
-/// held. Paths that would leave `dest` are refused by the tar reader.
-pub fn unpack(store: &Path, sha: &str, dest: &Path) -> std::io::Result<usize> {
+/// Unpacks stored archive `sha` into the folder `rel` of `workspace`;
+/// returns how many files it held. `rel` may not leave the workspace, by
+/// `..` or through a symbolic link the job made (`out -> /etc`); paths in
+/// the archive that would leave it are refused by the tar reader. What is
+/// written belongs to `owner` (the job's user), when given.
+pub fn unpack(
+    store: &Path,
+    sha: &str,
+    workspace: &Path,
+    rel: &Path,
+    owner: Option<(u32, u32)>,
+) -> std::io::Result<usize> {
     if !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(std::io::Error::other("not an archive id"));
     }
-    std::fs::create_dir_all(dest)?;
+    let dest = within(workspace, rel)?;
+    std::fs::create_dir_all(&dest)?;
     let file = std::fs::File::open(store.join(sha))?;
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
     archive.set_preserve_mtime(true);
-    let mut n = 0;
+    let mut written = std::collections::BTreeSet::new();
     for entry in archive.entries()? {
         let mut entry = entry?;
-        if entry.unpack_in(dest)? {
-            n += 1;
+        let path = entry.path()?.into_owned();
+        if entry.unpack_in(&dest)? {
+            written.insert(path);
         }
     }
-    Ok(n)
+    if let Some((uid, gid)) = owner {
+        // Each file, and every folder from the workspace down to it.
+        let mut folders = std::collections::BTreeSet::new();
+        for path in &written {
+            let full = dest.join(path);
+            std::os::unix::fs::lchown(&full, Some(uid), Some(gid))?;
+            let mut up = full.parent();
+            while let Some(dir) = up
+                && dir.starts_with(workspace)
+                && dir != workspace
+                && folders.insert(dir.to_path_buf())
+            {
+                up = dir.parent();
+            }
+        }
+        for dir in folders {
+            std::os::unix::fs::lchown(&dir, Some(uid), Some(gid))?;
+        }
+    }
+    Ok(written.len())
+}
+
+/// `workspace/rel`, where `rel` is a relative path that neither climbs out
+/// with `..` nor passes through a symbolic link pointing out of the workspace.
+pub fn within(workspace: &Path, rel: &Path) -> std::io::Result<PathBuf> {
+    let leaves = |why: &str| std::io::Error::other(format!("{}: {why}", rel.display()));
+    let base = std::fs::canonicalize(workspace)?;
+    let mut at = workspace.to_path_buf();
+    for part in rel.components() {
+        match part {
+            Component::CurDir => continue,
+            Component::Normal(name) => at.push(name),
+            _ => return Err(leaves("the path leaves the workspace")),
+        }
+        match std::fs::symlink_metadata(&at) {
+            Ok(m) if m.file_type().is_symlink() => {
+                if !std::fs::canonicalize(&at).is_ok_and(|real| real.starts_with(&base)) {
+                    return Err(leaves("the path leaves the workspace through a symbolic link"));
+                }
+            }
+            Ok(m) if !m.is_dir() => return Err(leaves("that is a file, not a folder")),
+            Ok(_) => {}
+            // The rest is made as new folders.
+            Err(_) => break,
+        }
+    }
+    Ok(workspace.join(rel))
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -198,11 +255,18 @@ mod tests {
         assert!(size > 0 && sha.len() == 64);
         assert_eq!(pack(&store, ws, &files).unwrap().0, sha, "same files, same archive");
         let out = ws.join("out");
-        assert_eq!(unpack(&store, &sha, &out).unwrap(), 3);
+        assert_eq!(unpack(&store, &sha, ws, Path::new("out"), None).unwrap(), 3);
         assert_eq!(
             std::fs::read_to_string(out.join("dist/lib/a.so")).unwrap(),
             "dist/lib/a.so"
         );
-        assert!(unpack(&store, "../x", &out).is_err());
+        assert!(unpack(&store, "../x", ws, Path::new("out"), None).is_err());
+        // Never through a link out of the workspace, nor up out of it.
+        let outside = tempfile::TempDir::new().unwrap();
+        std::os::unix::fs::symlink(outside.path(), ws.join("link")).unwrap();
+        let err = unpack(&store, &sha, ws, Path::new("link/deeper"), None).unwrap_err();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert!(unpack(&store, &sha, ws, Path::new("../up"), None).is_err());
+        assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
     }
 }

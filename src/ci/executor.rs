@@ -586,7 +586,8 @@ pub async fn run_steps(
         writer.line(&format!("::group::{}", step.name));
         let (step_conclusion, code) = match &step.run {
             None => {
-                let (c, outputs) = run_action(&step, workspace, writer, &record, &mut cache_saves).await?;
+                let (c, outputs) =
+                    run_action(&step, workspace, sandbox.owner(), writer, &record, &mut cache_saves).await?;
                 action_outputs = outputs;
                 (c, None)
             }

@@ -626,13 +626,25 @@ pub fn set_milestone_state(conn: &Connection, repo: RepoId, id: i64, state: &str
     )? > 0)
 }
 
-/// Open issues assigned to `user` across repositories, most recently
-/// updated first, with the owner and name of their repository.
+/// Takes `user` off every issue of `repo` (they lost access to it).
+pub fn unassign_everywhere(conn: &Connection, repo: RepoId, user: UserId) -> Result<usize> {
+    Ok(conn.execute(
+        "DELETE FROM issue_assignees WHERE user_id = ?1 AND issue_id IN (SELECT id FROM issues WHERE repo_id = ?2)",
+        params![user.0, repo.0],
+    )?)
+}
+
+/// Open issues assigned to `user` across the repositories they may read
+/// now (public, their own, as a collaborator, or any as a site admin), most
+/// recently updated first, with the owner and name of their repository.
 pub fn assigned_to(conn: &Connection, user: UserId, limit: u32) -> Result<Vec<(String, String, Issue)>> {
     let sql = format!(
         "SELECT * FROM ({ISSUE_SELECT}) AS x JOIN (SELECT i.id AS iid, ou.name AS owner, r.name AS repo, i.updated_at AS up
            FROM issue_assignees a JOIN issues i ON i.id = a.issue_id JOIN repos r ON r.id = i.repo_id
-           JOIN users ou ON ou.id = r.owner_id WHERE a.user_id = ?1 AND i.state = 'open') AS y ON y.iid = x.id
+           JOIN users ou ON ou.id = r.owner_id WHERE a.user_id = ?1 AND i.state = 'open'
+             AND (r.is_private = 0 OR r.owner_id = ?1
+                  OR EXISTS (SELECT 1 FROM collaborators c WHERE c.repo_id = r.id AND c.user_id = ?1)
+                  OR EXISTS (SELECT 1 FROM users me WHERE me.id = ?1 AND me.is_admin))) AS y ON y.iid = x.id
          ORDER BY y.up DESC LIMIT ?2"
     );
     let mut stmt = conn.prepare(&sql)?;

@@ -209,12 +209,14 @@ pub async fn add_collaborator(db: &Db, repo: &Repo, name: &str, permission: Perm
     .await
 }
 
-/// Takes `name`'s access away; `NotFound` when they had none.
+/// Takes `name`'s access away, and with it their assignments to the
+/// repository's issues (as on GitHub); `NotFound` when they had none.
 pub async fn remove_collaborator(db: &Db, repo: &Repo, name: &str) -> Result<()> {
     let (repo_id, name) = (repo.id, name.to_string());
     db.write(move |tx| {
         let user = db::users::by_name(tx, &name)?.ok_or(Error::NotFound)?;
         if db::collaborators::remove(tx, repo_id, user.id)? {
+            db::issues::unassign_everywhere(tx, repo_id, user.id)?;
             Ok(())
         } else {
             Err(Error::NotFound)

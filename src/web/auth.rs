@@ -160,6 +160,57 @@ pub async fn csrf_cookie(mut request: Request, next: Next) -> Response {
     response
 }
 
+/// An API call that changes something and is signed in only by the browser
+/// session cookie must come from this site's own pages: its `Origin` is
+/// this server (the request's Host, or `--base-url`). Otherwise another
+/// site could make a signed-in browser cancel runs or add collaborators.
+/// Tokens and Basic credentials are never sent by a browser on its own, so
+/// calls with them are not checked.
+pub async fn api_origin(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    use axum::response::IntoResponse;
+    let headers = request.headers();
+    let changes = !matches!(
+        *request.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+    );
+    if request.uri().path().starts_with("/api/")
+        && changes
+        && !headers.contains_key(header::AUTHORIZATION)
+        && cookie(headers, SESSION_COOKIE).is_some()
+        && !same_origin(headers, state.config.base_url.as_deref())
+    {
+        return Error::Forbidden(
+            "this API call came from another site with your browser session;              API clients authenticate with a token (Authorization: token …)"
+                .into(),
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
+
+/// Whether the request's `Origin` is this server.
+fn same_origin(headers: &HeaderMap, base_url: Option<&str>) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
+        return false;
+    };
+    if base_url.is_some_and(|base| {
+        let base = base.trim_end_matches('/');
+        // The base URL may have a path; its origin is what comes before it.
+        let end = base.find("://").map_or(0, |i| i + 3);
+        let origin_of_base = base[end..].find('/').map_or(base, |i| &base[..end + i]);
+        origin.eq_ignore_ascii_case(origin_of_base)
+    }) {
+        return true;
+    }
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let authority = origin.split_once("://").map(|(_, rest)| rest);
+    host.is_some() && authority.is_some_and(|a| Some(a) == host)
+}
+
 /// A submitted form whose `csrf` field matches the request's CSRF cookie.
 /// Handlers that change state take their form through this extractor.
 /// Fields are read as text (numbers too: parse them in the handler).
@@ -226,10 +277,20 @@ pub fn url_encode(text: &str) -> String {
     out
 }
 
-/// A `next=` target that stays on this site.
+/// A `next=` target that stays on this site: a path, with no second slash
+/// or backslash at its start and no control characters anywhere (browsers
+/// drop tabs and newlines, so `/\t/evil.example` would become
+/// `//evil.example`).
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.contains('\\')
+                && !n.chars().any(|c| c.is_control() || c == ' ') =>
+        {
+            n.to_string()
+        }
         _ => "/".to_string(),
     }
 }

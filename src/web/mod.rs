@@ -93,6 +93,7 @@ pub fn router(state: AppState) -> Router {
         .merge(issues::routes())
         .merge(runs::routes())
         .fallback(|| async { crate::error::Error::NotFound })
+        .layer(middleware::from_fn_with_state(state.clone(), auth::api_origin))
         .layer(middleware::from_fn_with_state(state.clone(), error::render))
         .layer(middleware::from_fn(auth::csrf_cookie))
         .with_state(state)
