@@ -142,6 +142,49 @@ jobs:
 }
 
 #[test]
+fn ci_run_sandboxed_on_request() {
+    let git = common::Git::new();
+    let work = git.dir("work");
+    git.ok(None, &["init", "-q", "-b", "main", work.to_str().unwrap()]);
+    std::fs::create_dir_all(work.join(".hearth/workflows")).unwrap();
+    // Where the checkout is, and a file beside it that only the machine sees.
+    let beside = git.dir("beside.txt");
+    std::fs::write(&beside, "the machine's own file\n").unwrap();
+    std::fs::write(
+        work.join(".hearth/workflows/ci.yml"),
+        format!(
+            "on: push\njobs:\n  look:\n    steps:\n      - run: |\n          test -f README.md && echo \"in $PWD as $HOME\"\n          if cat {} 2>/dev/null; then echo sees-beside; else echo beside-hidden; fi\n",
+            beside.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(work.join("README.md"), "# x\n").unwrap();
+    git.ok(Some(&work), &["add", "-A"]);
+    git.ok(Some(&work), &["commit", "-q", "-m", "first"]);
+    let run = |args: &[&str]| {
+        let out = Command::new(common::BIN)
+            .args(["ci", "run"])
+            .args(args)
+            .current_dir(&work)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let plain = run(&[]);
+    assert!(
+        plain.contains("the machine's own file") && plain.contains("sees-beside"),
+        "{plain}"
+    );
+    let sealed = run(&["--sandbox"]);
+    assert!(sealed.contains("beside-hidden"), "{sealed}");
+    assert!(
+        sealed.contains("in /home/runner/work/work/work as /home/runner"),
+        "{sealed}"
+    );
+}
+
+#[test]
 fn ci_run_stops_on_ctrl_c() {
     use std::io::BufRead;
     let git = common::Git::new();

@@ -23,6 +23,8 @@ pub async fn run(dir: &Path, only: Option<&str>, sandbox: &Sandbox) -> Result<us
         .workdir()
         .ok_or_else(|| Error::bad_request("a bare repository has no working tree to run"))?
         .to_path_buf();
+    // Absolute, so the workspace is named after the checkout's folder.
+    let root = std::fs::canonicalize(&root).unwrap_or(root);
     let files = super::local_workflows(&root);
     if files.is_empty() {
         return Err(Error::bad_request(

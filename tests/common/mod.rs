@@ -21,6 +21,8 @@ pub struct TestServer {
     pub data: PathBuf,
     child: Option<Child>,
     _dir: Option<TempDir>,
+    /// The user the server runs as, when not the test's; admin commands too.
+    run_as: Option<u32>,
 }
 
 impl TestServer {
@@ -45,6 +47,36 @@ impl TestServer {
             cmd.current_dir(dir.path()).args(["serve", "--listen", "127.0.0.1:0"]);
         });
         server._dir = Some(dir);
+        server
+    }
+
+    /// Starts a server as the unprivileged user `uid` (the test runs as
+    /// root): through `setpriv`, with a data directory that user owns.
+    pub fn start_as(uid: u32) -> TestServer {
+        let dir = TempDir::new().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        for p in [dir.path(), data.as_path()] {
+            std::os::unix::fs::chown(p, Some(uid), Some(uid)).unwrap();
+        }
+        let mut server = Self::launch(data.clone(), |cmd| {
+            *cmd = Command::new("setpriv");
+            cmd.arg(format!("--reuid={uid}"))
+                .arg(format!("--regid={uid}"))
+                .args([
+                    "--clear-groups",
+                    "--",
+                    BIN,
+                    "serve",
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--data",
+                ])
+                .arg(&data)
+                .env("HOME", dir.path());
+        });
+        server._dir = Some(dir);
+        server.run_as = Some(uid);
         server
     }
 
@@ -82,6 +114,7 @@ impl TestServer {
             data,
             child: Some(child),
             _dir: None,
+            run_as: None,
         }
     }
 
@@ -119,7 +152,18 @@ impl TestServer {
 
     /// `hearth admin ARGS... --data DATA` with `stdin` as its input.
     pub fn admin(&self, args: &[&str], stdin: &str) -> Output {
-        admin(&self.data, args, stdin)
+        match self.run_as {
+            None => admin(&self.data, args, stdin),
+            Some(uid) => admin_with(
+                Command::new("setpriv")
+                    .arg(format!("--reuid={uid}"))
+                    .arg(format!("--regid={uid}"))
+                    .args(["--clear-groups", "--", BIN]),
+                &self.data,
+                args,
+                stdin,
+            ),
+        }
     }
 
     /// Creates a user through the CLI and returns a token for them.
@@ -190,7 +234,12 @@ impl Drop for TestServer {
 }
 
 pub fn admin(data: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(BIN)
+    admin_with(&mut Command::new(BIN), data, args, stdin)
+}
+
+/// `hearth admin ARGS... --data DATA`, started by `cmd`.
+fn admin_with(cmd: &mut Command, data: &Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = cmd
         .arg("admin")
         .args(args)
         .arg("--data")
