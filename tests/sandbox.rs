@@ -197,15 +197,11 @@ fn the_data_directory_is_the_servers_alone() {
     assert_eq!(mode(&r.server.data.join("runs")), 0o700);
 }
 
-#[test]
-fn nothing_a_job_starts_outlives_it_or_the_server() {
-    let r = repo_of(repo_with(&[]), "mallory", "demo");
-    let marker = 700_000 + std::process::id() % 100_000;
-    let sleeps: Vec<String> = (0..4).map(|i| format!("sleep {}", marker + i)).collect();
-    r.push_workflow(
-        "leave.yml",
-        &format!(
-            r#"on: push
+/// A workflow whose step starts `sleeps` every way a process can try to
+/// escape (setsid, a double fork, nohup, env -i), then runs `then`.
+fn leaving(sleeps: &[String], then: &str) -> String {
+    format!(
+        r#"on: push
 jobs:
   leave:
     steps:
@@ -214,12 +210,18 @@ jobs:
           ( ( {} >/dev/null 2>&1 & ) & )
           nohup {} >/dev/null 2>&1 &
           env -i {} >/dev/null 2>&1 &
-          echo left them
+          {then}
 "#,
-            sleeps[0], sleeps[1], sleeps[2], sleeps[3]
-        ),
-        "main",
-    );
+        sleeps[0], sleeps[1], sleeps[2], sleeps[3]
+    )
+}
+
+#[test]
+fn nothing_a_job_starts_outlives_it_or_the_server() {
+    let r = repo_of(repo_with(&[]), "mallory", "demo");
+    let marker = 700_000 + std::process::id() % 100_000;
+    let sleeps: Vec<String> = (0..4).map(|i| format!("sleep {}", marker + i)).collect();
+    r.push_workflow("leave.yml", &leaving(&sleeps, "echo left them"), "main");
     let run = r.wait_run(1);
     assert_eq!(run["conclusion"], "success");
     for s in &sleeps {
@@ -230,29 +232,7 @@ jobs:
     let mut r = r;
     let flag = common::Flag::new("never");
     let later: Vec<String> = (4..8).map(|i| format!("sleep {}", marker + i)).collect();
-    r.push_workflow(
-        "leave.yml",
-        &format!(
-            r#"on: push
-jobs:
-  leave:
-    steps:
-      - run: |
-          setsid -f {} >/dev/null 2>&1
-          ( ( {} >/dev/null 2>&1 & ) & )
-          nohup {} >/dev/null 2>&1 &
-          env -i {} >/dev/null 2>&1 &
-          echo started them
-          {}
-"#,
-            later[0],
-            later[1],
-            later[2],
-            later[3],
-            flag.wait()
-        ),
-        "main",
-    );
+    r.push_workflow("leave.yml", &leaving(&later, &flag.wait()), "main");
     let deadline = Instant::now() + Duration::from_secs(30);
     while later.iter().any(|s| common::processes_matching(s) == 0) {
         assert!(Instant::now() < deadline, "the job never started its processes");

@@ -30,19 +30,7 @@ pub fn repo_with(args: &[&str]) -> Repo {
 /// alice (an admin) and her repository alice/demo on `server`.
 pub fn repo_on(server: TestServer) -> Repo {
     let token = server.user("alice", "pw-alice-1", true);
-    server.create_repo(&token, "demo", false);
-    let git = Git::new();
-    let work = git.dir("work");
-    git.ok(None, &["init", "-q", work.to_str().unwrap()]);
-    std::fs::write(work.join("README.md"), "# demo\n").unwrap();
-    Repo {
-        server,
-        git,
-        user: "alice".into(),
-        token,
-        slug: "alice/demo".into(),
-        work,
-    }
+    pushing_to(server, "alice", token, "demo")
 }
 
 /// The repository `name` of a new account `user` (not an admin) on the
@@ -50,6 +38,11 @@ pub fn repo_on(server: TestServer) -> Repo {
 pub fn repo_of(other: Repo, user: &str, name: &str) -> Repo {
     let server = other.server;
     let token = server.user(user, &format!("pw-{user}-1"), false);
+    pushing_to(server, user, token, name)
+}
+
+/// A new public repository `name` of `user`, and a checkout to push to it.
+fn pushing_to(server: TestServer, user: &str, token: String, name: &str) -> Repo {
     server.create_repo(&token, name, false);
     let git = Git::new();
     let work = git.dir("work");
