@@ -75,7 +75,8 @@ pub async fn serve(config: Config, listener: TcpListener) -> Result<()> {
         ci::sandbox::Sandbox::Broken(_) => tracing::error!("{}", sandbox.describe()),
     }
     tracing::info!(
-        "CI limits: {} jobs at once; each job's processes {} MiB of data each (RLIMIT_DATA), {} processes a step,          no core dumps, first for the OOM killer; cgroup limits: none (not set up by this version)",
+        "CI limits: {} jobs at once; {} MiB of data per job process (RLIMIT_DATA); {} processes per step; \
+         no core dumps; job processes first for the OOM killer; cgroup limits: none (not set up by this version)",
         config.ci.jobs,
         config.ci.memory_bytes >> 20,
         config.ci.processes

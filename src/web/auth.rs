@@ -184,7 +184,8 @@ pub async fn api_origin(
         && !same_origin(headers, state.config.base_url.as_deref())
     {
         return Error::Forbidden(
-            "this API call came from another site with your browser session;              API clients authenticate with a token (Authorization: token …)"
+            "this API call came from another site with your browser session; \
+             API clients authenticate with a token (Authorization: token …)"
                 .into(),
         )
         .into_response();
