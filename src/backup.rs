@@ -10,6 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::data_dir::DataDir;
 use crate::error::{Error, Result};
 
 /// What a backup holds.
@@ -20,52 +21,52 @@ pub struct Summary {
     pub bytes: u64,
 }
 
-pub fn backup(data: &Path, out: &Path) -> Result<Summary> {
-    let db = crate::config::db_path(data);
+pub fn backup(data: &DataDir, out: &DataDir) -> Result<Summary> {
+    let db = data.database();
     if !db.is_file() {
         return Err(Error::bad_request(format!(
             "{} is not a Hearth data directory (it has no hearth.db)",
-            data.display()
+            data.root().display()
         )));
     }
+    let (data_root, out_root) = (data.root(), out.root());
     let is_empty_dir = |p: &Path| std::fs::read_dir(p).is_ok_and(|mut d| d.next().is_none());
-    if out.exists() && !is_empty_dir(out) {
+    if out_root.exists() && !is_empty_dir(out_root) {
         return Err(Error::bad_request(format!(
             "{} exists and is not empty: back up into a new folder",
-            out.display()
+            out_root.display()
         )));
     }
-    std::fs::create_dir_all(out)?;
+    std::fs::create_dir_all(out_root)?;
     let mut summary = Summary::default();
 
     // The database, as one transaction sees it.
     let conn = rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     conn.busy_timeout(std::time::Duration::from_secs(30))?;
-    let target = crate::config::db_path(out);
+    let target = out.database();
     conn.execute("VACUUM INTO ?1", [target.to_string_lossy()])?;
     drop(conn);
     count(&target, &mut summary);
 
     // Each repository: refs first, then objects.
-    let repos = data.join("repos");
-    for owner in read_dir(&repos)? {
+    for owner in read_dir(&data.repos())? {
         for repo in read_dir(&owner)? {
             if repo.extension().is_some_and(|e| e == "git") {
-                let rel = repo.strip_prefix(data).expect("under the data directory");
-                copy_repository(&repo, &out.join(rel), &mut summary)?;
+                let rel = repo.strip_prefix(data_root).expect("under the data directory");
+                copy_repository(&repo, &out_root.join(rel), &mut summary)?;
                 summary.repositories += 1;
             }
         }
     }
-    std::fs::create_dir_all(out.join("repos"))?;
+    std::fs::create_dir_all(out.repos())?;
 
     // The key that opens the secrets, job logs and summaries, artifacts.
-    let key = data.join("secrets.key");
+    let key = data.secrets_key();
     if key.is_file() {
-        copy_file(&key, &out.join("secrets.key"), &mut summary)?;
+        copy_file(&key, &out.secrets_key(), &mut summary)?;
     }
-    for dir in ["runs", "artifacts"] {
-        copy_tree(&data.join(dir), &out.join(dir), &[], &mut summary)?;
+    for (from, to) in [(data.runs(), out.runs()), (data.artifacts(), out.artifacts())] {
+        copy_tree(&from, &to, &[], &mut summary)?;
     }
     Ok(summary)
 }

@@ -66,6 +66,12 @@ pub struct DataArg {
     pub dir: PathBuf,
 }
 
+impl DataArg {
+    pub fn data_dir(&self) -> std::io::Result<crate::data_dir::DataDir> {
+        crate::data_dir::DataDir::new(&self.dir)
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     #[command(flatten)]

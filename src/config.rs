@@ -1,14 +1,15 @@
 //! The validated configuration of a server, built from the command line.
-//! Every path Hearth touches on disk is derived here from the data directory.
+//! Every path under the data directory is asked of its `DataDir`.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
+use crate::data_dir::DataDir;
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub data_dir: PathBuf,
+    pub data_dir: DataDir,
     pub listen: SocketAddr,
     /// Largest accepted push body, in bytes.
     pub max_push_size: u64,
@@ -39,7 +40,7 @@ impl Config {
             other => other.map(|u| u.trim_end_matches('/').to_string()),
         };
         // Jobs run in folders of their own: every path handed to them is absolute.
-        let data_dir = std::path::absolute(&data_dir)
+        let data_dir = DataDir::new(&data_dir)
             .map_err(|e| Error::internal(format!("the data directory {}: {e}", data_dir.display())))?;
         Ok(Config {
             data_dir,
@@ -54,21 +55,9 @@ impl Config {
         })
     }
 
-    pub fn db_path(&self) -> PathBuf {
-        db_path(&self.data_dir)
-    }
-
-    pub fn repos_dir(&self) -> PathBuf {
-        self.data_dir.join("repos")
-    }
-
     pub fn work_dir(&self) -> PathBuf {
-        self.work_dir.clone().unwrap_or_else(|| self.data_dir.join("work"))
+        self.work_dir.clone().unwrap_or_else(|| self.data_dir.work())
     }
-}
-
-pub fn db_path(data_dir: &Path) -> PathBuf {
-    data_dir.join("hearth.db")
 }
 
 /// Parses `1234`, `10K`, `5M`, `2G` (binary units, case-insensitive, an

@@ -9,6 +9,7 @@ pub mod backup;
 pub mod ci;
 pub mod cli;
 pub mod config;
+pub mod data_dir;
 pub mod db;
 pub mod error;
 pub mod git;
@@ -27,7 +28,7 @@ use crate::error::{Error, Result};
 /// directory is the server's alone: mode 0700, its database 0600 (the
 /// binary runs with umask 077, so what it creates is too; a directory left
 /// by an older version is tightened here).
-pub fn open_data_dir(data_dir: &std::path::Path) -> Result<db::Db> {
+pub fn open_data_dir(data_dir: &data_dir::DataDir) -> Result<db::Db> {
     use std::os::unix::fs::PermissionsExt;
     let private =
         |path: &std::path::Path, mode: u32| match std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
@@ -38,18 +39,17 @@ pub fn open_data_dir(data_dir: &std::path::Path) -> Result<db::Db> {
             ))),
             _ => Ok(()),
         };
-    std::fs::create_dir_all(data_dir.join("repos")).map_err(|e| {
+    std::fs::create_dir_all(data_dir.repos()).map_err(|e| {
         Error::internal(format!(
             "could not create the data directory {}: {e}",
-            data_dir.display()
+            data_dir.root().display()
         ))
     })?;
-    private(data_dir, 0o700)?;
-    let db_path = config::db_path(data_dir);
-    let db = db::Db::open(&db_path)?;
-    private(&data_dir.join("repos"), 0o700)?;
-    for file in ["hearth.db", "hearth.db-wal", "hearth.db-shm", "secrets.key"] {
-        private(&data_dir.join(file), 0o600)?;
+    private(data_dir.root(), 0o700)?;
+    let db = db::Db::open(&data_dir.database())?;
+    private(&data_dir.repos(), 0o700)?;
+    for file in data_dir.database_files().iter().chain([&data_dir.secrets_key()]) {
+        private(file, 0o600)?;
     }
     Ok(db)
 }
@@ -58,13 +58,16 @@ pub fn open_data_dir(data_dir: &std::path::Path) -> Result<db::Db> {
 pub async fn serve(config: Config, listener: TcpListener) -> Result<()> {
     let db = open_data_dir(&config.data_dir)?;
     let git = git::GitCommand::discover()?;
-    let found = repos::reconcile(&db, &config.repos_dir()).await?;
+    let found = repos::reconcile(&db, &config.data_dir).await?;
     if found > 0 {
         tracing::warn!("recorded {found} ref update(s) that an earlier run had not recorded");
     }
     let keys = ci::secrets::Keyring::open(&config.data_dir)?;
     let sandbox = {
-        let (settings, hide) = (config.sandbox.clone(), [config.data_dir.clone(), config.work_dir()]);
+        let (settings, hide) = (
+            config.sandbox.clone(),
+            [config.data_dir.root().to_path_buf(), config.work_dir()],
+        );
         tokio::task::spawn_blocking(move || ci::sandbox::Sandbox::prepare(&settings, &hide))
             .await
             .map_err(|e| Error::internal(format!("preparing the job sandbox: {e}")))??

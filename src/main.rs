@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use hearth::cli::{AdminCommand, CiCommand, Cli, Command};
 use hearth::config::Config;
+use hearth::data_dir::DataDir;
 use hearth::error::{Error, Result};
 use hearth::{accounts, db};
 
@@ -70,7 +71,7 @@ async fn run(cli: Cli) -> Result<()> {
             email,
             data,
         }) => {
-            let db = hearth::open_data_dir(&data.dir)?;
+            let db = hearth::open_data_dir(&data.data_dir()?)?;
             let mut password = String::new();
             std::io::stdin().lock().read_line(&mut password)?;
             let password = password.trim_end_matches(['\n', '\r']);
@@ -91,7 +92,7 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Backup { out, data } => {
-            let summary = hearth::backup::backup(&data.dir, &out)?;
+            let summary = hearth::backup::backup(&data.data_dir()?, &DataDir::new(&out)?)?;
             eprintln!(
                 "backed up {} repositories, {} files, {} MiB into {}",
                 summary.repositories,
@@ -122,7 +123,7 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Admin(AdminCommand::Token { name, label, data }) => {
-            let db = hearth::open_data_dir(&data.dir)?;
+            let db = hearth::open_data_dir(&data.data_dir()?)?;
             let lookup = name.clone();
             let user = db
                 .read(move |c| db::users::by_name(c, &lookup))

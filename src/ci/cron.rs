@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use super::trigger::{Origin, parsed_workflows};
 use super::workflow::Workflow;
+use crate::data_dir::DataDir;
 use crate::db::{self, Db};
 use crate::error::{Error, Result};
-use crate::repos::repo_path;
 
 /// A commit and its workflows (file path, definition) that have a schedule.
 type AtCommit = (String, Vec<(String, Workflow)>);
@@ -35,13 +35,13 @@ pub async fn next_minute() -> i64 {
 }
 
 /// Starts the runs of every schedule that fires at `minute`; returns how many.
-pub async fn tick(db: &Db, repos_dir: &Path, known: &mut Schedules, minute: i64) -> Result<usize> {
+pub async fn tick(db: &Db, data: &DataDir, known: &mut Schedules, minute: i64) -> Result<usize> {
     let at = crate::time::civil(minute * 60);
     let repos = db.read(db::repos::all).await?;
     known.by_repo.retain(|id, _| repos.iter().any(|r| r.id.0 == *id));
     let mut started = 0;
     for repo in repos {
-        let dir = repo_path(repos_dir, &repo.owner, &repo.name);
+        let dir = data.repo(&repo.owner, &repo.name);
         let branch = format!("refs/heads/{}", repo.default_branch);
         let cached = known.by_repo.remove(&repo.id.0);
         let read = {

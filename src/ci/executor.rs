@@ -15,6 +15,7 @@ use tokio::sync::Notify;
 use super::actions::{hash_files, run_action, save_cache};
 use super::process::run_step;
 use super::{expr, workflow};
+use crate::data_dir::DataDir;
 use crate::db::repos::RepoId;
 use crate::db::runs::{self, Job};
 use crate::db::{self, Db};
@@ -342,7 +343,7 @@ pub enum Record<'a> {
         job: i64,
         run: i64,
         repo: RepoId,
-        data_dir: PathBuf,
+        data_dir: DataDir,
     },
     Local {
         store: PathBuf,
@@ -377,7 +378,7 @@ impl Record<'_> {
             return;
         }
         let text = String::from_utf8_lossy(written);
-        let path = summary_path(data_dir, *run, *job);
+        let path = data_dir.job_summary(*run, *job);
         let appended = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -391,7 +392,7 @@ impl Record<'_> {
     /// Where archives are kept: `data/artifacts` on the server.
     pub(super) fn store(&self) -> PathBuf {
         match self {
-            Record::Server { data_dir, .. } => data_dir.join("artifacts"),
+            Record::Server { data_dir, .. } => data_dir.artifacts(),
             Record::Local { store } => store.clone(),
         }
     }
@@ -803,19 +804,6 @@ pub(super) fn interpolated(step: &workflow::Step, ctx: &expr::Context) -> std::r
 /// The job's definition, as the trigger stored it.
 pub(super) fn spec_of(job: &Job) -> Result<workflow::Job> {
     serde_json::from_str(&job.spec).map_err(|e| Error::internal(format!("job spec of job {}: {e}", job.id)))
-}
-
-/// `data/runs/{run}/{job}.summary.md`: what steps wrote to `$GITHUB_STEP_SUMMARY`.
-pub fn summary_path(data_dir: &Path, run: i64, job: i64) -> PathBuf {
-    data_dir
-        .join("runs")
-        .join(run.to_string())
-        .join(format!("{job}.summary.md"))
-}
-
-/// `data/runs/{run}/{job}.log`
-pub fn log_path(data_dir: &Path, run: i64, job: i64) -> PathBuf {
-    data_dir.join("runs").join(run.to_string()).join(format!("{job}.log"))
 }
 
 pub(super) fn append_line(path: &Path, text: &str) -> std::io::Result<()> {

@@ -14,16 +14,15 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use super::executor::{
-    How, Limits, LogWriter, Record, RunInfo, Work, append_line, contexts, job_env, log_path, run_steps, spec_of,
-    wanted_by,
+    How, Limits, LogWriter, Record, RunInfo, Work, append_line, contexts, job_env, run_steps, spec_of, wanted_by,
 };
 use super::process::kill_leftovers;
 use super::{trigger, workflow};
+use crate::data_dir::DataDir;
 use crate::db::repos::RepoId;
 use crate::db::runs::{self, Job};
 use crate::db::{self, Db};
 use crate::error::{Error, Result};
-use crate::repos::repo_path;
 
 /// A job running now: the signal that stops it, sent once (a job stopped
 /// goes on with its `if: always()` and `if: cancelled()` steps).
@@ -35,7 +34,7 @@ struct Running {
 /// CI of the whole server: the queue in SQLite and the jobs running now.
 pub struct Ci {
     db: Db,
-    data_dir: PathBuf,
+    data_dir: DataDir,
     work_dir: PathBuf,
     keys: super::secrets::Keyring,
     wake: Notify,
@@ -50,14 +49,14 @@ pub struct Ci {
 impl Ci {
     pub fn new(
         db: Db,
-        data_dir: PathBuf,
+        data_dir: DataDir,
         work_dir: PathBuf,
         keys: super::secrets::Keyring,
         limits: Limits,
         sandbox: super::sandbox::Sandbox,
     ) -> Arc<Ci> {
         Arc::new(Ci {
-            server_key: super::process::server_key(&data_dir),
+            server_key: super::process::server_key(data_dir.root()),
             db,
             data_dir,
             work_dir,
@@ -141,10 +140,10 @@ impl Ci {
         let this = Arc::clone(self);
         tokio::spawn(async move {
             let mut known = super::cron::Schedules::default();
-            let repos = this.data_dir.join("repos");
+            let data = this.data_dir.clone();
             loop {
                 let minute = super::cron::next_minute().await;
-                match super::cron::tick(&this.db, &repos, &mut known, minute).await {
+                match super::cron::tick(&this.db, &data, &mut known, minute).await {
                     Ok(0) => {}
                     Ok(_) => this.wake(),
                     Err(e) => tracing::error!("scheduled runs: {e}"),
@@ -154,7 +153,7 @@ impl Ci {
         let this = Arc::clone(self);
         tokio::spawn(async move {
             loop {
-                if let Err(e) = trigger::process_pending(&this.db, &this.data_dir.join("repos")).await {
+                if let Err(e) = trigger::process_pending(&this.db, &this.data_dir).await {
                     tracing::error!("turning pushes into runs: {e}");
                 }
                 if let Err(e) = this.schedule().await {
@@ -176,7 +175,7 @@ impl Ci {
             .await?
             .ok_or(Error::NotFound)?
             .run_id;
-        Ok(log_path(&self.data_dir, run, job))
+        Ok(self.data_dir.job_log(run, job))
     }
 
     async fn schedule(self: &Arc<Self>) -> Result<()> {
@@ -267,7 +266,7 @@ impl Ci {
                     Err(e) => {
                         tracing::error!("job {id}: {e}");
                         let _ = append_line(
-                            &log_path(&this.data_dir, job.run_id, id),
+                            &this.data_dir.job_log(job.run_id, id),
                             &format!("Hearth: the job could not run: {e}"),
                         );
                         ("failure", false)
@@ -316,10 +315,7 @@ impl Ci {
         match wanted_by(spec, &owned, &values) {
             Ok(wanted) => Ok(wanted),
             Err(e) => {
-                let _ = append_line(
-                    &log_path(&self.data_dir, job.run_id, job.id),
-                    &format!("Hearth: if: {e}"),
-                );
+                let _ = append_line(&self.data_dir.job_log(job.run_id, job.id), &format!("Hearth: if: {e}"));
                 Ok(false)
             }
         }
@@ -342,7 +338,7 @@ impl Ci {
     async fn run_job(&self, job: &Job, spec: &workflow::Job, cancel: &Notify) -> Result<(&'static str, bool)> {
         let (run, repo) = self.run_and_repo(job).await?;
         let info = RunInfo::of(&run, &repo);
-        let log = log_path(&self.data_dir, run.id, job.id);
+        let log = self.data_dir.job_log(run.id, job.id);
         std::fs::create_dir_all(log.parent().expect("log has a folder"))?;
         let mut writer = LogWriter::open(&log)?;
         if let Some(why) = self.sandbox.broken() {
@@ -357,7 +353,7 @@ impl Ci {
         let prepared = {
             let (root, repo_dir, sha, sandbox) = (
                 self.work_dir.join(format!("job-{}", job.id)),
-                repo_path(&self.data_dir.join("repos"), &repo.owner, &repo.name),
+                self.data_dir.repo(&repo.owner, &repo.name),
                 run.head_sha.clone(),
                 self.sandbox.clone(),
             );

@@ -4,7 +4,6 @@
 //! associated data: a sealed value cannot be moved to another secret.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
@@ -23,10 +22,10 @@ pub struct Keyring {
 
 impl Keyring {
     /// Reads `data/secrets.key`, creating it on first use.
-    pub fn open(data_dir: &Path) -> Result<Keyring> {
+    pub fn open(data_dir: &crate::data_dir::DataDir) -> Result<Keyring> {
         use std::io::Write;
         use std::os::unix::fs::OpenOptionsExt;
-        let path = data_dir.join("secrets.key");
+        let path = data_dir.secrets_key();
         let key = match std::fs::read(&path) {
             Ok(k) if k.len() == 32 => k,
             Ok(_) => return Err(Error::internal(format!("{} is not a 32-byte key", path.display()))),

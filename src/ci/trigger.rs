@@ -8,12 +8,12 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::{expr, workflow};
+use crate::data_dir::DataDir;
 use crate::db::ref_updates::ZERO_ID;
 use crate::db::runs::{self, NewJob, NewRun};
 use crate::db::{self, Db};
 use crate::error::{Error, Result};
 use crate::git::read::{self, Found};
-use crate::repos::repo_path;
 
 /// The workflow files at `commit`: `.hearth/workflows/*.yml`, or where that
 /// folder is absent, `.github/workflows/*.yml`.
@@ -182,11 +182,11 @@ pub struct Target {
 
 /// Workflow `file` (a file name in the workflows folder) at branch or tag
 /// `rev`, which must have a `workflow_dispatch` trigger.
-pub async fn dispatch_target(repos_dir: &Path, repo: &db::repos::Repo, file: &str, rev: &str) -> Result<Target> {
+pub async fn dispatch_target(data: &DataDir, repo: &db::repos::Repo, file: &str, rev: &str) -> Result<Target> {
     if file.is_empty() || file.contains('/') || !(file.ends_with(".yml") || file.ends_with(".yaml")) {
         return Err(Error::bad_request("name the workflow by its file name, e.g. ci.yml"));
     }
-    let dir = repo_path(repos_dir, &repo.owner, &repo.name);
+    let dir = data.repo(&repo.owner, &repo.name);
     let (file, rev) = (file.to_string(), rev.to_string());
     tokio::task::spawn_blocking(move || -> Result<Target> {
         let refs = crate::git::list_refs(&dir)?;
@@ -232,8 +232,8 @@ pub fn parsed_workflows(dir: &Path, sha: &str) -> Result<Vec<(String, workflow::
 
 /// The workflows on the default branch that can be started by hand: file
 /// name and workflow name. Workflows that do not parse are left out.
-pub async fn dispatchable(repos_dir: &Path, repo: &db::repos::Repo) -> Result<Vec<(String, String)>> {
-    let dir = repo_path(repos_dir, &repo.owner, &repo.name);
+pub async fn dispatchable(data: &DataDir, repo: &db::repos::Repo) -> Result<Vec<(String, String)>> {
+    let dir = data.repo(&repo.owner, &repo.name);
     let branch = format!("refs/heads/{}", repo.default_branch);
     tokio::task::spawn_blocking(move || -> Result<Vec<(String, String)>> {
         let Some(sha) = crate::git::list_refs(&dir)?.get(&branch).cloned() else {
@@ -257,13 +257,13 @@ pub async fn dispatchable(repos_dir: &Path, repo: &db::repos::Repo) -> Result<Ve
 /// number.
 pub async fn dispatch(
     db: &Db,
-    repos_dir: &Path,
+    data: &DataDir,
     repo: &db::repos::Repo,
     file: &str,
     rev: &str,
     inputs: &BTreeMap<String, String>,
 ) -> Result<i64> {
-    let target = dispatch_target(repos_dir, repo, file, rev).await?;
+    let target = dispatch_target(data, repo, file, rev).await?;
     let inputs = workflow::resolve_inputs(&target.workflow.on.inputs, inputs).map_err(Error::BadRequest)?;
     let origin = Origin {
         repo,
@@ -287,7 +287,7 @@ pub struct Created {
 }
 
 /// Handles every ref update not handled yet; returns the runs it made.
-pub async fn process_pending(db: &Db, repos_dir: &Path) -> Result<Vec<Created>> {
+pub async fn process_pending(db: &Db, data: &DataDir) -> Result<Vec<Created>> {
     let mut made = Vec::new();
     loop {
         let pending = db.read(runs::unhandled).await?;
@@ -298,7 +298,7 @@ pub async fn process_pending(db: &Db, repos_dir: &Path) -> Result<Vec<Created>> 
             let Some(repo) = db.read(move |c| db::repos::by_id(c, repo_id)).await? else {
                 continue;
             };
-            let dir = repo_path(repos_dir, &repo.owner, &repo.name);
+            let dir = data.repo(&repo.owner, &repo.name);
             let u = update.clone();
             let new_runs = tokio::task::spawn_blocking(move || {
                 let origin = Origin {

@@ -1,8 +1,9 @@
 //! Repository rules: valid names, who may read or push, creating a
 //! repository (row and bare repository together), and recording pushes.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
+use crate::data_dir::DataDir;
 use crate::db::collaborators::Permission;
 use crate::db::ref_updates::{self, RefUpdate, Source};
 use crate::db::repos::{Repo, RepoId};
@@ -101,16 +102,11 @@ pub fn access(conn: &rusqlite::Connection, repo: &Repo, viewer: Option<&User>) -
     Ok(granted.max(public))
 }
 
-/// Where the bare repository of `owner/name` lives.
-pub fn repo_path(repos_dir: &Path, owner: &str, name: &str) -> PathBuf {
-    repos_dir.join(owner).join(format!("{name}.git"))
-}
-
 /// Creates the row and the bare repository together: if the repository
 /// cannot be created on disk, the row is rolled back.
 pub async fn create(
     db: &Db,
-    repos_dir: &Path,
+    data: &DataDir,
     owner: &User,
     name: &str,
     description: &str,
@@ -122,7 +118,7 @@ pub async fn create(
         return Err(Error::bad_request("the description is too long (1000 bytes at most)"));
     }
     let (owner, name, description) = (owner.clone(), name.to_string(), description.to_string());
-    let path = repo_path(repos_dir, &owner.name, &name);
+    let path = data.repo(&owner.name, &name);
     db.write(move |tx| {
         let id = db::repos::insert(tx, owner.id, &name, &description, private)?;
         git::init_bare(&path, "main")?;
@@ -152,11 +148,11 @@ pub async fn record_ref_updates(db: &Db, repo: RepoId, path: PathBuf, source: So
 
 /// At start-up: records ref updates that reached the disk but not the
 /// database (the server stopped between the two).
-pub async fn reconcile(db: &Db, repos_dir: &Path) -> Result<usize> {
+pub async fn reconcile(db: &Db, data: &DataDir) -> Result<usize> {
     let repos = db.read(db::repos::all).await?;
     let mut found = 0;
     for repo in repos {
-        let path = repo_path(repos_dir, &repo.owner, &repo.name);
+        let path = data.repo(&repo.owner, &repo.name);
         if !path.exists() {
             tracing::warn!(
                 "repository {}/{} is missing on disk at {}",

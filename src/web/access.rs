@@ -80,7 +80,7 @@ impl<L: Level> FromRequestParts<AppState> for RepoAccess<L> {
         let Some((repo, access)) = found.filter(|(_, access)| *access >= Access::Read) else {
             return Err(hidden);
         };
-        let path = repos::repo_path(&state.config.repos_dir(), &repo.owner, &repo.name);
+        let path = state.config.data_dir.repo(&repo.owner, &repo.name);
         let found = RepoAccess {
             repo,
             path,

@@ -120,7 +120,7 @@ async fn receive_pack(
         "{}/runs",
         clone_url(&state, &headers, &repo.repo).trim_end_matches(".git")
     );
-    let repos_dir = state.config.repos_dir();
+    let data = state.config.data_dir.clone();
     let finish = move || async move {
         if crash {
             tracing::error!("failpoint after-receive-pack: aborting before the push is recorded");
@@ -134,7 +134,7 @@ async fn receive_pack(
                     tracing::error!("linking pushed commits to issues in {}: {e}", path.display());
                 }
                 // The runs this push starts, made now so the push can tell of them.
-                match ci::trigger::process_pending(&db, &repos_dir).await {
+                match ci::trigger::process_pending(&db, &data).await {
                     Ok(made) => {
                         for run in made.iter().filter(|r| r.repo == repo_id) {
                             let file = run.workflow.rsplit('/').next().unwrap_or(&run.workflow);

@@ -89,7 +89,7 @@ async fn create(
     let name = form.name.trim();
     match repos::create(
         &state.db,
-        &state.config.repos_dir(),
+        &state.config.data_dir,
         &user,
         name,
         &form.description,

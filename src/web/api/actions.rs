@@ -8,7 +8,6 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use crate::ci::executor::log_path;
 use crate::db::repos::Repo;
 use crate::db::runs::{self, Job, Run, Step};
 use crate::error::{Error, Result};
@@ -185,7 +184,7 @@ async fn logs(
             Ok(j)
         })
         .await?;
-    let text = match tokio::fs::read(log_path(&state.config.data_dir, j.run_id, j.id)).await {
+    let text = match tokio::fs::read(state.config.data_dir.job_log(j.run_id, j.id)).await {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(e.into()),
@@ -278,8 +277,15 @@ async fn dispatch(
         };
         inputs.insert(name, text);
     }
-    let repos = state.config.repos_dir();
-    crate::ci::trigger::dispatch(&state.db, &repos, &access.repo, &file, &body.rev, &inputs).await?;
+    crate::ci::trigger::dispatch(
+        &state.db,
+        &state.config.data_dir,
+        &access.repo,
+        &file,
+        &body.rev,
+        &inputs,
+    )
+    .await?;
     state.ci.wake();
     Ok(StatusCode::NO_CONTENT)
 }

@@ -87,7 +87,7 @@ async fn create_repo(
     let description = body.description.unwrap_or_default();
     let repo = repos::create(
         &state.db,
-        &state.config.repos_dir(),
+        &state.config.data_dir,
         &user,
         &body.name,
         &description,

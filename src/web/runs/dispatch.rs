@@ -71,7 +71,7 @@ async fn dispatch_view(
     given: &std::collections::BTreeMap<String, String>,
     error: Option<String>,
 ) -> Result<DispatchView> {
-    let target = crate::ci::trigger::dispatch_target(&state.config.repos_dir(), &access.repo, file, rev).await?;
+    let target = crate::ci::trigger::dispatch_target(&state.config.data_dir, &access.repo, file, rev).await?;
     let inputs = target
         .workflow
         .on
@@ -114,8 +114,7 @@ pub(super) async fn dispatch(
         .filter_map(|(k, v)| k.strip_prefix("input.").map(|k| (k.to_string(), v.clone())))
         .collect();
     let (file, rev) = (form.workflow.trim(), form.rev.trim());
-    let repos = state.config.repos_dir();
-    match crate::ci::trigger::dispatch(&state.db, &repos, &access.repo, file, rev, &inputs).await {
+    match crate::ci::trigger::dispatch(&state.db, &state.config.data_dir, &access.repo, file, rev, &inputs).await {
         Ok(number) => {
             state.ci.wake();
             Ok(to_run(&access.repo, number).into_response())

@@ -113,7 +113,7 @@ pub(super) async fn job(
             Ok((run, job, steps))
         })
         .await?;
-    let mut log = tokio::fs::read(log_path(&state.config.data_dir, run.id, job.id))
+    let mut log = tokio::fs::read(state.config.data_dir.job_log(run.id, job.id))
         .await
         .unwrap_or_default();
     // Whole lines only: the live stream goes on from the end of the last one.
@@ -131,14 +131,10 @@ pub(super) async fn job(
     } else {
         &log[..]
     };
-    let summary = tokio::fs::read_to_string(crate::ci::executor::summary_path(
-        &state.config.data_dir,
-        run.id,
-        job.id,
-    ))
-    .await
-    .ok()
-    .map(|md| crate::markup::markdown(&md, None));
+    let summary = tokio::fs::read_to_string(state.config.data_dir.job_summary(run.id, job.id))
+        .await
+        .ok()
+        .map(|md| crate::markup::markdown(&md, None));
     Ok(JobView {
         unsandboxed: !state.ci.sandbox().is_on(),
         nav,
@@ -195,7 +191,7 @@ pub(super) async fn job_stream(
         .and_then(|v| v.parse().ok());
     let tail = LogTail {
         db: state.db.clone(),
-        path: log_path(&state.config.data_dir, job.run_id, job.id),
+        path: state.config.data_dir.job_log(job.run_id, job.id),
         job: job.id,
         offset: resume.or(query.from).unwrap_or(0),
         steps: String::new(),

@@ -57,7 +57,7 @@ pub(super) async fn list(
         })
         .await?;
     let dispatchable = if access.access >= Access::Write {
-        crate::ci::trigger::dispatchable(&state.config.repos_dir(), &access.repo).await?
+        crate::ci::trigger::dispatchable(&state.config.data_dir, &access.repo).await?
     } else {
         Vec::new()
     };

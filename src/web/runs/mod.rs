@@ -19,7 +19,6 @@ use axum::routing::get;
 use super::access::{Read, RepoAccess, Write};
 use super::auth::{CsrfForm, NoFields};
 use super::{AppState, Nav, ago};
-use crate::ci::executor::log_path;
 use crate::ci::workflow::InputKind;
 use crate::db::repos::Repo;
 use crate::db::runs::{self, Job, Run, Step};

@@ -131,7 +131,7 @@ pub(super) async fn artifact(
             crate::db::artifacts::by_name(c, run.id, &wanted)?.ok_or(Error::NotFound)
         })
         .await?;
-    let file = tokio::fs::File::open(state.config.data_dir.join("artifacts").join(&found.sha256))
+    let file = tokio::fs::File::open(state.config.data_dir.artifacts().join(&found.sha256))
         .await
         .map_err(|_| Error::NotFound)?;
     let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(file));
