@@ -94,14 +94,14 @@ pub struct ServeArgs {
     #[arg(long, env = "HEARTH_CI_JOBS")]
     pub ci_jobs: Option<usize>,
     /// The longest a job may run, in minutes: `timeout-minutes` is capped here.
-    #[arg(long, env = "HEARTH_CI_MAX_TIMEOUT", default_value_t = 360)]
+    #[arg(long, env = "HEARTH_CI_MAX_TIMEOUT", default_value_t = crate::config::DEFAULT_MAX_TIMEOUT_MINUTES)]
     pub ci_max_timeout: u64,
     /// Memory each process of a job may allocate (its data size), in bytes
     /// or with a K, M or G suffix.
-    #[arg(long, env = "HEARTH_CI_JOB_MEMORY", default_value = "4G")]
+    #[arg(long, env = "HEARTH_CI_JOB_MEMORY", default_value = crate::config::DEFAULT_JOB_MEMORY)]
     pub ci_job_memory: String,
     /// Processes a step may have at once; more (a fork bomb) stops the step.
-    #[arg(long, env = "HEARTH_CI_JOB_PROCESSES", default_value_t = 1024)]
+    #[arg(long, env = "HEARTH_CI_JOB_PROCESSES", default_value_t = crate::config::DEFAULT_JOB_PROCESSES)]
     pub ci_job_processes: usize,
     /// Who may create an account: `closed` (the first account registers
     /// itself and becomes the administrator; admins make the others, at

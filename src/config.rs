@@ -20,9 +20,9 @@ pub struct Config {
     /// Where CI jobs get their workspaces; `None` is `data/work`.
     pub work_dir: Option<PathBuf>,
     /// How much CI may take of this machine.
-    pub ci: crate::ci::executor::Limits,
+    pub ci: CiLimits,
     /// What jobs run in.
-    pub sandbox: crate::ci::sandbox::Settings,
+    pub sandbox: SandboxSettings,
     /// Anyone may create an account (`--registration open`); otherwise only
     /// the first account registers itself, and admins make the others.
     pub registration_open: bool,
@@ -57,6 +57,58 @@ impl Config {
 
     pub fn work_dir(&self) -> PathBuf {
         self.work_dir.clone().unwrap_or_else(|| self.data_dir.work())
+    }
+}
+
+/// `--ci-max-timeout`, in minutes.
+pub const DEFAULT_MAX_TIMEOUT_MINUTES: u64 = 360;
+/// `--ci-job-memory`.
+pub const DEFAULT_JOB_MEMORY: &str = "4G";
+/// `--ci-job-processes`.
+pub const DEFAULT_JOB_PROCESSES: usize = 1024;
+
+/// How much of the machine CI may take.
+#[derive(Debug, Clone, Copy)]
+pub struct CiLimits {
+    /// Jobs at once.
+    pub jobs: usize,
+    /// `timeout-minutes` is capped here.
+    pub max_timeout_seconds: u64,
+    /// RLIMIT_DATA of each process of a job.
+    pub memory_bytes: u64,
+    /// Processes a step may have at once.
+    pub processes: usize,
+}
+
+impl Default for CiLimits {
+    fn default() -> CiLimits {
+        CiLimits {
+            jobs: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            max_timeout_seconds: DEFAULT_MAX_TIMEOUT_MINUTES * 60,
+            memory_bytes: parse_size(DEFAULT_JOB_MEMORY).expect("the default is a size"),
+            processes: DEFAULT_JOB_PROCESSES,
+        }
+    }
+}
+
+/// What the administrator asked of the job sandbox (`--ci-sandbox`,
+/// `--ci-user`, `--ci-network`).
+#[derive(Debug, Clone)]
+pub struct SandboxSettings {
+    pub enabled: bool,
+    /// A user name, or `UID[:GID]`.
+    pub user: Option<String>,
+    /// false: the job has only its own loopback.
+    pub network: bool,
+}
+
+impl Default for SandboxSettings {
+    fn default() -> SandboxSettings {
+        SandboxSettings {
+            enabled: true,
+            user: None,
+            network: true,
+        }
     }
 }
 

@@ -45,7 +45,7 @@ async fn run(cli: Cli) -> Result<()> {
             let mut config = Config::new(args.data.dir, args.listen, &args.max_push_size, args.base_url)?;
             config.failpoint = args.failpoint;
             config.work_dir = args.work_dir.map(std::path::absolute).transpose()?;
-            config.ci = hearth::ci::executor::Limits {
+            config.ci = hearth::config::CiLimits {
                 jobs: args
                     .ci_jobs
                     .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2))
@@ -55,7 +55,7 @@ async fn run(cli: Cli) -> Result<()> {
                 processes: args.ci_job_processes.max(8),
             };
             config.registration_open = args.registration == "open";
-            config.sandbox = hearth::ci::sandbox::Settings {
+            config.sandbox = hearth::config::SandboxSettings {
                 enabled: args.ci_sandbox == "on",
                 user: args.ci_user,
                 network: args.ci_network == "host",
@@ -104,7 +104,7 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Ci(CiCommand::Lint { files }) => lint(files),
         Command::Ci(CiCommand::Run { job, sandbox }) => {
-            let settings = hearth::ci::sandbox::Settings {
+            let settings = hearth::config::SandboxSettings {
                 enabled: sandbox,
                 ..Default::default()
             };

@@ -27,30 +27,6 @@ pub const LOG_CAP_BYTES: u64 = 16 << 20;
 /// `$GITHUB_STEP_SUMMARY` may hold this much each; more fails the step.
 const STEP_FILE_CAP_BYTES: u64 = 1 << 20;
 
-/// How much of the machine CI may take.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    /// Jobs at once.
-    pub jobs: usize,
-    /// `timeout-minutes` is capped here.
-    pub max_timeout_seconds: u64,
-    /// RLIMIT_DATA of each process of a job.
-    pub memory_bytes: u64,
-    /// Processes a step may have at once.
-    pub processes: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Limits {
-        Limits {
-            jobs: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
-            max_timeout_seconds: 360 * 60,
-            memory_bytes: 4 << 30,
-            processes: 1024,
-        }
-    }
-}
-
 /// What expressions and the environment know of a run.
 pub struct RunInfo {
     pub sha: String,
@@ -476,7 +452,7 @@ pub struct How<'a> {
     pub sandbox: &'a super::sandbox::Sandbox,
     pub cancel: &'a Notify,
     pub record: Record<'a>,
-    pub limits: &'a Limits,
+    pub limits: &'a crate::config::CiLimits,
 }
 
 /// How a job's steps went.
@@ -819,7 +795,7 @@ pub(super) fn timestamp() -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
-    let secs = crate::web::rfc3339(now.as_secs() as i64);
+    let secs = crate::time::rfc3339(now.as_secs() as i64);
     format!("{}.{:03}Z", secs.trim_end_matches('Z'), now.subsec_millis())
 }
 

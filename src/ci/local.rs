@@ -246,7 +246,7 @@ async fn run_workflow(
             record: Record::Local {
                 store: scratch_root.join("artifacts"),
             },
-            limits: &executor::Limits::default(),
+            limits: &crate::config::CiLimits::default(),
         };
         let done = executor::run_steps(&spec, &mut env, &mut contexts, &mut writer, how).await;
         work.remove();

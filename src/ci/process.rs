@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
-use super::executor::{Limits, LogWriter, Work};
+use super::executor::{LogWriter, Work};
 use super::sandbox::Sandbox;
 use super::workflow;
+use crate::config::CiLimits as Limits;
 use crate::error::Result;
 
 /// Longer output lines are cut into pieces of this size.

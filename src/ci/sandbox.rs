@@ -16,6 +16,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::config::SandboxSettings as Settings;
 use crate::error::{Error, Result};
 
 /// Where the job's runner files (scripts, `$GITHUB_ENV`…) are, seen from inside.
@@ -28,26 +29,6 @@ pub const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:
 pub const DEFAULT_USER: &str = "hearth-ci";
 /// The uid/gid used when that account does not exist: one no account has.
 const FALLBACK_ID: u32 = 64738;
-
-/// What the administrator asked for (`--ci-sandbox`, `--ci-user`, `--ci-network`).
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub enabled: bool,
-    /// A user name, or `UID[:GID]`.
-    pub user: Option<String>,
-    /// false: the job has only its own loopback.
-    pub network: bool,
-}
-
-impl Default for Settings {
-    fn default() -> Settings {
-        Settings {
-            enabled: true,
-            user: None,
-            network: true,
-        }
-    }
-}
 
 /// How steps are started.
 #[derive(Debug, Clone)]

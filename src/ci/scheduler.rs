@@ -14,10 +14,11 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use super::executor::{
-    How, Limits, LogWriter, Record, RunInfo, Work, append_line, contexts, job_env, run_steps, spec_of, wanted_by,
+    How, LogWriter, Record, RunInfo, Work, append_line, contexts, job_env, run_steps, spec_of, wanted_by,
 };
 use super::process::kill_leftovers;
 use super::{trigger, workflow};
+use crate::config::CiLimits as Limits;
 use crate::data_dir::DataDir;
 use crate::db::repos::RepoId;
 use crate::db::runs::{self, Job};
