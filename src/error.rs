@@ -41,6 +41,14 @@ pub enum Error {
     Internal(String),
 }
 
+/// Runs blocking work (disk, git, hashing) on tokio's blocking threads;
+/// `what` names it in the error should the task itself fail.
+pub async fn blocking<T: Send + 'static>(what: &'static str, work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Error::internal(format!("{what}: {e}")))
+}
+
 impl Error {
     pub fn bad_request(msg: impl fmt::Display) -> Self {
         Error::BadRequest(msg.to_string())

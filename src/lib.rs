@@ -68,9 +68,10 @@ pub async fn serve(config: Config, listener: TcpListener) -> Result<()> {
             config.sandbox.clone(),
             [config.data_dir.root().to_path_buf(), config.work_dir()],
         );
-        tokio::task::spawn_blocking(move || ci::sandbox::Sandbox::prepare(&settings, &hide))
-            .await
-            .map_err(|e| Error::internal(format!("preparing the job sandbox: {e}")))??
+        crate::error::blocking("preparing the job sandbox", move || {
+            ci::sandbox::Sandbox::prepare(&settings, &hide)
+        })
+        .await??
     };
     match &sandbox {
         ci::sandbox::Sandbox::Bubblewrap(_) => tracing::info!("{}", sandbox.describe()),

@@ -94,9 +94,7 @@ impl Passwords {
             .acquire()
             .await
             .map_err(|e| Error::internal(format!("password hashing: {e}")))?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|e| Error::internal(format!("password task: {e}")))
+        crate::error::blocking("password task", work).await
     }
 
     /// Waits for the other checks of account `name` to finish; the turn

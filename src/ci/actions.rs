@@ -62,7 +62,7 @@ pub(super) async fn run_action(
             }
             let paths = with("path").unwrap_or_default().to_string();
             let ws = workspace.to_path_buf();
-            let packed = tokio::task::spawn_blocking(move || {
+            let packed = crate::error::blocking("packing an artifact", move || {
                 let files = super::artifacts::matching_files(&ws, &paths)?;
                 if files.is_empty() {
                     return Ok(None);
@@ -70,8 +70,7 @@ pub(super) async fn run_action(
                 let (sha, size) = super::artifacts::pack(&store, &ws, &files).map_err(|e| e.to_string())?;
                 Ok(Some((sha, size, files.len())))
             })
-            .await
-            .map_err(|e| Error::internal(format!("packing an artifact: {e}")))?;
+            .await?;
             match packed {
                 Err(why) => return failed(writer, why),
                 Ok(None) => {
@@ -117,9 +116,10 @@ pub(super) async fn run_action(
             };
             for (name, sha, to) in wanted {
                 let (store, ws) = (store.clone(), workspace.to_path_buf());
-                let n = tokio::task::spawn_blocking(move || super::artifacts::unpack(&store, &sha, &ws, &to, owner))
-                    .await
-                    .map_err(|e| Error::internal(format!("unpacking an artifact: {e}")))?;
+                let n = crate::error::blocking("unpacking an artifact", move || {
+                    super::artifacts::unpack(&store, &sha, &ws, &to, owner)
+                })
+                .await?;
                 match n {
                     Ok(n) => writer.line(&format!("Hearth: artifact {name:?} downloaded: {n} files")),
                     Err(e) => return failed(writer, format!("artifact {name:?}: {e}")),
@@ -147,11 +147,10 @@ pub(super) async fn run_action(
             match found {
                 Some((found_key, sha)) => {
                     let ws = workspace.to_path_buf();
-                    let n = tokio::task::spawn_blocking(move || {
+                    let n = crate::error::blocking("restoring a cache", move || {
                         super::artifacts::unpack(&store, &sha, &ws, Path::new("."), owner)
                     })
-                    .await
-                    .map_err(|e| Error::internal(format!("restoring a cache: {e}")))?;
+                    .await?;
                     match n {
                         Ok(n) => writer.line(&format!("Hearth: cache {found_key:?} restored: {n} files")),
                         Err(e) => writer.line(&format!("Warning: cache {found_key:?} could not be restored: {e}")),
@@ -177,7 +176,7 @@ pub(super) async fn save_cache(
     record: &Record<'_>,
 ) -> Result<()> {
     let (ws, paths, store) = (workspace.to_path_buf(), paths.to_string(), record.store());
-    let packed = tokio::task::spawn_blocking(move || {
+    let packed = crate::error::blocking("packing a cache", move || {
         let files = super::artifacts::matching_files(&ws, &paths)?;
         if files.is_empty() {
             return Ok(None);
@@ -186,8 +185,7 @@ pub(super) async fn save_cache(
             .map(|(sha, size)| Some((sha, size, files.len())))
             .map_err(|e| e.to_string())
     })
-    .await
-    .map_err(|e| Error::internal(format!("packing a cache: {e}")))?;
+    .await?;
     match packed {
         Err(why) => writer.line(&format!("Warning: cache {key:?} not saved: {why}")),
         Ok(None) => writer.line(&format!("Warning: cache {key:?} not saved: no files match its path")),

@@ -12,7 +12,7 @@ use super::trigger::{Origin, parsed_workflows};
 use super::workflow::Workflow;
 use crate::data_dir::DataDir;
 use crate::db::{self, Db};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// A commit and its workflows (file path, definition) that have a schedule.
 type AtCommit = (String, Vec<(String, Workflow)>);
@@ -46,9 +46,7 @@ pub async fn tick(db: &Db, data: &DataDir, known: &mut Schedules, minute: i64) -
         let cached = known.by_repo.remove(&repo.id.0);
         let read = {
             let branch = branch.clone();
-            tokio::task::spawn_blocking(move || scheduled_workflows(&dir, &branch, cached))
-                .await
-                .map_err(|e| Error::internal(format!("schedule task: {e}")))?
+            crate::error::blocking("schedule task", move || scheduled_workflows(&dir, &branch, cached)).await?
         };
         let (sha, workflows) = match read {
             Ok(Some(found)) => found,

@@ -902,7 +902,7 @@ struct StepFiles {
 /// the async runtime; an error names the file and what is wrong with it.
 async fn read_step_files(work: &Work, number: i64) -> std::result::Result<StepFiles, String> {
     let runner = work.runner.clone();
-    tokio::task::spawn_blocking(move || {
+    crate::error::blocking("reading the step's files", move || {
         let read = |name: &str| {
             let var = super::process::STEP_FILES
                 .iter()
@@ -919,7 +919,7 @@ async fn read_step_files(work: &Work, number: i64) -> std::result::Result<StepFi
         })
     })
     .await
-    .map_err(|e| format!("reading the step's files: {e}"))?
+    .map_err(|e| e.to_string())?
 }
 
 /// `KEY=VALUE` lines (and `KEY<<DELIM` blocks), as steps write them to

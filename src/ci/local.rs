@@ -53,9 +53,7 @@ pub async fn run(dir: &Path, only: Option<&str>, sandbox: &Sandbox) -> Result<us
     let (sha, branch) = head_of(&repo);
     let tree = {
         let root = root.clone();
-        tokio::task::spawn_blocking(move || working_tree_files(&root))
-            .await
-            .map_err(|e| Error::internal(format!("listing the working tree: {e}")))??
+        crate::error::blocking("listing the working tree", move || working_tree_files(&root)).await??
     };
     // The first Ctrl-C stops the running step (its always() steps still run)
     // and starts no further job; a second one leaves at once.
@@ -219,7 +217,7 @@ async fn run_workflow(
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            tokio::task::spawn_blocking(move || -> Result<(Work, usize)> {
+            crate::error::blocking("copying the working tree", move || -> Result<(Work, usize)> {
                 let mut work = Work::create(&job_root, &name)?;
                 let copied = copy_files(&root, &tree, &work.workspace);
                 if copied.is_ok() {
@@ -233,8 +231,7 @@ async fn run_workflow(
                     }
                 }
             })
-            .await
-            .map_err(|e| Error::internal(format!("copying the working tree: {e}")))??
+            .await??
         };
         writer.line(&format!("Hearth: workspace holds the working tree ({copied} files)"));
         let mut env = executor::job_env(info, &spec, &work);

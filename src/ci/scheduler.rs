@@ -359,7 +359,7 @@ impl Ci {
                 self.sandbox.clone(),
             );
             let name = repo.name.clone();
-            tokio::task::spawn_blocking(move || -> Result<(Work, Result<usize>)> {
+            crate::error::blocking("checkout task", move || -> Result<(Work, Result<usize>)> {
                 let mut work = Work::create(&root, &name)?;
                 let checkout = crate::git::checkout(&repo_dir, &sha, &work.workspace).and_then(|n| {
                     work.hand_over(&sandbox)
@@ -368,8 +368,7 @@ impl Ci {
                 });
                 Ok((work, checkout))
             })
-            .await
-            .map_err(|e| Error::internal(format!("checkout task: {e}")))??
+            .await??
         };
         let (work, checkout) = prepared;
         let files = match checkout {

@@ -188,7 +188,7 @@ pub async fn dispatch_target(data: &DataDir, repo: &db::repos::Repo, file: &str,
     }
     let dir = data.repo(&repo.owner, &repo.name);
     let (file, rev) = (file.to_string(), rev.to_string());
-    tokio::task::spawn_blocking(move || -> Result<Target> {
+    crate::error::blocking("dispatch task", move || -> Result<Target> {
         let refs = crate::git::list_refs(&dir)?;
         let (ref_name, sha) = [format!("refs/heads/{rev}"), format!("refs/tags/{rev}")]
             .into_iter()
@@ -212,8 +212,7 @@ pub async fn dispatch_target(data: &DataDir, repo: &db::repos::Repo, file: &str,
             workflow: w,
         })
     })
-    .await
-    .map_err(|e| Error::internal(format!("dispatch task: {e}")))?
+    .await?
 }
 
 /// The workflows at commit `sha` of the repository at `dir` that parse,
@@ -235,7 +234,7 @@ pub fn parsed_workflows(dir: &Path, sha: &str) -> Result<Vec<(String, workflow::
 pub async fn dispatchable(data: &DataDir, repo: &db::repos::Repo) -> Result<Vec<(String, String)>> {
     let dir = data.repo(&repo.owner, &repo.name);
     let branch = format!("refs/heads/{}", repo.default_branch);
-    tokio::task::spawn_blocking(move || -> Result<Vec<(String, String)>> {
+    crate::error::blocking("dispatch task", move || -> Result<Vec<(String, String)>> {
         let Some(sha) = crate::git::list_refs(&dir)?.get(&branch).cloned() else {
             return Ok(Vec::new());
         };
@@ -248,8 +247,7 @@ pub async fn dispatchable(data: &DataDir, repo: &db::repos::Repo) -> Result<Vec<
             })
             .collect())
     })
-    .await
-    .map_err(|e| Error::internal(format!("dispatch task: {e}")))?
+    .await?
 }
 
 /// Starts workflow `file` on branch or tag `rev` by hand
@@ -300,7 +298,7 @@ pub async fn process_pending(db: &Db, data: &DataDir) -> Result<Vec<Created>> {
             };
             let dir = data.repo(&repo.owner, &repo.name);
             let u = update.clone();
-            let new_runs = tokio::task::spawn_blocking(move || {
+            let new_runs = crate::error::blocking("trigger task", move || {
                 let origin = Origin {
                     repo: &repo,
                     sha: &u.new_id,
@@ -313,8 +311,7 @@ pub async fn process_pending(db: &Db, data: &DataDir) -> Result<Vec<Created>> {
                     Vec::new()
                 })
             })
-            .await
-            .map_err(|e| Error::internal(format!("trigger task: {e}")))?;
+            .await?;
             let id = update.id;
             let files: Vec<String> = new_runs.iter().map(|r| r.workflow.clone()).collect();
             let numbers = db

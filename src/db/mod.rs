@@ -75,7 +75,7 @@ impl Db {
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
         let db = self.clone();
-        spawn_blocking(move || db.read_blocking(f)).await
+        crate::error::blocking("database task", move || db.read_blocking(f)).await?
     }
 
     /// Runs `f` inside one write transaction on the blocking pool; it commits
@@ -86,7 +86,7 @@ impl Db {
         F: FnOnce(&Transaction) -> Result<T> + Send + 'static,
     {
         let db = self.clone();
-        spawn_blocking(move || db.write_blocking(f)).await
+        crate::error::blocking("database task", move || db.write_blocking(f)).await?
     }
 
     pub fn read_blocking<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
@@ -114,12 +114,6 @@ impl Db {
         tx.commit()?;
         Ok(value)
     }
-}
-
-async fn spawn_blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| Error::internal(format!("database task failed: {e}")))?
 }
 
 fn connect(path: &Path, flags: OpenFlags) -> Result<Connection> {

@@ -111,9 +111,10 @@ pub async fn link_pushed_commits(
         return Ok(());
     }
     let (path, default_branch) = (path.to_path_buf(), repo.default_branch.clone());
-    let commits = tokio::task::spawn_blocking(move || new_commits(&path, &updates, &default_branch))
-        .await
-        .map_err(|e| Error::internal(format!("commit walk task: {e}")))??;
+    let commits = crate::error::blocking("commit walk task", move || {
+        new_commits(&path, &updates, &default_branch)
+    })
+    .await??;
     let links: Vec<(String, Vec<i64>, Vec<i64>)> = commits
         .into_iter()
         .filter_map(|(id, message, on_default)| {

@@ -44,13 +44,12 @@ where
 {
     let cache = state.code.clone();
     let path = access.path.clone();
-    tokio::task::spawn_blocking(move || {
+    crate::error::blocking("repository task failed", move || {
         let repo = cache.repo(&path)?;
         let refs = cache.refs(&path, &repo)?;
         f(&repo, &refs)
     })
-    .await
-    .map_err(|e| Error::internal(format!("repository task failed: {e}")))?
+    .await?
 }
 
 /// Resolves a `{ref}/{path}` tail or answers 404.
