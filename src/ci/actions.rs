@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::executor::{LogWriter, Record};
 use super::workflow;
+use crate::db::runs::Conclusion;
 use crate::error::{Error, Result};
 
 /// `hashFiles()`: the SHA-256 of the SHA-256 of each file of the workspace
@@ -39,14 +40,14 @@ pub(super) async fn run_action(
     writer: &mut LogWriter,
     record: &Record<'_>,
     cache_saves: &mut Vec<(String, String)>,
-) -> Result<(&'static str, serde_json::Map<String, serde_json::Value>)> {
+) -> Result<(Conclusion, serde_json::Map<String, serde_json::Value>)> {
     use workflow::Action;
     let with = |k: &str| step.with.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
     let store = record.store();
     let mut outputs = serde_json::Map::new();
     let failed = |writer: &mut LogWriter, why: String| {
         writer.line(&format!("Hearth: {why}"));
-        Ok(("failure", serde_json::Map::new()))
+        Ok((Conclusion::Failure, serde_json::Map::new()))
     };
     match step.action {
         None | Some(Action::Checkout) => {
@@ -164,7 +165,7 @@ pub(super) async fn run_action(
             outputs.insert("cache-hit".into(), serde_json::Value::String(hit.to_string()));
         }
     }
-    Ok(("success", outputs))
+    Ok((Conclusion::Success, outputs))
 }
 
 /// After a job succeeded: saves a cache whose key missed.

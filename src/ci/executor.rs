@@ -17,7 +17,7 @@ use super::process::run_step;
 use super::{expr, workflow};
 use crate::data_dir::DataDir;
 use crate::db::repos::RepoId;
-use crate::db::runs::{self, Job};
+use crate::db::runs::{self, Conclusion, Job, Status};
 use crate::db::{self, Db};
 use crate::error::{Error, Result};
 
@@ -330,8 +330,8 @@ impl Record<'_> {
     pub(super) async fn step(
         &self,
         number: i64,
-        status: &'static str,
-        conclusion: Option<&'static str>,
+        status: Status,
+        conclusion: Option<Conclusion>,
         code: Option<i64>,
     ) -> Result<()> {
         match self {
@@ -457,7 +457,7 @@ pub struct How<'a> {
 
 /// How a job's steps went.
 pub struct Finished {
-    pub conclusion: &'static str,
+    pub conclusion: Conclusion,
     /// continue-on-error held.
     pub allowed_to_fail: bool,
     /// The job's `outputs`, evaluated.
@@ -516,7 +516,7 @@ pub async fn run_steps(
             url.map(|u| format!(" ({u})")).unwrap_or_default()
         ));
     }
-    let mut conclusion = "success";
+    let mut conclusion = Conclusion::Success;
     let hash_files = |patterns: &[String]| hash_files(workspace, patterns);
     // `actions/cache` steps whose key missed: saved if the job succeeds.
     let mut cache_saves: Vec<(String, String)> = Vec::new();
@@ -525,9 +525,9 @@ pub async fn run_steps(
         let mut action_outputs = serde_json::Map::new();
         let mut step_outputs = Vec::new();
         let status = match conclusion {
-            "success" => expr::Status::Success,
-            "cancelled" | "timed_out" => expr::Status::Cancelled,
-            _ => expr::Status::Failure,
+            Conclusion::Success => expr::Status::Success,
+            Conclusion::Cancelled | Conclusion::TimedOut => expr::Status::Cancelled,
+            Conclusion::Failure | Conclusion::Skipped => expr::Status::Failure,
         };
         contexts["env"] =
             serde_json::to_value(env.iter().chain(&step.env).collect::<BTreeMap<_, _>>()).unwrap_or_default();
@@ -541,25 +541,28 @@ pub async fn run_steps(
         let step = match (wanted, interpolated(step, &ctx)) {
             (Ok(false), _) => {
                 if let Some(id) = &step_id {
-                    contexts["steps"][id] =
-                        serde_json::json!({ "outputs": {}, "outcome": "skipped", "conclusion": "skipped" });
+                    contexts["steps"][id] = serde_json::json!({ "outputs": {}, "outcome": Conclusion::Skipped.as_str(), "conclusion": Conclusion::Skipped.as_str() });
                 }
-                record.step(number, "completed", Some("skipped"), None).await?;
+                record
+                    .step(number, Status::Completed, Some(Conclusion::Skipped), None)
+                    .await?;
                 continue;
             }
             (Err(e), _) | (_, Err(e)) => {
                 writer.line(&format!("Hearth: step {number}: {e}"));
-                record.step(number, "completed", Some("failure"), None).await?;
-                conclusion = "failure";
+                record
+                    .step(number, Status::Completed, Some(Conclusion::Failure), None)
+                    .await?;
+                conclusion = Conclusion::Failure;
                 continue;
             }
             (Ok(true), Ok(step)) => step,
         };
         // Out of time, nothing more runs; cancelled, only `always()` and `cancelled()` steps do.
-        if conclusion == "timed_out" {
+        if conclusion == Conclusion::TimedOut {
             break;
         }
-        record.step(number, "in_progress", None, None).await?;
+        record.step(number, Status::InProgress, None, None).await?;
         writer.line(&format!("::group::{}", step.name));
         let (step_conclusion, code) = match &step.run {
             None => {
@@ -587,9 +590,9 @@ pub async fn run_steps(
                 )
                 .await?;
                 // The step's own timeout fails the step, not the whole job's time.
-                if outcome.0 == "timed_out" && Instant::now() < deadline {
+                if outcome.0 == Conclusion::TimedOut && Instant::now() < deadline {
                     writer.line("Hearth: that was the step's own timeout-minutes.");
-                    outcome = ("failure", None);
+                    outcome = (Conclusion::Failure, None);
                 }
                 // Files the step wrote change later steps.
                 match read_step_files(work, number).await {
@@ -601,14 +604,16 @@ pub async fn run_steps(
                     }
                     Err(why) => {
                         writer.line(&format!("Hearth: {why}; the step fails."));
-                        outcome = ("failure", outcome.1);
+                        outcome = (Conclusion::Failure, outcome.1);
                     }
                 }
                 outcome
             }
         };
         writer.line("::endgroup::");
-        record.step(number, "completed", Some(step_conclusion), code).await?;
+        record
+            .step(number, Status::Completed, Some(step_conclusion), code)
+            .await?;
         if let Some(id) = &step_id {
             let mut outputs: serde_json::Map<String, serde_json::Value> = std::mem::take(&mut step_outputs)
                 .into_iter()
@@ -616,21 +621,22 @@ pub async fn run_steps(
                 .collect();
             outputs.append(&mut action_outputs);
             let effective = if step.continue_on_error {
-                "success"
+                Conclusion::Success
             } else {
                 step_conclusion
             };
-            contexts["steps"][id] =
-                serde_json::json!({ "outputs": outputs, "outcome": step_conclusion, "conclusion": effective });
+            contexts["steps"][id] = serde_json::json!({
+                "outputs": outputs, "outcome": step_conclusion.as_str(), "conclusion": effective.as_str(),
+            });
         }
-        if step.continue_on_error && matches!(step_conclusion, "failure" | "timed_out") {
+        if step.continue_on_error && step_conclusion.failed() {
             writer.line("Hearth: the step failed; continue-on-error lets the job go on.");
             continue;
         }
-        if step_conclusion != "success" && conclusion == "success" {
+        if step_conclusion != Conclusion::Success && conclusion == Conclusion::Success {
             conclusion = step_conclusion;
         }
-        if matches!(step_conclusion, "cancelled" | "timed_out") {
+        if matches!(step_conclusion, Conclusion::Cancelled | Conclusion::TimedOut) {
             conclusion = step_conclusion;
         }
     }
@@ -647,13 +653,13 @@ pub async fn run_steps(
             })
             .collect()
     };
-    if conclusion == "success" {
+    if conclusion == Conclusion::Success {
         for (key, paths) in cache_saves {
             save_cache(&key, &paths, workspace, writer, &record).await?;
         }
     }
-    writer.line(&format!("Hearth: job {} finished: {conclusion}", spec.key));
-    if allowed_to_fail && matches!(conclusion, "failure" | "timed_out") {
+    writer.line(&format!("Hearth: job {} finished: {}", spec.key, conclusion.as_str()));
+    if allowed_to_fail && conclusion.failed() {
         writer.line("Hearth: continue-on-error: this failure does not fail the run.");
     }
     Ok(Finished {
@@ -675,7 +681,7 @@ pub fn contexts(
         .needs
         .iter()
         .map(|n| {
-            let result = need_result(siblings.iter(), n);
+            let result = need_result(siblings.iter(), n).as_str();
             // With a matrix, the outputs of the last instance that set any.
             let outputs: serde_json::Value = siblings
                 .iter()
@@ -704,7 +710,7 @@ pub fn contexts(
         "env": env,
         "runner": { "os": "Linux", "arch": runner_arch(), "name": "hearth" },
         "needs": needs,
-        "job": { "status": "success" },
+        "job": { "status": Conclusion::Success.as_str() },
         "steps": {}, "inputs": inputs, "secrets": {}, "matrix": spec.matrix.clone().unwrap_or_default(), "vars": {},
         "strategy": spec.strategy.as_ref().map(|s| serde_json::json!({
             "fail-fast": s.fail_fast,
@@ -722,10 +728,10 @@ pub fn wanted_by(
     siblings: &[Job],
     values: &serde_json::Value,
 ) -> std::result::Result<bool, String> {
-    let results: Vec<&str> = spec.needs.iter().map(|n| need_result(siblings.iter(), n)).collect();
-    let status = if results.iter().all(|r| *r == "success") {
+    let results: Vec<Conclusion> = spec.needs.iter().map(|n| need_result(siblings.iter(), n)).collect();
+    let status = if results.iter().all(|r| *r == Conclusion::Success) {
         expr::Status::Success
-    } else if results.contains(&"cancelled") {
+    } else if results.contains(&Conclusion::Cancelled) {
         expr::Status::Cancelled
     } else {
         expr::Status::Failure
@@ -736,25 +742,29 @@ pub fn wanted_by(
     }
 }
 
-/// The result of a need over all its instances: success when all succeeded,
-/// cancelled when any was cancelled, else failure (or skipped when all were).
-pub(super) fn need_result<'a>(jobs: impl Iterator<Item = &'a Job>, key: &str) -> &'static str {
-    let results: Vec<&str> = jobs
+/// The result of a need over all its instances: success when all succeeded
+/// (a failure that continue-on-error allows counts as success), cancelled
+/// when any was cancelled, skipped when all were, else failure.
+pub(super) fn need_result<'a>(jobs: impl Iterator<Item = &'a Job>, key: &str) -> Conclusion {
+    let results: Vec<Option<Conclusion>> = jobs
         .filter(|j| j.key == key)
-        .map(|j| match j.conclusion.as_deref() {
-            // continue-on-error: the failure counts as success.
-            Some("failure" | "timed_out") if j.allowed_failure => "success",
-            other => other.unwrap_or(""),
+        .map(|j| {
+            let c = j.conclusion.as_deref().and_then(Conclusion::parse);
+            match c {
+                Some(c) if j.allowed_failure && c.failed() => Some(Conclusion::Success),
+                other => other,
+            }
         })
         .collect();
-    if !results.is_empty() && results.iter().all(|r| *r == "success") {
-        "success"
-    } else if results.contains(&"cancelled") {
-        "cancelled"
-    } else if !results.is_empty() && results.iter().all(|r| *r == "skipped") {
-        "skipped"
+    let all = |c: Conclusion| !results.is_empty() && results.iter().all(|r| *r == Some(c));
+    if all(Conclusion::Success) {
+        Conclusion::Success
+    } else if results.contains(&Some(Conclusion::Cancelled)) {
+        Conclusion::Cancelled
+    } else if all(Conclusion::Skipped) {
+        Conclusion::Skipped
     } else {
-        "failure"
+        Conclusion::Failure
     }
 }
 

@@ -12,7 +12,7 @@ use tokio::sync::Notify;
 use super::executor::{self, LogWriter, Record, RunInfo, Work};
 use super::sandbox::Sandbox;
 use super::workflow;
-use crate::db::runs::Job;
+use crate::db::runs::{Conclusion, Job, Status};
 use crate::error::{Error, Result};
 
 /// Runs the workflows of the checkout around `dir` (only job `only` and
@@ -174,7 +174,7 @@ async fn run_workflow(
             name: new.name,
             needs: new.needs,
             spec: new.spec,
-            status: "queued".into(),
+            status: Status::Queued.as_str().into(),
             conclusion: None,
             started_at: None,
             completed_at: None,
@@ -187,10 +187,12 @@ async fn run_workflow(
     let mut failed = 0;
     while let Some(i) = jobs.iter().position(|j| {
         !stop.stopped.load(Ordering::SeqCst)
-            && j.status == "queued"
-            && j.needs
-                .iter()
-                .all(|n| jobs.iter().filter(|s| &s.key == n).all(|s| s.status == "completed"))
+            && j.status == Status::Queued.as_str()
+            && j.needs.iter().all(|n| {
+                jobs.iter()
+                    .filter(|s| &s.key == n)
+                    .all(|s| s.status == Status::Completed.as_str())
+            })
     }) {
         let spec: workflow::Job = serde_json::from_str(&jobs[i].spec).map_err(|e| Error::internal(e.to_string()))?;
         let mut writer = LogWriter::console(format!("[{}] ", spec.name));
@@ -202,8 +204,8 @@ async fn run_workflow(
         });
         if !go {
             writer.line("Hearth: skipped");
-            jobs[i].status = "completed".into();
-            jobs[i].conclusion = Some("skipped".into());
+            jobs[i].status = Status::Completed.as_str().into();
+            jobs[i].conclusion = Some(Conclusion::Skipped.as_str().into());
             continue;
         }
         let (work, copied) = {
@@ -249,10 +251,10 @@ async fn run_workflow(
         work.remove();
         let done = done?;
         let job = &mut jobs[i];
-        job.status = "completed".into();
-        job.conclusion = Some(done.conclusion.into());
+        job.status = Status::Completed.as_str().into();
+        job.conclusion = Some(done.conclusion.as_str().into());
         job.outputs = serde_json::Value::Object(done.outputs).to_string();
-        let bad = matches!(done.conclusion, "failure" | "timed_out" | "cancelled");
+        let bad = done.conclusion.failed() || done.conclusion == Conclusion::Cancelled;
         job.allowed_failure = bad && done.allowed_to_fail;
         if bad && !done.allowed_to_fail {
             failed += 1;

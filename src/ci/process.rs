@@ -14,6 +14,7 @@ use super::executor::{LogWriter, Work};
 use super::sandbox::Sandbox;
 use super::workflow;
 use crate::config::CiLimits as Limits;
+use crate::db::runs::Conclusion;
 use crate::error::Result;
 
 /// Longer output lines are cut into pieces of this size.
@@ -44,7 +45,7 @@ pub(super) async fn run_step(
     cancel: &Notify,
     writer: &mut LogWriter,
     limits: &Limits,
-) -> Result<(&'static str, Option<i64>)> {
+) -> Result<(Conclusion, Option<i64>)> {
     let owner = sandbox.owner();
     // The script may hold secrets: only the job reads it, and it goes after the step.
     let script_path = work.runner_file(&format!("step-{number}.sh"), script.as_bytes(), owner)?;
@@ -59,7 +60,7 @@ pub(super) async fn run_step(
             Ok(path) => path,
             Err(why) => {
                 writer.line(&format!("Hearth: working-directory {dir:?} {why}"));
-                return Ok(("failure", None));
+                return Ok((Conclusion::Failure, None));
             }
         },
         None => work.workspace.clone(),
@@ -130,7 +131,7 @@ pub(super) async fn run_step(
         Ok(c) => c,
         Err(e) => {
             writer.line(&format!("Hearth: could not start {shell}: {e}"));
-            return Ok(("failure", None));
+            return Ok((Conclusion::Failure, None));
         }
     };
     drop(cmd);
@@ -179,8 +180,8 @@ pub(super) async fn run_step(
         loop {
             tokio::select! {
                 status = &mut wait => break Ok(status),
-                _ = &mut sleep => break Err("timed_out"),
-                _ = cancel.notified() => break Err("cancelled"),
+                _ = &mut sleep => break Err(Stopped::OutOfTime),
+                _ = cancel.notified() => break Err(Stopped::Cancelled),
                 Some(line) = rx.recv() => writer.line(&line),
                 _ = census.tick() => {
                     // A fork bomb: stop it at once, before it takes the machine.
@@ -188,7 +189,7 @@ pub(super) async fn run_step(
                         // SAFETY: kill(2) with a negative pid signals a process group
                         // (bwrap leads it: its PID namespace dies with it).
                         unsafe { libc::kill(-pgid, libc::SIGKILL) };
-                        break Err("processes");
+                        break Err(Stopped::TooManyProcesses);
                     }
                 }
             }
@@ -206,27 +207,27 @@ pub(super) async fn run_step(
         Ok(Ok(status)) => {
             let code = status.code().map(i64::from);
             if status.success() {
-                ("success", code)
+                (Conclusion::Success, code)
             } else {
-                ("failure", code)
+                (Conclusion::Failure, code)
             }
         }
         Ok(Err(e)) => {
             writer.line(&format!("Hearth: waiting for the step failed: {e}"));
-            ("failure", None)
+            (Conclusion::Failure, None)
         }
         Err(why) => {
             let _ = child.start_kill();
             let _ = child.wait().await;
             match why {
-                "cancelled" => writer.line("Hearth: the run was cancelled; the step was stopped."),
-                "processes" => writer.line(&format!(
+                Stopped::Cancelled => writer.line("Hearth: the run was cancelled; the step was stopped."),
+                Stopped::TooManyProcesses => writer.line(&format!(
                     "Hearth: the step had more than {} processes at once and was stopped.",
                     limits.processes
                 )),
-                _ => writer.line("Hearth: the job ran out of time (timeout-minutes) and was stopped."),
+                Stopped::OutOfTime => writer.line("Hearth: the job ran out of time (timeout-minutes) and was stopped."),
             }
-            (if why == "processes" { "failure" } else { why }, None)
+            (why.conclusion(), None)
         }
     };
     // Drain what is left; a process that escaped the group keeps the pipe
@@ -246,6 +247,24 @@ pub(super) async fn run_step(
         writer.line(&format!("Hearth: the step exited with code {code}"));
     }
     Ok(result)
+}
+
+/// Why a step was stopped before it ended.
+#[derive(Debug, Clone, Copy)]
+enum Stopped {
+    OutOfTime,
+    Cancelled,
+    TooManyProcesses,
+}
+
+impl Stopped {
+    fn conclusion(self) -> Conclusion {
+        match self {
+            Stopped::OutOfTime => Conclusion::TimedOut,
+            Stopped::Cancelled => Conclusion::Cancelled,
+            Stopped::TooManyProcesses => Conclusion::Failure,
+        }
+    }
 }
 
 /// Removes a file when dropped.

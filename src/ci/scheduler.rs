@@ -21,7 +21,7 @@ use super::{trigger, workflow};
 use crate::config::CiLimits as Limits;
 use crate::data_dir::DataDir;
 use crate::db::repos::RepoId;
-use crate::db::runs::{self, Job};
+use crate::db::runs::{self, Conclusion, Job, Status};
 use crate::db::{self, Db};
 use crate::error::{Error, Result};
 
@@ -95,7 +95,7 @@ impl Ci {
             .db
             .write(move |tx| {
                 let r = runs::by_id(tx, repo, run)?.ok_or(Error::NotFound)?;
-                if r.status != "completed" {
+                if r.status != Status::Completed.as_str() {
                     return Err(Error::Conflict(format!(
                         "run #{} is still going; cancel it first",
                         r.run_number
@@ -107,7 +107,7 @@ impl Ci {
                         r.run_number
                     )));
                 }
-                if only_failed && r.conclusion.as_deref() == Some("success") {
+                if only_failed && r.conclusion.as_deref() == Some(Conclusion::Success.as_str()) {
                     return Err(Error::Conflict(format!("run #{} has no failed jobs", r.run_number)));
                 }
                 let (id, _) = runs::rerun(tx, &r, only_failed)?;
@@ -191,7 +191,10 @@ impl Ci {
         // Jobs asked to stop (cancel, cancel-in-progress, fail-fast).
         {
             let mut running = self.running.lock().expect("running set poisoned");
-            for j in jobs.iter().filter(|j| j.cancel_requested && j.status == "in_progress") {
+            for j in jobs
+                .iter()
+                .filter(|j| j.cancel_requested && j.status == Status::InProgress.as_str())
+            {
                 if let Some(r) = running.get_mut(&j.id)
                     && !r.signalled
                 {
@@ -202,30 +205,34 @@ impl Ci {
         }
         // Instances of a matrix job started in this pass, for max-parallel.
         let mut started: HashMap<(i64, &str), usize> = HashMap::new();
-        for j in jobs.iter().filter(|j| j.status == "queued") {
+        for j in jobs.iter().filter(|j| j.status == Status::Queued.as_str()) {
             // An older run of its concurrency group goes first.
             if blocked.contains(&j.run_id) {
                 continue;
             }
             let siblings = &by_run[&j.run_id];
             // A need is done when every instance of it (one per matrix combination) is.
-            let all_done = j
-                .needs
-                .iter()
-                .all(|n| siblings.iter().filter(|s| &s.key == n).all(|s| s.status == "completed"));
+            let all_done = j.needs.iter().all(|n| {
+                siblings
+                    .iter()
+                    .filter(|s| &s.key == n)
+                    .all(|s| s.status == Status::Completed.as_str())
+            });
             if !all_done {
                 continue;
             }
             let spec = spec_of(j)?;
             if !self.wanted(j, &spec, siblings).await? {
                 let id = j.id;
-                self.db.write(move |tx| runs::finish_job(tx, id, "skipped")).await?;
+                self.db
+                    .write(move |tx| runs::finish_job(tx, id, Conclusion::Skipped))
+                    .await?;
                 continue;
             }
             if let Some(max) = spec.strategy.as_ref().and_then(|s| s.max_parallel) {
                 let going = siblings
                     .iter()
-                    .filter(|s| s.key == j.key && s.status == "in_progress")
+                    .filter(|s| s.key == j.key && s.status == Status::InProgress.as_str())
                     .count()
                     + started.get(&(j.run_id, j.key.as_str())).copied().unwrap_or(0);
                 if going >= max as usize {
@@ -270,10 +277,10 @@ impl Ci {
                             &this.data_dir.job_log(job.run_id, id),
                             &format!("Hearth: the job could not run: {e}"),
                         );
-                        ("failure", false)
+                        (Conclusion::Failure, false)
                     }
                 };
-                let failed = matches!(conclusion, "failure" | "timed_out");
+                let failed = conclusion.failed();
                 let fail_fast =
                     failed && !allowed && spec.strategy.as_ref().is_some_and(|s| s.fail_fast && s.job_total > 1);
                 let (run, key) = (job.run_id, job.key.clone());
@@ -336,7 +343,7 @@ impl Ci {
 
     /// Runs one job; returns its conclusion, and whether continue-on-error
     /// allows it to fail.
-    async fn run_job(&self, job: &Job, spec: &workflow::Job, cancel: &Notify) -> Result<(&'static str, bool)> {
+    async fn run_job(&self, job: &Job, spec: &workflow::Job, cancel: &Notify) -> Result<(Conclusion, bool)> {
         let (run, repo) = self.run_and_repo(job).await?;
         let info = RunInfo::of(&run, &repo);
         let log = self.data_dir.job_log(run.id, job.id);
@@ -344,7 +351,7 @@ impl Ci {
         let mut writer = LogWriter::open(&log)?;
         if let Some(why) = self.sandbox.broken() {
             writer.line(&format!("Hearth: {why}"));
-            return Ok(("failure", false));
+            return Ok((Conclusion::Failure, false));
         }
         writer.line(&format!(
             "Hearth: job {} of run #{} ({}) for {} at {}",
@@ -376,7 +383,7 @@ impl Ci {
             Err(e) => {
                 writer.line(&format!("Hearth: could not check out {}: {e}", run.head_sha));
                 work.remove();
-                return Ok(("failure", false));
+                return Ok((Conclusion::Failure, false));
             }
         };
         writer.line(&format!("Hearth: workspace checked out ({files} files)"));

@@ -285,8 +285,8 @@ pub fn set_step(
     conn: &Connection,
     job: i64,
     number: i64,
-    status: &str,
-    conclusion: Option<&str>,
+    status: Status,
+    conclusion: Option<Conclusion>,
     exit_code: Option<i64>,
 ) -> Result<()> {
     let now = super::now();
@@ -300,7 +300,7 @@ pub fn set_step(
 }
 
 /// Completes a job (steps not run are skipped) and, when it was the last, its run.
-pub fn finish_job(conn: &Connection, job: i64, conclusion: &str) -> Result<()> {
+pub fn finish_job(conn: &Connection, job: i64, conclusion: Conclusion) -> Result<()> {
     let now = super::now();
     conn.execute(
         "UPDATE jobs SET status = 'completed', conclusion = ?2, completed_at = ?3,
@@ -348,7 +348,7 @@ pub fn fail_interrupted(conn: &Connection) -> Result<Vec<i64>> {
     let mut stmt = conn.prepare("SELECT id FROM jobs WHERE status = 'in_progress'")?;
     let ids: Vec<i64> = stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
     for id in &ids {
-        finish_job(conn, *id, "failure")?;
+        finish_job(conn, *id, Conclusion::Failure)?;
     }
     Ok(ids)
 }
@@ -364,8 +364,90 @@ pub struct Filter {
     pub event: Option<String>,
 }
 
-pub const STATUSES: &[&str] = &["queued", "in_progress", "completed"];
-pub const CONCLUSIONS: &[&str] = &["success", "failure", "cancelled", "skipped", "timed_out"];
+/// Where a job or step is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Queued,
+    InProgress,
+    Completed,
+}
+
+impl Status {
+    pub const ALL: [Status; 3] = [Status::Queued, Status::InProgress, Status::Completed];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Status::Queued => "queued",
+            Status::InProgress => "in_progress",
+            Status::Completed => "completed",
+        }
+    }
+}
+
+/// How a job or step ended (GitHub's `conclusion`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conclusion {
+    Success,
+    Failure,
+    Cancelled,
+    Skipped,
+    TimedOut,
+}
+
+impl Conclusion {
+    pub const ALL: [Conclusion; 5] = [
+        Conclusion::Success,
+        Conclusion::Failure,
+        Conclusion::Cancelled,
+        Conclusion::Skipped,
+        Conclusion::TimedOut,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Conclusion::Success => "success",
+            Conclusion::Failure => "failure",
+            Conclusion::Cancelled => "cancelled",
+            Conclusion::Skipped => "skipped",
+            Conclusion::TimedOut => "timed_out",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Conclusion> {
+        Conclusion::ALL.into_iter().find(|c| c.as_str() == text)
+    }
+
+    /// A failure, or out of time: what `continue-on-error` forgives.
+    pub fn failed(self) -> bool {
+        matches!(self, Conclusion::Failure | Conclusion::TimedOut)
+    }
+}
+
+impl rusqlite::ToSql for Status {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(self.as_str().into())
+    }
+}
+
+impl rusqlite::ToSql for Conclusion {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(self.as_str().into())
+    }
+}
+
+/// The states and conclusions a run list may be filtered by.
+pub const STATUSES: [&str; 3] = [
+    Status::Queued.as_str(),
+    Status::InProgress.as_str(),
+    Status::Completed.as_str(),
+];
+pub const CONCLUSIONS: [&str; 5] = [
+    Conclusion::Success.as_str(),
+    Conclusion::Failure.as_str(),
+    Conclusion::Cancelled.as_str(),
+    Conclusion::Skipped.as_str(),
+    Conclusion::TimedOut.as_str(),
+];
 
 /// The workflow files that have runs in `repo`.
 pub fn workflows(conn: &Connection, repo: RepoId) -> Result<Vec<String>> {
@@ -545,7 +627,7 @@ fn stop(conn: &Connection, query: &str, args: impl rusqlite::Params) -> Result<(
         .collect::<rusqlite::Result<_>>()?;
     for (id, status) in open {
         if status == "queued" {
-            finish_job(conn, id, "cancelled")?;
+            finish_job(conn, id, Conclusion::Cancelled)?;
         } else {
             request_cancel(conn, id)?;
         }

@@ -82,7 +82,7 @@ pub(super) async fn list(
             .into_iter()
             .map(|w| w.rsplit('/').next().unwrap_or(&w).to_string())
             .collect(),
-        statuses: runs::STATUSES.iter().chain(runs::CONCLUSIONS).copied().collect(),
+        statuses: runs::STATUSES.iter().chain(&runs::CONCLUSIONS).copied().collect(),
         nav,
         can_write: access.access >= Access::Write,
         can_admin: access.access >= Access::Admin,
