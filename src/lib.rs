@@ -2,7 +2,7 @@
 //!
 //! `serve` is the whole server: the binary calls it with the configured
 //! listener, tests call the binary. Dependency direction:
-//! `main → cli → web → {repos, accounts} → {db, git} → {config, error}`.
+//! `main → cli → web → {repos, accounts} → {db, git} → {config, data_dir, error}`.
 
 pub mod accounts;
 pub mod backup;
