@@ -20,6 +20,14 @@ pub struct Repo {
     pub created_at: i64,
 }
 
+impl Repo {
+    /// `/{owner}/{name}`: the repository's page, and the start of all its
+    /// pages' paths (both names are plain: letters, digits, `.`, `_`, `-`).
+    pub fn url(&self) -> String {
+        format!("/{}/{}", self.owner, self.name)
+    }
+}
+
 const SELECT: &str = "SELECT repos.id, repos.owner_id, users.name, repos.name, repos.description, repos.is_private,
         repos.default_branch, repos.created_at FROM repos JOIN users ON users.id = repos.owner_id";
 

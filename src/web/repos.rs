@@ -97,7 +97,7 @@ async fn create(
     )
     .await
     {
-        Ok(repo) => Ok(Redirect::to(&format!("/{}/{}", repo.owner, repo.name)).into_response()),
+        Ok(repo) => Ok(Redirect::to(&repo.url()).into_response()),
         Err(e @ (Error::BadRequest(_) | Error::Conflict(_))) => {
             let status = if matches!(e, Error::Conflict(_)) {
                 StatusCode::CONFLICT

@@ -139,7 +139,7 @@ pub async fn handle(
     access: RepoAccess<Read>,
 ) -> Result<Response> {
     let plain = query.plain.is_some_and(|p| p != "0");
-    let base = format!("/{}/{}", access.repo.owner, access.repo.name);
+    let base = access.repo.url();
     let cache = state.code.clone();
     let repo_id = access.repo.id.0;
     let found = with_repo(&state, &access, move |repo, refs| {

@@ -102,7 +102,7 @@ pub async fn handle(
         Some(_) => return Err(Error::NotFound),
         None => (sha.clone(), None),
     };
-    let base = format!("/{}/{}", access.repo.owner, access.repo.name);
+    let base = access.repo.url();
     let cache = state.code.clone();
     let repo_id = access.repo.id.0;
     if let Some(as_patch) = download {

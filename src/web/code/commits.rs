@@ -100,7 +100,7 @@ async fn page(
     }
     let first_parent = query.first_parent.as_deref().is_some_and(|v| v != "0");
     let query_path = query.path.unwrap_or_default().trim_matches('/').to_string();
-    let base = format!("/{}/{}", access.repo.owner, access.repo.name);
+    let base = access.repo.url();
     let default_branch = access.repo.default_branch.clone();
     let cache = state.code.clone();
     let repo_id = access.repo.id.0;

@@ -46,7 +46,7 @@ pub async fn tags(state: State<AppState>, nav: Nav, access: RepoAccess<Read>) ->
 }
 
 async fn list(State(state): State<AppState>, nav: Nav, access: RepoAccess<Read>, tags: bool) -> Result<View> {
-    let base = format!("/{}/{}", access.repo.owner, access.repo.name);
+    let base = access.repo.url();
     let default_branch = access.repo.default_branch.clone();
     let rows = with_repo(&state, &access, move |repo, refs| {
         let mut rows = Vec::new();

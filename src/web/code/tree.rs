@@ -197,7 +197,7 @@ pub async fn home(
     access: RepoAccess<Read>,
 ) -> Result<Response> {
     if name.ends_with(".git") {
-        return Ok(Redirect::permanent(&format!("/{}/{}", access.repo.owner, access.repo.name)).into_response());
+        return Ok(Redirect::permanent(&access.repo.url()).into_response());
     }
     let default_branch = access.repo.default_branch.clone();
     let start = with_repo(&state, &access, move |_, refs| {
@@ -248,7 +248,7 @@ async fn page(
     tail: String,
     home: Option<Home>,
 ) -> Result<Response> {
-    let base = format!("/{}/{}", access.repo.owner, access.repo.name);
+    let base = access.repo.url();
     let switch_base = base.clone();
     let cache = state.code.clone();
     let repo_id = access.repo.id.0;

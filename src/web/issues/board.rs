@@ -116,7 +116,7 @@ pub async fn move_issue(
         ..Default::default()
     };
     issues::update(&state.db, &access.repo, &user, access.access, number, change).await?;
-    let mut url = format!("/{}/{}/board", access.repo.owner, access.repo.name);
+    let mut url = format!("{}/board", access.repo.url());
     if !form.milestone.is_empty() {
         url.push_str(&format!("?milestone={}", url_encode(&form.milestone)));
     }

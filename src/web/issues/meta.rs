@@ -87,7 +87,7 @@ pub async fn create_label(
     )
     .await
     {
-        Ok(_) => Ok(Redirect::to(&format!("/{}/{}/labels", access.repo.owner, access.repo.name)).into_response()),
+        Ok(_) => Ok(Redirect::to(&format!("{}/labels", access.repo.url())).into_response()),
         Err(e @ (Error::BadRequest(_) | Error::Conflict(_))) => {
             let message = capitalize(&e.to_string());
             Ok(reshow(&e, labels_view(&state, nav, access, Some(message)).await?))
@@ -175,7 +175,7 @@ pub async fn create_milestone(
     )
     .await;
     match created {
-        Ok(_) => Ok(Redirect::to(&format!("/{}/{}/milestones", access.repo.owner, access.repo.name)).into_response()),
+        Ok(_) => Ok(Redirect::to(&format!("{}/milestones", access.repo.url())).into_response()),
         Err(e @ (Error::BadRequest(_) | Error::Conflict(_) | Error::TooLarge(_))) => {
             let message = capitalize(&e.to_string());
             Ok(reshow(&e, milestones_view(&state, nav, access, Some(message)).await?))

@@ -35,12 +35,12 @@ pub struct CommentPath {
 }
 
 fn issue_url(repo: &Repo, number: i64) -> String {
-    format!("/{}/{}/issues/{number}", repo.owner, repo.name)
+    format!("{}/issues/{number}", repo.url())
 }
 
 /// Markdown of an issue or comment; relative links point into the repository.
 fn render(repo: &Repo, text: &str) -> String {
-    let base = format!("/{}/{}", repo.owner, repo.name);
+    let base = repo.url();
     markup::markdown(text, Some(&markdown_links(&base, &repo.default_branch, "")))
 }
 

@@ -79,7 +79,7 @@ impl CiStatus {
         CiStatus {
             word,
             symbol,
-            url: format!("/{}/{}/runs/{}", repo.owner, repo.name, status.run_number),
+            url: format!("{}/runs/{}", repo.url(), status.run_number),
         }
     }
 }
@@ -115,5 +115,5 @@ async fn numbered(state: &AppState, repo: &Repo, number: i64) -> Result<Run> {
 }
 
 fn to_run(repo: &Repo, number: i64) -> axum::response::Redirect {
-    axum::response::Redirect::to(&format!("/{}/{}/runs/{number}", repo.owner, repo.name))
+    axum::response::Redirect::to(&format!("{}/runs/{number}", repo.url()))
 }
