@@ -152,11 +152,7 @@ async fn register(State(state): State<AppState>, nav: Nav, CsrfForm(form): CsrfF
     {
         Ok(user) => signed_in(&state, &user, "/").await,
         Err(e @ (Error::BadRequest(_) | Error::Conflict(_) | Error::Forbidden(_))) => {
-            let status = match e {
-                Error::Conflict(_) => StatusCode::CONFLICT,
-                Error::Forbidden(_) => StatusCode::FORBIDDEN,
-                _ => StatusCode::BAD_REQUEST,
-            };
+            let status = super::error::status_of(&e);
             let first = state.db.read(crate::db::users::count).await? == 0;
             let view = RegisterView {
                 closed: matches!(e, Error::Forbidden(_)),

@@ -104,10 +104,7 @@ async fn create(
             Ok((StatusCode::CREATED, page).into_response())
         }
         Err(e @ (Error::BadRequest(_) | Error::Conflict(_))) => {
-            let status = match e {
-                Error::Conflict(_) => StatusCode::CONFLICT,
-                _ => StatusCode::BAD_REQUEST,
-            };
+            let status = super::error::status_of(&e);
             let mut page = view(&state, nav).await?;
             page.error = Some(e.to_string());
             page.name = form.name;

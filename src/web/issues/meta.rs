@@ -4,7 +4,6 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
@@ -63,12 +62,7 @@ pub struct LabelForm {
 
 /// Shows the page again with the message of a mistake in its form.
 fn reshow<V: IntoResponse>(e: &Error, view: V) -> Response {
-    let status = match e {
-        Error::Conflict(_) => StatusCode::CONFLICT,
-        Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-        _ => StatusCode::BAD_REQUEST,
-    };
-    (status, view).into_response()
+    (crate::web::error::status_of(e), view).into_response()
 }
 
 pub async fn create_label(
