@@ -147,7 +147,7 @@ pub fn unpack(
     if !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(std::io::Error::other("not an archive id"));
     }
-    let dest = within(workspace, rel)?;
+    let dest = within(workspace, rel).map_err(|why| std::io::Error::other(format!("{}: {why}", rel.display())))?;
     std::fs::create_dir_all(&dest)?;
     let file = std::fs::File::open(store.join(sha))?;
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
@@ -182,27 +182,53 @@ pub fn unpack(
     Ok(written.len())
 }
 
+/// Why a path given by a workflow is not one inside the workspace.
+#[derive(Debug)]
+pub enum Outside {
+    /// It climbs out with `..` (or starts at `/`).
+    Climbs,
+    /// A symbolic link on the way points out of the workspace.
+    ThroughLink,
+    /// A file stands where a folder would be.
+    File,
+    /// The workspace itself could not be read.
+    Io(std::io::Error),
+}
+
+impl std::fmt::Display for Outside {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outside::Climbs => f.write_str("the path leaves the workspace"),
+            Outside::ThroughLink => f.write_str("the path leaves the workspace through a symbolic link"),
+            Outside::File => f.write_str("that is a file, not a folder"),
+            Outside::Io(e) => e.fmt(f),
+        }
+    }
+}
+
 /// `workspace/rel`, where `rel` is a relative path that neither climbs out
-/// with `..` nor passes through a symbolic link pointing out of the workspace.
-pub fn within(workspace: &Path, rel: &Path) -> std::io::Result<PathBuf> {
-    let leaves = |why: &str| std::io::Error::other(format!("{}: {why}", rel.display()));
-    let base = std::fs::canonicalize(workspace)?;
+/// with `..` nor passes through a symbolic link pointing out of the
+/// workspace. What does not exist yet is fine (it is made as new folders).
+pub fn within(workspace: &Path, rel: &Path) -> Result<PathBuf, Outside> {
+    if rel
+        .components()
+        .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
+    {
+        return Err(Outside::Climbs);
+    }
+    let base = std::fs::canonicalize(workspace).map_err(Outside::Io)?;
     let mut at = workspace.to_path_buf();
     for part in rel.components() {
-        match part {
-            Component::CurDir => continue,
-            Component::Normal(name) => at.push(name),
-            _ => return Err(leaves("the path leaves the workspace")),
-        }
+        let Component::Normal(name) = part else { continue };
+        at.push(name);
         match std::fs::symlink_metadata(&at) {
             Ok(m) if m.file_type().is_symlink() => {
                 if !std::fs::canonicalize(&at).is_ok_and(|real| real.starts_with(&base)) {
-                    return Err(leaves("the path leaves the workspace through a symbolic link"));
+                    return Err(Outside::ThroughLink);
                 }
             }
-            Ok(m) if !m.is_dir() => return Err(leaves("that is a file, not a folder")),
+            Ok(m) if !m.is_dir() => return Err(Outside::File),
             Ok(_) => {}
-            // The rest is made as new folders.
             Err(_) => break,
         }
     }
@@ -267,6 +293,7 @@ mod tests {
         let err = unpack(&store, &sha, ws, Path::new("link/deeper"), None).unwrap_err();
         assert!(err.to_string().contains("symbolic link"), "{err}");
         assert!(unpack(&store, &sha, ws, Path::new("../up"), None).is_err());
+        assert!(matches!(within(ws, Path::new("new/../../up")), Err(Outside::Climbs)));
         assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
     }
 }

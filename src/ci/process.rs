@@ -84,14 +84,14 @@ pub(super) async fn run_step(
         .process_group(0)
         .kill_on_drop(true);
     let memory = limits.memory_bytes as libc::rlim_t;
-    // RLIMIT_NPROC counts every process of the user: what runs now, plus the
-    // step's share. (The kernel does not apply it to root; the census below does.)
+    // RLIMIT_NPROC counts every process of the user the step runs as: what
+    // runs now, plus the step's share. (The kernel does not apply it to
+    // root; the census below does.)
     // SAFETY: getuid(2) cannot fail and touches no memory.
-    let nproc = match owner {
-        Some((uid, _)) => (processes_of(uid) + limits.processes) as libc::rlim_t,
-        None if unsafe { libc::getuid() } == 0 => libc::RLIM_INFINITY,
-        // SAFETY: as above.
-        None => (processes_of(unsafe { libc::getuid() }) + limits.processes) as libc::rlim_t,
+    let uid = owner.map_or_else(|| unsafe { libc::getuid() }, |(uid, _)| uid);
+    let nproc = match uid {
+        0 => libc::RLIM_INFINITY,
+        uid => (processes_of(uid) + limits.processes) as libc::rlim_t,
     };
     // SAFETY: between fork and exec only async-signal-safe calls: prctl asks
     // the kernel to kill the step if the server dies (no step outlives it);
@@ -277,22 +277,21 @@ impl Drop for RemoveOnDrop {
 }
 
 /// `dir` (a step's `working-directory`) under `workspace`, which it may not
-/// leave: by `..`, or by a symbolic link that points out of it.
+/// leave: by `..`, or by a symbolic link that points out of it (checked as
+/// for artifacts, by `artifacts::within`); and it must be a folder.
 fn inside(workspace: &Path, dir: &str) -> std::result::Result<std::path::PathBuf, &'static str> {
-    if dir.split('/').any(|c| c == "..") {
-        return Err("leaves the workspace");
+    use super::artifacts::{Outside, within};
+    let path = within(workspace, Path::new(dir.trim_start_matches('/'))).map_err(|why| match why {
+        Outside::Climbs => "leaves the workspace",
+        Outside::ThroughLink => "leaves the workspace (through a symbolic link)",
+        Outside::File => "is not a folder",
+        Outside::Io(_) => "does not exist",
+    })?;
+    match std::fs::metadata(&path) {
+        Ok(m) if m.is_dir() => Ok(path),
+        Ok(_) => Err("is not a folder"),
+        Err(_) => Err("does not exist"),
     }
-    let path = workspace.join(dir.trim_start_matches('/'));
-    let (Ok(real), Ok(base)) = (std::fs::canonicalize(&path), std::fs::canonicalize(workspace)) else {
-        return Err("does not exist");
-    };
-    if !real.starts_with(&base) {
-        return Err("leaves the workspace (through a symbolic link)");
-    }
-    if !real.is_dir() {
-        return Err("is not a folder");
-    }
-    Ok(path)
 }
 
 /// The processes of a running step, for the census.

@@ -14,6 +14,7 @@
 //! our own `unshare` code would be ours to keep right. It costs a few
 //! milliseconds a step (README, `benches/ci.sh`).
 
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
 use crate::config::SandboxSettings as Settings;
@@ -47,13 +48,12 @@ pub struct Bubblewrap {
     /// As root: the uid and gid steps run as, and setpriv to drop to them.
     drop_to: Option<(u32, u32, PathBuf)>,
     network: bool,
-    /// Folders of the server that lie under a path the sandbox shows (a
-    /// data directory under /opt, say): covered with an empty tmpfs.
-    hide: Vec<PathBuf>,
+    /// The arguments that are the same for every step (namespaces, the
+    /// system's folders, what is hidden), worked out once.
+    setup: Vec<OsString>,
 }
 
-/// The system folders a step sees, read-only (those that exist; symbolic
-/// links such as `/bin -> usr/bin` are recreated as links).
+/// The system folders a step sees, read-only (those that exist).
 const SYSTEM: &[&str] = &[
     "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt",
 ];
@@ -103,11 +103,12 @@ impl Sandbox {
             },
             None => None,
         };
+        let hide: Vec<&PathBuf> = hide.iter().filter(|p| shown(p)).collect();
         let sandbox = Sandbox::Bubblewrap(Bubblewrap {
+            setup: setup_args(drop_to.is_some(), settings.network, &hide),
             bwrap,
             drop_to,
             network: settings.network,
-            hide: hide.iter().filter(|p| shown(p)).cloned().collect(),
         });
         Ok(match sandbox.check() {
             Ok(()) => sandbox,
@@ -198,52 +199,10 @@ impl Sandbox {
                 return cmd;
             }
         };
-        let mut args: Vec<std::ffi::OsString> = Vec::new();
-        let mut push = |items: &[&dyn AsRef<std::ffi::OsStr>]| {
+        let mut args = b.setup.clone();
+        let mut push = |items: &[&dyn AsRef<OsStr>]| {
             args.extend(items.iter().map(|a| a.as_ref().to_owned()));
         };
-        push(&[
-            &"--die-with-parent",
-            &"--unshare-pid",
-            &"--unshare-ipc",
-            &"--unshare-uts",
-        ]);
-        push(&[&"--unshare-cgroup-try", &"--hostname", &"hearth-runner"]);
-        match &b.drop_to {
-            // As root, bwrap keeps only what setpriv needs to drop to the job's user.
-            Some(_) => push(&[
-                &"--cap-add",
-                &"CAP_SETUID",
-                &"--cap-add",
-                &"CAP_SETGID",
-                &"--cap-add",
-                &"CAP_SETPCAP",
-            ]),
-            None => push(&[&"--unshare-user"]),
-        }
-        if !b.network {
-            push(&[&"--unshare-net"]);
-        }
-        for dir in SYSTEM {
-            match std::fs::symlink_metadata(dir) {
-                Ok(m) if m.file_type().is_symlink() => {
-                    if let Ok(target) = std::fs::read_link(dir) {
-                        push(&[&"--symlink", &target, dir]);
-                    }
-                }
-                Ok(m) if m.is_dir() => push(&[&"--ro-bind", dir, dir]),
-                _ => {}
-            }
-        }
-        // Name resolution where /etc/resolv.conf points into /run.
-        push(&[&"--ro-bind-try", &"/run/systemd/resolve", &"/run/systemd/resolve"]);
-        for hidden in &b.hide {
-            push(&[&"--tmpfs", hidden]);
-        }
-        push(&[&"--proc", &"/proc", &"--dev", &"/dev"]);
-        push(&[
-            &"--perms", &"0755", &"--dir", &"/home", &"--perms", &"0755", &"--dir", &"/run",
-        ]);
         push(&[&"--bind", &work.home, &HOME, &"--bind", &work.tmp, &"/tmp"]);
         push(&[&"--bind", &work.runner, &RUNNER_DIR]);
         for file in ["passwd", "group"] {
@@ -269,6 +228,61 @@ impl Sandbox {
         cmd.args(args).env_clear().current_dir("/");
         cmd
     }
+}
+
+/// The bwrap arguments every step shares: its namespaces (as root, with
+/// only the capabilities setpriv needs to drop to the job's user; else a
+/// user namespace), the network, the system's folders read-only (links
+/// such as `/bin -> usr/bin` recreated as links), the server's folders in
+/// `hide` covered, and a fresh `/proc` and `/dev`.
+fn setup_args(as_root: bool, network: bool, hide: &[&PathBuf]) -> Vec<OsString> {
+    let mut args: Vec<OsString> = Vec::new();
+    let mut push = |items: &[&dyn AsRef<OsStr>]| {
+        args.extend(items.iter().map(|a| a.as_ref().to_owned()));
+    };
+    push(&[
+        &"--die-with-parent",
+        &"--unshare-pid",
+        &"--unshare-ipc",
+        &"--unshare-uts",
+    ]);
+    push(&[&"--unshare-cgroup-try", &"--hostname", &"hearth-runner"]);
+    if as_root {
+        push(&[
+            &"--cap-add",
+            &"CAP_SETUID",
+            &"--cap-add",
+            &"CAP_SETGID",
+            &"--cap-add",
+            &"CAP_SETPCAP",
+        ]);
+    } else {
+        push(&[&"--unshare-user"]);
+    }
+    if !network {
+        push(&[&"--unshare-net"]);
+    }
+    for dir in SYSTEM {
+        match std::fs::symlink_metadata(dir) {
+            Ok(m) if m.file_type().is_symlink() => {
+                if let Ok(target) = std::fs::read_link(dir) {
+                    push(&[&"--symlink", &target, dir]);
+                }
+            }
+            Ok(m) if m.is_dir() => push(&[&"--ro-bind", dir, dir]),
+            _ => {}
+        }
+    }
+    // Name resolution where /etc/resolv.conf points into /run.
+    push(&[&"--ro-bind-try", &"/run/systemd/resolve", &"/run/systemd/resolve"]);
+    for hidden in hide {
+        push(&[&"--tmpfs", hidden]);
+    }
+    push(&[&"--proc", &"/proc", &"--dev", &"/dev"]);
+    push(&[
+        &"--perms", &"0755", &"--dir", &"/home", &"--perms", &"0755", &"--dir", &"/run",
+    ]);
+    args
 }
 
 /// Whether `path` lies under a folder the sandbox shows.
