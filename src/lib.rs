@@ -2,7 +2,9 @@
 //!
 //! `serve` is the whole server: the binary calls it with the configured
 //! listener, tests call the binary. Dependency direction:
-//! `main → cli → web → {repos, accounts} → {db, git} → {config, data_dir, error}`.
+//! `main → cli → web → {ci, repos, accounts, issues} → {db, git} → {config, data_dir, time, error}`.
+//! `ci::state`, the rules of how runs and jobs change state, needs nothing:
+//! `db` stores its types.
 
 pub mod accounts;
 pub mod backup;

@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use super::executor::{LogWriter, Record};
+use super::state::Conclusion;
 use super::workflow;
-use crate::db::runs::Conclusion;
 use crate::error::{Error, Result};
 
 /// `hashFiles()`: the SHA-256 of the SHA-256 of each file of the workspace

@@ -14,10 +14,11 @@ use tokio::sync::Notify;
 
 use super::actions::{hash_files, run_action, save_cache};
 use super::process::run_step;
+use super::state::{self, Conclusion, Status};
 use super::{expr, workflow};
 use crate::data_dir::DataDir;
 use crate::db::repos::RepoId;
-use crate::db::runs::{self, Conclusion, Job, Status};
+use crate::db::runs::{self, Job};
 use crate::db::{self, Db};
 use crate::error::{Error, Result};
 
@@ -524,11 +525,7 @@ pub async fn run_steps(
         let number = i as i64 + 1;
         let mut action_outputs = serde_json::Map::new();
         let mut step_outputs = Vec::new();
-        let status = match conclusion {
-            Conclusion::Success => expr::Status::Success,
-            Conclusion::Cancelled | Conclusion::TimedOut => expr::Status::Cancelled,
-            Conclusion::Failure | Conclusion::Skipped => expr::Status::Failure,
-        };
+        let status = expr::Status::of(conclusion);
         contexts["env"] =
             serde_json::to_value(env.iter().chain(&step.env).collect::<BTreeMap<_, _>>()).unwrap_or_default();
         let mut ctx = expr::Context::new(contexts, status);
@@ -620,25 +617,15 @@ pub async fn run_steps(
                 .map(|(k, v)| (k, serde_json::Value::String(v)))
                 .collect();
             outputs.append(&mut action_outputs);
-            let effective = if step.continue_on_error {
-                Conclusion::Success
-            } else {
-                step_conclusion
-            };
+            let effective = state::step_conclusion(step_conclusion, step.continue_on_error);
             contexts["steps"][id] = serde_json::json!({
                 "outputs": outputs, "outcome": step_conclusion.as_str(), "conclusion": effective.as_str(),
             });
         }
-        if step.continue_on_error && step_conclusion.failed() {
+        if state::forgiven(step_conclusion, step.continue_on_error) {
             writer.line("Hearth: the step failed; continue-on-error lets the job go on.");
-            continue;
         }
-        if step_conclusion != Conclusion::Success && conclusion == Conclusion::Success {
-            conclusion = step_conclusion;
-        }
-        if matches!(step_conclusion, Conclusion::Cancelled | Conclusion::TimedOut) {
-            conclusion = step_conclusion;
-        }
+        conclusion = state::after_step(conclusion, step_conclusion, step.continue_on_error);
     }
     contexts["env"] = serde_json::to_value(&env).unwrap_or_default();
     let outputs: serde_json::Map<String, serde_json::Value> = {
@@ -659,7 +646,7 @@ pub async fn run_steps(
         }
     }
     writer.line(&format!("Hearth: job {} finished: {}", spec.key, conclusion.as_str()));
-    if allowed_to_fail && conclusion.failed() {
+    if state::forgiven(conclusion, allowed_to_fail) {
         writer.line("Hearth: continue-on-error: this failure does not fail the run.");
     }
     Ok(Finished {
@@ -729,43 +716,16 @@ pub fn wanted_by(
     values: &serde_json::Value,
 ) -> std::result::Result<bool, String> {
     let results: Vec<Conclusion> = spec.needs.iter().map(|n| need_result(siblings.iter(), n)).collect();
-    let status = if results.iter().all(|r| *r == Conclusion::Success) {
-        expr::Status::Success
-    } else if results.contains(&Conclusion::Cancelled) {
-        expr::Status::Cancelled
-    } else {
-        expr::Status::Failure
-    };
+    let status = expr::Status::of(state::needs_state(&results));
     match &spec.condition {
         None => Ok(status == expr::Status::Success),
         Some(condition) => expr::condition(condition, &expr::Context::new(values, status)),
     }
 }
 
-/// The result of a need over all its instances: success when all succeeded
-/// (a failure that continue-on-error allows counts as success), cancelled
-/// when any was cancelled, skipped when all were, else failure.
+/// The result of need `key` over all its instances (see `state::need_result`).
 pub(super) fn need_result<'a>(jobs: impl Iterator<Item = &'a Job>, key: &str) -> Conclusion {
-    let results: Vec<Option<Conclusion>> = jobs
-        .filter(|j| j.key == key)
-        .map(|j| {
-            let c = j.conclusion.as_deref().and_then(Conclusion::parse);
-            match c {
-                Some(c) if j.allowed_failure && c.failed() => Some(Conclusion::Success),
-                other => other,
-            }
-        })
-        .collect();
-    let all = |c: Conclusion| !results.is_empty() && results.iter().all(|r| *r == Some(c));
-    if all(Conclusion::Success) {
-        Conclusion::Success
-    } else if results.contains(&Some(Conclusion::Cancelled)) {
-        Conclusion::Cancelled
-    } else if all(Conclusion::Skipped) {
-        Conclusion::Skipped
-    } else {
-        Conclusion::Failure
-    }
+    state::need_result(jobs.filter(|j| j.key == key).map(Job::outcome))
 }
 
 /// A step with its `${{ }}` expressions replaced by their values.

@@ -63,6 +63,20 @@ pub enum Status {
     Cancelled,
 }
 
+impl Status {
+    /// What the status functions see of a job that has come to `so_far`:
+    /// a cancel or a timeout is `cancelled()`, anything else that is not
+    /// a success `failure()`.
+    pub fn of(so_far: super::state::Conclusion) -> Status {
+        use super::state::Conclusion;
+        match so_far {
+            Conclusion::Success => Status::Success,
+            c if c.interrupted() => Status::Cancelled,
+            _ => Status::Failure,
+        }
+    }
+}
+
 /// What `hashFiles()` calls: patterns in, the hash out.
 pub type FileHasher<'a> = dyn Fn(&[String]) -> String + Sync + 'a;
 

@@ -11,8 +11,9 @@ use tokio::sync::Notify;
 
 use super::executor::{self, LogWriter, Record, RunInfo, Work};
 use super::sandbox::Sandbox;
+use super::state::{self, Conclusion, Status};
 use super::workflow;
-use crate::db::runs::{Conclusion, Job, Status};
+use crate::db::runs::Job;
 use crate::error::{Error, Result};
 
 /// Runs the workflows of the checkout around `dir` (only job `only` and
@@ -174,7 +175,7 @@ async fn run_workflow(
             name: new.name,
             needs: new.needs,
             spec: new.spec,
-            status: Status::Queued.as_str().into(),
+            status: Status::Queued,
             conclusion: None,
             started_at: None,
             completed_at: None,
@@ -187,12 +188,10 @@ async fn run_workflow(
     let mut failed = 0;
     while let Some(i) = jobs.iter().position(|j| {
         !stop.stopped.load(Ordering::SeqCst)
-            && j.status == Status::Queued.as_str()
-            && j.needs.iter().all(|n| {
-                jobs.iter()
-                    .filter(|s| &s.key == n)
-                    .all(|s| s.status == Status::Completed.as_str())
-            })
+            && j.status == Status::Queued
+            && j.needs
+                .iter()
+                .all(|n| jobs.iter().filter(|s| &s.key == n).all(|s| !s.status.is_open()))
     }) {
         let spec: workflow::Job = serde_json::from_str(&jobs[i].spec).map_err(|e| Error::internal(e.to_string()))?;
         let mut writer = LogWriter::console(format!("[{}] ", spec.name));
@@ -204,8 +203,8 @@ async fn run_workflow(
         });
         if !go {
             writer.line("Hearth: skipped");
-            jobs[i].status = Status::Completed.as_str().into();
-            jobs[i].conclusion = Some(Conclusion::Skipped.as_str().into());
+            jobs[i].status = Status::Completed;
+            jobs[i].conclusion = Some(Conclusion::Skipped);
             continue;
         }
         let (work, copied) = {
@@ -251,12 +250,11 @@ async fn run_workflow(
         work.remove();
         let done = done?;
         let job = &mut jobs[i];
-        job.status = Status::Completed.as_str().into();
-        job.conclusion = Some(done.conclusion.as_str().into());
+        job.status = Status::Completed;
+        job.conclusion = Some(done.conclusion);
         job.outputs = serde_json::Value::Object(done.outputs).to_string();
-        let bad = done.conclusion.failed() || done.conclusion == Conclusion::Cancelled;
-        job.allowed_failure = bad && done.allowed_to_fail;
-        if bad && !done.allowed_to_fail {
+        job.allowed_failure = state::forgiven(done.conclusion, done.allowed_to_fail);
+        if !job.allowed_failure && (done.conclusion.failed() || done.conclusion == Conclusion::Cancelled) {
             failed += 1;
         }
     }

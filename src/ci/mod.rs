@@ -2,7 +2,8 @@
 //! dispatches and the clock (`cron`) into runs (`trigger`), the queue
 //! (`scheduler`), and running jobs (`executor`, with `process` for a step's
 //! processes and `actions`/`artifacts` for the built-in actions); `local`
-//! is `hearth ci run`. Runs, jobs and steps are kept in SQLite; logs in
+//! is `hearth ci run`. How runs, jobs and steps change state is `state`'s
+//! alone. Runs, jobs and steps are kept in SQLite; logs in
 //! `data/runs/{run}/{job}.log`.
 
 pub mod actions;
@@ -15,6 +16,7 @@ pub mod process;
 pub mod sandbox;
 pub mod scheduler;
 pub mod secrets;
+pub mod state;
 pub mod trigger;
 pub mod workflow;
 

@@ -12,9 +12,9 @@ use tokio::sync::Notify;
 
 use super::executor::{LogWriter, Work};
 use super::sandbox::Sandbox;
+use super::state::Conclusion;
 use super::workflow;
 use crate::config::CiLimits as Limits;
-use crate::db::runs::Conclusion;
 use crate::error::Result;
 
 /// Longer output lines are cut into pieces of this size.

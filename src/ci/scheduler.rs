@@ -17,11 +17,12 @@ use super::executor::{
     How, LogWriter, Record, RunInfo, Work, append_line, contexts, job_env, run_steps, spec_of, wanted_by,
 };
 use super::process::kill_leftovers;
+use super::state::{self, Conclusion, NoRerun, Status};
 use super::{trigger, workflow};
 use crate::config::CiLimits as Limits;
 use crate::data_dir::DataDir;
 use crate::db::repos::RepoId;
-use crate::db::runs::{self, Conclusion, Job, Status};
+use crate::db::runs::{self, Job};
 use crate::db::{self, Db};
 use crate::error::{Error, Result};
 
@@ -95,20 +96,13 @@ impl Ci {
             .db
             .write(move |tx| {
                 let r = runs::by_id(tx, repo, run)?.ok_or(Error::NotFound)?;
-                if r.status != Status::Completed.as_str() {
-                    return Err(Error::Conflict(format!(
-                        "run #{} is still going; cancel it first",
-                        r.run_number
-                    )));
-                }
-                if r.error.is_some() {
-                    return Err(Error::Conflict(format!(
-                        "run #{} failed before any job ran: push a fixed workflow",
-                        r.run_number
-                    )));
-                }
-                if only_failed && r.conclusion.as_deref() == Some(Conclusion::Success.as_str()) {
-                    return Err(Error::Conflict(format!("run #{} has no failed jobs", r.run_number)));
+                if let Err(why) = state::may_rerun(r.status, r.conclusion, r.error.is_some(), only_failed) {
+                    let n = r.run_number;
+                    return Err(Error::Conflict(match why {
+                        NoRerun::Open => format!("run #{n} is still going; cancel it first"),
+                        NoRerun::Unreadable => format!("run #{n} failed before any job ran: push a fixed workflow"),
+                        NoRerun::NothingFailed => format!("run #{n} has no failed jobs"),
+                    }));
                 }
                 let (id, _) = runs::rerun(tx, &r, only_failed)?;
                 runs::by_id(tx, repo, id)?.ok_or(Error::NotFound)
@@ -193,7 +187,7 @@ impl Ci {
             let mut running = self.running.lock().expect("running set poisoned");
             for j in jobs
                 .iter()
-                .filter(|j| j.cancel_requested && j.status == Status::InProgress.as_str())
+                .filter(|j| j.cancel_requested && j.status == Status::InProgress)
             {
                 if let Some(r) = running.get_mut(&j.id)
                     && !r.signalled
@@ -205,19 +199,17 @@ impl Ci {
         }
         // Instances of a matrix job started in this pass, for max-parallel.
         let mut started: HashMap<(i64, &str), usize> = HashMap::new();
-        for j in jobs.iter().filter(|j| j.status == Status::Queued.as_str()) {
+        for j in jobs.iter().filter(|j| j.status == Status::Queued) {
             // An older run of its concurrency group goes first.
             if blocked.contains(&j.run_id) {
                 continue;
             }
             let siblings = &by_run[&j.run_id];
             // A need is done when every instance of it (one per matrix combination) is.
-            let all_done = j.needs.iter().all(|n| {
-                siblings
-                    .iter()
-                    .filter(|s| &s.key == n)
-                    .all(|s| s.status == Status::Completed.as_str())
-            });
+            let all_done = j
+                .needs
+                .iter()
+                .all(|n| siblings.iter().filter(|s| &s.key == n).all(|s| !s.status.is_open()));
             if !all_done {
                 continue;
             }
@@ -232,7 +224,7 @@ impl Ci {
             if let Some(max) = spec.strategy.as_ref().and_then(|s| s.max_parallel) {
                 let going = siblings
                     .iter()
-                    .filter(|s| s.key == j.key && s.status == Status::InProgress.as_str())
+                    .filter(|s| s.key == j.key && s.status == Status::InProgress)
                     .count()
                     + started.get(&(j.run_id, j.key.as_str())).copied().unwrap_or(0);
                 if going >= max as usize {
@@ -280,14 +272,16 @@ impl Ci {
                         (Conclusion::Failure, false)
                     }
                 };
-                let failed = conclusion.failed();
-                let fail_fast =
-                    failed && !allowed && spec.strategy.as_ref().is_some_and(|s| s.fail_fast && s.job_total > 1);
+                let forgiven = state::forgiven(conclusion, allowed);
+                let fail_fast = spec
+                    .strategy
+                    .as_ref()
+                    .is_some_and(|s| state::fails_fast(conclusion, allowed, s.fail_fast, s.job_total));
                 let (run, key) = (job.run_id, job.key.clone());
                 let recorded = this
                     .db
                     .write(move |tx| {
-                        if failed && allowed {
+                        if forgiven {
                             runs::allow_failure(tx, id)?;
                         }
                         runs::finish_job(tx, id, conclusion)?;

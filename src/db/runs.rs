@@ -5,6 +5,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::ref_updates::RefUpdate;
 use super::repos::RepoId;
+use crate::ci::state::{self, Conclusion, Outcome, Status, Stop};
 use crate::error::Result;
 
 #[derive(Debug, Clone)]
@@ -17,8 +18,8 @@ pub struct Run {
     pub event: String,
     pub head_sha: String,
     pub head_branch: String,
-    pub status: String,
-    pub conclusion: Option<String>,
+    pub status: Status,
+    pub conclusion: Option<Conclusion>,
     pub error: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
@@ -35,8 +36,8 @@ pub struct Job {
     pub name: String,
     pub needs: Vec<String>,
     pub spec: String,
-    pub status: String,
-    pub conclusion: Option<String>,
+    pub status: Status,
+    pub conclusion: Option<Conclusion>,
     pub started_at: Option<i64>,
     pub completed_at: Option<i64>,
     /// The job's `outputs`, a JSON object.
@@ -51,11 +52,22 @@ pub struct Job {
 pub struct Step {
     pub number: i64,
     pub name: String,
-    pub status: String,
-    pub conclusion: Option<String>,
+    pub status: Status,
+    pub conclusion: Option<Conclusion>,
     pub exit_code: Option<i64>,
     pub started_at: Option<i64>,
     pub completed_at: Option<i64>,
+}
+
+impl Job {
+    /// The job as the state rules see it.
+    pub fn outcome(&self) -> Outcome {
+        Outcome {
+            status: self.status,
+            conclusion: self.conclusion,
+            allowed_failure: self.allowed_failure,
+        }
+    }
 }
 
 /// A concurrency group a run or job enters: at most one of the group goes
@@ -201,11 +213,7 @@ pub fn insert_run(conn: &Connection, repo: RepoId, update_id: Option<i64>, event
         [repo.0],
         |r| r.get(0),
     )?;
-    let (status, conclusion) = if run.error.is_some() {
-        ("completed", Some("failure"))
-    } else {
-        ("queued", None)
-    };
+    let (status, conclusion) = state::created(run.error.is_some());
     conn.execute(
         "INSERT INTO runs (repo_id, run_number, workflow, name, event, head_sha, head_branch, ref_update_id,
                            status, conclusion, error, created_at, updated_at, concurrency, inputs)
@@ -236,13 +244,14 @@ pub fn insert_run(conn: &Connection, repo: RepoId, update_id: Option<i64>, event
     for job in &run.jobs {
         conn.execute(
             "INSERT INTO jobs (run_id, job_key, name, needs, spec, status, concurrency)
-             VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
                 run_id,
                 job.key,
                 job.name,
                 job.needs.join(","),
                 job.spec,
+                Status::Queued,
                 job.concurrency.as_ref().map(|c| &c.group)
             ],
         )?;
@@ -252,8 +261,8 @@ pub fn insert_run(conn: &Connection, repo: RepoId, update_id: Option<i64>, event
         }
         for (i, step) in job.steps.iter().enumerate() {
             conn.execute(
-                "INSERT INTO steps (job_id, number, name, status) VALUES (?1, ?2, ?3, 'queued')",
-                params![job_id, i as i64 + 1, step],
+                "INSERT INTO steps (job_id, number, name, status) VALUES (?1, ?2, ?3, ?4)",
+                params![job_id, i as i64 + 1, step, Status::Queued],
             )?;
         }
     }
@@ -262,21 +271,23 @@ pub fn insert_run(conn: &Connection, repo: RepoId, update_id: Option<i64>, event
 
 /// All jobs of runs that are not completed.
 pub fn open_jobs(conn: &Connection) -> Result<Vec<Job>> {
-    let sql = format!("{JOB_SELECT} WHERE run_id IN (SELECT id FROM runs WHERE status != 'completed') ORDER BY id");
+    let sql = format!("{JOB_SELECT} WHERE run_id IN (SELECT id FROM runs WHERE status != ?1) ORDER BY id");
     let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt.query_map([], job_from_row)?;
+    let rows = stmt.query_map([Status::Completed], job_from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// Starts a queued job (and its run, when it is the first); false when it
+/// was not queued any more.
 pub fn start_job(conn: &Connection, job: i64) -> Result<bool> {
     let now = super::now();
     let started = conn.execute(
-        "UPDATE jobs SET status = 'in_progress', started_at = ?2 WHERE id = ?1 AND status = 'queued'",
-        params![job, now],
+        "UPDATE jobs SET status = ?3, started_at = ?2 WHERE id = ?1 AND status = ?4",
+        params![job, now, Status::InProgress, Status::Queued],
     )?;
     conn.execute(
-        "UPDATE runs SET status = 'in_progress', updated_at = ?2 WHERE id = (SELECT run_id FROM jobs WHERE id = ?1) AND status = 'queued'",
-        params![job, now],
+        "UPDATE runs SET status = ?3, updated_at = ?2 WHERE id = (SELECT run_id FROM jobs WHERE id = ?1) AND status = ?4",
+        params![job, now, Status::InProgress, Status::Queued],
     )?;
     Ok(started > 0)
 }
@@ -292,9 +303,9 @@ pub fn set_step(
     let now = super::now();
     conn.execute(
         "UPDATE steps SET status = ?3, conclusion = ?4, exit_code = ?5,
-             started_at = COALESCE(started_at, ?6), completed_at = CASE WHEN ?3 = 'completed' THEN ?6 END
+             started_at = COALESCE(started_at, ?6), completed_at = CASE WHEN ?7 THEN ?6 END
          WHERE job_id = ?1 AND number = ?2",
-        params![job, number, status, conclusion, exit_code, now],
+        params![job, number, status, conclusion, exit_code, now, !status.is_open()],
     )?;
     Ok(())
 }
@@ -303,34 +314,31 @@ pub fn set_step(
 pub fn finish_job(conn: &Connection, job: i64, conclusion: Conclusion) -> Result<()> {
     let now = super::now();
     conn.execute(
-        "UPDATE jobs SET status = 'completed', conclusion = ?2, completed_at = ?3,
+        "UPDATE jobs SET status = ?4, conclusion = ?2, completed_at = ?3,
              started_at = COALESCE(started_at, ?3) WHERE id = ?1",
-        params![job, conclusion, now],
+        params![job, conclusion, now, Status::Completed],
     )?;
     conn.execute(
-        "UPDATE steps SET status = 'completed', conclusion = 'skipped', completed_at = ?2
-         WHERE job_id = ?1 AND status != 'completed'",
-        params![job, now],
+        "UPDATE steps SET status = ?3, conclusion = ?4, completed_at = ?2
+         WHERE job_id = ?1 AND status != ?3",
+        params![job, now, Status::Completed, Conclusion::Skipped],
     )?;
     let run: i64 = conn.query_row("SELECT run_id FROM jobs WHERE id = ?1", [job], |r| r.get(0))?;
-    let (open, failed, cancelled): (i64, i64, i64) = conn.query_row(
-        "SELECT COALESCE(SUM(status != 'completed'), 0),
-                COALESCE(SUM(conclusion IN ('failure', 'timed_out') AND NOT allowed_failure), 0),
-                COALESCE(SUM(conclusion = 'cancelled'), 0) FROM jobs WHERE run_id = ?1",
-        [run],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-    )?;
-    if open == 0 {
-        let conclusion = if failed > 0 {
-            "failure"
-        } else if cancelled > 0 {
-            "cancelled"
-        } else {
-            "success"
-        };
+    let outcomes = {
+        let mut stmt = conn.prepare_cached("SELECT status, conclusion, allowed_failure FROM jobs WHERE run_id = ?1")?;
+        stmt.query_map([run], |r| {
+            Ok(Outcome {
+                status: r.get(0)?,
+                conclusion: r.get(1)?,
+                allowed_failure: r.get(2)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?
+    };
+    if let Some(conclusion) = state::run_conclusion(outcomes) {
         conn.execute(
-            "UPDATE runs SET status = 'completed', conclusion = ?2, updated_at = ?3 WHERE id = ?1",
-            params![run, conclusion, now],
+            "UPDATE runs SET status = ?4, conclusion = ?2, updated_at = ?3 WHERE id = ?1",
+            params![run, conclusion, now, Status::Completed],
         )?;
     } else {
         conn.execute("UPDATE runs SET updated_at = ?2 WHERE id = ?1", params![run, now])?;
@@ -345,8 +353,10 @@ pub fn set_outputs(conn: &Connection, job: i64, outputs: &str) -> Result<()> {
 
 /// At start-up: jobs that were running when the server stopped have failed.
 pub fn fail_interrupted(conn: &Connection) -> Result<Vec<i64>> {
-    let mut stmt = conn.prepare("SELECT id FROM jobs WHERE status = 'in_progress'")?;
-    let ids: Vec<i64> = stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+    let mut stmt = conn.prepare("SELECT id FROM jobs WHERE status = ?1")?;
+    let ids: Vec<i64> = stmt
+        .query_map([Status::InProgress], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
     for id in &ids {
         finish_job(conn, *id, Conclusion::Failure)?;
     }
@@ -364,80 +374,10 @@ pub struct Filter {
     pub event: Option<String>,
 }
 
-/// Where a job or step is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    Queued,
-    InProgress,
-    Completed,
-}
-
-impl Status {
-    pub const ALL: [Status; 3] = [Status::Queued, Status::InProgress, Status::Completed];
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Status::Queued => "queued",
-            Status::InProgress => "in_progress",
-            Status::Completed => "completed",
-        }
-    }
-}
-
-/// How a job or step ended (GitHub's `conclusion`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Conclusion {
-    Success,
-    Failure,
-    Cancelled,
-    Skipped,
-    TimedOut,
-}
-
-impl Conclusion {
-    pub const ALL: [Conclusion; 5] = [
-        Conclusion::Success,
-        Conclusion::Failure,
-        Conclusion::Cancelled,
-        Conclusion::Skipped,
-        Conclusion::TimedOut,
-    ];
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Conclusion::Success => "success",
-            Conclusion::Failure => "failure",
-            Conclusion::Cancelled => "cancelled",
-            Conclusion::Skipped => "skipped",
-            Conclusion::TimedOut => "timed_out",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Conclusion> {
-        Conclusion::ALL.into_iter().find(|c| c.as_str() == text)
-    }
-
-    /// A failure, or out of time: what `continue-on-error` forgives.
-    pub fn failed(self) -> bool {
-        matches!(self, Conclusion::Failure | Conclusion::TimedOut)
-    }
-}
-
-impl rusqlite::ToSql for Status {
-    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
-        Ok(self.as_str().into())
-    }
-}
-
-impl rusqlite::ToSql for Conclusion {
-    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
-        Ok(self.as_str().into())
-    }
-}
-
 /// The states and conclusions a run list may be filtered by.
-pub const STATUSES: [&str; 3] = [
+pub const STATUSES: [&str; 4] = [
     Status::Queued.as_str(),
+    Status::Waiting.as_str(),
     Status::InProgress.as_str(),
     Status::Completed.as_str(),
 ];
@@ -558,8 +498,8 @@ pub fn version(conn: &Connection, repo: RepoId) -> Result<i64> {
 /// The combined state of a commit's runs, and its newest run.
 #[derive(Debug, Clone)]
 pub struct CommitStatus {
-    pub status: String,
-    pub conclusion: Option<String>,
+    pub status: Status,
+    pub conclusion: Option<Conclusion>,
     pub run_number: i64,
 }
 
@@ -575,35 +515,23 @@ pub fn status_by_sha(
         "SELECT status, conclusion, run_number FROM runs WHERE repo_id = ?1 AND head_sha = ?2 ORDER BY run_number",
     )?;
     for sha in shas {
-        let rows = stmt
+        let mut last = 0;
+        let states = stmt
             .query_map(params![repo.0, sha], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, Option<String>>(1)?,
-                    r.get::<_, i64>(2)?,
-                ))
+                last = r.get(2)?;
+                Ok((r.get(0)?, r.get(1)?))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        let Some(last) = rows.last().map(|r| r.2) else { continue };
-        let running = rows.iter().any(|r| r.0 != "completed");
-        let failed = rows
-            .iter()
-            .any(|r| matches!(r.1.as_deref(), Some("failure" | "timed_out")));
-        let combined = if running {
-            ("in_progress".to_string(), None)
-        } else if failed {
-            ("completed".to_string(), Some("failure".to_string()))
-        } else {
-            ("completed".to_string(), rows.last().and_then(|r| r.1.clone()))
-        };
-        out.insert(
-            sha.clone(),
-            CommitStatus {
-                status: combined.0,
-                conclusion: combined.1,
-                run_number: last,
-            },
-        );
+        if let Some((status, conclusion)) = state::combined(&states) {
+            out.insert(
+                sha.clone(),
+                CommitStatus {
+                    status,
+                    conclusion,
+                    run_number: last,
+                },
+            );
+        }
     }
     Ok(out)
 }
@@ -613,23 +541,24 @@ pub fn status_by_sha(
 pub fn cancel(conn: &Connection, run: i64) -> Result<()> {
     stop(
         conn,
-        "SELECT id, status FROM jobs WHERE run_id = ?1 AND status != 'completed'",
+        "SELECT id, status FROM jobs WHERE run_id = ?1",
         params![run],
+        |_| true,
     )
 }
 
-/// Stops the jobs `query` selects (id, status): queued ones are cancelled,
-/// running ones asked to stop.
-fn stop(conn: &Connection, query: &str, args: impl rusqlite::Params) -> Result<()> {
+/// Stops the jobs `query` selects (id, status) that `which` picks by their
+/// status: what has not started is cancelled, what runs asked to stop.
+fn stop(conn: &Connection, query: &str, args: impl rusqlite::Params, which: impl Fn(Status) -> bool) -> Result<()> {
     let mut stmt = conn.prepare(query)?;
-    let open: Vec<(i64, String)> = stmt
+    let jobs: Vec<(i64, Status)> = stmt
         .query_map(args, |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
-    for (id, status) in open {
-        if status == "queued" {
-            finish_job(conn, id, Conclusion::Cancelled)?;
-        } else {
-            request_cancel(conn, id)?;
+    for (id, status) in jobs.into_iter().filter(|j| which(j.1)) {
+        match state::stop(status) {
+            Stop::Cancel => finish_job(conn, id, Conclusion::Cancelled)?,
+            Stop::Ask => request_cancel(conn, id)?,
+            Stop::Nothing => {}
         }
     }
     Ok(())
@@ -638,24 +567,22 @@ fn stop(conn: &Connection, query: &str, args: impl rusqlite::Params) -> Result<(
 /// Asks the executor to stop a running job; it records it cancelled.
 fn request_cancel(conn: &Connection, job: i64) -> Result<()> {
     conn.execute(
-        "UPDATE jobs SET cancel_requested = 1 WHERE id = ?1 AND status = 'in_progress'",
-        [job],
+        "UPDATE jobs SET cancel_requested = 1 WHERE id = ?1 AND status = ?2",
+        params![job, Status::InProgress],
     )?;
     Ok(())
 }
 
-/// A new run in concurrency group `c`: the group's pending runs are
-/// cancelled, and with cancel-in-progress its running ones too. Those left
-/// running make the new run wait (see `blocked_runs`).
+/// A new run in concurrency group `c`: the members `state::displaced`
+/// names are cancelled; those left running make the new run wait (see
+/// `blocked_runs`).
 fn enter_run_group(conn: &Connection, repo: RepoId, run: i64, c: &Concurrency) -> Result<()> {
-    let mut stmt = conn.prepare(
-        "SELECT id, status FROM runs WHERE repo_id = ?1 AND concurrency = ?2 AND status != 'completed' AND id != ?3",
-    )?;
-    let others: Vec<(i64, String)> = stmt
+    let mut stmt = conn.prepare("SELECT id, status FROM runs WHERE repo_id = ?1 AND concurrency = ?2 AND id != ?3")?;
+    let others: Vec<(i64, Status)> = stmt
         .query_map(params![repo.0, c.group, run], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
     for (id, status) in others {
-        if status == "queued" || c.cancel_in_progress {
+        if state::displaced(status, c.cancel_in_progress) {
             cancel(conn, id)?;
         }
     }
@@ -668,20 +595,20 @@ fn enter_job_group(conn: &Connection, repo: RepoId, run: i64, c: &Concurrency) -
     stop(
         conn,
         "SELECT j.id, j.status FROM jobs j JOIN runs r ON r.id = j.run_id
-         WHERE r.repo_id = ?1 AND j.concurrency = ?2 AND j.run_id != ?3
-           AND (j.status = 'queued' OR (?4 AND j.status != 'completed'))",
-        params![repo.0, c.group, run, c.cancel_in_progress],
+         WHERE r.repo_id = ?1 AND j.concurrency = ?2 AND j.run_id != ?3",
+        params![repo.0, c.group, run],
+        |status| state::displaced(status, c.cancel_in_progress),
     )
 }
 
 /// Runs that wait for an older run of their concurrency group to finish.
 pub fn blocked_runs(conn: &Connection) -> Result<std::collections::HashSet<i64>> {
     let mut stmt = conn.prepare(
-        "SELECT r.id FROM runs r WHERE r.status != 'completed' AND r.concurrency IS NOT NULL AND EXISTS (
+        "SELECT r.id FROM runs r WHERE r.status != ?1 AND r.concurrency IS NOT NULL AND EXISTS (
              SELECT 1 FROM runs o WHERE o.repo_id = r.repo_id AND o.concurrency = r.concurrency
-                 AND o.status != 'completed' AND o.id < r.id)",
+                 AND o.status != ?1 AND o.id < r.id)",
     )?;
-    let rows = stmt.query_map([], |r| r.get(0))?;
+    let rows = stmt.query_map([Status::Completed], |r| r.get(0))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
@@ -690,10 +617,10 @@ pub fn blocked_runs(conn: &Connection) -> Result<std::collections::HashSet<i64>>
 pub fn job_group_busy(conn: &Connection, job: i64) -> Result<bool> {
     Ok(conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM jobs j JOIN runs r ON r.id = j.run_id
-             JOIN jobs o ON o.concurrency = j.concurrency AND o.status = 'in_progress' AND o.id != j.id
+             JOIN jobs o ON o.concurrency = j.concurrency AND o.status = ?2 AND o.id != j.id
              JOIN runs ro ON ro.id = o.run_id AND ro.repo_id = r.repo_id
          WHERE j.id = ?1)",
-        [job],
+        params![job, Status::InProgress],
         |r| r.get(0),
     )?)
 }
@@ -702,8 +629,9 @@ pub fn job_group_busy(conn: &Connection, job: i64) -> Result<bool> {
 pub fn cancel_instances(conn: &Connection, run: i64, key: &str) -> Result<()> {
     stop(
         conn,
-        "SELECT id, status FROM jobs WHERE run_id = ?1 AND job_key = ?2 AND status != 'completed'",
+        "SELECT id, status FROM jobs WHERE run_id = ?1 AND job_key = ?2",
         params![run, key],
+        |_| true,
     )
 }
 
@@ -726,10 +654,10 @@ pub fn rerun(conn: &Connection, run: &Run, only_failed: bool) -> Result<(i64, i6
     conn.execute(
         "INSERT INTO runs (repo_id, run_number, workflow, name, event, head_sha, head_branch, ref_update_id,
                            status, created_at, updated_at, concurrency, inputs)
-         SELECT repo_id, ?2, workflow, name, event, head_sha, head_branch, ref_update_id, 'queued', ?3, ?3,
+         SELECT repo_id, ?2, workflow, name, event, head_sha, head_branch, ref_update_id, ?4, ?3, ?3,
                 concurrency, inputs
          FROM runs WHERE id = ?1",
-        params![run.id, number, now],
+        params![run.id, number, now, Status::Queued],
     )?;
     let new_run = conn.last_insert_rowid();
     let mut kept = Vec::new();
@@ -743,12 +671,8 @@ pub fn rerun(conn: &Connection, run: &Run, only_failed: bool) -> Result<(i64, i6
         enter_run_group(conn, run.repo_id, new_run, &c)?;
     }
     for job in jobs(conn, run.id)? {
-        let keep = only_failed && job.conclusion.as_deref() == Some("success");
-        let (status, conclusion) = if keep {
-            ("completed", Some("success"))
-        } else {
-            ("queued", None)
-        };
+        let (status, conclusion) = state::rerun_job(job.conclusion, only_failed);
+        let keep = !status.is_open();
         conn.execute(
             "INSERT INTO jobs (run_id, job_key, name, needs, spec, status, conclusion, started_at, completed_at,
                                concurrency)

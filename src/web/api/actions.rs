@@ -210,7 +210,7 @@ async fn cancel(
         .read(move |c| runs::by_id(c, id, run))
         .await?
         .ok_or(Error::NotFound)?;
-    if r.status == "completed" {
+    if !r.status.is_open() {
         return Err(Error::Conflict(format!("run #{} has completed already", r.run_number)));
     }
     state.ci.cancel(r.id).await?;

@@ -32,12 +32,12 @@ pub(super) async fn badge_svg(
             Ok(list.into_iter().next())
         })
         .await?;
-    let (label, color) = match newest.as_ref().map(|r| badge(&r.status, r.conclusion.as_deref()).0) {
-        Some("success") => ("passing", "#2da44e"),
-        Some("failure") | Some("timed out") => ("failing", "#cf222e"),
-        Some("running") | Some("queued") => ("running", "#bf8700"),
-        Some(other) => (other, "#6e7781"),
+    let (label, color) = match newest.as_ref().map(|r| (r.status, r.conclusion)) {
         None => ("no runs", "#6e7781"),
+        Some((status, _)) if status.is_open() => ("running", "#bf8700"),
+        Some((_, Some(Conclusion::Success))) => ("passing", "#2da44e"),
+        Some((_, Some(c))) if c.failed() => ("failing", "#cf222e"),
+        Some((status, conclusion)) => (badge(status, conclusion).0, "#6e7781"),
     };
     let name = newest
         .as_ref()

@@ -141,12 +141,12 @@ pub(super) async fn job(
         can_admin: access.access >= Access::Admin,
         repo: access.repo,
         tab: "runs",
-        state: badge(&job.status, job.conclusion.as_deref()),
-        running: job.status != "completed",
+        state: badge(job.status, job.conclusion),
+        running: job.status.is_open(),
         steps: steps
             .into_iter()
             .map(|step| StepRow {
-                state: badge(&step.status, step.conclusion.as_deref()),
+                state: badge(step.status, step.conclusion),
                 took: duration(step.started_at, step.completed_at),
                 step,
             })
@@ -241,7 +241,7 @@ impl LogTail {
             let states: Vec<serde_json::Value> = steps
                 .iter()
                 .map(|s| {
-                    let (word, symbol) = badge(&s.status, s.conclusion.as_deref());
+                    let (word, symbol) = badge(s.status, s.conclusion);
                     serde_json::json!({ "number": s.number, "state": word, "symbol": symbol })
                 })
                 .collect();
@@ -250,9 +250,9 @@ impl LogTail {
                 self.steps = states.clone();
                 return Some(Event::default().event("steps").data(states));
             }
-            if status.is_none_or(|j| j.status == "completed") {
+            if status.is_none_or(|j| !j.status.is_open()) {
                 self.done = true;
-                return Some(Event::default().event("end").data("completed"));
+                return Some(Event::default().event("end").data(Status::Completed.as_str()));
             }
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         }

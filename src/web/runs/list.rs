@@ -91,7 +91,7 @@ pub(super) async fn list(
         runs: list
             .into_iter()
             .map(|run| RunRow {
-                state: badge(&run.status, run.conclusion.as_deref()),
+                state: badge(run.status, run.conclusion),
                 when: ago(run.created_at),
                 run,
             })

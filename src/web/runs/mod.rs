@@ -19,6 +19,7 @@ use axum::routing::get;
 use super::access::{Read, RepoAccess, Write};
 use super::auth::{CsrfForm, NoFields};
 use super::{AppState, Nav, ago};
+use crate::ci::state::{self, Conclusion, Status};
 use crate::ci::workflow::InputKind;
 use crate::db::repos::Repo;
 use crate::db::runs::{self, Job, Run, Step};
@@ -52,17 +53,18 @@ pub fn routes() -> Router<AppState> {
         .route("/{owner}/{repo}/runs/{number}/rerun", axum::routing::post(view::rerun))
 }
 
-/// The word and symbol for a status: queued, running, success, failure…
-pub fn badge(status: &str, conclusion: Option<&str>) -> (&'static str, &'static str) {
+/// The word and symbol shown for a state: queued, running, success, failure…
+pub fn badge(status: Status, conclusion: Option<Conclusion>) -> (&'static str, &'static str) {
     match (status, conclusion) {
-        ("queued", _) => ("queued", "○"),
-        ("in_progress", _) => ("running", "◔"),
-        (_, Some("success")) => ("success", "✓"),
-        (_, Some("failure")) => ("failure", "✗"),
-        (_, Some("cancelled")) => ("cancelled", "⊘"),
-        (_, Some("skipped")) => ("skipped", "–"),
-        (_, Some("timed_out")) => ("timed out", "⏱"),
-        _ => ("unknown", "?"),
+        (Status::Queued, _) => (status.as_str(), "○"),
+        (Status::Waiting, _) => (status.as_str(), "◷"),
+        (Status::InProgress, _) => ("running", "◔"),
+        (Status::Completed, Some(c @ Conclusion::Success)) => (c.as_str(), "✓"),
+        (Status::Completed, Some(c @ Conclusion::Failure)) => (c.as_str(), "✗"),
+        (Status::Completed, Some(c @ Conclusion::Cancelled)) => (c.as_str(), "⊘"),
+        (Status::Completed, Some(c @ Conclusion::Skipped)) => (c.as_str(), "–"),
+        (Status::Completed, Some(Conclusion::TimedOut)) => ("timed out", "⏱"),
+        (Status::Completed, None) => ("unknown", "?"),
     }
 }
 
@@ -75,7 +77,7 @@ pub struct CiStatus {
 
 impl CiStatus {
     pub fn new(repo: &Repo, status: &runs::CommitStatus) -> CiStatus {
-        let (word, symbol) = badge(&status.status, status.conclusion.as_deref());
+        let (word, symbol) = badge(status.status, status.conclusion);
         CiStatus {
             word,
             symbol,

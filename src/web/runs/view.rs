@@ -33,6 +33,8 @@ pub struct RunView {
     stages: Vec<Vec<JobRow>>,
     artifacts: Vec<ArtifactRow>,
     can_write: bool,
+    /// What may be started again: all jobs, only the failed ones.
+    rerun: (bool, bool),
 }
 
 #[derive(serde::Deserialize)]
@@ -77,7 +79,11 @@ pub(super) async fn view(
         can_admin: access.access >= Access::Admin,
         repo: access.repo,
         tab: "runs",
-        state: badge(&run.status, run.conclusion.as_deref()),
+        state: badge(run.status, run.conclusion),
+        rerun: (
+            state::may_rerun(run.status, run.conclusion, run.error.is_some(), false).is_ok(),
+            state::may_rerun(run.status, run.conclusion, run.error.is_some(), true).is_ok(),
+        ),
         when: ago(run.created_at),
         stages: stages
             .into_iter()
@@ -85,7 +91,7 @@ pub(super) async fn view(
                 stage
                     .into_iter()
                     .map(|job| JobRow {
-                        state: badge(&job.status, job.conclusion.as_deref()),
+                        state: badge(job.status, job.conclusion),
                         took: duration(job.started_at, job.completed_at),
                         environment: serde_json::from_str::<crate::ci::workflow::Job>(&job.spec)
                             .ok()
@@ -158,7 +164,7 @@ pub(super) async fn cancel(
     CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<axum::response::Redirect> {
     let run = numbered(&state, &access.repo, number).await?;
-    if run.status != "completed" {
+    if run.status.is_open() {
         state.ci.cancel(run.id).await?;
     }
     Ok(to_run(&access.repo, number))
