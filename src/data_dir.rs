@@ -12,6 +12,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::ids::{JobId, RunId};
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DataDir {
     root: PathBuf,
@@ -56,12 +58,12 @@ impl DataDir {
     }
 
     /// The log of job `job` of run `run`.
-    pub fn job_log(&self, run: i64, job: i64) -> PathBuf {
+    pub fn job_log(&self, run: RunId, job: JobId) -> PathBuf {
         self.runs().join(run.to_string()).join(format!("{job}.log"))
     }
 
     /// What the steps of a job wrote to `$GITHUB_STEP_SUMMARY`.
-    pub fn job_summary(&self, run: i64, job: i64) -> PathBuf {
+    pub fn job_summary(&self, run: RunId, job: JobId) -> PathBuf {
         self.runs().join(run.to_string()).join(format!("{job}.summary.md"))
     }
 
@@ -84,8 +86,11 @@ mod tests {
     fn the_layout() {
         let d = DataDir::new(Path::new("/srv/hearth")).unwrap();
         assert_eq!(d.repo("alice", "demo"), Path::new("/srv/hearth/repos/alice/demo.git"));
-        assert_eq!(d.job_log(3, 7), Path::new("/srv/hearth/runs/3/7.log"));
-        assert_eq!(d.job_summary(3, 7), Path::new("/srv/hearth/runs/3/7.summary.md"));
+        assert_eq!(d.job_log(RunId(3), JobId(7)), Path::new("/srv/hearth/runs/3/7.log"));
+        assert_eq!(
+            d.job_summary(RunId(3), JobId(7)),
+            Path::new("/srv/hearth/runs/3/7.summary.md")
+        );
         assert!(DataDir::new(Path::new("data")).unwrap().root().is_absolute());
     }
 }

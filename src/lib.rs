@@ -15,6 +15,7 @@ pub mod data_dir;
 pub mod db;
 pub mod error;
 pub mod git;
+pub mod ids;
 pub mod issues;
 pub mod markup;
 pub mod repos;

@@ -18,7 +18,7 @@ use super::state::{self, Conclusion, Status};
 use super::{expr, workflow};
 use crate::data_dir::DataDir;
 use crate::db::repos::RepoId;
-use crate::db::runs::{self, Job};
+use crate::db::runs::{self, Job, JobId, RunId, RunNumber};
 use crate::db::{self, Db};
 use crate::error::{Error, Result};
 
@@ -35,8 +35,8 @@ pub struct RunInfo {
     pub branch: String,
     pub repository: String,
     pub owner: String,
-    pub run_id: i64,
-    pub run_number: i64,
+    pub run_id: RunId,
+    pub run_number: RunNumber,
     pub event: String,
     pub workflow: String,
     /// workflow_dispatch inputs, a JSON object.
@@ -317,8 +317,8 @@ pub fn job_env(info: &RunInfo, spec: &workflow::Job, work: &Work) -> BTreeMap<St
 pub enum Record<'a> {
     Server {
         db: &'a Db,
-        job: i64,
-        run: i64,
+        job: JobId,
+        run: RunId,
         repo: RepoId,
         data_dir: DataDir,
     },

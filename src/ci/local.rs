@@ -13,7 +13,7 @@ use super::executor::{self, LogWriter, Record, RunInfo, Work};
 use super::sandbox::Sandbox;
 use super::state::{self, Conclusion, Status};
 use super::workflow;
-use crate::db::runs::Job;
+use crate::db::runs::{Job, JobId, RunId, RunNumber};
 use crate::error::{Error, Result};
 
 /// Runs the workflows of the checkout around `dir` (only job `only` and
@@ -92,8 +92,8 @@ pub async fn run(dir: &Path, only: Option<&str>, sandbox: &Sandbox) -> Result<us
                 .map(|n| format!("local/{}", n.to_string_lossy()))
                 .unwrap_or_default(),
             owner: "local".into(),
-            run_id: 0,
-            run_number: 0,
+            run_id: RunId(0),
+            run_number: RunNumber(0),
             event: "push".into(),
             workflow: w.name.clone().unwrap_or_else(|| name.clone()),
             inputs: serde_json::json!({}),
@@ -169,8 +169,8 @@ async fn run_workflow(
         .filter(|j| wanted.contains(&j.key))
         .enumerate()
         .map(|(i, new)| Job {
-            id: i as i64 + 1,
-            run_id: 0,
+            id: JobId(i as i64 + 1),
+            run_id: RunId(0),
             key: new.key,
             name: new.name,
             needs: new.needs,

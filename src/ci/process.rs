@@ -15,6 +15,7 @@ use super::sandbox::Sandbox;
 use super::state::Conclusion;
 use super::workflow;
 use crate::config::CiLimits as Limits;
+use crate::db::runs::JobId;
 use crate::error::Result;
 
 /// Longer output lines are cut into pieces of this size.
@@ -399,7 +400,7 @@ pub(super) fn server_key(data_dir: &Path) -> String {
 /// Kills the processes whose environment says they belong to job `job` of
 /// the server with key `key` (jobs without a sandbox; in one, every process
 /// dies with its PID namespace); returns how many.
-pub(super) fn kill_leftovers(key: &str, job: i64) -> usize {
+pub(super) fn kill_leftovers(key: &str, job: JobId) -> usize {
     let want_job = format!("HEARTH_JOB_ID={job}");
     let want_dir = format!("HEARTH_SERVER={key}");
     processes("environ")

@@ -22,7 +22,7 @@ use super::{trigger, workflow};
 use crate::config::CiLimits as Limits;
 use crate::data_dir::DataDir;
 use crate::db::repos::RepoId;
-use crate::db::runs::{self, Job};
+use crate::db::runs::{self, Job, JobId, RunId};
 use crate::db::{self, Db};
 use crate::error::{Error, Result};
 
@@ -45,7 +45,7 @@ pub struct Ci {
     /// Marks this server's job processes when they run without a sandbox.
     server_key: String,
     /// Running jobs, each with the signal that cancels it.
-    running: Mutex<HashMap<i64, Running>>,
+    running: Mutex<HashMap<JobId, Running>>,
 }
 
 impl Ci {
@@ -82,7 +82,7 @@ impl Ci {
 
     /// Cancels a run: queued jobs at once, running ones by stopping their
     /// processes (the next scheduling pass, right away, signals them).
-    pub async fn cancel(&self, run: i64) -> Result<()> {
+    pub async fn cancel(&self, run: RunId) -> Result<()> {
         self.db.write(move |tx| runs::cancel(tx, run)).await?;
         self.wake();
         Ok(())
@@ -91,7 +91,7 @@ impl Ci {
     /// Starts run `run` of `repo` again as a new run (see `runs::rerun`).
     /// A run still going cannot be started again; nor can one with nothing
     /// to re-run when only failed jobs are asked for.
-    pub async fn rerun(&self, repo: RepoId, run: i64, only_failed: bool) -> Result<runs::Run> {
+    pub async fn rerun(&self, repo: RepoId, run: RunId, only_failed: bool) -> Result<runs::Run> {
         let new = self
             .db
             .write(move |tx| {
@@ -163,7 +163,7 @@ impl Ci {
         Ok(())
     }
 
-    async fn log_path_of_job(&self, job: i64) -> Result<PathBuf> {
+    async fn log_path_of_job(&self, job: JobId) -> Result<PathBuf> {
         let run = self
             .db
             .read(move |c| runs::job(c, job))
@@ -178,7 +178,7 @@ impl Ci {
             .db
             .read(|c| Ok((runs::open_jobs(c)?, runs::blocked_runs(c)?)))
             .await?;
-        let mut by_run: HashMap<i64, Vec<&Job>> = HashMap::new();
+        let mut by_run: HashMap<RunId, Vec<&Job>> = HashMap::new();
         for j in &jobs {
             by_run.entry(j.run_id).or_default().push(j);
         }
@@ -198,7 +198,7 @@ impl Ci {
             }
         }
         // Instances of a matrix job started in this pass, for max-parallel.
-        let mut started: HashMap<(i64, &str), usize> = HashMap::new();
+        let mut started: HashMap<(RunId, &str), usize> = HashMap::new();
         for j in jobs.iter().filter(|j| j.status == Status::Queued) {
             // An older run of its concurrency group goes first.
             if blocked.contains(&j.run_id) {

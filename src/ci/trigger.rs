@@ -260,7 +260,7 @@ pub async fn dispatch(
     file: &str,
     rev: &str,
     inputs: &BTreeMap<String, String>,
-) -> Result<i64> {
+) -> Result<runs::RunNumber> {
     let target = dispatch_target(data, repo, file, rev).await?;
     let inputs = workflow::resolve_inputs(&target.workflow.on.inputs, inputs).map_err(Error::BadRequest)?;
     let origin = Origin {
@@ -280,7 +280,7 @@ pub async fn dispatch(
 #[derive(Debug, Clone)]
 pub struct Created {
     pub repo: db::repos::RepoId,
-    pub number: i64,
+    pub number: runs::RunNumber,
     pub workflow: String,
 }
 

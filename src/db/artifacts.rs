@@ -4,12 +4,13 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::repos::RepoId;
 use crate::error::{Error, Result};
+use crate::ids::{JobId, RunId};
 
 #[derive(Debug, Clone)]
 pub struct Artifact {
     pub id: i64,
-    pub run_id: i64,
-    pub job_id: Option<i64>,
+    pub run_id: RunId,
+    pub job_id: Option<JobId>,
     pub name: String,
     pub sha256: String,
     pub size: i64,
@@ -33,7 +34,15 @@ fn from_row(r: &Row) -> rusqlite::Result<Artifact> {
 }
 
 /// Records an artifact of run `run`; a second one of the same name is refused.
-pub fn insert(conn: &Connection, run: i64, job: i64, name: &str, sha256: &str, size: u64, files: usize) -> Result<()> {
+pub fn insert(
+    conn: &Connection,
+    run: RunId,
+    job: JobId,
+    name: &str,
+    sha256: &str,
+    size: u64,
+    files: usize,
+) -> Result<()> {
     let added = conn.execute(
         "INSERT OR IGNORE INTO artifacts (run_id, job_id, name, sha256, size, files, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -47,19 +56,19 @@ pub fn insert(conn: &Connection, run: i64, job: i64, name: &str, sha256: &str, s
     Ok(())
 }
 
-pub fn for_run(conn: &Connection, run: i64) -> Result<Vec<Artifact>> {
+pub fn for_run(conn: &Connection, run: RunId) -> Result<Vec<Artifact>> {
     let mut stmt = conn.prepare(&format!("{SELECT} WHERE run_id = ?1 ORDER BY name"))?;
     let rows = stmt.query_map([run], from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-pub fn by_name(conn: &Connection, run: i64, name: &str) -> Result<Option<Artifact>> {
+pub fn by_name(conn: &Connection, run: RunId, name: &str) -> Result<Option<Artifact>> {
     let sql = format!("{SELECT} WHERE run_id = ?1 AND name = ?2");
     Ok(conn.query_row(&sql, params![run, name], from_row).optional()?)
 }
 
 /// A re-run keeps the artifacts of the jobs it does not run again.
-pub fn copy_for_rerun(conn: &Connection, from_run: i64, to_run: i64, kept_jobs: &[(i64, i64)]) -> Result<()> {
+pub fn copy_for_rerun(conn: &Connection, from_run: RunId, to_run: RunId, kept_jobs: &[(JobId, JobId)]) -> Result<()> {
     for (old_job, new_job) in kept_jobs {
         conn.execute(
             "INSERT OR IGNORE INTO artifacts (run_id, job_id, name, sha256, size, files, created_at)

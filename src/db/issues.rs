@@ -9,6 +9,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use super::repos::RepoId;
 use super::users::UserId;
 use crate::error::{Error, Result};
+pub use crate::ids::{IssueId, IssueNumber};
 
 #[derive(Debug, Clone)]
 pub struct Label {
@@ -20,8 +21,8 @@ pub struct Label {
 
 #[derive(Debug, Clone)]
 pub struct Issue {
-    pub id: i64,
-    pub number: i64,
+    pub id: IssueId,
+    pub number: IssueNumber,
     pub title: String,
     pub body: String,
     pub author: String,
@@ -110,9 +111,9 @@ fn attach(conn: &Connection, issues: &mut [Issue]) -> Result<()> {
     if issues.is_empty() {
         return Ok(());
     }
-    let ids: Vec<i64> = issues.iter().map(|i| i.id).collect();
+    let ids: Vec<IssueId> = issues.iter().map(|i| i.id).collect();
     let marks = vec!["?"; ids.len()].join(",");
-    let mut labels: HashMap<i64, Vec<Label>> = HashMap::new();
+    let mut labels: HashMap<IssueId, Vec<Label>> = HashMap::new();
     let mut stmt = conn.prepare(&format!(
         "SELECT il.issue_id, l.id, l.name, l.color, l.description FROM issue_labels il
          JOIN labels l ON l.id = il.label_id WHERE il.issue_id IN ({marks}) ORDER BY l.name"
@@ -126,7 +127,7 @@ fn attach(conn: &Connection, issues: &mut [Issue]) -> Result<()> {
             description: r.get(4)?,
         });
     }
-    let mut assignees: HashMap<i64, Vec<String>> = HashMap::new();
+    let mut assignees: HashMap<IssueId, Vec<String>> = HashMap::new();
     let mut stmt = conn.prepare(&format!(
         "SELECT a.issue_id, u.name FROM issue_assignees a JOIN users u ON u.id = a.user_id
          WHERE a.issue_id IN ({marks}) ORDER BY u.lower_name"
@@ -143,8 +144,14 @@ fn attach(conn: &Connection, issues: &mut [Issue]) -> Result<()> {
 }
 
 /// Creates an issue with the next number of the repository.
-pub fn insert(conn: &Connection, repo: RepoId, author: UserId, title: &str, body: &str) -> Result<(i64, i64)> {
-    let number: i64 = conn.query_row(
+pub fn insert(
+    conn: &Connection,
+    repo: RepoId,
+    author: UserId,
+    title: &str,
+    body: &str,
+) -> Result<(IssueId, IssueNumber)> {
+    let number: IssueNumber = conn.query_row(
         "SELECT COALESCE(MAX(number), 0) + 1 FROM issues WHERE repo_id = ?1",
         [repo.0],
         |r| r.get(0),
@@ -155,7 +162,7 @@ pub fn insert(conn: &Connection, repo: RepoId, author: UserId, title: &str, body
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
         params![repo.0, number, title, body, author.0, now],
     )?;
-    let id = conn.last_insert_rowid();
+    let id = IssueId(conn.last_insert_rowid());
     conn.execute(
         "INSERT INTO issues_fts (rowid, title, body, comments) VALUES (?1, ?2, ?3, '')",
         params![id, title, body],
@@ -163,7 +170,7 @@ pub fn insert(conn: &Connection, repo: RepoId, author: UserId, title: &str, body
     Ok((id, number))
 }
 
-pub fn by_number(conn: &Connection, repo: RepoId, number: i64) -> Result<Option<Issue>> {
+pub fn by_number(conn: &Connection, repo: RepoId, number: IssueNumber) -> Result<Option<Issue>> {
     let sql = format!("{ISSUE_SELECT} WHERE i.repo_id = ?1 AND i.number = ?2");
     let Some(issue) = conn
         .query_row(&sql, params![repo.0, number], issue_from_row)
@@ -333,7 +340,7 @@ pub fn counts(conn: &Connection, repo: RepoId, f: &Filter) -> Result<(i64, i64)>
     )?)
 }
 
-pub fn update_text(conn: &Connection, issue: i64, title: &str, body: &str) -> Result<()> {
+pub fn update_text(conn: &Connection, issue: IssueId, title: &str, body: &str) -> Result<()> {
     conn.execute(
         "UPDATE issues SET title = ?2, body = ?3, updated_at = ?4 WHERE id = ?1",
         params![issue, title, body, super::now()],
@@ -346,7 +353,7 @@ pub fn update_text(conn: &Connection, issue: i64, title: &str, body: &str) -> Re
 }
 
 /// Opens or closes; returns false when it already was in that state.
-pub fn set_state(conn: &Connection, issue: i64, state: &str, reason: Option<&str>) -> Result<bool> {
+pub fn set_state(conn: &Connection, issue: IssueId, state: &str, reason: Option<&str>) -> Result<bool> {
     let now = super::now();
     let changed = conn.execute(
         "UPDATE issues SET state = ?2, close_reason = ?3, updated_at = ?4,
@@ -357,21 +364,21 @@ pub fn set_state(conn: &Connection, issue: i64, state: &str, reason: Option<&str
     Ok(changed > 0)
 }
 
-pub fn set_column(conn: &Connection, issue: i64, column: &str) -> Result<bool> {
+pub fn set_column(conn: &Connection, issue: IssueId, column: &str) -> Result<bool> {
     Ok(conn.execute(
         "UPDATE issues SET column_name = ?2, updated_at = ?3 WHERE id = ?1 AND column_name != ?2",
         params![issue, column, super::now()],
     )? > 0)
 }
 
-pub fn set_milestone(conn: &Connection, issue: i64, milestone: Option<i64>) -> Result<bool> {
+pub fn set_milestone(conn: &Connection, issue: IssueId, milestone: Option<i64>) -> Result<bool> {
     Ok(conn.execute(
         "UPDATE issues SET milestone_id = ?2, updated_at = ?3 WHERE id = ?1 AND milestone_id IS NOT ?2",
         params![issue, milestone, super::now()],
     )? > 0)
 }
 
-pub fn touch(conn: &Connection, issue: i64) -> Result<()> {
+pub fn touch(conn: &Connection, issue: IssueId) -> Result<()> {
     conn.execute(
         "UPDATE issues SET updated_at = ?2 WHERE id = ?1",
         params![issue, super::now()],
@@ -379,7 +386,7 @@ pub fn touch(conn: &Connection, issue: i64) -> Result<()> {
     Ok(())
 }
 
-pub fn add_event(conn: &Connection, issue: i64, actor: Option<UserId>, kind: &str, detail: &str) -> Result<bool> {
+pub fn add_event(conn: &Connection, issue: IssueId, actor: Option<UserId>, kind: &str, detail: &str) -> Result<bool> {
     let inserted = conn.execute(
         "INSERT OR IGNORE INTO issue_events (issue_id, actor_id, kind, detail, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![issue, actor.map(|a| a.0), kind, detail, super::now()],
@@ -387,7 +394,7 @@ pub fn add_event(conn: &Connection, issue: i64, actor: Option<UserId>, kind: &st
     Ok(inserted > 0)
 }
 
-pub fn events(conn: &Connection, issue: i64) -> Result<Vec<Event>> {
+pub fn events(conn: &Connection, issue: IssueId) -> Result<Vec<Event>> {
     let mut stmt = conn.prepare(
         "SELECT u.name, e.kind, e.detail, e.created_at FROM issue_events e LEFT JOIN users u ON u.id = e.actor_id
          WHERE e.issue_id = ?1 ORDER BY e.id",
@@ -403,7 +410,7 @@ pub fn events(conn: &Connection, issue: i64) -> Result<Vec<Event>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-fn refresh_fts_comments(conn: &Connection, issue: i64) -> Result<()> {
+fn refresh_fts_comments(conn: &Connection, issue: IssueId) -> Result<()> {
     conn.execute(
         "UPDATE issues_fts SET comments = (SELECT COALESCE(group_concat(body, char(10)), '') FROM comments WHERE issue_id = ?1)
          WHERE rowid = ?1",
@@ -416,7 +423,7 @@ fn refresh_fts_comments(conn: &Connection, issue: i64) -> Result<()> {
     Ok(())
 }
 
-pub fn add_comment(conn: &Connection, issue: i64, author: UserId, body: &str) -> Result<i64> {
+pub fn add_comment(conn: &Connection, issue: IssueId, author: UserId, body: &str) -> Result<i64> {
     let now = super::now();
     conn.execute(
         "INSERT INTO comments (issue_id, author_id, body, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
@@ -427,7 +434,7 @@ pub fn add_comment(conn: &Connection, issue: i64, author: UserId, body: &str) ->
     Ok(id)
 }
 
-pub fn comment(conn: &Connection, issue: i64, id: i64) -> Result<Option<Comment>> {
+pub fn comment(conn: &Connection, issue: IssueId, id: i64) -> Result<Option<Comment>> {
     Ok(conn
         .query_row(
             "SELECT c.id, u.name, c.author_id, c.body, c.created_at, c.updated_at FROM comments c
@@ -449,7 +456,7 @@ fn comment_from_row(r: &Row) -> rusqlite::Result<Comment> {
     })
 }
 
-pub fn comments(conn: &Connection, issue: i64) -> Result<Vec<Comment>> {
+pub fn comments(conn: &Connection, issue: IssueId) -> Result<Vec<Comment>> {
     let mut stmt = conn.prepare(
         "SELECT c.id, u.name, c.author_id, c.body, c.created_at, c.updated_at FROM comments c
          JOIN users u ON u.id = c.author_id WHERE c.issue_id = ?1 ORDER BY c.id",
@@ -458,7 +465,7 @@ pub fn comments(conn: &Connection, issue: i64) -> Result<Vec<Comment>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-pub fn edit_comment(conn: &Connection, issue: i64, id: i64, body: &str) -> Result<()> {
+pub fn edit_comment(conn: &Connection, issue: IssueId, id: i64, body: &str) -> Result<()> {
     conn.execute(
         "UPDATE comments SET body = ?3, updated_at = ?4 WHERE issue_id = ?1 AND id = ?2",
         params![issue, id, body, super::now()],
@@ -466,7 +473,7 @@ pub fn edit_comment(conn: &Connection, issue: i64, id: i64, body: &str) -> Resul
     refresh_fts_comments(conn, issue)
 }
 
-pub fn delete_comment(conn: &Connection, issue: i64, id: i64) -> Result<()> {
+pub fn delete_comment(conn: &Connection, issue: IssueId, id: i64) -> Result<()> {
     conn.execute(
         "DELETE FROM comments WHERE issue_id = ?1 AND id = ?2",
         params![issue, id],
@@ -529,28 +536,28 @@ pub fn label_by_name(conn: &Connection, repo: RepoId, name: &str) -> Result<Opti
         .optional()?)
 }
 
-pub fn add_label(conn: &Connection, issue: i64, label: i64) -> Result<bool> {
+pub fn add_label(conn: &Connection, issue: IssueId, label: i64) -> Result<bool> {
     Ok(conn.execute(
         "INSERT OR IGNORE INTO issue_labels (issue_id, label_id) VALUES (?1, ?2)",
         params![issue, label],
     )? > 0)
 }
 
-pub fn remove_label(conn: &Connection, issue: i64, label: i64) -> Result<bool> {
+pub fn remove_label(conn: &Connection, issue: IssueId, label: i64) -> Result<bool> {
     Ok(conn.execute(
         "DELETE FROM issue_labels WHERE issue_id = ?1 AND label_id = ?2",
         params![issue, label],
     )? > 0)
 }
 
-pub fn add_assignee(conn: &Connection, issue: i64, user: UserId) -> Result<bool> {
+pub fn add_assignee(conn: &Connection, issue: IssueId, user: UserId) -> Result<bool> {
     Ok(conn.execute(
         "INSERT OR IGNORE INTO issue_assignees (issue_id, user_id) VALUES (?1, ?2)",
         params![issue, user.0],
     )? > 0)
 }
 
-pub fn remove_assignee(conn: &Connection, issue: i64, user: UserId) -> Result<bool> {
+pub fn remove_assignee(conn: &Connection, issue: IssueId, user: UserId) -> Result<bool> {
     Ok(conn.execute(
         "DELETE FROM issue_assignees WHERE issue_id = ?1 AND user_id = ?2",
         params![issue, user.0],

@@ -8,11 +8,13 @@ use super::repos::RepoId;
 use crate::ci::state::{self, Conclusion, Outcome, Status, Stop};
 use crate::error::Result;
 
+pub use crate::ids::{JobId, RunId, RunNumber};
+
 #[derive(Debug, Clone)]
 pub struct Run {
-    pub id: i64,
+    pub id: RunId,
     pub repo_id: RepoId,
-    pub run_number: i64,
+    pub run_number: RunNumber,
     pub workflow: String,
     pub name: String,
     pub event: String,
@@ -30,8 +32,8 @@ pub struct Run {
 
 #[derive(Debug, Clone)]
 pub struct Job {
-    pub id: i64,
-    pub run_id: i64,
+    pub id: JobId,
+    pub run_id: RunId,
     pub key: String,
     pub name: String,
     pub needs: Vec<String>,
@@ -175,7 +177,7 @@ pub fn unhandled(conn: &Connection) -> Result<Vec<(RepoId, RefUpdate)>> {
 /// Creates the runs of one ref update and marks it handled, in one
 /// transaction; returns their numbers. An update handled already (by a
 /// concurrent caller) makes nothing.
-pub fn create_runs(conn: &Connection, repo: RepoId, update_id: i64, runs: &[NewRun]) -> Result<Vec<i64>> {
+pub fn create_runs(conn: &Connection, repo: RepoId, update_id: i64, runs: &[NewRun]) -> Result<Vec<RunNumber>> {
     if conn.execute(
         "UPDATE ref_updates SET ci_handled = 1 WHERE id = ?1 AND ci_handled = 0",
         [update_id],
@@ -190,7 +192,7 @@ pub fn create_runs(conn: &Connection, repo: RepoId, update_id: i64, runs: &[NewR
 
 /// The run of a schedule firing at `minute` (Unix time / 60); `None` when
 /// that minute fired already. Old minutes are forgotten.
-pub fn insert_scheduled(conn: &Connection, repo: RepoId, minute: i64, run: &NewRun) -> Result<Option<i64>> {
+pub fn insert_scheduled(conn: &Connection, repo: RepoId, minute: i64, run: &NewRun) -> Result<Option<RunNumber>> {
     let fired = conn.execute(
         "INSERT OR IGNORE INTO schedule_ticks (repo_id, workflow, minute) VALUES (?1, ?2, ?3)",
         params![repo.0, run.workflow, minute],
@@ -206,9 +208,15 @@ pub fn insert_scheduled(conn: &Connection, repo: RepoId, minute: i64, run: &NewR
 }
 
 /// Inserts one run with its jobs and steps; returns its number.
-pub fn insert_run(conn: &Connection, repo: RepoId, update_id: Option<i64>, event: &str, run: &NewRun) -> Result<i64> {
+pub fn insert_run(
+    conn: &Connection,
+    repo: RepoId,
+    update_id: Option<i64>,
+    event: &str,
+    run: &NewRun,
+) -> Result<RunNumber> {
     let now = super::now();
-    let number: i64 = conn.query_row(
+    let number: RunNumber = conn.query_row(
         "SELECT COALESCE(MAX(run_number), 0) + 1 FROM runs WHERE repo_id = ?1",
         [repo.0],
         |r| r.get(0),
@@ -235,7 +243,7 @@ pub fn insert_run(conn: &Connection, repo: RepoId, update_id: Option<i64>, event
             run.inputs,
         ],
     )?;
-    let run_id = conn.last_insert_rowid();
+    let run_id = RunId(conn.last_insert_rowid());
     if let Some(c) = &run.concurrency
         && run.error.is_none()
     {
@@ -255,7 +263,7 @@ pub fn insert_run(conn: &Connection, repo: RepoId, update_id: Option<i64>, event
                 job.concurrency.as_ref().map(|c| &c.group)
             ],
         )?;
-        let job_id = conn.last_insert_rowid();
+        let job_id = JobId(conn.last_insert_rowid());
         if let Some(c) = &job.concurrency {
             enter_job_group(conn, repo, run_id, c)?;
         }
@@ -279,7 +287,7 @@ pub fn open_jobs(conn: &Connection) -> Result<Vec<Job>> {
 
 /// Starts a queued job (and its run, when it is the first); false when it
 /// was not queued any more.
-pub fn start_job(conn: &Connection, job: i64) -> Result<bool> {
+pub fn start_job(conn: &Connection, job: JobId) -> Result<bool> {
     let now = super::now();
     let started = conn.execute(
         "UPDATE jobs SET status = ?3, started_at = ?2 WHERE id = ?1 AND status = ?4",
@@ -294,7 +302,7 @@ pub fn start_job(conn: &Connection, job: i64) -> Result<bool> {
 
 pub fn set_step(
     conn: &Connection,
-    job: i64,
+    job: JobId,
     number: i64,
     status: Status,
     conclusion: Option<Conclusion>,
@@ -311,7 +319,7 @@ pub fn set_step(
 }
 
 /// Completes a job (steps not run are skipped) and, when it was the last, its run.
-pub fn finish_job(conn: &Connection, job: i64, conclusion: Conclusion) -> Result<()> {
+pub fn finish_job(conn: &Connection, job: JobId, conclusion: Conclusion) -> Result<()> {
     let now = super::now();
     conn.execute(
         "UPDATE jobs SET status = ?4, conclusion = ?2, completed_at = ?3,
@@ -323,7 +331,7 @@ pub fn finish_job(conn: &Connection, job: i64, conclusion: Conclusion) -> Result
          WHERE job_id = ?1 AND status != ?3",
         params![job, now, Status::Completed, Conclusion::Skipped],
     )?;
-    let run: i64 = conn.query_row("SELECT run_id FROM jobs WHERE id = ?1", [job], |r| r.get(0))?;
+    let run: RunId = conn.query_row("SELECT run_id FROM jobs WHERE id = ?1", [job], |r| r.get(0))?;
     let outcomes = {
         let mut stmt = conn.prepare_cached("SELECT status, conclusion, allowed_failure FROM jobs WHERE run_id = ?1")?;
         stmt.query_map([run], |r| {
@@ -346,15 +354,15 @@ pub fn finish_job(conn: &Connection, job: i64, conclusion: Conclusion) -> Result
     Ok(())
 }
 
-pub fn set_outputs(conn: &Connection, job: i64, outputs: &str) -> Result<()> {
+pub fn set_outputs(conn: &Connection, job: JobId, outputs: &str) -> Result<()> {
     conn.execute("UPDATE jobs SET outputs = ?2 WHERE id = ?1", params![job, outputs])?;
     Ok(())
 }
 
 /// At start-up: jobs that were running when the server stopped have failed.
-pub fn fail_interrupted(conn: &Connection) -> Result<Vec<i64>> {
+pub fn fail_interrupted(conn: &Connection) -> Result<Vec<JobId>> {
     let mut stmt = conn.prepare("SELECT id FROM jobs WHERE status = ?1")?;
-    let ids: Vec<i64> = stmt
+    let ids: Vec<JobId> = stmt
         .query_map([Status::InProgress], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     for id in &ids {
@@ -440,34 +448,34 @@ pub fn list(conn: &Connection, repo: RepoId, filter: &Filter, limit: u32, offset
     Ok((rows.collect::<rusqlite::Result<_>>()?, total))
 }
 
-pub fn by_id(conn: &Connection, repo: RepoId, id: i64) -> Result<Option<Run>> {
+pub fn by_id(conn: &Connection, repo: RepoId, id: RunId) -> Result<Option<Run>> {
     let sql = format!("{RUN_SELECT} WHERE repo_id = ?1 AND id = ?2");
     Ok(conn.query_row(&sql, params![repo.0, id], run_from_row).optional()?)
 }
 
-pub fn by_number(conn: &Connection, repo: RepoId, number: i64) -> Result<Option<Run>> {
+pub fn by_number(conn: &Connection, repo: RepoId, number: RunNumber) -> Result<Option<Run>> {
     let sql = format!("{RUN_SELECT} WHERE repo_id = ?1 AND run_number = ?2");
     Ok(conn.query_row(&sql, params![repo.0, number], run_from_row).optional()?)
 }
 
-pub fn run_by_id_any(conn: &Connection, id: i64) -> Result<Option<Run>> {
+pub fn run_by_id_any(conn: &Connection, id: RunId) -> Result<Option<Run>> {
     let sql = format!("{RUN_SELECT} WHERE id = ?1");
     Ok(conn.query_row(&sql, [id], run_from_row).optional()?)
 }
 
-pub fn jobs(conn: &Connection, run: i64) -> Result<Vec<Job>> {
+pub fn jobs(conn: &Connection, run: RunId) -> Result<Vec<Job>> {
     let sql = format!("{JOB_SELECT} WHERE run_id = ?1 ORDER BY id");
     let mut stmt = conn.prepare(&sql)?;
     let rows = stmt.query_map([run], job_from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-pub fn job(conn: &Connection, id: i64) -> Result<Option<Job>> {
+pub fn job(conn: &Connection, id: JobId) -> Result<Option<Job>> {
     let sql = format!("{JOB_SELECT} WHERE id = ?1");
     Ok(conn.query_row(&sql, [id], job_from_row).optional()?)
 }
 
-pub fn steps(conn: &Connection, job: i64) -> Result<Vec<Step>> {
+pub fn steps(conn: &Connection, job: JobId) -> Result<Vec<Step>> {
     let mut stmt = conn.prepare(
         "SELECT number, name, status, conclusion, exit_code, started_at, completed_at FROM steps WHERE job_id = ?1 ORDER BY number",
     )?;
@@ -500,7 +508,7 @@ pub fn version(conn: &Connection, repo: RepoId) -> Result<i64> {
 pub struct CommitStatus {
     pub status: Status,
     pub conclusion: Option<Conclusion>,
-    pub run_number: i64,
+    pub run_number: RunNumber,
 }
 
 /// The combined status of the runs of each commit in `shas`: running while
@@ -515,7 +523,7 @@ pub fn status_by_sha(
         "SELECT status, conclusion, run_number FROM runs WHERE repo_id = ?1 AND head_sha = ?2 ORDER BY run_number",
     )?;
     for sha in shas {
-        let mut last = 0;
+        let mut last = RunNumber(0);
         let states = stmt
             .query_map(params![repo.0, sha], |r| {
                 last = r.get(2)?;
@@ -538,7 +546,7 @@ pub fn status_by_sha(
 
 /// Cancels a run: its queued jobs at once, its running ones by asking the
 /// executor to stop them.
-pub fn cancel(conn: &Connection, run: i64) -> Result<()> {
+pub fn cancel(conn: &Connection, run: RunId) -> Result<()> {
     stop(
         conn,
         "SELECT id, status FROM jobs WHERE run_id = ?1",
@@ -551,7 +559,7 @@ pub fn cancel(conn: &Connection, run: i64) -> Result<()> {
 /// status: what has not started is cancelled, what runs asked to stop.
 fn stop(conn: &Connection, query: &str, args: impl rusqlite::Params, which: impl Fn(Status) -> bool) -> Result<()> {
     let mut stmt = conn.prepare(query)?;
-    let jobs: Vec<(i64, Status)> = stmt
+    let jobs: Vec<(JobId, Status)> = stmt
         .query_map(args, |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
     for (id, status) in jobs.into_iter().filter(|j| which(j.1)) {
@@ -565,7 +573,7 @@ fn stop(conn: &Connection, query: &str, args: impl rusqlite::Params, which: impl
 }
 
 /// Asks the executor to stop a running job; it records it cancelled.
-fn request_cancel(conn: &Connection, job: i64) -> Result<()> {
+fn request_cancel(conn: &Connection, job: JobId) -> Result<()> {
     conn.execute(
         "UPDATE jobs SET cancel_requested = 1 WHERE id = ?1 AND status = ?2",
         params![job, Status::InProgress],
@@ -576,9 +584,9 @@ fn request_cancel(conn: &Connection, job: i64) -> Result<()> {
 /// A new run in concurrency group `c`: the members `state::displaced`
 /// names are cancelled; those left running make the new run wait (see
 /// `blocked_runs`).
-fn enter_run_group(conn: &Connection, repo: RepoId, run: i64, c: &Concurrency) -> Result<()> {
+fn enter_run_group(conn: &Connection, repo: RepoId, run: RunId, c: &Concurrency) -> Result<()> {
     let mut stmt = conn.prepare("SELECT id, status FROM runs WHERE repo_id = ?1 AND concurrency = ?2 AND id != ?3")?;
-    let others: Vec<(i64, Status)> = stmt
+    let others: Vec<(RunId, Status)> = stmt
         .query_map(params![repo.0, c.group, run], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
     for (id, status) in others {
@@ -591,7 +599,7 @@ fn enter_run_group(conn: &Connection, repo: RepoId, run: i64, c: &Concurrency) -
 
 /// A new job of run `run` in concurrency group `c`: the same as for runs,
 /// for the group's jobs of other runs.
-fn enter_job_group(conn: &Connection, repo: RepoId, run: i64, c: &Concurrency) -> Result<()> {
+fn enter_job_group(conn: &Connection, repo: RepoId, run: RunId, c: &Concurrency) -> Result<()> {
     stop(
         conn,
         "SELECT j.id, j.status FROM jobs j JOIN runs r ON r.id = j.run_id
@@ -602,7 +610,7 @@ fn enter_job_group(conn: &Connection, repo: RepoId, run: i64, c: &Concurrency) -
 }
 
 /// Runs that wait for an older run of their concurrency group to finish.
-pub fn blocked_runs(conn: &Connection) -> Result<std::collections::HashSet<i64>> {
+pub fn blocked_runs(conn: &Connection) -> Result<std::collections::HashSet<RunId>> {
     let mut stmt = conn.prepare(
         "SELECT r.id FROM runs r WHERE r.status != ?1 AND r.concurrency IS NOT NULL AND EXISTS (
              SELECT 1 FROM runs o WHERE o.repo_id = r.repo_id AND o.concurrency = r.concurrency
@@ -614,7 +622,7 @@ pub fn blocked_runs(conn: &Connection) -> Result<std::collections::HashSet<i64>>
 
 /// Whether another job of the same repository and concurrency group as
 /// `job` is running.
-pub fn job_group_busy(conn: &Connection, job: i64) -> Result<bool> {
+pub fn job_group_busy(conn: &Connection, job: JobId) -> Result<bool> {
     Ok(conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM jobs j JOIN runs r ON r.id = j.run_id
              JOIN jobs o ON o.concurrency = j.concurrency AND o.status = ?2 AND o.id != j.id
@@ -626,7 +634,7 @@ pub fn job_group_busy(conn: &Connection, job: i64) -> Result<bool> {
 }
 
 /// fail-fast: a failed matrix instance stops the job's other instances.
-pub fn cancel_instances(conn: &Connection, run: i64, key: &str) -> Result<()> {
+pub fn cancel_instances(conn: &Connection, run: RunId, key: &str) -> Result<()> {
     stop(
         conn,
         "SELECT id, status FROM jobs WHERE run_id = ?1 AND job_key = ?2",
@@ -636,7 +644,7 @@ pub fn cancel_instances(conn: &Connection, run: i64, key: &str) -> Result<()> {
 }
 
 /// The job failed but continue-on-error held: call before `finish_job`.
-pub fn allow_failure(conn: &Connection, job: i64) -> Result<()> {
+pub fn allow_failure(conn: &Connection, job: JobId) -> Result<()> {
     conn.execute("UPDATE jobs SET allowed_failure = 1 WHERE id = ?1", [job])?;
     Ok(())
 }
@@ -644,9 +652,9 @@ pub fn allow_failure(conn: &Connection, job: i64) -> Result<()> {
 /// Starts a run again as a new run of the same commit. With `only_failed`,
 /// jobs that succeeded keep their result and only the others run.
 /// Returns the new run's id and number.
-pub fn rerun(conn: &Connection, run: &Run, only_failed: bool) -> Result<(i64, i64)> {
+pub fn rerun(conn: &Connection, run: &Run, only_failed: bool) -> Result<(RunId, RunNumber)> {
     let now = super::now();
-    let number: i64 = conn.query_row(
+    let number: RunNumber = conn.query_row(
         "SELECT COALESCE(MAX(run_number), 0) + 1 FROM runs WHERE repo_id = ?1",
         [run.repo_id.0],
         |r| r.get(0),
@@ -659,7 +667,7 @@ pub fn rerun(conn: &Connection, run: &Run, only_failed: bool) -> Result<(i64, i6
          FROM runs WHERE id = ?1",
         params![run.id, number, now, Status::Queued],
     )?;
-    let new_run = conn.last_insert_rowid();
+    let new_run = RunId(conn.last_insert_rowid());
     let mut kept = Vec::new();
     // A run started again joins its concurrency group like a new one; the
     // group's cancel-in-progress is not known here, so it waits its turn.
@@ -689,7 +697,7 @@ pub fn rerun(conn: &Connection, run: &Run, only_failed: bool) -> Result<(i64, i6
                 job.concurrency
             ],
         )?;
-        let new_job = conn.last_insert_rowid();
+        let new_job = JobId(conn.last_insert_rowid());
         if keep {
             kept.push((job.id, new_job));
         }

@@ -99,7 +99,7 @@ pub async fn create(
     title: &str,
     body: &str,
     extras: Extras,
-) -> Result<i64> {
+) -> Result<q::IssueNumber> {
     let title = check_title(title)?;
     check_body(body)?;
     if !extras.is_empty() && !is_writer(access) {
@@ -116,7 +116,13 @@ pub async fn create(
     .await
 }
 
-fn apply_extras(tx: &rusqlite::Connection, repo: &Repo, issue: i64, actor: UserId, extras: &Extras) -> Result<()> {
+fn apply_extras(
+    tx: &rusqlite::Connection,
+    repo: &Repo,
+    issue: q::IssueId,
+    actor: UserId,
+    extras: &Extras,
+) -> Result<()> {
     for name in &extras.labels {
         let label = q::label_by_name(tx, repo.id, name)?
             .ok_or_else(|| Error::bad_request(format!("this repository has no label {name:?}")))?;
@@ -136,7 +142,7 @@ fn apply_extras(tx: &rusqlite::Connection, repo: &Repo, issue: i64, actor: UserI
 fn set_milestone_in(
     tx: &rusqlite::Connection,
     repo: &Repo,
-    issue: i64,
+    issue: q::IssueId,
     actor: UserId,
     title: Option<&str>,
 ) -> Result<()> {
@@ -157,7 +163,14 @@ fn set_milestone_in(
 }
 
 /// Assignees are the owner and the collaborators of the repository.
-fn assign_in(tx: &rusqlite::Connection, repo: &Repo, issue: i64, actor: UserId, name: &str, add: bool) -> Result<()> {
+fn assign_in(
+    tx: &rusqlite::Connection,
+    repo: &Repo,
+    issue: q::IssueId,
+    actor: UserId,
+    name: &str,
+    add: bool,
+) -> Result<()> {
     let user = db::users::by_name(tx, name.trim())?
         .ok_or_else(|| Error::bad_request(format!("there is no user named {name:?}")))?;
     if add {
@@ -202,7 +215,14 @@ pub struct Change {
 
 /// Applies `change` to issue `number` as `actor`, checking permissions:
 /// the author may edit and close their own issue; writers may do anything.
-pub async fn update(db: &Db, repo: &Repo, actor: &User, access: Access, number: i64, change: Change) -> Result<()> {
+pub async fn update(
+    db: &Db,
+    repo: &Repo,
+    actor: &User,
+    access: Access,
+    number: q::IssueNumber,
+    change: Change,
+) -> Result<()> {
     let title = change.title.as_deref().map(check_title).transpose()?;
     if let Some(b) = &change.body {
         check_body(b)?;
@@ -326,7 +346,7 @@ pub async fn update(db: &Db, repo: &Repo, actor: &User, access: Access, number: 
     .await
 }
 
-pub async fn get(db: &Db, repo: &Repo, number: i64) -> Result<Issue> {
+pub async fn get(db: &Db, repo: &Repo, number: q::IssueNumber) -> Result<Issue> {
     let id = repo.id;
     db.read(move |c| q::by_number(c, id, number))
         .await?
@@ -334,7 +354,7 @@ pub async fn get(db: &Db, repo: &Repo, number: i64) -> Result<Issue> {
 }
 
 /// Comments on an issue; anyone who can read the repository may.
-pub async fn comment(db: &Db, repo: &Repo, author: &User, number: i64, body: &str) -> Result<i64> {
+pub async fn comment(db: &Db, repo: &Repo, author: &User, number: q::IssueNumber, body: &str) -> Result<i64> {
     if body.trim().is_empty() {
         return Err(Error::bad_request("the comment must not be empty"));
     }
@@ -354,7 +374,7 @@ pub async fn change_comment(
     repo: &Repo,
     actor: &User,
     access: Access,
-    number: i64,
+    number: q::IssueNumber,
     comment: i64,
     body: Option<&str>,
 ) -> Result<()> {

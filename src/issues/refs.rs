@@ -22,7 +22,7 @@ const CLOSING: &[&str] = &[
 ];
 
 /// The issue numbers a message mentions, and those it closes, in order, once each.
-pub fn mentions(message: &str) -> (Vec<i64>, Vec<i64>) {
+pub fn mentions(message: &str) -> (Vec<q::IssueNumber>, Vec<q::IssueNumber>) {
     let (mut referenced, mut closes) = (Vec::new(), Vec::new());
     let bytes = message.as_bytes();
     for (at, _) in message.match_indices('#') {
@@ -33,8 +33,10 @@ pub fn mentions(message: &str) -> (Vec<i64>, Vec<i64>) {
         {
             continue;
         }
-        let Ok(n) = digits.parse::<i64>() else { continue };
-        if n == 0 {
+        let Ok(n) = digits.parse::<q::IssueNumber>() else {
+            continue;
+        };
+        if n.0 == 0 {
             continue;
         }
         if !referenced.contains(&n) {
@@ -115,7 +117,7 @@ pub async fn link_pushed_commits(
         new_commits(&path, &updates, &default_branch)
     })
     .await??;
-    let links: Vec<(String, Vec<i64>, Vec<i64>)> = commits
+    let links: Vec<(String, Vec<q::IssueNumber>, Vec<q::IssueNumber>)> = commits
         .into_iter()
         .filter_map(|(id, message, on_default)| {
             let (referenced, closes) = mentions(&message);
@@ -147,14 +149,21 @@ pub async fn link_pushed_commits(
 #[cfg(test)]
 mod tests {
     use super::mentions;
+    use crate::db::issues::IssueNumber;
+
+    fn numbers(message: &str) -> (Vec<i64>, Vec<i64>) {
+        let (referenced, closes) = mentions(message);
+        let plain = |v: Vec<IssueNumber>| v.into_iter().map(|n| n.0).collect();
+        (plain(referenced), plain(closes))
+    }
 
     #[test]
     fn finds_references_and_closing_keywords() {
-        assert_eq!(mentions("Fix the parser (#12)"), (vec![12], vec![]));
-        assert_eq!(mentions("Fixes #3, closes: #4 and see #5"), (vec![3, 4, 5], vec![3, 4]));
-        assert_eq!(mentions("RESOLVED #7\n\nAlso #7 again"), (vec![7], vec![7]));
-        assert_eq!(mentions("fixed   #8"), (vec![8], vec![8]));
-        assert_eq!(mentions("prefix#9 a#10 &#11; #12abc #0 ##13"), (vec![], vec![]));
-        assert_eq!(mentions("Prefixes #14 unfixes #15"), (vec![14, 15], vec![]));
+        assert_eq!(numbers("Fix the parser (#12)"), (vec![12], vec![]));
+        assert_eq!(numbers("Fixes #3, closes: #4 and see #5"), (vec![3, 4, 5], vec![3, 4]));
+        assert_eq!(numbers("RESOLVED #7\n\nAlso #7 again"), (vec![7], vec![7]));
+        assert_eq!(numbers("fixed   #8"), (vec![8], vec![8]));
+        assert_eq!(numbers("prefix#9 a#10 &#11; #12abc #0 ##13"), (vec![], vec![]));
+        assert_eq!(numbers("Prefixes #14 unfixes #15"), (vec![14, 15], vec![]));
     }
 }

@@ -9,7 +9,7 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use crate::db::repos::Repo;
-use crate::db::runs::{self, Job, Run, Step};
+use crate::db::runs::{self, Job, JobId, Run, RunId, Step};
 use crate::error::{Error, Result};
 use crate::web::access::{Read, RepoAccess, Write};
 use crate::web::repos::clone_url;
@@ -105,7 +105,7 @@ async fn one(
     State(state): State<AppState>,
     headers: HeaderMap,
     access: RepoAccess<Read>,
-    Path((_, _, run)): Path<(String, String, i64)>,
+    Path((_, _, run)): Path<(String, String, RunId)>,
 ) -> Result<Json<Value>> {
     let id = access.repo.id;
     let r = state
@@ -119,7 +119,7 @@ async fn one(
 async fn jobs(
     State(state): State<AppState>,
     access: RepoAccess<Read>,
-    Path((_, _, run)): Path<(String, String, i64)>,
+    Path((_, _, run)): Path<(String, String, RunId)>,
 ) -> Result<Json<Value>> {
     let id = access.repo.id;
     let list = state
@@ -142,7 +142,7 @@ async fn artifacts(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
     access: RepoAccess<Read>,
-    Path((_, _, run)): Path<(String, String, i64)>,
+    Path((_, _, run)): Path<(String, String, RunId)>,
 ) -> Result<Json<Value>> {
     let id = access.repo.id;
     let (r, list) = state
@@ -172,7 +172,7 @@ async fn artifacts(
 async fn logs(
     State(state): State<AppState>,
     access: RepoAccess<Read>,
-    Path((_, _, job)): Path<(String, String, i64)>,
+    Path((_, _, job)): Path<(String, String, JobId)>,
 ) -> Result<Response> {
     let id = access.repo.id;
     let j = state
@@ -202,7 +202,7 @@ async fn logs(
 async fn cancel(
     State(state): State<AppState>,
     access: RepoAccess<Write>,
-    Path((_, _, run)): Path<(String, String, i64)>,
+    Path((_, _, run)): Path<(String, String, RunId)>,
 ) -> Result<(StatusCode, Json<Value>)> {
     let id = access.repo.id;
     let r = state
@@ -221,7 +221,7 @@ async fn rerun(
     state: State<AppState>,
     headers: HeaderMap,
     access: RepoAccess<Write>,
-    path: Path<(String, String, i64)>,
+    path: Path<(String, String, RunId)>,
 ) -> Result<Response> {
     start_again(state, headers, access, path, false).await
 }
@@ -230,7 +230,7 @@ async fn rerun_failed(
     state: State<AppState>,
     headers: HeaderMap,
     access: RepoAccess<Write>,
-    path: Path<(String, String, i64)>,
+    path: Path<(String, String, RunId)>,
 ) -> Result<Response> {
     start_again(state, headers, access, path, true).await
 }
@@ -239,7 +239,7 @@ async fn start_again(
     State(state): State<AppState>,
     headers: HeaderMap,
     access: RepoAccess<Write>,
-    Path((_, _, run)): Path<(String, String, i64)>,
+    Path((_, _, run)): Path<(String, String, RunId)>,
     only_failed: bool,
 ) -> Result<Response> {
     let id = access.repo.id;

@@ -84,7 +84,7 @@ fn html_base(state: &AppState, headers: &HeaderMap, repo: &Repo) -> String {
 
 #[derive(Deserialize)]
 pub struct NumberPath {
-    number: i64,
+    number: crate::db::issues::IssueNumber,
 }
 
 async fn list(

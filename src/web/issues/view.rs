@@ -11,6 +11,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
+use crate::db::issues::IssueNumber;
 use crate::db::issues::{self as q, Issue, Label};
 use crate::db::repos::Repo;
 use crate::error::{Error, Result};
@@ -25,16 +26,16 @@ use crate::web::{AppState, Nav, ago};
 
 #[derive(Deserialize)]
 pub struct IssuePath {
-    number: i64,
+    number: IssueNumber,
 }
 
 #[derive(Deserialize)]
 pub struct CommentPath {
-    number: i64,
+    number: IssueNumber,
     comment: i64,
 }
 
-fn issue_url(repo: &Repo, number: i64) -> String {
+fn issue_url(repo: &Repo, number: IssueNumber) -> String {
     format!("{}/issues/{number}", repo.url())
 }
 
@@ -186,7 +187,7 @@ async fn view(
     state: &AppState,
     nav: Nav,
     access: RepoAccess<Read>,
-    number: i64,
+    number: IssueNumber,
     error: Option<String>,
 ) -> Result<View> {
     let repo_id = access.repo.id;
@@ -275,7 +276,7 @@ async fn apply(
     state: &AppState,
     nav: Nav,
     access: RepoAccess<Read>,
-    number: i64,
+    number: IssueNumber,
     result: Result<()>,
     anchor: &str,
 ) -> Result<Response> {

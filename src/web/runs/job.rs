@@ -91,8 +91,8 @@ fn sections(log: &str) -> Vec<LogSection> {
 
 #[derive(serde::Deserialize)]
 pub struct JobPath {
-    number: i64,
-    job: i64,
+    number: RunNumber,
+    job: JobId,
 }
 
 pub(super) async fn job(
@@ -208,7 +208,7 @@ pub(super) async fn job_stream(
 struct LogTail {
     db: crate::db::Db,
     path: std::path::PathBuf,
-    job: i64,
+    job: JobId,
     offset: u64,
     /// The step states last sent.
     steps: String,

@@ -22,7 +22,7 @@ use super::{AppState, Nav, ago};
 use crate::ci::state::{self, Conclusion, Status};
 use crate::ci::workflow::InputKind;
 use crate::db::repos::Repo;
-use crate::db::runs::{self, Job, Run, Step};
+use crate::db::runs::{self, Job, JobId, Run, RunNumber, Step};
 use crate::error::{Error, Result};
 use crate::repos::Access;
 
@@ -107,7 +107,7 @@ fn duration(start: Option<i64>, end: Option<i64>) -> String {
 }
 
 /// Run number `number` of `repo`, or 404.
-async fn numbered(state: &AppState, repo: &Repo, number: i64) -> Result<Run> {
+async fn numbered(state: &AppState, repo: &Repo, number: RunNumber) -> Result<Run> {
     let id = repo.id;
     state
         .db
@@ -116,6 +116,6 @@ async fn numbered(state: &AppState, repo: &Repo, number: i64) -> Result<Run> {
         .ok_or(Error::NotFound)
 }
 
-fn to_run(repo: &Repo, number: i64) -> axum::response::Redirect {
+fn to_run(repo: &Repo, number: RunNumber) -> axum::response::Redirect {
     axum::response::Redirect::to(&format!("{}/runs/{number}", repo.url()))
 }

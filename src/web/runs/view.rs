@@ -39,7 +39,7 @@ pub struct RunView {
 
 #[derive(serde::Deserialize)]
 pub struct RunPath {
-    number: i64,
+    number: RunNumber,
 }
 
 pub(super) async fn view(
@@ -116,7 +116,7 @@ pub(super) async fn view(
 
 #[derive(serde::Deserialize)]
 pub struct ArtifactPath {
-    number: i64,
+    number: RunNumber,
     name: String,
 }
 
