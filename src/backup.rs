@@ -24,7 +24,7 @@ pub struct Summary {
 pub fn backup(data: &DataDir, out: &DataDir) -> Result<Summary> {
     let db = data.database();
     if !db.is_file() {
-        return Err(Error::bad_request(format!(
+        return Err(Error::invalid(format!(
             "{} is not a Hearth data directory (it has no hearth.db)",
             data.root().display()
         )));
@@ -32,7 +32,7 @@ pub fn backup(data: &DataDir, out: &DataDir) -> Result<Summary> {
     let (data_root, out_root) = (data.root(), out.root());
     let is_empty_dir = |p: &Path| std::fs::read_dir(p).is_ok_and(|mut d| d.next().is_none());
     if out_root.exists() && !is_empty_dir(out_root) {
-        return Err(Error::bad_request(format!(
+        return Err(Error::invalid(format!(
             "{} exists and is not empty: back up into a new folder",
             out_root.display()
         )));

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use crate::data_dir::DataDir;
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -33,15 +33,14 @@ impl Config {
         let max_push_size = parse_size(max_push_size)?;
         let base_url = match base_url {
             Some(url) if !(url.starts_with("http://") || url.starts_with("https://")) => {
-                return Err(Error::bad_request(format!(
+                return Err(Error::invalid(format!(
                     "--base-url must start with http:// or https://, got {url:?}"
                 )));
             }
             other => other.map(|u| u.trim_end_matches('/').to_string()),
         };
         // Jobs run in folders of their own: every path handed to them is absolute.
-        let data_dir = DataDir::new(&data_dir)
-            .map_err(|e| Error::internal(format!("the data directory {}: {e}", data_dir.display())))?;
+        let data_dir = DataDir::new(&data_dir).with_context(|| format!("the data directory {}", data_dir.display()))?;
         Ok(Config {
             data_dir,
             listen,
@@ -133,7 +132,7 @@ pub fn parse_size(text: &str) -> Result<u64> {
         .ok()
         .and_then(|n| n.checked_mul(1u64 << shift))
         .filter(|&n| n > 0)
-        .ok_or_else(|| Error::bad_request(format!("not a size: {text:?} (try 2G, 500M or a number of bytes)")))
+        .ok_or_else(|| Error::invalid(format!("not a size: {text:?} (try 2G, 500M or a number of bytes)")))
 }
 
 #[cfg(test)]

@@ -14,47 +14,100 @@ pub enum Error {
     /// answer exactly like missing ones).
     #[error("not found")]
     NotFound,
-    /// The request itself is wrong; the message says how.
+    /// What was asked for breaks a rule; the message says which and how to
+    /// do it right.
     #[error("{0}")]
-    BadRequest(String),
-    /// Credentials are missing or wrong. Browsers are sent to the sign-in
-    /// form, git clients are asked for credentials.
+    Invalid(String),
+    /// Who is asking is not known: credentials are missing or wrong.
+    /// Browsers are sent to the sign-in form, git clients asked for
+    /// credentials.
     #[error("{0}")]
-    Unauthorized(String),
-    /// Signed in, but not allowed to do this.
+    Unauthenticated(String),
+    /// Known, but not allowed to do this.
     #[error("{0}")]
     Forbidden(String),
-    /// The thing already exists or the state does not allow it.
+    /// A name that must be unique is taken.
     #[error("{0}")]
-    Conflict(String),
-    /// The request body is over a limit.
+    Exists(String),
+    /// The thing is in a state that does not allow this now (a run still
+    /// going cannot be started again).
+    #[error("{0}")]
+    WrongState(String),
+    /// Over a size limit.
     #[error("{0}")]
     TooLarge(String),
     /// Too many attempts (failed sign-ins): wait `retry_after` seconds.
     #[error("{message}")]
-    TooManyRequests { message: String, retry_after: u64 },
+    TooManyAttempts { message: String, retry_after: u64 },
     #[error("database error: {0}")]
     Db(#[from] rusqlite::Error),
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
+    /// Something the server relies on failed (git, the random source, the
+    /// key file…): what it was doing, and the cause, kept as the source.
+    #[error("{what}: {cause}")]
+    Failed {
+        what: String,
+        #[source]
+        cause: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The server found itself in a state it should never be in.
     #[error("{0}")]
     Internal(String),
+}
+
+/// `.context("reading the index")` on any result: a failure becomes
+/// `Error::Failed` that says what was being done and keeps the cause.
+pub trait Context<T> {
+    fn context(self, what: impl Into<String>) -> Result<T>;
+    fn with_context(self, what: impl FnOnce() -> String) -> Result<T>;
+}
+
+impl<T, E: std::error::Error + Send + Sync + 'static> Context<T> for std::result::Result<T, E> {
+    fn context(self, what: impl Into<String>) -> Result<T> {
+        self.map_err(|e| Error::failed(what, e))
+    }
+
+    fn with_context(self, what: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|e| Error::failed(what(), e))
+    }
 }
 
 /// Runs blocking work (disk, git, hashing) on tokio's blocking threads;
 /// `what` names it in the error should the task itself fail.
 pub async fn blocking<T: Send + 'static>(what: &'static str, work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| Error::internal(format!("{what}: {e}")))
+    tokio::task::spawn_blocking(work).await.context(what)
 }
 
 impl Error {
-    pub fn bad_request(msg: impl fmt::Display) -> Self {
-        Error::BadRequest(msg.to_string())
+    pub fn invalid(msg: impl fmt::Display) -> Self {
+        Error::Invalid(msg.to_string())
+    }
+
+    pub fn failed(what: impl Into<String>, cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Error::Failed {
+            what: what.into(),
+            cause: Box::new(cause),
+        }
     }
 
     pub fn internal(msg: impl fmt::Display) -> Self {
         Error::Internal(msg.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn context_says_what_was_done_and_keeps_the_cause() {
+        let read: std::result::Result<(), std::io::Error> =
+            Err(std::io::Error::new(std::io::ErrorKind::PermissionDenied, "denied"));
+        let e = read.context("reading the key").unwrap_err();
+        assert_eq!(e.to_string(), "reading the key: denied");
+        let cause = std::error::Error::source(&e).expect("the cause is kept");
+        assert_eq!(cause.to_string(), "denied");
+        assert!(matches!(e, Error::Failed { .. }));
     }
 }

@@ -25,7 +25,7 @@ pub mod web;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 
 /// Opens (creating and migrating) the data directory's database. The data
 /// directory is the server's alone: mode 0700, its database 0600 (the
@@ -36,18 +36,13 @@ pub fn open_data_dir(data_dir: &data_dir::DataDir) -> Result<db::Db> {
     let private =
         |path: &std::path::Path, mode: u32| match std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
         {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::internal(format!(
-                "could not make {} private: {e}",
-                path.display()
-            ))),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(Error::failed(format!("could not make {} private", path.display()), e))
+            }
             _ => Ok(()),
         };
-    std::fs::create_dir_all(data_dir.repos()).map_err(|e| {
-        Error::internal(format!(
-            "could not create the data directory {}: {e}",
-            data_dir.root().display()
-        ))
-    })?;
+    std::fs::create_dir_all(data_dir.repos())
+        .with_context(|| format!("could not create the data directory {}", data_dir.root().display()))?;
     private(data_dir.root(), 0o700)?;
     let db = db::Db::open(&data_dir.database())?;
     private(&data_dir.repos(), 0o700)?;

@@ -7,7 +7,7 @@ use clap::Parser;
 use hearth::cli::{AdminCommand, CiCommand, Cli, Command};
 use hearth::config::Config;
 use hearth::data_dir::DataDir;
-use hearth::error::{Error, Result};
+use hearth::error::{Context, Error};
 use hearth::{accounts, db};
 
 fn main() -> ExitCode {
@@ -39,7 +39,24 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> Result<()> {
+/// Why a command ends without success: something went wrong, or what it
+/// did found something wrong (jobs that failed, workflow files with
+/// errors). Either is said on stderr, and the exit status is 1.
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    #[error(transparent)]
+    Error(#[from] Error),
+    #[error("{0}")]
+    Found(String),
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Failure {
+        Failure::Error(e.into())
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Serve(args) => {
             let mut config = Config::new(args.data.dir, args.listen, &args.max_push_size, args.base_url)?;
@@ -62,8 +79,8 @@ async fn run(cli: Cli) -> Result<()> {
             };
             let listener = tokio::net::TcpListener::bind(config.listen)
                 .await
-                .map_err(|e| Error::internal(format!("could not listen on {}: {e}", config.listen)))?;
-            hearth::serve(config, listener).await
+                .with_context(|| format!("could not listen on {}", config.listen))?;
+            Ok(hearth::serve(config, listener).await?)
         }
         Command::Admin(AdminCommand::CreateUser {
             name,
@@ -110,11 +127,11 @@ async fn run(cli: Cli) -> Result<()> {
             };
             let sandbox = hearth::ci::sandbox::Sandbox::prepare(&settings, &[])?;
             if let Some(why) = sandbox.broken() {
-                return Err(Error::bad_request(why));
+                return Err(Failure::Found(why.to_string()));
             }
             let failed = hearth::ci::local::run(std::path::Path::new("."), job.as_deref(), &sandbox).await?;
             if failed > 0 {
-                return Err(Error::bad_request(format!(
+                return Err(Failure::Found(format!(
                     "{failed} job{} failed",
                     if failed == 1 { "" } else { "s" }
                 )));
@@ -128,7 +145,7 @@ async fn run(cli: Cli) -> Result<()> {
             let user = db
                 .read(move |c| db::users::by_name(c, &lookup))
                 .await?
-                .ok_or_else(|| Error::bad_request(format!("there is no user named {name:?}")))?;
+                .ok_or_else(|| Error::invalid(format!("there is no user named {name:?}")))?;
             let token = accounts::create_token(&db, user.id, &label).await?;
             println!("{token}");
             Ok(())
@@ -137,15 +154,15 @@ async fn run(cli: Cli) -> Result<()> {
 }
 
 /// `hearth ci lint`: every file's job graph on stdout, errors on stderr.
-fn lint(files: Vec<std::path::PathBuf>) -> Result<()> {
+fn lint(files: Vec<std::path::PathBuf>) -> Result<(), Failure> {
     let files = if files.is_empty() {
         hearth::ci::local_workflows(std::path::Path::new("."))
     } else {
         files
     };
     if files.is_empty() {
-        return Err(Error::bad_request(
-            "no workflow files here (.hearth/workflows/*.yml or .github/workflows/*.yml)",
+        return Err(Failure::Found(
+            "no workflow files here (.hearth/workflows/*.yml or .github/workflows/*.yml)".into(),
         ));
     }
     let mut failed = 0;
@@ -164,7 +181,7 @@ fn lint(files: Vec<std::path::PathBuf>) -> Result<()> {
         }
     }
     if failed > 0 {
-        return Err(Error::bad_request(format!(
+        return Err(Failure::Found(format!(
             "{failed} of {} workflow files have errors",
             files.len()
         )));

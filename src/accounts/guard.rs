@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 
 /// Failed sign-ins an account may have at once, and how fast they come back.
 const ACCOUNT_BURST: u32 = 10;
@@ -89,11 +89,7 @@ impl Passwords {
     /// Runs `work` (argon2) off the runtime, when one of the CPU-count
     /// places is free.
     pub async fn hash<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
-        let _place = self
-            .hashing
-            .acquire()
-            .await
-            .map_err(|e| Error::internal(format!("password hashing: {e}")))?;
+        let _place = self.hashing.acquire().await.context("password hashing")?;
         crate::error::blocking("password task", work).await
     }
 
@@ -120,7 +116,7 @@ impl Passwords {
         let client = client.and_then(|c| self.clients.wait(&c));
         match account.max(client) {
             None => Ok(()),
-            Some(wait) => Err(Error::TooManyRequests {
+            Some(wait) => Err(Error::TooManyAttempts {
                 message: "too many failed sign-ins; try again later".into(),
                 retry_after: wait.as_secs() + 1,
             }),
@@ -167,7 +163,7 @@ mod tests {
             p.failed("alice", Some(a));
         }
         p.failed("alice", Some(a));
-        let Err(Error::TooManyRequests { retry_after, .. }) = p.check("ALICE", Some(b)) else {
+        let Err(Error::TooManyAttempts { retry_after, .. }) = p.check("ALICE", Some(b)) else {
             panic!("the account is limited from any address");
         };
         assert!((1..=7).contains(&retry_after), "{retry_after}");

@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 
 use crate::db::users::{User, UserId};
 use crate::db::{self, Db};
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::repos::validate_user_name;
 
 pub mod guard;
@@ -37,11 +37,11 @@ fn to_hex(bytes: &[u8]) -> String {
 
 pub fn hash_password(password: &str) -> Result<String> {
     let mut salt = [0u8; 16];
-    getrandom::fill(&mut salt).map_err(|e| Error::internal(format!("random source: {e}")))?;
-    let salt = SaltString::encode_b64(&salt).map_err(|e| Error::internal(format!("salt: {e}")))?;
+    getrandom::fill(&mut salt).context("random source")?;
+    let salt = SaltString::encode_b64(&salt).context("salt")?;
     Ok(Argon2::default()
         .hash_password(password.as_bytes(), &salt)
-        .map_err(|e| Error::internal(format!("hashing a password: {e}")))?
+        .context("hashing a password")?
         .to_string())
 }
 
@@ -58,12 +58,12 @@ fn decoy_hash() -> &'static str {
 
 pub fn check_password_rules(password: &str) -> Result<()> {
     if password.chars().count() < MIN_PASSWORD_LEN {
-        return Err(Error::bad_request(format!(
+        return Err(Error::invalid(format!(
             "the password must have at least {MIN_PASSWORD_LEN} characters"
         )));
     }
     if password.len() > 1024 {
-        return Err(Error::bad_request("the password is too long (1024 bytes at most)"));
+        return Err(Error::invalid("the password is too long (1024 bytes at most)"));
     }
     Ok(())
 }
@@ -93,7 +93,7 @@ pub async fn create_user(
     if let Some(e) = email
         && (!e.contains('@') || e.len() > 254 || e.chars().any(char::is_whitespace))
     {
-        return Err(Error::bad_request(format!("{e:?} is not an e-mail address")));
+        return Err(Error::invalid(format!("{e:?} is not an e-mail address")));
     }
     let hash = {
         let password = password.to_string();
@@ -160,7 +160,7 @@ pub async fn authenticate(
 pub async fn create_token(db: &Db, user: UserId, label: &str) -> Result<String> {
     let label = label.trim();
     if label.is_empty() || label.len() > 100 {
-        return Err(Error::bad_request("give the token a name of 1 to 100 characters"));
+        return Err(Error::invalid("give the token a name of 1 to 100 characters"));
     }
     let token = format!("{TOKEN_PREFIX}{}", new_secret());
     let hash = sha256_hex(&token);

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use super::executor::{LogWriter, Record};
 use super::state::Conclusion;
 use super::workflow;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// `hashFiles()`: the SHA-256 of the SHA-256 of each file of the workspace
 /// matching the patterns, in path order; "" when none match.
@@ -83,10 +83,10 @@ pub(super) async fn run_action(
                     }
                 }
                 Ok(Some((sha, size, files))) => match record.add_artifact(&name, &sha, size, files).await {
-                    Ok(()) => writer.line(&format!(
+                    Ok(true) => writer.line(&format!(
                         "Hearth: artifact {name:?} uploaded: {files} files, {size} bytes"
                     )),
-                    Err(Error::Conflict(why)) => return failed(writer, why),
+                    Ok(false) => return failed(writer, format!("this run has an artifact named {name:?} already")),
                     Err(e) => return Err(e),
                 },
             }

@@ -20,7 +20,7 @@ use crate::data_dir::DataDir;
 use crate::db::repos::RepoId;
 use crate::db::runs::{self, Job, JobId, RunId, RunNumber};
 use crate::db::{self, Db};
-use crate::error::{Error, Result};
+use crate::error::{Context, Result};
 
 /// A job's log is cut here; the job goes on.
 pub const LOG_CAP_BYTES: u64 = 16 << 20;
@@ -374,8 +374,9 @@ impl Record<'_> {
         }
     }
 
-    /// Names an artifact of this run; an error says why not (a name taken).
-    pub(super) async fn add_artifact(&self, name: &str, sha: &str, size: u64, files: usize) -> Result<()> {
+    /// Names an artifact of this run; false when the run has one of that
+    /// name already.
+    pub(super) async fn add_artifact(&self, name: &str, sha: &str, size: u64, files: usize) -> Result<bool> {
         match self {
             Record::Server { db, job, run, .. } => {
                 let (job, run, name, sha) = (*job, *run, name.to_string(), sha.to_string());
@@ -387,11 +388,10 @@ impl Record<'_> {
                 std::fs::create_dir_all(&names)?;
                 let path = names.join(name);
                 if path.exists() {
-                    return Err(Error::Conflict(format!(
-                        "this run has an artifact named {name:?} already"
-                    )));
+                    return Ok(false);
                 }
-                Ok(std::fs::write(path, sha)?)
+                std::fs::write(path, sha)?;
+                Ok(true)
             }
         }
     }
@@ -749,7 +749,7 @@ pub(super) fn interpolated(step: &workflow::Step, ctx: &expr::Context) -> std::r
 
 /// The job's definition, as the trigger stored it.
 pub(super) fn spec_of(job: &Job) -> Result<workflow::Job> {
-    serde_json::from_str(&job.spec).map_err(|e| Error::internal(format!("job spec of job {}: {e}", job.id)))
+    serde_json::from_str(&job.spec).with_context(|| format!("job spec of job {}", job.id))
 }
 
 pub(super) fn append_line(path: &Path, text: &str) -> std::io::Result<()> {

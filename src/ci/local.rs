@@ -14,29 +14,29 @@ use super::sandbox::Sandbox;
 use super::state::{self, Conclusion, Status};
 use super::workflow;
 use crate::db::runs::{Job, JobId, RunId, RunNumber};
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 
 /// Runs the workflows of the checkout around `dir` (only job `only` and
 /// what it needs, when given). Returns how many jobs failed.
 pub async fn run(dir: &Path, only: Option<&str>, sandbox: &Sandbox) -> Result<usize> {
-    let repo = gix::discover(dir).map_err(|e| Error::bad_request(format!("not in a git checkout: {e}")))?;
+    let repo = gix::discover(dir).map_err(|e| Error::invalid(format!("not in a git checkout: {e}")))?;
     let root = repo
         .workdir()
-        .ok_or_else(|| Error::bad_request("a bare repository has no working tree to run"))?
+        .ok_or_else(|| Error::invalid("a bare repository has no working tree to run"))?
         .to_path_buf();
     // Absolute, so the workspace is named after the checkout's folder.
     let root = std::fs::canonicalize(&root).unwrap_or(root);
     let files = super::local_workflows(&root);
     if files.is_empty() {
-        return Err(Error::bad_request(
+        return Err(Error::invalid(
             "no workflow files here (.hearth/workflows/*.yml or .github/workflows/*.yml)",
         ));
     }
     let mut workflows = Vec::new();
     for path in &files {
         let name = path.strip_prefix(&root).unwrap_or(path).display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| Error::bad_request(format!("{name}: {e}")))?;
-        let w = workflow::parse(&name, &text).map_err(|e| Error::BadRequest(e.to_string()))?;
+        let text = std::fs::read_to_string(path).map_err(|e| Error::invalid(format!("{name}: {e}")))?;
+        let w = workflow::parse(&name, &text).map_err(|e| Error::Invalid(e.to_string()))?;
         workflows.push((name, w));
     }
     if let Some(key) = only
@@ -46,7 +46,7 @@ pub async fn run(dir: &Path, only: Option<&str>, sandbox: &Sandbox) -> Result<us
             .iter()
             .flat_map(|(_, w)| w.jobs.iter().map(|j| j.key.as_str()))
             .collect();
-        return Err(Error::bad_request(format!(
+        return Err(Error::invalid(format!(
             "no job {key:?} in this checkout's workflows (jobs: {})",
             keys.join(", ")
         )));
@@ -193,7 +193,7 @@ async fn run_workflow(
                 .iter()
                 .all(|n| jobs.iter().filter(|s| &s.key == n).all(|s| !s.status.is_open()))
     }) {
-        let spec: workflow::Job = serde_json::from_str(&jobs[i].spec).map_err(|e| Error::internal(e.to_string()))?;
+        let spec: workflow::Job = serde_json::from_str(&jobs[i].spec).context("reading a job's definition")?;
         let mut writer = LogWriter::console(format!("[{}] ", spec.name));
         let env = spec.env.clone();
         let mut contexts = executor::contexts(info, &spec, &jobs, &env);
@@ -279,13 +279,11 @@ fn head_of(repo: &gix::Repository) -> (String, String) {
 /// The files of the working tree, tracked or not, less what is ignored
 /// (relative paths), read with gix.
 fn working_tree_files(root: &Path) -> Result<Vec<PathBuf>> {
-    let repo = gix::open(root).map_err(|e| Error::internal(format!("opening {}: {e}", root.display())))?;
-    let index = repo
-        .index_or_empty()
-        .map_err(|e| Error::internal(format!("reading the index: {e}")))?;
+    let repo = gix::open(root).with_context(|| format!("opening {}", root.display()))?;
+    let index = repo.index_or_empty().context("reading the index")?;
     let options = repo
         .dirwalk_options()
-        .map_err(|e| Error::internal(format!("dirwalk: {e}")))?
+        .context("dirwalk")?
         .emit_tracked(true)
         .emit_untracked(gix::dir::walk::EmissionMode::Matching)
         .emit_ignored(None)
@@ -293,9 +291,9 @@ fn working_tree_files(root: &Path) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     let walk = repo
         .dirwalk_iter(index, None::<&str>, Default::default(), options)
-        .map_err(|e| Error::internal(format!("dirwalk: {e}")))?;
+        .context("dirwalk")?;
     for item in walk {
-        let item = item.map_err(|e| Error::internal(format!("dirwalk: {e}")))?;
+        let item = item.context("dirwalk")?;
         let e = item.entry;
         let is_file = matches!(
             e.disk_kind,

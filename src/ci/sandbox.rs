@@ -71,7 +71,7 @@ impl Sandbox {
         let root = unsafe { libc::getuid() } == 0;
         let ids = match (&settings.user, root) {
             (Some(user), false) => {
-                return Err(Error::bad_request(format!(
+                return Err(Error::invalid(format!(
                     "--ci-user {user}: only a server running as root can run jobs as another user \
                      (without root, jobs run in a user namespace as the server's own user)"
                 )));
@@ -81,7 +81,7 @@ impl Sandbox {
             (None, false) => None,
         };
         if ids.is_some_and(|(uid, gid)| uid == 0 || gid == 0) {
-            return Err(Error::bad_request("--ci-user: jobs may not run as root"));
+            return Err(Error::invalid("--ci-user: jobs may not run as root"));
         }
         let Some(bwrap) = find_program("bwrap") else {
             return Ok(Sandbox::Broken(
@@ -308,7 +308,7 @@ fn resolve_user(user: &str) -> Result<(u32, u32)> {
         })
         .next()
         .ok_or_else(|| {
-            Error::bad_request(format!(
+            Error::invalid(format!(
                 "--ci-user {user}: there is no such user; create it (useradd --system --no-create-home {user}) \
                  or give a number, UID or UID:GID"
             ))

@@ -24,7 +24,7 @@ use crate::data_dir::DataDir;
 use crate::db::repos::RepoId;
 use crate::db::runs::{self, Job, JobId, RunId};
 use crate::db::{self, Db};
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 
 /// A job running now: the signal that stops it, sent once (a job stopped
 /// goes on with its `if: always()` and `if: cancelled()` steps).
@@ -98,7 +98,7 @@ impl Ci {
                 let r = runs::by_id(tx, repo, run)?.ok_or(Error::NotFound)?;
                 if let Err(why) = state::may_rerun(r.status, r.conclusion, r.error.is_some(), only_failed) {
                     let n = r.run_number;
-                    return Err(Error::Conflict(match why {
+                    return Err(Error::WrongState(match why {
                         NoRerun::Open => format!("run #{n} is still going; cancel it first"),
                         NoRerun::Unreadable => format!("run #{n} failed before any job ran: push a fixed workflow"),
                         NoRerun::NothingFailed => format!("run #{n} has no failed jobs"),
@@ -364,7 +364,7 @@ impl Ci {
                 let mut work = Work::create(&root, &name)?;
                 let checkout = crate::git::checkout(&repo_dir, &sha, &work.workspace).and_then(|n| {
                     work.hand_over(&sandbox)
-                        .map_err(|e| Error::internal(format!("could not prepare the job's folders: {e}")))?;
+                        .context("could not prepare the job's folders")?;
                     Ok(n)
                 });
                 Ok((work, checkout))

@@ -10,7 +10,7 @@ use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 
 use crate::db::repos::RepoId;
 use crate::db::{self, Db};
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 
 /// Values larger than this are refused (GitHub's limit).
 pub const MAX_VALUE_BYTES: usize = 48 * 1024;
@@ -31,7 +31,7 @@ impl Keyring {
             Ok(_) => return Err(Error::internal(format!("{} is not a 32-byte key", path.display()))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let mut k = [0u8; 32];
-                getrandom::fill(&mut k).map_err(|e| Error::internal(format!("random source: {e}")))?;
+                getrandom::fill(&mut k).context("random source")?;
                 let mut f = std::fs::OpenOptions::new()
                     .write(true)
                     .create_new(true)
@@ -43,8 +43,7 @@ impl Keyring {
             }
             Err(e) => return Err(e.into()),
         };
-        let cipher =
-            XChaCha20Poly1305::new_from_slice(&key).map_err(|e| Error::internal(format!("secret key: {e}")))?;
+        let cipher = XChaCha20Poly1305::new_from_slice(&key).context("secret key")?;
         Ok(Keyring { cipher })
     }
 
@@ -54,7 +53,7 @@ impl Keyring {
 
     pub fn seal(&self, repo: RepoId, name: &str, value: &str) -> Result<(Vec<u8>, Vec<u8>)> {
         let mut nonce = [0u8; 24];
-        getrandom::fill(&mut nonce).map_err(|e| Error::internal(format!("random source: {e}")))?;
+        getrandom::fill(&mut nonce).context("random source")?;
         let aad = Self::aad(repo, name);
         let sealed = self
             .cipher
@@ -94,7 +93,7 @@ pub fn check_name(name: &str) -> Result<String> {
     if ok {
         Ok(upper)
     } else {
-        Err(Error::bad_request(
+        Err(Error::invalid(
             "a secret name has letters, digits and '_', does not start with a digit, GITHUB_ or HEARTH_",
         ))
     }

@@ -12,7 +12,7 @@ use crate::data_dir::DataDir;
 use crate::db::ref_updates::ZERO_ID;
 use crate::db::runs::{self, NewJob, NewRun};
 use crate::db::{self, Db};
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::git::read::{self, Found};
 
 /// The workflow files at `commit`: `.hearth/workflows/*.yml`, or where that
@@ -134,8 +134,7 @@ fn runs_for(repo_dir: &Path, origin: &Origin) -> Result<Vec<NewRun>> {
         return Ok(Vec::new());
     }
     let repo = crate::git::open(repo_dir)?;
-    let commit =
-        gix::ObjectId::from_hex(origin.sha.as_bytes()).map_err(|e| Error::internal(format!("ref update id: {e}")))?;
+    let commit = gix::ObjectId::from_hex(origin.sha.as_bytes()).context("ref update id")?;
     let mut out = Vec::new();
     for (path, text) in workflow_files(&repo, commit)? {
         let file_name = path.rsplit('/').next().unwrap_or(&path).to_string();
@@ -184,7 +183,7 @@ pub struct Target {
 /// `rev`, which must have a `workflow_dispatch` trigger.
 pub async fn dispatch_target(data: &DataDir, repo: &db::repos::Repo, file: &str, rev: &str) -> Result<Target> {
     if file.is_empty() || file.contains('/') || !(file.ends_with(".yml") || file.ends_with(".yaml")) {
-        return Err(Error::bad_request("name the workflow by its file name, e.g. ci.yml"));
+        return Err(Error::invalid("name the workflow by its file name, e.g. ci.yml"));
     }
     let dir = data.repo(&repo.owner, &repo.name);
     let (file, rev) = (file.to_string(), rev.to_string());
@@ -193,17 +192,17 @@ pub async fn dispatch_target(data: &DataDir, repo: &db::repos::Repo, file: &str,
         let (ref_name, sha) = [format!("refs/heads/{rev}"), format!("refs/tags/{rev}")]
             .into_iter()
             .find_map(|r| refs.get(&r).cloned().map(|sha| (r, sha)))
-            .ok_or_else(|| Error::bad_request(format!("there is no branch or tag {rev:?}")))?;
+            .ok_or_else(|| Error::invalid(format!("there is no branch or tag {rev:?}")))?;
         let git = crate::git::open(&dir)?;
-        let commit = gix::ObjectId::from_hex(sha.as_bytes()).map_err(|e| Error::internal(format!("ref id: {e}")))?;
+        let commit = gix::ObjectId::from_hex(sha.as_bytes()).context("ref id")?;
         let (path, text) = workflow_files(&git, commit)?
             .into_iter()
             .find(|(path, _)| path.rsplit('/').next() == Some(file.as_str()))
             .ok_or(Error::NotFound)?;
-        let text = text.map_err(Error::BadRequest)?;
-        let w = workflow::parse(&path, &text).map_err(|e| Error::BadRequest(e.to_string()))?;
+        let text = text.map_err(Error::Invalid)?;
+        let w = workflow::parse(&path, &text).map_err(|e| Error::Invalid(e.to_string()))?;
         if !w.on.workflow_dispatch {
-            return Err(Error::bad_request(format!("{path} has no workflow_dispatch trigger")));
+            return Err(Error::invalid(format!("{path} has no workflow_dispatch trigger")));
         }
         Ok(Target {
             path,
@@ -219,7 +218,7 @@ pub async fn dispatch_target(data: &DataDir, repo: &db::repos::Repo, file: &str,
 /// with their paths. Those that do not failed their push's run already.
 pub fn parsed_workflows(dir: &Path, sha: &str) -> Result<Vec<(String, workflow::Workflow)>> {
     let repo = crate::git::open(dir)?;
-    let commit = gix::ObjectId::from_hex(sha.as_bytes()).map_err(|e| Error::internal(format!("ref id: {e}")))?;
+    let commit = gix::ObjectId::from_hex(sha.as_bytes()).context("ref id")?;
     Ok(workflow_files(&repo, commit)?
         .into_iter()
         .filter_map(|(path, text)| {
@@ -262,7 +261,7 @@ pub async fn dispatch(
     inputs: &BTreeMap<String, String>,
 ) -> Result<runs::RunNumber> {
     let target = dispatch_target(data, repo, file, rev).await?;
-    let inputs = workflow::resolve_inputs(&target.workflow.on.inputs, inputs).map_err(Error::BadRequest)?;
+    let inputs = workflow::resolve_inputs(&target.workflow.on.inputs, inputs).map_err(Error::Invalid)?;
     let origin = Origin {
         repo,
         sha: &target.sha,

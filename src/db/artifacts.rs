@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::repos::RepoId;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::ids::{JobId, RunId};
 
 #[derive(Debug, Clone)]
@@ -42,18 +42,13 @@ pub fn insert(
     sha256: &str,
     size: u64,
     files: usize,
-) -> Result<()> {
+) -> Result<bool> {
     let added = conn.execute(
         "INSERT OR IGNORE INTO artifacts (run_id, job_id, name, sha256, size, files, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![run, job, name, sha256, size as i64, files as i64, super::now()],
     )?;
-    if added == 0 {
-        return Err(Error::Conflict(format!(
-            "this run has an artifact named {name:?} already"
-        )));
-    }
-    Ok(())
+    Ok(added > 0)
 }
 
 pub fn for_run(conn: &Connection, run: RunId) -> Result<Vec<Artifact>> {

@@ -507,7 +507,7 @@ pub fn insert_label(conn: &Connection, repo: RepoId, name: &str, color: &str, de
             color: color.into(),
             description: description.into(),
         }),
-        Err(e) if super::is_unique_violation(&e) => Err(Error::Conflict(format!("the label {name:?} exists already"))),
+        Err(e) if super::is_unique_violation(&e) => Err(Error::Exists(format!("the label {name:?} exists already"))),
         Err(e) => Err(e.into()),
     }
 }
@@ -620,7 +620,7 @@ pub fn insert_milestone(
     match inserted {
         Ok(_) => Ok(conn.last_insert_rowid()),
         Err(e) if super::is_unique_violation(&e) => {
-            Err(Error::Conflict(format!("the milestone {title:?} exists already")))
+            Err(Error::Exists(format!("the milestone {title:?} exists already")))
         }
         Err(e) => Err(e.into()),
     }

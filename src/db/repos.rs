@@ -45,7 +45,7 @@ fn from_row(r: &Row) -> rusqlite::Result<Repo> {
 }
 
 /// Inserts a repository; a name the owner already has, in any letter case,
-/// is a `Conflict`.
+/// is `Error::Exists`.
 pub fn insert(conn: &Connection, owner: UserId, name: &str, description: &str, is_private: bool) -> Result<RepoId> {
     let inserted = conn.execute(
         "INSERT INTO repos (owner_id, name, lower_name, description, is_private, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -54,7 +54,7 @@ pub fn insert(conn: &Connection, owner: UserId, name: &str, description: &str, i
     match inserted {
         Ok(_) => Ok(RepoId(conn.last_insert_rowid())),
         Err(e) if super::is_unique_violation(&e) => {
-            Err(Error::Conflict(format!("a repository named {name:?} already exists")))
+            Err(Error::Exists(format!("a repository named {name:?} already exists")))
         }
         Err(e) => Err(e.into()),
     }

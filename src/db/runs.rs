@@ -424,7 +424,7 @@ pub fn list(conn: &Connection, repo: RepoId, filter: &Filter, limit: u32, offset
         } else if CONCLUSIONS.contains(&s) {
             add("conclusion = ?", s);
         } else {
-            return Err(crate::error::Error::bad_request(format!(
+            return Err(crate::error::Error::invalid(format!(
                 "status {s:?}: one of {}, {}",
                 STATUSES.join(", "),
                 CONCLUSIONS.join(", ")

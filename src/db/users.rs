@@ -28,7 +28,7 @@ pub(crate) fn from_row(r: &Row) -> rusqlite::Result<User> {
     })
 }
 
-/// Inserts a user; a name taken in any letter case is a `Conflict`.
+/// Inserts a user; a name taken in any letter case is `Error::Exists`.
 pub fn insert(
     conn: &Connection,
     name: &str,
@@ -42,7 +42,7 @@ pub fn insert(
     );
     match inserted {
         Ok(_) => Ok(UserId(conn.last_insert_rowid())),
-        Err(e) if super::is_unique_violation(&e) => Err(Error::Conflict(format!("the name {name:?} is already taken"))),
+        Err(e) if super::is_unique_violation(&e) => Err(Error::Exists(format!("the name {name:?} is already taken"))),
         Err(e) => Err(e.into()),
     }
 }

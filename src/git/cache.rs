@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use super::read::{self, RefEntry};
-use crate::error::{Error, Result};
+use crate::error::{Context, Result};
 
 /// Bytes of rendered fragments kept.
 const FRAGMENT_BUDGET: usize = 24 << 20;
@@ -34,7 +34,7 @@ impl RepoCache {
             return Ok(r.to_thread_local());
         }
         let opened = gix::open_opts(path, gix::open::Options::isolated())
-            .map_err(|e| Error::internal(format!("could not open repository {}: {e}", path.display())))?
+            .with_context(|| format!("could not open repository {}", path.display()))?
             .into_sync();
         let local = opened.to_thread_local();
         self.handles

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 
 /// Oldest git whose `upload-pack`/`receive-pack` Hearth is tested with.
 pub const MIN_GIT_VERSION: (u32, u32) = (2, 31);
@@ -90,7 +90,7 @@ pub fn init_bare(path: &Path, branch: &str) -> Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    gix::init_bare(path).map_err(|e| Error::internal(format!("could not create {}: {e}", path.display())))?;
+    gix::init_bare(path).with_context(|| format!("could not create {}", path.display()))?;
     std::fs::write(path.join("HEAD"), format!("ref: refs/heads/{branch}\n"))?;
     Ok(())
 }
@@ -99,15 +99,10 @@ pub fn init_bare(path: &Path, branch: &str) -> Result<()> {
 /// and other symbolic refs.
 pub fn list_refs(path: &Path) -> Result<BTreeMap<String, String>> {
     let repo = open(path)?;
-    let platform = repo
-        .references()
-        .map_err(|e| Error::internal(format!("reading refs: {e}")))?;
+    let platform = repo.references().context("reading refs")?;
     let mut refs = BTreeMap::new();
-    for r in platform
-        .all()
-        .map_err(|e| Error::internal(format!("reading refs: {e}")))?
-    {
-        let r = r.map_err(|e| Error::internal(format!("reading a ref in {}: {e}", path.display())))?;
+    for r in platform.all().context("reading refs")? {
+        let r = r.with_context(|| format!("reading a ref in {}", path.display()))?;
         if let Some(id) = r.target().try_id() {
             refs.insert(r.name().as_bstr().to_string(), id.to_string());
         }
@@ -117,7 +112,7 @@ pub fn list_refs(path: &Path) -> Result<BTreeMap<String, String>> {
 
 pub fn open(path: &Path) -> Result<gix::Repository> {
     gix::open_opts(path, gix::open::Options::isolated())
-        .map_err(|e| Error::internal(format!("could not open repository {}: {e}", path.display())))
+        .with_context(|| format!("could not open repository {}", path.display()))
 }
 
 /// Writes the files of `commit` into the empty directory `dest`, as a
@@ -125,20 +120,20 @@ pub fn open(path: &Path) -> Result<gix::Repository> {
 /// empty). Paths are checked: nothing is written outside `dest`.
 pub fn checkout(repo_path: &Path, commit: &str, dest: &Path) -> Result<usize> {
     use std::os::unix::fs::PermissionsExt;
-    let fail = |what: &str, e: &dyn std::fmt::Display| Error::internal(format!("checkout of {commit}: {what}: {e}"));
+    let fail = |what: &str, e| Error::failed(format!("checkout of {commit}: {what}"), e);
     let mut repo = open(repo_path)?;
     // Blobs are often deltas of each other: a cache saves decoding bases again.
     repo.object_cache_size_if_unset(64 << 20);
-    let id = gix::ObjectId::from_hex(commit.as_bytes()).map_err(|e| fail("commit id", &e))?;
+    let id = gix::ObjectId::from_hex(commit.as_bytes()).map_err(|e| fail("commit id", e))?;
     let tree = repo
         .find_commit(id)
-        .map_err(|e| fail("commit", &e))?
+        .map_err(|e| fail("commit", e))?
         .tree()
-        .map_err(|e| fail("tree", &e))?;
+        .map_err(|e| fail("tree", e))?;
     let mut recorder = gix::traverse::tree::Recorder::default();
     tree.traverse()
         .breadthfirst(&mut recorder)
-        .map_err(|e| fail("walking the tree", &e))?;
+        .map_err(|e| fail("walking the tree", e))?;
     std::fs::create_dir_all(dest)?;
     let mut files = 0;
     for entry in recorder.records {
@@ -147,7 +142,7 @@ pub fn checkout(repo_path: &Path, commit: &str, dest: &Path) -> Result<usize> {
             .split('/')
             .any(|c| c.is_empty() || c == "." || c == ".." || c == ".git")
         {
-            return Err(Error::bad_request(format!(
+            return Err(Error::invalid(format!(
                 "the tree holds a path that cannot be checked out: {rel:?}"
             )));
         }
@@ -157,7 +152,7 @@ pub fn checkout(repo_path: &Path, commit: &str, dest: &Path) -> Result<usize> {
             std::fs::create_dir_all(&path)?;
             continue;
         }
-        let data = repo.find_blob(entry.oid).map_err(|e| fail("blob", &e))?.take_data();
+        let data = repo.find_blob(entry.oid).map_err(|e| fail("blob", e))?.take_data();
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
         }

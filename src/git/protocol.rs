@@ -199,7 +199,7 @@ where
                 let failure = match result {
                     Ok(Ok(())) => continue,
                     Ok(Err(e)) => e,
-                    Err(e) => Error::internal(format!("request body task failed: {e}")),
+                    Err(e) => Error::failed("the request body task", e),
                 };
                 stop(child, stderr, service, repo).await;
                 finish().await;
@@ -220,7 +220,7 @@ where
                     first: Bytes::new(),
                     rest: mpsc::channel(1).1,
                 }),
-                _ => Err(Error::BadRequest(format!(
+                _ => Err(Error::Invalid(format!(
                     "git could not read the request: {}",
                     first_line(&err)
                 ))),
@@ -330,7 +330,7 @@ async fn feed<R: AsyncRead + Unpin>(
         let n = input
             .read(&mut buf)
             .await
-            .map_err(|e| Error::BadRequest(format!("could not read the request body: {e}")))?;
+            .map_err(|e| Error::Invalid(format!("could not read the request body: {e}")))?;
         if n == 0 {
             return Ok(());
         }

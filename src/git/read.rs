@@ -8,11 +8,7 @@ use gix::bstr::ByteSlice;
 use gix::diff::blob::unified_diff::{ConsumeHunk, ContextSize, DiffLineKind, HunkHeader};
 use gix::diff::blob::{Algorithm, Diff, InternedInput, UnifiedDiff};
 
-use crate::error::{Error, Result};
-
-fn err(context: &str, e: impl std::fmt::Display) -> Error {
-    Error::internal(format!("{context}: {e}"))
-}
+use crate::error::{Context, Result};
 
 /// A branch or tag and the commit it points to.
 #[derive(Debug, Clone)]
@@ -25,9 +21,9 @@ pub struct RefEntry {
 
 /// Branches and tags, each peeled to its commit; tags of other objects are left out.
 pub fn refs(repo: &gix::Repository) -> Result<Vec<RefEntry>> {
-    let platform = repo.references().map_err(|e| err("reading refs", e))?;
+    let platform = repo.references().context("reading refs")?;
     let mut out = Vec::new();
-    for r in platform.all().map_err(|e| err("reading refs", e))? {
+    for r in platform.all().context("reading refs")? {
         let Ok(mut r) = r else { continue };
         let full = r.name().as_bstr().to_string();
         let (name, is_tag) = if let Some(n) = full.strip_prefix("refs/heads/") {
@@ -131,15 +127,12 @@ pub enum Found {
 
 /// Looks `path` up in `commit`'s tree. Directories come back listed, folders first.
 pub fn lookup(repo: &gix::Repository, commit: ObjectId, path: &str) -> Result<Option<Found>> {
-    let commit = repo.find_commit(commit).map_err(|e| err("reading a commit", e))?;
-    let root = commit.tree().map_err(|e| err("reading a tree", e))?;
+    let commit = repo.find_commit(commit).context("reading a commit")?;
+    let root = commit.tree().context("reading a tree")?;
     let tree = if path.is_empty() {
         root
     } else {
-        let Some(entry) = root
-            .lookup_entry_by_path(path)
-            .map_err(|e| err("looking up a path", e))?
-        else {
+        let Some(entry) = root.lookup_entry_by_path(path).context("looking up a path")? else {
             return Ok(None);
         };
         let mode = entry.mode();
@@ -152,15 +145,14 @@ pub fn lookup(repo: &gix::Repository, commit: ObjectId, path: &str) -> Result<Op
             } else {
                 EntryKind::File
             };
-            let size = repo.find_header(id).map_err(|e| err("reading a blob", e))?.size();
+            let size = repo.find_header(id).context("reading a blob")?.size();
             return Ok(Some(Found::File { id, size, kind }));
         }
-        repo.find_tree(entry.object_id())
-            .map_err(|e| err("reading a tree", e))?
+        repo.find_tree(entry.object_id()).context("reading a tree")?
     };
     let mut entries = Vec::new();
     for entry in tree.iter() {
-        let entry = entry.map_err(|e| err("reading a tree entry", e))?;
+        let entry = entry.context("reading a tree entry")?;
         let mode = entry.mode();
         let kind = if mode.is_tree() {
             EntryKind::Dir
@@ -193,7 +185,7 @@ pub fn lookup(repo: &gix::Repository, commit: ObjectId, path: &str) -> Result<Op
 }
 
 pub fn blob_data(repo: &gix::Repository, id: ObjectId) -> Result<Vec<u8>> {
-    let mut blob = repo.find_blob(id).map_err(|e| err("reading a blob", e))?;
+    let mut blob = repo.find_blob(id).context("reading a blob")?;
     Ok(blob.take_data())
 }
 
@@ -242,13 +234,13 @@ fn person(sig: gix::actor::SignatureRef<'_>) -> Person {
 }
 
 pub fn commit_info(repo: &gix::Repository, id: ObjectId) -> Result<CommitInfo> {
-    let commit = repo.find_commit(id).map_err(|e| err("reading a commit", e))?;
-    let decoded = commit.decode().map_err(|e| err("decoding a commit", e))?;
+    let commit = repo.find_commit(id).context("reading a commit")?;
+    let decoded = commit.decode().context("decoding a commit")?;
     Ok(CommitInfo {
         id,
         parents: decoded.parents().collect(),
-        author: person(decoded.author().map_err(|e| err("reading an author", e))?),
-        committer: person(decoded.committer().map_err(|e| err("reading a committer", e))?),
+        author: person(decoded.author().context("reading an author")?),
+        committer: person(decoded.committer().context("reading a committer")?),
         message: decoded.message.to_str_lossy().into_owned(),
     })
 }
@@ -279,11 +271,11 @@ pub fn log(
     if first_parent {
         walk = walk.first_parent_only();
     }
-    let walk = walk.all().map_err(|e| err("walking history", e))?;
+    let walk = walk.all().context("walking history")?;
     let mut out = Vec::with_capacity(limit);
     let mut seen = 0;
     for info in walk {
-        let info = info.map_err(|e| err("walking history", e))?;
+        let info = info.context("walking history")?;
         let id = info.id;
         if !path.is_empty() {
             let here = id_at(repo, id, path);
@@ -373,20 +365,20 @@ pub struct CommitDiff {
 /// What `commit` changed against its first parent (or against nothing, for
 /// a root commit), with renames detected.
 pub fn diff(repo: &gix::Repository, commit: ObjectId, limits: Limits) -> Result<CommitDiff> {
-    let c = repo.find_commit(commit).map_err(|e| err("reading a commit", e))?;
-    let new_tree = c.tree().map_err(|e| err("reading a tree", e))?;
+    let c = repo.find_commit(commit).context("reading a commit")?;
+    let new_tree = c.tree().context("reading a tree")?;
     let parent = c.parent_ids().next().map(|p| p.detach());
     let old_tree = match parent {
         Some(p) => repo
             .find_commit(p)
             .and_then(|p| p.tree())
-            .map_err(|e| err("reading the parent's tree", e))?,
+            .context("reading the parent's tree")?,
         None => repo.empty_tree(),
     };
     let options = gix::diff::Options::default().with_rewrites(Some(Default::default()));
     let changes = repo
         .diff_tree_to_tree(&old_tree, &new_tree, options)
-        .map_err(|e| err("comparing trees", e))?;
+        .context("comparing trees")?;
     use gix::object::tree::diff::ChangeDetached as C;
     let mut files = Vec::new();
     let mut total_lines = 0usize;
@@ -472,7 +464,7 @@ pub fn diff(repo: &gix::Repository, commit: ObjectId, limits: Limits) -> Result<
             if mode.is_commit() {
                 return Ok(Some(format!("Subproject commit {id}\n").into_bytes()));
             }
-            if repo.find_header(id).map_err(|e| err("reading a blob", e))?.size() > limits.max_blob_bytes {
+            if repo.find_header(id).context("reading a blob")?.size() > limits.max_blob_bytes {
                 return Ok(None);
             }
             blob_data(repo, id).map(Some)

@@ -17,10 +17,10 @@ pub const BODY_MAX_BYTES: usize = 1 << 20;
 pub fn check_title(title: &str) -> Result<String> {
     let t = title.trim();
     if t.is_empty() {
-        return Err(Error::bad_request("the title must not be empty"));
+        return Err(Error::invalid("the title must not be empty"));
     }
     if t.chars().count() > TITLE_MAX_CHARS {
-        return Err(Error::bad_request(format!(
+        return Err(Error::invalid(format!(
             "the title is too long ({TITLE_MAX_CHARS} characters at most)"
         )));
     }
@@ -43,7 +43,7 @@ pub fn check_color(color: &str) -> Result<String> {
     if c.len() == 6 && c.bytes().all(|b| b.is_ascii_hexdigit()) {
         Ok(c.to_ascii_lowercase())
     } else {
-        Err(Error::bad_request(format!(
+        Err(Error::invalid(format!(
             "{color:?} is not a colour; use six hex digits like d73a4a"
         )))
     }
@@ -67,7 +67,7 @@ pub fn check_date(date: Option<&str>) -> Result<Option<String>> {
     if ok && (1..=12).contains(&month) && (1..=31).contains(&day) {
         Ok(Some(d.to_string()))
     } else {
-        Err(Error::bad_request(format!("{d:?} is not a date; use YYYY-MM-DD")))
+        Err(Error::invalid(format!("{d:?} is not a date; use YYYY-MM-DD")))
     }
 }
 
@@ -125,7 +125,7 @@ fn apply_extras(
 ) -> Result<()> {
     for name in &extras.labels {
         let label = q::label_by_name(tx, repo.id, name)?
-            .ok_or_else(|| Error::bad_request(format!("this repository has no label {name:?}")))?;
+            .ok_or_else(|| Error::invalid(format!("this repository has no label {name:?}")))?;
         if q::add_label(tx, issue, label.id)? {
             q::add_event(tx, issue, Some(actor), "labeled", &label.name)?;
         }
@@ -149,7 +149,7 @@ fn set_milestone_in(
     let milestone = match title.map(str::trim).filter(|t| !t.is_empty()) {
         Some(t) => Some(
             q::milestone_by_title(tx, repo.id, t)?
-                .ok_or_else(|| Error::bad_request(format!("this repository has no milestone {t:?}")))?,
+                .ok_or_else(|| Error::invalid(format!("this repository has no milestone {t:?}")))?,
         ),
         None => None,
     };
@@ -172,11 +172,11 @@ fn assign_in(
     add: bool,
 ) -> Result<()> {
     let user = db::users::by_name(tx, name.trim())?
-        .ok_or_else(|| Error::bad_request(format!("there is no user named {name:?}")))?;
+        .ok_or_else(|| Error::invalid(format!("there is no user named {name:?}")))?;
     if add {
         let allowed = user.id == repo.owner_id || db::collaborators::permission(tx, repo.id, user.id)?.is_some();
         if !allowed {
-            return Err(Error::bad_request(format!(
+            return Err(Error::invalid(format!(
                 "{} has no access to this repository",
                 user.name
             )));
@@ -231,16 +231,14 @@ pub async fn update(
         None => None,
         Some(s @ ("open" | "closed")) => Some(s.to_string()),
         Some(other) => {
-            return Err(Error::bad_request(format!(
-                "state must be open or closed, not {other:?}"
-            )));
+            return Err(Error::invalid(format!("state must be open or closed, not {other:?}")));
         }
     };
     let reason = match change.reason.as_deref() {
         None | Some("") => None,
         Some(r @ ("completed" | "not_planned")) => Some(r.to_string()),
         Some(other) => {
-            return Err(Error::bad_request(format!(
+            return Err(Error::invalid(format!(
                 "the reason must be completed or not_planned, not {other:?}"
             )));
         }
@@ -248,7 +246,7 @@ pub async fn update(
     if let Some(c) = &change.column
         && !["todo", "in_progress", "done"].contains(&c.as_str())
     {
-        return Err(Error::bad_request(format!(
+        return Err(Error::invalid(format!(
             "the column must be todo, in_progress or done, not {c:?}"
         )));
     }
@@ -303,7 +301,7 @@ pub async fn update(
         labels.extend(change.add_labels.iter().cloned());
         for name in &change.remove_labels {
             let label = q::label_by_name(tx, repo.id, name)?
-                .ok_or_else(|| Error::bad_request(format!("this repository has no label {name:?}")))?;
+                .ok_or_else(|| Error::invalid(format!("this repository has no label {name:?}")))?;
             if q::remove_label(tx, issue.id, label.id)? {
                 q::add_event(tx, issue.id, Some(actor.id), "unlabeled", &label.name)?;
             }
@@ -356,7 +354,7 @@ pub async fn get(db: &Db, repo: &Repo, number: q::IssueNumber) -> Result<Issue> 
 /// Comments on an issue; anyone who can read the repository may.
 pub async fn comment(db: &Db, repo: &Repo, author: &User, number: q::IssueNumber, body: &str) -> Result<i64> {
     if body.trim().is_empty() {
-        return Err(Error::bad_request("the comment must not be empty"));
+        return Err(Error::invalid("the comment must not be empty"));
     }
     check_body(body)?;
     let (repo_id, author_id, body) = (repo.id, author.id, body.to_string());
@@ -380,7 +378,7 @@ pub async fn change_comment(
 ) -> Result<()> {
     if let Some(b) = body {
         if b.trim().is_empty() {
-            return Err(Error::bad_request("the comment must not be empty"));
+            return Err(Error::invalid("the comment must not be empty"));
         }
         check_body(b)?;
     }
@@ -414,13 +412,11 @@ pub async fn create_label(
     }
     let name = name.trim().to_string();
     if name.is_empty() || name.chars().count() > 50 || name.contains(',') {
-        return Err(Error::bad_request("a label name has 1 to 50 characters and no comma"));
+        return Err(Error::invalid("a label name has 1 to 50 characters and no comma"));
     }
     let color = check_color(color)?;
     if description.len() > 200 {
-        return Err(Error::bad_request(
-            "the description is too long (200 characters at most)",
-        ));
+        return Err(Error::invalid("the description is too long (200 characters at most)"));
     }
     let (id, description) = (repo.id, description.trim().to_string());
     db.write(move |tx| q::insert_label(tx, id, &name, &color, &description))
@@ -447,7 +443,7 @@ pub async fn create_milestone(
     if let (Some(s), Some(d)) = (&start, &due)
         && s > d
     {
-        return Err(Error::bad_request("the start date is after the due date"));
+        return Err(Error::invalid("the start date is after the due date"));
     }
     let (id, description) = (repo.id, description.to_string());
     db.write(move |tx| q::insert_milestone(tx, id, &title, &description, start.as_deref(), due.as_deref()))

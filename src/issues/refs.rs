@@ -13,7 +13,7 @@ use crate::db::issues as q;
 use crate::db::ref_updates::{RefUpdate, ZERO_ID};
 use crate::db::repos::Repo;
 use crate::db::users::UserId;
-use crate::error::{Error, Result};
+use crate::error::{Context, Result};
 
 /// New commits looked at per pushed ref, at most.
 const MAX_COMMITS: usize = 1000;
@@ -87,7 +87,7 @@ fn new_commits(path: &Path, updates: &[RefUpdate], default_branch: &str) -> Resu
             .rev_walk([new])
             .with_hidden(hidden)
             .all()
-            .map_err(|e| Error::internal(format!("walking pushed commits: {e}")))?;
+            .context("walking pushed commits")?;
         for info in walk.take(MAX_COMMITS) {
             let Ok(info) = info else { break };
             let Ok(commit) = info.object() else { continue };

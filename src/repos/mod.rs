@@ -54,7 +54,7 @@ pub fn validate_repo_name(name: &str) -> Result<()> {
     if is_valid_repo_name(name) {
         Ok(())
     } else {
-        Err(Error::bad_request(
+        Err(Error::invalid(
             "a repository name has 1 to 100 letters, digits, '.', '_' or '-', starts with a letter or digit \
              and does not end in .git",
         ))
@@ -67,12 +67,12 @@ pub fn is_valid_user_name(name: &str) -> bool {
 
 pub fn validate_user_name(name: &str) -> Result<()> {
     if !is_valid_user_name(name) {
-        return Err(Error::bad_request(
+        return Err(Error::invalid(
             "a user name has 1 to 40 letters, digits, '.', '_' or '-' and starts with a letter or digit",
         ));
     }
     if RESERVED_USER_NAMES.contains(&name.to_ascii_lowercase().as_str()) {
-        return Err(Error::bad_request(format!("the name {name:?} is reserved")));
+        return Err(Error::invalid(format!("the name {name:?} is reserved")));
     }
     Ok(())
 }
@@ -115,7 +115,7 @@ pub async fn create(
     validate_repo_name(name)?;
     let description = description.trim();
     if description.len() > 1000 {
-        return Err(Error::bad_request("the description is too long (1000 bytes at most)"));
+        return Err(Error::invalid("the description is too long (1000 bytes at most)"));
     }
     let (owner, name, description) = (owner.clone(), name.to_string(), description.to_string());
     let path = data.repo(&owner.name, &name);
@@ -192,13 +192,10 @@ pub async fn reconcile(db: &Db, data: &DataDir) -> Result<usize> {
 pub async fn add_collaborator(db: &Db, repo: &Repo, name: &str, permission: Permission) -> Result<()> {
     let (repo_id, owner_id, name) = (repo.id, repo.owner_id, name.trim().to_string());
     db.write(move |tx| {
-        let user = db::users::by_name(tx, &name)?
-            .ok_or_else(|| Error::bad_request(format!("there is no user named {name:?}")))?;
+        let user =
+            db::users::by_name(tx, &name)?.ok_or_else(|| Error::invalid(format!("there is no user named {name:?}")))?;
         if user.id == owner_id {
-            return Err(Error::bad_request(format!(
-                "{} owns this repository already",
-                user.name
-            )));
+            return Err(Error::invalid(format!("{} owns this repository already", user.name)));
         }
         db::collaborators::upsert(tx, repo_id, user.id, permission)
     })

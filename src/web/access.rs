@@ -62,7 +62,7 @@ impl<L: Level> FromRequestParts<AppState> for RepoAccess<L> {
         // To git, a repository it cannot see asks for credentials (missing and
         // private alike), since git only sends them after a 401 challenge.
         let hidden = if viewer.is_none() && is_git_client(parts) {
-            Error::Unauthorized("sign in to continue".into())
+            Error::Unauthenticated("sign in to continue".into())
         } else {
             Error::NotFound
         };
@@ -112,7 +112,7 @@ impl<L: Level> RepoAccess<L> {
         }
         let repo = &self.repo;
         Err(match (&self.viewer, needs) {
-            (None, _) => Error::Unauthorized("sign in to continue".into()),
+            (None, _) => Error::Unauthenticated("sign in to continue".into()),
             (Some(_), Access::Write) => {
                 Error::Forbidden(format!("you may read {}/{} but not push to it", repo.owner, repo.name))
             }

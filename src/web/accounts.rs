@@ -151,7 +151,7 @@ async fn register(State(state): State<AppState>, nav: Nav, CsrfForm(form): CsrfF
     .await
     {
         Ok(user) => signed_in(&state, &user, "/").await,
-        Err(e @ (Error::BadRequest(_) | Error::Conflict(_) | Error::Forbidden(_))) => {
+        Err(e @ (Error::Invalid(_) | Error::Exists(_) | Error::Forbidden(_))) => {
             let status = super::error::status_of(&e);
             let first = state.db.read(crate::db::users::count).await? == 0;
             let view = RegisterView {

@@ -103,7 +103,7 @@ async fn create(
             page.created = Some(user.name);
             Ok((StatusCode::CREATED, page).into_response())
         }
-        Err(e @ (Error::BadRequest(_) | Error::Conflict(_))) => {
+        Err(e @ (Error::Invalid(_) | Error::Exists(_))) => {
             let status = super::error::status_of(&e);
             let mut page = view(&state, nav).await?;
             page.error = Some(e.to_string());

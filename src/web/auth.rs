@@ -43,7 +43,7 @@ impl FromRequestParts<AppState> for Viewer {
 
 async fn resolve(headers: &HeaderMap, state: &AppState, client: Option<std::net::IpAddr>) -> Result<Option<User>> {
     if let Some(value) = headers.get(header::AUTHORIZATION) {
-        let bad = || Error::Unauthorized("wrong user name, password or token".into());
+        let bad = || Error::Unauthenticated("wrong user name, password or token".into());
         let value = value.to_str().map_err(|_| bad())?;
         let (scheme, rest) = value.split_once(' ').ok_or_else(bad)?;
         let user = match scheme.to_ascii_lowercase().as_str() {
@@ -75,7 +75,7 @@ impl FromRequestParts<AppState> for SignedIn {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<SignedIn> {
         match Viewer::from_request_parts(parts, state).await? {
             Viewer(Some(user)) => Ok(SignedIn(user)),
-            Viewer(None) => Err(Error::Unauthorized("sign in first".into())),
+            Viewer(None) => Err(Error::Unauthenticated("sign in first".into())),
         }
     }
 }
@@ -232,7 +232,7 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for CsrfForm<T> {
         let expected = request.extensions().get::<CsrfToken>().map(|c| c.0.clone());
         let Form(form) = Form::<WithCsrf<T>>::from_request(request, state)
             .await
-            .map_err(|e| Error::bad_request(format!("the form could not be read: {}", e.body_text())))?;
+            .map_err(|e| Error::invalid(format!("the form could not be read: {}", e.body_text())))?;
         match expected {
             Some(t) if !t.is_empty() && t == form.csrf => Ok(CsrfForm(form.fields)),
             _ => Err(Error::Forbidden(

@@ -47,11 +47,11 @@ async fn info_refs(
     headers: HeaderMap,
 ) -> Result<Response> {
     let Some(name) = query.service else {
-        return Err(Error::bad_request(
+        return Err(Error::invalid(
             "Hearth speaks the smart HTTP protocol only; use git 1.6.6 or newer",
         ));
     };
-    let service = Service::parse(&name).ok_or_else(|| Error::bad_request(format!("unknown git service {name:?}")))?;
+    let service = Service::parse(&name).ok_or_else(|| Error::invalid(format!("unknown git service {name:?}")))?;
     if service == Service::ReceivePack {
         repo.require(Access::Write)?;
     }
@@ -199,7 +199,7 @@ fn request_body(headers: &HeaderMap, body: Body, service: Service) -> Result<Box
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     if content_type != service.request_content_type() {
-        return Err(Error::bad_request(format!(
+        return Err(Error::invalid(format!(
             "expected Content-Type {}",
             service.request_content_type()
         )));
@@ -208,7 +208,7 @@ fn request_body(headers: &HeaderMap, body: Body, service: Service) -> Result<Box
     match headers.get(header::CONTENT_ENCODING).map(|v| v.as_bytes()) {
         None => Ok(Box::new(reader)),
         Some(b"gzip" | b"x-gzip") => Ok(Box::new(GzipDecoder::new(reader))),
-        Some(other) => Err(Error::bad_request(format!(
+        Some(other) => Err(Error::invalid(format!(
             "unsupported Content-Encoding {:?}; send the body plain or gzipped",
             String::from_utf8_lossy(other)
         ))),

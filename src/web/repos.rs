@@ -98,8 +98,8 @@ async fn create(
     .await
     {
         Ok(repo) => Ok(Redirect::to(&repo.url()).into_response()),
-        Err(e @ (Error::BadRequest(_) | Error::Conflict(_))) => {
-            let status = if matches!(e, Error::Conflict(_)) {
+        Err(e @ (Error::Invalid(_) | Error::Exists(_))) => {
+            let status = if matches!(e, Error::Exists(_)) {
                 StatusCode::CONFLICT
             } else {
                 StatusCode::BAD_REQUEST
@@ -195,7 +195,7 @@ async fn add_collaborator(
 ) -> Result<Response> {
     let result = match Permission::parse(&form.permission) {
         Some(p) => repos::add_collaborator(&state.db, &access.repo, &form.name, p).await,
-        None => Err(Error::bad_request("access must be read or write")),
+        None => Err(Error::invalid("access must be read or write")),
     };
     match result {
         Ok(()) => {
@@ -204,7 +204,7 @@ async fn add_collaborator(
                 .await?
                 .into_response())
         }
-        Err(Error::BadRequest(m)) => {
+        Err(Error::Invalid(m)) => {
             let view = settings_view(&state, nav, access.repo, Some(capitalize(&m)), None).await?;
             Ok((StatusCode::BAD_REQUEST, view).into_response())
         }

@@ -77,7 +77,7 @@ async fn create(
 ) -> Result<Response> {
     match accounts::create_token(&state.db, user.id, &form.label).await {
         Ok(token) => Ok(view(&state, nav, &user, Some(token), None).await?.into_response()),
-        Err(Error::BadRequest(m)) => {
+        Err(Error::Invalid(m)) => {
             Ok((StatusCode::BAD_REQUEST, view(&state, nav, &user, None, Some(m)).await?).into_response())
         }
         Err(e) => Err(e),

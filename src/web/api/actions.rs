@@ -211,7 +211,10 @@ async fn cancel(
         .await?
         .ok_or(Error::NotFound)?;
     if !r.status.is_open() {
-        return Err(Error::Conflict(format!("run #{} has completed already", r.run_number)));
+        return Err(Error::WrongState(format!(
+            "run #{} has completed already",
+            r.run_number
+        )));
     }
     state.ci.cancel(r.id).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({}))))
@@ -270,7 +273,7 @@ async fn dispatch(
             Value::Bool(b) => b.to_string(),
             Value::Number(n) => n.to_string(),
             _ => {
-                return Err(Error::bad_request(format!(
+                return Err(Error::invalid(format!(
                     "input {name}: a string, a number or true/false"
                 )));
             }

@@ -125,7 +125,7 @@ async fn put_collaborator(
 ) -> Result<StatusCode> {
     let text = body.and_then(|Json(b)| b.permission).unwrap_or_else(|| "write".into());
     let permission = Permission::parse(&text)
-        .ok_or_else(|| Error::bad_request(format!("permission must be read or write, not {text:?}")))?;
+        .ok_or_else(|| Error::invalid(format!("permission must be read or write, not {text:?}")))?;
     repos::add_collaborator(&state.db, &access.repo, &user, permission).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -153,9 +153,7 @@ impl Page {
         let per_page = self.per_page.unwrap_or(30);
         let page = self.page.unwrap_or(1);
         if !(1..=100).contains(&per_page) || page == 0 {
-            return Err(Error::bad_request(
-                "page must be 1 or more and per_page between 1 and 100",
-            ));
+            return Err(Error::invalid("page must be 1 or more and per_page between 1 and 100"));
         }
         Ok(((page - 1) * per_page, per_page))
     }

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use super::tree::{LatestCommit, Switcher, TailParams, size};
 use super::{conditional, crumbs, etag, fragment, resolve, url_path, with_repo};
 use crate::db::repos::Repo;
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::git::read::{self, EntryKind, Found};
 use crate::markup;
 use crate::repos::Access;
@@ -125,9 +125,7 @@ fn render_body(
             }
         }
     };
-    BlobBody { raw_url, name, content }
-        .render()
-        .map_err(|e| Error::internal(format!("template: {e}")))
+    BlobBody { raw_url, name, content }.render().context("template")
 }
 
 pub async fn handle(

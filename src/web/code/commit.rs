@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::{conditional, date, etag, fragment, with_repo};
 use crate::db::repos::Repo;
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::git::read::{self, CommitInfo, FileDiff, LineKind, Status};
 use crate::repos::Access;
 use crate::web::access::{Read, RepoAccess};
@@ -159,7 +159,7 @@ pub async fn handle(
                 commit: &commit,
             }
             .render()
-            .map_err(|e| Error::internal(format!("template: {e}")))
+            .context("template")
         })?;
         Ok((id, commit.summary().to_string(), body, key))
     })

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::tree::TailParams;
 use super::{conditional, date, default_ref, etag, fragment, resolve, url_path, with_repo};
 use crate::db::repos::Repo;
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::git::read;
 use crate::repos::Access;
 use crate::web::access::{Read, RepoAccess};
@@ -96,7 +96,7 @@ async fn page(
 ) -> Result<Response> {
     let page = query.page.unwrap_or(1);
     if page == 0 || page > MAX_PAGE {
-        return Err(Error::bad_request(format!("page must be between 1 and {MAX_PAGE}")));
+        return Err(Error::invalid(format!("page must be between 1 and {MAX_PAGE}")));
     }
     let first_parent = query.first_parent.as_deref().is_some_and(|v| v != "0");
     let query_path = query.path.unwrap_or_default().trim_matches('/').to_string();
@@ -156,7 +156,7 @@ async fn page(
                 newer: (page > 1).then(|| link(page - 1)),
                 older: more.then(|| link(page + 1)),
             };
-            body.render().map_err(|e| Error::internal(format!("template: {e}")))
+            body.render().context("template")
         })?;
         Ok((r, path, body, key))
     })

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::{conditional, crumbs, date, default_ref, etag, fragment, resolve, url_path, with_repo};
 use crate::db::repos::Repo;
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::git::read::{self, EntryKind, Found, RefEntry, TreeEntry};
 use crate::markup;
 use crate::repos::Access;
@@ -186,7 +186,7 @@ fn render_body(repo: &gix::Repository, base: &str, rev: &str, path: &str, entrie
         readme,
     }
     .render()
-    .map_err(|e| Error::internal(format!("template: {e}")))
+    .context("template")
 }
 
 pub async fn home(

@@ -110,7 +110,7 @@ pub async fn move_issue(
         .number
         .trim()
         .parse()
-        .map_err(|_| Error::bad_request("not an issue number"))?;
+        .map_err(|_| Error::invalid("not an issue number"))?;
     let change = Change {
         column: Some(form.column),
         ..Default::default()

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use crate::db::issues::{self as q, Filter, Issue, Label, Sort};
 use crate::db::repos::Repo;
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::repos::Access;
 use crate::web::access::{Read, RepoAccess};
 use crate::web::auth::url_encode;
@@ -39,23 +39,23 @@ impl ListQuery {
     pub fn filter(&self, default_per_page: u32) -> Result<Filter> {
         let state = self.state.as_deref().filter(|s| !s.is_empty()).unwrap_or("open");
         if !["open", "closed", "all"].contains(&state) {
-            return Err(Error::bad_request(format!(
+            return Err(Error::invalid(format!(
                 "state must be open, closed or all, not {state:?}"
             )));
         }
         let sort = match self.sort.as_deref().filter(|s| !s.is_empty()) {
             None => Sort::Newest,
             Some(s) => Sort::parse(s).ok_or_else(|| {
-                Error::bad_request(format!("sort must be newest, oldest, updated or comments, not {s:?}"))
+                Error::invalid(format!("sort must be newest, oldest, updated or comments, not {s:?}"))
             })?,
         };
         let per_page = self.per_page.unwrap_or(default_per_page);
         if !(1..=100).contains(&per_page) {
-            return Err(Error::bad_request("per_page must be between 1 and 100"));
+            return Err(Error::invalid("per_page must be between 1 and 100"));
         }
         let page = self.page.unwrap_or(1);
         if page == 0 || page > 100_000 {
-            return Err(Error::bad_request("page must be 1 or more"));
+            return Err(Error::invalid("page must be 1 or more"));
         }
         let some = |v: &Option<String>| {
             v.as_deref()
@@ -65,7 +65,7 @@ impl ListQuery {
         };
         let text = some(&self.q);
         if text.as_ref().is_some_and(|t| t.len() > 500) {
-            return Err(Error::bad_request("the search text is too long (500 bytes at most)"));
+            return Err(Error::invalid("the search text is too long (500 bytes at most)"));
         }
         Ok(Filter {
             state: state.to_string(),
@@ -199,7 +199,7 @@ pub async fn handle(
                     older: more.then(|| filter.page + 1),
                     filter,
                 };
-                body.render().map_err(|e| Error::internal(format!("template: {e}")))
+                body.render().context("template")
             })
         })
         .await?;

@@ -82,7 +82,7 @@ pub async fn create_label(
     .await
     {
         Ok(_) => Ok(Redirect::to(&format!("{}/labels", access.repo.url())).into_response()),
-        Err(e @ (Error::BadRequest(_) | Error::Conflict(_))) => {
+        Err(e @ (Error::Invalid(_) | Error::Exists(_))) => {
             let message = capitalize(&e.to_string());
             Ok(reshow(&e, labels_view(&state, nav, access, Some(message)).await?))
         }
@@ -170,7 +170,7 @@ pub async fn create_milestone(
     .await;
     match created {
         Ok(_) => Ok(Redirect::to(&format!("{}/milestones", access.repo.url())).into_response()),
-        Err(e @ (Error::BadRequest(_) | Error::Conflict(_) | Error::TooLarge(_))) => {
+        Err(e @ (Error::Invalid(_) | Error::Exists(_) | Error::TooLarge(_))) => {
             let message = capitalize(&e.to_string());
             Ok(reshow(&e, milestones_view(&state, nav, access, Some(message)).await?))
         }
@@ -190,7 +190,7 @@ pub async fn milestone_state(
     CsrfForm(form): CsrfForm<MilestoneStateForm>,
 ) -> Result<Redirect> {
     if form.state != "open" && form.state != "closed" {
-        return Err(Error::bad_request("state must be open or closed"));
+        return Err(Error::invalid("state must be open or closed"));
     }
     let repo_id = access.repo.id;
     if !state

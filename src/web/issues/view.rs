@@ -95,7 +95,7 @@ pub async fn create(
     .await;
     match created {
         Ok(number) => Ok(Redirect::to(&issue_url(&access.repo, number)).into_response()),
-        Err(e @ (Error::BadRequest(_) | Error::TooLarge(_))) => {
+        Err(e @ (Error::Invalid(_) | Error::TooLarge(_))) => {
             let status = if matches!(e, Error::TooLarge(_)) {
                 StatusCode::PAYLOAD_TOO_LARGE
             } else {
@@ -282,7 +282,7 @@ async fn apply(
 ) -> Result<Response> {
     match result {
         Ok(()) => Ok(Redirect::to(&format!("{}{anchor}", issue_url(&access.repo, number))).into_response()),
-        Err(e @ (Error::BadRequest(_) | Error::TooLarge(_))) => {
+        Err(e @ (Error::Invalid(_) | Error::TooLarge(_))) => {
             let status = if matches!(e, Error::TooLarge(_)) {
                 StatusCode::PAYLOAD_TOO_LARGE
             } else {

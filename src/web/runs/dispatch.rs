@@ -119,7 +119,7 @@ pub(super) async fn dispatch(
             state.ci.wake();
             Ok(to_run(&access.repo, number).into_response())
         }
-        Err(Error::BadRequest(message)) => {
+        Err(Error::Invalid(message)) => {
             let view = dispatch_view(&state, nav, access, file, rev, &inputs, Some(message)).await?;
             Ok((axum::http::StatusCode::BAD_REQUEST, view).into_response())
         }

@@ -61,7 +61,7 @@ pub(super) async fn add_secret(
             access.repo.owner, access.repo.name
         ))
         .into_response()),
-        Err(e @ (Error::BadRequest(_) | Error::TooLarge(_))) => {
+        Err(e @ (Error::Invalid(_) | Error::TooLarge(_))) => {
             let view = secrets_view(
                 &state,
                 nav,
