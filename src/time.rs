@@ -1,5 +1,26 @@
-//! Unix times as calendar dates (UTC), without a date library: the proleptic
-//! Gregorian calendar from days since 1970-01-01 (Howard Hinnant's algorithm).
+//! The one clock (`now`, `since_epoch`), and Unix times as calendar dates
+//! (UTC), without a date library: the proleptic Gregorian calendar from
+//! days since 1970-01-01 (Howard Hinnant's algorithm).
+
+/// Time since the Unix epoch, to the nanosecond: what every "now" of
+/// Hearth is read from.
+pub fn since_epoch() -> std::time::Duration {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+}
+
+/// Seconds since the Unix epoch: how times are stored.
+pub fn now() -> i64 {
+    since_epoch().as_secs() as i64
+}
+
+/// Now, to the millisecond, as log lines start: `2026-11-26T07:50:17.123Z`.
+pub fn timestamp() -> String {
+    let now = since_epoch();
+    let secs = rfc3339(now.as_secs() as i64);
+    format!("{}.{:03}Z", secs.trim_end_matches('Z'), now.subsec_millis())
+}
 
 /// A moment in UTC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

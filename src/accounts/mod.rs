@@ -117,7 +117,7 @@ pub async fn create_user(
             name,
             email,
             is_admin,
-            created_at: db::now(),
+            created_at: crate::time::now(),
         })
     })
     .await
@@ -182,7 +182,7 @@ pub async fn token_user(db: &Db, token: &str) -> Result<Option<User>> {
     let Some((user, token_id, last_used)) = found else {
         return Ok(None);
     };
-    if last_used.is_none_or(|t| db::now() - t > 3600) {
+    if last_used.is_none_or(|t| crate::time::now() - t > 3600) {
         db.write(move |tx| db::tokens::mark_used(tx, token_id)).await?;
     }
     Ok(Some(user))
@@ -211,7 +211,7 @@ pub async fn basic_auth(
 pub async fn start_session(db: &Db, user: UserId) -> Result<String> {
     let secret = new_secret();
     let hash = sha256_hex(&secret);
-    db.write(move |tx| db::sessions::insert(tx, &hash, user, db::now() + SESSION_SECONDS))
+    db.write(move |tx| db::sessions::insert(tx, &hash, user, crate::time::now() + SESSION_SECONDS))
         .await?;
     Ok(secret)
 }

@@ -25,9 +25,7 @@ pub struct Schedules {
 
 /// Sleeps until the next minute starts; returns that minute (Unix time / 60).
 pub async fn next_minute() -> i64 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
+    let now = crate::time::since_epoch();
     let minute = now.as_secs() as i64 / 60 + 1;
     let wait = Duration::from_secs(minute as u64 * 60).saturating_sub(now);
     tokio::time::sleep(wait + Duration::from_millis(20)).await;

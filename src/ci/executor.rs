@@ -757,16 +757,7 @@ pub(super) fn append_line(path: &Path, text: &str) -> std::io::Result<()> {
         std::fs::create_dir_all(parent)?;
     }
     let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
-    writeln!(f, "{} {text}", timestamp())
-}
-
-/// Now, to the millisecond: `2026-11-26T07:50:17.123Z`.
-pub(super) fn timestamp() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let secs = crate::time::rfc3339(now.as_secs() as i64);
-    format!("{}.{:03}Z", secs.trim_end_matches('Z'), now.subsec_millis())
+    writeln!(f, "{} {text}", crate::time::timestamp())
 }
 
 /// The job log: timestamped lines in a file, cut at `LOG_CAP_BYTES` with a
@@ -845,7 +836,7 @@ impl LogWriter {
             };
             return;
         }
-        let line = format!("{} {text}\n", timestamp());
+        let line = format!("{} {text}\n", crate::time::timestamp());
         if self.written + line.len() as u64 > LOG_CAP_BYTES {
             self.truncated = true;
             let _ = writeln!(

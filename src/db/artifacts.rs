@@ -46,7 +46,7 @@ pub fn insert(
     let added = conn.execute(
         "INSERT OR IGNORE INTO artifacts (run_id, job_id, name, sha256, size, files, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![run, job, name, sha256, size as i64, files as i64, super::now()],
+        params![run, job, name, sha256, size as i64, files as i64, crate::time::now()],
     )?;
     Ok(added > 0)
 }
@@ -113,6 +113,6 @@ pub fn cache_lookup(
 pub fn cache_save(conn: &Connection, repo: RepoId, key: &str, sha256: &str, size: u64) -> Result<bool> {
     Ok(conn.execute(
         "INSERT OR IGNORE INTO caches (repo_id, key, sha256, size, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![repo.0, key, sha256, size as i64, super::now()],
+        params![repo.0, key, sha256, size as i64, crate::time::now()],
     )? > 0)
 }

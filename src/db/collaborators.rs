@@ -40,7 +40,7 @@ pub fn upsert(conn: &Connection, repo: RepoId, user: UserId, permission: Permiss
     conn.execute(
         "INSERT INTO collaborators (repo_id, user_id, permission, created_at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (repo_id, user_id) DO UPDATE SET permission = excluded.permission",
-        params![repo.0, user.0, permission.as_str(), super::now()],
+        params![repo.0, user.0, permission.as_str(), crate::time::now()],
     )?;
     Ok(())
 }

@@ -156,7 +156,7 @@ pub fn insert(
         [repo.0],
         |r| r.get(0),
     )?;
-    let now = super::now();
+    let now = crate::time::now();
     conn.execute(
         "INSERT INTO issues (repo_id, number, title, body, author_id, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
@@ -343,7 +343,7 @@ pub fn counts(conn: &Connection, repo: RepoId, f: &Filter) -> Result<(i64, i64)>
 pub fn update_text(conn: &Connection, issue: IssueId, title: &str, body: &str) -> Result<()> {
     conn.execute(
         "UPDATE issues SET title = ?2, body = ?3, updated_at = ?4 WHERE id = ?1",
-        params![issue, title, body, super::now()],
+        params![issue, title, body, crate::time::now()],
     )?;
     conn.execute(
         "UPDATE issues_fts SET title = ?2, body = ?3 WHERE rowid = ?1",
@@ -354,7 +354,7 @@ pub fn update_text(conn: &Connection, issue: IssueId, title: &str, body: &str) -
 
 /// Opens or closes; returns false when it already was in that state.
 pub fn set_state(conn: &Connection, issue: IssueId, state: &str, reason: Option<&str>) -> Result<bool> {
-    let now = super::now();
+    let now = crate::time::now();
     let changed = conn.execute(
         "UPDATE issues SET state = ?2, close_reason = ?3, updated_at = ?4,
              closed_at = CASE WHEN ?2 = 'closed' THEN ?4 ELSE NULL END
@@ -367,21 +367,21 @@ pub fn set_state(conn: &Connection, issue: IssueId, state: &str, reason: Option<
 pub fn set_column(conn: &Connection, issue: IssueId, column: &str) -> Result<bool> {
     Ok(conn.execute(
         "UPDATE issues SET column_name = ?2, updated_at = ?3 WHERE id = ?1 AND column_name != ?2",
-        params![issue, column, super::now()],
+        params![issue, column, crate::time::now()],
     )? > 0)
 }
 
 pub fn set_milestone(conn: &Connection, issue: IssueId, milestone: Option<i64>) -> Result<bool> {
     Ok(conn.execute(
         "UPDATE issues SET milestone_id = ?2, updated_at = ?3 WHERE id = ?1 AND milestone_id IS NOT ?2",
-        params![issue, milestone, super::now()],
+        params![issue, milestone, crate::time::now()],
     )? > 0)
 }
 
 pub fn touch(conn: &Connection, issue: IssueId) -> Result<()> {
     conn.execute(
         "UPDATE issues SET updated_at = ?2 WHERE id = ?1",
-        params![issue, super::now()],
+        params![issue, crate::time::now()],
     )?;
     Ok(())
 }
@@ -389,7 +389,7 @@ pub fn touch(conn: &Connection, issue: IssueId) -> Result<()> {
 pub fn add_event(conn: &Connection, issue: IssueId, actor: Option<UserId>, kind: &str, detail: &str) -> Result<bool> {
     let inserted = conn.execute(
         "INSERT OR IGNORE INTO issue_events (issue_id, actor_id, kind, detail, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![issue, actor.map(|a| a.0), kind, detail, super::now()],
+        params![issue, actor.map(|a| a.0), kind, detail, crate::time::now()],
     )?;
     Ok(inserted > 0)
 }
@@ -418,13 +418,13 @@ fn refresh_fts_comments(conn: &Connection, issue: IssueId) -> Result<()> {
     )?;
     conn.execute(
         "UPDATE issues SET comments = (SELECT count(*) FROM comments WHERE issue_id = ?1), updated_at = ?2 WHERE id = ?1",
-        params![issue, super::now()],
+        params![issue, crate::time::now()],
     )?;
     Ok(())
 }
 
 pub fn add_comment(conn: &Connection, issue: IssueId, author: UserId, body: &str) -> Result<i64> {
-    let now = super::now();
+    let now = crate::time::now();
     conn.execute(
         "INSERT INTO comments (issue_id, author_id, body, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
         params![issue, author.0, body, now],
@@ -468,7 +468,7 @@ pub fn comments(conn: &Connection, issue: IssueId) -> Result<Vec<Comment>> {
 pub fn edit_comment(conn: &Connection, issue: IssueId, id: i64, body: &str) -> Result<()> {
     conn.execute(
         "UPDATE comments SET body = ?3, updated_at = ?4 WHERE issue_id = ?1 AND id = ?2",
-        params![issue, id, body, super::now()],
+        params![issue, id, body, crate::time::now()],
     )?;
     refresh_fts_comments(conn, issue)
 }
@@ -615,7 +615,7 @@ pub fn insert_milestone(
 ) -> Result<i64> {
     let inserted = conn.execute(
         "INSERT INTO milestones (repo_id, title, description, start_on, due_on, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![repo.0, title, description, start_on, due_on, super::now()],
+        params![repo.0, title, description, start_on, due_on, crate::time::now()],
     );
     match inserted {
         Ok(_) => Ok(conn.last_insert_rowid()),

@@ -35,7 +35,7 @@ pub enum Source {
 pub fn begin_push(conn: &Connection, repo: RepoId, pusher: UserId) -> Result<()> {
     conn.execute(
         "INSERT OR REPLACE INTO pending_pushes (repo_id, pusher_id, started_at) VALUES (?1, ?2, ?3)",
-        params![repo.0, pusher.0, super::now()],
+        params![repo.0, pusher.0, crate::time::now()],
     )?;
     Ok(())
 }
@@ -82,7 +82,7 @@ pub fn record(
         Source::Push => "push",
         Source::Reconcile => "reconcile",
     };
-    let now = super::now();
+    let now = crate::time::now();
     let mut rows = Vec::with_capacity(changes.len());
     for (name, old, new) in changes {
         conn.execute(

@@ -49,7 +49,7 @@ fn from_row(r: &Row) -> rusqlite::Result<Repo> {
 pub fn insert(conn: &Connection, owner: UserId, name: &str, description: &str, is_private: bool) -> Result<RepoId> {
     let inserted = conn.execute(
         "INSERT INTO repos (owner_id, name, lower_name, description, is_private, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![owner.0, name, name.to_lowercase(), description, is_private, super::now()],
+        params![owner.0, name, name.to_lowercase(), description, is_private, crate::time::now()],
     );
     match inserted {
         Ok(_) => Ok(RepoId(conn.last_insert_rowid())),

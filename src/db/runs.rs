@@ -215,7 +215,7 @@ pub fn insert_run(
     event: &str,
     run: &NewRun,
 ) -> Result<RunNumber> {
-    let now = super::now();
+    let now = crate::time::now();
     let number: RunNumber = conn.query_row(
         "SELECT COALESCE(MAX(run_number), 0) + 1 FROM runs WHERE repo_id = ?1",
         [repo.0],
@@ -288,7 +288,7 @@ pub fn open_jobs(conn: &Connection) -> Result<Vec<Job>> {
 /// Starts a queued job (and its run, when it is the first); false when it
 /// was not queued any more.
 pub fn start_job(conn: &Connection, job: JobId) -> Result<bool> {
-    let now = super::now();
+    let now = crate::time::now();
     let started = conn.execute(
         "UPDATE jobs SET status = ?3, started_at = ?2 WHERE id = ?1 AND status = ?4",
         params![job, now, Status::InProgress, Status::Queued],
@@ -308,7 +308,7 @@ pub fn set_step(
     conclusion: Option<Conclusion>,
     exit_code: Option<i64>,
 ) -> Result<()> {
-    let now = super::now();
+    let now = crate::time::now();
     conn.execute(
         "UPDATE steps SET status = ?3, conclusion = ?4, exit_code = ?5,
              started_at = COALESCE(started_at, ?6), completed_at = CASE WHEN ?7 THEN ?6 END
@@ -320,7 +320,7 @@ pub fn set_step(
 
 /// Completes a job (steps not run are skipped) and, when it was the last, its run.
 pub fn finish_job(conn: &Connection, job: JobId, conclusion: Conclusion) -> Result<()> {
-    let now = super::now();
+    let now = crate::time::now();
     conn.execute(
         "UPDATE jobs SET status = ?4, conclusion = ?2, completed_at = ?3,
              started_at = COALESCE(started_at, ?3) WHERE id = ?1",
@@ -653,7 +653,7 @@ pub fn allow_failure(conn: &Connection, job: JobId) -> Result<()> {
 /// jobs that succeeded keep their result and only the others run.
 /// Returns the new run's id and number.
 pub fn rerun(conn: &Connection, run: &Run, only_failed: bool) -> Result<(RunId, RunNumber)> {
-    let now = super::now();
+    let now = crate::time::now();
     let number: RunNumber = conn.query_row(
         "SELECT COALESCE(MAX(run_number), 0) + 1 FROM runs WHERE repo_id = ?1",
         [run.repo_id.0],

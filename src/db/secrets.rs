@@ -23,7 +23,7 @@ pub fn put(conn: &Connection, repo: RepoId, name: &str, nonce: &[u8], ciphertext
         "INSERT INTO secrets (repo_id, name, nonce, ciphertext, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (repo_id, name) DO UPDATE SET nonce = excluded.nonce, ciphertext = excluded.ciphertext,
              updated_at = excluded.updated_at",
-        params![repo.0, name, nonce, ciphertext, super::now()],
+        params![repo.0, name, nonce, ciphertext, crate::time::now()],
     )?;
     Ok(!existed)
 }

@@ -8,7 +8,7 @@ use crate::error::Result;
 pub fn insert(conn: &Connection, secret_hash: &str, user: UserId, expires_at: i64) -> Result<()> {
     conn.execute(
         "INSERT INTO sessions (secret_hash, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
-        params![secret_hash, user.0, super::now(), expires_at],
+        params![secret_hash, user.0, crate::time::now(), expires_at],
     )?;
     Ok(())
 }
@@ -21,7 +21,7 @@ pub fn user(conn: &Connection, secret_hash: &str) -> Result<Option<User>> {
         users::COLUMNS
     );
     Ok(conn
-        .query_row(&sql, params![secret_hash, super::now()], users::from_row)
+        .query_row(&sql, params![secret_hash, crate::time::now()], users::from_row)
         .optional()?)
 }
 
@@ -29,7 +29,7 @@ pub fn user(conn: &Connection, secret_hash: &str) -> Result<Option<User>> {
 pub fn delete(conn: &Connection, secret_hash: &str) -> Result<()> {
     conn.execute(
         "DELETE FROM sessions WHERE secret_hash = ?1 OR expires_at <= ?2",
-        params![secret_hash, super::now()],
+        params![secret_hash, crate::time::now()],
     )?;
     Ok(())
 }

@@ -17,7 +17,7 @@ pub struct AccessToken {
 pub fn insert(conn: &Connection, user: UserId, label: &str, token_hash: &str, hint: &str) -> Result<i64> {
     conn.execute(
         "INSERT INTO access_tokens (user_id, label, token_hash, token_hint, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![user.0, label, token_hash, hint, super::now()],
+        params![user.0, label, token_hash, hint, crate::time::now()],
     )?;
     Ok(conn.last_insert_rowid())
 }
@@ -61,7 +61,7 @@ pub fn user(conn: &Connection, token_hash: &str) -> Result<Option<(User, i64, Op
 pub fn mark_used(conn: &Connection, id: i64) -> Result<()> {
     conn.execute(
         "UPDATE access_tokens SET last_used_at = ?1 WHERE id = ?2",
-        params![super::now(), id],
+        params![crate::time::now(), id],
     )?;
     Ok(())
 }

@@ -38,7 +38,7 @@ pub fn insert(
 ) -> Result<UserId> {
     let inserted = conn.execute(
         "INSERT INTO users (name, lower_name, email, password_hash, is_admin, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![name, name.to_lowercase(), email, password_hash, is_admin, super::now()],
+        params![name, name.to_lowercase(), email, password_hash, is_admin, crate::time::now()],
     );
     match inserted {
         Ok(_) => Ok(UserId(conn.last_insert_rowid())),

@@ -130,7 +130,7 @@ pub async fn create(
             description,
             is_private: private,
             default_branch: "main".into(),
-            created_at: db::now(),
+            created_at: crate::time::now(),
         })
     })
     .await

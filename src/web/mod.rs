@@ -1,6 +1,8 @@
 //! HTTP: the router, the shared state, and one module per page or area.
-//! `router()` is what the binary serves and what tests exercise; handlers
-//! hold no SQL and call into `accounts`, `repos` and `git`.
+//! `router()` is what the binary serves and what tests exercise. Handlers
+//! hold no SQL: they call into `accounts`, `repos`, `issues`, `ci`, `git`
+//! and the functions of `db`. Nothing below `web` imports it; rendered
+//! HTML is kept here too (`page_cache`).
 
 mod access;
 mod accounts;
@@ -13,6 +15,7 @@ mod error;
 mod git_http;
 mod home;
 mod issues;
+pub mod page_cache;
 mod repos;
 pub(crate) mod runs;
 mod tokens;
@@ -39,8 +42,10 @@ pub struct AppState {
     pub db: Db,
     pub git: GitCommand,
     pub housekeeper: Arc<Housekeeper>,
-    /// Open repositories, their refs and rendered page fragments.
+    /// Open repositories and their refs.
     pub code: Arc<RepoCache>,
+    /// Rendered fragments of pages reached through a commit id.
+    pub pages: Arc<page_cache::PageCache>,
     /// The CI loop, woken after each push.
     pub ci: Arc<Ci>,
     /// Seals and opens repository secrets.
@@ -59,6 +64,7 @@ impl AppState {
             git,
             housekeeper,
             code: Default::default(),
+            pages: Default::default(),
             ci,
             keys,
             passwords: Default::default(),
@@ -101,7 +107,7 @@ pub fn router(state: AppState) -> Router {
 
 /// "3 minutes ago", for a Unix time in seconds.
 pub fn ago(then: i64) -> String {
-    let secs = (crate::db::now() - then).max(0);
+    let secs = (crate::time::now() - then).max(0);
     let (n, unit) = match secs {
         0..=59 => return "just now".into(),
         60..=3599 => (secs / 60, "minute"),

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::tree::{LatestCommit, Switcher, TailParams, size};
-use super::{conditional, crumbs, etag, fragment, resolve, url_path, with_repo};
+use super::{conditional, crumbs, etag, resolve, url_path, with_repo};
 use crate::db::repos::Repo;
 use crate::error::{Context, Error, Result};
 use crate::git::read::{self, EntryKind, Found};
@@ -138,7 +138,7 @@ pub async fn handle(
 ) -> Result<Response> {
     let plain = query.plain.is_some_and(|p| p != "0");
     let base = access.repo.url();
-    let cache = state.code.clone();
+    let pages = state.pages.clone();
     let repo_id = access.repo.id.0;
     let found = with_repo(&state, &access, move |repo, refs| {
         let r = resolve(repo, refs, &rest)?;
@@ -148,7 +148,7 @@ pub async fn handle(
             None => return Err(Error::NotFound),
         };
         let key = format!("blob:{repo_id}:{}:{}:{}:{plain}", r.commit, r.rev, r.path);
-        let body = fragment(&cache, key.clone(), || {
+        let body = pages.fragment(key.clone(), || {
             if kind == EntryKind::Symlink {
                 let target = String::from_utf8_lossy(&read::blob_data(repo, id)?).into_owned();
                 return Ok(format!(

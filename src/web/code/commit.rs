@@ -11,7 +11,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
-use super::{conditional, date, etag, fragment, with_repo};
+use super::{conditional, date, etag, with_repo};
 use crate::db::repos::Repo;
 use crate::error::{Context, Error, Result};
 use crate::git::read::{self, CommitInfo, FileDiff, LineKind, Status};
@@ -103,7 +103,7 @@ pub async fn handle(
         None => (sha.clone(), None),
     };
     let base = access.repo.url();
-    let cache = state.code.clone();
+    let pages = state.pages.clone();
     let repo_id = access.repo.id.0;
     if let Some(as_patch) = download {
         let text = with_repo(&state, &access, move |repo, _| {
@@ -143,7 +143,7 @@ pub async fn handle(
         let id = read::commit_by_hex(repo, &hex)?.ok_or(Error::NotFound)?;
         let commit = read::commit_info(repo, id)?;
         let key = format!("commit:{repo_id}:{id}");
-        let body = fragment(&cache, key.clone(), || {
+        let body = pages.fragment(key.clone(), || {
             let diff = read::diff(repo, id, PAGE_LIMITS)?;
             Body {
                 base: &base,

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::tree::TailParams;
-use super::{conditional, date, default_ref, etag, fragment, resolve, url_path, with_repo};
+use super::{conditional, date, default_ref, etag, resolve, url_path, with_repo};
 use crate::db::repos::Repo;
 use crate::error::{Context, Error, Result};
 use crate::git::read;
@@ -102,7 +102,7 @@ async fn page(
     let query_path = query.path.unwrap_or_default().trim_matches('/').to_string();
     let base = access.repo.url();
     let default_branch = access.repo.default_branch.clone();
-    let cache = state.code.clone();
+    let pages = state.pages.clone();
     let repo_id = access.repo.id.0;
     let (db, repo_row) = (state.db.clone(), access.repo.clone());
     let ci_id = access.repo.id;
@@ -121,7 +121,7 @@ async fn page(
             "log:{repo_id}:{ci_version}:{}:{}:{path}:{page}:{first_parent}",
             r.commit, r.rev
         );
-        let body = fragment(&cache, key.clone(), || {
+        let body = pages.fragment(key.clone(), || {
             let (commits, more) = read::log(repo, r.commit, &path, first_parent, (page - 1) * PER_PAGE, PER_PAGE)?;
             if commits.is_empty() && page > 1 {
                 return Err(Error::NotFound);

@@ -10,8 +10,6 @@ mod commits;
 mod refs;
 pub(crate) mod tree;
 
-use std::sync::Arc;
-
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -63,20 +61,6 @@ pub fn default_ref<'a>(refs: &'a [RefEntry], default_branch: &str) -> Option<&'a
         .find(|r| !r.is_tag && r.name == default_branch)
         .or_else(|| refs.iter().find(|r| !r.is_tag))
         .or_else(|| refs.first())
-}
-
-/// A rendered fragment from the cache, or rendered now and kept.
-pub fn fragment(
-    state_cache: &crate::git::cache::RepoCache,
-    key: String,
-    render: impl FnOnce() -> Result<String>,
-) -> Result<Arc<str>> {
-    if let Some(hit) = state_cache.fragment(&key) {
-        return Ok(hit);
-    }
-    let html: Arc<str> = render()?.into();
-    state_cache.put_fragment(key, html.clone());
-    Ok(html)
 }
 
 /// A strong ETag for a page reached by commit id: the same for the same

@@ -10,7 +10,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::{conditional, crumbs, date, default_ref, etag, fragment, resolve, url_path, with_repo};
+use super::{conditional, crumbs, date, default_ref, etag, resolve, url_path, with_repo};
 use crate::db::repos::Repo;
 use crate::error::{Context, Error, Result};
 use crate::git::read::{self, EntryKind, Found, RefEntry, TreeEntry};
@@ -250,12 +250,12 @@ async fn page(
 ) -> Result<Response> {
     let base = access.repo.url();
     let switch_base = base.clone();
-    let cache = state.code.clone();
+    let pages = state.pages.clone();
     let repo_id = access.repo.id.0;
     let (resolved, switcher, latest, body, key) = with_repo(state, &access, move |repo, refs| {
         let r = resolve(repo, refs, &tail)?;
         let key = format!("tree:{repo_id}:{}:{}:{}", r.commit, r.rev, r.path);
-        let body = fragment(&cache, key.clone(), || match read::lookup(repo, r.commit, &r.path)? {
+        let body = pages.fragment(key.clone(), || match read::lookup(repo, r.commit, &r.path)? {
             Some(Found::Dir(entries)) => render_body(repo, &base, &r.rev, &r.path, &entries),
             _ => Err(Error::NotFound),
         })?;

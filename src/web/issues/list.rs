@@ -15,7 +15,7 @@ use crate::error::{Context, Error, Result};
 use crate::repos::Access;
 use crate::web::access::{Read, RepoAccess};
 use crate::web::auth::url_encode;
-use crate::web::code::{date, fragment};
+use crate::web::code::date;
 use crate::web::{AppState, Nav, rfc3339};
 
 pub const PER_PAGE: u32 = 25;
@@ -166,7 +166,7 @@ pub async fn handle(
 ) -> Result<View> {
     let filter = query.filter(PER_PAGE)?;
     let repo = access.repo.clone();
-    let cache = state.code.clone();
+    let pages = state.pages.clone();
     let body = state
         .db
         .read(move |c| {
@@ -176,7 +176,7 @@ pub async fn handle(
                 "issues:{}:{version}:{}:{}:{base_query}",
                 repo.id.0, filter.state, filter.page
             );
-            fragment(&cache, key, || {
+            pages.fragment(key, || {
                 let (issues, more) = q::list(c, repo.id, &filter)?;
                 let (open, closed) = q::counts(c, repo.id, &filter)?;
                 let (labels, milestones) = (q::labels(c, repo.id)?, q::milestone_titles(c, repo.id)?);

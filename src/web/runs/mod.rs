@@ -101,7 +101,7 @@ pub fn statuses(
 fn duration(start: Option<i64>, end: Option<i64>) -> String {
     match (start, end) {
         (Some(s), Some(e)) => format!("{}s", (e - s).max(0)),
-        (Some(s), None) => format!("{}s so far", (crate::db::now() - s).max(0)),
+        (Some(s), None) => format!("{}s so far", (crate::time::now() - s).max(0)),
         _ => String::new(),
     }
 }
