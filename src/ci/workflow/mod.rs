@@ -1,0 +1,525 @@
+//! The workflow parser: a GitHub Actions workflow file (the subset a shell
+//! executor honours) into a validated job graph. Pure: no I/O; of the rest
+//! of the crate only `expr`, to check expressions. Unknown keys are errors,
+//! not silent skips; keys of the format that this version does not run yet
+//! are errors saying so. In parts as the format is: `raw` (the YAML as
+//! written), `triggers` (`on:`), `inputs` (workflow_dispatch), `schedule`
+//! (cron expressions), `matrix`, and `check` (validation); here the model
+//! and `parse`, which assembles it.
+
+mod check;
+mod inputs;
+mod matrix;
+mod raw;
+mod schedule;
+mod triggers;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub use inputs::{Input, InputKind, resolve_inputs};
+use raw::{OneOrMany, RawEnvironment, RawJob, RawRunDefaults, RawStep, RawStrategy, RawWorkflow, Scalar, env_map};
+pub use schedule::Cron;
+pub use triggers::{PushFilter, Triggers, glob, runs_on_push};
+
+/// Files larger than this are refused before parsing.
+pub const MAX_FILE_BYTES: usize = 1 << 20;
+pub const MAX_JOBS: usize = 256;
+pub const MAX_STEPS: usize = 256;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error(pub String);
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Workflow {
+    pub name: Option<String>,
+    pub on: Triggers,
+    pub env: BTreeMap<String, String>,
+    /// `concurrency:` of the whole workflow: one run of the group at a time.
+    pub concurrency: Option<Concurrency>,
+    /// In file order; `needs` refer to other jobs' keys.
+    pub jobs: Vec<Job>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Job {
+    pub key: String,
+    /// `if:`, as written; `None` means `success()`.
+    #[serde(default)]
+    pub condition: Option<String>,
+    /// This instance's values of the job's `strategy.matrix`, if it has one.
+    #[serde(default)]
+    pub matrix: Option<serde_json::Map<String, serde_json::Value>>,
+    /// `outputs:`: names and the expressions that give their values.
+    #[serde(default)]
+    pub outputs: BTreeMap<String, String>,
+    pub name: String,
+    pub needs: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    /// `timeout-minutes` (default 60, at most 360), in seconds.
+    pub timeout_seconds: u64,
+    pub steps: Vec<Step>,
+    /// `continue-on-error`: `true`, `false` or an expression; a job allowed
+    /// to fail does not fail its run or the jobs that need it.
+    #[serde(default)]
+    pub continue_on_error: Option<String>,
+    /// `concurrency:` of this job.
+    #[serde(default)]
+    pub concurrency: Option<Concurrency>,
+    /// `environment:`: the job deploys there.
+    #[serde(default)]
+    pub environment: Option<Environment>,
+    /// For a matrix job: `fail-fast`, `max-parallel`, `job-index`, `job-total`.
+    #[serde(default)]
+    pub strategy: Option<Strategy>,
+}
+
+/// A concurrency group: at most one run (or job) of a group goes at a time;
+/// a newer one cancels the pending one, and with `cancel_in_progress` the
+/// running one too. The group may hold `${{ }}` expressions.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Concurrency {
+    pub group: String,
+    pub cancel_in_progress: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Environment {
+    pub name: String,
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Strategy {
+    /// One failed instance cancels the others (default true).
+    pub fail_fast: bool,
+    pub max_parallel: Option<u32>,
+    pub job_index: usize,
+    pub job_total: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Step {
+    /// `id:`, the name of its outputs in the `steps` context.
+    #[serde(default)]
+    pub id: Option<String>,
+    pub name: String,
+    /// The script; `None` for a built-in action (`uses:`).
+    pub run: Option<String>,
+    /// The built-in action of a `uses:` step.
+    #[serde(default)]
+    pub action: Option<Action>,
+    /// Its `with:` inputs.
+    #[serde(default)]
+    pub with: BTreeMap<String, String>,
+    pub shell: Option<String>,
+    pub env: BTreeMap<String, String>,
+    pub working_directory: Option<String>,
+    /// `if:`, as written; `None` means `success()`.
+    #[serde(default)]
+    pub condition: Option<String>,
+    /// A failure of this step does not fail the job.
+    #[serde(default)]
+    pub continue_on_error: bool,
+    /// The step's own `timeout-minutes`, in seconds.
+    #[serde(default)]
+    pub timeout_seconds: Option<u64>,
+}
+
+/// The built-in actions (`uses:`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum Action {
+    /// A no-op: the workspace is a checkout already.
+    Checkout,
+    /// `name`, `path` (files, folders, globs; one per line), `if-no-files-found`.
+    UploadArtifact,
+    /// `name` (default: every artifact of the run), `path`.
+    DownloadArtifact,
+    /// `key`, `path`, `restore-keys`: restored now, saved when the job succeeds.
+    Cache,
+}
+
+impl Action {
+    fn named(action: &str) -> Option<Action> {
+        match action {
+            "actions/checkout" => Some(Action::Checkout),
+            "actions/upload-artifact" => Some(Action::UploadArtifact),
+            "actions/download-artifact" => Some(Action::DownloadArtifact),
+            "actions/cache" => Some(Action::Cache),
+            _ => None,
+        }
+    }
+
+    /// The `with:` inputs it takes, and which of them are required.
+    fn inputs(self) -> (&'static [&'static str], &'static [&'static str]) {
+        match self {
+            Action::Checkout => (&["fetch-depth", "ref", "path", "submodules", "lfs", "clean"], &[]),
+            Action::UploadArtifact => (&["name", "path", "if-no-files-found", "retention-days"], &["path"]),
+            Action::DownloadArtifact => (&["name", "path"], &[]),
+            Action::Cache => (&["key", "path", "restore-keys"], &["key", "path"]),
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Action::Checkout => "Check out the repository",
+            Action::UploadArtifact => "Upload an artifact",
+            Action::DownloadArtifact => "Download artifacts",
+            Action::Cache => "Cache",
+        }
+    }
+}
+
+/// Parses and validates the workflow in `text`; errors name the file and,
+/// where the YAML parser knows it, the line.
+pub fn parse(file: &str, text: &str) -> Result<Workflow, Error> {
+    let raw = read(file, text)?;
+    let not_yet = |what: &str| Error(format!("{file}: {what} is not supported yet by this Hearth"));
+    if raw.run_name.is_some() {
+        return Err(not_yet("`run-name`"));
+    }
+    if raw.permissions.is_some() {
+        return Err(not_yet("`permissions` (jobs get no token)"));
+    }
+    let concurrency = match raw.concurrency {
+        None => None,
+        Some(c) => Some(c.validated().map_err(|m| Error(format!("{file}: {m}")))?),
+    };
+    let defaults = raw.defaults.map(|d| d.run).unwrap_or_default();
+    check::check_expressions(file, text)?;
+    let on = triggers::triggers(file, &raw.on)?;
+    if raw.jobs.is_empty() {
+        return Err(Error(format!("{file}: `jobs` is empty")));
+    }
+    if raw.jobs.len() > MAX_JOBS {
+        return Err(Error(format!(
+            "{file}: {} jobs; at most {MAX_JOBS} are allowed",
+            raw.jobs.len()
+        )));
+    }
+    let mut jobs = Vec::new();
+    for (key, raw_job) in raw.jobs {
+        let here = |what: String| Error(format!("{file}: jobs.{key}: {what}"));
+        let (job, strategy) = job_of(&key, raw_job, &defaults).map_err(here)?;
+        match strategy {
+            None => jobs.push(job),
+            Some(strategy) => jobs.extend(matrix::instances(&job, &strategy).map_err(here)?),
+        }
+        if jobs.len() > MAX_JOBS {
+            return Err(Error(format!(
+                "{file}: more than {MAX_JOBS} jobs once matrices are expanded"
+            )));
+        }
+    }
+    check::check_graph(file, &jobs)?;
+    Ok(Workflow {
+        name: raw.name,
+        on,
+        env: env_map(raw.env),
+        concurrency,
+        jobs,
+    })
+}
+
+/// The file as written: refused before parsing when too large or nested
+/// too deep, then read by the YAML parser.
+fn read(file: &str, text: &str) -> Result<RawWorkflow, Error> {
+    if text.len() > MAX_FILE_BYTES {
+        return Err(Error(format!(
+            "{file}: the file is larger than {} KiB",
+            MAX_FILE_BYTES >> 10
+        )));
+    }
+    if let Some(line) = check::too_deep(text) {
+        return Err(Error(format!(
+            "{file}:{line}: lists and maps nest more than {} deep",
+            check::MAX_FLOW_DEPTH
+        )));
+    }
+    serde_yaml_ng::from_str(text).map_err(|e| {
+        let at = e.location().map(|l| format!(":{}", l.line())).unwrap_or_default();
+        Error(format!("{file}{at}: {}", check::strip_location(&e.to_string())))
+    })
+}
+
+/// Job `key` as written into the model, with its strategy left to expand;
+/// an error says what is wrong in it.
+fn job_of(key: &str, j: RawJob, defaults: &RawRunDefaults) -> Result<(Job, Option<RawStrategy>), String> {
+    if !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') || key.is_empty() {
+        return Err("a job id has only letters, digits, '_' and '-'".into());
+    }
+    if j.permissions.is_some() {
+        return Err("`permissions` is not supported yet by this Hearth (jobs get no token)".into());
+    }
+    let job_defaults = j.defaults.map(|d| d.run).unwrap_or_default();
+    let defaults = RawRunDefaults {
+        shell: job_defaults.shell.or(defaults.shell.clone()),
+        working_directory: job_defaults.working_directory.or(defaults.working_directory.clone()),
+    };
+    if let Some(labels) = &j.runs_on {
+        check::runs_on(labels)?;
+    }
+    if j.steps.is_empty() {
+        return Err("a job needs at least one step".into());
+    }
+    if j.steps.len() > MAX_STEPS {
+        return Err(format!("at most {MAX_STEPS} steps are allowed"));
+    }
+    let steps = j
+        .steps
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| step_of(s, &defaults).map_err(|what| format!("step {}: {what}", i + 1)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let needs = match j.needs {
+        None => Vec::new(),
+        Some(OneOrMany::One(n)) => vec![n],
+        Some(OneOrMany::Many(v)) => v,
+    };
+    let condition = j.if_.map(Scalar::into_string);
+    if let Some(c) = &condition {
+        check::check_condition(c).map_err(|e| format!("if: {e}"))?;
+    }
+    let continue_on_error = j.continue_on_error.map(Scalar::into_string);
+    if let Some(c) = &continue_on_error
+        && c != "true"
+        && c != "false"
+    {
+        check::check_condition(c).map_err(|e| format!("continue-on-error: {e}"))?;
+    }
+    let environment = match j.environment {
+        None => None,
+        Some(RawEnvironment::Name(name)) => Some(Environment { name, url: None }),
+        Some(RawEnvironment::Full(f)) => Some(Environment {
+            name: f.name,
+            url: f.url,
+        }),
+    };
+    if let Some(e) = &environment
+        && (e.name.trim().is_empty() || e.name.len() > 64)
+    {
+        return Err("environment: a name of 1 to 64 characters".into());
+    }
+    let concurrency = j.concurrency.map(|c| c.validated()).transpose()?;
+    let job = Job {
+        continue_on_error,
+        concurrency,
+        environment,
+        strategy: None,
+        condition,
+        matrix: None,
+        outputs: env_map(j.outputs),
+        name: j.name.unwrap_or_else(|| key.to_string()),
+        key: key.to_string(),
+        needs,
+        env: env_map(j.env),
+        timeout_seconds: (j.timeout_minutes.unwrap_or(60.0) * 60.0)
+            .round()
+            .clamp(1.0, 360.0 * 60.0) as u64,
+        steps,
+    };
+    Ok((job, j.strategy))
+}
+
+/// A step as written into the model; `defaults` (`defaults.run`) apply
+/// to `run` steps that set neither shell nor working directory.
+fn step_of(s: RawStep, defaults: &RawRunDefaults) -> Result<Step, String> {
+    let (run, action) = match (s.run, s.uses) {
+        (Some(run), None) => (Some(run), None),
+        (None, Some(uses)) => match Action::named(uses.split('@').next().unwrap_or("")) {
+            Some(action) => (None, Some(action)),
+            None => {
+                return Err(format!(
+                    "`uses: {uses}` is not a built-in action (actions/checkout, actions/upload-artifact, \
+                     actions/download-artifact, actions/cache)"
+                ));
+            }
+        },
+        (Some(_), Some(_)) => return Err("a step has either `run` or `uses`, not both".into()),
+        (None, None) => return Err("a step needs `run` or `uses`".into()),
+    };
+    if s.with.is_some() && run.is_some() {
+        return Err("`with` belongs to `uses` steps".into());
+    }
+    let with = env_map(s.with.unwrap_or_default());
+    if let Some(action) = action {
+        let (known, required) = action.inputs();
+        if let Some(k) = with.keys().find(|k| !known.contains(&k.as_str())) {
+            return Err(format!(
+                "`with: {k}` is not an input of {} (it takes {})",
+                action.title(),
+                known.join(", ")
+            ));
+        }
+        if let Some(k) = required.iter().find(|k| !with.contains_key(**k)) {
+            return Err(format!("{} needs `with: {k}`", action.title()));
+        }
+    }
+    let (shell, working_directory) = match &run {
+        Some(_) => (
+            s.shell.or(defaults.shell.clone()),
+            s.working_directory.or(defaults.working_directory.clone()),
+        ),
+        None => (s.shell, s.working_directory),
+    };
+    if let Some(shell) = &shell
+        && !["bash", "sh"].contains(&shell.as_str())
+    {
+        return Err(format!("shell {shell:?} is not available; use bash or sh"));
+    }
+    let name = s.name.unwrap_or_else(|| match (&run, action) {
+        (Some(r), _) => format!("Run {}", r.lines().next().unwrap_or("").trim()),
+        (None, Some(a)) => a.title().to_string(),
+        (None, None) => String::new(),
+    });
+    let condition = s.if_.map(Scalar::into_string);
+    if let Some(c) = &condition {
+        check::check_condition(c).map_err(|e| format!("if: {e}"))?;
+    }
+    Ok(Step {
+        id: s.id,
+        name,
+        run,
+        action,
+        with,
+        shell,
+        env: env_map(s.env),
+        working_directory,
+        condition,
+        continue_on_error: s.continue_on_error.unwrap_or(false),
+        timeout_seconds: s
+            .timeout_minutes
+            .map(|m| (m * 60.0).round().clamp(1.0, 360.0 * 60.0) as u64),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob("main", "main"));
+        assert!(glob("release/*", "release/2.x"));
+        assert!(!glob("release/*", "release/2.x/rc"));
+        assert!(glob("release/**", "release/2.x/rc"));
+        assert!(glob("v*", "v1.0"));
+        assert!(!glob("main", "main2"));
+    }
+
+    #[test]
+    fn push_filters() {
+        let w = |on: &str| {
+            parse(
+                "w.yml",
+                &format!("on: {on}\njobs:\n  a:\n    steps: [{{run: 'true'}}]\n"),
+            )
+            .unwrap()
+        };
+        assert!(runs_on_push(&w("push"), "refs/heads/any"));
+        assert!(!runs_on_push(&w("push"), "refs/tags/v1"));
+        assert!(!runs_on_push(&w("workflow_dispatch"), "refs/heads/main"));
+        let only_main = w("{push: {branches: [main]}}");
+        assert!(runs_on_push(&only_main, "refs/heads/main"));
+        assert!(!runs_on_push(&only_main, "refs/heads/topic"));
+        let ignore = w("{push: {branches-ignore: ['wip/**']}}");
+        assert!(!runs_on_push(&ignore, "refs/heads/wip/a/b"));
+        assert!(runs_on_push(&ignore, "refs/heads/main"));
+        let tags = w("{push: {tags: ['v*']}}");
+        assert!(runs_on_push(&tags, "refs/tags/v2"));
+        assert!(
+            !runs_on_push(&tags, "refs/heads/main"),
+            "tag filters alone leave branches out"
+        );
+    }
+
+    #[test]
+    fn limits() {
+        let huge = "x".repeat(MAX_FILE_BYTES + 1);
+        assert!(parse("big.yml", &huge).unwrap_err().0.contains("larger than"));
+        let mut many = String::from("on: push\njobs:\n");
+        for i in 0..=MAX_JOBS {
+            many.push_str(&format!("  j{i}:\n    steps: [{{run: 'true'}}]\n"));
+        }
+        assert!(parse("many.yml", &many).unwrap_err().0.contains("at most"));
+        let deep = format!("on: push\njobs: {}{}\n", "[".repeat(500), "]".repeat(500));
+        assert!(parse("deep.yml", &deep).is_err());
+        let deep = format!("on: push\njobs: {}\n", "{a: ".repeat(100_000));
+        assert!(
+            parse("deep.yml", &deep)
+                .unwrap_err()
+                .0
+                .contains("deep.yml:2: lists and maps nest more than 128")
+        );
+        let deep = format!(
+            "on: push\njobs:\n  a:\n    steps:\n      - run: {}\n",
+            "[".repeat(1_000)
+        );
+        assert!(parse("deep.yml", &deep).is_err());
+        // Brackets in scripts, strings and comments are text.
+        let fine = format!(
+            "on: push # {}\njobs:\n  a:\n    env: {{X: \"{}\"}}\n    steps:\n      - run: echo {}\n      - run: |\n          echo \"{}\"\n",
+            "[".repeat(300),
+            "{".repeat(300),
+            "[".repeat(300),
+            "{".repeat(300)
+        );
+        parse("fine.yml", &fine).unwrap();
+        let bang = format!(
+            "on: push\njobs:\n  a:\n    if: ${{{{ {} true }}}}\n    steps: [{{run: 'true'}}]\n",
+            "!".repeat(400_000)
+        );
+        assert!(parse("bang.yml", &bang).unwrap_err().0.contains("longer than"));
+        // Aliases expanded without end ("billion laughs").
+        let mut laughs = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..12 {
+            let prev = (b'a' + i - 1) as char;
+            let name = (b'a' + i) as char;
+            laughs.push_str(&format!("{name}: &{name} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
+        }
+        laughs.push_str("on: push\njobs:\n  j:\n    env: {x: *l}\n    steps: [{run: 'true'}]\n");
+        assert!(parse("laughs.yml", &laughs).is_err());
+        // A long pattern neither recurses nor backtracks for ever.
+        assert!(!glob(&"*a".repeat(50_000), &"a".repeat(200)));
+        assert!(glob(&"a".repeat(5_000), &"a".repeat(5_000)));
+    }
+
+    #[test]
+    fn cron_schedules() {
+        let c = Cron::parse("*/15 9-17 * * mon-fri").unwrap();
+        // 2026-11-26 is a Thursday (4).
+        assert!(c.matches(0, 9, 26, 11, 4));
+        assert!(c.matches(45, 17, 26, 11, 4));
+        assert!(!c.matches(50, 17, 26, 11, 4));
+        assert!(!c.matches(0, 18, 26, 11, 4));
+        assert!(!c.matches(0, 9, 28, 11, 6), "Saturday");
+        let sunday = Cron::parse("30 2 * * 7").unwrap();
+        assert!(sunday.matches(30, 2, 29, 11, 0));
+        // Day of month and of week both given: either.
+        let either = Cron::parse("0 0 1 * 1").unwrap();
+        assert!(either.matches(0, 0, 1, 5, 3));
+        assert!(either.matches(0, 0, 9, 5, 1));
+        assert!(!either.matches(0, 0, 9, 5, 2));
+        let listed = Cron::parse("5,10 0 1 jan,JUL *").unwrap();
+        assert!(listed.matches(10, 0, 1, 7, 2));
+        assert!(!listed.matches(10, 0, 1, 8, 2));
+        for bad in [
+            "* * * *",
+            "60 * * * *",
+            "* 24 * * *",
+            "* * 0 * *",
+            "*/0 * * * *",
+            "5-1 * * * *",
+            "x * * * *",
+        ] {
+            assert!(Cron::parse(bad).is_err(), "{bad}");
+        }
+    }
+}
