@@ -446,9 +446,9 @@ impl Record<'_> {
     }
 }
 
-/// How a job runs: where, what stops it, where its step states go, and
-/// within which limits.
-pub struct How<'a> {
+/// What a job's steps run with: where, what stops them, where their
+/// states go, and within which limits.
+pub struct RunWith<'a> {
     pub work: &'a Work,
     pub sandbox: &'a super::sandbox::Sandbox,
     pub cancel: &'a Notify,
@@ -465,184 +465,72 @@ pub struct Finished {
     pub outputs: serde_json::Map<String, serde_json::Value>,
 }
 
-/// Runs the steps of job `spec` in `work`: the heart of the executor, the
-/// same on the server and in `hearth ci run`.
+/// Runs the steps of job `spec`: the heart of the executor, the same on
+/// the server and in `hearth ci run`. Each step is made ready (its `if:`
+/// and expressions), run, and remembered for the steps after it.
 pub async fn run_steps(
     spec: &workflow::Job,
     env: &mut BTreeMap<String, String>,
     contexts: &mut serde_json::Value,
     writer: &mut LogWriter,
-    how: How<'_>,
+    with: RunWith<'_>,
 ) -> Result<Finished> {
-    let How {
-        work,
-        sandbox,
-        cancel,
-        record,
-        limits,
-    } = how;
-    let deadline = Instant::now() + Duration::from_secs(spec.timeout_seconds.min(limits.max_timeout_seconds));
-    let workspace = &work.workspace;
-    // Job-level env may use expressions too.
-    let resolved: Vec<(String, String)> = env
-        .iter()
-        .filter(|(_, v)| v.contains("${{"))
-        .map(|(k, v)| {
-            let ctx = expr::Context::new(contexts, expr::Status::Success);
-            (
-                k.clone(),
-                expr::interpolate(v, &ctx).unwrap_or_else(|e| format!("(expression error: {e})")),
-            )
-        })
-        .collect();
-    env.extend(resolved);
-    let allowed_to_fail = match spec.continue_on_error.as_deref() {
-        None | Some("false") => false,
-        Some("true") => true,
-        Some(c) => {
-            contexts["env"] = serde_json::to_value(&env).unwrap_or_default();
-            let ctx = expr::Context::new(contexts, expr::Status::Success);
-            expr::condition(c, &ctx).unwrap_or_else(|e| {
-                writer.line(&format!("Hearth: continue-on-error: {e}"));
-                false
-            })
-        }
-    };
-    if let Some(e) = &spec.environment {
-        let ctx = expr::Context::new(contexts, expr::Status::Success);
-        let url = e.url.as_deref().map(|u| expr::interpolate(u, &ctx).unwrap_or_default());
-        writer.line(&format!(
-            "Hearth: this job deploys to the {} environment{}",
-            e.name,
-            url.map(|u| format!(" ({u})")).unwrap_or_default()
-        ));
-    }
+    let deadline = Instant::now() + Duration::from_secs(spec.timeout_seconds.min(with.limits.max_timeout_seconds));
+    resolve_job_env(env, contexts);
+    let allowed_to_fail = continue_on_error(spec, env, contexts, writer);
+    announce_environment(spec, contexts, writer);
     let mut conclusion = Conclusion::Success;
-    let hash_files = |patterns: &[String]| hash_files(workspace, patterns);
     // `actions/cache` steps whose key missed: saved if the job succeeds.
     let mut cache_saves: Vec<(String, String)> = Vec::new();
     for (i, step) in spec.steps.iter().enumerate() {
         let number = i as i64 + 1;
-        let mut action_outputs = serde_json::Map::new();
-        let mut step_outputs = Vec::new();
-        let status = expr::Status::of(conclusion);
-        contexts["env"] =
-            serde_json::to_value(env.iter().chain(&step.env).collect::<BTreeMap<_, _>>()).unwrap_or_default();
-        let mut ctx = expr::Context::new(contexts, status);
-        ctx.files = Some(&hash_files);
-        let wanted = match step.condition.as_deref() {
-            Some(c) => expr::condition(c, &ctx),
-            None => Ok(status == expr::Status::Success),
-        };
-        let step_id = step.id.clone();
-        let step = match (wanted, interpolated(step, &ctx)) {
-            (Ok(false), _) => {
-                if let Some(id) = &step_id {
+        let step = match ready(step, env, contexts, conclusion, &with.work.workspace) {
+            Ready::Skipped => {
+                if let Some(id) = &step.id {
                     contexts["steps"][id] = serde_json::json!({ "outputs": {}, "outcome": Conclusion::Skipped.as_str(), "conclusion": Conclusion::Skipped.as_str() });
                 }
-                record
+                with.record
                     .step(number, Status::Completed, Some(Conclusion::Skipped), None)
                     .await?;
                 continue;
             }
-            (Err(e), _) | (_, Err(e)) => {
+            Ready::Broken(e) => {
                 writer.line(&format!("Hearth: step {number}: {e}"));
-                record
+                with.record
                     .step(number, Status::Completed, Some(Conclusion::Failure), None)
                     .await?;
                 conclusion = Conclusion::Failure;
                 continue;
             }
-            (Ok(true), Ok(step)) => step,
+            Ready::Run(step) => step,
         };
         // Out of time, nothing more runs; cancelled, only `always()` and `cancelled()` steps do.
         if conclusion == Conclusion::TimedOut {
             break;
         }
-        record.step(number, Status::InProgress, None, None).await?;
+        with.record.step(number, Status::InProgress, None, None).await?;
         writer.line(&format!("::group::{}", step.name));
-        let (step_conclusion, code) = match &step.run {
-            None => {
-                let (c, outputs) =
-                    run_action(&step, workspace, sandbox.owner(), writer, &record, &mut cache_saves).await?;
-                action_outputs = outputs;
-                (c, None)
-            }
-            Some(script) => {
-                let step_deadline = match step.timeout_seconds {
-                    Some(secs) => deadline.min(Instant::now() + Duration::from_secs(secs)),
-                    None => deadline,
-                };
-                let mut outcome = run_step(
-                    &step,
-                    script,
-                    number,
-                    work,
-                    sandbox,
-                    env,
-                    step_deadline,
-                    cancel,
-                    writer,
-                    limits,
-                )
-                .await?;
-                // The step's own timeout fails the step, not the whole job's time.
-                if outcome.0 == Conclusion::TimedOut && Instant::now() < deadline {
-                    writer.line("Hearth: that was the step's own timeout-minutes.");
-                    outcome = (Conclusion::Failure, None);
-                }
-                // Files the step wrote change later steps.
-                match read_step_files(work, number).await {
-                    Ok(files) => {
-                        record.summary(&files.summary, writer);
-                        env.extend(key_values(&files.env));
-                        prepend_path(&files.path, env);
-                        step_outputs = key_values(&files.output);
-                    }
-                    Err(why) => {
-                        writer.line(&format!("Hearth: {why}; the step fails."));
-                        outcome = (Conclusion::Failure, outcome.1);
-                    }
-                }
-                outcome
-            }
-        };
+        let ran = run_one(&step, number, env, writer, &with, deadline, &mut cache_saves).await?;
         writer.line("::endgroup::");
-        record
-            .step(number, Status::Completed, Some(step_conclusion), code)
+        with.record
+            .step(number, Status::Completed, Some(ran.conclusion), ran.code)
             .await?;
-        if let Some(id) = &step_id {
-            let mut outputs: serde_json::Map<String, serde_json::Value> = std::mem::take(&mut step_outputs)
-                .into_iter()
-                .map(|(k, v)| (k, serde_json::Value::String(v)))
-                .collect();
-            outputs.append(&mut action_outputs);
-            let effective = state::step_conclusion(step_conclusion, step.continue_on_error);
+        if let Some(id) = &step.id {
+            let effective = state::step_conclusion(ran.conclusion, step.continue_on_error);
             contexts["steps"][id] = serde_json::json!({
-                "outputs": outputs, "outcome": step_conclusion.as_str(), "conclusion": effective.as_str(),
+                "outputs": ran.outputs, "outcome": ran.conclusion.as_str(), "conclusion": effective.as_str(),
             });
         }
-        if state::forgiven(step_conclusion, step.continue_on_error) {
+        if state::forgiven(ran.conclusion, step.continue_on_error) {
             writer.line("Hearth: the step failed; continue-on-error lets the job go on.");
         }
-        conclusion = state::after_step(conclusion, step_conclusion, step.continue_on_error);
+        conclusion = state::after_step(conclusion, ran.conclusion, step.continue_on_error);
     }
     contexts["env"] = serde_json::to_value(&env).unwrap_or_default();
-    let outputs: serde_json::Map<String, serde_json::Value> = {
-        let ctx = expr::Context::new(contexts, expr::Status::Success);
-        spec.outputs
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.clone(),
-                    serde_json::Value::String(expr::interpolate(v, &ctx).unwrap_or_default()),
-                )
-            })
-            .collect()
-    };
+    let outputs = job_outputs(spec, contexts);
     if conclusion == Conclusion::Success {
         for (key, paths) in cache_saves {
-            save_cache(&key, &paths, workspace, writer, &record).await?;
+            save_cache(&key, &paths, &with.work.workspace, writer, &with.record).await?;
         }
     }
     writer.line(&format!("Hearth: job {} finished: {}", spec.key, conclusion.as_str()));
@@ -654,6 +542,187 @@ pub async fn run_steps(
         allowed_to_fail,
         outputs,
     })
+}
+
+/// Job-level `env` values may hold expressions too.
+fn resolve_job_env(env: &mut BTreeMap<String, String>, contexts: &serde_json::Value) {
+    let ctx = expr::Context::new(contexts, expr::Status::Success);
+    let resolved: Vec<(String, String)> = env
+        .iter()
+        .filter(|(_, v)| v.contains("${{"))
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                expr::interpolate(v, &ctx).unwrap_or_else(|e| format!("(expression error: {e})")),
+            )
+        })
+        .collect();
+    env.extend(resolved);
+}
+
+/// The job's `continue-on-error`, an expression evaluated once at the start.
+fn continue_on_error(
+    spec: &workflow::Job,
+    env: &BTreeMap<String, String>,
+    contexts: &mut serde_json::Value,
+    writer: &mut LogWriter,
+) -> bool {
+    match spec.continue_on_error.as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(c) => {
+            contexts["env"] = serde_json::to_value(env).unwrap_or_default();
+            let ctx = expr::Context::new(contexts, expr::Status::Success);
+            expr::condition(c, &ctx).unwrap_or_else(|e| {
+                writer.line(&format!("Hearth: continue-on-error: {e}"));
+                false
+            })
+        }
+    }
+}
+
+/// A deploying job says where it deploys.
+fn announce_environment(spec: &workflow::Job, contexts: &serde_json::Value, writer: &mut LogWriter) {
+    if let Some(e) = &spec.environment {
+        let ctx = expr::Context::new(contexts, expr::Status::Success);
+        let url = e.url.as_deref().map(|u| expr::interpolate(u, &ctx).unwrap_or_default());
+        writer.line(&format!(
+            "Hearth: this job deploys to the {} environment{}",
+            e.name,
+            url.map(|u| format!(" ({u})")).unwrap_or_default()
+        ));
+    }
+}
+
+/// A step before it runs.
+enum Ready {
+    /// Its `if:` does not hold.
+    Skipped,
+    /// Its `if:` or an expression in it fails to evaluate: it fails.
+    Broken(String),
+    /// Ready to run, its expressions replaced by their values.
+    Run(workflow::Step),
+}
+
+/// Whether `step` runs after the job has come to `so_far`, and as what.
+fn ready(
+    step: &workflow::Step,
+    env: &BTreeMap<String, String>,
+    contexts: &mut serde_json::Value,
+    so_far: Conclusion,
+    workspace: &Path,
+) -> Ready {
+    let status = expr::Status::of(so_far);
+    contexts["env"] = serde_json::to_value(env.iter().chain(&step.env).collect::<BTreeMap<_, _>>()).unwrap_or_default();
+    let hash_files = |patterns: &[String]| hash_files(workspace, patterns);
+    let mut ctx = expr::Context::new(contexts, status);
+    ctx.files = Some(&hash_files);
+    let wanted = match step.condition.as_deref() {
+        Some(c) => expr::condition(c, &ctx),
+        None => Ok(status == expr::Status::Success),
+    };
+    match (wanted, interpolated(step, &ctx)) {
+        (Ok(false), _) => Ready::Skipped,
+        (Err(e), _) | (_, Err(e)) => Ready::Broken(e),
+        (Ok(true), Ok(step)) => Ready::Run(step),
+    }
+}
+
+/// How one step that ran went.
+struct Ran {
+    conclusion: Conclusion,
+    code: Option<i64>,
+    /// `steps.<id>.outputs`: what it wrote to `$GITHUB_OUTPUT`, or what
+    /// the action set.
+    outputs: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Runs one ready step: a built-in action, or a script whose files
+/// (`$GITHUB_ENV`, `$GITHUB_PATH`, `$GITHUB_OUTPUT`, the summary) change
+/// the steps after it.
+async fn run_one(
+    step: &workflow::Step,
+    number: i64,
+    env: &mut BTreeMap<String, String>,
+    writer: &mut LogWriter,
+    with: &RunWith<'_>,
+    deadline: Instant,
+    cache_saves: &mut Vec<(String, String)>,
+) -> Result<Ran> {
+    let Some(script) = &step.run else {
+        let (conclusion, outputs) = run_action(
+            step,
+            &with.work.workspace,
+            with.sandbox.owner(),
+            writer,
+            &with.record,
+            cache_saves,
+        )
+        .await?;
+        return Ok(Ran {
+            conclusion,
+            code: None,
+            outputs,
+        });
+    };
+    let step_deadline = match step.timeout_seconds {
+        Some(secs) => deadline.min(Instant::now() + Duration::from_secs(secs)),
+        None => deadline,
+    };
+    let (mut conclusion, code) = run_step(
+        step,
+        script,
+        number,
+        with.work,
+        with.sandbox,
+        env,
+        step_deadline,
+        with.cancel,
+        writer,
+        with.limits,
+    )
+    .await?;
+    // The step's own timeout fails the step, not the whole job's time.
+    if conclusion == Conclusion::TimedOut && Instant::now() < deadline {
+        writer.line("Hearth: that was the step's own timeout-minutes.");
+        conclusion = Conclusion::Failure;
+    }
+    let mut outputs = serde_json::Map::new();
+    match read_step_files(with.work, number).await {
+        Ok(files) => {
+            with.record.summary(&files.summary, writer);
+            env.extend(key_values(&files.env));
+            prepend_path(&files.path, env);
+            outputs.extend(
+                key_values(&files.output)
+                    .into_iter()
+                    .map(|(k, v)| (k, serde_json::Value::String(v))),
+            );
+        }
+        Err(why) => {
+            writer.line(&format!("Hearth: {why}; the step fails."));
+            conclusion = Conclusion::Failure;
+        }
+    }
+    Ok(Ran {
+        conclusion,
+        code,
+        outputs,
+    })
+}
+
+/// The job's `outputs`, evaluated once its steps are done.
+fn job_outputs(spec: &workflow::Job, contexts: &serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+    let ctx = expr::Context::new(contexts, expr::Status::Success);
+    spec.outputs
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                serde_json::Value::String(expr::interpolate(v, &ctx).unwrap_or_default()),
+            )
+        })
+        .collect()
 }
 
 /// The contexts of expressions for a job: github, env, runner, needs, job,

@@ -237,7 +237,7 @@ async fn run_workflow(
         writer.line(&format!("Hearth: workspace holds the working tree ({copied} files)"));
         let mut env = executor::job_env(info, &spec, &work);
         contexts["env"] = serde_json::to_value(&env).unwrap_or_default();
-        let how = executor::How {
+        let with = executor::RunWith {
             work: &work,
             sandbox,
             cancel,
@@ -246,7 +246,7 @@ async fn run_workflow(
             },
             limits: &crate::config::CiLimits::default(),
         };
-        let done = executor::run_steps(&spec, &mut env, &mut contexts, &mut writer, how).await;
+        let done = executor::run_steps(&spec, &mut env, &mut contexts, &mut writer, with).await;
         work.remove();
         let done = done?;
         let job = &mut jobs[i];

@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use super::executor::{
-    How, LogWriter, Record, RunInfo, Work, append_line, contexts, job_env, run_steps, spec_of, wanted_by,
+    LogWriter, Record, RunInfo, RunWith, Work, append_line, contexts, job_env, run_steps, spec_of, wanted_by,
 };
 use super::process::kill_leftovers;
 use super::state::{self, Conclusion, NoRerun, Status};
@@ -396,7 +396,7 @@ impl Ci {
             writer.mask(value);
         }
         contexts["secrets"] = serde_json::to_value(&secrets).unwrap_or_default();
-        let how = How {
+        let with = RunWith {
             work: &work,
             sandbox: &self.sandbox,
             cancel,
@@ -409,7 +409,7 @@ impl Ci {
             },
             limits: &self.limits,
         };
-        let done = run_steps(spec, &mut env, &mut contexts, &mut writer, how).await?;
+        let done = run_steps(spec, &mut env, &mut contexts, &mut writer, with).await?;
         if !spec.outputs.is_empty() {
             let json = serde_json::Value::Object(done.outputs).to_string();
             let job_id = job.id;

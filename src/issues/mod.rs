@@ -4,7 +4,7 @@
 
 pub mod refs;
 
-use crate::db::issues::{self as q, Issue};
+use crate::db::issues::{self as stored, Issue};
 use crate::db::repos::Repo;
 use crate::db::users::{User, UserId};
 use crate::db::{self, Db};
@@ -99,7 +99,7 @@ pub async fn create(
     title: &str,
     body: &str,
     extras: Extras,
-) -> Result<q::IssueNumber> {
+) -> Result<stored::IssueNumber> {
     let title = check_title(title)?;
     check_body(body)?;
     if !extras.is_empty() && !is_writer(access) {
@@ -109,7 +109,7 @@ pub async fn create(
     }
     let (repo, author, body) = (repo.clone(), author.clone(), body.to_string());
     db.write(move |tx| {
-        let (id, number) = q::insert(tx, repo.id, author.id, &title, &body)?;
+        let (id, number) = stored::insert(tx, repo.id, author.id, &title, &body)?;
         apply_extras(tx, &repo, id, author.id, &extras)?;
         Ok(number)
     })
@@ -119,15 +119,15 @@ pub async fn create(
 fn apply_extras(
     tx: &rusqlite::Connection,
     repo: &Repo,
-    issue: q::IssueId,
+    issue: stored::IssueId,
     actor: UserId,
     extras: &Extras,
 ) -> Result<()> {
     for name in &extras.labels {
-        let label = q::label_by_name(tx, repo.id, name)?
+        let label = stored::label_by_name(tx, repo.id, name)?
             .ok_or_else(|| Error::invalid(format!("this repository has no label {name:?}")))?;
-        if q::add_label(tx, issue, label.id)? {
-            q::add_event(tx, issue, Some(actor), "labeled", &label.name)?;
+        if stored::add_label(tx, issue, label.id)? {
+            stored::add_event(tx, issue, Some(actor), "labeled", &label.name)?;
         }
     }
     if let Some(title) = &extras.milestone {
@@ -142,21 +142,21 @@ fn apply_extras(
 fn set_milestone_in(
     tx: &rusqlite::Connection,
     repo: &Repo,
-    issue: q::IssueId,
+    issue: stored::IssueId,
     actor: UserId,
     title: Option<&str>,
 ) -> Result<()> {
     let milestone = match title.map(str::trim).filter(|t| !t.is_empty()) {
         Some(t) => Some(
-            q::milestone_by_title(tx, repo.id, t)?
+            stored::milestone_by_title(tx, repo.id, t)?
                 .ok_or_else(|| Error::invalid(format!("this repository has no milestone {t:?}")))?,
         ),
         None => None,
     };
-    if q::set_milestone(tx, issue, milestone.as_ref().map(|m| m.id))? {
+    if stored::set_milestone(tx, issue, milestone.as_ref().map(|m| m.id))? {
         match milestone {
-            Some(m) => q::add_event(tx, issue, Some(actor), "milestoned", &m.title)?,
-            None => q::add_event(tx, issue, Some(actor), "demilestoned", "")?,
+            Some(m) => stored::add_event(tx, issue, Some(actor), "milestoned", &m.title)?,
+            None => stored::add_event(tx, issue, Some(actor), "demilestoned", "")?,
         };
     }
     Ok(())
@@ -166,7 +166,7 @@ fn set_milestone_in(
 fn assign_in(
     tx: &rusqlite::Connection,
     repo: &Repo,
-    issue: q::IssueId,
+    issue: stored::IssueId,
     actor: UserId,
     name: &str,
     add: bool,
@@ -181,11 +181,11 @@ fn assign_in(
                 user.name
             )));
         }
-        if q::add_assignee(tx, issue, user.id)? {
-            q::add_event(tx, issue, Some(actor), "assigned", &user.name)?;
+        if stored::add_assignee(tx, issue, user.id)? {
+            stored::add_event(tx, issue, Some(actor), "assigned", &user.name)?;
         }
-    } else if q::remove_assignee(tx, issue, user.id)? {
-        q::add_event(tx, issue, Some(actor), "unassigned", &user.name)?;
+    } else if stored::remove_assignee(tx, issue, user.id)? {
+        stored::add_event(tx, issue, Some(actor), "unassigned", &user.name)?;
     }
     Ok(())
 }
@@ -220,7 +220,7 @@ pub async fn update(
     repo: &Repo,
     actor: &User,
     access: Access,
-    number: q::IssueNumber,
+    number: stored::IssueNumber,
     change: Change,
 ) -> Result<()> {
     let title = change.title.as_deref().map(check_title).transpose()?;
@@ -266,7 +266,7 @@ pub async fn update(
     }
     let (repo, actor) = (repo.clone(), actor.clone());
     db.write(move |tx| {
-        let issue = q::by_number(tx, repo.id, number)?.ok_or(Error::NotFound)?;
+        let issue = stored::by_number(tx, repo.id, number)?.ok_or(Error::NotFound)?;
         let own = issue.author.eq_ignore_ascii_case(&actor.name);
         if !writer && !own && (title.is_some() || change.body.is_some() || state.is_some()) {
             return Err(Error::Forbidden(
@@ -276,7 +276,7 @@ pub async fn update(
         if title.is_some() || change.body.is_some() {
             let t = title.unwrap_or_else(|| issue.title.clone());
             let b = change.body.clone().unwrap_or_else(|| issue.body.clone());
-            q::update_text(tx, issue.id, &t, &b)?;
+            stored::update_text(tx, issue.id, &t, &b)?;
         }
         if let Some(s) = &state {
             let reason = if s == "closed" {
@@ -284,26 +284,27 @@ pub async fn update(
             } else {
                 None
             };
-            if q::set_state(tx, issue.id, s, reason)? {
+            if stored::set_state(tx, issue.id, s, reason)? {
                 let kind = if s == "closed" { "closed" } else { "reopened" };
-                q::add_event(tx, issue.id, Some(actor.id), kind, reason.unwrap_or(""))?;
+                stored::add_event(tx, issue.id, Some(actor.id), kind, reason.unwrap_or(""))?;
             }
         }
         let mut labels: Vec<String> = Vec::new();
         if let Some(all) = &change.labels {
             for old in &issue.labels {
-                if !all.iter().any(|n| n.eq_ignore_ascii_case(&old.name)) && q::remove_label(tx, issue.id, old.id)? {
-                    q::add_event(tx, issue.id, Some(actor.id), "unlabeled", &old.name)?;
+                if !all.iter().any(|n| n.eq_ignore_ascii_case(&old.name)) && stored::remove_label(tx, issue.id, old.id)?
+                {
+                    stored::add_event(tx, issue.id, Some(actor.id), "unlabeled", &old.name)?;
                 }
             }
             labels.extend(all.iter().cloned());
         }
         labels.extend(change.add_labels.iter().cloned());
         for name in &change.remove_labels {
-            let label = q::label_by_name(tx, repo.id, name)?
+            let label = stored::label_by_name(tx, repo.id, name)?
                 .ok_or_else(|| Error::invalid(format!("this repository has no label {name:?}")))?;
-            if q::remove_label(tx, issue.id, label.id)? {
-                q::add_event(tx, issue.id, Some(actor.id), "unlabeled", &label.name)?;
+            if stored::remove_label(tx, issue.id, label.id)? {
+                stored::add_event(tx, issue.id, Some(actor.id), "unlabeled", &label.name)?;
             }
         }
         let mut assignees: Vec<String> = Vec::new();
@@ -334,33 +335,33 @@ pub async fn update(
             set_milestone_in(tx, &repo, issue.id, actor.id, Some(m))?;
         }
         if let Some(c) = &change.column
-            && q::set_column(tx, issue.id, c)?
+            && stored::set_column(tx, issue.id, c)?
         {
-            q::add_event(tx, issue.id, Some(actor.id), "moved", c)?;
+            stored::add_event(tx, issue.id, Some(actor.id), "moved", c)?;
         }
-        q::touch(tx, issue.id)?;
+        stored::touch(tx, issue.id)?;
         Ok(())
     })
     .await
 }
 
-pub async fn get(db: &Db, repo: &Repo, number: q::IssueNumber) -> Result<Issue> {
+pub async fn get(db: &Db, repo: &Repo, number: stored::IssueNumber) -> Result<Issue> {
     let id = repo.id;
-    db.read(move |c| q::by_number(c, id, number))
+    db.read(move |c| stored::by_number(c, id, number))
         .await?
         .ok_or(Error::NotFound)
 }
 
 /// Comments on an issue; anyone who can read the repository may.
-pub async fn comment(db: &Db, repo: &Repo, author: &User, number: q::IssueNumber, body: &str) -> Result<i64> {
+pub async fn comment(db: &Db, repo: &Repo, author: &User, number: stored::IssueNumber, body: &str) -> Result<i64> {
     if body.trim().is_empty() {
         return Err(Error::invalid("the comment must not be empty"));
     }
     check_body(body)?;
     let (repo_id, author_id, body) = (repo.id, author.id, body.to_string());
     db.write(move |tx| {
-        let issue = q::by_number(tx, repo_id, number)?.ok_or(Error::NotFound)?;
-        q::add_comment(tx, issue.id, author_id, &body)
+        let issue = stored::by_number(tx, repo_id, number)?.ok_or(Error::NotFound)?;
+        stored::add_comment(tx, issue.id, author_id, &body)
     })
     .await
 }
@@ -372,7 +373,7 @@ pub async fn change_comment(
     repo: &Repo,
     actor: &User,
     access: Access,
-    number: q::IssueNumber,
+    number: stored::IssueNumber,
     comment: i64,
     body: Option<&str>,
 ) -> Result<()> {
@@ -384,16 +385,16 @@ pub async fn change_comment(
     }
     let (repo_id, actor_id, body) = (repo.id, actor.id, body.map(str::to_string));
     db.write(move |tx| {
-        let issue = q::by_number(tx, repo_id, number)?.ok_or(Error::NotFound)?;
-        let c = q::comment(tx, issue.id, comment)?.ok_or(Error::NotFound)?;
+        let issue = stored::by_number(tx, repo_id, number)?.ok_or(Error::NotFound)?;
+        let c = stored::comment(tx, issue.id, comment)?.ok_or(Error::NotFound)?;
         if c.author_id != actor_id && !is_writer(access) {
             return Err(Error::Forbidden(
                 "you may edit and delete only your own comments".into(),
             ));
         }
         match &body {
-            Some(b) => q::edit_comment(tx, issue.id, comment, b),
-            None => q::delete_comment(tx, issue.id, comment),
+            Some(b) => stored::edit_comment(tx, issue.id, comment, b),
+            None => stored::delete_comment(tx, issue.id, comment),
         }
     })
     .await
@@ -406,7 +407,7 @@ pub async fn create_label(
     name: &str,
     color: &str,
     description: &str,
-) -> Result<q::Label> {
+) -> Result<stored::Label> {
     if !is_writer(access) {
         return Err(Error::Forbidden("only people who can push may manage labels".into()));
     }
@@ -419,7 +420,7 @@ pub async fn create_label(
         return Err(Error::invalid("the description is too long (200 characters at most)"));
     }
     let (id, description) = (repo.id, description.trim().to_string());
-    db.write(move |tx| q::insert_label(tx, id, &name, &color, &description))
+    db.write(move |tx| stored::insert_label(tx, id, &name, &color, &description))
         .await
 }
 
@@ -446,6 +447,6 @@ pub async fn create_milestone(
         return Err(Error::invalid("the start date is after the due date"));
     }
     let (id, description) = (repo.id, description.to_string());
-    db.write(move |tx| q::insert_milestone(tx, id, &title, &description, start.as_deref(), due.as_deref()))
+    db.write(move |tx| stored::insert_milestone(tx, id, &title, &description, start.as_deref(), due.as_deref()))
         .await
 }

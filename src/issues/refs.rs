@@ -9,7 +9,7 @@ use std::path::Path;
 use gix::ObjectId;
 
 use crate::db::Db;
-use crate::db::issues as q;
+use crate::db::issues as stored;
 use crate::db::ref_updates::{RefUpdate, ZERO_ID};
 use crate::db::repos::Repo;
 use crate::db::users::UserId;
@@ -22,7 +22,7 @@ const CLOSING: &[&str] = &[
 ];
 
 /// The issue numbers a message mentions, and those it closes, in order, once each.
-pub fn mentions(message: &str) -> (Vec<q::IssueNumber>, Vec<q::IssueNumber>) {
+pub fn mentions(message: &str) -> (Vec<stored::IssueNumber>, Vec<stored::IssueNumber>) {
     let (mut referenced, mut closes) = (Vec::new(), Vec::new());
     let bytes = message.as_bytes();
     for (at, _) in message.match_indices('#') {
@@ -33,7 +33,7 @@ pub fn mentions(message: &str) -> (Vec<q::IssueNumber>, Vec<q::IssueNumber>) {
         {
             continue;
         }
-        let Ok(n) = digits.parse::<q::IssueNumber>() else {
+        let Ok(n) = digits.parse::<stored::IssueNumber>() else {
             continue;
         };
         if n.0 == 0 {
@@ -117,7 +117,7 @@ pub async fn link_pushed_commits(
         new_commits(&path, &updates, &default_branch)
     })
     .await??;
-    let links: Vec<(String, Vec<q::IssueNumber>, Vec<q::IssueNumber>)> = commits
+    let links: Vec<(String, Vec<stored::IssueNumber>, Vec<stored::IssueNumber>)> = commits
         .into_iter()
         .filter_map(|(id, message, on_default)| {
             let (referenced, closes) = mentions(&message);
@@ -132,12 +132,12 @@ pub async fn link_pushed_commits(
     db.write(move |tx| {
         for (sha, referenced, closes) in &links {
             for n in referenced {
-                let Some(issue) = q::by_number(tx, repo_id, *n)? else {
+                let Some(issue) = stored::by_number(tx, repo_id, *n)? else {
                     continue;
                 };
-                q::add_event(tx, issue.id, pusher, "referenced", sha)?;
-                if closes.contains(n) && q::add_event(tx, issue.id, pusher, "closed_by_commit", sha)? {
-                    q::set_state(tx, issue.id, "closed", Some("completed"))?;
+                stored::add_event(tx, issue.id, pusher, "referenced", sha)?;
+                if closes.contains(n) && stored::add_event(tx, issue.id, pusher, "closed_by_commit", sha)? {
+                    stored::set_state(tx, issue.id, "closed", Some("completed"))?;
                 }
             }
         }

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::Page;
-use crate::db::issues::{self as q, Comment, Issue, Label, Milestone};
+use crate::db::issues::{self as stored, Comment, Issue, Label, Milestone};
 use crate::db::repos::Repo;
 use crate::error::{Error, Result};
 use crate::issues::{self, Change, Extras};
@@ -95,7 +95,7 @@ async fn list(
 ) -> Result<Json<Value>> {
     let filter = query.filter(30)?;
     let id = access.repo.id;
-    let (issues, _) = state.db.read(move |c| q::list(c, id, &filter)).await?;
+    let (issues, _) = state.db.read(move |c| stored::list(c, id, &filter)).await?;
     let base = html_base(&state, &headers, &access.repo);
     Ok(Json(Value::Array(
         issues.iter().map(|i| issue_json(&base, i)).collect(),
@@ -227,8 +227,8 @@ async fn comments(
     let list = state
         .db
         .read(move |c| {
-            let issue = q::by_number(c, repo_id, number)?.ok_or(Error::NotFound)?;
-            q::comments(c, issue.id)
+            let issue = stored::by_number(c, repo_id, number)?.ok_or(Error::NotFound)?;
+            stored::comments(c, issue.id)
         })
         .await?;
     Ok(Json(Value::Array(
@@ -253,8 +253,8 @@ async fn add_comment(
     let comment = state
         .db
         .read(move |c| {
-            let issue = q::by_number(c, repo_id, number)?.ok_or(Error::NotFound)?;
-            q::comment(c, issue.id, id)
+            let issue = stored::by_number(c, repo_id, number)?.ok_or(Error::NotFound)?;
+            stored::comment(c, issue.id, id)
         })
         .await?
         .ok_or(Error::NotFound)?;
@@ -268,7 +268,7 @@ async fn labels(
 ) -> Result<Json<Value>> {
     let (skip, take) = page.window()?;
     let id = access.repo.id;
-    let list = state.db.read(move |c| q::labels(c, id)).await?;
+    let list = state.db.read(move |c| stored::labels(c, id)).await?;
     Ok(Json(Value::Array(
         list.iter().skip(skip).take(take).map(label_json).collect(),
     )))
@@ -307,7 +307,7 @@ async fn milestones(
 ) -> Result<Json<Value>> {
     let (skip, take) = page.window()?;
     let id = access.repo.id;
-    let list = state.db.read(move |c| q::milestones(c, id)).await?;
+    let list = state.db.read(move |c| stored::milestones(c, id)).await?;
     Ok(Json(Value::Array(
         list.iter().skip(skip).take(take).map(milestone_json).collect(),
     )))
@@ -341,7 +341,7 @@ async fn create_milestone(
     let repo_id = access.repo.id;
     let m = state
         .db
-        .read(move |c| q::milestone_by_id(c, repo_id, id))
+        .read(move |c| stored::milestone_by_id(c, repo_id, id))
         .await?
         .ok_or(Error::NotFound)?;
     Ok((StatusCode::CREATED, Json(milestone_json(&m))).into_response())

@@ -8,7 +8,7 @@ use axum::extract::{Query, State};
 use axum::response::Redirect;
 use serde::Deserialize;
 
-use crate::db::issues::{self as q, Filter, Issue, Milestone};
+use crate::db::issues::{self as stored, Filter, Issue, Milestone};
 use crate::db::repos::Repo;
 use crate::error::{Error, Result};
 use crate::issues::{self, Change};
@@ -49,7 +49,7 @@ pub async fn handle(
     let (milestones, current, issues) = state
         .db
         .read(move |c| {
-            let milestones = q::milestones(c, repo_id)?;
+            let milestones = stored::milestones(c, repo_id)?;
             // The board of the requested milestone, else of the first open one.
             let current = wanted.or_else(|| milestones.iter().find(|m| m.state == "open").map(|m| m.title.clone()));
             let filter = Filter {
@@ -59,7 +59,7 @@ pub async fn handle(
                 per_page: BOARD_MAX,
                 ..Default::default()
             };
-            let (issues, _) = q::list(c, repo_id, &filter)?;
+            let (issues, _) = stored::list(c, repo_id, &filter)?;
             Ok((milestones, current, issues))
         })
         .await?;

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use std::sync::Arc;
 
-use crate::db::issues::{self as q, Filter, Issue, Label, Sort};
+use crate::db::issues::{self as stored, Filter, Issue, Label, Sort};
 use crate::db::repos::Repo;
 use crate::error::{Context, Error, Result};
 use crate::repos::Access;
@@ -170,16 +170,16 @@ pub async fn handle(
     let body = state
         .db
         .read(move |c| {
-            let version = q::version(c, repo.id)?;
+            let version = stored::version(c, repo.id)?;
             let base_query = base_query(&filter);
             let key = format!(
                 "issues:{}:{version}:{}:{}:{base_query}",
                 repo.id.0, filter.state, filter.page
             );
             pages.fragment(key, || {
-                let (issues, more) = q::list(c, repo.id, &filter)?;
-                let (open, closed) = q::counts(c, repo.id, &filter)?;
-                let (labels, milestones) = (q::labels(c, repo.id)?, q::milestone_titles(c, repo.id)?);
+                let (issues, more) = stored::list(c, repo.id, &filter)?;
+                let (open, closed) = stored::counts(c, repo.id, &filter)?;
+                let (labels, milestones) = (stored::labels(c, repo.id)?, stored::milestone_titles(c, repo.id)?);
                 let body = Body {
                     repo,
                     open,

@@ -5,7 +5,7 @@
 
 mod board;
 mod list;
-mod meta;
+mod planning;
 mod view;
 
 use axum::Router;
@@ -32,14 +32,17 @@ pub fn routes() -> Router<AppState> {
             "/{owner}/{repo}/issues/{number}/comments/{comment}/delete",
             post(view::delete_comment),
         )
-        .route("/{owner}/{repo}/issues/{number}/meta", post(view::set_meta))
-        .route("/{owner}/{repo}/labels", get(meta::labels).post(meta::create_label))
-        .route("/{owner}/{repo}/labels/{name}/delete", post(meta::delete_label))
+        .route("/{owner}/{repo}/issues/{number}/meta", post(view::update_sidebar))
+        .route(
+            "/{owner}/{repo}/labels",
+            get(planning::labels).post(planning::create_label),
+        )
+        .route("/{owner}/{repo}/labels/{name}/delete", post(planning::delete_label))
         .route(
             "/{owner}/{repo}/milestones",
-            get(meta::milestones).post(meta::create_milestone),
+            get(planning::milestones).post(planning::create_milestone),
         )
-        .route("/{owner}/{repo}/milestones/{id}/state", post(meta::milestone_state))
+        .route("/{owner}/{repo}/milestones/{id}/state", post(planning::milestone_state))
         .route("/{owner}/{repo}/board", get(board::handle).post(board::move_issue))
 }
 

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use crate::db::issues::IssueNumber;
-use crate::db::issues::{self as q, Issue, Label};
+use crate::db::issues::{self as stored, Issue, Label};
 use crate::db::repos::Repo;
 use crate::error::{Error, Result};
 use crate::issues::{self, Change};
@@ -194,15 +194,15 @@ async fn view(
     let (issue, comments, events, labels, milestones) = state
         .db
         .read(move |c| {
-            let issue = q::by_number(c, repo_id, number)?.ok_or(Error::NotFound)?;
-            let comments = q::comments(c, issue.id)?;
-            let events = q::events(c, issue.id)?;
+            let issue = stored::by_number(c, repo_id, number)?.ok_or(Error::NotFound)?;
+            let comments = stored::comments(c, issue.id)?;
+            let events = stored::events(c, issue.id)?;
             Ok((
                 issue,
                 comments,
                 events,
-                q::labels(c, repo_id)?,
-                q::milestone_titles(c, repo_id)?,
+                stored::labels(c, repo_id)?,
+                stored::milestone_titles(c, repo_id)?,
             ))
         })
         .await?;
@@ -396,7 +396,7 @@ pub async fn delete_comment(
 
 /// The sidebar form: labels as `label:NAME` checkboxes, assignees as a
 /// comma-separated list, the milestone and the board column.
-pub async fn set_meta(
+pub async fn update_sidebar(
     State(state): State<AppState>,
     SignedIn(user): SignedIn,
     nav: Nav,

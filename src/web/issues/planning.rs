@@ -1,5 +1,5 @@
-//! `/{owner}/{repo}/labels` and `/{owner}/{repo}/milestones`: lists for
-//! everyone who can read, forms for those who can push.
+//! Planning: `/{owner}/{repo}/labels` and `/{owner}/{repo}/milestones`,
+//! lists for everyone who can read, forms for those who can push.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use crate::db::issues::{self as q, Label, Milestone};
+use crate::db::issues::{self as stored, Label, Milestone};
 use crate::db::repos::Repo;
 use crate::error::{Error, Result};
 use crate::issues;
@@ -36,7 +36,7 @@ async fn labels_view(
     error: Option<String>,
 ) -> Result<LabelsView> {
     let id = access.repo.id;
-    let labels = state.db.read(move |c| q::labels(c, id)).await?;
+    let labels = state.db.read(move |c| stored::labels(c, id)).await?;
     Ok(LabelsView {
         nav,
         can_admin: access.access >= Access::Admin,
@@ -97,7 +97,7 @@ pub async fn delete_label(
     CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Redirect> {
     let id = access.repo.id;
-    if !state.db.write(move |tx| q::delete_label(tx, id, &name)).await? {
+    if !state.db.write(move |tx| stored::delete_label(tx, id, &name)).await? {
         return Err(Error::NotFound);
     }
     Ok(Redirect::to(&format!(
@@ -125,7 +125,7 @@ async fn milestones_view(
     error: Option<String>,
 ) -> Result<MilestonesView> {
     let id = access.repo.id;
-    let milestones = state.db.read(move |c| q::milestones(c, id)).await?;
+    let milestones = state.db.read(move |c| stored::milestones(c, id)).await?;
     Ok(MilestonesView {
         nav,
         can_admin: access.access >= Access::Admin,
@@ -195,7 +195,7 @@ pub async fn milestone_state(
     let repo_id = access.repo.id;
     if !state
         .db
-        .write(move |tx| q::set_milestone_state(tx, repo_id, id, &form.state))
+        .write(move |tx| stored::set_milestone_state(tx, repo_id, id, &form.state))
         .await?
     {
         return Err(Error::NotFound);
