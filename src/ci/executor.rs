@@ -48,7 +48,7 @@ impl RunInfo {
         RunInfo {
             sha: run.head_sha.clone(),
             branch: run.head_branch.clone(),
-            repository: format!("{}/{}", repo.owner, repo.name),
+            repository: repo.full_name(),
             owner: repo.owner.clone(),
             run_id: run.id,
             run_number: run.run_number,

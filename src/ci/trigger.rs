@@ -71,7 +71,7 @@ impl Origin<'_> {
                 "sha": self.sha,
                 "ref": self.ref_name,
                 "ref_name": self.short_ref(),
-                "repository": format!("{}/{}", self.repo.owner, self.repo.name),
+                "repository": self.repo.full_name(),
                 "repository_owner": self.repo.owner,
                 "event_name": self.event,
                 "workflow": workflow,

@@ -26,6 +26,11 @@ impl Repo {
     pub fn url(&self) -> String {
         format!("/{}/{}", self.owner, self.name)
     }
+
+    /// `owner/name`, as titles and GitHub's `full_name` say it.
+    pub fn full_name(&self) -> String {
+        format!("{}/{}", self.owner, self.name)
+    }
 }
 
 const SELECT: &str = "SELECT repos.id, repos.owner_id, users.name, repos.name, repos.description, repos.is_private,

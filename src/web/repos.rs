@@ -19,6 +19,7 @@ use crate::db::repos::Repo;
 use crate::db::users::User;
 use crate::error::{Error, Result};
 use crate::repos;
+use crate::repos::Access;
 use crate::{db, repos::is_valid_user_name};
 
 pub fn routes() -> Router<AppState> {
@@ -149,9 +150,7 @@ async fn profile(State(state): State<AppState>, nav: Nav, Path(owner): Path<Stri
 #[template(path = "repos/settings.html")]
 struct SettingsView {
     nav: Nav,
-    repo: Repo,
-    can_admin: bool,
-    tab: &'static str,
+    header: RepoHeader,
     collaborators: Vec<Collaborator>,
     error: Option<String>,
     notice: Option<String>,
@@ -168,9 +167,7 @@ async fn settings_view(
     let collaborators = state.db.read(move |c| db::collaborators::list(c, id)).await?;
     Ok(SettingsView {
         nav,
-        repo,
-        can_admin: true,
-        tab: "settings",
+        header: RepoHeader::new(repo, Access::Admin, Tab::Settings),
         collaborators,
         error,
         notice,
@@ -223,4 +220,53 @@ async fn remove_collaborator(
         "/{}/{}/settings",
         access.repo.owner, access.repo.name
     )))
+}
+
+/// The header of every page of a repository: which one, its tabs, and
+/// whether the viewer sees Settings. Pages' views hold one; their
+/// templates extend `repos/base.html`.
+pub struct RepoHeader {
+    pub repo: Repo,
+    can_admin: bool,
+    tab: Tab,
+}
+
+/// The tabs of a repository's pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tab {
+    Code,
+    Commits,
+    Issues,
+    Runs,
+    Branches,
+    Tags,
+    Settings,
+}
+
+impl RepoHeader {
+    pub fn new(repo: Repo, access: Access, tab: Tab) -> RepoHeader {
+        RepoHeader {
+            repo,
+            can_admin: access >= Access::Admin,
+            tab,
+        }
+    }
+
+    /// Each tab the viewer sees: its link, its label, and whether it is this page's.
+    pub fn tabs(&self) -> Vec<(String, &'static str, bool)> {
+        let base = self.repo.url();
+        let all = [
+            (Tab::Code, "", "Code"),
+            (Tab::Commits, "/commits", "Commits"),
+            (Tab::Issues, "/issues", "Issues"),
+            (Tab::Runs, "/runs", "Runs"),
+            (Tab::Branches, "/branches", "Branches"),
+            (Tab::Tags, "/tags", "Tags"),
+            (Tab::Settings, "/settings", "Settings"),
+        ];
+        all.into_iter()
+            .filter(|(tab, _, _)| *tab != Tab::Settings || self.can_admin)
+            .map(|(tab, path, label)| (format!("{base}{path}"), label, tab == self.tab))
+            .collect()
+    }
 }

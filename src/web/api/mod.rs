@@ -54,7 +54,7 @@ fn repo_json(state: &AppState, headers: &HeaderMap, repo: &Repo) -> Value {
     json!({
         "id": repo.id.0,
         "name": repo.name,
-        "full_name": format!("{}/{}", repo.owner, repo.name),
+        "full_name": repo.full_name(),
         "owner": { "id": repo.owner_id.0, "login": repo.owner },
         "description": repo.description,
         "private": repo.is_private,

@@ -16,12 +16,11 @@ use serde::Deserialize;
 
 use super::tree::{LatestCommit, Switcher, TailParams, size};
 use super::{conditional, crumbs, etag, resolve, url_path, with_repo};
-use crate::db::repos::Repo;
 use crate::error::{Context, Error, Result};
 use crate::git::read::{self, EntryKind, Found};
 use crate::markup;
-use crate::repos::Access;
 use crate::web::access::{Read, RepoAccess};
+use crate::web::repos::{RepoHeader, Tab};
 use crate::web::{AppState, Nav};
 
 /// Files over this size are offered as a download only.
@@ -56,9 +55,7 @@ pub struct BlobQuery {
 #[template(path = "code/blob.html")]
 struct View {
     nav: Nav,
-    repo: Repo,
-    can_admin: bool,
-    tab: &'static str,
+    header: RepoHeader,
     rev: String,
     rev_url: String,
     path: String,
@@ -176,9 +173,7 @@ pub async fn handle(
     let tag = resolved.by_id.then(|| etag(&key, &nav));
     let view = View {
         nav,
-        can_admin: access.access >= Access::Admin,
-        repo: access.repo,
-        tab: "code",
+        header: RepoHeader::new(access.repo, access.access, Tab::Code),
         crumbs: crumbs(&resolved.path),
         rev_url: url_path(&resolved.rev),
         path_url: url_path(&resolved.path),

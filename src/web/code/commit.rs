@@ -12,11 +12,10 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use super::{conditional, date, etag, with_repo};
-use crate::db::repos::Repo;
 use crate::error::{Context, Error, Result};
 use crate::git::read::{self, CommitInfo, FileDiff, LineKind, Status};
-use crate::repos::Access;
 use crate::web::access::{Read, RepoAccess};
+use crate::web::repos::{RepoHeader, Tab};
 use crate::web::{AppState, Nav, rfc3339};
 
 /// What the page shows of a diff; the rest is in the patch.
@@ -38,9 +37,7 @@ const PATCH_LIMITS: read::Limits = read::Limits {
 #[template(path = "code/commit.html")]
 struct View {
     nav: Nav,
-    repo: Repo,
-    can_admin: bool,
-    tab: &'static str,
+    header: RepoHeader,
     id: String,
     summary: String,
     body: Arc<str>,
@@ -167,9 +164,7 @@ pub async fn handle(
     let tag = full_id.then(|| etag(&key, &nav));
     let view = View {
         nav,
-        can_admin: access.access >= Access::Admin,
-        repo: access.repo,
-        tab: "commits",
+        header: RepoHeader::new(access.repo, access.access, Tab::Commits),
         id: id.to_string(),
         summary,
         body,

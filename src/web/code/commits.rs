@@ -13,11 +13,10 @@ use serde::Deserialize;
 
 use super::tree::TailParams;
 use super::{conditional, date, default_ref, etag, resolve, url_path, with_repo};
-use crate::db::repos::Repo;
 use crate::error::{Context, Error, Result};
 use crate::git::read;
-use crate::repos::Access;
 use crate::web::access::{Read, RepoAccess};
+use crate::web::repos::{RepoHeader, Tab};
 use crate::web::runs::{CiStatus, statuses};
 use crate::web::{AppState, Nav, rfc3339};
 
@@ -36,9 +35,7 @@ pub struct LogQuery {
 #[template(path = "code/commits.html")]
 struct View {
     nav: Nav,
-    repo: Repo,
-    can_admin: bool,
-    tab: &'static str,
+    header: RepoHeader,
     rev: String,
     path: String,
     path_url: String,
@@ -164,9 +161,7 @@ async fn page(
     let tag = resolved.by_id.then(|| etag(&key, &nav));
     let view = View {
         nav,
-        can_admin: access.access >= Access::Admin,
-        repo: access.repo,
-        tab: "commits",
+        header: RepoHeader::new(access.repo, access.access, Tab::Commits),
         rev: resolved.rev,
         path_url: url_path(&path),
         path,

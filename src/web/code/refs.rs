@@ -6,11 +6,10 @@ use askama_web::WebTemplate;
 use axum::extract::State;
 
 use super::{date, url_path, with_repo};
-use crate::db::repos::Repo;
 use crate::error::Result;
 use crate::git::read;
-use crate::repos::Access;
 use crate::web::access::{Read, RepoAccess};
+use crate::web::repos::{RepoHeader, Tab};
 use crate::web::runs::{CiStatus, statuses};
 use crate::web::{AppState, Nav, rfc3339};
 
@@ -30,9 +29,7 @@ pub struct Row {
 #[template(path = "code/refs.html")]
 pub struct View {
     nav: Nav,
-    repo: Repo,
-    can_admin: bool,
-    tab: &'static str,
+    header: RepoHeader,
     tags: bool,
     rows: Vec<Row>,
 }
@@ -83,9 +80,7 @@ async fn list(State(state): State<AppState>, nav: Nav, access: RepoAccess<Read>,
     }
     Ok(View {
         nav,
-        can_admin: access.access >= Access::Admin,
-        repo: access.repo,
-        tab: if tags { "tags" } else { "branches" },
+        header: RepoHeader::new(access.repo, access.access, if tags { Tab::Tags } else { Tab::Branches }),
         tags,
         rows,
     })

@@ -11,13 +11,13 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::{conditional, crumbs, date, default_ref, etag, resolve, url_path, with_repo};
-use crate::db::repos::Repo;
 use crate::error::{Context, Error, Result};
 use crate::git::read::{self, EntryKind, Found, RefEntry, TreeEntry};
 use crate::markup;
 use crate::repos::Access;
 use crate::web::access::{Read, RepoAccess};
 use crate::web::repos::clone_url;
+use crate::web::repos::{RepoHeader, Tab};
 use crate::web::runs::{CiStatus, statuses};
 use crate::web::{AppState, Nav};
 
@@ -93,9 +93,7 @@ impl LatestCommit {
 #[template(path = "code/tree.html")]
 struct View {
     nav: Nav,
-    repo: Repo,
-    can_admin: bool,
-    tab: &'static str,
+    header: RepoHeader,
     /// Set on the repository's home page.
     home: Option<Home>,
     rev: String,
@@ -120,9 +118,7 @@ struct Home {
 #[template(path = "code/empty.html")]
 struct EmptyView {
     nav: Nav,
-    repo: Repo,
-    can_admin: bool,
-    tab: &'static str,
+    header: RepoHeader,
     can_write: bool,
     clone_url: String,
 }
@@ -215,9 +211,7 @@ pub async fn home(
         return Ok(EmptyView {
             nav,
             can_write: access.access >= Access::Write,
-            can_admin: access.access >= Access::Admin,
-            repo: access.repo,
-            tab: "code",
+            header: RepoHeader::new(access.repo, access.access, Tab::Code),
             clone_url: url,
         }
         .into_response());
@@ -280,9 +274,7 @@ async fn page(
     let view = View {
         ci,
         nav,
-        can_admin: access.access >= Access::Admin,
-        repo: access.repo,
-        tab: "code",
+        header: RepoHeader::new(access.repo, access.access, Tab::Code),
         home,
         crumbs: crumbs(&resolved.path),
         rev_url: url_path(&resolved.rev),

@@ -9,12 +9,12 @@ use axum::response::Redirect;
 use serde::Deserialize;
 
 use crate::db::issues::{self as stored, Filter, Issue, Milestone};
-use crate::db::repos::Repo;
 use crate::error::{Error, Result};
 use crate::issues::{self, Change};
 use crate::repos::Access;
 use crate::web::access::{Read, RepoAccess};
 use crate::web::auth::{CsrfForm, SignedIn, url_encode};
+use crate::web::repos::{RepoHeader, Tab};
 use crate::web::{AppState, Nav};
 
 /// Issues shown on one board, at most.
@@ -29,9 +29,7 @@ pub struct BoardQuery {
 #[template(path = "issues/board.html")]
 pub struct View {
     nav: Nav,
-    repo: Repo,
-    can_admin: bool,
-    tab: &'static str,
+    header: RepoHeader,
     can_write: bool,
     milestones: Vec<Milestone>,
     current: Option<String>,
@@ -81,10 +79,8 @@ pub async fn handle(
     }
     Ok(View {
         nav,
-        can_admin: access.access >= Access::Admin,
         can_write: access.access >= Access::Write,
-        repo: access.repo,
-        tab: "issues",
+        header: RepoHeader::new(access.repo, access.access, Tab::Issues),
         milestones,
         current,
         columns,

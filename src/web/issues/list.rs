@@ -12,10 +12,10 @@ use std::sync::Arc;
 use crate::db::issues::{self as stored, Filter, Issue, Label, Sort};
 use crate::db::repos::Repo;
 use crate::error::{Context, Error, Result};
-use crate::repos::Access;
 use crate::web::access::{Read, RepoAccess};
 use crate::web::auth::url_encode;
 use crate::web::code::date;
+use crate::web::repos::{RepoHeader, Tab};
 use crate::web::{AppState, Nav, rfc3339};
 
 pub const PER_PAGE: u32 = 25;
@@ -100,9 +100,7 @@ pub struct Row {
 #[template(path = "issues/list.html")]
 pub struct View {
     nav: Nav,
-    repo: Repo,
-    can_admin: bool,
-    tab: &'static str,
+    header: RepoHeader,
     body: Arc<str>,
 }
 
@@ -205,9 +203,7 @@ pub async fn handle(
         .await?;
     Ok(View {
         nav,
-        can_admin: access.access >= Access::Admin,
-        repo: access.repo,
-        tab: "issues",
+        header: RepoHeader::new(access.repo, access.access, Tab::Issues),
         body,
     })
 }

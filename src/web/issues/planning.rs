@@ -8,22 +8,20 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use crate::db::issues::{self as stored, Label, Milestone};
-use crate::db::repos::Repo;
 use crate::error::{Error, Result};
 use crate::issues;
 use crate::repos::Access;
 use crate::web::access::{Read, RepoAccess, Write};
 use crate::web::accounts::capitalize;
 use crate::web::auth::{CsrfForm, NoFields};
+use crate::web::repos::{RepoHeader, Tab};
 use crate::web::{AppState, Nav};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "issues/labels.html")]
 pub struct LabelsView {
     nav: Nav,
-    repo: Repo,
-    can_admin: bool,
-    tab: &'static str,
+    header: RepoHeader,
     can_write: bool,
     labels: Vec<Label>,
     error: Option<String>,
@@ -39,10 +37,8 @@ async fn labels_view(
     let labels = state.db.read(move |c| stored::labels(c, id)).await?;
     Ok(LabelsView {
         nav,
-        can_admin: access.access >= Access::Admin,
         can_write: access.access >= Access::Write,
-        repo: access.repo,
-        tab: "issues",
+        header: RepoHeader::new(access.repo, access.access, Tab::Issues),
         labels,
         error,
     })
@@ -110,9 +106,7 @@ pub async fn delete_label(
 #[template(path = "issues/milestones.html")]
 pub struct MilestonesView {
     nav: Nav,
-    repo: Repo,
-    can_admin: bool,
-    tab: &'static str,
+    header: RepoHeader,
     can_write: bool,
     milestones: Vec<Milestone>,
     error: Option<String>,
@@ -128,10 +122,8 @@ async fn milestones_view(
     let milestones = state.db.read(move |c| stored::milestones(c, id)).await?;
     Ok(MilestonesView {
         nav,
-        can_admin: access.access >= Access::Admin,
         can_write: access.access >= Access::Write,
-        repo: access.repo,
-        tab: "issues",
+        header: RepoHeader::new(access.repo, access.access, Tab::Issues),
         milestones,
         error,
     })

@@ -17,11 +17,11 @@ use crate::db::repos::Repo;
 use crate::error::{Error, Result};
 use crate::issues::{self, Change};
 use crate::markup;
-use crate::repos::Access;
 use crate::web::access::{Read, RepoAccess};
 use crate::web::accounts::capitalize;
 use crate::web::auth::{CsrfForm, NoFields, SignedIn};
 use crate::web::code::markdown_links;
+use crate::web::repos::{RepoHeader, Tab};
 use crate::web::{AppState, Nav, ago};
 
 #[derive(Deserialize)]
@@ -49,9 +49,7 @@ fn render(repo: &Repo, text: &str) -> String {
 #[template(path = "issues/new.html")]
 pub struct NewView {
     nav: Nav,
-    repo: Repo,
-    can_admin: bool,
-    tab: &'static str,
+    header: RepoHeader,
     title: String,
     body: String,
     error: Option<String>,
@@ -60,9 +58,7 @@ pub struct NewView {
 pub async fn new_form(SignedIn(_): SignedIn, nav: Nav, access: RepoAccess<Read>) -> NewView {
     NewView {
         nav,
-        can_admin: access.access >= Access::Admin,
-        repo: access.repo,
-        tab: "issues",
+        header: RepoHeader::new(access.repo, access.access, Tab::Issues),
         title: String::new(),
         body: String::new(),
         error: None,
@@ -103,9 +99,7 @@ pub async fn create(
             };
             let view = NewView {
                 nav,
-                can_admin: access.access >= Access::Admin,
-                repo: access.repo,
-                tab: "issues",
+                header: RepoHeader::new(access.repo, access.access, Tab::Issues),
                 title: form.title,
                 body: form.body,
                 error: Some(capitalize(&e.to_string())),
@@ -139,9 +133,7 @@ pub enum Entry {
 #[template(path = "issues/view.html")]
 pub struct View {
     nav: Nav,
-    repo: Repo,
-    can_admin: bool,
-    tab: &'static str,
+    header: RepoHeader,
     can_write: bool,
     can_edit: bool,
     issue: Issue,
@@ -247,11 +239,9 @@ async fn view(
     Ok(View {
         can_edit: writer || own,
         can_write: writer,
-        can_admin: access.access >= Access::Admin,
         body_html: render(&access.repo, &issue.body),
         opened: ago(issue.created_at),
-        repo: access.repo,
-        tab: "issues",
+        header: RepoHeader::new(access.repo, access.access, Tab::Issues),
         nav,
         issue,
         timeline: timeline.into_iter().map(|(_, _, e)| e).collect(),

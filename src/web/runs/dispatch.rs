@@ -24,9 +24,7 @@ pub struct InputField {
 #[template(path = "runs/dispatch.html")]
 pub struct DispatchView {
     nav: Nav,
-    repo: Repo,
-    can_admin: bool,
-    tab: &'static str,
+    header: RepoHeader,
     file: String,
     rev: String,
     name: String,
@@ -87,9 +85,7 @@ async fn dispatch_view(
         .collect();
     Ok(DispatchView {
         nav,
-        can_admin: access.access >= Access::Admin,
-        repo: access.repo,
-        tab: "runs",
+        header: RepoHeader::new(access.repo, access.access, Tab::Runs),
         name: target.workflow.name.clone().unwrap_or_else(|| file.to_string()),
         file: file.to_string(),
         rev: rev.to_string(),

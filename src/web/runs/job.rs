@@ -19,9 +19,7 @@ pub struct JobView {
     nav: Nav,
     /// Jobs run without a sandbox here (`--ci-sandbox off`): the page says so.
     unsandboxed: bool,
-    repo: Repo,
-    can_admin: bool,
-    tab: &'static str,
+    header: RepoHeader,
     run: Run,
     job: Job,
     state: (&'static str, &'static str),
@@ -138,9 +136,7 @@ pub(super) async fn job(
     Ok(JobView {
         unsandboxed: !state.ci.sandbox().is_on(),
         nav,
-        can_admin: access.access >= Access::Admin,
-        repo: access.repo,
-        tab: "runs",
+        header: RepoHeader::new(access.repo, access.access, Tab::Runs),
         state: badge(job.status, job.conclusion),
         running: job.status.is_open(),
         steps: steps

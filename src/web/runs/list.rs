@@ -15,9 +15,7 @@ pub struct ListView {
     nav: Nav,
     /// Jobs run without a sandbox here (`--ci-sandbox off`): the page says so.
     unsandboxed: bool,
-    repo: Repo,
-    can_admin: bool,
-    tab: &'static str,
+    header: RepoHeader,
     runs: Vec<RunRow>,
     total: i64,
     can_write: bool,
@@ -85,9 +83,7 @@ pub(super) async fn list(
         statuses: runs::STATUSES.iter().chain(&runs::CONCLUSIONS).copied().collect(),
         nav,
         can_write: access.access >= Access::Write,
-        can_admin: access.access >= Access::Admin,
-        repo: access.repo,
-        tab: "runs",
+        header: RepoHeader::new(access.repo, access.access, Tab::Runs),
         runs: list
             .into_iter()
             .map(|run| RunRow {

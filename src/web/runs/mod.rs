@@ -25,6 +25,7 @@ use crate::db::repos::Repo;
 use crate::db::runs::{self, Job, JobId, Run, RunNumber, Step};
 use crate::error::{Error, Result};
 use crate::repos::Access;
+use crate::web::repos::{RepoHeader, Tab};
 
 pub fn routes() -> Router<AppState> {
     Router::new()

@@ -7,9 +7,7 @@ use super::*;
 #[template(path = "runs/secrets.html")]
 pub struct SecretsView {
     nav: Nav,
-    repo: Repo,
-    can_admin: bool,
-    tab: &'static str,
+    header: RepoHeader,
     names: Vec<(String, String)>,
     error: Option<String>,
 }
@@ -24,9 +22,7 @@ async fn secrets_view(
     let list = state.db.read(move |c| crate::db::secrets::all(c, id)).await?;
     Ok(SecretsView {
         nav,
-        can_admin: access.access >= Access::Admin,
-        repo: access.repo,
-        tab: "settings",
+        header: RepoHeader::new(access.repo, access.access, Tab::Settings),
         names: list.into_iter().map(|s| (s.name, ago(s.updated_at))).collect(),
         error,
     })

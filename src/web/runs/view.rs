@@ -23,9 +23,7 @@ pub struct RunView {
     nav: Nav,
     /// Jobs run without a sandbox here (`--ci-sandbox off`): the page says so.
     unsandboxed: bool,
-    repo: Repo,
-    can_admin: bool,
-    tab: &'static str,
+    header: RepoHeader,
     run: Run,
     state: (&'static str, &'static str),
     when: String,
@@ -76,9 +74,7 @@ pub(super) async fn view(
         unsandboxed: !state.ci.sandbox().is_on(),
         nav,
         can_write: access.access >= Access::Write,
-        can_admin: access.access >= Access::Admin,
-        repo: access.repo,
-        tab: "runs",
+        header: RepoHeader::new(access.repo, access.access, Tab::Runs),
         state: badge(run.status, run.conclusion),
         rerun: (
             state::may_rerun(run.status, run.conclusion, run.error.is_some(), false).is_ok(),
