@@ -19,6 +19,7 @@ pub mod ids;
 pub mod issues;
 pub mod markup;
 pub mod repos;
+pub mod sync;
 pub mod time;
 pub mod web;
 

@@ -44,7 +44,7 @@ impl<K: std::hash::Hash + Eq + Clone> Failures<K> {
 
     /// How long `key` must still wait, if it must.
     fn wait(&self, key: &K) -> Option<Duration> {
-        let refused = self.refused.lock().unwrap_or_else(|e| e.into_inner());
+        let refused = crate::sync::lock(&self.refused);
         refused
             .get(key)
             .and_then(|until| until.checked_duration_since(Instant::now()))
@@ -53,7 +53,7 @@ impl<K: std::hash::Hash + Eq + Clone> Failures<K> {
     fn failed(&self, key: &K) {
         if let Err(not_until) = self.limiter.check_key(key) {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
-            let mut refused = self.refused.lock().unwrap_or_else(|e| e.into_inner());
+            let mut refused = crate::sync::lock(&self.refused);
             let now = Instant::now();
             if refused.len() >= MAX_REFUSED {
                 refused.retain(|_, until| *until > now);
@@ -98,7 +98,7 @@ impl Passwords {
     pub async fn turn(&self, name: &str) -> Turn<'_> {
         let key = name.to_ascii_lowercase();
         let lock = {
-            let mut checking = self.checking.lock().unwrap_or_else(|e| e.into_inner());
+            let mut checking = crate::sync::lock(&self.checking);
             checking.entry(key.clone()).or_default().clone()
         };
         let guard = lock.clone().lock_owned().await;
@@ -142,7 +142,7 @@ pub struct Turn<'a> {
 impl Drop for Turn<'_> {
     fn drop(&mut self) {
         self._guard = None;
-        let mut checking = self.passwords.checking.lock().unwrap_or_else(|e| e.into_inner());
+        let mut checking = crate::sync::lock(&self.passwords.checking);
         // The last one out removes the account's lock.
         if checking.get(&self.key).is_some_and(|l| Arc::strong_count(l) == 1) {
             checking.remove(&self.key);

@@ -184,7 +184,7 @@ impl Ci {
         }
         // Jobs asked to stop (cancel, cancel-in-progress, fail-fast).
         {
-            let mut running = self.running.lock().expect("running set poisoned");
+            let mut running = crate::sync::lock(&self.running);
             for j in jobs
                 .iter()
                 .filter(|j| j.cancel_requested && j.status == Status::InProgress)
@@ -239,7 +239,7 @@ impl Ci {
             }
             let cancel = Arc::new(Notify::new());
             {
-                let mut running = self.running.lock().expect("running set poisoned");
+                let mut running = crate::sync::lock(&self.running);
                 if running.len() >= self.limits.jobs || running.contains_key(&j.id) {
                     continue;
                 }
@@ -253,7 +253,7 @@ impl Ci {
             }
             let id = j.id;
             if !self.db.write(move |tx| runs::start_job(tx, id)).await? {
-                self.running.lock().expect("running set poisoned").remove(&id);
+                crate::sync::lock(&self.running).remove(&id);
                 continue;
             }
             *started.entry((j.run_id, j.key.as_str())).or_default() += 1;
@@ -295,7 +295,7 @@ impl Ci {
                 if let Err(e) = recorded {
                     tracing::error!("recording the end of job {id}: {e}");
                 }
-                this.running.lock().expect("running set poisoned").remove(&id);
+                crate::sync::lock(&this.running).remove(&id);
                 this.wake();
             });
         }

@@ -90,13 +90,13 @@ impl Db {
     }
 
     pub fn read_blocking<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let conn = self.inner.readers.lock().expect("reader pool poisoned").pop();
+        let conn = crate::sync::lock(&self.inner.readers).pop();
         let conn = match conn {
             Some(c) => c,
             None => connect(&self.inner.path, OpenFlags::SQLITE_OPEN_READ_ONLY)?,
         };
         let result = f(&conn);
-        let mut idle = self.inner.readers.lock().expect("reader pool poisoned");
+        let mut idle = crate::sync::lock(&self.inner.readers);
         if idle.len() < IDLE_READERS {
             idle.push(conn);
         }
@@ -104,11 +104,8 @@ impl Db {
     }
 
     pub fn write_blocking<T>(&self, f: impl FnOnce(&Transaction) -> Result<T>) -> Result<T> {
-        let mut conn = self
-            .inner
-            .writer
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // A transaction a panic left open is rolled back when `tx` drops.
+        let mut conn = crate::sync::lock(&self.inner.writer);
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let value = f(&tx)?;
         tx.commit()?;

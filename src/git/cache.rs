@@ -18,36 +18,30 @@ pub struct RepoCache {
 impl RepoCache {
     /// A handle on the repository at `path` (blocking: opens it on a miss).
     pub fn repo(&self, path: &Path) -> Result<gix::Repository> {
-        if let Some(r) = self.handles.lock().expect("cache poisoned").get(path) {
+        if let Some(r) = crate::sync::lock(&self.handles).get(path) {
             return Ok(r.to_thread_local());
         }
         let opened = gix::open_opts(path, gix::open::Options::isolated())
             .with_context(|| format!("could not open repository {}", path.display()))?
             .into_sync();
         let local = opened.to_thread_local();
-        self.handles
-            .lock()
-            .expect("cache poisoned")
-            .insert(path.to_path_buf(), opened);
+        crate::sync::lock(&self.handles).insert(path.to_path_buf(), opened);
         Ok(local)
     }
 
     /// Branches and tags of the repository (blocking on a miss).
     pub fn refs(&self, path: &Path, repo: &gix::Repository) -> Result<Arc<Vec<RefEntry>>> {
-        if let Some(r) = self.refs.lock().expect("cache poisoned").get(path) {
+        if let Some(r) = crate::sync::lock(&self.refs).get(path) {
             return Ok(r.clone());
         }
         let refs = Arc::new(read::refs(repo)?);
-        self.refs
-            .lock()
-            .expect("cache poisoned")
-            .insert(path.to_path_buf(), refs.clone());
+        crate::sync::lock(&self.refs).insert(path.to_path_buf(), refs.clone());
         Ok(refs)
     }
 
     /// Forgets what a push may have changed.
     pub fn invalidate(&self, path: &Path) {
-        self.refs.lock().expect("cache poisoned").remove(path);
-        self.handles.lock().expect("cache poisoned").remove(path);
+        crate::sync::lock(&self.refs).remove(path);
+        crate::sync::lock(&self.handles).remove(path);
     }
 }

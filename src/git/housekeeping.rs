@@ -52,18 +52,13 @@ impl Housekeeper {
 
     /// Schedules `git gc --auto` for `repo` unless one is already queued.
     pub fn after_push(self: &Arc<Self>, repo: PathBuf) {
-        if !self
-            .pending
-            .lock()
-            .expect("housekeeping set poisoned")
-            .insert(repo.clone())
-        {
+        if !crate::sync::lock(&self.pending).insert(repo.clone()) {
             return;
         }
         let this = Arc::clone(self);
         tokio::spawn(async move {
             let _slot = this.slots.acquire().await;
-            this.pending.lock().expect("housekeeping set poisoned").remove(&repo);
+            crate::sync::lock(&this.pending).remove(&repo);
             this.run(&repo, GC_AUTO).await;
             // A repository that arrived in one big push has a single pack but
             // no bitmap, which `gc --auto` sees no reason to write: without it

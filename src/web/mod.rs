@@ -75,12 +75,7 @@ impl AppState {
     /// The lock that serialises pushes to one repository, so each ref update
     /// is attributed to the push that made it.
     fn push_lock(&self, repo: RepoId) -> Arc<tokio::sync::Mutex<()>> {
-        self.push_locks
-            .lock()
-            .expect("push locks poisoned")
-            .entry(repo)
-            .or_default()
-            .clone()
+        crate::sync::lock(&self.push_locks).entry(repo).or_default().clone()
     }
 }
 

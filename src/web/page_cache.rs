@@ -4,7 +4,7 @@
 //! a budget of bytes.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use crate::error::Result;
 
@@ -34,10 +34,8 @@ impl PageCache {
         Ok(html)
     }
 
-    /// A cache is only ever a copy: a writer that panicked leaves entries
-    /// that are whole (each is one insert), so a poisoned lock is used on.
     fn fragments(&self) -> std::sync::MutexGuard<'_, Fragments> {
-        self.fragments.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::sync::lock(&self.fragments)
     }
 
     fn get(&self, key: &str) -> Option<Arc<str>> {
