@@ -96,6 +96,10 @@ if (log && window.EventSource) {
       if (word) word.textContent = step.state;
     }
   });
+  source.addEventListener("problem", (event) => {
+    source.close();
+    pre.append(document.createTextNode(`Hearth: ${event.data}\n`));
+  });
   source.addEventListener("end", () => {
     source.close();
     location.reload();

@@ -908,6 +908,123 @@ fn the_log_streams_live_while_the_job_runs() {
     );
 }
 
+/// Counts the times a file is opened, with inotify (closes are watched
+/// too: inotify merges an event into an unread one just like it).
+struct Opens {
+    fd: i32,
+}
+
+impl Opens {
+    fn watch(path: &std::path::Path) -> Opens {
+        use std::os::unix::ffi::OsStrExt;
+        let name = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+        // SAFETY: plain system calls on a descriptor this struct owns.
+        let fd = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
+        assert!(fd >= 0);
+        assert!(unsafe { libc::inotify_add_watch(fd, name.as_ptr(), libc::IN_OPEN | libc::IN_CLOSE) } >= 0);
+        Opens { fd }
+    }
+
+    /// Opens since the last call.
+    fn count(&self) -> usize {
+        let (mut n, mut buf) = (0, [0u8; 4096]);
+        loop {
+            // SAFETY: reads into a buffer of the length given.
+            let got = unsafe { libc::read(self.fd, buf.as_mut_ptr().cast(), buf.len()) };
+            if got <= 0 {
+                return n;
+            }
+            let mut at = 0;
+            while at < got as usize {
+                let event: libc::inotify_event = unsafe { std::ptr::read_unaligned(buf[at..].as_ptr().cast()) };
+                if event.mask & libc::IN_OPEN != 0 {
+                    n += 1;
+                }
+                at += std::mem::size_of::<libc::inotify_event>() + event.len as usize;
+            }
+        }
+    }
+}
+
+impl Drop for Opens {
+    fn drop(&mut self) {
+        // SAFETY: closes the descriptor opened in `watch`.
+        unsafe { libc::close(self.fd) };
+    }
+}
+
+#[test]
+fn two_viewers_of_a_running_job_are_told_its_lines_and_read_its_log_once() {
+    let r = repo();
+    let flag = common::Flag::new("viewers");
+    r.push_workflow(
+        "ticks.yml",
+        &format!(
+            "on: push\njobs:\n  ticks:\n    steps:\n      - run: |\n          {}\n          for i in $(seq 1 30); do echo tick $i; sleep 0.1; done\n          sleep 600\n",
+            flag.wait()
+        ),
+        "main",
+    );
+    let (run, job) = loop {
+        let runs = r.runs();
+        if let Some(run) = runs.first()
+            && let Some(j) = r.jobs(run).into_iter().next()
+            && j["status"] == "in_progress"
+        {
+            break (run.clone(), j);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let log = r.server.data.join(format!("runs/{}/{}.log", run["id"], job["id"]));
+    let opens = Opens::watch(&log);
+    let stream_url = format!("/alice/demo/runs/1/jobs/{}/stream", job["id"]);
+    let viewers: Vec<_> = (0..2)
+        .map(|_| {
+            let resp = common::client().get(r.server.url(&stream_url)).send().unwrap();
+            assert_eq!(resp.status(), 200);
+            std::io::BufReader::new(resp)
+        })
+        .collect();
+    // The job goes on only once both watch; each is told every tick, once.
+    flag.raise();
+    let seen: Vec<Vec<String>> = std::thread::scope(|s| {
+        let readers: Vec<_> = viewers
+            .into_iter()
+            .map(|mut body| {
+                s.spawn(move || {
+                    let events = read_events(&mut body, |e, d| e == "log" && d.contains("tick 30"));
+                    events
+                        .into_iter()
+                        .filter(|(e, _, _)| e == "log")
+                        .flat_map(|(_, _, d)| d.lines().map(str::to_string).collect::<Vec<_>>())
+                        .filter_map(|l| l.split_once(' ').map(|(_, text)| text.to_string()))
+                        .filter(|t| t.starts_with("tick "))
+                        .collect()
+                })
+            })
+            .collect();
+        readers.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let ticks: Vec<String> = (1..=30).map(|i| format!("tick {i}")).collect();
+    assert_eq!(seen[0], ticks);
+    assert_eq!(seen[1], ticks);
+    // Three seconds of output to two viewers: the log file was opened at
+    // most once for each (to catch up), not every few hundred milliseconds.
+    let opened = opens.count();
+    assert!(
+        opened <= 2,
+        "the log was opened {opened} times while two viewers watched"
+    );
+    let cancelled = r.server.api(
+        "POST",
+        &format!("/api/v1/repos/alice/demo/actions/runs/{}/cancel", run["id"]),
+        Some(&r.token),
+        None,
+    );
+    assert_eq!(cancelled.0, 202);
+    r.wait_run(1);
+}
+
 impl Repo {
     /// Waits until `pred` holds for the runs, or panics after 60 s.
     fn wait_until(&self, what: &str, pred: impl Fn(&[Value]) -> bool) -> Vec<Value> {

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
@@ -321,6 +322,8 @@ pub enum Record<'a> {
         run: RunId,
         repo: RepoId,
         data_dir: DataDir,
+        /// Where the job's viewers hear of its steps.
+        feed: Arc<super::live::Feed>,
     },
     Local {
         store: PathBuf,
@@ -336,10 +339,12 @@ impl Record<'_> {
         code: Option<i64>,
     ) -> Result<()> {
         match self {
-            Record::Server { db, job, .. } => {
+            Record::Server { db, job, feed, .. } => {
                 let job = *job;
                 db.write(move |tx| runs::set_step(tx, job, number, status, conclusion, code))
-                    .await
+                    .await?;
+                feed.step(number, status, conclusion);
+                Ok(())
             }
             Record::Local { .. } => Ok(()),
         }
@@ -830,7 +835,8 @@ pub(super) fn append_line(path: &Path, text: &str) -> std::io::Result<()> {
 }
 
 /// The job log: timestamped lines in a file, cut at `LOG_CAP_BYTES` with a
-/// marker; or, for `hearth ci run`, lines on the terminal after the job's name.
+/// marker, and told to the job's viewers as they come; or, for `hearth ci
+/// run`, lines on the terminal after the job's name.
 pub struct LogWriter {
     out: Box<dyn Write + Send>,
     /// `None`: lines are prefixed with the time; else with this.
@@ -839,19 +845,31 @@ pub struct LogWriter {
     truncated: bool,
     /// Values replaced by `***`: secrets, and what steps mask with `::add-mask::`.
     masks: Vec<String>,
+    /// Where the job's viewers hear of new lines.
+    feed: Option<Arc<super::live::Feed>>,
 }
 
 impl LogWriter {
+    /// Appends to the log at `path`, written behind by a thread of its own
+    /// (buffered, off the async runtime); dropping the writer waits until
+    /// all of it is in the file.
     pub fn open(path: &Path) -> Result<LogWriter> {
         let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
         let written = file.metadata()?.len();
         Ok(LogWriter {
-            out: Box::new(file),
+            out: Box::new(WrittenBehind::start(file)?),
             prefix: None,
             written,
             truncated: false,
             masks: Vec::new(),
+            feed: None,
         })
+    }
+
+    /// Tells `feed` each line from now on.
+    pub fn live(mut self, feed: Arc<super::live::Feed>) -> LogWriter {
+        self.feed = Some(feed);
+        self
     }
 
     /// Lines to standard output, each after `prefix`, never cut.
@@ -862,6 +880,7 @@ impl LogWriter {
             written: 0,
             truncated: false,
             masks: Vec::new(),
+            feed: None,
         }
     }
 
@@ -905,18 +924,74 @@ impl LogWriter {
             };
             return;
         }
-        let line = format!("{} {text}\n", crate::time::timestamp());
+        let mut line = format!("{} {text}\n", crate::time::timestamp());
         if self.written + line.len() as u64 > LOG_CAP_BYTES {
             self.truncated = true;
-            let _ = writeln!(
-                self.out,
-                "Hearth: log truncated at {} MiB; the job goes on.",
+            line = format!(
+                "Hearth: log truncated at {} MiB; the job goes on.\n",
                 LOG_CAP_BYTES >> 20
             );
-            return;
         }
+        let from = self.written;
         self.written += line.len() as u64;
         let _ = self.out.write_all(line.as_bytes());
+        if let Some(feed) = &self.feed {
+            feed.wrote(from, &line);
+        }
+    }
+}
+
+/// A file written by a thread of its own: writes are queued (a job's log
+/// is at most `LOG_CAP_BYTES`), and the thread writes them buffered,
+/// flushing whenever it has caught up. Dropping it waits for the thread.
+struct WrittenBehind {
+    queue: Option<std::sync::mpsc::Sender<Vec<u8>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl WrittenBehind {
+    fn start(file: std::fs::File) -> std::io::Result<WrittenBehind> {
+        let (queue, queued) = std::sync::mpsc::channel::<Vec<u8>>();
+        let thread = std::thread::Builder::new().name("job log".into()).spawn(move || {
+            let mut out = std::io::BufWriter::with_capacity(64 << 10, file);
+            while let Ok(bytes) = queued.recv() {
+                let _ = out.write_all(&bytes);
+                while let Ok(more) = queued.try_recv() {
+                    let _ = out.write_all(&more);
+                }
+                let _ = out.flush();
+            }
+        })?;
+        Ok(WrittenBehind {
+            queue: Some(queue),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Write for WrittenBehind {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let queue = self
+            .queue
+            .as_ref()
+            .ok_or_else(|| std::io::Error::other("the log is closed"))?;
+        queue
+            .send(buf.to_vec())
+            .map_err(|_| std::io::Error::other("the log's writer stopped"))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for WrittenBehind {
+    fn drop(&mut self) {
+        self.queue.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 

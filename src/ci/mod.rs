@@ -11,6 +11,7 @@ pub mod artifacts;
 pub mod cron;
 pub mod executor;
 pub mod expr;
+pub mod live;
 pub mod local;
 pub mod process;
 pub mod sandbox;

@@ -46,6 +46,8 @@ pub struct Ci {
     server_key: String,
     /// Running jobs, each with the signal that cancels it.
     running: Mutex<HashMap<JobId, Running>>,
+    /// What running jobs tell their viewers.
+    feeds: super::live::Feeds,
 }
 
 impl Ci {
@@ -67,7 +69,13 @@ impl Ci {
             limits,
             sandbox,
             running: Mutex::new(HashMap::new()),
+            feeds: Default::default(),
         })
+    }
+
+    /// The news of job `job` for its viewers (see `live`).
+    pub fn feed(&self, job: JobId) -> Arc<super::live::Feed> {
+        self.feeds.of(job)
     }
 
     /// What jobs run in.
@@ -219,6 +227,7 @@ impl Ci {
                 self.db
                     .write(move |tx| runs::finish_job(tx, id, Conclusion::Skipped))
                     .await?;
+                self.feeds.end(id);
                 continue;
             }
             if let Some(max) = spec.strategy.as_ref().and_then(|s| s.max_parallel) {
@@ -295,6 +304,7 @@ impl Ci {
                 if let Err(e) = recorded {
                     tracing::error!("recording the end of job {id}: {e}");
                 }
+                this.feeds.end(id);
                 crate::sync::lock(&this.running).remove(&id);
                 this.wake();
             });
@@ -342,7 +352,8 @@ impl Ci {
         let info = RunInfo::of(&run, &repo);
         let log = self.data_dir.job_log(run.id, job.id);
         std::fs::create_dir_all(log.parent().expect("log has a folder"))?;
-        let mut writer = LogWriter::open(&log)?;
+        let feed = self.feeds.of(job.id);
+        let mut writer = LogWriter::open(&log)?.live(feed.clone());
         if let Some(why) = self.sandbox.broken() {
             writer.line(&format!("Hearth: {why}"));
             return Ok((Conclusion::Failure, false));
@@ -406,6 +417,7 @@ impl Ci {
                 run: run.id,
                 repo: repo.id,
                 data_dir: self.data_dir.clone(),
+                feed,
             },
             limits: &self.limits,
         };

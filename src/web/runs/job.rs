@@ -3,6 +3,7 @@
 //! (`/stream`), and without JavaScript the page refreshes itself.
 
 use super::*;
+use crate::ci::live::{Feed, News, StepState};
 
 /// The most of a log a page shows: its end.
 const PAGE_LOG_BYTES: usize = 2 << 20;
@@ -111,24 +112,7 @@ pub(super) async fn job(
             Ok((run, job, steps))
         })
         .await?;
-    let mut log = tokio::fs::read(state.config.data_dir.job_log(run.id, job.id))
-        .await
-        .unwrap_or_default();
-    // Whole lines only: the live stream goes on from the end of the last one.
-    log.truncate(log.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1));
-    let log_end = log.len() as u64;
-    // A long log shows its end on the page (from a line start); the whole is a download.
-    let cut = log.len() > PAGE_LOG_BYTES;
-    let shown = if cut {
-        let from = log.len() - PAGE_LOG_BYTES;
-        let start = log[from..]
-            .iter()
-            .position(|b| *b == b'\n')
-            .map_or(log.len(), |i| from + i + 1);
-        &log[start..]
-    } else {
-        &log[..]
-    };
+    let (shown, log_end, cut) = log_tail(&state.config.data_dir.job_log(run.id, job.id)).await;
     let summary = tokio::fs::read_to_string(state.config.data_dir.job_summary(run.id, job.id))
         .await
         .ok()
@@ -149,11 +133,37 @@ pub(super) async fn job(
             .collect(),
         log_end,
         cut,
-        sections: sections(&strip_escapes(&String::from_utf8_lossy(shown))),
+        sections: sections(&strip_escapes(&String::from_utf8_lossy(&shown))),
         summary,
         run,
         job,
     })
+}
+
+/// The end of a log, whole lines from a line start, as much as a page
+/// shows (`PAGE_LOG_BYTES`; the whole is a download); where its last whole
+/// line ends, which the live stream goes on from; and whether the start is
+/// cut off. Only that end is read.
+async fn log_tail(path: &std::path::Path) -> (Vec<u8>, u64, bool) {
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
+    let Ok(mut f) = tokio::fs::File::open(path).await else {
+        return (Vec::new(), 0, false);
+    };
+    let len = f.metadata().await.map(|m| m.len()).unwrap_or(0);
+    let from = len.saturating_sub(PAGE_LOG_BYTES as u64);
+    let mut tail = Vec::new();
+    if f.seek(std::io::SeekFrom::Start(from)).await.is_err()
+        || (&mut f).take(len - from).read_to_end(&mut tail).await.is_err()
+    {
+        return (Vec::new(), 0, false);
+    }
+    tail.truncate(tail.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1));
+    let end = from + tail.len() as u64;
+    if from > 0 {
+        let start = tail.iter().position(|b| *b == b'\n').map_or(tail.len(), |i| i + 1);
+        tail.drain(..start);
+    }
+    (tail, end, from > 0)
 }
 
 #[derive(serde::Deserialize)]
@@ -164,8 +174,10 @@ pub struct StreamQuery {
 /// `/runs/{n}/jobs/{job}/stream`: the job's log as Server-Sent Events while
 /// it runs. `log` events carry new lines (their id is the byte offset to go
 /// on from, so a reconnecting browser resumes where it was), `steps` events
-/// the state of each step when it changes, and `end` closes the stream once
-/// the job is done and its log is sent.
+/// the state of each step when it changes, `problem` why the stream stops
+/// early, and `end` closes the stream once the job is done and its log is
+/// sent. The stream reads the log file once to catch up, then hears of new
+/// lines from the job itself (`ci::live`): viewers do not poll.
 pub(super) async fn job_stream(
     State(state): State<AppState>,
     access: RepoAccess<Read>,
@@ -174,25 +186,44 @@ pub(super) async fn job_stream(
     headers: axum::http::HeaderMap,
 ) -> Result<Sse<impl futures_util::Stream<Item = std::result::Result<Event, std::convert::Infallible>>>> {
     let id = access.repo.id;
-    let job = state
+    let (job, steps) = state
         .db
         .read(move |c| {
             let run = runs::by_number(c, id, number)?.ok_or(Error::NotFound)?;
-            runs::job(c, job)?.filter(|j| j.run_id == run.id).ok_or(Error::NotFound)
+            let job = runs::job(c, job)?
+                .filter(|j| j.run_id == run.id)
+                .ok_or(Error::NotFound)?;
+            let steps = runs::steps(c, job.id)?;
+            Ok((job, steps))
         })
         .await?;
     let resume = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok());
-    let tail = LogTail {
+    let mut tail = LogTail {
         db: state.db.clone(),
         path: state.config.data_dir.job_log(job.run_id, job.id),
+        feed: state.ci.feed(job.id),
         job: job.id,
         offset: resume.or(query.from).unwrap_or(0),
+        news: None,
+        ready: std::collections::VecDeque::new(),
         steps: String::new(),
         done: false,
     };
+    let states: Vec<StepState> = steps
+        .iter()
+        .map(|s| StepState {
+            number: s.number,
+            status: s.status,
+            conclusion: s.conclusion,
+        })
+        .collect();
+    tail.steps_event(&states);
+    if !job.status.is_open() {
+        tail.finish().await;
+    }
     let stream = futures_util::stream::unfold(tail, |mut tail| async move {
         let event = tail.next().await?;
         Some((Ok(event), tail))
@@ -200,12 +231,25 @@ pub(super) async fn job_stream(
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
+/// With no news for this long, a stream asks the database whether its job
+/// is still going (one not started may end without ever running: skipped,
+/// or cancelled while queued).
+const QUIET: std::time::Duration = std::time::Duration::from_secs(5);
+/// The most a `log` event carries of what is read from the file.
+const EVENT_BYTES: u64 = 256 << 10;
+
 /// Where a live log stream is.
 struct LogTail {
     db: crate::db::Db,
     path: std::path::PathBuf,
+    feed: std::sync::Arc<Feed>,
     job: JobId,
+    /// The byte of the log the viewer needs next.
     offset: u64,
+    /// The job's news, once caught up.
+    news: Option<tokio::sync::broadcast::Receiver<News>>,
+    /// Events to send before waiting for more.
+    ready: std::collections::VecDeque<Event>,
     /// The step states last sent.
     steps: String,
     done: bool,
@@ -214,45 +258,153 @@ struct LogTail {
 impl LogTail {
     /// The next event, waiting for one; `None` once the job is done.
     async fn next(&mut self) -> Option<Event> {
-        use tokio::io::{AsyncReadExt, AsyncSeekExt};
-        while !self.done {
-            // The job's state before its log: lines written before it ended are then in the file.
-            let job = self.job;
-            let (status, steps) = self
-                .db
-                .read(move |c| Ok((runs::job(c, job)?, runs::steps(c, job)?)))
-                .await
-                .ok()?;
-            if let Ok(mut f) = tokio::fs::File::open(&self.path).await
-                && f.seek(std::io::SeekFrom::Start(self.offset)).await.is_ok()
-            {
-                let mut buf = Vec::new();
-                let _ = f.take(256 << 10).read_to_end(&mut buf).await;
-                if let Some(end) = buf.iter().rposition(|b| *b == b'\n') {
-                    self.offset += end as u64 + 1;
-                    let text = strip_escapes(&String::from_utf8_lossy(&buf[..end]));
-                    return Some(Event::default().event("log").id(self.offset.to_string()).data(text));
+        use tokio::sync::broadcast::error::RecvError;
+        loop {
+            if let Some(event) = self.ready.pop_front() {
+                return Some(event);
+            }
+            if self.done {
+                return None;
+            }
+            let Some(news) = &mut self.news else {
+                self.catch_up().await;
+                continue;
+            };
+            match tokio::time::timeout(QUIET, news.recv()).await {
+                Ok(Ok(News::Lines { from, text })) => self.lines(from, &text).await,
+                Ok(Ok(News::Steps(states))) => self.steps_event(&states),
+                Ok(Ok(News::Ended) | Err(RecvError::Closed)) => self.finish().await,
+                // Fallen behind the job: catch up again from the file.
+                Ok(Err(RecvError::Lagged(_))) => self.news = None,
+                Err(_) => {
+                    let job = self.job;
+                    match self.db.read(move |c| runs::job(c, job)).await {
+                        Ok(Some(j)) if j.status.is_open() => {}
+                        Ok(_) => self.finish().await,
+                        Err(e) => self.problem(&e.to_string()),
+                    }
                 }
             }
-            let states: Vec<serde_json::Value> = steps
-                .iter()
-                .map(|s| {
-                    let (word, symbol) = badge(s.status, s.conclusion);
-                    serde_json::json!({ "number": s.number, "state": word, "symbol": symbol })
-                })
-                .collect();
-            let states = serde_json::Value::Array(states).to_string();
-            if states != self.steps {
-                self.steps = states.clone();
-                return Some(Event::default().event("steps").data(states));
-            }
-            if status.is_none_or(|j| !j.status.is_open()) {
-                self.done = true;
-                return Some(Event::default().event("end").data(Status::Completed.as_str()));
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         }
-        None
+    }
+
+    /// Subscribes to the job's news, and sends what came before: from the
+    /// file up to the lines the feed still holds, then those.
+    async fn catch_up(&mut self) {
+        let joined = self.feed.subscribe();
+        let held_from = joined.recent.first().map_or(u64::MAX, |r| r.0);
+        self.read_file(Some(held_from)).await;
+        for (from, text) in &joined.recent {
+            self.lines(*from, text).await;
+        }
+        self.steps_event(&joined.steps);
+        self.news = Some(joined.news);
+        if joined.ended {
+            self.finish().await;
+        }
+    }
+
+    /// New lines at byte `from`: sent from where the viewer is (read from
+    /// the file first should there be a gap).
+    async fn lines(&mut self, from: u64, text: &str) {
+        if from > self.offset {
+            self.read_file(Some(from)).await;
+        }
+        let end = from + text.len() as u64;
+        if end <= self.offset || from > self.offset {
+            return;
+        }
+        // Lines start at offsets the viewer was given: no line is split.
+        let rest = text.get((self.offset - from) as usize..).unwrap_or("");
+        self.offset = end;
+        self.log_event(rest);
+    }
+
+    /// Sends whole lines of the file from the viewer's offset, up to byte
+    /// `until` or its end.
+    async fn read_file(&mut self, until: Option<u64>) {
+        use tokio::io::{AsyncReadExt, AsyncSeekExt};
+        let Ok(mut f) = tokio::fs::File::open(&self.path).await else {
+            return;
+        };
+        loop {
+            let want = until.map_or(EVENT_BYTES, |u| u.saturating_sub(self.offset).min(EVENT_BYTES));
+            if want == 0 || f.seek(std::io::SeekFrom::Start(self.offset)).await.is_err() {
+                return;
+            }
+            let mut buf = Vec::new();
+            if (&mut f).take(want).read_to_end(&mut buf).await.is_err() {
+                return;
+            }
+            // Whole lines only: a line the writer has not finished waits.
+            let Some(end) = buf.iter().rposition(|b| *b == b'\n') else {
+                return;
+            };
+            self.offset += end as u64 + 1;
+            self.log_event(&String::from_utf8_lossy(&buf[..=end]));
+            if (buf.len() as u64) < want {
+                return;
+            }
+        }
+    }
+
+    fn log_event(&mut self, text: &str) {
+        let text = strip_escapes(text.strip_suffix('\n').unwrap_or(text));
+        self.ready
+            .push_back(Event::default().event("log").id(self.offset.to_string()).data(text));
+    }
+
+    fn steps_event(&mut self, states: &[StepState]) {
+        if states.is_empty() {
+            return;
+        }
+        let states: Vec<serde_json::Value> = states
+            .iter()
+            .map(|s| {
+                let (word, symbol) = badge(s.status, s.conclusion);
+                serde_json::json!({ "number": s.number, "state": word, "symbol": symbol })
+            })
+            .collect();
+        let states = serde_json::Value::Array(states).to_string();
+        if states != self.steps {
+            self.steps = states.clone();
+            self.ready.push_back(Event::default().event("steps").data(states));
+        }
+    }
+
+    /// The job is done: the rest of its log (all in the file by now), the
+    /// final step states, and the end.
+    async fn finish(&mut self) {
+        self.read_file(None).await;
+        let job = self.job;
+        match self.db.read(move |c| runs::steps(c, job)).await {
+            Ok(steps) => {
+                let states: Vec<StepState> = steps
+                    .iter()
+                    .map(|s| StepState {
+                        number: s.number,
+                        status: s.status,
+                        conclusion: s.conclusion,
+                    })
+                    .collect();
+                self.steps_event(&states);
+                self.ready
+                    .push_back(Event::default().event("end").data(Status::Completed.as_str()));
+                self.done = true;
+            }
+            Err(e) => self.problem(&e.to_string()),
+        }
+    }
+
+    /// The stream cannot go on: the viewer is told why, and it ends.
+    fn problem(&mut self, why: &str) {
+        tracing::error!("live log of job {}: {why}", self.job);
+        self.ready.push_back(
+            Event::default()
+                .event("problem")
+                .data("the live log stopped; reload the page to see the rest"),
+        );
+        self.done = true;
     }
 }
 
