@@ -4,6 +4,7 @@
 //! data directory names files after them.
 
 /// One kind of id: a newtype of `i64` with what storing and showing it needs.
+#[macro_export]
 macro_rules! integer_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
@@ -38,6 +39,7 @@ macro_rules! integer_id {
         }
     };
 }
+pub use integer_id;
 
 integer_id!(
     /// A run's id: unique in the server (the API's `run_id`).

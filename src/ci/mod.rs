@@ -9,6 +9,7 @@
 pub mod actions;
 pub mod artifacts;
 pub mod cron;
+pub mod deploy;
 pub mod executor;
 pub mod expr;
 pub mod live;

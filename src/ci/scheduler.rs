@@ -13,11 +13,12 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
+use super::deploy::Passage;
 use super::executor::{
     LogWriter, Record, RunInfo, RunWith, Work, append_line, contexts, job_env, run_steps, spec_of, wanted_by,
 };
 use super::process::kill_leftovers;
-use super::state::{self, Conclusion, NoRerun, Status};
+use super::state::{self, Conclusion, Gate, NoRerun, Status};
 use super::{trigger, workflow};
 use crate::config::CiLimits as Limits;
 use crate::data_dir::DataDir;
@@ -244,6 +245,27 @@ impl Ci {
                 let id = j.id;
                 if self.db.read(move |c| runs::job_group_busy(c, id)).await? {
                     continue;
+                }
+            }
+            if let Some(environment) = spec.environment.as_ref().map(|e| e.name.clone()) {
+                let job = (*j).clone();
+                let passage = self
+                    .db
+                    .write(move |tx| super::deploy::pass(tx, &job, &environment))
+                    .await?;
+                let log = self.data_dir.job_log(j.run_id, j.id);
+                match passage {
+                    Passage::Gate(Gate::Go) => {}
+                    Passage::Gate(Gate::Later) => continue,
+                    Passage::Gate(Gate::Hold) => {
+                        let _ = append_line(&log, "Hearth: waiting for a reviewer of the environment to approve");
+                        continue;
+                    }
+                    Passage::Refused(why) => {
+                        let _ = append_line(&log, &format!("Hearth: {why}"));
+                        self.feeds.end(j.id);
+                        continue;
+                    }
                 }
             }
             let cancel = Arc::new(Notify::new());

@@ -40,13 +40,15 @@ impl Status {
         self != Status::Completed
     }
 
-    /// Whether a move from `self` to `next` is one the rules allow. A
-    /// completed job never changes again (a re-run is a new run).
+    /// Whether a move from `self` to `next` is one the rules allow. A job
+    /// held at a gate goes back to the queue when let through; a completed
+    /// job never changes again (a re-run is a new run).
     pub fn can_become(self, next: Status) -> bool {
         use Status::*;
         matches!(
             (self, next),
             (Queued, Waiting)
+                | (Waiting, Queued)
                 | (Queued, InProgress)
                 | (Waiting, InProgress)
                 | (Queued | Waiting | InProgress, Completed)
@@ -140,6 +142,111 @@ macro_rules! stored_as_text {
 
 stored_as_text!(Status);
 stored_as_text!(Conclusion);
+
+/// Where a deployment is: held at its environment's gate, let through and
+/// waiting its turn, deploying, or ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Deployment {
+    Waiting,
+    Queued,
+    InProgress,
+    Success,
+    Failure,
+    Rejected,
+    Cancelled,
+}
+
+impl Deployment {
+    pub const ALL: [Deployment; 7] = [
+        Deployment::Waiting,
+        Deployment::Queued,
+        Deployment::InProgress,
+        Deployment::Success,
+        Deployment::Failure,
+        Deployment::Rejected,
+        Deployment::Cancelled,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Deployment::Waiting => "waiting",
+            Deployment::Queued => "queued",
+            Deployment::InProgress => "in_progress",
+            Deployment::Success => "success",
+            Deployment::Failure => "failure",
+            Deployment::Rejected => "rejected",
+            Deployment::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Deployment> {
+        Deployment::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// Ended, one way or another.
+    pub fn is_final(self) -> bool {
+        !matches!(self, Deployment::Waiting | Deployment::Queued | Deployment::InProgress)
+    }
+
+    /// The state GitHub's deployment statuses give it (they know no
+    /// rejection or cancel: a rejected deployment failed, a cancelled one
+    /// is inactive).
+    pub const fn github_state(self) -> &'static str {
+        match self {
+            Deployment::Rejected => "failure",
+            Deployment::Cancelled => "inactive",
+            other => other.as_str(),
+        }
+    }
+}
+
+impl fmt::Display for Deployment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+stored_as_text!(Deployment);
+
+/// A deployment job before it starts: its environment's gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gate {
+    /// Held: it waits for a reviewer (the job shows as waiting).
+    Hold,
+    /// Let through, but the environment is busy with another deployment
+    /// or its wait timer runs: it waits its turn, queued.
+    Later,
+    /// It may start.
+    Go,
+}
+
+/// The gate of a deployment in `state`, with `busy` another deployment of
+/// its environment going and `timer_done` its wait timer run out.
+pub fn gate(state: Deployment, busy: bool, timer_done: bool) -> Gate {
+    match state {
+        Deployment::Waiting => Gate::Hold,
+        _ if busy || !timer_done => Gate::Later,
+        _ => Gate::Go,
+    }
+}
+
+/// A new deployment: held for review when the environment has reviewers.
+pub fn deployment_created(reviewed: bool) -> Deployment {
+    if reviewed {
+        Deployment::Waiting
+    } else {
+        Deployment::Queued
+    }
+}
+
+/// The deployment of a job that ended with `conclusion`.
+pub fn deployment_ended(conclusion: Conclusion) -> Deployment {
+    match conclusion {
+        Conclusion::Success => Deployment::Success,
+        Conclusion::Cancelled | Conclusion::Skipped => Deployment::Cancelled,
+        Conclusion::Failure | Conclusion::TimedOut => Deployment::Failure,
+    }
+}
 
 /// A job as the rules see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -385,6 +492,7 @@ mod tests {
         assert!(Queued.can_become(InProgress));
         assert!(Queued.can_become(Waiting));
         assert!(Waiting.can_become(InProgress));
+        assert!(Waiting.can_become(Queued), "let through at its gate");
         assert!(Queued.can_become(Completed), "skipped or cancelled before it starts");
         assert!(InProgress.can_become(Completed));
         assert!(!InProgress.can_become(Queued));
@@ -514,6 +622,25 @@ mod tests {
         assert_eq!(rerun_job(Some(Failure), true), (Queued, None));
         assert_eq!(rerun_job(Some(Success), false), (Queued, None));
         assert_eq!(rerun_job(Some(Skipped), true), (Queued, None));
+    }
+
+    #[test]
+    fn a_deployment_passes_its_gate_when_reviewed_its_turn_come_and_its_timer_run() {
+        use super::Deployment as D;
+        assert_eq!(deployment_created(true), D::Waiting);
+        assert_eq!(deployment_created(false), D::Queued);
+        assert_eq!(gate(D::Waiting, false, true), Gate::Hold);
+        assert_eq!(gate(D::Queued, true, true), Gate::Later, "one deployment at a time");
+        assert_eq!(gate(D::Queued, false, false), Gate::Later, "the wait timer");
+        assert_eq!(gate(D::Queued, false, true), Gate::Go);
+        assert_eq!(deployment_ended(Success), D::Success);
+        assert_eq!(deployment_ended(TimedOut), D::Failure);
+        assert_eq!(deployment_ended(Cancelled), D::Cancelled);
+        assert_eq!(D::Rejected.github_state(), "failure");
+        assert!(D::Rejected.is_final() && !D::Queued.is_final());
+        for d in D::ALL {
+            assert_eq!(D::parse(d.as_str()), Some(d));
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@
 
 pub mod artifacts;
 pub mod collaborators;
+pub mod environments;
 pub mod issues;
 pub mod ref_updates;
 pub mod repos;
@@ -36,6 +37,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/006_ci_scheduling.sql"),
     include_str!("migrations/007_schedules.sql"),
     include_str!("migrations/008_artifacts.sql"),
+    include_str!("migrations/009_environments.sql"),
 ];
 
 /// Readers kept open for reuse; more are opened on demand under load.
@@ -134,6 +136,19 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
         tx.execute_batch(sql)?;
+        if sql.contains("PRAGMA writable_schema = ON") {
+            // Definitions edited in place: every connection, this one
+            // too, reads the schema again.
+            let version: i64 = tx.query_row("PRAGMA schema_version", [], |r| r.get(0))?;
+            tx.pragma_update(None, "schema_version", version + 1)?;
+            let ok: String = tx.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+            if ok != "ok" {
+                return Err(Error::internal(format!(
+                    "migration {} left the database damaged: {ok}",
+                    i + 1
+                )));
+            }
+        }
         tx.pragma_update(None, "user_version", i + 1)?;
         tracing::info!("database migrated to schema version {}", i + 1);
     }

@@ -294,8 +294,8 @@ pub fn start_job(conn: &Connection, job: JobId) -> Result<bool> {
         params![job, now, Status::InProgress, Status::Queued],
     )?;
     conn.execute(
-        "UPDATE runs SET status = ?3, updated_at = ?2 WHERE id = (SELECT run_id FROM jobs WHERE id = ?1) AND status = ?4",
-        params![job, now, Status::InProgress, Status::Queued],
+        "UPDATE runs SET status = ?3, updated_at = ?2 WHERE id = (SELECT run_id FROM jobs WHERE id = ?1) AND status IN (?4, ?5)",
+        params![job, now, Status::InProgress, Status::Queued, Status::Waiting],
     )?;
     Ok(started > 0)
 }
@@ -331,6 +331,7 @@ pub fn finish_job(conn: &Connection, job: JobId, conclusion: Conclusion) -> Resu
          WHERE job_id = ?1 AND status != ?3",
         params![job, now, Status::Completed, Conclusion::Skipped],
     )?;
+    super::environments::job_finished(conn, job, conclusion)?;
     let run: RunId = conn.query_row("SELECT run_id FROM jobs WHERE id = ?1", [job], |r| r.get(0))?;
     let outcomes = {
         let mut stmt = conn.prepare_cached("SELECT status, conclusion, allowed_failure FROM jobs WHERE run_id = ?1")?;
@@ -351,6 +352,28 @@ pub fn finish_job(conn: &Connection, job: JobId, conclusion: Conclusion) -> Resu
     } else {
         conn.execute("UPDATE runs SET updated_at = ?2 WHERE id = ?1", params![run, now])?;
     }
+    Ok(())
+}
+
+/// Holds a queued job at its environment's gate: it waits for a reviewer.
+pub fn hold_job(conn: &Connection, job: JobId) -> Result<()> {
+    conn.execute(
+        "UPDATE jobs SET status = ?2 WHERE id = ?1 AND status = ?3",
+        params![job, Status::Waiting, Status::Queued],
+    )?;
+    conn.execute(
+        "UPDATE runs SET status = ?2 WHERE id = (SELECT run_id FROM jobs WHERE id = ?1) AND status = ?3",
+        params![job, Status::Waiting, Status::Queued],
+    )?;
+    Ok(())
+}
+
+/// Lets a job held at its gate go back to the queue.
+pub fn release_job(conn: &Connection, job: JobId) -> Result<()> {
+    conn.execute(
+        "UPDATE jobs SET status = ?2 WHERE id = ?1 AND status = ?3",
+        params![job, Status::Queued, Status::Waiting],
+    )?;
     Ok(())
 }
 

@@ -59,6 +59,11 @@ pub fn count(conn: &Connection) -> Result<i64> {
     Ok(conn.query_row("SELECT count(*) FROM users", [], |r| r.get(0))?)
 }
 
+pub fn by_id(conn: &Connection, id: UserId) -> Result<Option<User>> {
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE id = ?1");
+    Ok(conn.query_row(&sql, [id.0], from_row).optional()?)
+}
+
 pub fn by_name(conn: &Connection, name: &str) -> Result<Option<User>> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE lower_name = ?1");
     Ok(conn.query_row(&sql, [name.to_lowercase()], from_row).optional()?)

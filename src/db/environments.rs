@@ -1,0 +1,358 @@
+//! The `environments` table with its reviewers and branch policies, and
+//! the `deployments` into them with their statuses and reviews.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::repos::RepoId;
+use super::users::UserId;
+use crate::ci::state::{self, Conclusion, Deployment};
+use crate::error::{Error, Result};
+use crate::ids::{JobId, RunId};
+
+crate::ids::integer_id!(
+    /// An environment's id: unique in the server.
+    EnvironmentId
+);
+crate::ids::integer_id!(
+    /// A deployment's id: unique in the server.
+    DeploymentId
+);
+
+#[derive(Debug, Clone)]
+pub struct Environment {
+    pub id: EnvironmentId,
+    pub repo_id: RepoId,
+    pub name: String,
+    /// Minutes a deployment waits before it starts.
+    pub wait_timer: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A branch or tag pattern that may deploy to an environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BranchPolicy {
+    pub id: i64,
+    pub name: String,
+    /// `branch` or `tag`.
+    pub kind: String,
+}
+
+const ENV_SELECT: &str = "SELECT id, repo_id, name, wait_timer, created_at, updated_at FROM environments";
+
+fn environment_from_row(r: &Row) -> rusqlite::Result<Environment> {
+    Ok(Environment {
+        id: r.get(0)?,
+        repo_id: RepoId(r.get(1)?),
+        name: r.get(2)?,
+        wait_timer: r.get(3)?,
+        created_at: r.get(4)?,
+        updated_at: r.get(5)?,
+    })
+}
+
+pub fn by_name(conn: &Connection, repo: RepoId, name: &str) -> Result<Option<Environment>> {
+    let sql = format!("{ENV_SELECT} WHERE repo_id = ?1 AND name = ?2 COLLATE NOCASE");
+    Ok(conn
+        .query_row(&sql, params![repo.0, name], environment_from_row)
+        .optional()?)
+}
+
+pub fn by_id(conn: &Connection, repo: RepoId, id: EnvironmentId) -> Result<Option<Environment>> {
+    let sql = format!("{ENV_SELECT} WHERE repo_id = ?1 AND id = ?2");
+    Ok(conn
+        .query_row(&sql, params![repo.0, id], environment_from_row)
+        .optional()?)
+}
+
+pub fn list(conn: &Connection, repo: RepoId) -> Result<Vec<Environment>> {
+    let mut stmt = conn.prepare(&format!("{ENV_SELECT} WHERE repo_id = ?1 ORDER BY name COLLATE NOCASE"))?;
+    let rows = stmt.query_map([repo.0], environment_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The environment `name` of `repo`, made on its first use.
+pub fn get_or_create(conn: &Connection, repo: RepoId, name: &str) -> Result<Environment> {
+    if let Some(e) = by_name(conn, repo, name)? {
+        return Ok(e);
+    }
+    let now = crate::time::now();
+    conn.execute(
+        "INSERT INTO environments (repo_id, name, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)",
+        params![repo.0, name, now],
+    )?;
+    by_name(conn, repo, name)?.ok_or(Error::NotFound)
+}
+
+pub fn set_wait_timer(conn: &Connection, env: EnvironmentId, minutes: i64) -> Result<()> {
+    conn.execute(
+        "UPDATE environments SET wait_timer = ?2, updated_at = ?3 WHERE id = ?1",
+        params![env, minutes, crate::time::now()],
+    )?;
+    Ok(())
+}
+
+pub fn reviewers(conn: &Connection, env: EnvironmentId) -> Result<Vec<super::users::User>> {
+    let sql = format!(
+        "SELECT {} FROM users WHERE id IN (SELECT user_id FROM environment_reviewers WHERE environment_id = ?1)
+         ORDER BY lower_name",
+        super::users::COLUMNS
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map([env], super::users::from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub fn set_reviewers(conn: &Connection, env: EnvironmentId, users: &[UserId]) -> Result<()> {
+    conn.execute("DELETE FROM environment_reviewers WHERE environment_id = ?1", [env])?;
+    for user in users {
+        conn.execute(
+            "INSERT OR IGNORE INTO environment_reviewers (environment_id, user_id) VALUES (?1, ?2)",
+            params![env, user.0],
+        )?;
+    }
+    Ok(())
+}
+
+pub fn is_reviewer(conn: &Connection, env: EnvironmentId, user: UserId) -> Result<bool> {
+    Ok(conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM environment_reviewers WHERE environment_id = ?1 AND user_id = ?2)",
+        params![env, user.0],
+        |r| r.get(0),
+    )?)
+}
+
+pub fn branch_policies(conn: &Connection, env: EnvironmentId) -> Result<Vec<BranchPolicy>> {
+    let mut stmt =
+        conn.prepare("SELECT id, name, type FROM environment_branch_policies WHERE environment_id = ?1 ORDER BY id")?;
+    let rows = stmt.query_map([env], |r| {
+        Ok(BranchPolicy {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            kind: r.get(2)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Adds a pattern; an existing one of the same name and kind is `Exists`.
+pub fn add_branch_policy(conn: &Connection, env: EnvironmentId, name: &str, kind: &str) -> Result<BranchPolicy> {
+    match conn.execute(
+        "INSERT INTO environment_branch_policies (environment_id, name, type) VALUES (?1, ?2, ?3)",
+        params![env, name, kind],
+    ) {
+        Ok(_) => Ok(BranchPolicy {
+            id: conn.last_insert_rowid(),
+            name: name.to_string(),
+            kind: kind.to_string(),
+        }),
+        Err(e) if super::is_unique_violation(&e) => Err(Error::Exists(format!(
+            "the environment allows the {kind} pattern {name:?} already"
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub fn delete_branch_policy(conn: &Connection, env: EnvironmentId, id: i64) -> Result<bool> {
+    Ok(conn.execute(
+        "DELETE FROM environment_branch_policies WHERE environment_id = ?1 AND id = ?2",
+        params![env, id],
+    )? > 0)
+}
+
+#[derive(Debug, Clone)]
+pub struct DeploymentRow {
+    pub id: DeploymentId,
+    pub repo_id: RepoId,
+    pub environment_id: EnvironmentId,
+    pub environment: String,
+    pub run_id: RunId,
+    pub job_id: JobId,
+    pub sha: String,
+    pub ref_name: String,
+    pub state: Deployment,
+    pub url: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const DEPLOYMENT_SELECT: &str = "SELECT d.id, d.repo_id, d.environment_id, e.name, d.run_id, d.job_id, d.sha, d.ref,
+    d.state, d.url, d.created_at, d.updated_at FROM deployments d JOIN environments e ON e.id = d.environment_id";
+
+fn deployment_from_row(r: &Row) -> rusqlite::Result<DeploymentRow> {
+    Ok(DeploymentRow {
+        id: r.get(0)?,
+        repo_id: RepoId(r.get(1)?),
+        environment_id: r.get(2)?,
+        environment: r.get(3)?,
+        run_id: r.get(4)?,
+        job_id: r.get(5)?,
+        sha: r.get(6)?,
+        ref_name: r.get(7)?,
+        state: r.get(8)?,
+        url: r.get(9)?,
+        created_at: r.get(10)?,
+        updated_at: r.get(11)?,
+    })
+}
+
+/// The deployment of job `job`, if it deploys and has reached its gate.
+pub fn deployment_of_job(conn: &Connection, job: JobId) -> Result<Option<DeploymentRow>> {
+    let sql = format!("{DEPLOYMENT_SELECT} WHERE d.job_id = ?1");
+    Ok(conn.query_row(&sql, [job], deployment_from_row).optional()?)
+}
+
+pub fn deployment(conn: &Connection, repo: RepoId, id: DeploymentId) -> Result<Option<DeploymentRow>> {
+    let sql = format!("{DEPLOYMENT_SELECT} WHERE d.repo_id = ?1 AND d.id = ?2");
+    Ok(conn
+        .query_row(&sql, params![repo.0, id], deployment_from_row)
+        .optional()?)
+}
+
+/// Deployments of `repo`, newest first; of one environment when given.
+pub fn deployments(
+    conn: &Connection,
+    repo: RepoId,
+    environment: Option<&str>,
+    limit: u32,
+    offset: u32,
+) -> Result<Vec<DeploymentRow>> {
+    let sql = format!(
+        "{DEPLOYMENT_SELECT} WHERE d.repo_id = ?1 AND (?2 IS NULL OR e.name = ?2 COLLATE NOCASE)
+         ORDER BY d.id DESC LIMIT {limit} OFFSET {offset}"
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map(params![repo.0, environment], deployment_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The deployments of run `run` held at their gates.
+pub fn waiting_in_run(conn: &Connection, run: RunId) -> Result<Vec<DeploymentRow>> {
+    let sql = format!("{DEPLOYMENT_SELECT} WHERE d.run_id = ?1 AND d.state = ?2 ORDER BY d.id");
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map(params![run, Deployment::Waiting], deployment_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Records the deployment of a job reaching its environment's gate.
+pub fn create_deployment(
+    conn: &Connection,
+    env: &Environment,
+    run: RunId,
+    job: JobId,
+    sha: &str,
+    ref_name: &str,
+    state: Deployment,
+) -> Result<DeploymentRow> {
+    let now = crate::time::now();
+    conn.execute(
+        "INSERT INTO deployments (repo_id, environment_id, run_id, job_id, sha, ref, state, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+        params![env.repo_id.0, env.id, run, job, sha, ref_name, state, now],
+    )?;
+    let id = DeploymentId(conn.last_insert_rowid());
+    add_status(conn, id, state, "")?;
+    deployment(conn, env.repo_id, id)?.ok_or(Error::NotFound)
+}
+
+/// Moves deployment `id` to `state`, with a status saying so.
+pub fn set_state(conn: &Connection, id: DeploymentId, state: Deployment, description: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE deployments SET state = ?2, updated_at = ?3 WHERE id = ?1",
+        params![id, state, crate::time::now()],
+    )?;
+    add_status(conn, id, state, description)
+}
+
+pub fn set_url(conn: &Connection, id: DeploymentId, url: &str) -> Result<()> {
+    conn.execute("UPDATE deployments SET url = ?2 WHERE id = ?1", params![id, url])?;
+    Ok(())
+}
+
+fn add_status(conn: &Connection, id: DeploymentId, state: Deployment, description: &str) -> Result<()> {
+    conn.execute(
+        "INSERT INTO deployment_statuses (deployment_id, state, description, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![id, state, description, crate::time::now()],
+    )?;
+    Ok(())
+}
+
+/// A job ended: its deployment, if any and still open, ends with it.
+pub fn job_finished(conn: &Connection, job: JobId, conclusion: Conclusion) -> Result<()> {
+    if let Some(d) = deployment_of_job(conn, job)?
+        && !d.state.is_final()
+    {
+        set_state(conn, d.id, state::deployment_ended(conclusion), "")?;
+    }
+    Ok(())
+}
+
+/// Whether another deployment of environment `env` than `except` deploys now.
+pub fn busy(conn: &Connection, env: EnvironmentId, except: DeploymentId) -> Result<bool> {
+    Ok(conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM deployments WHERE environment_id = ?1 AND id != ?2 AND state = ?3)",
+        params![env, except, Deployment::InProgress],
+        |r| r.get(0),
+    )?)
+}
+
+#[derive(Debug, Clone)]
+pub struct Status {
+    pub id: i64,
+    pub state: Deployment,
+    pub description: String,
+    pub created_at: i64,
+}
+
+pub fn statuses(conn: &Connection, id: DeploymentId) -> Result<Vec<Status>> {
+    let mut stmt = conn.prepare(
+        "SELECT id, state, description, created_at FROM deployment_statuses WHERE deployment_id = ?1 ORDER BY id DESC",
+    )?;
+    let rows = stmt.query_map([id], |r| {
+        Ok(Status {
+            id: r.get(0)?,
+            state: r.get(1)?,
+            description: r.get(2)?,
+            created_at: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+#[derive(Debug, Clone)]
+pub struct Review {
+    pub user: Option<String>,
+    pub approved: bool,
+    pub comment: String,
+    pub created_at: i64,
+}
+
+pub fn add_review(conn: &Connection, id: DeploymentId, user: UserId, approved: bool, comment: &str) -> Result<()> {
+    conn.execute(
+        "INSERT INTO deployment_reviews (deployment_id, user_id, state, comment, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            id,
+            user.0,
+            if approved { "approved" } else { "rejected" },
+            comment,
+            crate::time::now()
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn reviews(conn: &Connection, id: DeploymentId) -> Result<Vec<Review>> {
+    let mut stmt = conn.prepare(
+        "SELECT u.name, r.state, r.comment, r.created_at FROM deployment_reviews r
+         LEFT JOIN users u ON u.id = r.user_id WHERE r.deployment_id = ?1 ORDER BY r.id",
+    )?;
+    let rows = stmt.query_map([id], |r| {
+        Ok(Review {
+            user: r.get(0)?,
+            approved: r.get::<_, String>(1)? == "approved",
+            comment: r.get(2)?,
+            created_at: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

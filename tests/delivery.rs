@@ -1,0 +1,248 @@
+//! Delivery through real pushes: environments made on first use, a gate
+//! that holds prod for its reviewers (approve, reject, a non-reviewer, a
+//! second decision), every deployment and its statuses recorded in
+//! GitHub's shapes, and branch rules.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::ci::{Repo, repo};
+use serde_json::{Value, json};
+
+const PIPELINE: &str = "on: push
+jobs:
+  build:
+    steps:
+      - run: echo built
+  beta:
+    needs: build
+    environment: beta
+    steps:
+      - run: echo to beta
+  prod:
+    needs: beta
+    environment:
+      name: prod
+      url: https://prod.example
+    steps:
+      - run: echo to prod
+";
+
+fn call(r: &Repo, method: &str, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+    r.server
+        .api(method, &format!("/api/v1/repos/alice/demo{path}"), Some(token), body)
+}
+
+/// Waits until job `key` of run `n` has `status`.
+fn wait_job(r: &Repo, n: i64, key: &str, status: &str) -> (Value, Value) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(run) = r.runs().into_iter().find(|run| run["run_number"] == n) {
+            let jobs = r.jobs(&run);
+            if let Some(j) = jobs.iter().find(|j| j["key"] == key && j["status"] == status) {
+                return (run.clone(), j.clone());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "job {key} of run #{n} never was {status}: {jobs:?}"
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn user_id(r: &Repo, token: &str) -> i64 {
+    let (status, me) = r.server.api("GET", "/api/v1/user", Some(token), None);
+    assert_eq!(status, 200);
+    me["id"].as_i64().unwrap()
+}
+
+#[test]
+fn prod_waits_for_its_reviewer_who_approves_or_rejects_and_every_deployment_is_recorded() {
+    let r = repo();
+    let bob = r.server.user("bob", "pw-bob-1234", false);
+    let (status, _) = call(
+        &r,
+        "PUT",
+        "/collaborators/bob",
+        &r.token,
+        Some(json!({"permission": "write"})),
+    );
+    assert_eq!(status, 204);
+    // prod needs alice; beta is made by its first deployment.
+    let alice = user_id(&r, &r.token);
+    let (status, env) = call(
+        &r,
+        "PUT",
+        "/environments/prod",
+        &r.token,
+        Some(json!({"reviewers": [{"type": "User", "id": alice}]})),
+    );
+    assert_eq!(status, 200, "{env}");
+    assert_eq!(env["protection_rules"][0]["type"], "required_reviewers");
+    assert_eq!(env["protection_rules"][0]["reviewers"][0]["reviewer"]["login"], "alice");
+    // Only admins configure environments; a reviewer must be able to push.
+    let (status, _) = call(&r, "PUT", "/environments/prod", &bob, Some(json!({})));
+    assert_eq!(status, 403);
+    let carol = r.server.user("carol", "pw-carol-123", false);
+    let carol_id = user_id(&r, &carol);
+    let (status, body) = call(
+        &r,
+        "PUT",
+        "/environments/prod",
+        &r.token,
+        Some(json!({"reviewers": [{"type": "User", "id": carol_id}]})),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("carol cannot push"));
+
+    let sha = r.push_workflow("deliver.yml", PIPELINE, "main");
+    let (run, prod) = wait_job(&r, 1, "prod", "waiting");
+    assert_eq!(prod["conclusion"], Value::Null);
+    let jobs = r.jobs(&run);
+    assert_eq!(r.job(&jobs, "beta")["conclusion"], "success", "beta has no gate");
+    assert!(r.log(&prod).contains("waiting for a reviewer"));
+    let run_path = format!("/actions/runs/{}", run["id"]);
+    let (status, pending) = call(&r, "GET", &format!("{run_path}/pending_deployments"), &r.token, None);
+    assert_eq!(status, 200);
+    assert_eq!(pending.as_array().unwrap().len(), 1, "{pending}");
+    assert_eq!(pending[0]["environment"]["name"], "prod");
+    assert_eq!(pending[0]["current_user_can_approve"], true);
+    let (_, as_bob) = call(&r, "GET", &format!("{run_path}/pending_deployments"), &bob, None);
+    assert_eq!(as_bob[0]["current_user_can_approve"], false);
+    let prod_id = pending[0]["environment"]["id"].clone();
+
+    // Bob can push but is no reviewer; nonsense is refused; nothing changes.
+    let decide = |token: &str, state: &str, comment: &str| {
+        call(
+            &r,
+            "POST",
+            &format!("{run_path}/pending_deployments"),
+            token,
+            Some(json!({"environment_ids": [prod_id], "state": state, "comment": comment})),
+        )
+    };
+    let (status, body) = decide(&bob, "approved", "");
+    assert_eq!(status, 403, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("not a reviewer"));
+    assert_eq!(decide(&r.token, "maybe", "").0, 400);
+    let (_, prod_now) = wait_job(&r, 1, "prod", "waiting");
+    assert_eq!(prod_now["id"], prod["id"]);
+
+    let (status, decided) = decide(&r.token, "approved", "ship it");
+    assert_eq!(status, 200, "{decided}");
+    assert_eq!(decided[0]["environment"], "prod");
+    let (status, body) = decide(&r.token, "approved", "again");
+    assert_eq!(status, 409, "a second decision: {body}");
+    let done = r.wait_run(1);
+    assert_eq!(done["conclusion"], "success");
+
+    let (status, list) = call(&r, "GET", "/deployments", &r.token, None);
+    assert_eq!(status, 200);
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 2, "{list:?}");
+    assert_eq!(list[0]["environment"], "prod");
+    assert_eq!(list[1]["environment"], "beta");
+    for d in list {
+        assert_eq!(d["sha"], sha.as_str());
+        assert_eq!(d["ref"], "main");
+        assert_eq!(d["state"], "success");
+    }
+    let (_, statuses) = call(
+        &r,
+        "GET",
+        &format!("/deployments/{}/statuses", list[0]["id"]),
+        &r.token,
+        None,
+    );
+    let states: Vec<&str> = statuses
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["success", "in_progress", "queued", "waiting"], "newest first");
+    assert_eq!(statuses[2]["description"], "approved by alice: ship it");
+    let (_, envs) = call(&r, "GET", "/environments", &r.token, None);
+    let names: Vec<&str> = envs["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["beta", "prod"], "beta was made on first use");
+
+    // Rejected: prod fails with the reason, and the run with it.
+    r.commit_and_push("Second", "main");
+    wait_job(&r, 2, "prod", "waiting");
+    let run2 = r.runs().into_iter().find(|x| x["run_number"] == 2).unwrap();
+    let (status, _) = call(
+        &r,
+        "POST",
+        &format!("/actions/runs/{}/pending_deployments", run2["id"]),
+        &r.token,
+        Some(json!({"environment_ids": [prod_id], "state": "rejected", "comment": "not today"})),
+    );
+    assert_eq!(status, 200);
+    let done = r.wait_run(2);
+    assert_eq!(done["conclusion"], "failure");
+    let jobs = r.jobs(&done);
+    assert_eq!(r.job(&jobs, "prod")["conclusion"], "failure");
+    let (_, list) = call(&r, "GET", "/deployments?environment=prod", &r.token, None);
+    assert_eq!(list[0]["state"], "rejected");
+    assert_eq!(list.as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn a_branch_the_environment_does_not_allow_fails_its_deployment_with_the_reason() {
+    let r = repo();
+    let (status, _) = call(&r, "PUT", "/environments/beta", &r.token, None);
+    assert_eq!(status, 200);
+    let (status, policy) = call(
+        &r,
+        "POST",
+        "/environments/beta/deployment-branch-policies",
+        &r.token,
+        Some(json!({"name": "release/*", "type": "branch"})),
+    );
+    assert_eq!(status, 200, "{policy}");
+    let (status, _) = call(
+        &r,
+        "POST",
+        "/environments/beta/deployment-branch-policies",
+        &r.token,
+        Some(json!({"name": "release/*", "type": "branch"})),
+    );
+    assert_eq!(status, 409, "the same pattern twice");
+    let (status, _) = call(
+        &r,
+        "POST",
+        "/environments/beta/deployment-branch-policies",
+        &r.token,
+        Some(json!({"name": "x", "type": "commit"})),
+    );
+    assert_eq!(status, 400);
+
+    r.push_workflow("deliver.yml", PIPELINE, "main");
+    let run = r.wait_run(1);
+    assert_eq!(run["conclusion"], "failure");
+    let jobs = r.jobs(&run);
+    let beta = r.job(&jobs, "beta");
+    assert_eq!(beta["conclusion"], "failure");
+    assert!(
+        r.log(beta)
+            .contains("refs/heads/main may not deploy to the beta environment"),
+        "{}",
+        r.log(beta)
+    );
+    assert_eq!(r.job(&jobs, "prod")["conclusion"], "skipped");
+    let (_, list) = call(&r, "GET", "/deployments", &r.token, None);
+    assert_eq!(list.as_array().unwrap().len(), 0, "nothing was deployed");
+
+    r.commit_and_push("Release", "release/1.0");
+    let run = r.wait_run(2);
+    assert_eq!(run["conclusion"], "success", "{:?}", r.jobs(&run));
+    let (_, list) = call(&r, "GET", "/deployments?environment=beta", &r.token, None);
+    assert_eq!(list[0]["ref"], "release/1.0");
+}
