@@ -246,3 +246,98 @@ fn a_branch_the_environment_does_not_allow_fails_its_deployment_with_the_reason(
     let (_, list) = call(&r, "GET", "/deployments?environment=beta", &r.token, None);
     assert_eq!(list[0]["ref"], "release/1.0");
 }
+
+#[test]
+fn a_reviewer_approves_on_the_run_page_and_the_page_says_who_decided() {
+    let r = repo();
+    r.server.user("bob", "pw-bob-1234", false);
+    let (status, _) = call(
+        &r,
+        "PUT",
+        "/collaborators/bob",
+        &r.token,
+        Some(json!({"permission": "write"})),
+    );
+    assert_eq!(status, 204);
+    let alice = user_id(&r, &r.token);
+    call(
+        &r,
+        "PUT",
+        "/environments/prod",
+        &r.token,
+        Some(json!({"reviewers": [{"type": "User", "id": alice}]})),
+    );
+    r.push_workflow("deliver.yml", PIPELINE, "main");
+    let (_, prod) = wait_job(&r, 1, "prod", "waiting");
+    let env_id = {
+        let run = r.runs().into_iter().find(|x| x["run_number"] == 1).unwrap();
+        let (_, pending) = call(
+            &r,
+            "GET",
+            &format!("/actions/runs/{}/pending_deployments", run["id"]),
+            &r.token,
+            None,
+        );
+        pending[0]["environment"]["id"].as_i64().unwrap().to_string()
+    };
+
+    // Bob can push, so he sees the gate, but no buttons; sending the form anyway is refused.
+    let bob = common::sign_in(&r.server, "bob", "pw-bob-1234");
+    let page = bob
+        .get(r.server.url("/alice/demo/runs/1"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(page.contains("Waiting for review: prod"), "{page}");
+    assert!(page.contains("Reviewers: alice"));
+    assert!(!page.contains("Approve and deploy"));
+    let resp = bob
+        .post(r.server.url("/alice/demo/runs/1/review"))
+        .form(&[
+            ("csrf", common::csrf_of(&page).as_str()),
+            ("environment", env_id.as_str()),
+            ("state", "approved"),
+            ("comment", ""),
+        ])
+        .send()
+        .unwrap();
+    let status = resp.status();
+    let text = resp.text().unwrap();
+    assert_eq!(status, 403, "{text}");
+    assert!(text.contains("bob is not a reviewer of the prod environment"));
+    assert_eq!(wait_job(&r, 1, "prod", "waiting").1["id"], prod["id"]);
+
+    let alice = common::sign_in(&r.server, "alice", "pw-alice-1");
+    let page = alice
+        .get(r.server.url("/alice/demo/runs/1"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(page.contains("Approve and deploy"));
+    let resp = alice
+        .post(r.server.url("/alice/demo/runs/1/review"))
+        .form(&[
+            ("csrf", common::csrf_of(&page).as_str()),
+            ("environment", env_id.as_str()),
+            ("state", "approved"),
+            ("comment", "looks good"),
+        ])
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    assert_eq!(r.wait_run(1)["conclusion"], "success");
+    let page = alice
+        .get(r.server.url("/alice/demo/runs/1"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(!page.contains("Waiting for review"));
+    assert!(
+        page.contains("<strong>alice</strong> approved the deployment to <strong>prod</strong>"),
+        "{page}"
+    );
+    assert!(page.contains("looks good"));
+}

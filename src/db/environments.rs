@@ -234,6 +234,14 @@ pub fn waiting_in_run(conn: &Connection, run: RunId) -> Result<Vec<DeploymentRow
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// The deployments of run `run`, in order.
+pub fn deployments_of_run(conn: &Connection, run: RunId) -> Result<Vec<DeploymentRow>> {
+    let sql = format!("{DEPLOYMENT_SELECT} WHERE d.run_id = ?1 ORDER BY d.id");
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map([run], deployment_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 /// Records the deployment of a job reaching its environment's gate.
 pub fn create_deployment(
     conn: &Connection,

@@ -104,6 +104,18 @@ fn is_git_client(parts: &Parts) -> bool {
 }
 
 impl<L: Level> RepoAccess<L> {
+    /// The same access as a reader's: a form that writes shows again the
+    /// page that reads.
+    pub fn reading(self) -> RepoAccess<Read> {
+        RepoAccess {
+            repo: self.repo,
+            path: self.path,
+            access: self.access,
+            viewer: self.viewer,
+            _level: PhantomData,
+        }
+    }
+
     /// Checks a level decided at run time (git's `?service=` says whether
     /// a request reads or pushes).
     pub fn require(&self, needs: Access) -> Result<()> {

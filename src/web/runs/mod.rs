@@ -52,6 +52,10 @@ pub fn routes() -> Router<AppState> {
             axum::routing::post(secrets::delete_secret),
         )
         .route("/{owner}/{repo}/runs/{number}/rerun", axum::routing::post(view::rerun))
+        .route(
+            "/{owner}/{repo}/runs/{number}/review",
+            axum::routing::post(view::review),
+        )
 }
 
 /// The word and symbol shown for a state: queued, running, success, failure…

@@ -11,6 +11,25 @@ pub struct JobRow {
     pub environment: Option<String>,
 }
 
+/// A deployment of this run held at its environment's gate.
+pub struct GateRow {
+    pub environment: String,
+    pub environment_id: i64,
+    pub reviewers: Vec<String>,
+    pub since: String,
+    /// The viewer is one of the reviewers.
+    pub can_review: bool,
+}
+
+/// A reviewer's decision on one of this run's deployments.
+pub struct DecisionRow {
+    pub who: String,
+    pub what: &'static str,
+    pub environment: String,
+    pub when: String,
+    pub comment: String,
+}
+
 pub struct ArtifactRow {
     pub name: String,
     pub size: String,
@@ -33,6 +52,10 @@ pub struct RunView {
     can_write: bool,
     /// What may be started again: all jobs, only the failed ones.
     rerun: (bool, bool),
+    gates: Vec<GateRow>,
+    decisions: Vec<DecisionRow>,
+    /// Why a review just sent was refused.
+    review_error: Option<String>,
 }
 
 #[derive(serde::Deserialize)]
@@ -46,14 +69,52 @@ pub(super) async fn view(
     access: RepoAccess<Read>,
     Path(RunPath { number }): Path<RunPath>,
 ) -> Result<RunView> {
+    render(&state, nav, access, number, None).await
+}
+
+async fn render(
+    state: &AppState,
+    nav: Nav,
+    access: RepoAccess<Read>,
+    number: RunNumber,
+    review_error: Option<String>,
+) -> Result<RunView> {
+    use crate::db::environments;
     let id = access.repo.id;
-    let (run, jobs, artifacts) = state
+    let viewer = access.viewer.as_ref().map(|u| u.id);
+    let (run, jobs, artifacts, gates, decisions) = state
         .db
         .read(move |c| {
             let run = runs::by_number(c, id, number)?.ok_or(Error::NotFound)?;
             let jobs = runs::jobs(c, run.id)?;
             let artifacts = crate::db::artifacts::for_run(c, run.id)?;
-            Ok((run, jobs, artifacts))
+            let mut gates: Vec<GateRow> = Vec::new();
+            for d in environments::waiting_in_run(c, run.id)? {
+                if gates.iter().any(|g| g.environment_id == d.environment_id.0) {
+                    continue;
+                }
+                let reviewers = environments::reviewers(c, d.environment_id)?;
+                gates.push(GateRow {
+                    environment: d.environment.clone(),
+                    environment_id: d.environment_id.0,
+                    can_review: viewer.is_some_and(|v| reviewers.iter().any(|u| u.id == v)),
+                    reviewers: reviewers.into_iter().map(|u| u.name).collect(),
+                    since: ago(d.created_at),
+                });
+            }
+            let mut decisions = Vec::new();
+            for d in environments::deployments_of_run(c, run.id)? {
+                for r in environments::reviews(c, d.id)? {
+                    decisions.push(DecisionRow {
+                        who: r.user.unwrap_or_else(|| "a deleted account".into()),
+                        what: if r.approved { "approved" } else { "rejected" },
+                        environment: d.environment.clone(),
+                        when: ago(r.created_at),
+                        comment: r.comment,
+                    });
+                }
+            }
+            Ok((run, jobs, artifacts, gates, decisions))
         })
         .await?;
     // The jobs as a graph: stage 1 needs nothing, stage n needs jobs of
@@ -76,6 +137,9 @@ pub(super) async fn view(
         can_write: access.access >= Access::Write,
         header: RepoHeader::new(access.repo, access.access, Tab::Runs),
         state: badge(run.status, run.conclusion),
+        gates,
+        decisions,
+        review_error,
         rerun: (
             state::may_rerun(run.status, run.conclusion, run.error.is_some(), false).is_ok(),
             state::may_rerun(run.status, run.conclusion, run.error.is_some(), true).is_ok(),
@@ -170,6 +234,57 @@ pub(super) async fn cancel(
 pub struct RerunForm {
     #[serde(default)]
     failed: String,
+}
+
+#[derive(serde::Deserialize)]
+pub struct ReviewForm {
+    /// The environment's id.
+    environment: String,
+    state: String,
+    #[serde(default)]
+    comment: String,
+}
+
+/// The Approve and Reject buttons of a deployment held at its gate.
+pub(super) async fn review(
+    State(state): State<AppState>,
+    crate::web::auth::SignedIn(user): crate::web::auth::SignedIn,
+    nav: Nav,
+    access: RepoAccess<Write>,
+    Path(RunPath { number }): Path<RunPath>,
+    CsrfForm(form): CsrfForm<ReviewForm>,
+) -> Result<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let run = numbered(&state, &access.repo, number).await?;
+    let env: Option<crate::db::environments::EnvironmentId> = form.environment.parse().ok();
+    let approved = match (form.state.as_str(), env) {
+        (_, None) => Err(Error::invalid("which environment?")),
+        ("approved", Some(env)) => Ok((true, env)),
+        ("rejected", Some(env)) => Ok((false, env)),
+        _ => Err(Error::invalid("approve or reject")),
+    };
+    let decided = match approved {
+        Ok((approved, env)) if form.comment.len() <= 10_000 => {
+            state
+                .db
+                .write(move |tx| crate::ci::deploy::review(tx, &run, &[env], &user, approved, &form.comment))
+                .await
+        }
+        Ok(_) => Err(Error::TooLarge("the comment is too long (10,000 bytes at most)".into())),
+        Err(e) => Err(e),
+    };
+    match decided {
+        Ok(_) => {
+            state.ci.wake();
+            Ok(to_run(&access.repo, number).into_response())
+        }
+        Err(e @ (Error::Invalid(_) | Error::Forbidden(_) | Error::WrongState(_) | Error::TooLarge(_))) => {
+            let status = crate::web::error::status_of(&e);
+            let page = render(&state, nav, access.reading(), number, Some(e.to_string())).await?;
+            Ok((status, page).into_response())
+        }
+        Err(e) => Err(e),
+    }
 }
 
 pub(super) async fn rerun(
