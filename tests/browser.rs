@@ -756,6 +756,7 @@ async fn tour(b: &Browser) {
         ("/alice/demo/settings", "settings"),
         ("/alice/demo/settings/secrets", "secrets"),
         ("/alice/demo/runs", "runs-empty"),
+        ("/alice/demo/environments", "environments-empty"),
         ("/alice/demo/issues", "issues-open"),
         ("/alice/demo/raw/main/README.md", "raw"),
         ("/alice/demo/nope", "not-found"),

@@ -164,6 +164,19 @@ fn prod_waits_for_its_reviewer_who_approves_or_rejects_and_every_deployment_is_r
         .collect();
     assert_eq!(states, ["success", "in_progress", "queued", "waiting"], "newest first");
     assert_eq!(statuses[2]["description"], "approved by alice: ship it");
+    assert_eq!(list[0]["environment_url"], "https://prod.example");
+    // The environments page: what each runs now, since when, and its history.
+    let page = r.server.get("/alice/demo/environments").text().unwrap();
+    assert!(
+        page.contains("Environment prod") && page.contains("Environment beta"),
+        "{page}"
+    );
+    assert!(page.contains(&format!(
+        "Runs <a class=\"sha\" href=\"/alice/demo/commit/{sha}\">{}</a>",
+        &sha[..10]
+    )));
+    assert!(page.contains("Reviewers: alice"));
+    assert!(page.contains("https://prod.example"));
     let (_, envs) = call(&r, "GET", "/environments", &r.token, None);
     let names: Vec<&str> = envs["environments"]
         .as_array()

@@ -468,6 +468,8 @@ pub struct Finished {
     pub allowed_to_fail: bool,
     /// The job's `outputs`, evaluated.
     pub outputs: serde_json::Map<String, serde_json::Value>,
+    /// `environment.url`, evaluated: where what it deployed is.
+    pub environment_url: Option<String>,
 }
 
 /// Runs the steps of job `spec`: the heart of the executor, the same on
@@ -483,7 +485,7 @@ pub async fn run_steps(
     let deadline = Instant::now() + Duration::from_secs(spec.timeout_seconds.min(with.limits.max_timeout_seconds));
     resolve_job_env(env, contexts);
     let allowed_to_fail = continue_on_error(spec, env, contexts, writer);
-    announce_environment(spec, contexts, writer);
+    let environment_url = announce_environment(spec, contexts, writer);
     let mut conclusion = Conclusion::Success;
     // `actions/cache` steps whose key missed: saved if the job succeeds.
     let mut cache_saves: Vec<(String, String)> = Vec::new();
@@ -546,6 +548,7 @@ pub async fn run_steps(
         conclusion,
         allowed_to_fail,
         outputs,
+        environment_url,
     })
 }
 
@@ -586,17 +589,21 @@ fn continue_on_error(
     }
 }
 
-/// A deploying job says where it deploys.
-fn announce_environment(spec: &workflow::Job, contexts: &serde_json::Value, writer: &mut LogWriter) {
-    if let Some(e) = &spec.environment {
-        let ctx = expr::Context::new(contexts, expr::Status::Success);
-        let url = e.url.as_deref().map(|u| expr::interpolate(u, &ctx).unwrap_or_default());
-        writer.line(&format!(
-            "Hearth: this job deploys to the {} environment{}",
-            e.name,
-            url.map(|u| format!(" ({u})")).unwrap_or_default()
-        ));
-    }
+/// A deploying job says where it deploys; returns its environment's URL.
+fn announce_environment(spec: &workflow::Job, contexts: &serde_json::Value, writer: &mut LogWriter) -> Option<String> {
+    let e = spec.environment.as_ref()?;
+    let ctx = expr::Context::new(contexts, expr::Status::Success);
+    let url = e
+        .url
+        .as_deref()
+        .map(|u| expr::interpolate(u, &ctx).unwrap_or_default())
+        .filter(|u| !u.is_empty());
+    writer.line(&format!(
+        "Hearth: this job deploys to the {} environment{}",
+        e.name,
+        url.as_ref().map(|u| format!(" ({u})")).unwrap_or_default()
+    ));
+    url
 }
 
 /// A step before it runs.

@@ -449,6 +449,20 @@ impl Ci {
             let job_id = job.id;
             self.db.write(move |tx| runs::set_outputs(tx, job_id, &json)).await?;
         }
+        if let Some(url) = done
+            .environment_url
+            .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
+        {
+            let job_id = job.id;
+            self.db
+                .write(move |tx| {
+                    if let Some(d) = crate::db::environments::deployment_of_job(tx, job_id)? {
+                        crate::db::environments::set_url(tx, d.id, &url)?;
+                    }
+                    Ok(())
+                })
+                .await?;
+        }
         work.remove();
         Ok((done.conclusion, done.allowed_to_fail))
     }

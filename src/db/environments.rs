@@ -234,6 +234,14 @@ pub fn waiting_in_run(conn: &Connection, run: RunId) -> Result<Vec<DeploymentRow
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// What environment `env` runs now: its newest successful deployment.
+pub fn current(conn: &Connection, env: EnvironmentId) -> Result<Option<DeploymentRow>> {
+    let sql = format!("{DEPLOYMENT_SELECT} WHERE d.environment_id = ?1 AND d.state = ?2 ORDER BY d.id DESC LIMIT 1");
+    Ok(conn
+        .query_row(&sql, params![env, Deployment::Success], deployment_from_row)
+        .optional()?)
+}
+
 /// The deployments of run `run`, in order.
 pub fn deployments_of_run(conn: &Connection, run: RunId) -> Result<Vec<DeploymentRow>> {
     let sql = format!("{DEPLOYMENT_SELECT} WHERE d.run_id = ?1 ORDER BY d.id");

@@ -4,6 +4,7 @@
 
 mod badge;
 mod dispatch;
+mod environments;
 mod job;
 mod list;
 mod secrets;
@@ -56,6 +57,7 @@ pub fn routes() -> Router<AppState> {
             "/{owner}/{repo}/runs/{number}/review",
             axum::routing::post(view::review),
         )
+        .route("/{owner}/{repo}/environments", get(environments::environments_page))
 }
 
 /// The word and symbol shown for a state: queued, running, success, failure…

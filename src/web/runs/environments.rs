@@ -1,0 +1,82 @@
+//! `/{owner}/{repo}/environments`: each environment, the commit it runs
+//! now (its newest successful deployment) and since when, who must let a
+//! deployment in, and its recent deployments with how each went.
+
+use super::*;
+use crate::db::environments::{self, DeploymentRow};
+
+/// How many deployments of each environment the page lists.
+const HISTORY: u32 = 20;
+
+pub struct DeploymentItem {
+    pub deployment: DeploymentRow,
+    pub state: &'static str,
+    pub when: String,
+    /// The run's number, for its link.
+    pub run_number: Option<i64>,
+}
+
+pub struct EnvironmentRow {
+    pub name: String,
+    pub current: Option<DeploymentItem>,
+    pub reviewers: Vec<String>,
+    pub wait_timer: i64,
+    pub patterns: Vec<String>,
+    pub history: Vec<DeploymentItem>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "runs/environments.html")]
+pub struct EnvironmentsView {
+    nav: Nav,
+    header: RepoHeader,
+    environments: Vec<EnvironmentRow>,
+}
+
+fn item(c: &rusqlite::Connection, repo: crate::db::repos::RepoId, d: DeploymentRow) -> Result<DeploymentItem> {
+    let run_number = runs::by_id(c, repo, d.run_id)?.map(|r| r.run_number.0);
+    Ok(DeploymentItem {
+        state: d.state.as_str(),
+        when: ago(d.updated_at),
+        run_number,
+        deployment: d,
+    })
+}
+
+pub(super) async fn environments_page(
+    State(state): State<AppState>,
+    nav: Nav,
+    access: RepoAccess<Read>,
+) -> Result<EnvironmentsView> {
+    let id = access.repo.id;
+    let rows = state
+        .db
+        .read(move |c| {
+            let mut rows = Vec::new();
+            for e in environments::list(c, id)? {
+                let current = environments::current(c, e.id)?.map(|d| item(c, id, d)).transpose()?;
+                let history = environments::deployments(c, id, Some(&e.name), HISTORY, 0)?
+                    .into_iter()
+                    .map(|d| item(c, id, d))
+                    .collect::<Result<Vec<_>>>()?;
+                rows.push(EnvironmentRow {
+                    reviewers: environments::reviewers(c, e.id)?.into_iter().map(|u| u.name).collect(),
+                    patterns: environments::branch_policies(c, e.id)?
+                        .into_iter()
+                        .map(|p| format!("{} {}", p.kind, p.name))
+                        .collect(),
+                    wait_timer: e.wait_timer,
+                    name: e.name,
+                    current,
+                    history,
+                });
+            }
+            Ok(rows)
+        })
+        .await?;
+    Ok(EnvironmentsView {
+        nav,
+        header: RepoHeader::new(access.repo, access.access, Tab::Environments),
+        environments: rows,
+    })
+}
