@@ -354,3 +354,85 @@ fn a_reviewer_approves_on_the_run_page_and_the_page_says_who_decided() {
     );
     assert!(page.contains("looks good"));
 }
+
+#[test]
+fn admins_protect_an_environment_on_its_settings_page() {
+    let r = repo();
+    let bob = r.server.user("bob", "pw-bob-1234", false);
+    let alice = common::sign_in(&r.server, "alice", "pw-alice-1");
+    let page_url = r.server.url("/alice/demo/settings/environments");
+    let page = alice.get(&page_url).send().unwrap().text().unwrap();
+    let csrf = common::csrf_of(&page);
+    let post = |path: &str, form: &[(&str, &str)]| {
+        let mut fields = vec![("csrf", csrf.as_str())];
+        fields.extend_from_slice(form);
+        alice.post(r.server.url(path)).form(&fields).send().unwrap()
+    };
+    assert_eq!(
+        post("/alice/demo/settings/environments", &[("name", "prod")]).status(),
+        303
+    );
+    let again = post("/alice/demo/settings/environments", &[("name", "PROD")]);
+    assert_eq!(again.status(), 409, "names differ only in case");
+    assert!(again.text().unwrap().contains("already"));
+
+    // Bob cannot push yet: he cannot be a reviewer, and nothing is saved.
+    let save = |reviewers: &str, timer: &str, branches: &str| {
+        post(
+            "/alice/demo/settings/environments/prod",
+            &[
+                ("reviewers", reviewers),
+                ("wait_timer", timer),
+                ("branches", branches),
+                ("tags", "v*"),
+            ],
+        )
+    };
+    let refused = save("bob", "0", "main");
+    assert_eq!(refused.status(), 400);
+    assert!(refused.text().unwrap().contains("bob cannot push to this repository"));
+    assert_eq!(save("alice", "-1", "").status(), 400, "a negative wait timer");
+    let (_, env) = call(&r, "GET", "/environments/prod", &r.token, None);
+    assert_eq!(env["protection_rules"].as_array().unwrap().len(), 0, "{env}");
+
+    call(
+        &r,
+        "PUT",
+        "/collaborators/bob",
+        &r.token,
+        Some(json!({"permission": "write"})),
+    );
+    assert_eq!(save("bob, alice", "5", "main\nrelease/*").status(), 303);
+    let (_, env) = call(&r, "GET", "/environments/prod", &r.token, None);
+    let rules = env["protection_rules"].as_array().unwrap();
+    assert_eq!(rules[0]["wait_timer"], 5);
+    let reviewers: Vec<&str> = rules[1]["reviewers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["reviewer"]["login"].as_str().unwrap())
+        .collect();
+    assert_eq!(reviewers, ["alice", "bob"]);
+    let (_, policies) = call(
+        &r,
+        "GET",
+        "/environments/prod/deployment-branch-policies",
+        &r.token,
+        None,
+    );
+    let names: Vec<(&str, &str)> = policies["branch_policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["name"].as_str().unwrap(), p["type"].as_str().unwrap()))
+        .collect();
+    assert_eq!(names, [("main", "branch"), ("release/*", "branch"), ("v*", "tag")]);
+    let page = alice.get(&page_url).send().unwrap().text().unwrap();
+    assert!(page.contains("value=\"alice, bob\""), "{page}");
+
+    // Only admins see the page.
+    let (status, _) = r
+        .server
+        .api("GET", "/alice/demo/settings/environments", Some(&bob), None);
+    assert_eq!(status, 403);
+}

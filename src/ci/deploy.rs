@@ -152,6 +152,44 @@ pub fn review(
     Ok(decided)
 }
 
+/// At most this many reviewers per environment, as GitHub allows.
+pub const MAX_REVIEWERS: usize = 6;
+/// The longest wait timer, in minutes (30 days, as GitHub allows).
+pub const MAX_WAIT_TIMER: i64 = 43_200;
+
+/// An environment's name as given: 1 to 64 characters, no control ones.
+pub fn check_name(name: &str) -> Result<String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+        return Err(Error::invalid("an environment name has 1 to 64 characters"));
+    }
+    Ok(name.to_string())
+}
+
+/// A reviewer must be able to push to the repository.
+pub fn check_reviewer(conn: &Connection, repo: &crate::db::repos::Repo, user: &User) -> Result<()> {
+    let can_write = user.id == repo.owner_id
+        || crate::db::collaborators::permission(conn, repo.id, user.id)?
+            .is_some_and(|p| p >= crate::db::collaborators::Permission::Write);
+    if can_write {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "reviewers: {} cannot push to this repository",
+            user.name
+        )))
+    }
+}
+
+/// A branch or tag pattern as given.
+pub fn check_pattern(pattern: &str) -> Result<String> {
+    let pattern = pattern.trim();
+    if pattern.is_empty() || pattern.len() > 255 || pattern.chars().any(char::is_control) {
+        return Err(Error::invalid("a branch or tag pattern has 1 to 255 characters"));
+    }
+    Ok(pattern.to_string())
+}
+
 /// Whether a job is held at its gate.
 pub fn is_held(job: &Job) -> bool {
     job.status == Status::Waiting

@@ -153,6 +153,21 @@ pub fn add_branch_policy(conn: &Connection, env: EnvironmentId, name: &str, kind
     }
 }
 
+/// Replaces all of an environment's patterns with `patterns` (name, kind).
+pub fn set_branch_policies(conn: &Connection, env: EnvironmentId, patterns: &[(String, String)]) -> Result<()> {
+    conn.execute(
+        "DELETE FROM environment_branch_policies WHERE environment_id = ?1",
+        [env],
+    )?;
+    for (name, kind) in patterns {
+        conn.execute(
+            "INSERT OR IGNORE INTO environment_branch_policies (environment_id, name, type) VALUES (?1, ?2, ?3)",
+            params![env, name, kind],
+        )?;
+    }
+    Ok(())
+}
+
 pub fn delete_branch_policy(conn: &Connection, env: EnvironmentId, id: i64) -> Result<bool> {
     Ok(conn.execute(
         "DELETE FROM environment_branch_policies WHERE environment_id = ?1 AND id = ?2",

@@ -177,14 +177,14 @@ async fn put(
     body: Option<Json<EnvironmentBody>>,
 ) -> Result<Json<Value>> {
     let body = body.map(|Json(b)| b).unwrap_or_default();
-    let name = name.trim().to_string();
-    if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
-        return Err(Error::invalid("an environment name has 1 to 64 characters"));
-    }
+    let name = deploy::check_name(&name)?;
     if let Some(t) = body.wait_timer
-        && !(0..=43_200).contains(&t)
+        && !(0..=deploy::MAX_WAIT_TIMER).contains(&t)
     {
-        return Err(Error::invalid("wait_timer: 0 to 43200 minutes"));
+        return Err(Error::invalid(format!(
+            "wait_timer: 0 to {} minutes",
+            deploy::MAX_WAIT_TIMER
+        )));
     }
     if body.prevent_self_review == Some(true) {
         return Err(Error::invalid("prevent_self_review is not supported by this Hearth"));
@@ -199,8 +199,8 @@ async fn put(
     }
     let given = body.reviewers.is_some();
     let reviewers = body.reviewers.unwrap_or_default();
-    if reviewers.len() > 6 {
-        return Err(Error::invalid("at most 6 reviewers"));
+    if reviewers.len() > deploy::MAX_REVIEWERS {
+        return Err(Error::invalid(format!("at most {} reviewers", deploy::MAX_REVIEWERS)));
     }
     if let Some(r) = reviewers.iter().find(|r| r.kind != "User") {
         return Err(Error::invalid(format!(
@@ -224,15 +224,7 @@ async fn put(
                 for id in ids {
                     let user = crate::db::users::by_id(tx, crate::db::users::UserId(id))?
                         .ok_or_else(|| Error::invalid(format!("reviewers: there is no user {id}")))?;
-                    let can_write = user.id == repo.owner_id
-                        || crate::db::collaborators::permission(tx, repo.id, user.id)?
-                            .is_some_and(|p| p >= crate::db::collaborators::Permission::Write);
-                    if !can_write {
-                        return Err(Error::invalid(format!(
-                            "reviewers: {} cannot push to this repository",
-                            user.name
-                        )));
-                    }
+                    deploy::check_reviewer(tx, &repo, &user)?;
                     users.push(user.id);
                 }
                 environments::set_reviewers(tx, e.id, &users)?;
@@ -285,10 +277,7 @@ async fn add_policy(
     Path((_, _, name)): Path<(String, String, String)>,
     Json(body): Json<PolicyBody>,
 ) -> Result<Json<Value>> {
-    let pattern = body.name.trim().to_string();
-    if pattern.is_empty() || pattern.len() > 255 || pattern.chars().any(char::is_control) {
-        return Err(Error::invalid("name: a branch or tag pattern of 1 to 255 characters"));
-    }
+    let pattern = deploy::check_pattern(&body.name)?;
     if body.kind != "branch" && body.kind != "tag" {
         return Err(Error::invalid("type: branch or tag"));
     }

@@ -4,6 +4,7 @@
 
 mod badge;
 mod dispatch;
+mod environment_settings;
 mod environments;
 mod job;
 mod list;
@@ -58,6 +59,14 @@ pub fn routes() -> Router<AppState> {
             axum::routing::post(view::review),
         )
         .route("/{owner}/{repo}/environments", get(environments::environments_page))
+        .route(
+            "/{owner}/{repo}/settings/environments",
+            get(environment_settings::settings_page).post(environment_settings::add_environment),
+        )
+        .route(
+            "/{owner}/{repo}/settings/environments/{name}",
+            axum::routing::post(environment_settings::save_environment),
+        )
 }
 
 /// The word and symbol shown for a state: queued, running, success, failure…
