@@ -430,9 +430,108 @@ fn admins_protect_an_environment_on_its_settings_page() {
     let page = alice.get(&page_url).send().unwrap().text().unwrap();
     assert!(page.contains("value=\"alice, bob\""), "{page}");
 
+    // Secrets and variables of the environment, from the same page.
+    let saved = post(
+        "/alice/demo/settings/environments/prod/secrets",
+        &[("name", "api_token"), ("value", "s3cr3t-981")],
+    );
+    assert_eq!(saved.status(), 303);
+    let saved = post(
+        "/alice/demo/settings/environments/prod/variables",
+        &[("name", "REGION"), ("value", "eu-west")],
+    );
+    assert_eq!(saved.status(), 303);
+    let bad = post(
+        "/alice/demo/settings/environments/prod/variables",
+        &[("name", "9lives"), ("value", "x")],
+    );
+    assert_eq!(bad.status(), 400);
+    let page = alice.get(&page_url).send().unwrap().text().unwrap();
+    assert!(
+        page.contains("<code>API_TOKEN</code>") && !page.contains("s3cr3t-981"),
+        "{page}"
+    );
+    assert!(page.contains("<code>REGION</code> = <code>eu-west</code>"));
+    let deleted = post("/alice/demo/settings/environments/prod/secrets/API_TOKEN/delete", &[]);
+    assert_eq!(deleted.status(), 303);
+    let (_, secrets) = call(&r, "GET", "/environments/prod/secrets", &r.token, None);
+    assert_eq!(secrets["total_count"], 0);
+
     // Only admins see the page.
     let (status, _) = r
         .server
         .api("GET", "/alice/demo/settings/environments", Some(&bob), None);
     assert_eq!(status, 403);
+}
+
+#[test]
+fn environment_secrets_and_variables_reach_only_the_jobs_deploying_there() {
+    let r = repo();
+    call(&r, "PUT", "/environments/prod", &r.token, None);
+    let (status, _) = call(
+        &r,
+        "PUT",
+        "/environments/prod/secrets/deploy_key",
+        &r.token,
+        Some(json!({"value": "prod-key-7431"})),
+    );
+    assert_eq!(status, 201);
+    let (status, _) = call(
+        &r,
+        "POST",
+        "/environments/prod/variables",
+        &r.token,
+        Some(json!({"name": "REGION", "value": "eu-west"})),
+    );
+    assert_eq!(status, 201);
+    let (status, _) = call(
+        &r,
+        "POST",
+        "/environments/prod/variables",
+        &r.token,
+        Some(json!({"name": "REGION", "value": "again"})),
+    );
+    assert_eq!(status, 409);
+    let (status, _) = call(
+        &r,
+        "POST",
+        "/environments/prod/variables",
+        &r.token,
+        Some(json!({"name": "GITHUB_X", "value": "no"})),
+    );
+    assert_eq!(status, 400);
+    let (_, listed) = call(&r, "GET", "/environments/prod/secrets", &r.token, None);
+    assert_eq!(listed["secrets"][0]["name"], "DEPLOY_KEY");
+    assert!(!listed.to_string().contains("prod-key-7431"), "values are never shown");
+    // Someone who can push but is no admin sees neither.
+    let bob = r.server.user("bob", "pw-bob-1234", false);
+    call(
+        &r,
+        "PUT",
+        "/collaborators/bob",
+        &r.token,
+        Some(json!({"permission": "write"})),
+    );
+    assert_eq!(call(&r, "GET", "/environments/prod/variables", &bob, None).0, 403);
+
+    let show = "      - env:\n          KEY: ${{ secrets.DEPLOY_KEY }}\n        run: |\n          [ -n \"$KEY\" ] && echo \"key: $KEY\" || echo no key\n          echo \"region: ${{ vars.REGION }}.\"\n";
+    r.push_workflow(
+        "deliver.yml",
+        &format!(
+            "on: push\njobs:\n  build:\n    steps:\n{show}  prod:\n    needs: build\n    environment: prod\n    steps:\n{show}"
+        ),
+        "main",
+    );
+    let run = r.wait_run(1);
+    assert_eq!(run["conclusion"], "success");
+    let jobs = r.jobs(&run);
+    let build = r.log(r.job(&jobs, "build"));
+    assert!(build.contains("no key") && build.contains("region: ."), "{build}");
+    let prod = r.log(r.job(&jobs, "prod"));
+    assert!(
+        prod.contains("key: ***"),
+        "the value reaches the job, masked in its log: {prod}"
+    );
+    assert!(!prod.contains("prod-key-7431"));
+    assert!(prod.contains("region: eu-west."), "{prod}");
 }

@@ -424,11 +424,19 @@ impl Ci {
         let siblings = self.db.read(move |c| runs::jobs(c, run_id)).await?;
         let mut contexts = contexts(&info, spec, &siblings, &env);
         // The repository's secrets, for ${{ secrets.NAME }}; their values never reach the log.
-        let secrets = super::secrets::values(&self.db, &self.keys, repo.id).await?;
+        // A job deploying to an environment reads its secrets and variables (`vars`) too.
+        let (secrets, vars) = match &spec.environment {
+            Some(e) => super::secrets::for_environment(&self.db, &self.keys, repo.id, &e.name).await?,
+            None => (
+                super::secrets::values(&self.db, &self.keys, repo.id).await?,
+                Default::default(),
+            ),
+        };
         for value in secrets.values() {
             writer.mask(value);
         }
         contexts["secrets"] = serde_json::to_value(&secrets).unwrap_or_default();
+        contexts["vars"] = serde_json::to_value(&vars).unwrap_or_default();
         let with = RunWith {
             work: &work,
             sandbox: &self.sandbox,

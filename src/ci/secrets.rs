@@ -1,6 +1,7 @@
-//! Repository secrets: sealed with XChaCha20-Poly1305 under a key kept in
-//! `data/secrets.key` (created with mode 0600 on first start), so the
-//! database alone does not reveal them. The repository and the name are the
+//! Repository and environment secrets: sealed with XChaCha20-Poly1305
+//! under a key kept in `data/secrets.key` (created with mode 0600 on first
+//! start), so the database alone does not reveal them. Where a secret
+//! belongs (its repository, and its environment) and its name are the
 //! associated data: a sealed value cannot be moved to another secret.
 
 use std::collections::BTreeMap;
@@ -8,12 +9,26 @@ use std::collections::BTreeMap;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 
+use crate::db::environments::EnvironmentId;
 use crate::db::repos::RepoId;
 use crate::db::{self, Db};
 use crate::error::{Context, Error, Result};
 
 /// Values larger than this are refused (GitHub's limit).
 pub const MAX_VALUE_BYTES: usize = 48 * 1024;
+
+/// Where a secret belongs.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope {
+    Repo(RepoId),
+    Environment(RepoId, EnvironmentId),
+}
+
+impl From<RepoId> for Scope {
+    fn from(repo: RepoId) -> Scope {
+        Scope::Repo(repo)
+    }
+}
 
 #[derive(Clone)]
 pub struct Keyring {
@@ -47,14 +62,18 @@ impl Keyring {
         Ok(Keyring { cipher })
     }
 
-    fn aad(repo: RepoId, name: &str) -> Vec<u8> {
-        format!("{}/{name}", repo.0).into_bytes()
+    fn aad(scope: Scope, name: &str) -> Vec<u8> {
+        match scope {
+            Scope::Repo(repo) => format!("{}/{name}", repo.0).into_bytes(),
+            Scope::Environment(repo, env) => format!("{}/environments/{}/{name}", repo.0, env.0).into_bytes(),
+        }
     }
 
-    pub fn seal(&self, repo: RepoId, name: &str, value: &str) -> Result<(Vec<u8>, Vec<u8>)> {
+    pub fn seal(&self, scope: impl Into<Scope>, name: &str, value: &str) -> Result<(Vec<u8>, Vec<u8>)> {
+        let scope = scope.into();
         let mut nonce = [0u8; 24];
         getrandom::fill(&mut nonce).context("random source")?;
-        let aad = Self::aad(repo, name);
+        let aad = Self::aad(scope, name);
         let sealed = self
             .cipher
             .encrypt(
@@ -68,11 +87,11 @@ impl Keyring {
         Ok((nonce.to_vec(), sealed))
     }
 
-    pub fn open_value(&self, repo: RepoId, name: &str, nonce: &[u8], sealed: &[u8]) -> Result<String> {
+    pub fn open_value(&self, scope: impl Into<Scope>, name: &str, nonce: &[u8], sealed: &[u8]) -> Result<String> {
         if nonce.len() != 24 {
             return Err(Error::internal(format!("secret {name}: bad nonce")));
         }
-        let aad = Self::aad(repo, name);
+        let aad = Self::aad(scope.into(), name);
         let plain = self
             .cipher
             .decrypt(XNonce::from_slice(nonce), Payload { msg: sealed, aad: &aad })
@@ -99,14 +118,31 @@ pub fn check_name(name: &str) -> Result<String> {
     }
 }
 
-pub async fn put(db: &Db, keys: &Keyring, repo: RepoId, name: &str, value: &str) -> Result<bool> {
-    let name = check_name(name)?;
+/// A variable's name follows the rules of secret names; its value is at
+/// most 48 KiB, as GitHub allows.
+pub fn check_variable(name: &str, value: &str) -> Result<String> {
+    let name = check_name(name).map_err(|_| {
+        Error::invalid("a variable name has letters, digits and '_', does not start with a digit, GITHUB_ or HEARTH_")
+    })?;
+    if value.len() > MAX_VALUE_BYTES {
+        return Err(Error::TooLarge("a variable holds at most 48 KiB".into()));
+    }
+    Ok(name)
+}
+
+fn check_value(value: &str) -> Result<()> {
     if value.len() > MAX_VALUE_BYTES {
         return Err(Error::TooLarge(format!(
             "a secret holds at most {} KiB",
             MAX_VALUE_BYTES >> 10
         )));
     }
+    Ok(())
+}
+
+pub async fn put(db: &Db, keys: &Keyring, repo: RepoId, name: &str, value: &str) -> Result<bool> {
+    let name = check_name(name)?;
+    check_value(value)?;
     let (nonce, sealed) = keys.seal(repo, &name, value)?;
     db.write(move |tx| db::secrets::put(tx, repo, &name, &nonce, &sealed))
         .await
@@ -119,4 +155,53 @@ pub async fn values(db: &Db, keys: &Keyring, repo: RepoId) -> Result<BTreeMap<St
         .into_iter()
         .map(|s| Ok((s.name.clone(), keys.open_value(repo, &s.name, &s.nonce, &s.ciphertext)?)))
         .collect()
+}
+
+/// Sets a secret of environment `env` of `repo`; true when it was new.
+pub async fn put_for_environment(
+    db: &Db,
+    keys: &Keyring,
+    repo: RepoId,
+    env: EnvironmentId,
+    name: &str,
+    value: &str,
+) -> Result<bool> {
+    let name = check_name(name)?;
+    check_value(value)?;
+    let (nonce, sealed) = keys.seal(Scope::Environment(repo, env), &name, value)?;
+    db.write(move |tx| db::environments::put_secret(tx, env, &name, &nonce, &sealed))
+        .await
+}
+
+/// What a job deploying to `env` reads: the repository's secrets with the
+/// environment's over them, and the environment's variables.
+pub async fn for_environment(
+    db: &Db,
+    keys: &Keyring,
+    repo: RepoId,
+    env: &str,
+) -> Result<(BTreeMap<String, String>, BTreeMap<String, String>)> {
+    let mut secrets = values(db, keys, repo).await?;
+    let name = env.to_string();
+    let found = db
+        .read(move |c| {
+            let Some(e) = db::environments::by_name(c, repo, &name)? else {
+                return Ok(None);
+            };
+            Ok(Some((
+                e.id,
+                db::environments::secrets(c, e.id)?,
+                db::environments::variables(c, e.id)?,
+            )))
+        })
+        .await?;
+    let mut vars = BTreeMap::new();
+    if let Some((id, sealed, variables)) = found {
+        for s in sealed {
+            let value = keys.open_value(Scope::Environment(repo, id), &s.name, &s.nonce, &s.ciphertext)?;
+            secrets.insert(s.name, value);
+        }
+        vars.extend(variables.into_iter().map(|v| (v.name, v.value)));
+    }
+    Ok((secrets, vars))
 }

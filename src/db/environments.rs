@@ -387,3 +387,89 @@ pub fn reviews(conn: &Connection, id: DeploymentId) -> Result<Vec<Review>> {
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+/// Stores an environment secret, sealed; true when it was new.
+pub fn put_secret(conn: &Connection, env: EnvironmentId, name: &str, nonce: &[u8], ciphertext: &[u8]) -> Result<bool> {
+    let existed: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM environment_secrets WHERE environment_id = ?1 AND name = ?2)",
+        params![env, name],
+        |r| r.get(0),
+    )?;
+    conn.execute(
+        "INSERT INTO environment_secrets (environment_id, name, nonce, ciphertext, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (environment_id, name) DO UPDATE SET nonce = excluded.nonce,
+             ciphertext = excluded.ciphertext, updated_at = excluded.updated_at",
+        params![env, name, nonce, ciphertext, crate::time::now()],
+    )?;
+    Ok(!existed)
+}
+
+pub fn delete_secret(conn: &Connection, env: EnvironmentId, name: &str) -> Result<bool> {
+    Ok(conn.execute(
+        "DELETE FROM environment_secrets WHERE environment_id = ?1 AND name = ?2",
+        params![env, name],
+    )? > 0)
+}
+
+pub fn secrets(conn: &Connection, env: EnvironmentId) -> Result<Vec<super::secrets::Sealed>> {
+    let mut stmt = conn.prepare(
+        "SELECT name, nonce, ciphertext, updated_at FROM environment_secrets WHERE environment_id = ?1 ORDER BY name",
+    )?;
+    let rows = stmt.query_map([env], |r| {
+        Ok(super::secrets::Sealed {
+            name: r.get(0)?,
+            nonce: r.get(1)?,
+            ciphertext: r.get(2)?,
+            updated_at: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+#[derive(Debug, Clone)]
+pub struct Variable {
+    pub name: String,
+    pub value: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// Sets a variable; true when it was new.
+pub fn put_variable(conn: &Connection, env: EnvironmentId, name: &str, value: &str) -> Result<bool> {
+    let now = crate::time::now();
+    let existed: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM environment_variables WHERE environment_id = ?1 AND name = ?2)",
+        params![env, name],
+        |r| r.get(0),
+    )?;
+    conn.execute(
+        "INSERT INTO environment_variables (environment_id, name, value, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?4)
+         ON CONFLICT (environment_id, name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        params![env, name, value, now],
+    )?;
+    Ok(!existed)
+}
+
+pub fn delete_variable(conn: &Connection, env: EnvironmentId, name: &str) -> Result<bool> {
+    Ok(conn.execute(
+        "DELETE FROM environment_variables WHERE environment_id = ?1 AND name = ?2",
+        params![env, name],
+    )? > 0)
+}
+
+pub fn variables(conn: &Connection, env: EnvironmentId) -> Result<Vec<Variable>> {
+    let mut stmt = conn.prepare(
+        "SELECT name, value, created_at, updated_at FROM environment_variables WHERE environment_id = ?1 ORDER BY name",
+    )?;
+    let rows = stmt.query_map([env], |r| {
+        Ok(Variable {
+            name: r.get(0)?,
+            value: r.get(1)?,
+            created_at: r.get(2)?,
+            updated_at: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

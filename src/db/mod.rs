@@ -38,6 +38,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/007_schedules.sql"),
     include_str!("migrations/008_artifacts.sql"),
     include_str!("migrations/009_environments.sql"),
+    include_str!("migrations/010_environment_secrets.sql"),
 ];
 
 /// Readers kept open for reuse; more are opened on demand under load.

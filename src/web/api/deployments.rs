@@ -34,6 +34,22 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/repos/{owner}/{repo}/environments/{name}/deployment-branch-policies/{id}",
             axum::routing::delete(delete_policy),
         )
+        .route(
+            "/api/v1/repos/{owner}/{repo}/environments/{name}/secrets",
+            get(env_secrets),
+        )
+        .route(
+            "/api/v1/repos/{owner}/{repo}/environments/{name}/secrets/{secret}",
+            axum::routing::put(put_env_secret).delete(delete_env_secret),
+        )
+        .route(
+            "/api/v1/repos/{owner}/{repo}/environments/{name}/variables",
+            get(env_variables).post(add_env_variable),
+        )
+        .route(
+            "/api/v1/repos/{owner}/{repo}/environments/{name}/variables/{variable}",
+            get(env_variable).patch(update_env_variable).delete(delete_env_variable),
+        )
         .route("/api/v1/repos/{owner}/{repo}/deployments", get(deployments))
         .route("/api/v1/repos/{owner}/{repo}/deployments/{id}", get(deployment))
         .route("/api/v1/repos/{owner}/{repo}/deployments/{id}/statuses", get(statuses))
@@ -486,4 +502,169 @@ async fn review(
     Ok(Json(Value::Array(
         decided.iter().map(|(d, n)| deployment_json(&base, d, *n)).collect(),
     )))
+}
+
+/// An environment's secrets (admins): names and dates, never values.
+async fn env_secrets(
+    State(state): State<AppState>,
+    access: RepoAccess<Admin>,
+    Path((_, _, name)): Path<(String, String, String)>,
+) -> Result<Json<Value>> {
+    let (e, _, _) = environment_of(&state, &access.repo, name).await?;
+    let list = state.db.read(move |c| environments::secrets(c, e.id)).await?;
+    Ok(Json(json!({
+        "total_count": list.len(),
+        "secrets": list.iter().map(|s| json!({
+            "name": s.name, "created_at": rfc3339(s.updated_at), "updated_at": rfc3339(s.updated_at),
+        })).collect::<Vec<_>>(),
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SecretBody {
+    value: String,
+}
+
+async fn put_env_secret(
+    State(state): State<AppState>,
+    access: RepoAccess<Admin>,
+    Path((_, _, name, secret)): Path<(String, String, String, String)>,
+    Json(body): Json<SecretBody>,
+) -> Result<axum::http::StatusCode> {
+    let (e, _, _) = environment_of(&state, &access.repo, name).await?;
+    let created =
+        crate::ci::secrets::put_for_environment(&state.db, &state.keys, access.repo.id, e.id, &secret, &body.value)
+            .await?;
+    Ok(if created {
+        axum::http::StatusCode::CREATED
+    } else {
+        axum::http::StatusCode::NO_CONTENT
+    })
+}
+
+async fn delete_env_secret(
+    State(state): State<AppState>,
+    access: RepoAccess<Admin>,
+    Path((_, _, name, secret)): Path<(String, String, String, String)>,
+) -> Result<axum::http::StatusCode> {
+    let (e, _, _) = environment_of(&state, &access.repo, name).await?;
+    let secret = secret.to_ascii_uppercase();
+    if state
+        .db
+        .write(move |tx| environments::delete_secret(tx, e.id, &secret))
+        .await?
+    {
+        Ok(axum::http::StatusCode::NO_CONTENT)
+    } else {
+        Err(Error::NotFound)
+    }
+}
+
+fn variable_json(v: &environments::Variable) -> Value {
+    json!({
+        "name": v.name, "value": v.value,
+        "created_at": rfc3339(v.created_at), "updated_at": rfc3339(v.updated_at),
+    })
+}
+
+async fn env_variables(
+    State(state): State<AppState>,
+    access: RepoAccess<Admin>,
+    Path((_, _, name)): Path<(String, String, String)>,
+    Query(page): Query<Page>,
+) -> Result<Json<Value>> {
+    let (offset, limit) = page.window()?;
+    let (e, _, _) = environment_of(&state, &access.repo, name).await?;
+    let list = state.db.read(move |c| environments::variables(c, e.id)).await?;
+    Ok(Json(json!({
+        "total_count": list.len(),
+        "variables": list.iter().skip(offset).take(limit).map(variable_json).collect::<Vec<_>>(),
+    })))
+}
+
+async fn env_variable(
+    State(state): State<AppState>,
+    access: RepoAccess<Admin>,
+    Path((_, _, name, variable)): Path<(String, String, String, String)>,
+) -> Result<Json<Value>> {
+    let (e, _, _) = environment_of(&state, &access.repo, name).await?;
+    let variable = variable.to_ascii_uppercase();
+    let list = state.db.read(move |c| environments::variables(c, e.id)).await?;
+    list.iter()
+        .find(|v| v.name == variable)
+        .map(|v| Json(variable_json(v)))
+        .ok_or(Error::NotFound)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VariableBody {
+    name: Option<String>,
+    value: String,
+}
+
+async fn add_env_variable(
+    State(state): State<AppState>,
+    access: RepoAccess<Admin>,
+    Path((_, _, name)): Path<(String, String, String)>,
+    Json(body): Json<VariableBody>,
+) -> Result<axum::http::StatusCode> {
+    let variable = crate::ci::secrets::check_variable(body.name.as_deref().unwrap_or(""), &body.value)?;
+    let (e, _, _) = environment_of(&state, &access.repo, name).await?;
+    state
+        .db
+        .write(move |tx| {
+            if environments::variables(tx, e.id)?.iter().any(|v| v.name == variable) {
+                return Err(Error::Exists(format!(
+                    "the environment has a variable {variable} already"
+                )));
+            }
+            environments::put_variable(tx, e.id, &variable, &body.value)
+        })
+        .await?;
+    Ok(axum::http::StatusCode::CREATED)
+}
+
+async fn update_env_variable(
+    State(state): State<AppState>,
+    access: RepoAccess<Admin>,
+    Path((_, _, name, variable)): Path<(String, String, String, String)>,
+    Json(body): Json<VariableBody>,
+) -> Result<axum::http::StatusCode> {
+    let variable = crate::ci::secrets::check_variable(&variable, &body.value)?;
+    if body.name.as_deref().is_some_and(|n| !n.eq_ignore_ascii_case(&variable)) {
+        return Err(Error::invalid(
+            "a variable cannot be renamed; add the new one and delete this",
+        ));
+    }
+    let (e, _, _) = environment_of(&state, &access.repo, name).await?;
+    state
+        .db
+        .write(move |tx| {
+            if !environments::variables(tx, e.id)?.iter().any(|v| v.name == variable) {
+                return Err(Error::NotFound);
+            }
+            environments::put_variable(tx, e.id, &variable, &body.value)
+        })
+        .await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+async fn delete_env_variable(
+    State(state): State<AppState>,
+    access: RepoAccess<Admin>,
+    Path((_, _, name, variable)): Path<(String, String, String, String)>,
+) -> Result<axum::http::StatusCode> {
+    let (e, _, _) = environment_of(&state, &access.repo, name).await?;
+    let variable = variable.to_ascii_uppercase();
+    if state
+        .db
+        .write(move |tx| environments::delete_variable(tx, e.id, &variable))
+        .await?
+    {
+        Ok(axum::http::StatusCode::NO_CONTENT)
+    } else {
+        Err(Error::NotFound)
+    }
 }

@@ -14,6 +14,9 @@ pub struct EnvironmentForm {
     pub wait_timer: i64,
     pub branches: String,
     pub tags: String,
+    /// Secret names and when each changed.
+    pub secrets: Vec<(String, String)>,
+    pub variables: Vec<(String, String)>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -55,6 +58,14 @@ async fn settings_view(
                     wait_timer: e.wait_timer,
                     branches: of("branch"),
                     tags: of("tag"),
+                    secrets: environments::secrets(c, e.id)?
+                        .into_iter()
+                        .map(|s| (s.name, ago(s.updated_at)))
+                        .collect(),
+                    variables: environments::variables(c, e.id)?
+                        .into_iter()
+                        .map(|v| (v.name, v.value))
+                        .collect(),
                     name: e.name,
                 });
             }
@@ -104,7 +115,7 @@ async fn answer(state: &AppState, nav: Nav, repo: Repo, done: Result<()>) -> Res
     use axum::response::IntoResponse;
     match done {
         Ok(()) => Ok(back(&repo)),
-        Err(e @ (Error::Invalid(_) | Error::Exists(_))) => {
+        Err(e @ (Error::Invalid(_) | Error::Exists(_) | Error::TooLarge(_))) => {
             let status = crate::web::error::status_of(&e);
             let view = settings_view(state, nav, repo, Some(crate::web::accounts::capitalize(&e.to_string()))).await?;
             Ok((status, view).into_response())
@@ -192,4 +203,97 @@ pub(super) async fn save_environment(
         })
         .await;
     answer(&state, nav, access.repo, done).await
+}
+
+#[derive(serde::Deserialize)]
+pub struct NameValue {
+    name: String,
+    value: String,
+}
+
+/// The environment `name` of `repo`, or 404.
+async fn environment(state: &AppState, repo: &Repo, name: String) -> Result<environments::Environment> {
+    let id = repo.id;
+    state
+        .db
+        .read(move |c| environments::by_name(c, id, &name))
+        .await?
+        .ok_or(Error::NotFound)
+}
+
+/// Adds or replaces a secret of an environment; its value is never shown.
+pub(super) async fn put_secret(
+    State(state): State<AppState>,
+    nav: Nav,
+    access: RepoAccess<Admin>,
+    Path((_, _, name)): Path<(String, String, String)>,
+    CsrfForm(form): CsrfForm<NameValue>,
+) -> Result<axum::response::Response> {
+    let env = environment(&state, &access.repo, name).await?;
+    let done = crate::ci::secrets::put_for_environment(
+        &state.db,
+        &state.keys,
+        access.repo.id,
+        env.id,
+        &form.name,
+        &form.value,
+    )
+    .await
+    .map(|_| ());
+    answer(&state, nav, access.repo, done).await
+}
+
+/// Adds or replaces a variable of an environment (`${{ vars.NAME }}`).
+pub(super) async fn put_variable(
+    State(state): State<AppState>,
+    nav: Nav,
+    access: RepoAccess<Admin>,
+    Path((_, _, name)): Path<(String, String, String)>,
+    CsrfForm(form): CsrfForm<NameValue>,
+) -> Result<axum::response::Response> {
+    let env = environment(&state, &access.repo, name).await?;
+    let done = match crate::ci::secrets::check_variable(&form.name, &form.value) {
+        Ok(variable) => {
+            state
+                .db
+                .write(move |tx| environments::put_variable(tx, env.id, &variable, &form.value).map(|_| ()))
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    answer(&state, nav, access.repo, done).await
+}
+
+pub(super) async fn delete_secret(
+    State(state): State<AppState>,
+    access: RepoAccess<Admin>,
+    Path((_, _, name, secret)): Path<(String, String, String, String)>,
+    CsrfForm(_): CsrfForm<NoFields>,
+) -> Result<axum::response::Response> {
+    let env = environment(&state, &access.repo, name).await?;
+    if !state
+        .db
+        .write(move |tx| environments::delete_secret(tx, env.id, &secret))
+        .await?
+    {
+        return Err(Error::NotFound);
+    }
+    Ok(back(&access.repo))
+}
+
+pub(super) async fn delete_variable(
+    State(state): State<AppState>,
+    access: RepoAccess<Admin>,
+    Path((_, _, name, variable)): Path<(String, String, String, String)>,
+    CsrfForm(_): CsrfForm<NoFields>,
+) -> Result<axum::response::Response> {
+    let env = environment(&state, &access.repo, name).await?;
+    if !state
+        .db
+        .write(move |tx| environments::delete_variable(tx, env.id, &variable))
+        .await?
+    {
+        return Err(Error::NotFound);
+    }
+    Ok(back(&access.repo))
 }

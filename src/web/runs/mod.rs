@@ -67,6 +67,22 @@ pub fn routes() -> Router<AppState> {
             "/{owner}/{repo}/settings/environments/{name}",
             axum::routing::post(environment_settings::save_environment),
         )
+        .route(
+            "/{owner}/{repo}/settings/environments/{name}/secrets",
+            axum::routing::post(environment_settings::put_secret),
+        )
+        .route(
+            "/{owner}/{repo}/settings/environments/{name}/secrets/{secret}/delete",
+            axum::routing::post(environment_settings::delete_secret),
+        )
+        .route(
+            "/{owner}/{repo}/settings/environments/{name}/variables",
+            axum::routing::post(environment_settings::put_variable),
+        )
+        .route(
+            "/{owner}/{repo}/settings/environments/{name}/variables/{variable}/delete",
+            axum::routing::post(environment_settings::delete_variable),
+        )
 }
 
 /// The word and symbol shown for a state: queued, running, success, failure…
