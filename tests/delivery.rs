@@ -535,3 +535,46 @@ fn environment_secrets_and_variables_reach_only_the_jobs_deploying_there() {
     assert!(!prod.contains("prod-key-7431"));
     assert!(prod.contains("region: eu-west."), "{prod}");
 }
+
+#[test]
+fn one_deployment_at_a_time_per_environment() {
+    let r = repo();
+    let flag = common::Flag::new("first-deploy");
+    r.push_workflow(
+        "deliver.yml",
+        &format!(
+            "on: push\njobs:\n  beta:\n    environment: beta\n    steps:\n      - run: |\n          if [ \"$GITHUB_RUN_NUMBER\" = 1 ]; then {}; fi\n",
+            flag.wait()
+        ),
+        "main",
+    );
+    wait_job(&r, 1, "beta", "in_progress");
+    r.commit_and_push("Second", "main");
+    // The second run's deployment is let through its gate but waits its
+    // turn, queued, while the first deploys.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let mut seen_waiting = false;
+    while Instant::now() < deadline {
+        let (_, list) = call(&r, "GET", "/deployments?environment=beta", &r.token, None);
+        if list.as_array().unwrap().len() == 2 {
+            seen_waiting = true;
+            assert_eq!(list[0]["state"], "queued", "{list}");
+            assert_eq!(list[1]["state"], "in_progress");
+        }
+        let second = r.runs().into_iter().find(|x| x["run_number"] == 2);
+        if let Some(run) = second {
+            assert_ne!(r.jobs(&run)[0]["status"], "in_progress", "two deployments at once");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(seen_waiting, "the second deployment never reached its gate");
+    flag.raise();
+    assert_eq!(r.wait_run(1)["conclusion"], "success");
+    assert_eq!(r.wait_run(2)["conclusion"], "success");
+    let (_, list) = call(&r, "GET", "/deployments?environment=beta", &r.token, None);
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    // The environment now runs the second commit.
+    let page = r.server.get("/alice/demo/environments").text().unwrap();
+    let newest = list[0]["sha"].as_str().unwrap();
+    assert!(page.contains(&format!("Runs <a class=\"sha\" href=\"/alice/demo/commit/{newest}\">")));
+}
