@@ -205,6 +205,27 @@ fn prod_waits_for_its_reviewer_who_approves_or_rejects_and_every_deployment_is_r
     let (_, list) = call(&r, "GET", "/deployments?environment=prod", &r.token, None);
     assert_eq!(list[0]["state"], "rejected");
     assert_eq!(list.as_array().unwrap().len(), 2);
+    // The pipeline: both commits as rows, beta and prod as columns; beta
+    // runs the second commit, prod still the first (★), the second rejected.
+    let page = r.server.get("/alice/demo/pipeline").text().unwrap();
+    let second = run2["head_sha"].as_str().unwrap();
+    let row = |sha: &str| {
+        let at = page.find(&format!("/commit/{sha}\">")).expect("a row per commit");
+        page[at..].split("</tr>").next().unwrap().to_string()
+    };
+    let (first_row, second_row) = (row(&sha), row(second));
+    assert!(
+        page.contains("<th scope=\"col\">beta</th><th scope=\"col\">prod</th>"),
+        "{page}"
+    );
+    assert!(
+        second_row.contains("rejected") && second_row.matches('★').count() == 1,
+        "{second_row}"
+    );
+    assert!(
+        first_row.contains("✓ success") && first_row.matches('★').count() == 1,
+        "{first_row}"
+    );
 }
 
 #[test]

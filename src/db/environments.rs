@@ -249,6 +249,32 @@ pub fn waiting_in_run(conn: &Connection, run: RunId) -> Result<Vec<DeploymentRow
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// The environments of `repo` in the order of a pipeline's stages: as
+/// jobs first deployed to them (those never deployed to last).
+pub fn list_in_order(conn: &Connection, repo: RepoId) -> Result<Vec<Environment>> {
+    let mut stmt = conn.prepare(
+        "SELECT e.id, e.repo_id, e.name, e.wait_timer, e.created_at, e.updated_at FROM environments e
+         LEFT JOIN (SELECT environment_id, MIN(id) AS first FROM deployments GROUP BY environment_id) f
+             ON f.environment_id = e.id
+         WHERE e.repo_id = ?1 ORDER BY f.first IS NULL, f.first, e.id",
+    )?;
+    let rows = stmt.query_map([repo.0], environment_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The deployments of the commits `shas` of `repo`.
+pub fn deployments_of_commits(conn: &Connection, repo: RepoId, shas: &[String]) -> Result<Vec<DeploymentRow>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "{DEPLOYMENT_SELECT} WHERE d.repo_id = ?1 AND d.sha = ?2 ORDER BY d.id"
+    ))?;
+    let mut out = Vec::new();
+    for sha in shas {
+        let rows = stmt.query_map(params![repo.0, sha], deployment_from_row)?;
+        out.extend(rows.collect::<rusqlite::Result<Vec<_>>>()?);
+    }
+    Ok(out)
+}
+
 /// What environment `env` runs now: its newest successful deployment.
 pub fn current(conn: &Connection, env: EnvironmentId) -> Result<Option<DeploymentRow>> {
     let sql = format!("{DEPLOYMENT_SELECT} WHERE d.environment_id = ?1 AND d.state = ?2 ORDER BY d.id DESC LIMIT 1");

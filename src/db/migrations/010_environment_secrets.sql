@@ -1,7 +1,8 @@
 -- Hearth schema, version 10: secrets and variables of an environment,
 -- which only the jobs deploying there see (`secrets`, `vars`). Secret
 -- values are sealed like repository secrets, with the environment in
--- their associated data.
+-- their associated data. And deployments found by commit, for the
+-- pipeline page.
 
 CREATE TABLE environment_secrets (
     environment_id INTEGER NOT NULL REFERENCES environments(id) ON DELETE CASCADE,
@@ -20,3 +21,4 @@ CREATE TABLE environment_variables (
     updated_at     INTEGER NOT NULL,
     PRIMARY KEY (environment_id, name)
 ) WITHOUT ROWID;
+CREATE INDEX deployments_by_commit ON deployments (repo_id, sha);

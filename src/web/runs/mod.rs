@@ -8,6 +8,7 @@ mod environment_settings;
 mod environments;
 mod job;
 mod list;
+mod pipeline;
 mod secrets;
 mod view;
 
@@ -59,6 +60,7 @@ pub fn routes() -> Router<AppState> {
             axum::routing::post(view::review),
         )
         .route("/{owner}/{repo}/environments", get(environments::environments_page))
+        .route("/{owner}/{repo}/pipeline", get(pipeline::pipeline_page))
         .route(
             "/{owner}/{repo}/settings/environments",
             get(environment_settings::settings_page).post(environment_settings::add_environment),
