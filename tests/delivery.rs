@@ -599,3 +599,42 @@ fn one_deployment_at_a_time_per_environment() {
     let newest = list[0]["sha"].as_str().unwrap();
     assert!(page.contains(&format!("Runs <a class=\"sha\" href=\"/alice/demo/commit/{newest}\">")));
 }
+
+#[test]
+fn every_stage_deploys_the_bytes_the_build_made_and_says_which() {
+    let r = repo();
+    let deploy = |env: &str, needs: &str| {
+        format!(
+            "  {env}:\n    needs: {needs}\n    environment: {env}\n    steps:\n      - uses: actions/download-artifact@v4\n        with:\n          name: app\n      - run: cat app.txt\n"
+        )
+    };
+    r.push_workflow(
+        "deliver.yml",
+        &format!(
+            "on: push\njobs:\n  build:\n    steps:\n      - run: echo \"app built at $GITHUB_SHA\" > app.txt\n      - uses: actions/upload-artifact@v4\n        with:\n          name: app\n          path: app.txt\n{}{}{}",
+            deploy("beta", "build"),
+            deploy("gamma", "beta"),
+            deploy("prod", "gamma")
+        ),
+        "main",
+    );
+    let run = r.wait_run(1);
+    assert_eq!(run["conclusion"], "success", "{:?}", r.jobs(&run));
+    let (_, list) = call(&r, "GET", "/deployments", &r.token, None);
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 3);
+    let digests: Vec<&str> = list
+        .iter()
+        .map(|d| {
+            assert_eq!(d["payload"]["artifacts"][0]["name"], "app", "{d}");
+            d["payload"]["artifacts"][0]["sha256"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(digests[0].len(), 64);
+    assert!(
+        digests.iter().all(|d| *d == digests[0]),
+        "beta, gamma and prod: the same bytes"
+    );
+    let page = r.server.get("/alice/demo/environments").text().unwrap();
+    assert_eq!(page.matches(&format!("app {}", &digests[0][..12])).count(), 3, "{page}");
+}

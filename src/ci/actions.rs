@@ -116,13 +116,19 @@ pub(super) async fn run_action(
                     .collect(),
             };
             for (name, sha, to) in wanted {
+                let digest = sha.clone();
                 let (store, ws) = (store.clone(), workspace.to_path_buf());
                 let n = crate::error::blocking("unpacking an artifact", move || {
                     super::artifacts::unpack(&store, &sha, &ws, &to, owner)
                 })
                 .await?;
                 match n {
-                    Ok(n) => writer.line(&format!("Hearth: artifact {name:?} downloaded: {n} files")),
+                    Ok(n) => {
+                        writer.line(&format!(
+                            "Hearth: artifact {name:?} downloaded: {n} files (sha256 {digest})"
+                        ));
+                        record.used_artifact(&name, &digest).await?;
+                    }
                     Err(e) => return failed(writer, format!("artifact {name:?}: {e}")),
                 }
             }

@@ -426,6 +426,18 @@ impl Record<'_> {
         }
     }
 
+    /// The job downloaded artifact `name`: a deployment records its digest.
+    pub(super) async fn used_artifact(&self, name: &str, sha: &str) -> Result<()> {
+        match self {
+            Record::Server { db, job, .. } => {
+                let (job, name, sha) = (*job, name.to_string(), sha.to_string());
+                db.write(move |tx| db::environments::used_artifact(tx, job, &name, &sha))
+                    .await
+            }
+            Record::Local { .. } => Ok(()),
+        }
+    }
+
     /// The cache to restore for `key`: its key and archive.
     pub(super) async fn cache_lookup(&self, key: &str, prefixes: Vec<String>) -> Result<Option<(String, String)>> {
         match self {

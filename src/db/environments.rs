@@ -499,3 +499,22 @@ pub fn variables(conn: &Connection, env: EnvironmentId) -> Result<Vec<Variable>>
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+/// Job `job` used artifact `name` (digest `sha256`): when it deploys, its
+/// deployment records it.
+pub fn used_artifact(conn: &Connection, job: JobId, name: &str, sha256: &str) -> Result<()> {
+    conn.execute(
+        "INSERT OR REPLACE INTO deployment_artifacts (deployment_id, name, sha256)
+         SELECT id, ?2, ?3 FROM deployments WHERE job_id = ?1",
+        params![job, name, sha256],
+    )?;
+    Ok(())
+}
+
+/// The artifacts deployment `id` deployed: name and digest.
+pub fn artifacts_of(conn: &Connection, id: DeploymentId) -> Result<Vec<(String, String)>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT name, sha256 FROM deployment_artifacts WHERE deployment_id = ?1 ORDER BY name")?;
+    let rows = stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

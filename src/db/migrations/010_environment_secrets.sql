@@ -1,8 +1,8 @@
 -- Hearth schema, version 10: secrets and variables of an environment,
 -- which only the jobs deploying there see (`secrets`, `vars`). Secret
 -- values are sealed like repository secrets, with the environment in
--- their associated data. And deployments found by commit, for the
--- pipeline page.
+-- their associated data. Deployments found by commit, for the pipeline
+-- page, and the artifacts each deployed.
 
 CREATE TABLE environment_secrets (
     environment_id INTEGER NOT NULL REFERENCES environments(id) ON DELETE CASCADE,
@@ -22,3 +22,12 @@ CREATE TABLE environment_variables (
     PRIMARY KEY (environment_id, name)
 ) WITHOUT ROWID;
 CREATE INDEX deployments_by_commit ON deployments (repo_id, sha);
+
+-- The artifacts a deployment's job downloaded, by digest: later stages
+-- deploy the bytes the run built, and say which.
+CREATE TABLE deployment_artifacts (
+    deployment_id INTEGER NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,
+    name          TEXT    NOT NULL,
+    sha256        TEXT    NOT NULL,
+    PRIMARY KEY (deployment_id, name)
+) WITHOUT ROWID;

@@ -92,7 +92,8 @@ fn environment_json((html, api): &(String, String), e: &Environment, reviewers: 
     })
 }
 
-fn deployment_json((html, api): &(String, String), d: &DeploymentRow, run_number: Option<i64>) -> Value {
+fn deployment_json((html, api): &(String, String), d: &Deployed, run_number: Option<i64>) -> Value {
+    let (d, artifacts) = (&d.0, &d.1);
     json!({
         "id": d.id,
         "url": format!("{api}/deployments/{}", d.id),
@@ -100,7 +101,8 @@ fn deployment_json((html, api): &(String, String), d: &DeploymentRow, run_number
         "sha": d.sha,
         "ref": d.ref_name,
         "task": "deploy",
-        "payload": {},
+        // What it deployed: the run's artifacts, by digest.
+        "payload": { "artifacts": artifacts.iter().map(|(name, sha)| json!({ "name": name, "sha256": sha })).collect::<Vec<_>>() },
         "environment": d.environment,
         "original_environment": d.environment,
         "description": null,
@@ -350,15 +352,20 @@ async fn deployments(
     )))
 }
 
+/// A deployment with the artifacts it deployed (name, digest).
+type Deployed = (DeploymentRow, Vec<(String, String)>);
+
+/// Deployments with their artifacts and their runs' numbers, for their links.
 fn with_run_numbers(
     c: &rusqlite::Connection,
     repo: crate::db::repos::RepoId,
     list: Vec<DeploymentRow>,
-) -> Result<Vec<(DeploymentRow, Option<i64>)>> {
+) -> Result<Vec<(Deployed, Option<i64>)>> {
     list.into_iter()
         .map(|d| {
             let n = runs::by_id(c, repo, d.run_id)?.map(|r| r.run_number.0);
-            Ok((d, n))
+            let artifacts = environments::artifacts_of(c, d.id)?;
+            Ok(((d, artifacts), n))
         })
         .collect()
 }

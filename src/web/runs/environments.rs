@@ -14,6 +14,8 @@ pub struct DeploymentItem {
     pub when: String,
     /// The run's number, for its link.
     pub run_number: Option<i64>,
+    /// What it deployed: artifact names with the start of their digests.
+    pub artifacts: String,
 }
 
 pub struct EnvironmentRow {
@@ -35,7 +37,13 @@ pub struct EnvironmentsView {
 
 fn item(c: &rusqlite::Connection, repo: crate::db::repos::RepoId, d: DeploymentRow) -> Result<DeploymentItem> {
     let run_number = runs::by_id(c, repo, d.run_id)?.map(|r| r.run_number.0);
+    let artifacts = environments::artifacts_of(c, d.id)?
+        .iter()
+        .map(|(name, sha)| format!("{name} {}", sha.get(..12).unwrap_or(sha)))
+        .collect::<Vec<_>>()
+        .join(", ");
     Ok(DeploymentItem {
+        artifacts,
         state: d.state.as_str(),
         when: ago(d.updated_at),
         run_number,
