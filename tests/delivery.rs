@@ -638,3 +638,115 @@ fn every_stage_deploys_the_bytes_the_build_made_and_says_which() {
     let page = r.server.get("/alice/demo/environments").text().unwrap();
     assert_eq!(page.matches(&format!("app {}", &digests[0][..12])).count(), 3, "{page}");
 }
+
+#[test]
+fn redeploying_an_earlier_deployment_puts_its_bytes_back_as_a_rollback() {
+    let r = repo();
+    let workflow = "on: push
+jobs:
+  build:
+    steps:
+      - run: echo \"version $GITHUB_SHA\" > app.txt
+      - uses: actions/upload-artifact@v4
+        with:
+          name: app
+          path: app.txt
+  beta:
+    needs: build
+    environment: beta
+    steps:
+      - uses: actions/download-artifact@v4
+        with:
+          name: app
+      - run: cat app.txt
+";
+    let first = r.push_workflow("deliver.yml", workflow, "main");
+    assert_eq!(r.wait_run(1)["conclusion"], "success");
+    r.commit_and_push("Second", "main");
+    assert_eq!(r.wait_run(2)["conclusion"], "success");
+    let (_, list) = call(&r, "GET", "/deployments", &r.token, None);
+    let (newer, older) = (list[0].clone(), list[1].clone());
+    assert_eq!(older["sha"], first.as_str());
+
+    // Bad input changes nothing: an unknown deployment, a reader.
+    assert_eq!(call(&r, "POST", "/deployments/999/redeploy", &r.token, None).0, 404);
+    let rita = r.server.user("rita", "pw-rita-1234", false);
+    call(
+        &r,
+        "PUT",
+        "/collaborators/rita",
+        &r.token,
+        Some(json!({"permission": "read"})),
+    );
+    let path = format!("/deployments/{}/redeploy", older["id"]);
+    assert_eq!(call(&r, "POST", &path, &rita, None).0, 403);
+
+    // From the environments page, as a person would.
+    let alice = common::sign_in(&r.server, "alice", "pw-alice-1");
+    let page = alice
+        .get(r.server.url("/alice/demo/environments"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert_eq!(
+        page.matches(">Redeploy</button>").count(),
+        1,
+        "only the earlier one: {page}"
+    );
+    let resp = alice
+        .post(r.server.url(&format!("/alice/demo{path}")))
+        .form(&[("csrf", common::csrf_of(&page).as_str())])
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    assert_eq!(resp.headers()["location"], "/alice/demo/runs/3");
+    let run = r.wait_run(3);
+    assert_eq!(run["conclusion"], "success");
+    assert_eq!(run["head_sha"], first.as_str());
+    let jobs = r.jobs(&run);
+    assert!(
+        r.log(r.job(&jobs, "beta")).contains(&format!("version {first}")),
+        "the old bytes"
+    );
+    assert_eq!(r.log(r.job(&jobs, "build")), "", "the build did not run again");
+
+    let (_, list) = call(&r, "GET", "/deployments?environment=beta", &r.token, None);
+    let rollback = &list[0];
+    assert_eq!(rollback["sha"], first.as_str());
+    assert_eq!(rollback["rollback_of"], older["id"]);
+    assert_eq!(
+        rollback["payload"]["artifacts"][0]["sha256"], older["payload"]["artifacts"][0]["sha256"],
+        "the same artifact as the first time"
+    );
+    assert_ne!(
+        rollback["payload"]["artifacts"][0]["sha256"],
+        newer["payload"]["artifacts"][0]["sha256"]
+    );
+    let page = r.server.get("/alice/demo/environments").text().unwrap();
+    assert!(
+        page.contains(&format!("Runs <a class=\"sha\" href=\"/alice/demo/commit/{first}\">")),
+        "{page}"
+    );
+    assert!(page.contains("<span class=\"label\">rollback</span>"));
+    // A failed deployment cannot be deployed again.
+    r.push_workflow("deliver.yml", &format!("{workflow}      - run: exit 1\n"), "main");
+    assert_eq!(r.wait_run(4)["conclusion"], "failure");
+    let (_, list) = call(&r, "GET", "/deployments?environment=beta", &r.token, None);
+    assert_eq!(list[0]["state"], "failure");
+    let (status, body) = call(
+        &r,
+        "POST",
+        &format!("/deployments/{}/redeploy", list[0]["id"]),
+        &r.token,
+        None,
+    );
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("only a successful deployment")
+    );
+    assert_eq!(r.runs().len(), 4, "no run was started");
+}

@@ -113,8 +113,44 @@ impl Ci {
                         NoRerun::NothingFailed => format!("run #{n} has no failed jobs"),
                     }));
                 }
-                let (id, _) = runs::rerun(tx, &r, only_failed)?;
+                let which = if only_failed {
+                    state::Again::Failed
+                } else {
+                    state::Again::All
+                };
+                let (id, _) = runs::rerun(tx, &r, which, None)?;
                 runs::by_id(tx, repo, id)?.ok_or(Error::NotFound)
+            })
+            .await?;
+        self.wake();
+        Ok(new)
+    }
+
+    /// Deploys again what deployment `id` of `repo` deployed: its job runs
+    /// again in a new run of the same commit, with that run's artifacts
+    /// (the other jobs keep their results), through its environment's gate,
+    /// and its deployment is recorded as a rollback. Only a successful
+    /// deployment of a finished run can be.
+    pub async fn redeploy(&self, repo: RepoId, id: crate::db::environments::DeploymentId) -> Result<runs::Run> {
+        let new = self
+            .db
+            .write(move |tx| {
+                let d = crate::db::environments::deployment(tx, repo, id)?.ok_or(Error::NotFound)?;
+                if d.state != state::Deployment::Success {
+                    return Err(Error::WrongState(format!(
+                        "deployment {id} ended {}: only a successful deployment can be deployed again",
+                        d.state
+                    )));
+                }
+                let r = runs::by_id(tx, repo, d.run_id)?.ok_or(Error::NotFound)?;
+                if r.status.is_open() {
+                    return Err(Error::WrongState(format!(
+                        "run #{} is still going; wait for it to end",
+                        r.run_number
+                    )));
+                }
+                let (new, _) = runs::rerun(tx, &r, state::Again::Redeploy(d.job_id), Some(d.id))?;
+                runs::by_id(tx, repo, new)?.ok_or(Error::NotFound)
             })
             .await?;
         self.wake();

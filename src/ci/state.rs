@@ -4,7 +4,8 @@
 //! re-run; what a run and a commit add up to. Pure: no I/O. `db::runs`
 //! applies its decisions in one transaction each; the scheduler, the
 //! executor, `hearth ci run` and the pages ask it. A leaf module: it needs
-//! nothing of the crate, so the database layer may store its types.
+//! nothing of the crate but the ids, so the database layer may store its
+//! types.
 
 use std::fmt;
 
@@ -431,6 +432,28 @@ pub fn rerun_job(previous: Option<Conclusion>, only_failed: bool) -> (Status, Op
     }
 }
 
+/// What of a run to start again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Again {
+    /// Every job.
+    All,
+    /// The jobs that did not succeed.
+    Failed,
+    /// One deployment job, to put its deployment back (a rollback); the
+    /// others keep their results.
+    Redeploy(crate::ids::JobId),
+}
+
+/// A job `job` (which ended with `previous`) of a run started again.
+pub fn again(which: Again, job: crate::ids::JobId, previous: Option<Conclusion>) -> (Status, Option<Conclusion>) {
+    match which {
+        Again::All => rerun_job(previous, false),
+        Again::Failed => rerun_job(previous, true),
+        Again::Redeploy(target) if target == job => (Status::Queued, None),
+        Again::Redeploy(_) => (Status::Completed, Some(previous.unwrap_or(Conclusion::Skipped))),
+    }
+}
+
 /// A commit's state from all its runs, oldest first: in progress while
 /// any is open, failure if any failed, else the newest run's conclusion.
 pub fn combined(runs: &[(Status, Option<Conclusion>)]) -> Option<(Status, Option<Conclusion>)> {
@@ -622,6 +645,14 @@ mod tests {
         assert_eq!(rerun_job(Some(Failure), true), (Queued, None));
         assert_eq!(rerun_job(Some(Success), false), (Queued, None));
         assert_eq!(rerun_job(Some(Skipped), true), (Queued, None));
+        let (target, other) = (crate::ids::JobId(7), crate::ids::JobId(8));
+        assert_eq!(again(Again::Redeploy(target), target, Some(Success)), (Queued, None));
+        assert_eq!(
+            again(Again::Redeploy(target), other, Some(Failure)),
+            (Completed, Some(Failure)),
+            "only the deployment job runs again"
+        );
+        assert_eq!(again(Again::Failed, other, Some(Success)), (Completed, Some(Success)));
     }
 
     #[test]

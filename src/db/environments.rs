@@ -189,10 +189,13 @@ pub struct DeploymentRow {
     pub url: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// It put this earlier deployment back.
+    pub rollback_of: Option<DeploymentId>,
 }
 
 const DEPLOYMENT_SELECT: &str = "SELECT d.id, d.repo_id, d.environment_id, e.name, d.run_id, d.job_id, d.sha, d.ref,
-    d.state, d.url, d.created_at, d.updated_at FROM deployments d JOIN environments e ON e.id = d.environment_id";
+    d.state, d.url, d.created_at, d.updated_at, d.rollback_of
+    FROM deployments d JOIN environments e ON e.id = d.environment_id";
 
 fn deployment_from_row(r: &Row) -> rusqlite::Result<DeploymentRow> {
     Ok(DeploymentRow {
@@ -208,6 +211,7 @@ fn deployment_from_row(r: &Row) -> rusqlite::Result<DeploymentRow> {
         url: r.get(9)?,
         created_at: r.get(10)?,
         updated_at: r.get(11)?,
+        rollback_of: r.get(12)?,
     })
 }
 
@@ -302,9 +306,11 @@ pub fn create_deployment(
     state: Deployment,
 ) -> Result<DeploymentRow> {
     let now = crate::time::now();
+    // A job run again to redeploy says which deployment it puts back.
     conn.execute(
-        "INSERT INTO deployments (repo_id, environment_id, run_id, job_id, sha, ref, state, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+        "INSERT INTO deployments (repo_id, environment_id, run_id, job_id, sha, ref, state, created_at, updated_at,
+                                  rollback_of)
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, rollback_of FROM jobs WHERE id = ?4",
         params![env.repo_id.0, env.id, run, job, sha, ref_name, state, now],
     )?;
     let id = DeploymentId(conn.last_insert_rowid());

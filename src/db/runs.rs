@@ -672,10 +672,16 @@ pub fn allow_failure(conn: &Connection, job: JobId) -> Result<()> {
     Ok(())
 }
 
-/// Starts a run again as a new run of the same commit. With `only_failed`,
-/// jobs that succeeded keep their result and only the others run.
-/// Returns the new run's id and number.
-pub fn rerun(conn: &Connection, run: &Run, only_failed: bool) -> Result<(RunId, RunNumber)> {
+/// Starts a run again as a new run of the same commit: the jobs `which`
+/// names run, the others keep their results (see `state::again`). A job
+/// redeployed is marked as the rollback of `rollback_of`. Returns the new
+/// run's id and number.
+pub fn rerun(
+    conn: &Connection,
+    run: &Run,
+    which: state::Again,
+    rollback_of: Option<crate::db::environments::DeploymentId>,
+) -> Result<(RunId, RunNumber)> {
     let now = crate::time::now();
     let number: RunNumber = conn.query_row(
         "SELECT COALESCE(MAX(run_number), 0) + 1 FROM runs WHERE repo_id = ?1",
@@ -702,12 +708,13 @@ pub fn rerun(conn: &Connection, run: &Run, only_failed: bool) -> Result<(RunId, 
         enter_run_group(conn, run.repo_id, new_run, &c)?;
     }
     for job in jobs(conn, run.id)? {
-        let (status, conclusion) = state::rerun_job(job.conclusion, only_failed);
+        let (status, conclusion) = state::again(which, job.id, job.conclusion);
         let keep = !status.is_open();
+        let rollback = rollback_of.filter(|_| which == state::Again::Redeploy(job.id));
         conn.execute(
             "INSERT INTO jobs (run_id, job_key, name, needs, spec, status, conclusion, started_at, completed_at,
-                               concurrency)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
+                               concurrency, rollback_of)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10)",
             params![
                 new_run,
                 job.key,
@@ -717,7 +724,8 @@ pub fn rerun(conn: &Connection, run: &Run, only_failed: bool) -> Result<(RunId, 
                 status,
                 conclusion,
                 keep.then_some(now),
-                job.concurrency
+                job.concurrency,
+                rollback
             ],
         )?;
         let new_job = JobId(conn.last_insert_rowid());

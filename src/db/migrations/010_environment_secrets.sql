@@ -2,7 +2,7 @@
 -- which only the jobs deploying there see (`secrets`, `vars`). Secret
 -- values are sealed like repository secrets, with the environment in
 -- their associated data. Deployments found by commit, for the pipeline
--- page, and the artifacts each deployed.
+-- page, the artifacts each deployed, and rollbacks.
 
 CREATE TABLE environment_secrets (
     environment_id INTEGER NOT NULL REFERENCES environments(id) ON DELETE CASCADE,
@@ -31,3 +31,8 @@ CREATE TABLE deployment_artifacts (
     sha256        TEXT    NOT NULL,
     PRIMARY KEY (deployment_id, name)
 ) WITHOUT ROWID;
+
+-- A deployment job run again to put an earlier deployment back: the job
+-- knows which, and its deployment is recorded as a rollback of it.
+ALTER TABLE jobs ADD COLUMN rollback_of INTEGER REFERENCES deployments(id) ON DELETE SET NULL;
+ALTER TABLE deployments ADD COLUMN rollback_of INTEGER REFERENCES deployments(id) ON DELETE SET NULL;

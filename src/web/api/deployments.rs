@@ -54,6 +54,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/repos/{owner}/{repo}/deployments/{id}", get(deployment))
         .route("/api/v1/repos/{owner}/{repo}/deployments/{id}/statuses", get(statuses))
         .route(
+            "/api/v1/repos/{owner}/{repo}/deployments/{id}/redeploy",
+            axum::routing::post(redeploy),
+        )
+        .route(
             "/api/v1/repos/{owner}/{repo}/actions/runs/{run}/pending_deployments",
             get(pending).post(review),
         )
@@ -111,6 +115,7 @@ fn deployment_json((html, api): &(String, String), d: &Deployed, run_number: Opt
         "run_id": d.run_id,
         "job_id": d.job_id,
         "log_url": run_number.map(|n| format!("{html}/runs/{n}/jobs/{}", d.job_id)),
+        "rollback_of": d.rollback_of,
         "transient_environment": false,
         "production_environment": false,
         "created_at": rfc3339(d.created_at),
@@ -674,4 +679,23 @@ async fn delete_env_variable(
     } else {
         Err(Error::NotFound)
     }
+}
+
+/// Deploys again what a successful deployment deployed, as a rollback
+/// (see `Ci::redeploy`): 201 with the new run.
+async fn redeploy(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    access: RepoAccess<Write>,
+    Path((_, _, id)): Path<(String, String, DeploymentId)>,
+) -> Result<(axum::http::StatusCode, Json<Value>)> {
+    let run = state.ci.redeploy(access.repo.id, id).await?;
+    let (html, _) = base(&state, &headers, &access.repo);
+    Ok((
+        axum::http::StatusCode::CREATED,
+        Json(json!({
+            "run_id": run.id, "run_number": run.run_number,
+            "html_url": format!("{html}/runs/{}", run.run_number),
+        })),
+    ))
 }

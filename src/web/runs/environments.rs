@@ -16,6 +16,8 @@ pub struct DeploymentItem {
     pub run_number: Option<i64>,
     /// What it deployed: artifact names with the start of their digests.
     pub artifacts: String,
+    /// It may be deployed again: it succeeded, and is not what runs now.
+    pub redeployable: bool,
 }
 
 pub struct EnvironmentRow {
@@ -33,6 +35,7 @@ pub struct EnvironmentsView {
     nav: Nav,
     header: RepoHeader,
     environments: Vec<EnvironmentRow>,
+    can_write: bool,
 }
 
 fn item(c: &rusqlite::Connection, repo: crate::db::repos::RepoId, d: DeploymentRow) -> Result<DeploymentItem> {
@@ -44,6 +47,7 @@ fn item(c: &rusqlite::Connection, repo: crate::db::repos::RepoId, d: DeploymentR
         .join(", ");
     Ok(DeploymentItem {
         artifacts,
+        redeployable: false,
         state: d.state.as_str(),
         when: ago(d.updated_at),
         run_number,
@@ -63,9 +67,13 @@ pub(super) async fn environments_page(
             let mut rows = Vec::new();
             for e in environments::list(c, id)? {
                 let current = environments::current(c, e.id)?.map(|d| item(c, id, d)).transpose()?;
+                let live = current.as_ref().map(|c| c.deployment.id);
                 let history = environments::deployments(c, id, Some(&e.name), HISTORY, 0)?
                     .into_iter()
-                    .map(|d| item(c, id, d))
+                    .map(|d| {
+                        let redeployable = d.state == crate::ci::state::Deployment::Success && Some(d.id) != live;
+                        item(c, id, d).map(|i| DeploymentItem { redeployable, ..i })
+                    })
                     .collect::<Result<Vec<_>>>()?;
                 rows.push(EnvironmentRow {
                     reviewers: environments::reviewers(c, e.id)?.into_iter().map(|u| u.name).collect(),
@@ -83,8 +91,20 @@ pub(super) async fn environments_page(
         })
         .await?;
     Ok(EnvironmentsView {
+        can_write: access.access >= Access::Write,
         nav,
         header: RepoHeader::new(access.repo, access.access, Tab::Environments),
         environments: rows,
     })
+}
+
+/// The Redeploy button of an earlier successful deployment: a rollback.
+pub(super) async fn redeploy(
+    State(state): State<AppState>,
+    access: RepoAccess<Write>,
+    Path((_, _, id)): Path<(String, String, environments::DeploymentId)>,
+    CsrfForm(_): CsrfForm<NoFields>,
+) -> Result<axum::response::Redirect> {
+    let run = state.ci.redeploy(access.repo.id, id).await?;
+    Ok(to_run(&access.repo, run.run_number))
 }

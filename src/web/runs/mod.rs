@@ -62,6 +62,10 @@ pub fn routes() -> Router<AppState> {
         .route("/{owner}/{repo}/environments", get(environments::environments_page))
         .route("/{owner}/{repo}/pipeline", get(pipeline::pipeline_page))
         .route(
+            "/{owner}/{repo}/deployments/{id}/redeploy",
+            axum::routing::post(environments::redeploy),
+        )
+        .route(
             "/{owner}/{repo}/settings/environments",
             get(environment_settings::settings_page).post(environment_settings::add_environment),
         )
