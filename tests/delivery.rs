@@ -750,3 +750,44 @@ jobs:
     );
     assert_eq!(r.runs().len(), 4, "no run was started");
 }
+
+#[test]
+fn an_issue_shows_where_its_fix_went() {
+    let r = repo();
+    let alice = user_id(&r, &r.token);
+    call(
+        &r,
+        "PUT",
+        "/environments/prod",
+        &r.token,
+        Some(json!({"reviewers": [{"type": "User", "id": alice}]})),
+    );
+    let (status, _) = call(
+        &r,
+        "POST",
+        "/issues",
+        &r.token,
+        Some(json!({"title": "The login button is blue"})),
+    );
+    assert_eq!(status, 201);
+    // The workflow first, then the fix on top of it, then one more commit.
+    r.push_workflow("deliver.yml", PIPELINE, "main");
+    wait_job(&r, 1, "prod", "waiting");
+    let fix = r.commit_and_push("Make the login button green, fixes #1", "main");
+    wait_job(&r, 2, "prod", "waiting");
+    // beta runs the fix; prod waits for approval.
+    let page = r.server.get("/alice/demo/issues/1").text().unwrap();
+    let line = {
+        let at = page
+            .find(&format!(
+                "<li class=\"reach\"><a class=\"sha\" href=\"/alice/demo/commit/{fix}\">"
+            ))
+            .expect("the fixing commit is listed");
+        page[at..].split("</li>").next().unwrap().to_string()
+    };
+    assert!(line.contains("title=\"run: "), "its run's status: {line}");
+    assert!(
+        line.contains("beta <span class=\"status success\">✓</span> · prod <span class=\"status waiting\">waiting for approval</span>"),
+        "{line}"
+    );
+}

@@ -296,6 +296,21 @@ pub fn log(
     Ok((out, false))
 }
 
+/// Whether history from `tip` holds `commit` (it is `tip` or an ancestor
+/// of it), looking at most `limit` commits back.
+pub fn contains(repo: &gix::Repository, tip: ObjectId, commit: ObjectId, limit: usize) -> Result<bool> {
+    if tip == commit {
+        return Ok(true);
+    }
+    let walk = repo.rev_walk([tip]).all().context("walking history")?;
+    for info in walk.take(limit) {
+        if info.context("walking history")?.id == commit {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
     Added,

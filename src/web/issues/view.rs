@@ -140,7 +140,8 @@ pub struct View {
     body_html: String,
     opened: String,
     timeline: Vec<Entry>,
-    commits: Vec<String>,
+    /// The commits that reference it, their runs and where they went.
+    commits: Vec<crate::web::runs::CommitReach>,
     labels: Vec<Label>,
     milestones: Vec<String>,
     error: Option<String>,
@@ -235,6 +236,7 @@ async fn view(
         ));
     }
     timeline.sort_by_key(|(t, order, _)| (*t, *order));
+    let commits = crate::web::runs::reach(state, &access, commits).await?;
     let own = me.is_some_and(|u| u.name.eq_ignore_ascii_case(&issue.author));
     Ok(View {
         can_edit: writer || own,

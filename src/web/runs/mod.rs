@@ -9,6 +9,7 @@ mod environments;
 mod job;
 mod list;
 mod pipeline;
+mod reach;
 mod secrets;
 mod view;
 
@@ -29,6 +30,7 @@ use crate::db::runs::{self, Job, JobId, Run, RunNumber, Step};
 use crate::error::{Error, Result};
 use crate::repos::Access;
 use crate::web::repos::{RepoHeader, Tab};
+pub use reach::{CommitReach, reach};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
