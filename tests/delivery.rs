@@ -637,6 +637,15 @@ fn every_stage_deploys_the_bytes_the_build_made_and_says_which() {
     );
     let page = r.server.get("/alice/demo/environments").text().unwrap();
     assert_eq!(page.matches(&format!("app {}", &digests[0][..12])).count(), 3, "{page}");
+    // The repository's home says what each environment runs.
+    let home = r.server.get("/alice/demo").text().unwrap();
+    let sha = run["head_sha"].as_str().unwrap();
+    for env in ["beta", "gamma", "prod"] {
+        assert!(
+            home.contains(&format!("{env} <a class=\"sha\" href=\"/alice/demo/commit/{sha}\"")),
+            "{home}"
+        );
+    }
 }
 
 #[test]

@@ -112,6 +112,8 @@ struct Home {
     clone_url: String,
     branches: usize,
     tags: usize,
+    /// Each environment and the commit it runs now (and since when).
+    environments: Vec<(String, String, String)>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -216,10 +218,24 @@ pub async fn home(
         }
         .into_response());
     };
+    let repo_id = access.repo.id;
+    let environments = state
+        .db
+        .read(move |c| {
+            let mut out = Vec::new();
+            for e in crate::db::environments::list_in_order(c, repo_id)? {
+                if let Some(d) = crate::db::environments::current(c, e.id)? {
+                    out.push((e.name, d.sha, crate::web::ago(d.updated_at)));
+                }
+            }
+            Ok(out)
+        })
+        .await?;
     let home = Home {
         clone_url: url,
         branches,
         tags,
+        environments,
     };
     page(&state, nav, &headers, access, rev, Some(home)).await
 }
