@@ -784,6 +784,13 @@ fn an_issue_shows_where_its_fix_went() {
     wait_job(&r, 1, "prod", "waiting");
     let fix = r.commit_and_push("Make the login button green, fixes #1", "main");
     wait_job(&r, 2, "prod", "waiting");
+    // The newer deployment superseded the one still held for review.
+    let first = r.wait_run(1);
+    assert_eq!(first["conclusion"], "cancelled");
+    let jobs = r.jobs(&first);
+    let held = r.job(&jobs, "prod");
+    assert_eq!(held["conclusion"], "cancelled");
+    assert!(r.log(held).contains("superseded by run #2"), "{}", r.log(held));
     // beta runs the fix; prod waits for approval.
     let page = r.server.get("/alice/demo/issues/1").text().unwrap();
     let line = {

@@ -13,6 +13,10 @@ use crate::db::runs::{self, Job, Run};
 use crate::db::users::User;
 use crate::error::{Error, Result};
 
+/// Jobs whose deployments a newer one superseded: their run, the job, and
+/// why, for their logs.
+pub type Superseded = Vec<(crate::ids::RunId, crate::ids::JobId, String)>;
+
 /// What the gate decided for a job, and what to tell its log.
 pub enum Passage {
     /// Held, queued behind another deployment or its timer, or let through.
@@ -51,8 +55,12 @@ fn full_ref_of(conn: &Connection, run: &Run) -> Result<String> {
     Ok(pushed.unwrap_or_else(|| format!("refs/heads/{}", run.head_branch)))
 }
 
-/// Job `job`, which deploys to `environment`, comes to its gate.
-pub fn pass(conn: &Connection, job: &Job, environment: &str) -> Result<Passage> {
+/// Job `job`, which deploys to `environment`, comes to its gate. A new
+/// deployment supersedes the environment's older ones not started yet
+/// (held for review, or waiting their turn): they are cancelled, and
+/// returned so that their logs say why.
+pub fn pass(conn: &Connection, job: &Job, environment: &str) -> Result<(Passage, Superseded)> {
+    let mut superseded = Vec::new();
     let run = runs::run_by_id_any(conn, job.run_id)?.ok_or(Error::NotFound)?;
     let env = environments::get_or_create(conn, run.repo_id, environment)?;
     let deployment = match environments::deployment_of_job(conn, job.id)? {
@@ -61,13 +69,14 @@ pub fn pass(conn: &Connection, job: &Job, environment: &str) -> Result<Passage> 
             let full_ref = full_ref_of(conn, &run)?;
             if !may_deploy(&environments::branch_policies(conn, env.id)?, &full_ref) {
                 runs::finish_job(conn, job.id, Conclusion::Failure)?;
-                return Ok(Passage::Refused(format!(
+                let why = format!(
                     "{full_ref} may not deploy to the {} environment (its deployment branch rules)",
                     env.name
-                )));
+                );
+                return Ok((Passage::Refused(why), superseded));
             }
             let reviewed = !environments::reviewers(conn, env.id)?.is_empty();
-            environments::create_deployment(
+            let created = environments::create_deployment(
                 conn,
                 &env,
                 run.id,
@@ -75,7 +84,14 @@ pub fn pass(conn: &Connection, job: &Job, environment: &str) -> Result<Passage> 
                 &run.head_sha,
                 &run.head_branch,
                 state::deployment_created(reviewed),
-            )?
+            )?;
+            for older in environments::not_started(conn, env.id, created.id)? {
+                let why = format!("superseded by run #{} ({})", run.run_number, run.head_sha);
+                environments::set_state(conn, older.id, Deployment::Cancelled, &why)?;
+                runs::finish_job(conn, older.job_id, Conclusion::Cancelled)?;
+                superseded.push((older.run_id, older.job_id, why));
+            }
+            created
         }
     };
     let busy = environments::busy(conn, env.id, deployment.id)?;
@@ -88,7 +104,7 @@ pub fn pass(conn: &Connection, job: &Job, environment: &str) -> Result<Passage> 
         }
         _ => {}
     }
-    Ok(Passage::Gate(gate))
+    Ok((Passage::Gate(gate), superseded))
 }
 
 /// A reviewer's decision on the deployments of run `run` held for

@@ -285,10 +285,14 @@ impl Ci {
             }
             if let Some(environment) = spec.environment.as_ref().map(|e| e.name.clone()) {
                 let job = (*j).clone();
-                let passage = self
+                let (passage, superseded) = self
                     .db
                     .write(move |tx| super::deploy::pass(tx, &job, &environment))
                     .await?;
+                for (run, job, why) in superseded {
+                    let _ = append_line(&self.data_dir.job_log(run, job), &format!("Hearth: {why}"));
+                    self.feeds.end(job);
+                }
                 let log = self.data_dir.job_log(j.run_id, j.id);
                 match passage {
                     Passage::Gate(Gate::Go) => {}

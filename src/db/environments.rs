@@ -350,6 +350,18 @@ pub fn job_finished(conn: &Connection, job: JobId, conclusion: Conclusion) -> Re
     Ok(())
 }
 
+/// The deployments of environment `env` older than `than` that have not
+/// started: held for review, or waiting their turn.
+pub fn not_started(conn: &Connection, env: EnvironmentId, than: DeploymentId) -> Result<Vec<DeploymentRow>> {
+    let sql = format!("{DEPLOYMENT_SELECT} WHERE d.environment_id = ?1 AND d.id < ?2 AND d.state IN (?3, ?4)");
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map(
+        params![env, than, Deployment::Waiting, Deployment::Queued],
+        deployment_from_row,
+    )?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 /// Whether another deployment of environment `env` than `except` deploys now.
 pub fn busy(conn: &Connection, env: EnvironmentId, except: DeploymentId) -> Result<bool> {
     Ok(conn.query_row(
