@@ -807,3 +807,41 @@ fn an_issue_shows_where_its_fix_went() {
         "{line}"
     );
 }
+
+#[test]
+fn an_environment_named_by_an_expression_is_the_one_each_instance_deploys_to() {
+    let r = repo();
+    r.push_workflow(
+        "deliver.yml",
+        "on: push
+jobs:
+  deploy:
+    strategy:
+      matrix:
+        stage: [beta, gamma]
+    environment: ${{ matrix.stage }}
+    steps:
+      - run: echo deploying
+  broken:
+    environment: ${{ matrix.nothing }}
+    steps:
+      - run: echo never
+",
+        "main",
+    );
+    let run = r.wait_run(1);
+    let jobs = r.jobs(&run);
+    let broken = r.job(&jobs, "broken");
+    assert_eq!(broken["conclusion"], "failure");
+    assert!(r.log(broken).contains("Hearth: environment \"\""), "{}", r.log(broken));
+    let (_, envs) = call(&r, "GET", "/environments", &r.token, None);
+    let names: Vec<&str> = envs["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["beta", "gamma"]);
+    let (_, list) = call(&r, "GET", "/deployments", &r.token, None);
+    assert_eq!(list.as_array().unwrap().len(), 2);
+}

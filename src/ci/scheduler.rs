@@ -258,7 +258,7 @@ impl Ci {
             if !all_done {
                 continue;
             }
-            let spec = spec_of(j)?;
+            let mut spec = spec_of(j)?;
             if !self.wanted(j, &spec, siblings).await? {
                 let id = j.id;
                 self.db
@@ -283,7 +283,22 @@ impl Ci {
                     continue;
                 }
             }
-            if let Some(environment) = spec.environment.as_ref().map(|e| e.name.clone()) {
+            if let Some(written) = spec.environment.as_ref().map(|e| e.name.clone()) {
+                let environment = match self.environment_name(j, &spec, siblings, &written).await? {
+                    Ok(name) => name,
+                    Err(why) => {
+                        let id = j.id;
+                        self.db
+                            .write(move |tx| runs::finish_job(tx, id, Conclusion::Failure))
+                            .await?;
+                        let _ = append_line(&self.data_dir.job_log(j.run_id, j.id), &format!("Hearth: {why}"));
+                        self.feeds.end(j.id);
+                        continue;
+                    }
+                };
+                if let Some(e) = spec.environment.as_mut() {
+                    e.name = environment.clone();
+                }
                 let job = (*j).clone();
                 let (passage, superseded) = self
                     .db
@@ -393,6 +408,27 @@ impl Ci {
                 Ok(false)
             }
         }
+    }
+
+    /// The environment a job deploys to: its name as written, with its
+    /// expressions (`${{ matrix.env }}`) evaluated; an error says why not.
+    async fn environment_name(
+        &self,
+        job: &Job,
+        spec: &workflow::Job,
+        siblings: &[&Job],
+        written: &str,
+    ) -> Result<std::result::Result<String, String>> {
+        if !written.contains("${{") {
+            return Ok(Ok(written.to_string()));
+        }
+        let owned: Vec<Job> = siblings.iter().map(|s| (*s).clone()).collect();
+        let (run, repo) = self.run_and_repo(job).await?;
+        let values = contexts(&RunInfo::of(&run, &repo), spec, &owned, &spec.env);
+        let ctx = super::expr::Context::new(&values, super::expr::Status::Success);
+        Ok(super::expr::interpolate(written, &ctx)
+            .map_err(|e| format!("environment: {e}"))
+            .and_then(|name| super::deploy::check_name(&name).map_err(|e| format!("environment {name:?}: {e}"))))
     }
 
     /// A job's run and repository.
