@@ -523,6 +523,26 @@ fn environment_secrets_and_variables_reach_only_the_jobs_deploying_there() {
     assert_eq!(status, 400);
     let (_, listed) = call(&r, "GET", "/environments/prod/secrets", &r.token, None);
     assert_eq!(listed["secrets"][0]["name"], "DEPLOY_KEY");
+    // At most 100 variables (GitHub's limit); the 101st is refused.
+    for i in 1..100 {
+        let (status, _) = call(
+            &r,
+            "POST",
+            "/environments/prod/variables",
+            &r.token,
+            Some(json!({"name": format!("V{i}"), "value": "x"})),
+        );
+        assert_eq!(status, 201);
+    }
+    let (status, body) = call(
+        &r,
+        "POST",
+        "/environments/prod/variables",
+        &r.token,
+        Some(json!({"name": "ONE_TOO_MANY", "value": "x"})),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("at most 100 variables"));
     assert!(!listed.to_string().contains("prod-key-7431"), "values are never shown");
     // Someone who can push but is no admin sees neither.
     let bob = r.server.user("bob", "pw-bob-1234", false);

@@ -168,6 +168,10 @@ pub fn review(
     Ok(decided)
 }
 
+/// At most this many secrets, variables and branch patterns per
+/// environment (GitHub's limit for the first two).
+pub const MAX_PER_ENVIRONMENT: usize = 100;
+
 /// At most this many reviewers per environment, as GitHub allows.
 pub const MAX_REVIEWERS: usize = 6;
 /// The longest wait timer, in minutes (30 days, as GitHub allows).

@@ -137,6 +137,7 @@ pub fn branch_policies(conn: &Connection, env: EnvironmentId) -> Result<Vec<Bran
 
 /// Adds a pattern; an existing one of the same name and kind is `Exists`.
 pub fn add_branch_policy(conn: &Connection, env: EnvironmentId, name: &str, kind: &str) -> Result<BranchPolicy> {
+    room_for(conn, "environment_branch_policies", "branch and tag patterns", env)?;
     match conn.execute(
         "INSERT INTO environment_branch_policies (environment_id, name, type) VALUES (?1, ?2, ?3)",
         params![env, name, kind],
@@ -432,6 +433,23 @@ pub fn reviews(conn: &Connection, id: DeploymentId) -> Result<Vec<Review>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// Refuses a new entry of `what` when `table` holds `MAX_PER_ENVIRONMENT`
+/// of them for `env` already.
+fn room_for(conn: &Connection, table: &str, what: &str, env: EnvironmentId) -> Result<()> {
+    let n: i64 = conn.query_row(
+        &format!("SELECT count(*) FROM {table} WHERE environment_id = ?1"),
+        [env],
+        |r| r.get(0),
+    )?;
+    if n as usize >= crate::ci::deploy::MAX_PER_ENVIRONMENT {
+        return Err(Error::invalid(format!(
+            "an environment holds at most {} {what}",
+            crate::ci::deploy::MAX_PER_ENVIRONMENT
+        )));
+    }
+    Ok(())
+}
+
 /// Stores an environment secret, sealed; true when it was new.
 pub fn put_secret(conn: &Connection, env: EnvironmentId, name: &str, nonce: &[u8], ciphertext: &[u8]) -> Result<bool> {
     let existed: bool = conn.query_row(
@@ -439,6 +457,9 @@ pub fn put_secret(conn: &Connection, env: EnvironmentId, name: &str, nonce: &[u8
         params![env, name],
         |r| r.get(0),
     )?;
+    if !existed {
+        room_for(conn, "environment_secrets", "secrets", env)?;
+    }
     conn.execute(
         "INSERT INTO environment_secrets (environment_id, name, nonce, ciphertext, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5)
@@ -487,6 +508,9 @@ pub fn put_variable(conn: &Connection, env: EnvironmentId, name: &str, value: &s
         params![env, name],
         |r| r.get(0),
     )?;
+    if !existed {
+        room_for(conn, "environment_variables", "variables", env)?;
+    }
     conn.execute(
         "INSERT INTO environment_variables (environment_id, name, value, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?4)

@@ -194,8 +194,11 @@ pub(super) async fn save_environment(
                     patterns.push((deploy::check_pattern(line)?, kind.to_string()));
                 }
             }
-            if patterns.len() > 100 {
-                return Err(Error::invalid("at most 100 branch and tag patterns"));
+            if patterns.len() > deploy::MAX_PER_ENVIRONMENT {
+                return Err(Error::invalid(format!(
+                    "at most {} branch and tag patterns",
+                    deploy::MAX_PER_ENVIRONMENT
+                )));
             }
             environments::set_wait_timer(tx, env.id, wait_timer)?;
             environments::set_reviewers(tx, env.id, &reviewers)?;
