@@ -233,30 +233,19 @@ fn a_branch_the_environment_does_not_allow_fails_its_deployment_with_the_reason(
     let r = repo();
     let (status, _) = call(&r, "PUT", "/environments/beta", &r.token, None);
     assert_eq!(status, 200);
-    let (status, policy) = call(
-        &r,
-        "POST",
-        "/environments/beta/deployment-branch-policies",
-        &r.token,
-        Some(json!({"name": "release/*", "type": "branch"})),
-    );
+    let allow = |name: &str, kind: &str| {
+        call(
+            &r,
+            "POST",
+            "/environments/beta/deployment-branch-policies",
+            &r.token,
+            Some(json!({"name": name, "type": kind})),
+        )
+    };
+    let (status, policy) = allow("release/*", "branch");
     assert_eq!(status, 200, "{policy}");
-    let (status, _) = call(
-        &r,
-        "POST",
-        "/environments/beta/deployment-branch-policies",
-        &r.token,
-        Some(json!({"name": "release/*", "type": "branch"})),
-    );
-    assert_eq!(status, 409, "the same pattern twice");
-    let (status, _) = call(
-        &r,
-        "POST",
-        "/environments/beta/deployment-branch-policies",
-        &r.token,
-        Some(json!({"name": "x", "type": "commit"})),
-    );
-    assert_eq!(status, 400);
+    assert_eq!(allow("release/*", "branch").0, 409, "the same pattern twice");
+    assert_eq!(allow("x", "commit").0, 400);
 
     r.push_workflow("deliver.yml", PIPELINE, "main");
     let run = r.wait_run(1);
@@ -497,50 +486,25 @@ fn environment_secrets_and_variables_reach_only_the_jobs_deploying_there() {
         Some(json!({"value": "prod-key-7431"})),
     );
     assert_eq!(status, 201);
-    let (status, _) = call(
-        &r,
-        "POST",
-        "/environments/prod/variables",
-        &r.token,
-        Some(json!({"name": "REGION", "value": "eu-west"})),
-    );
-    assert_eq!(status, 201);
-    let (status, _) = call(
-        &r,
-        "POST",
-        "/environments/prod/variables",
-        &r.token,
-        Some(json!({"name": "REGION", "value": "again"})),
-    );
-    assert_eq!(status, 409);
-    let (status, _) = call(
-        &r,
-        "POST",
-        "/environments/prod/variables",
-        &r.token,
-        Some(json!({"name": "GITHUB_X", "value": "no"})),
-    );
-    assert_eq!(status, 400);
-    let (_, listed) = call(&r, "GET", "/environments/prod/secrets", &r.token, None);
-    assert_eq!(listed["secrets"][0]["name"], "DEPLOY_KEY");
-    // At most 100 variables (GitHub's limit); the 101st is refused.
-    for i in 1..100 {
-        let (status, _) = call(
+    let add = |name: &str, value: &str| {
+        call(
             &r,
             "POST",
             "/environments/prod/variables",
             &r.token,
-            Some(json!({"name": format!("V{i}"), "value": "x"})),
-        );
-        assert_eq!(status, 201);
+            Some(json!({"name": name, "value": value})),
+        )
+    };
+    assert_eq!(add("REGION", "eu-west").0, 201);
+    assert_eq!(add("REGION", "again").0, 409);
+    assert_eq!(add("GITHUB_X", "no").0, 400);
+    let (_, listed) = call(&r, "GET", "/environments/prod/secrets", &r.token, None);
+    assert_eq!(listed["secrets"][0]["name"], "DEPLOY_KEY");
+    // At most 100 variables (GitHub's limit); the 101st is refused.
+    for i in 1..100 {
+        assert_eq!(add(&format!("V{i}"), "x").0, 201);
     }
-    let (status, body) = call(
-        &r,
-        "POST",
-        "/environments/prod/variables",
-        &r.token,
-        Some(json!({"name": "ONE_TOO_MANY", "value": "x"})),
-    );
+    let (status, body) = add("ONE_TOO_MANY", "x");
     assert_eq!(status, 400, "{body}");
     assert!(body["message"].as_str().unwrap().contains("at most 100 variables"));
     assert!(!listed.to_string().contains("prod-key-7431"), "values are never shown");

@@ -470,25 +470,11 @@ pub fn put_secret(conn: &Connection, env: EnvironmentId, name: &str, nonce: &[u8
     Ok(!existed)
 }
 
-pub fn delete_secret(conn: &Connection, env: EnvironmentId, name: &str) -> Result<bool> {
-    Ok(conn.execute(
-        "DELETE FROM environment_secrets WHERE environment_id = ?1 AND name = ?2",
-        params![env, name],
-    )? > 0)
-}
-
 pub fn secrets(conn: &Connection, env: EnvironmentId) -> Result<Vec<super::secrets::Sealed>> {
     let mut stmt = conn.prepare(
         "SELECT name, nonce, ciphertext, updated_at FROM environment_secrets WHERE environment_id = ?1 ORDER BY name",
     )?;
-    let rows = stmt.query_map([env], |r| {
-        Ok(super::secrets::Sealed {
-            name: r.get(0)?,
-            nonce: r.get(1)?,
-            ciphertext: r.get(2)?,
-            updated_at: r.get(3)?,
-        })
-    })?;
+    let rows = stmt.query_map([env], super::secrets::sealed_from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
@@ -520,10 +506,23 @@ pub fn put_variable(conn: &Connection, env: EnvironmentId, name: &str, value: &s
     Ok(!existed)
 }
 
-pub fn delete_variable(conn: &Connection, env: EnvironmentId, name: &str) -> Result<bool> {
+/// What of an environment is kept by name.
+#[derive(Debug, Clone, Copy)]
+pub enum Named {
+    Secret,
+    Variable,
+}
+
+/// Deletes secret or variable `name` (in any case) of `env`; false when
+/// there was none.
+pub fn delete_named(conn: &Connection, env: EnvironmentId, what: Named, name: &str) -> Result<bool> {
+    let table = match what {
+        Named::Secret => "environment_secrets",
+        Named::Variable => "environment_variables",
+    };
     Ok(conn.execute(
-        "DELETE FROM environment_variables WHERE environment_id = ?1 AND name = ?2",
-        params![env, name],
+        &format!("DELETE FROM {table} WHERE environment_id = ?1 AND name = ?2"),
+        params![env, name.to_ascii_uppercase()],
     )? > 0)
 }
 

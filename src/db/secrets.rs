@@ -38,13 +38,17 @@ pub fn delete(conn: &Connection, repo: RepoId, name: &str) -> Result<bool> {
 pub fn all(conn: &Connection, repo: RepoId) -> Result<Vec<Sealed>> {
     let mut stmt =
         conn.prepare("SELECT name, nonce, ciphertext, updated_at FROM secrets WHERE repo_id = ?1 ORDER BY name")?;
-    let rows = stmt.query_map([repo.0], |r| {
-        Ok(Sealed {
-            name: r.get(0)?,
-            nonce: r.get(1)?,
-            ciphertext: r.get(2)?,
-            updated_at: r.get(3)?,
-        })
-    })?;
+    let rows = stmt.query_map([repo.0], sealed_from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// A row of (name, nonce, ciphertext, updated_at): repository and
+/// environment secrets alike.
+pub(crate) fn sealed_from_row(r: &rusqlite::Row) -> rusqlite::Result<Sealed> {
+    Ok(Sealed {
+        name: r.get(0)?,
+        nonce: r.get(1)?,
+        ciphertext: r.get(2)?,
+        updated_at: r.get(3)?,
+    })
 }

@@ -560,11 +560,29 @@ async fn delete_env_secret(
     access: RepoAccess<Admin>,
     Path((_, _, name, secret)): Path<(String, String, String, String)>,
 ) -> Result<axum::http::StatusCode> {
-    let (e, _, _) = environment_of(&state, &access.repo, name).await?;
-    let secret = secret.to_ascii_uppercase();
+    delete_named(&state, &access.repo, name, environments::Named::Secret, secret).await
+}
+
+async fn delete_env_variable(
+    State(state): State<AppState>,
+    access: RepoAccess<Admin>,
+    Path((_, _, name, variable)): Path<(String, String, String, String)>,
+) -> Result<axum::http::StatusCode> {
+    delete_named(&state, &access.repo, name, environments::Named::Variable, variable).await
+}
+
+/// Deletes a secret or variable of environment `env`: 204, or 404.
+async fn delete_named(
+    state: &AppState,
+    repo: &Repo,
+    env: String,
+    what: environments::Named,
+    item: String,
+) -> Result<axum::http::StatusCode> {
+    let (e, _, _) = environment_of(state, repo, env).await?;
     if state
         .db
-        .write(move |tx| environments::delete_secret(tx, e.id, &secret))
+        .write(move |tx| environments::delete_named(tx, e.id, what, &item))
         .await?
     {
         Ok(axum::http::StatusCode::NO_CONTENT)
@@ -661,24 +679,6 @@ async fn update_env_variable(
         })
         .await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
-}
-
-async fn delete_env_variable(
-    State(state): State<AppState>,
-    access: RepoAccess<Admin>,
-    Path((_, _, name, variable)): Path<(String, String, String, String)>,
-) -> Result<axum::http::StatusCode> {
-    let (e, _, _) = environment_of(&state, &access.repo, name).await?;
-    let variable = variable.to_ascii_uppercase();
-    if state
-        .db
-        .write(move |tx| environments::delete_variable(tx, e.id, &variable))
-        .await?
-    {
-        Ok(axum::http::StatusCode::NO_CONTENT)
-    } else {
-        Err(Error::NotFound)
-    }
 }
 
 /// Deploys again what a successful deployment deployed, as a rollback

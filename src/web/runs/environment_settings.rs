@@ -273,15 +273,7 @@ pub(super) async fn delete_secret(
     Path((_, _, name, secret)): Path<(String, String, String, String)>,
     CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<axum::response::Response> {
-    let env = environment(&state, &access.repo, name).await?;
-    if !state
-        .db
-        .write(move |tx| environments::delete_secret(tx, env.id, &secret))
-        .await?
-    {
-        return Err(Error::NotFound);
-    }
-    Ok(back(&access.repo))
+    delete_named(&state, access.repo, name, environments::Named::Secret, secret).await
 }
 
 pub(super) async fn delete_variable(
@@ -290,13 +282,24 @@ pub(super) async fn delete_variable(
     Path((_, _, name, variable)): Path<(String, String, String, String)>,
     CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<axum::response::Response> {
-    let env = environment(&state, &access.repo, name).await?;
+    delete_named(&state, access.repo, name, environments::Named::Variable, variable).await
+}
+
+/// The Delete button of a secret or variable: back to the page, or 404.
+async fn delete_named(
+    state: &AppState,
+    repo: Repo,
+    env: String,
+    what: environments::Named,
+    item: String,
+) -> Result<axum::response::Response> {
+    let env = environment(state, &repo, env).await?;
     if !state
         .db
-        .write(move |tx| environments::delete_variable(tx, env.id, &variable))
+        .write(move |tx| environments::delete_named(tx, env.id, what, &item))
         .await?
     {
         return Err(Error::NotFound);
     }
-    Ok(back(&access.repo))
+    Ok(back(&repo))
 }

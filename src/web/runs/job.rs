@@ -212,15 +212,7 @@ pub(super) async fn job_stream(
         steps: String::new(),
         done: false,
     };
-    let states: Vec<StepState> = steps
-        .iter()
-        .map(|s| StepState {
-            number: s.number,
-            status: s.status,
-            conclusion: s.conclusion,
-        })
-        .collect();
-    tail.steps_event(&states);
+    tail.steps_event(&states_of(&steps));
     if !job.status.is_open() {
         tail.finish().await;
     }
@@ -229,6 +221,18 @@ pub(super) async fn job_stream(
         Some((Ok(event), tail))
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// The steps' states as the live feed tells them.
+fn states_of(steps: &[Step]) -> Vec<StepState> {
+    steps
+        .iter()
+        .map(|s| StepState {
+            number: s.number,
+            status: s.status,
+            conclusion: s.conclusion,
+        })
+        .collect()
 }
 
 /// With no news for this long, a stream asks the database whether its job
@@ -379,15 +383,7 @@ impl LogTail {
         let job = self.job;
         match self.db.read(move |c| runs::steps(c, job)).await {
             Ok(steps) => {
-                let states: Vec<StepState> = steps
-                    .iter()
-                    .map(|s| StepState {
-                        number: s.number,
-                        status: s.status,
-                        conclusion: s.conclusion,
-                    })
-                    .collect();
-                self.steps_event(&states);
+                self.steps_event(&states_of(&steps));
                 self.ready
                     .push_back(Event::default().event("end").data(Status::Completed.as_str()));
                 self.done = true;
