@@ -829,3 +829,64 @@ jobs:
     let (_, list) = call(&r, "GET", "/deployments", &r.token, None);
     assert_eq!(list.as_array().unwrap().len(), 2);
 }
+
+#[test]
+fn a_job_hands_over_its_junit_report_and_the_run_shows_failures_first() {
+    let r = repo();
+    let junit = r#"<testsuite name="login" tests="3"><testcase classname="login" name="test_ok" time="0.01"/><testcase classname="login" name="test_colour" time="0.02"><failure message="blue is not green">AssertionError: blue</failure></testcase><testcase classname="login" name="test_later"><skipped/></testcase></testsuite>"#;
+    r.push_workflow(
+        "ci.yml",
+        &format!(
+            "on: push
+jobs:
+  test:
+    steps:
+      - run: |
+          mkdir -p reports
+          cat > reports/login.xml <<'XML'
+          {junit}
+          XML
+          echo 'not xml at all' > reports/broken.xml
+          # A report outside the workspace, reached by a link: never read.
+          echo '{junit}' > \"$HOME/outside.xml\"
+          ln -s \"$HOME/outside.xml\" reports/link.xml
+      - uses: hearth/test-report
+        with:
+          path: reports/*.xml
+          kind: functional
+          name: Login tests
+      - uses: hearth/test-report
+        with:
+          path: nothing-here/*.xml
+"
+        ),
+        "main",
+    );
+    let run = r.wait_run(1);
+    assert_eq!(run["conclusion"], "success", "reports do not change the job's result");
+    let jobs = r.jobs(&run);
+    let log = r.log(&jobs[0]);
+    assert!(
+        log.contains("Hearth: Login tests: 3 tests, 1 failed, 0 errors, 1 skipped"),
+        "{log}"
+    );
+    assert!(log.contains("Warning: test report: reports/broken.xml:"), "{log}");
+    assert!(log.contains("Warning: test report: no files match"), "{log}");
+    let (status, reports) = r.server.api(
+        "GET",
+        &format!("/api/v1/repos/alice/demo/actions/runs/{}/test-reports", run["id"]),
+        Some(&r.token),
+        None,
+    );
+    assert_eq!(status, 200);
+    let first = &reports["test_reports"][0];
+    assert_eq!(first["kind"], "functional");
+    assert_eq!(first["failed"][0]["name"], "test_colour");
+    assert_eq!(first["failed"][0]["message"], "blue is not green");
+    let page = r.server.get("/alice/demo/runs/1").text().unwrap();
+    let tests = page.find("<h3>Tests</h3>").expect("a Tests section");
+    let login = page[tests..].find("Login tests").unwrap();
+    let empty = page[tests..].find("Test report").unwrap();
+    assert!(login < empty, "the report with failures comes first");
+    assert!(page.contains("<strong>test_colour</strong>"));
+}

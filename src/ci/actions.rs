@@ -53,6 +53,46 @@ pub(super) async fn run_action(
         None | Some(Action::Checkout) => {
             writer.line("The workspace is a checkout of the commit already.");
         }
+        Some(Action::TestReport) => {
+            let kind = with("kind").unwrap_or("unit").to_string();
+            if !super::test_report::KINDS.contains(&kind.as_str()) {
+                return failed(writer, format!("kind {kind:?}: unit, functional or security"));
+            }
+            let name = with("name").unwrap_or(&step.name).chars().take(100).collect::<String>();
+            let patterns = with("path").unwrap_or_default().to_string();
+            let ws = workspace.to_path_buf();
+            // Read off the runtime; each file as the job's files are (no
+            // links out, no devices), up to a cap.
+            let (summary, notes) = crate::error::blocking("reading test reports", move || {
+                let mut summary = super::test_report::Summary::default();
+                let mut notes = Vec::new();
+                match super::artifacts::matching_files(&ws, &patterns) {
+                    Err(why) => notes.push(why),
+                    Ok(files) if files.is_empty() => notes.push(format!("no files match {patterns:?}")),
+                    Ok(files) => {
+                        for file in files {
+                            let read =
+                                super::executor::read_job_file(&ws.join(&file), super::test_report::MAX_FILE_BYTES)
+                                    .and_then(|bytes| summary.add(&bytes));
+                            if let Err(why) = read {
+                                notes.push(format!("{}: {why}; left out", file.display()));
+                            }
+                        }
+                    }
+                }
+                (summary, notes)
+            })
+            .await?;
+            // A report that cannot be read is said, and changes nothing else.
+            for note in notes {
+                writer.line(&format!("Warning: test report: {note}"));
+            }
+            writer.line(&format!(
+                "Hearth: {name}: {} tests, {} failed, {} errors, {} skipped",
+                summary.tests, summary.failures, summary.errors, summary.skipped
+            ));
+            record.test_report(&name, &kind, summary).await?;
+        }
         Some(Action::UploadArtifact) => {
             let name = with("name").unwrap_or("artifact").to_string();
             if name.len() > 100 || name.contains(['/', '\\', '\0']) || name.starts_with('.') {

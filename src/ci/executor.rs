@@ -426,6 +426,18 @@ impl Record<'_> {
         }
     }
 
+    /// Keeps a test report of the job.
+    pub(super) async fn test_report(&self, name: &str, kind: &str, summary: super::test_report::Summary) -> Result<()> {
+        match self {
+            Record::Server { db, job, run, .. } => {
+                let (job, run, name, kind) = (*job, *run, name.to_string(), kind.to_string());
+                db.write(move |tx| db::test_reports::insert(tx, run, job, &name, &kind, &summary))
+                    .await
+            }
+            Record::Local { .. } => Ok(()),
+        }
+    }
+
     /// The job downloaded artifact `name`: a deployment records its digest.
     pub(super) async fn used_artifact(&self, name: &str, sha: &str) -> Result<()> {
         match self {

@@ -19,6 +19,7 @@ pub mod sandbox;
 pub mod scheduler;
 pub mod secrets;
 pub mod state;
+pub mod test_report;
 pub mod trigger;
 pub mod workflow;
 

@@ -16,6 +16,7 @@ pub mod repos;
 pub mod runs;
 pub mod secrets;
 pub mod sessions;
+pub mod test_reports;
 pub mod tokens;
 pub mod users;
 
@@ -39,6 +40,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/008_artifacts.sql"),
     include_str!("migrations/009_environments.sql"),
     include_str!("migrations/010_environment_secrets.sql"),
+    include_str!("migrations/011_test_reports.sql"),
 ];
 
 /// Readers kept open for reuse; more are opened on demand under load.

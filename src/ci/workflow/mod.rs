@@ -144,6 +144,9 @@ pub enum Action {
     DownloadArtifact,
     /// `key`, `path`, `restore-keys`: restored now, saved when the job succeeds.
     Cache,
+    /// `hearth/test-report`: `path` (JUnit XML files, globs), `kind`
+    /// (unit, functional, security), `name`.
+    TestReport,
 }
 
 impl Action {
@@ -153,6 +156,7 @@ impl Action {
             "actions/upload-artifact" => Some(Action::UploadArtifact),
             "actions/download-artifact" => Some(Action::DownloadArtifact),
             "actions/cache" => Some(Action::Cache),
+            "hearth/test-report" => Some(Action::TestReport),
             _ => None,
         }
     }
@@ -164,6 +168,7 @@ impl Action {
             Action::UploadArtifact => (&["name", "path", "if-no-files-found", "retention-days"], &["path"]),
             Action::DownloadArtifact => (&["name", "path"], &[]),
             Action::Cache => (&["key", "path", "restore-keys"], &["key", "path"]),
+            Action::TestReport => (&["path", "kind", "name"], &["path"]),
         }
     }
 
@@ -173,6 +178,7 @@ impl Action {
             Action::UploadArtifact => "Upload an artifact",
             Action::DownloadArtifact => "Download artifacts",
             Action::Cache => "Cache",
+            Action::TestReport => "Test report",
         }
     }
 }
@@ -338,7 +344,7 @@ fn step_of(s: RawStep, defaults: &RawRunDefaults) -> Result<Step, String> {
             None => {
                 return Err(format!(
                     "`uses: {uses}` is not a built-in action (actions/checkout, actions/upload-artifact, \
-                     actions/download-artifact, actions/cache)"
+                     actions/download-artifact, actions/cache, hearth/test-report)"
                 ));
             }
         },

@@ -27,6 +27,10 @@ pub fn routes() -> Router<AppState> {
             get(artifacts),
         )
         .route("/api/v1/repos/{owner}/{repo}/actions/jobs/{job}/logs", get(logs))
+        .route(
+            "/api/v1/repos/{owner}/{repo}/actions/runs/{run}/test-reports",
+            get(test_reports),
+        )
         .route("/api/v1/repos/{owner}/{repo}/actions/runs/{run}/cancel", post(cancel))
         .route(
             "/api/v1/repos/{owner}/{repo}/actions/workflows/{file}/dispatches",
@@ -339,4 +343,35 @@ async fn delete_secret(
     } else {
         Err(Error::NotFound)
     }
+}
+
+/// The test reports of a run's jobs (`uses: hearth/test-report`).
+async fn test_reports(
+    State(state): State<AppState>,
+    access: RepoAccess<Read>,
+    Path((_, _, run)): Path<(String, String, RunId)>,
+) -> Result<Json<Value>> {
+    let id = access.repo.id;
+    let list = state
+        .db
+        .read(move |c| {
+            let r = runs::by_id(c, id, run)?.ok_or(Error::NotFound)?;
+            crate::db::test_reports::for_run(c, r.id)
+        })
+        .await?;
+    let items: Vec<Value> = list
+        .iter()
+        .map(|t| {
+            let s = &t.summary;
+            json!({
+                "job_id": t.job_id, "name": t.name, "kind": t.kind,
+                "tests": s.tests, "failures": s.failures, "errors": s.errors, "skipped": s.skipped,
+                "duration_ms": s.duration_ms,
+                "failed": s.failed.iter().map(|f| json!({
+                    "name": f.name, "classname": f.classname, "message": f.message, "output": f.output, "error": f.error,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "total_count": items.len(), "test_reports": items })))
 }

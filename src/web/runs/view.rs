@@ -54,6 +54,8 @@ pub struct RunView {
     rerun: (bool, bool),
     gates: Vec<GateRow>,
     decisions: Vec<DecisionRow>,
+    /// Test reports, those with failures first.
+    tests: Vec<crate::db::test_reports::Report>,
     /// Why a review just sent was refused.
     review_error: Option<String>,
 }
@@ -82,7 +84,7 @@ async fn render(
     use crate::db::environments;
     let id = access.repo.id;
     let viewer = access.viewer.as_ref().map(|u| u.id);
-    let (run, jobs, artifacts, gates, decisions) = state
+    let (run, jobs, artifacts, gates, decisions, tests) = state
         .db
         .read(move |c| {
             let run = runs::by_number(c, id, number)?.ok_or(Error::NotFound)?;
@@ -114,7 +116,9 @@ async fn render(
                     });
                 }
             }
-            Ok((run, jobs, artifacts, gates, decisions))
+            let mut tests = crate::db::test_reports::for_run(c, run.id)?;
+            tests.sort_by_key(|t| std::cmp::Reverse(t.summary.failures + t.summary.errors));
+            Ok((run, jobs, artifacts, gates, decisions, tests))
         })
         .await?;
     // The jobs as a graph: stage 1 needs nothing, stage n needs jobs of
@@ -139,6 +143,7 @@ async fn render(
         state: badge(run.status, run.conclusion),
         gates,
         decisions,
+        tests,
         review_error,
         rerun: (
             state::may_rerun(run.status, run.conclusion, run.error.is_some(), false).is_ok(),
