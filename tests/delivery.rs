@@ -890,3 +890,30 @@ jobs:
     assert!(login < empty, "the report with failures comes first");
     assert!(page.contains("<strong>test_colour</strong>"));
 }
+
+#[test]
+fn an_issue_shows_the_test_totals_of_its_fixing_commit() {
+    let r = repo();
+    let (status, _) = call(&r, "POST", "/issues", &r.token, Some(json!({"title": "Flaky login"})));
+    assert_eq!(status, 201);
+    let junit = r#"<testsuite name="s"><testcase name="a"/><testcase name="b"><failure message="no"/></testcase><testcase name="c"/></testsuite>"#;
+    let dir = r.work.join(".hearth/workflows");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("ci.yml"),
+        format!(
+            "on: push\njobs:\n  test:\n    steps:\n      - run: echo '{junit}' > report.xml\n      - uses: hearth/test-report\n        with:\n          path: report.xml\n"
+        ),
+    )
+    .unwrap();
+    let fix = r.commit_and_push("Retry the login, fixes #1", "main");
+    r.wait_run(1);
+    let page = r.server.get("/alice/demo/issues/1").text().unwrap();
+    let at = page
+        .find(&format!(
+            "<li class=\"reach\"><a class=\"sha\" href=\"/alice/demo/commit/{fix}\">"
+        ))
+        .expect("the fixing commit is listed");
+    let line = page[at..].split("</li>").next().unwrap();
+    assert!(line.contains("3 tests, 1 failed"), "{line}");
+}

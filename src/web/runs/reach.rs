@@ -25,6 +25,8 @@ pub struct Reached {
 pub struct CommitReach {
     pub sha: String,
     pub ci: Option<CiStatus>,
+    /// Its newest run's test totals: tests, failed.
+    pub tests: Option<(u64, u64)>,
     pub reached: Vec<Reached>,
 }
 
@@ -35,10 +37,14 @@ pub async fn reach(state: &AppState, access: &RepoAccess<Read>, shas: Vec<String
     }
     let repo = access.repo.clone();
     let wanted = shas.clone();
-    let (statuses, envs) = state
+    let (statuses, envs, totals) = state
         .db
         .read(move |c| {
             let statuses = super::statuses(c, &repo, &wanted)?;
+            let totals = wanted
+                .iter()
+                .map(|sha| crate::db::test_reports::totals_of_commit(c, repo.id, sha))
+                .collect::<Result<Vec<_>>>()?;
             let mut envs = Vec::new();
             for e in environments::list_in_order(c, repo.id)? {
                 let current = environments::current(c, e.id)?.map(|d| d.sha);
@@ -49,7 +55,7 @@ pub async fn reach(state: &AppState, access: &RepoAccess<Read>, shas: Vec<String
                     .collect();
                 envs.push((e.name, current, going));
             }
-            Ok((statuses, envs))
+            Ok((statuses, envs, totals))
         })
         .await?;
     let mut statuses = statuses;
@@ -98,8 +104,10 @@ pub async fn reach(state: &AppState, access: &RepoAccess<Read>, shas: Vec<String
     Ok(order
         .into_iter()
         .zip(found)
-        .map(|(sha, reached)| CommitReach {
+        .zip(totals)
+        .map(|((sha, reached), tests)| CommitReach {
             ci: statuses.remove(&sha),
+            tests,
             reached: reached
                 .into_iter()
                 .map(|(environment, how, done)| Reached { environment, how, done })
