@@ -100,6 +100,7 @@ fn prod_waits_for_its_reviewer_who_approves_or_rejects_and_every_deployment_is_r
     let sha = r.push_workflow("deliver.yml", PIPELINE, "main");
     let (run, prod) = wait_job(&r, 1, "prod", "waiting");
     assert_eq!(prod["conclusion"], Value::Null);
+    assert_eq!(run["status"], "waiting", "held only by its gate");
     let jobs = r.jobs(&run);
     assert_eq!(r.job(&jobs, "beta")["conclusion"], "success", "beta has no gate");
     assert!(r.log(&prod).contains("waiting for a reviewer"));

@@ -298,6 +298,30 @@ pub fn displaced(member: Status, cancel_in_progress: bool) -> bool {
     }
 }
 
+/// A run's status while it is open, from its jobs: in progress while any
+/// job runs; waiting when the only ones left are held at gates (or
+/// queued behind them); in progress once any has ended; else queued.
+pub fn open_run_status(jobs: impl IntoIterator<Item = Status>) -> Status {
+    let (mut running, mut waiting, mut ended) = (false, false, false);
+    for s in jobs {
+        match s {
+            Status::InProgress => running = true,
+            Status::Waiting => waiting = true,
+            Status::Completed => ended = true,
+            Status::Queued => {}
+        }
+    }
+    if running {
+        Status::InProgress
+    } else if waiting {
+        Status::Waiting
+    } else if ended {
+        Status::InProgress
+    } else {
+        Status::Queued
+    }
+}
+
 /// A run's conclusion from its jobs: `None` while any is open; then a
 /// failure if any failed that `continue-on-error` did not forgive,
 /// cancelled if any was cancelled, else success.
@@ -562,6 +586,14 @@ mod tests {
             "continue-on-error"
         );
         assert_eq!(run_conclusion([]), Some(Success));
+    }
+
+    #[test]
+    fn an_open_run_waits_when_only_its_gates_hold_it() {
+        assert_eq!(open_run_status([Queued, Queued]), Queued);
+        assert_eq!(open_run_status([Completed, InProgress, Waiting]), InProgress);
+        assert_eq!(open_run_status([Completed, Waiting, Queued]), Waiting);
+        assert_eq!(open_run_status([Completed, Queued]), InProgress);
     }
 
     #[test]

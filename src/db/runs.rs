@@ -351,6 +351,7 @@ pub fn finish_job(conn: &Connection, job: JobId, conclusion: Conclusion) -> Resu
         )?;
     } else {
         conn.execute("UPDATE runs SET updated_at = ?2 WHERE id = ?1", params![run, now])?;
+        settle_open_run(conn, run)?;
     }
     Ok(())
 }
@@ -361,9 +362,20 @@ pub fn hold_job(conn: &Connection, job: JobId) -> Result<()> {
         "UPDATE jobs SET status = ?2 WHERE id = ?1 AND status = ?3",
         params![job, Status::Waiting, Status::Queued],
     )?;
+    let run: RunId = conn.query_row("SELECT run_id FROM jobs WHERE id = ?1", [job], |r| r.get(0))?;
+    settle_open_run(conn, run)
+}
+
+/// An open run's status follows its jobs (`state::open_run_status`).
+fn settle_open_run(conn: &Connection, run: RunId) -> Result<()> {
+    let statuses = {
+        let mut stmt = conn.prepare_cached("SELECT status FROM jobs WHERE run_id = ?1")?;
+        stmt.query_map([run], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<Status>>>()?
+    };
     conn.execute(
-        "UPDATE runs SET status = ?2 WHERE id = (SELECT run_id FROM jobs WHERE id = ?1) AND status = ?3",
-        params![job, Status::Waiting, Status::Queued],
+        "UPDATE runs SET status = ?2 WHERE id = ?1 AND status != ?3 AND status != ?2",
+        params![run, state::open_run_status(statuses), Status::Completed],
     )?;
     Ok(())
 }
@@ -374,7 +386,8 @@ pub fn release_job(conn: &Connection, job: JobId) -> Result<()> {
         "UPDATE jobs SET status = ?2 WHERE id = ?1 AND status = ?3",
         params![job, Status::Queued, Status::Waiting],
     )?;
-    Ok(())
+    let run: RunId = conn.query_row("SELECT run_id FROM jobs WHERE id = ?1", [job], |r| r.get(0))?;
+    settle_open_run(conn, run)
 }
 
 pub fn set_outputs(conn: &Connection, job: JobId, outputs: &str) -> Result<()> {
