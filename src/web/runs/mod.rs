@@ -113,12 +113,15 @@ pub struct CiStatus {
     pub word: &'static str,
     pub symbol: &'static str,
     pub url: String,
+    /// Its runs are not all done.
+    pub open: bool,
 }
 
 impl CiStatus {
     pub fn new(repo: &Repo, status: &runs::CommitStatus) -> CiStatus {
         let (word, symbol) = badge(status.status, status.conclusion);
         CiStatus {
+            open: status.status.is_open(),
             word,
             symbol,
             url: format!("{}/runs/{}", repo.url(), status.run_number),

@@ -46,14 +46,17 @@ pub struct PipelineView {
 
 /// The word and symbol of a deployment's state.
 fn shown(state: Deployment) -> (&'static str, &'static str) {
+    let symbol = match state {
+        Deployment::Waiting => "◷",
+        Deployment::Queued => "○",
+        Deployment::InProgress => "◔",
+        Deployment::Success => "✓",
+        Deployment::Failure | Deployment::Rejected => "✗",
+        Deployment::Cancelled => "⊘",
+    };
     match state {
-        Deployment::Waiting => ("waiting", "◷"),
-        Deployment::Queued => ("queued", "○"),
-        Deployment::InProgress => ("running", "◔"),
-        Deployment::Success => ("success", "✓"),
-        Deployment::Failure => ("failure", "✗"),
-        Deployment::Rejected => ("rejected", "✗"),
-        Deployment::Cancelled => ("cancelled", "⊘"),
+        Deployment::InProgress => ("running", symbol),
+        other => (other.as_str(), symbol),
     }
 }
 
@@ -125,9 +128,7 @@ pub(super) async fn pipeline_page(
                 })
                 .collect();
             let build = statuses.remove(&sha);
-            going |= build
-                .as_ref()
-                .is_some_and(|b| b.word == "running" || b.word == "queued");
+            going |= build.as_ref().is_some_and(|b| b.open);
             Row {
                 summary: commit.summary().to_string(),
                 sha,

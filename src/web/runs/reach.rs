@@ -89,7 +89,7 @@ pub async fn reach(state: &AppState, access: &RepoAccess<Read>, shas: Vec<String
                         let how = match state {
                             Deployment::Waiting => "waiting for approval",
                             Deployment::InProgress => "deploying",
-                            _ => "queued",
+                            other => other.as_str(),
                         };
                         reached.push((name.clone(), how, false));
                         break;
