@@ -296,19 +296,15 @@ pub fn log(
     Ok((out, false))
 }
 
-/// Whether history from `tip` holds `commit` (it is `tip` or an ancestor
-/// of it), looking at most `limit` commits back.
-pub fn contains(repo: &gix::Repository, tip: ObjectId, commit: ObjectId, limit: usize) -> Result<bool> {
-    if tip == commit {
-        return Ok(true);
-    }
+/// The commits of history from `tip` (`tip` and its ancestors), at most
+/// `limit` of them.
+pub fn history(repo: &gix::Repository, tip: ObjectId, limit: usize) -> Result<std::collections::HashSet<ObjectId>> {
     let walk = repo.rev_walk([tip]).all().context("walking history")?;
+    let mut seen = std::collections::HashSet::from([tip]);
     for info in walk.take(limit) {
-        if info.context("walking history")?.id == commit {
-            return Ok(true);
-        }
+        seen.insert(info.context("walking history")?.id);
     }
-    Ok(false)
+    Ok(seen)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -62,11 +62,17 @@ pub async fn reach(state: &AppState, access: &RepoAccess<Read>, shas: Vec<String
     let order = shas.clone();
     let found = with_repo(state, access, move |repo, _| {
         let id = |s: &str| gix::ObjectId::from_hex(s.as_bytes()).ok();
-        let holds = |tip: &str, commit: &str| -> Result<bool> {
-            match (id(tip), id(commit)) {
-                (Some(t), Some(c)) => read::contains(repo, t, c, HISTORY_LIMIT),
-                _ => Ok(false),
+        // Each environment's commit is walked once, whatever the commits asked about.
+        let mut histories: std::collections::HashMap<String, std::collections::HashSet<gix::ObjectId>> =
+            Default::default();
+        let mut holds = |tip: &str, commit: &str| -> Result<bool> {
+            let (Some(t), Some(c)) = (id(tip), id(commit)) else {
+                return Ok(false);
+            };
+            if !histories.contains_key(tip) {
+                histories.insert(tip.to_string(), read::history(repo, t, HISTORY_LIMIT)?);
             }
+            Ok(histories[tip].contains(&c))
         };
         let mut out = Vec::new();
         for (i, sha) in shas.iter().enumerate() {
