@@ -52,6 +52,18 @@ fn wait_job(r: &Repo, n: i64, key: &str, status: &str) -> (Value, Value) {
     }
 }
 
+/// Makes `name` a collaborator of alice/demo who may push.
+fn may_push(r: &Repo, name: &str) {
+    let (status, body) = call(
+        r,
+        "PUT",
+        &format!("/collaborators/{name}"),
+        &r.token,
+        Some(json!({"permission": "write"})),
+    );
+    assert_eq!(status, 204, "{body}");
+}
+
 fn user_id(r: &Repo, token: &str) -> i64 {
     let (status, me) = r.server.api("GET", "/api/v1/user", Some(token), None);
     assert_eq!(status, 200);
@@ -62,14 +74,7 @@ fn user_id(r: &Repo, token: &str) -> i64 {
 fn prod_waits_for_its_reviewer_who_approves_or_rejects_and_every_deployment_is_recorded() {
     let r = repo();
     let bob = r.server.user("bob", "pw-bob-1234", false);
-    let (status, _) = call(
-        &r,
-        "PUT",
-        "/collaborators/bob",
-        &r.token,
-        Some(json!({"permission": "write"})),
-    );
-    assert_eq!(status, 204);
+    may_push(&r, "bob");
     // prod needs alice; beta is made by its first deployment.
     let alice = user_id(&r, &r.token);
     let (status, env) = call(
@@ -275,14 +280,7 @@ fn a_branch_the_environment_does_not_allow_fails_its_deployment_with_the_reason(
 fn a_reviewer_approves_on_the_run_page_and_the_page_says_who_decided() {
     let r = repo();
     r.server.user("bob", "pw-bob-1234", false);
-    let (status, _) = call(
-        &r,
-        "PUT",
-        "/collaborators/bob",
-        &r.token,
-        Some(json!({"permission": "write"})),
-    );
-    assert_eq!(status, 204);
+    may_push(&r, "bob");
     let alice = user_id(&r, &r.token);
     call(
         &r,
@@ -406,13 +404,7 @@ fn admins_protect_an_environment_on_its_settings_page() {
     let (_, env) = call(&r, "GET", "/environments/prod", &r.token, None);
     assert_eq!(env["protection_rules"].as_array().unwrap().len(), 0, "{env}");
 
-    call(
-        &r,
-        "PUT",
-        "/collaborators/bob",
-        &r.token,
-        Some(json!({"permission": "write"})),
-    );
+    may_push(&r, "bob");
     assert_eq!(save("bob, alice", "5", "main\nrelease/*").status(), 303);
     let (_, env) = call(&r, "GET", "/environments/prod", &r.token, None);
     let rules = env["protection_rules"].as_array().unwrap();
@@ -511,13 +503,7 @@ fn environment_secrets_and_variables_reach_only_the_jobs_deploying_there() {
     assert!(!listed.to_string().contains("prod-key-7431"), "values are never shown");
     // Someone who can push but is no admin sees neither.
     let bob = r.server.user("bob", "pw-bob-1234", false);
-    call(
-        &r,
-        "PUT",
-        "/collaborators/bob",
-        &r.token,
-        Some(json!({"permission": "write"})),
-    );
+    may_push(&r, "bob");
     assert_eq!(call(&r, "GET", "/environments/prod/variables", &bob, None).0, 403);
 
     let show = "      - env:\n          KEY: ${{ secrets.DEPLOY_KEY }}\n        run: |\n          [ -n \"$KEY\" ] && echo \"key: $KEY\" || echo no key\n          echo \"region: ${{ vars.REGION }}.\"\n";
