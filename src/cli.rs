@@ -122,6 +122,12 @@ pub struct ServeArgs {
     /// or `none` (only a loopback of their own).
     #[arg(long, env = "HEARTH_CI_NETWORK", default_value = "host", value_parser = ["host", "none"])]
     pub ci_network: String,
+    /// The folder that holds the local targets of `hearth/deploy` steps
+    /// (`local:NAME` is `{dir}/{owner}/{repo}/{environment}/NAME`); a
+    /// deploy step sees only its own target's folder. Without it, deploys
+    /// go to ssh targets only.
+    #[arg(long, env = "HEARTH_DEPLOY_DIR")]
+    pub deploy_dir: Option<PathBuf>,
     /// Fault injection for crash tests: `after-receive-pack` aborts the
     /// server once git has updated refs but before they are recorded.
     #[arg(long, env = "HEARTH_FAILPOINT", hide = true)]

@@ -99,6 +99,9 @@ pub struct SandboxSettings {
     pub user: Option<String>,
     /// false: the job has only its own loopback.
     pub network: bool,
+    /// `--deploy-dir`: where the local targets of `hearth/deploy` live
+    /// (`{dir}/{owner}/{repo}/{environment}/{target}`); none: no local targets.
+    pub deploy_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for SandboxSettings {
@@ -107,6 +110,7 @@ impl Default for SandboxSettings {
             enabled: true,
             user: None,
             network: true,
+            deploy_dir: None,
         }
     }
 }

@@ -65,7 +65,10 @@ pub async fn serve(config: Config, listener: TcpListener) -> Result<()> {
     let sandbox = {
         let (settings, hide) = (
             config.sandbox.clone(),
-            [config.data_dir.root().to_path_buf(), config.work_dir()],
+            [config.data_dir.root().to_path_buf(), config.work_dir()]
+                .into_iter()
+                .chain(config.sandbox.deploy_dir.clone())
+                .collect::<Vec<_>>(),
         );
         crate::error::blocking("preparing the job sandbox", move || {
             ci::sandbox::Sandbox::prepare(&settings, &hide)
@@ -91,6 +94,7 @@ pub async fn serve(config: Config, listener: TcpListener) -> Result<()> {
         keys.clone(),
         config.ci,
         sandbox,
+        config.sandbox.deploy_dir.clone(),
     );
     ci.start().await?;
     let state = web::AppState::new(config, db, git, ci, keys);

@@ -76,6 +76,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 enabled: args.ci_sandbox == "on",
                 user: args.ci_user,
                 network: args.ci_network == "host",
+                deploy_dir: args.deploy_dir.map(std::path::absolute).transpose()?,
             };
             let listener = tokio::net::TcpListener::bind(config.listen)
                 .await

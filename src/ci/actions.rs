@@ -50,6 +50,8 @@ pub(super) async fn run_action(
         Ok((Conclusion::Failure, serde_json::Map::new()))
     };
     match step.action {
+        // Run by the executor itself: it needs the sandbox (see `rolling`).
+        Some(Action::Deploy) => return failed(writer, "hearth/deploy runs only as a step of a job".into()),
         None | Some(Action::Checkout) => {
             writer.line("The workspace is a checkout of the commit already.");
         }

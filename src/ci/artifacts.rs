@@ -182,6 +182,39 @@ pub fn unpack(
     Ok(written.len())
 }
 
+/// What stored archive `sha` holds: the paths of its files, and the bytes
+/// of file `wanted` when it is there and at most `cap` bytes (a larger one
+/// is an error saying so). Nothing is written.
+pub fn contents(
+    store: &Path,
+    sha: &str,
+    wanted: &str,
+    cap: u64,
+) -> std::io::Result<(std::collections::BTreeSet<String>, Option<Vec<u8>>)> {
+    use std::io::Read;
+    if !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(std::io::Error::other("not an archive id"));
+    }
+    let file = std::fs::File::open(store.join(sha))?;
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    let mut files = std::collections::BTreeSet::new();
+    let mut found = None;
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        let path = entry.path()?.to_string_lossy().trim_start_matches("./").to_string();
+        if path == wanted {
+            if entry.size() > cap {
+                return Err(std::io::Error::other(format!("{wanted} is larger than {cap} bytes")));
+            }
+            let mut bytes = Vec::new();
+            entry.by_ref().take(cap).read_to_end(&mut bytes)?;
+            found = Some(bytes);
+        }
+        files.insert(path);
+    }
+    Ok((files, found))
+}
+
 /// Why a path given by a workflow is not one inside the workspace.
 #[derive(Debug)]
 pub enum Outside {

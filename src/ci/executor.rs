@@ -73,6 +73,7 @@ impl RunInfo {
 /// `RUNNER_TEMP` at `home/work/_temp`, as on GitHub's runners), its `/tmp`,
 /// and the runner's files (step scripts, `$GITHUB_ENV`…), which the job may
 /// write but not replace.
+#[derive(Clone)]
 pub struct Work {
     pub root: PathBuf,
     pub home: PathBuf,
@@ -82,6 +83,9 @@ pub struct Work {
     pub runner: PathBuf,
     /// Steps see these folders where the sandbox puts them.
     sandboxed: bool,
+    /// Host folders a step sees read-write at their own paths: a deploy
+    /// step's local target, nothing else.
+    pub binds: Vec<PathBuf>,
 }
 
 impl Work {
@@ -105,6 +109,7 @@ impl Work {
             tmp: root.join("tmp"),
             runner: root.join("runner"),
             sandboxed: false,
+            binds: Vec::new(),
         };
         for dir in [&work.workspace, &work.temp, &work.tmp, &work.runner] {
             std::fs::create_dir_all(dir)?;
@@ -324,6 +329,8 @@ pub enum Record<'a> {
         data_dir: DataDir,
         /// Where the job's viewers hear of its steps.
         feed: Arc<super::live::Feed>,
+        /// `--deploy-dir`: where local deploy targets are.
+        deploy_dir: Option<PathBuf>,
     },
     Local {
         store: PathBuf,
@@ -685,6 +692,14 @@ async fn run_one(
     deadline: Instant,
     cache_saves: &mut Vec<(String, String)>,
 ) -> Result<Ran> {
+    if step.action == Some(workflow::Action::Deploy) {
+        let conclusion = super::rolling::deploy(step, env, writer, with, deadline).await?;
+        return Ok(Ran {
+            conclusion,
+            code: None,
+            outputs: serde_json::Map::new(),
+        });
+    }
     let Some(script) = &step.run else {
         let (conclusion, outputs) = run_action(
             step,

@@ -43,6 +43,8 @@ pub struct Ci {
     wake: Notify,
     limits: Limits,
     sandbox: super::sandbox::Sandbox,
+    /// `--deploy-dir`: where local deploy targets are.
+    deploy_dir: Option<PathBuf>,
     /// Marks this server's job processes when they run without a sandbox.
     server_key: String,
     /// Running jobs, each with the signal that cancels it.
@@ -59,6 +61,7 @@ impl Ci {
         keys: super::secrets::Keyring,
         limits: Limits,
         sandbox: super::sandbox::Sandbox,
+        deploy_dir: Option<PathBuf>,
     ) -> Arc<Ci> {
         Arc::new(Ci {
             server_key: super::process::server_key(data_dir.root()),
@@ -69,6 +72,7 @@ impl Ci {
             wake: Notify::new(),
             limits,
             sandbox,
+            deploy_dir,
             running: Mutex::new(HashMap::new()),
             feeds: Default::default(),
         })
@@ -524,6 +528,7 @@ impl Ci {
                 repo: repo.id,
                 data_dir: self.data_dir.clone(),
                 feed,
+                deploy_dir: self.deploy_dir.clone(),
             },
             limits: &self.limits,
         };

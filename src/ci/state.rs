@@ -153,17 +153,21 @@ pub enum Deployment {
     InProgress,
     Success,
     Failure,
+    /// A rolling deploy failed and put every target it had updated back
+    /// on its previous release.
+    RolledBack,
     Rejected,
     Cancelled,
 }
 
 impl Deployment {
-    pub const ALL: [Deployment; 7] = [
+    pub const ALL: [Deployment; 8] = [
         Deployment::Waiting,
         Deployment::Queued,
         Deployment::InProgress,
         Deployment::Success,
         Deployment::Failure,
+        Deployment::RolledBack,
         Deployment::Rejected,
         Deployment::Cancelled,
     ];
@@ -175,6 +179,7 @@ impl Deployment {
             Deployment::InProgress => "in_progress",
             Deployment::Success => "success",
             Deployment::Failure => "failure",
+            Deployment::RolledBack => "rolled_back",
             Deployment::Rejected => "rejected",
             Deployment::Cancelled => "cancelled",
         }
@@ -190,11 +195,11 @@ impl Deployment {
     }
 
     /// The state GitHub's deployment statuses give it (they know no
-    /// rejection or cancel: a rejected deployment failed, a cancelled one
-    /// is inactive).
+    /// rejection, rollback or cancel: a rejected or rolled-back deployment
+    /// failed, a cancelled one is inactive).
     pub const fn github_state(self) -> &'static str {
         match self {
-            Deployment::Rejected => "failure",
+            Deployment::Rejected | Deployment::RolledBack => "failure",
             Deployment::Cancelled => "inactive",
             other => other.as_str(),
         }
@@ -208,6 +213,73 @@ impl fmt::Display for Deployment {
 }
 
 stored_as_text!(Deployment);
+
+/// Where one target of a rolling deploy (`hearth/deploy`) is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// Not reached yet (or never: an earlier batch failed).
+    Pending,
+    InProgress,
+    /// On the new release, validated.
+    Success,
+    /// Its update failed.
+    Failure,
+    /// Updated (or partly), then put back on its previous release.
+    RolledBack,
+}
+
+impl Target {
+    pub const ALL: [Target; 5] = [
+        Target::Pending,
+        Target::InProgress,
+        Target::Success,
+        Target::Failure,
+        Target::RolledBack,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Target::Pending => "pending",
+            Target::InProgress => "in_progress",
+            Target::Success => "success",
+            Target::Failure => "failure",
+            Target::RolledBack => "rolled_back",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Target> {
+        Target::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+stored_as_text!(Target);
+
+/// How a rolling deploy over `targets` targets goes in batches: at most
+/// `max_unavailable` targets out of service at once, and at least
+/// `min_healthy` in service; at least one at a time. `None` when the two
+/// cannot both hold (`min_healthy` is every target).
+pub fn batch_size(targets: usize, max_unavailable: usize, min_healthy: usize) -> Option<usize> {
+    if min_healthy >= targets {
+        return None;
+    }
+    Some(max_unavailable.min(targets - min_healthy).max(1))
+}
+
+/// A rolling deploy whose batch failed ends rolled back when every target
+/// it had touched went back; when one could not, it failed.
+pub fn rolling_failed(all_went_back: bool) -> Deployment {
+    if all_went_back {
+        Deployment::RolledBack
+    } else {
+        Deployment::Failure
+    }
+}
 
 /// A deployment job before it starts: its environment's gate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -532,6 +604,31 @@ mod tests {
         assert_eq!(Conclusion::parse("Success"), None);
         assert_eq!(InProgress.as_str(), "in_progress");
         assert_eq!(TimedOut.to_string(), "timed_out");
+        for d in Deployment::ALL {
+            assert_eq!(Deployment::parse(d.as_str()), Some(d));
+        }
+        for t in Target::ALL {
+            assert_eq!(Target::parse(t.as_str()), Some(t));
+        }
+        assert_eq!(Deployment::RolledBack.github_state(), "failure");
+    }
+
+    #[test]
+    fn rolling_batches_keep_enough_targets_in_service() {
+        // Three targets, one at a time (the default).
+        assert_eq!(batch_size(3, 1, 0), Some(1));
+        // Two may be down, but two must serve: one at a time.
+        assert_eq!(batch_size(3, 2, 2), Some(1));
+        assert_eq!(batch_size(4, 3, 2), Some(2));
+        // Everything at once, when asked.
+        assert_eq!(batch_size(3, 10, 0), Some(3));
+        // At least one target moves, even with max-unavailable 0.
+        assert_eq!(batch_size(3, 0, 0), Some(1));
+        // Every target must stay healthy: no batch can start.
+        assert_eq!(batch_size(3, 1, 3), None);
+        assert_eq!(batch_size(0, 1, 0), None);
+        assert_eq!(rolling_failed(true), Deployment::RolledBack);
+        assert_eq!(rolling_failed(false), Deployment::Failure);
     }
 
     #[test]

@@ -559,3 +559,73 @@ pub fn artifacts_of(conn: &Connection, id: DeploymentId) -> Result<Vec<(String, 
     let rows = stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+/// One target of a rolling deploy and how it went.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetRow {
+    pub position: i64,
+    pub name: String,
+    pub batch: i64,
+    pub state: state::Target,
+    pub release: String,
+    pub previous: String,
+    pub message: String,
+    pub updated_at: i64,
+}
+
+/// The targets of deployment `id`'s rolling deploy, all pending, in
+/// batches: what was recorded for it before is replaced.
+pub fn start_targets(conn: &Connection, id: DeploymentId, targets: &[(String, i64)]) -> Result<()> {
+    conn.execute("DELETE FROM deployment_targets WHERE deployment_id = ?1", [id])?;
+    let now = crate::time::now();
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO deployment_targets (deployment_id, position, name, batch, state, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for (position, (name, batch)) in targets.iter().enumerate() {
+        stmt.execute(params![id, position as i64, name, batch, state::Target::Pending, now])?;
+    }
+    Ok(())
+}
+
+/// Target `position` of deployment `id` is now in `target`; `release` and
+/// `previous` are kept when empty.
+pub fn set_target(
+    conn: &Connection,
+    id: DeploymentId,
+    position: i64,
+    target: state::Target,
+    release: &str,
+    previous: &str,
+    message: &str,
+) -> Result<()> {
+    conn.execute(
+        "UPDATE deployment_targets SET state = ?3,
+             release = CASE WHEN ?4 = '' THEN release ELSE ?4 END,
+             previous = CASE WHEN ?5 = '' THEN previous ELSE ?5 END,
+             message = ?6, updated_at = ?7
+         WHERE deployment_id = ?1 AND position = ?2",
+        params![id, position, target, release, previous, message, crate::time::now()],
+    )?;
+    Ok(())
+}
+
+pub fn targets(conn: &Connection, id: DeploymentId) -> Result<Vec<TargetRow>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT position, name, batch, state, release, previous, message, updated_at
+         FROM deployment_targets WHERE deployment_id = ?1 ORDER BY position",
+    )?;
+    let rows = stmt.query_map([id], |r| {
+        Ok(TargetRow {
+            position: r.get(0)?,
+            name: r.get(1)?,
+            batch: r.get(2)?,
+            state: r.get(3)?,
+            release: r.get(4)?,
+            previous: r.get(5)?,
+            message: r.get(6)?,
+            updated_at: r.get(7)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

@@ -41,6 +41,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/009_environments.sql"),
     include_str!("migrations/010_environment_secrets.sql"),
     include_str!("migrations/011_test_reports.sql"),
+    include_str!("migrations/012_deployment_targets.sql"),
 ];
 
 /// Readers kept open for reuse; more are opened on demand under load.

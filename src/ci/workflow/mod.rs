@@ -147,6 +147,10 @@ pub enum Action {
     /// `hearth/test-report`: `path` (JUnit XML files, globs), `kind`
     /// (unit, functional, security), `name`.
     TestReport,
+    /// `hearth/deploy`: a rolling deploy of `artifact` to `targets`, in
+    /// batches (`max-unavailable`, `min-healthy`), with the artifact's
+    /// `appspec.yml` hooks; ssh targets with `ssh-key` and `known-hosts`.
+    Deploy,
 }
 
 impl Action {
@@ -157,6 +161,7 @@ impl Action {
             "actions/download-artifact" => Some(Action::DownloadArtifact),
             "actions/cache" => Some(Action::Cache),
             "hearth/test-report" => Some(Action::TestReport),
+            "hearth/deploy" => Some(Action::Deploy),
             _ => None,
         }
     }
@@ -169,6 +174,18 @@ impl Action {
             Action::DownloadArtifact => (&["name", "path"], &[]),
             Action::Cache => (&["key", "path", "restore-keys"], &["key", "path"]),
             Action::TestReport => (&["path", "kind", "name"], &["path"]),
+            Action::Deploy => (
+                &[
+                    "artifact",
+                    "targets",
+                    "ssh-key",
+                    "known-hosts",
+                    "max-unavailable",
+                    "min-healthy",
+                    "keep-releases",
+                ],
+                &["artifact", "targets"],
+            ),
         }
     }
 
@@ -179,6 +196,7 @@ impl Action {
             Action::DownloadArtifact => "Download artifacts",
             Action::Cache => "Cache",
             Action::TestReport => "Test report",
+            Action::Deploy => "Deploy",
         }
     }
 }
@@ -313,6 +331,9 @@ fn job_of(key: &str, j: RawJob, defaults: &RawRunDefaults) -> Result<(Job, Optio
     {
         return Err("environment: a name of 1 to 64 characters".into());
     }
+    if environment.is_none() && steps.iter().any(|s| s.action == Some(Action::Deploy)) {
+        return Err("hearth/deploy deploys to an environment: give the job `environment:`".into());
+    }
     let concurrency = j.concurrency.map(|c| c.validated()).transpose()?;
     let job = Job {
         continue_on_error,
@@ -344,7 +365,7 @@ fn step_of(s: RawStep, defaults: &RawRunDefaults) -> Result<Step, String> {
             None => {
                 return Err(format!(
                     "`uses: {uses}` is not a built-in action (actions/checkout, actions/upload-artifact, \
-                     actions/download-artifact, actions/cache, hearth/test-report)"
+                     actions/download-artifact, actions/cache, hearth/test-report, hearth/deploy)"
                 ));
             }
         },

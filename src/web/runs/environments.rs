@@ -11,6 +11,8 @@ const HISTORY: u32 = 20;
 pub struct DeploymentItem {
     pub deployment: DeploymentRow,
     pub state: &'static str,
+    /// The state in words: `rolled back`.
+    pub label: String,
     pub when: String,
     /// The run's number, for its link.
     pub run_number: Option<i64>,
@@ -49,6 +51,7 @@ fn item(c: &rusqlite::Connection, repo: crate::db::repos::RepoId, d: DeploymentR
         artifacts,
         redeployable: false,
         state: d.state.as_str(),
+        label: d.state.as_str().replace('_', " "),
         when: ago(d.updated_at),
         run_number,
         deployment: d,
@@ -95,6 +98,69 @@ pub(super) async fn environments_page(
         nav,
         header: RepoHeader::new(access.repo, access.access, Tab::Environments),
         environments: rows,
+    })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "runs/deployment.html")]
+pub struct DeploymentView {
+    nav: Nav,
+    header: RepoHeader,
+    d: DeploymentItem,
+    statuses: Vec<(environments::Status, String)>,
+    reviews: Vec<(environments::Review, String)>,
+    targets: Vec<(environments::TargetRow, String)>,
+}
+
+/// `/{owner}/{repo}/deployments/{id}`: one deployment, its statuses and
+/// reviews, and each target of a rolling deploy with its release.
+pub(super) async fn deployment_page(
+    State(state): State<AppState>,
+    nav: Nav,
+    access: RepoAccess<Read>,
+    Path((_, _, id)): Path<(String, String, environments::DeploymentId)>,
+) -> Result<DeploymentView> {
+    let repo = access.repo.id;
+    let found = state
+        .db
+        .read(move |c| {
+            let Some(d) = environments::deployment(c, repo, id)? else {
+                return Ok(None);
+            };
+            let statuses = environments::statuses(c, id)?;
+            let reviews = environments::reviews(c, id)?;
+            let targets = environments::targets(c, id)?;
+            Ok(Some((item(c, repo, d)?, statuses, reviews, targets)))
+        })
+        .await?;
+    let Some((d, statuses, reviews, targets)) = found else {
+        return Err(Error::NotFound);
+    };
+    Ok(DeploymentView {
+        nav,
+        header: RepoHeader::new(access.repo, access.access, Tab::Environments),
+        d,
+        statuses: statuses
+            .into_iter()
+            .map(|s| {
+                let when = ago(s.created_at);
+                (s, when)
+            })
+            .collect(),
+        reviews: reviews
+            .into_iter()
+            .map(|r| {
+                let when = ago(r.created_at);
+                (r, when)
+            })
+            .collect(),
+        targets: targets
+            .into_iter()
+            .map(|t| {
+                let label = t.state.as_str().replace('_', " ");
+                (t, label)
+            })
+            .collect(),
     })
 }
 

@@ -63,6 +63,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/{owner}/{repo}/environments", get(environments::environments_page))
         .route("/{owner}/{repo}/pipeline", get(pipeline::pipeline_page))
+        .route("/{owner}/{repo}/deployments/{id}", get(environments::deployment_page))
         .route(
             "/{owner}/{repo}/deployments/{id}/redeploy",
             axum::routing::post(environments::redeploy),

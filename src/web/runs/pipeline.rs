@@ -51,7 +51,7 @@ fn shown(state: Deployment) -> (&'static str, &'static str) {
         Deployment::Queued => "○",
         Deployment::InProgress => "◔",
         Deployment::Success => "✓",
-        Deployment::Failure | Deployment::Rejected => "✗",
+        Deployment::Failure | Deployment::RolledBack | Deployment::Rejected => "✗",
         Deployment::Cancelled => "⊘",
     };
     match state {
