@@ -331,3 +331,318 @@ fn bad_deploy_inputs_fail_the_step_with_the_reason() {
         "{run}"
     );
 }
+
+/// Processes a test started, killed when it ends, however it ends; and
+/// the app instances the deploy hooks started (by their pid files).
+struct Started {
+    children: Vec<std::process::Child>,
+    pid_files: Vec<PathBuf>,
+}
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        for file in &self.pid_files {
+            if let Ok(pid) = std::fs::read_to_string(file) {
+                let _ = std::process::Command::new("kill").arg(pid.trim()).status();
+            }
+        }
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_for_port(port: u16, what: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} did not start on port {port}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+fn program<'a>(path: &'a str, package: &str) -> &'a str {
+    assert!(
+        Path::new(path).exists(),
+        "{path} is missing: this test needs Debian's {package} (apt install {package}; .ci/run does)"
+    );
+    path
+}
+
+/// The app: python3's http.server in the release it was started from,
+/// stopped by its pid, validated by asking it for its own version.
+const APP_APPSPEC: &str = "version: 0.0
+os: linux
+hooks:
+  ApplicationStop:
+    - location: hooks/stop.sh
+  ApplicationStart:
+    - location: hooks/start.sh
+  ValidateService:
+    - location: hooks/validate.sh
+";
+const APP_START: &str = "port=$(cat \"$DEPLOY_DIR/port\")
+setsid nohup python3 -m http.server \"$port\" --bind 127.0.0.1 > \"$DEPLOY_DIR/app.log\" 2>&1 < /dev/null &
+echo $! > \"$DEPLOY_DIR/app.pid\"
+";
+const APP_STOP: &str = "if [ -f \"$DEPLOY_DIR/app.pid\" ]; then
+  kill \"$(cat \"$DEPLOY_DIR/app.pid\")\" 2>/dev/null || true
+  rm -f \"$DEPLOY_DIR/app.pid\"
+  port=$(cat \"$DEPLOY_DIR/port\")
+  while curl -s -o /dev/null \"http://127.0.0.1:$port/\"; do sleep 0.1; done
+fi
+";
+const APP_VALIDATE: &str = "port=$(cat \"$DEPLOY_DIR/port\")
+for i in $(seq 50); do
+  if served=$(curl -fsS \"http://127.0.0.1:$port/version.txt\"); then
+    [ \"$served\" = \"$(cat version.txt)\" ] && ! grep -q broken version.txt
+    exit
+  fi
+  sleep 0.1
+done
+exit 1
+";
+
+#[test]
+fn three_instances_behind_nginx_are_updated_without_one_failed_request_and_a_bad_release_rolls_back() {
+    let sshd = program("/usr/sbin/sshd", "openssh-server");
+    let nginx = program("/usr/sbin/nginx", "nginx");
+    let dir = tempfile::TempDir::new().unwrap();
+    let t = dir.path();
+    let run = |cmd: &mut std::process::Command| {
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{cmd:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    for key in ["host_key", "client_key"] {
+        run(std::process::Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(t.join(key)));
+    }
+    std::fs::copy(t.join("client_key.pub"), t.join("authorized_keys")).unwrap();
+    let user = run(std::process::Command::new("id").arg("-un")).trim().to_string();
+    let mut started = Started {
+        children: Vec::new(),
+        pid_files: Vec::new(),
+    };
+
+    // The "machines": sshd on loopback, three app folders with their ports.
+    let ssh_port = free_port();
+    std::fs::write(
+        t.join("sshd_config"),
+        format!(
+            "Port {ssh_port}\nListenAddress 127.0.0.1\nHostKey {0}/host_key\nAuthorizedKeysFile {0}/authorized_keys\n\
+             PasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n\
+             StrictModes no\nUsePAM no\nPidFile {0}/sshd.pid\n",
+            t.display()
+        ),
+    )
+    .unwrap();
+    let _ = std::fs::create_dir_all("/run/sshd");
+    started.children.push(
+        std::process::Command::new(sshd)
+            .args(["-D", "-e", "-f"])
+            .arg(t.join("sshd_config"))
+            .stderr(std::fs::File::create(t.join("sshd.log")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for_port(ssh_port, "sshd");
+    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let mut targets = String::new();
+    for (i, port) in ports.iter().enumerate() {
+        let app = t.join(format!("app{}", i + 1));
+        std::fs::create_dir_all(&app).unwrap();
+        std::fs::write(app.join("port"), port.to_string()).unwrap();
+        started.pid_files.push(app.join("app.pid"));
+        targets.push_str(&format!(
+            "            ssh://{user}@127.0.0.1:{ssh_port}{} http://127.0.0.1:{port}/version.txt\n",
+            app.display()
+        ));
+    }
+
+    // The load balancer: nginx in front of the three, trying the next
+    // instance when one does not answer.
+    let lb_port = free_port();
+    let upstreams: String = ports
+        .iter()
+        .map(|p| format!("    server 127.0.0.1:{p} max_fails=1 fail_timeout=1s;\n"))
+        .collect();
+    std::fs::write(
+        t.join("nginx.conf"),
+        format!(
+            "daemon off;\nmaster_process off;\npid {0}/nginx.pid;\nerror_log {0}/nginx-error.log;\nevents {{ worker_connections 256; }}\n\
+             http {{\n  access_log off;\n  client_body_temp_path {0}/body;\n  proxy_temp_path {0}/proxy;\n\
+               fastcgi_temp_path {0}/fastcgi;\n  uwsgi_temp_path {0}/uwsgi;\n  scgi_temp_path {0}/scgi;\n\
+               upstream app {{\n{upstreams}  }}\n\
+               server {{\n    listen 127.0.0.1:{lb_port};\n    location / {{\n      proxy_pass http://app;\n\
+                 proxy_next_upstream error timeout http_502 http_503 non_idempotent;\n      proxy_connect_timeout 1s;\n    }}\n  }}\n}}\n",
+            t.display()
+        ),
+    )
+    .unwrap();
+    started.children.push(
+        std::process::Command::new(nginx)
+            .arg("-e")
+            .arg(t.join("nginx-error.log"))
+            .arg("-p")
+            .arg(t)
+            .arg("-c")
+            .arg(t.join("nginx.conf"))
+            .spawn()
+            .unwrap(),
+    );
+    wait_for_port(lb_port, "nginx");
+
+    // Hearth, with the deploy key as prod's secret and the host key as its variable.
+    let r = repo_with(&[]);
+    let call = |method: &str, path: &str, body: Value| {
+        let (status, answer) = r.server.api(
+            method,
+            &format!("/api/v1/repos/alice/demo/environments/prod{path}"),
+            Some(&r.token),
+            Some(body),
+        );
+        assert!(status < 300, "{path}: {status} {answer}");
+    };
+    call("PUT", "", serde_json::json!({}));
+    call(
+        "PUT",
+        "/secrets/DEPLOY_KEY",
+        serde_json::json!({"value": std::fs::read_to_string(t.join("client_key")).unwrap()}),
+    );
+    let host_key = std::fs::read_to_string(t.join("host_key.pub")).unwrap();
+    call(
+        "POST",
+        "/variables",
+        serde_json::json!({"name": "KNOWN_HOSTS", "value": format!("[127.0.0.1]:{ssh_port} {}", host_key.trim())}),
+    );
+    let workflow = format!(
+        "on: push
+jobs:
+  build:
+    steps:
+      - uses: actions/upload-artifact@v4
+        with:
+          name: app
+          path: |
+            appspec.yml
+            hooks
+            version.txt
+  prod:
+    needs: build
+    environment: prod
+    steps:
+      - uses: hearth/deploy
+        with:
+          artifact: app
+          max-unavailable: 1
+          ssh-key: ${{{{ secrets.DEPLOY_KEY }}}}
+          known-hosts: ${{{{ vars.KNOWN_HOSTS }}}}
+          targets: |
+{targets}"
+    );
+    write(
+        &r.work,
+        &[
+            ("appspec.yml", APP_APPSPEC),
+            ("hooks/start.sh", APP_START),
+            ("hooks/stop.sh", APP_STOP),
+            ("hooks/validate.sh", APP_VALIDATE),
+            ("version.txt", "v1\n"),
+        ],
+    );
+    r.push_workflow("deploy.yml", &workflow, "main");
+    let first = r.wait_run(1);
+    assert_eq!(
+        first["conclusion"],
+        "success",
+        "{}",
+        r.log(r.job(&r.jobs(&first), "prod"))
+    );
+    let direct = |port: u16| {
+        common::client()
+            .get(format!("http://127.0.0.1:{port}/version.txt"))
+            .send()
+            .and_then(|r| r.text())
+            .unwrap_or_default()
+    };
+    for port in &ports {
+        assert_eq!(direct(*port), "v1\n");
+    }
+
+    // A client polls the load balancer throughout.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let poller = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let client = common::client();
+            let (mut ok, mut failed, mut seen) = (0u32, Vec::new(), Vec::<String>::new());
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                match client.get(format!("http://127.0.0.1:{lb_port}/version.txt")).send() {
+                    Ok(resp) if resp.status() == 200 => {
+                        ok += 1;
+                        let v = resp.text().unwrap_or_default();
+                        if seen.last() != Some(&v) {
+                            seen.push(v);
+                        }
+                    }
+                    Ok(resp) => failed.push(format!("status {}", resp.status())),
+                    Err(e) => failed.push(e.to_string()),
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            (ok, failed, seen)
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(300));
+
+    // v2 rolls out one instance at a time.
+    write(&r.work, &[("version.txt", "v2\n")]);
+    r.commit_and_push("v2", "main");
+    let second = r.wait_run(2);
+    let log = r.log(r.job(&r.jobs(&second), "prod"));
+    assert_eq!(second["conclusion"], "success", "{log}");
+    for port in &ports {
+        assert_eq!(direct(*port), "v2\n", "{log}");
+    }
+    // A release whose validation fails goes back by itself.
+    write(&r.work, &[("version.txt", "v3 broken\n")]);
+    r.commit_and_push("v3, broken", "main");
+    let third = r.wait_run(3);
+    let log = r.log(r.job(&r.jobs(&third), "prod"));
+    assert_eq!(third["conclusion"], "failure", "{log}");
+    assert!(log.contains("rolled back"), "{log}");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (ok, failed, seen) = poller.join().unwrap();
+    assert!(
+        failed.is_empty(),
+        "{} of {} requests failed: {failed:?}\n{log}",
+        failed.len(),
+        ok as usize + failed.len()
+    );
+    assert!(ok > 50, "only {ok} requests");
+    assert_eq!(seen.first().map(String::as_str), Some("v1\n"), "{seen:?}");
+    assert_eq!(seen.last().map(String::as_str), Some("v2\n"), "{seen:?}");
+    for port in &ports {
+        assert_eq!(direct(*port), "v2\n", "the old version serves: {log}");
+    }
+    let s = r.api(&format!("/deployments/{}/statuses", r.api("/deployments")[0]["id"]));
+    assert!(s[0]["description"].as_str().unwrap().starts_with("rolled back"), "{s}");
+}

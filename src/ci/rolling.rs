@@ -343,6 +343,8 @@ struct Rollout<'a> {
     next: AtomicI64,
     /// A command was cancelled or ran out of the job's time: nothing more runs.
     halted: AtomicBool,
+    /// The ssh connections commands share, by `user@host:port` (`None`: it did not come up).
+    masters: tokio::sync::Mutex<Vec<(String, Option<tokio::process::Child>)>>,
 }
 
 /// Runs a `hearth/deploy` step.
@@ -541,6 +543,7 @@ pub(super) async fn deploy(
         known_hosts: work.seen(&known_hosts),
         next: AtomicI64::new(1000),
         halted: AtomicBool::new(false),
+        masters: Default::default(),
     };
     let batches = targets.len().div_ceil(batch);
     writer.line(&format!(
@@ -898,16 +901,9 @@ impl Rollout<'_> {
             }
             Place::Ssh { user, host, port, dir } => {
                 let remote = format!("set -e\nmkdir -p {0}\ncd {0}\n{script}", quote(dir));
-                let command = format!("bash -c {}", quote(&remote));
-                let mut line = format!(
-                    "ssh -F /dev/null -i {} -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=yes \
-                     -o UserKnownHostsFile={} -o GlobalKnownHostsFile=/dev/null -o ConnectTimeout=10 \
-                     -o ServerAliveInterval=10 -o ServerAliveCountMax=3 -o LogLevel=ERROR -p {port} {} {}",
-                    quote(&self.key.display().to_string()),
-                    quote(&self.known_hosts.display().to_string()),
-                    quote(&format!("{user}@{host}")),
-                    quote(&command),
-                );
+                let mut argv = self.ssh_argv(user, host, *port, self.master(user, host, *port).await);
+                argv.push(format!("bash -c {}", quote(&remote)));
+                let mut line = argv.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" ");
                 if capture {
                     line.push_str(&format!(
                         " < {} >> \"$GITHUB_OUTPUT\"",
@@ -919,6 +915,103 @@ impl Rollout<'_> {
             }
         };
         self.here(target, what, &local, seconds, capture, writer).await
+    }
+
+    /// The ssh command for `user@host:port`, through the connection
+    /// `control` when there is one.
+    fn ssh_argv(&self, user: &str, host: &str, port: u16, control: Option<String>) -> Vec<String> {
+        let mut argv: Vec<String> = ["ssh", "-F", "/dev/null", "-i"].map(String::from).into();
+        argv.push(self.key.display().to_string());
+        for option in [
+            "IdentitiesOnly=yes".to_string(),
+            "BatchMode=yes".into(),
+            "StrictHostKeyChecking=yes".into(),
+            format!("UserKnownHostsFile={}", self.known_hosts.display()),
+            "GlobalKnownHostsFile=/dev/null".into(),
+            "ConnectTimeout=10".into(),
+            "ServerAliveInterval=10".into(),
+            "ServerAliveCountMax=3".into(),
+            "LogLevel=ERROR".into(),
+        ] {
+            argv.extend(["-o".to_string(), option]);
+        }
+        if let Some(path) = control {
+            argv.extend([
+                "-o".into(),
+                "ControlMaster=no".into(),
+                "-o".into(),
+                format!("ControlPath={path}"),
+            ]);
+        }
+        argv.extend(["-p".to_string(), port.to_string(), format!("{user}@{host}")]);
+        argv
+    }
+
+    /// One ssh connection per host for the whole deploy, which every
+    /// command to that host goes through (a handshake costs far more than
+    /// a command): started on first use, in the sandbox, and ended with
+    /// the deploy. `None` when it did not come up (commands then connect
+    /// on their own, and say why they cannot). Only in a sandbox, where
+    /// its socket's path is short.
+    async fn master(&self, user: &str, host: &str, port: u16) -> Option<String> {
+        if !self.with.sandbox.is_on() {
+            return None;
+        }
+        let key = format!("{user}@{host}:{port}");
+        let mut masters = self.masters.lock().await;
+        let n = match masters.iter().position(|(k, _)| *k == key) {
+            Some(n) => return masters[n].1.as_ref().map(|_| self.control_path(n)),
+            None => masters.len(),
+        };
+        let path = self.control_path(n);
+        let mut argv = self.ssh_argv(user, host, port, None);
+        let at = argv.len() - 3;
+        argv.splice(
+            at..at,
+            ["-M", "-N", "-o", "ControlPersist=no", "-o"]
+                .map(String::from)
+                .into_iter()
+                .chain([format!("ControlPath={path}")]),
+        );
+        let work = self.with.work;
+        let mut cmd = self.with.sandbox.command(work, &work.seen(&work.workspace), &argv);
+        cmd.envs(self.env)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true);
+        let socket = self.socket(n);
+        let _ = std::fs::remove_file(&socket);
+        let child = match cmd.spawn() {
+            Ok(mut child) => {
+                let deadline = Instant::now() + Duration::from_secs(12);
+                loop {
+                    if socket.exists() {
+                        break Some(child);
+                    }
+                    if Instant::now() >= deadline || child.try_wait().ok().flatten().is_some() {
+                        let _ = child.start_kill();
+                        let _ = child.wait().await;
+                        break None;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+            Err(_) => None,
+        };
+        let up = child.is_some();
+        masters.push((key, child));
+        up.then_some(path)
+    }
+
+    /// Where connection `n`'s socket is: in the job's own `/tmp` (the
+    /// runner folder is not the job's to write).
+    fn socket(&self, n: usize) -> PathBuf {
+        self.with.work.tmp.join(format!("hearth-ssh-{n}"))
+    }
+
+    fn control_path(&self, n: usize) -> String {
+        self.with.work.seen(&self.socket(n)).display().to_string()
     }
 
     /// Runs `script` here, in the job's sandbox (a local target's folder
