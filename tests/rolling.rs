@@ -285,6 +285,44 @@ fn a_rolling_deploy_goes_batch_by_batch_and_a_failed_validation_rolls_back() {
 }
 
 #[test]
+fn an_unreachable_target_fails_its_batch_and_the_targets_before_it_roll_back() {
+    let dir = tempfile::TempDir::new_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let root = dir.path().join("deploy-root");
+    let r = repo_with(&["--deploy-dir", root.to_str().unwrap()]);
+    write(
+        &r.work,
+        &[
+            ("appspec.yml", APPSPEC),
+            ("hooks/event.sh", EVENT),
+            ("hooks/validate.sh", VALIDATE),
+            ("version.txt", "v1\n"),
+        ],
+    );
+    r.push_workflow("deploy.yml", &workflow(""), "main");
+    assert_eq!(r.wait_run(1)["conclusion"], "success");
+    // Nothing listens on port 1: the second batch cannot be reached.
+    let text = workflow("").replace(
+        "            local:web2\n            local:web3\n",
+        "            ssh://deploy@127.0.0.1:1/srv/app\n",
+    );
+    let text = text.replace(
+        "          keep-releases: 2\n",
+        "          keep-releases: 2\n          ssh-key: not-a-key\n          known-hosts: \"[127.0.0.1]:1 ssh-ed25519 AAAA\"\n",
+    );
+    write(&r.work, &[("version.txt", "v2\n")]);
+    r.push_workflow("deploy.yml", &text, "main");
+    let run = r.wait_run(2);
+    let log = deploy_log(&r, &run);
+    assert_eq!(run["conclusion"], "failure", "{log}");
+    assert!(log.contains("[ssh://deploy@127.0.0.1:1/srv/app] failed: the release could not be unpacked"), "{log}");
+    assert!(log.contains("[local:web1] rolled back: back on release 1-"), "{log}");
+    assert!(current(&root, "web1").starts_with("releases/1-"), "{log}");
+    let rows = target_rows(&r);
+    assert_eq!(rows[0][2], "rolled back");
+    assert_eq!(rows[1][2], "failure");
+}
+
+#[test]
 fn bad_deploy_inputs_fail_the_step_with_the_reason() {
     let r = repo_with(&[]);
     write(
