@@ -6,7 +6,8 @@
 //! secrets.key                     the key that seals CI secrets
 //! repos/{owner}/{repo}.git        bare repositories
 //! runs/{run}/{job}.log            job logs, and {job}.summary.md
-//! artifacts/{sha256}              artifacts and caches, by content
+//! artifacts/{sha256}              artifacts, caches and release assets, by content
+//! docs/{sha256}/                  published documentation, unpacked (a cache: made again when missing)
 //! work/                           job folders (unless --work-dir)
 //! ```
 
@@ -70,6 +71,11 @@ impl DataDir {
     /// Where artifacts and caches are stored, each as `{sha256}`.
     pub fn artifacts(&self) -> PathBuf {
         self.root.join("artifacts")
+    }
+
+    /// Published documentation, unpacked from its archive, by the archive's SHA-256.
+    pub fn docs(&self) -> PathBuf {
+        self.root.join("docs")
     }
 
     /// Job folders when no `--work-dir` is given.

@@ -1433,7 +1433,8 @@ jobs:
         with:
           name: app
           path: out
-      - run: cat out/dist/app out/dist/sub/lib.txt; test ! -e out/dist/x.log
+      # As on GitHub: the folder named is the artifact's top level.
+      - run: cat out/app out/sub/lib.txt; test ! -e out/x.log
   strays:
     steps:
       - uses: actions/download-artifact@v4
@@ -1505,7 +1506,7 @@ jobs:
         .map(|e| e.unwrap().path().unwrap().display().to_string())
         .collect();
     names.sort();
-    assert_eq!(names, ["dist/app", "dist/sub/lib.txt"]);
+    assert_eq!(names, ["app", "sub/lib.txt"]);
     let page = r.server.get("/alice/demo/runs/1").text().unwrap();
     assert!(page.contains("/alice/demo/runs/1/artifacts/app"));
     // The jobs as a graph: deploy, which needs build, in the second stage.

@@ -314,7 +314,10 @@ fn an_unreachable_target_fails_its_batch_and_the_targets_before_it_roll_back() {
     let run = r.wait_run(2);
     let log = deploy_log(&r, &run);
     assert_eq!(run["conclusion"], "failure", "{log}");
-    assert!(log.contains("[ssh://deploy@127.0.0.1:1/srv/app] failed: the release could not be unpacked"), "{log}");
+    assert!(
+        log.contains("[ssh://deploy@127.0.0.1:1/srv/app] failed: the release could not be unpacked"),
+        "{log}"
+    );
     assert!(log.contains("[local:web1] rolled back: back on release 1-"), "{log}");
     assert!(current(&root, "web1").starts_with("releases/1-"), "{log}");
     let rows = target_rows(&r);

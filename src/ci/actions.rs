@@ -51,7 +51,9 @@ pub(super) async fn run_action(
     };
     match step.action {
         // Run by the executor itself: it needs the sandbox (see `rolling`).
-        Some(Action::Deploy) => return failed(writer, "hearth/deploy runs only as a step of a job".into()),
+        Some(Action::Deploy | Action::Release | Action::PublishDocs) => {
+            return failed(writer, format!("{} runs only as a step of a job", step.name));
+        }
         None | Some(Action::Checkout) => {
             writer.line("The workspace is a checkout of the commit already.");
         }
@@ -110,7 +112,10 @@ pub(super) async fn run_action(
                 if files.is_empty() {
                     return Ok(None);
                 }
-                let (sha, size) = super::artifacts::pack(&store, &ws, &files).map_err(|e| e.to_string())?;
+                // As GitHub's upload-artifact: `path: dist/` keeps dist's files at the top.
+                let root = super::artifacts::artifact_root(&paths, &files);
+                let (sha, size) =
+                    super::artifacts::pack_under(&store, &ws, &files, &root).map_err(|e| e.to_string())?;
                 Ok(Some((sha, size, files.len())))
             })
             .await?;

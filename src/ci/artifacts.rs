@@ -101,9 +101,110 @@ impl Write for Hashing {
     }
 }
 
+/// The folder an artifact's paths are taken from, as GitHub's
+/// upload-artifact takes them: for one file named as it is, its folder;
+/// else the deepest folder common to every pattern's search path (what
+/// comes before its first wildcard). `path: dist/` makes `dist`'s files the
+/// artifact's top level. `files` are what the patterns matched.
+pub fn artifact_root(patterns: &str, files: &[PathBuf]) -> PathBuf {
+    let search: Vec<PathBuf> = patterns
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('!'))
+        .map(|p| {
+            let p = p.strip_prefix("./").unwrap_or(p).trim_end_matches('/');
+            Path::new(p)
+                .components()
+                .take_while(|c| !c.as_os_str().to_string_lossy().contains(['*', '?', '[']))
+                .collect()
+        })
+        .collect();
+    if let ([only], [file]) = (search.as_slice(), files)
+        && only == file
+    {
+        return file.parent().map(Path::to_path_buf).unwrap_or_default();
+    }
+    let mut common: Option<PathBuf> = None;
+    for path in &search {
+        common = Some(match common {
+            None => path.clone(),
+            Some(c) => c
+                .components()
+                .zip(path.components())
+                .take_while(|(a, b)| a == b)
+                .map(|(a, _)| a)
+                .collect(),
+        });
+    }
+    let root = common.unwrap_or_default();
+    // A root that is itself a matched file (the same file named twice) is its folder.
+    if files.contains(&root) {
+        return root.parent().map(Path::to_path_buf).unwrap_or_default();
+    }
+    root
+}
+
+/// Copies the job's file `path` into the store as it is (a release
+/// asset), streamed and hashed; returns its SHA-256 and size. A symbolic
+/// link, anything but a regular file, or a file over `cap` bytes is refused.
+pub fn store_file(store: &Path, path: &Path, cap: u64) -> Result<(String, u64), String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let name = path.display();
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => format!("{name} is a symbolic link"),
+            _ => format!("{name}: {e}"),
+        })?;
+    let meta = file.metadata().map_err(|e| format!("{name}: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!("{name} is not a regular file"));
+    }
+    if meta.len() > cap {
+        return Err(format!("{name} is larger than {} MiB", cap >> 20));
+    }
+    std::fs::create_dir_all(store).map_err(|e| e.to_string())?;
+    let mut nonce = [0u8; 8];
+    getrandom::fill(&mut nonce).map_err(|e| e.to_string())?;
+    let tmp = store.join(format!("tmp-{}", hex(&nonce)));
+    let copied = (|| {
+        let mut out = Hashing {
+            file: std::fs::File::create(&tmp)?,
+            hash: Sha256::new(),
+            size: 0,
+        };
+        std::io::copy(&mut file.take(cap + 1), &mut out)?;
+        out.file.sync_all()?;
+        Ok::<_, std::io::Error>(out)
+    })();
+    let out = match copied {
+        Ok(out) if out.size <= cap => out,
+        Ok(_) => {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(format!("{name} is larger than {} MiB", cap >> 20));
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(format!("{name}: {e}"));
+        }
+    };
+    let sha = hex(&out.hash.finalize());
+    std::fs::rename(&tmp, store.join(&sha)).map_err(|e| e.to_string())?;
+    Ok((sha, out.size))
+}
+
 /// Packs `files` of `workspace` into the store; returns the archive's
 /// SHA-256 and size.
 pub fn pack(store: &Path, workspace: &Path, files: &[PathBuf]) -> std::io::Result<(String, u64)> {
+    pack_under(store, workspace, files, Path::new(""))
+}
+
+/// Packs `files` of `workspace` as paths relative to `root` (a folder all
+/// of them are in).
+pub fn pack_under(store: &Path, workspace: &Path, files: &[PathBuf], root: &Path) -> std::io::Result<(String, u64)> {
     std::fs::create_dir_all(store)?;
     let mut nonce = [0u8; 8];
     getrandom::fill(&mut nonce).map_err(|e| std::io::Error::other(e.to_string()))?;
@@ -117,7 +218,8 @@ pub fn pack(store: &Path, workspace: &Path, files: &[PathBuf]) -> std::io::Resul
         let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(out, flate2::Compression::fast()));
         tar.mode(tar::HeaderMode::Deterministic);
         for rel in files {
-            tar.append_path_with_name(workspace.join(rel), rel)?;
+            let name = rel.strip_prefix(root).unwrap_or(rel);
+            tar.append_path_with_name(workspace.join(rel), name)?;
         }
         let mut out = tar.into_inner()?.finish()?;
         out.flush()?;
@@ -270,6 +372,46 @@ pub fn within(workspace: &Path, rel: &Path) -> Result<PathBuf, Outside> {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod root_tests {
+    use super::artifact_root;
+    use std::path::PathBuf;
+
+    fn root(patterns: &str, files: &[&str]) -> String {
+        let files: Vec<PathBuf> = files.iter().map(PathBuf::from).collect();
+        artifact_root(patterns, &files).display().to_string()
+    }
+
+    #[test]
+    fn artifact_paths_start_where_github_starts_them() {
+        // One file: its folder.
+        assert_eq!(root("dist/app.tar.gz", &["dist/app.tar.gz"]), "dist");
+        assert_eq!(root("app.txt", &["app.txt"]), "");
+        // A folder: its contents.
+        assert_eq!(root("dist/", &["dist/a", "dist/sub/b"]), "dist");
+        assert_eq!(root("./dist", &["dist/a"]), "dist");
+        // Wildcards: what comes before them.
+        assert_eq!(root("out/bin/*.so", &["out/bin/a.so", "out/bin/b.so"]), "out/bin");
+        assert_eq!(root("out/**/report.xml", &["out/x/report.xml"]), "out");
+        // Several patterns: what they have in common.
+        assert_eq!(
+            root(
+                "app/appspec.yml\napp/hooks\n!app/hooks/skip",
+                &["app/appspec.yml", "app/hooks/a.sh"]
+            ),
+            "app"
+        );
+        assert_eq!(
+            root(
+                "appspec.yml\nhooks\nversion.txt",
+                &["appspec.yml", "hooks/a.sh", "version.txt"]
+            ),
+            ""
+        );
+        assert_eq!(root("a/x.txt\na/x.txt", &["a/x.txt"]), "a");
+    }
 }
 
 #[cfg(test)]

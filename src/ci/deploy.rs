@@ -42,19 +42,6 @@ pub fn may_deploy(policies: &[BranchPolicy], full_ref: &str) -> bool {
     policies.iter().any(|p| p.kind == kind && glob(&p.name, name))
 }
 
-/// The full ref a run is of: the pushed ref, or for a run started by hand
-/// or by the clock, its branch.
-fn full_ref_of(conn: &Connection, run: &Run) -> Result<String> {
-    let pushed: Option<String> = conn
-        .query_row(
-            "SELECT u.ref_name FROM ref_updates u JOIN runs r ON r.ref_update_id = u.id WHERE r.id = ?1",
-            [run.id],
-            |r| r.get(0),
-        )
-        .ok();
-    Ok(pushed.unwrap_or_else(|| format!("refs/heads/{}", run.head_branch)))
-}
-
 /// Job `job`, which deploys to `environment`, comes to its gate. A new
 /// deployment supersedes the environment's older ones not started yet
 /// (held for review, or waiting their turn): they are cancelled, and
@@ -66,7 +53,7 @@ pub fn pass(conn: &Connection, job: &Job, environment: &str) -> Result<(Passage,
     let deployment = match environments::deployment_of_job(conn, job.id)? {
         Some(d) => d,
         None => {
-            let full_ref = full_ref_of(conn, &run)?;
+            let full_ref = crate::db::runs::full_ref(conn, &run)?;
             if !may_deploy(&environments::branch_policies(conn, env.id)?, &full_ref) {
                 runs::finish_job(conn, job.id, Conclusion::Failure)?;
                 let why = format!(

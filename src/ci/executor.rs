@@ -34,6 +34,8 @@ pub struct RunInfo {
     pub sha: String,
     /// The branch or tag.
     pub branch: String,
+    /// `refs/heads/{branch}` or `refs/tags/{tag}`; empty when neither.
+    pub full_ref: String,
     pub repository: String,
     pub owner: String,
     pub run_id: RunId,
@@ -45,10 +47,12 @@ pub struct RunInfo {
 }
 
 impl RunInfo {
-    pub fn of(run: &runs::Run, repo: &db::repos::Repo) -> RunInfo {
+    /// The run `run` of `repo`, of the full ref `full_ref` (`runs::full_ref`).
+    pub fn of(run: &runs::Run, repo: &db::repos::Repo, full_ref: String) -> RunInfo {
         RunInfo {
             sha: run.head_sha.clone(),
             branch: run.head_branch.clone(),
+            full_ref,
             repository: repo.full_name(),
             owner: repo.owner.clone(),
             run_id: run.id,
@@ -56,14 +60,6 @@ impl RunInfo {
             event: run.event.clone(),
             workflow: run.name.clone(),
             inputs: serde_json::from_str(&run.inputs).unwrap_or_else(|_| serde_json::json!({})),
-        }
-    }
-
-    fn full_ref(&self) -> String {
-        if self.branch.is_empty() {
-            String::new()
-        } else {
-            format!("refs/heads/{}", self.branch)
         }
     }
 }
@@ -299,8 +295,14 @@ pub fn job_env(info: &RunInfo, spec: &workflow::Job, work: &Work) -> BTreeMap<St
     env.insert("HEARTH_JOB".into(), spec.key.clone());
     env.insert("GITHUB_ACTIONS".into(), "true".into());
     env.insert("GITHUB_SHA".into(), info.sha.clone());
-    env.insert("GITHUB_REF".into(), info.full_ref());
+    env.insert("GITHUB_REF".into(), info.full_ref.clone());
     env.insert("GITHUB_REF_NAME".into(), info.branch.clone());
+    let kind = if info.full_ref.starts_with("refs/tags/") {
+        "tag"
+    } else {
+        "branch"
+    };
+    env.insert("GITHUB_REF_TYPE".into(), kind.into());
     env.insert("GITHUB_REPOSITORY".into(), info.repository.clone());
     env.insert("GITHUB_REPOSITORY_OWNER".into(), info.owner.clone());
     env.insert("GITHUB_RUN_ID".into(), info.run_id.to_string());
@@ -692,8 +694,14 @@ async fn run_one(
     deadline: Instant,
     cache_saves: &mut Vec<(String, String)>,
 ) -> Result<Ran> {
-    if step.action == Some(workflow::Action::Deploy) {
-        let conclusion = super::rolling::deploy(step, env, writer, with, deadline).await?;
+    // The actions that need the job's environment or its sandbox.
+    let special = match step.action {
+        Some(workflow::Action::Deploy) => Some(super::rolling::deploy(step, env, writer, with, deadline).await?),
+        Some(workflow::Action::Release) => Some(super::publish::release(step, env, writer, with).await?),
+        Some(workflow::Action::PublishDocs) => Some(super::publish::publish_docs(step, env, writer, with).await?),
+        _ => None,
+    };
+    if let Some(conclusion) = special {
         return Ok(Ran {
             conclusion,
             code: None,
@@ -803,7 +811,7 @@ pub fn contexts(
     serde_json::json!({
         "github": {
             "sha": run.sha,
-            "ref": run.full_ref(),
+            "ref": run.full_ref,
             "ref_name": run.branch,
             "repository": run.repository,
             "repository_owner": run.owner,

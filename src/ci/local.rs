@@ -86,6 +86,11 @@ pub async fn run(dir: &Path, only: Option<&str>, sandbox: &Sandbox) -> Result<us
         }
         let info = RunInfo {
             sha: sha.clone(),
+            full_ref: if branch.is_empty() {
+                String::new()
+            } else {
+                format!("refs/heads/{branch}")
+            },
             branch: branch.clone(),
             repository: root
                 .file_name()

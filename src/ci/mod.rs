@@ -15,6 +15,7 @@ pub mod expr;
 pub mod live;
 pub mod local;
 pub mod process;
+pub mod publish;
 pub mod rolling;
 pub mod sandbox;
 pub mod scheduler;

@@ -402,8 +402,8 @@ impl Ci {
         let values = if spec.condition.is_none() {
             serde_json::Value::Null
         } else {
-            let (run, repo) = self.run_and_repo(job).await?;
-            contexts(&RunInfo::of(&run, &repo), spec, &owned, &spec.env)
+            let (run, repo, full_ref) = self.run_and_repo(job).await?;
+            contexts(&RunInfo::of(&run, &repo, full_ref), spec, &owned, &spec.env)
         };
         match wanted_by(spec, &owned, &values) {
             Ok(wanted) => Ok(wanted),
@@ -427,22 +427,23 @@ impl Ci {
             return Ok(Ok(written.to_string()));
         }
         let owned: Vec<Job> = siblings.iter().map(|s| (*s).clone()).collect();
-        let (run, repo) = self.run_and_repo(job).await?;
-        let values = contexts(&RunInfo::of(&run, &repo), spec, &owned, &spec.env);
+        let (run, repo, full_ref) = self.run_and_repo(job).await?;
+        let values = contexts(&RunInfo::of(&run, &repo, full_ref), spec, &owned, &spec.env);
         let ctx = super::expr::Context::new(&values, super::expr::Status::Success);
         Ok(super::expr::interpolate(written, &ctx)
             .map_err(|e| format!("environment: {e}"))
             .and_then(|name| super::deploy::check_name(&name).map_err(|e| format!("environment {name:?}: {e}"))))
     }
 
-    /// A job's run and repository.
-    async fn run_and_repo(&self, job: &Job) -> Result<(runs::Run, db::repos::Repo)> {
+    /// A job's run, its repository, and the full ref it is of.
+    async fn run_and_repo(&self, job: &Job) -> Result<(runs::Run, db::repos::Repo, String)> {
         let run_id = job.run_id;
         self.db
             .read(move |c| {
                 let run = runs::run_by_id_any(c, run_id)?.ok_or(Error::NotFound)?;
                 let repo = db::repos::by_id(c, run.repo_id)?.ok_or(Error::NotFound)?;
-                Ok((run, repo))
+                let full_ref = runs::full_ref(c, &run)?;
+                Ok((run, repo, full_ref))
             })
             .await
     }
@@ -450,8 +451,8 @@ impl Ci {
     /// Runs one job; returns its conclusion, and whether continue-on-error
     /// allows it to fail.
     async fn run_job(&self, job: &Job, spec: &workflow::Job, cancel: &Notify) -> Result<(Conclusion, bool)> {
-        let (run, repo) = self.run_and_repo(job).await?;
-        let info = RunInfo::of(&run, &repo);
+        let (run, repo, full_ref) = self.run_and_repo(job).await?;
+        let info = RunInfo::of(&run, &repo, full_ref);
         let log = self.data_dir.job_log(run.id, job.id);
         std::fs::create_dir_all(log.parent().expect("log has a folder"))?;
         let feed = self.feeds.of(job.id);

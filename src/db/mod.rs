@@ -12,6 +12,7 @@ pub mod collaborators;
 pub mod environments;
 pub mod issues;
 pub mod ref_updates;
+pub mod releases;
 pub mod repos;
 pub mod runs;
 pub mod secrets;
@@ -42,6 +43,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/010_environment_secrets.sql"),
     include_str!("migrations/011_test_reports.sql"),
     include_str!("migrations/012_deployment_targets.sql"),
+    include_str!("migrations/013_releases.sql"),
 ];
 
 /// Readers kept open for reuse; more are opened on demand under load.

@@ -151,6 +151,19 @@ fn job_from_row(r: &Row) -> rusqlite::Result<Job> {
     })
 }
 
+/// The full ref a run is of: the pushed ref (a branch or a tag), or for a
+/// run started by hand or by the clock, its branch.
+pub fn full_ref(conn: &Connection, run: &Run) -> Result<String> {
+    let pushed: Option<String> = conn
+        .query_row(
+            "SELECT u.ref_name FROM ref_updates u JOIN runs r ON r.ref_update_id = u.id WHERE r.id = ?1",
+            [run.id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(pushed.unwrap_or_else(|| format!("refs/heads/{}", run.head_branch)))
+}
+
 /// Ref updates not yet turned into runs, oldest first, with their repository.
 pub fn unhandled(conn: &Connection) -> Result<Vec<(RepoId, RefUpdate)>> {
     let mut stmt = conn.prepare(

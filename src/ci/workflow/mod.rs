@@ -151,6 +151,11 @@ pub enum Action {
     /// batches (`max-unavailable`, `min-healthy`), with the artifact's
     /// `appspec.yml` hooks; ssh targets with `ssh-key` and `known-hosts`.
     Deploy,
+    /// `hearth/release` (and `softprops/action-gh-release`): the release
+    /// of the run's tag, with `files` as its assets.
+    Release,
+    /// `hearth/publish-docs`: `path` becomes `/{owner}/{repo}/docs/`.
+    PublishDocs,
 }
 
 impl Action {
@@ -162,6 +167,8 @@ impl Action {
             "actions/cache" => Some(Action::Cache),
             "hearth/test-report" => Some(Action::TestReport),
             "hearth/deploy" => Some(Action::Deploy),
+            "hearth/release" | "softprops/action-gh-release" => Some(Action::Release),
+            "hearth/publish-docs" => Some(Action::PublishDocs),
             _ => None,
         }
     }
@@ -186,6 +193,21 @@ impl Action {
                 ],
                 &["artifact", "targets"],
             ),
+            Action::Release => (
+                &[
+                    "files",
+                    "name",
+                    "body",
+                    "body_path",
+                    "draft",
+                    "prerelease",
+                    "tag_name",
+                    "fail_on_unmatched_files",
+                    "token",
+                ],
+                &[],
+            ),
+            Action::PublishDocs => (&["path"], &["path"]),
         }
     }
 
@@ -197,6 +219,8 @@ impl Action {
             Action::Cache => "Cache",
             Action::TestReport => "Test report",
             Action::Deploy => "Deploy",
+            Action::Release => "Release",
+            Action::PublishDocs => "Publish documentation",
         }
     }
 }
@@ -365,7 +389,8 @@ fn step_of(s: RawStep, defaults: &RawRunDefaults) -> Result<Step, String> {
             None => {
                 return Err(format!(
                     "`uses: {uses}` is not a built-in action (actions/checkout, actions/upload-artifact, \
-                     actions/download-artifact, actions/cache, hearth/test-report, hearth/deploy)"
+                     actions/download-artifact, actions/cache, hearth/test-report, hearth/deploy, \
+                     hearth/release, hearth/publish-docs)"
                 ));
             }
         },
@@ -451,11 +476,16 @@ mod tests {
             .unwrap()
         };
         assert!(runs_on_push(&w("push"), "refs/heads/any"));
-        assert!(!runs_on_push(&w("push"), "refs/tags/v1"));
+        // As on GitHub: no filters, every branch and every tag.
+        assert!(runs_on_push(&w("push"), "refs/tags/v1"));
         assert!(!runs_on_push(&w("workflow_dispatch"), "refs/heads/main"));
         let only_main = w("{push: {branches: [main]}}");
         assert!(runs_on_push(&only_main, "refs/heads/main"));
         assert!(!runs_on_push(&only_main, "refs/heads/topic"));
+        assert!(
+            !runs_on_push(&only_main, "refs/tags/v1"),
+            "branch filters alone leave tags out"
+        );
         let ignore = w("{push: {branches-ignore: ['wip/**']}}");
         assert!(!runs_on_push(&ignore, "refs/heads/wip/a/b"));
         assert!(runs_on_push(&ignore, "refs/heads/main"));

@@ -133,6 +133,11 @@ pub fn runs_on_push(w: &Workflow, full_ref: &str) -> bool {
         return !f.branches_ignore.iter().any(|p| glob(p, branch));
     }
     if let Some(tag) = full_ref.strip_prefix("refs/tags/") {
+        // As on GitHub: with no filters at all, tags trigger too; with
+        // only branch filters, they do not.
+        if f.tags.is_empty() {
+            return f.branches.is_empty() && f.branches_ignore.is_empty();
+        }
         return f.tags.iter().any(|p| glob(p, tag));
     }
     false

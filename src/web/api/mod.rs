@@ -24,12 +24,14 @@ use crate::repos;
 mod actions;
 mod deployments;
 mod issues;
+pub mod releases;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .merge(issues::routes())
         .merge(actions::routes())
         .merge(deployments::routes())
+        .merge(releases::routes())
         .route("/api/v1/user", get(current_user))
         .route("/api/v1/user/repos", post(create_repo))
         .route("/api/v1/repos/{owner}/{repo}", get(get_repo))

@@ -4,12 +4,14 @@
 
 mod badge;
 mod dispatch;
+mod docs;
 mod environment_settings;
 mod environments;
 mod job;
 mod list;
 mod pipeline;
 mod reach;
+mod releases;
 mod secrets;
 mod view;
 
@@ -64,6 +66,13 @@ pub fn routes() -> Router<AppState> {
         .route("/{owner}/{repo}/environments", get(environments::environments_page))
         .route("/{owner}/{repo}/pipeline", get(pipeline::pipeline_page))
         .route("/{owner}/{repo}/deployments/{id}", get(environments::deployment_page))
+        .route("/{owner}/{repo}/releases", get(releases::releases_page))
+        .route("/{owner}/{repo}/releases/tag/{*tag}", get(releases::release_page))
+        .route("/{owner}/{repo}/releases/{tag}", get(releases::release_page))
+        .route("/{owner}/{repo}/docs", get(docs::docs_root))
+        .route("/{owner}/{repo}/docs/", get(docs::docs_index))
+        .route("/{owner}/{repo}/docs/{*path}", get(docs::docs_file))
+        .route("/{owner}/{repo}/releases/download/{*rest}", get(releases::download))
         .route(
             "/{owner}/{repo}/deployments/{id}/redeploy",
             axum::routing::post(environments::redeploy),
