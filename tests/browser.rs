@@ -758,6 +758,7 @@ async fn tour(b: &Browser) {
         ("/alice/demo/runs", "runs-empty"),
         ("/alice/demo/environments", "environments-empty"),
         ("/alice/demo/pipeline", "pipeline"),
+        ("/alice/demo/releases", "releases-empty"),
         ("/alice/demo/settings/environments", "environment-settings"),
         ("/alice/demo/issues", "issues-open"),
         ("/alice/demo/raw/main/README.md", "raw"),

@@ -314,6 +314,7 @@ fn a_reviewer_approves_on_the_run_page_and_the_page_says_who_decided() {
     assert!(page.contains("Waiting for review: prod"), "{page}");
     assert!(page.contains("Reviewers: alice"));
     assert!(!page.contains("Approve and deploy"));
+    assert!(!page.contains("gate-buttons"), "no buttons in the graph either");
     let resp = bob
         .post(r.server.url("/alice/demo/runs/1/review"))
         .form(&[
@@ -338,6 +339,21 @@ fn a_reviewer_approves_on_the_run_page_and_the_page_says_who_decided() {
         .text()
         .unwrap();
     assert!(page.contains("Approve and deploy"));
+    // The buttons are in place too: on prod's card in the stage graph.
+    let doc = scraper::Html::parse_document(&page);
+    let sel = |s: &str| scraper::Selector::parse(s).unwrap();
+    let cards: Vec<_> = doc.select(&sel(".graph li.card")).collect();
+    let with_buttons: Vec<String> = cards
+        .iter()
+        .filter(|c| c.select(&sel("form.gate-buttons")).next().is_some())
+        .map(|c| c.select(&sel("a")).next().unwrap().text().collect())
+        .collect();
+    assert_eq!(with_buttons, ["prod"], "{page}");
+    let field = doc
+        .select(&sel(".graph form.gate-buttons input[name=environment]"))
+        .next()
+        .unwrap();
+    assert_eq!(field.value().attr("value"), Some(env_id.as_str()));
     let resp = alice
         .post(r.server.url("/alice/demo/runs/1/review"))
         .form(&[

@@ -9,6 +9,9 @@ pub struct JobRow {
     pub took: String,
     /// The environment it deploys to.
     pub environment: Option<String>,
+    /// Held at its environment's gate, which the viewer may open: the
+    /// environment's id, for the Approve and Reject buttons in its place.
+    pub gate: Option<i64>,
 }
 
 /// A deployment of this run held at its environment's gate.
@@ -91,7 +94,9 @@ async fn render(
             let jobs = runs::jobs(c, run.id)?;
             let artifacts = crate::db::artifacts::for_run(c, run.id)?;
             let mut gates: Vec<GateRow> = Vec::new();
+            let mut held = std::collections::HashMap::new();
             for d in environments::waiting_in_run(c, run.id)? {
+                held.insert(d.job_id, d.environment_id.0);
                 if gates.iter().any(|g| g.environment_id == d.environment_id.0) {
                     continue;
                 }
@@ -118,9 +123,15 @@ async fn render(
             }
             let mut tests = crate::db::test_reports::for_run(c, run.id)?;
             tests.sort_by_key(|t| std::cmp::Reverse(t.summary.failures + t.summary.errors));
-            Ok((run, jobs, artifacts, gates, decisions, tests))
+            Ok((run, jobs, artifacts, (gates, held), decisions, tests))
         })
         .await?;
+    let (gates, held) = gates;
+    let openable: std::collections::HashSet<i64> = gates
+        .iter()
+        .filter(|g| g.can_review)
+        .map(|g| g.environment_id)
+        .collect();
     // The jobs as a graph: stage 1 needs nothing, stage n needs jobs of
     // earlier stages only.
     let mut stages: Vec<Vec<Job>> = Vec::new();
@@ -156,6 +167,7 @@ async fn render(
                 stage
                     .into_iter()
                     .map(|job| JobRow {
+                        gate: held.get(&job.id).copied().filter(|e| openable.contains(e)),
                         state: badge(job.status, job.conclusion),
                         took: duration(job.started_at, job.completed_at),
                         environment: serde_json::from_str::<crate::ci::workflow::Job>(&job.spec)
