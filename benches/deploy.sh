@@ -9,11 +9,11 @@
 #    the deploys, from the job log's timestamps). For comparison, the same
 #    work by hand in one `run:` step (tar, ln, mv for three folders).
 # 2. The pipeline and environments pages at 1,000 deployments: 100 pushes,
-#    each run deploying to ten environments, then
-#    `wrk -t2 -cCONNECTIONS -dDURATION --latency` against /pipeline and
-#    /environments.
+#    each run deploying to ten environments, then `wrk --latency` against
+#    /pipeline and /environments with one client, then CONNECTIONS at once.
 #
-# Env: DEPLOYS (5), DURATION (10s), CONNECTIONS (16), KEEP=1.
+# Env: DEPLOYS (5), DURATION (10s), CONNECTIONS (16), PAGES_ONLY=1 (part 2
+# only), KEEP=1.
 # Needs git, curl, python3, wrk; for ssh targets openssh-server and root.
 for c in git curl python3 wrk; do command -v $c >/dev/null || { echo "missing $c" >&2; exit 1; }; done
 . "$(dirname "$0")/lib.sh"
@@ -31,6 +31,17 @@ R=$BASE/api/v1/repos/bench/repo
 mkdir -p "$W/work" && cd "$W/work" && git init -q
 git remote add origin "${BASE/http:\/\//http://bench:$TOKEN@}/bench/repo.git"
 
+wait_runs() { # wait_runs N: until there are N runs and the newest has completed
+  for _ in $(seq 6000); do
+    n=$(api "$R/actions/runs?per_page=1" | python3 -c 'import json,sys; r=json.load(sys.stdin); w=r["workflow_runs"]; print(r["total_count"] if w and w[0]["status"]=="completed" else 0)')
+    (( n >= $1 )) && return 0
+    sleep 0.2
+  done
+  echo "runs did not complete" >&2; return 1
+}
+mkdir -p .hearth/workflows
+
+if [[ -z ${PAGES_ONLY:-} ]]; then
 # The app: a few files and hooks that do nothing.
 mkdir -p app/hooks && echo 'true' >app/hooks/noop.sh && seq 1000 >app/data.txt
 { echo 'version: 0.0'; echo 'hooks:'
@@ -80,14 +91,6 @@ mkdir -p .hearth/workflows
   fi
 } >.hearth/workflows/deploy.yml
 
-wait_runs() { # wait_runs N: until there are N runs and the newest has completed
-  for _ in $(seq 6000); do
-    n=$(api "$R/actions/runs?per_page=1" | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["total_count"] if r["workflow_runs"][0]["status"]=="completed" else 0)')
-    (( n >= $1 )) && return 0
-    sleep 0.2
-  done
-  echo "runs did not complete" >&2; return 1
-}
 git add -A && git commit -qm "Deploy" && git push -q origin HEAD:main
 for i in $(seq 2 "$DEPLOYS"); do
   wait_runs $((i - 1))
@@ -115,6 +118,7 @@ for log in glob.glob(os.path.join(sys.argv[1], "*/*.log")):
 for kind, xs in sorted(times.items()):
     print(f"{kind:<24} per target: median {statistics.median(xs):7.1f} ms   max {max(xs):7.1f} ms   (n={len(xs)})")
 PY
+fi
 
 # 2. 1,000 deployments, then the pages: 100 commits, each deployed to ten
 # environments (each run waits for the one before, as a team's would).
@@ -138,12 +142,14 @@ done
 wait_runs $((before + 100))
 deployments=$(sqlite3 "$W/data/hearth.db" 'SELECT count(*) FROM deployments' 2>/dev/null ||
   python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('SELECT count(*) FROM deployments').fetchone()[0])" "$W/data/hearth.db")
-echo "== pages at $deployments deployments (wrk -t2 -c$CONNECTIONS -d$DURATION)"
-printf '%-14s %8s %9s %9s %9s\n' page status req/s p50_ms p99_ms
+echo "== pages at $deployments deployments (wrk -t2 -d$DURATION, one client, then $CONNECTIONS at once)"
+printf '%-14s %8s %12s %9s %9s %9s\n' page status connections req/s p50_ms p99_ms
 for page in pipeline environments; do
   url=$BASE/bench/repo/$page
   status=$(curl -s -o /dev/null -w '%{http_code}' "$url")
-  out=$(wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency "$url")
-  printf '%-14s %8s %9s %9s %9s\n' "$page" "$status" "$(awk '/^Requests\/sec/ {print $2}' <<<"$out")" \
-    "$(awk '$1 == "50%" {print $2}' <<<"$out")" "$(awk '$1 == "99%" {print $2}' <<<"$out")"
+  for c in 1 "$CONNECTIONS"; do
+    out=$(wrk -t"$(( c < 2 ? 1 : 2 ))" -c"$c" -d"$DURATION" --latency "$url")
+    printf '%-14s %8s %12s %9s %9s %9s\n' "$page" "$status" "$c" "$(awk '/^Requests\/sec/ {print $2}' <<<"$out")" \
+      "$(awk '$1 == "50%" {print $2}' <<<"$out")" "$(awk '$1 == "99%" {print $2}' <<<"$out")"
+  done
 done

@@ -919,4 +919,12 @@ fn an_issue_shows_the_test_totals_of_its_fixing_commit() {
         .expect("the fixing commit is listed");
     let line = page[at..].split("</li>").next().unwrap();
     assert!(line.contains("3 tests, 1 failed"), "{line}");
+    // And beside the commit where the code is: its history, its tree.
+    for path in ["/alice/demo/commits/main", "/alice/demo", "/alice/demo/branches"] {
+        let page = r.server.get(path).text().unwrap();
+        assert!(
+            page.contains("<a class=\"muted tests\" href=\"/alice/demo/runs/1\">3 tests, 1 failed</a>"),
+            "{path}: {page}"
+        );
+    }
 }

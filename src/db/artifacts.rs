@@ -52,14 +52,17 @@ pub fn insert(
 }
 
 pub fn for_run(conn: &Connection, run: RunId) -> Result<Vec<Artifact>> {
-    let mut stmt = conn.prepare(&format!("{SELECT} WHERE run_id = ?1 ORDER BY name"))?;
+    let mut stmt = conn.prepare_cached(&format!("{SELECT} WHERE run_id = ?1 ORDER BY name"))?;
     let rows = stmt.query_map([run], from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 pub fn by_name(conn: &Connection, run: RunId, name: &str) -> Result<Option<Artifact>> {
     let sql = format!("{SELECT} WHERE run_id = ?1 AND name = ?2");
-    Ok(conn.query_row(&sql, params![run, name], from_row).optional()?)
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row(params![run, name], from_row)
+        .optional()?)
 }
 
 /// A re-run keeps the artifacts of the jobs it does not run again.

@@ -54,19 +54,21 @@ fn environment_from_row(r: &Row) -> rusqlite::Result<Environment> {
 pub fn by_name(conn: &Connection, repo: RepoId, name: &str) -> Result<Option<Environment>> {
     let sql = format!("{ENV_SELECT} WHERE repo_id = ?1 AND name = ?2 COLLATE NOCASE");
     Ok(conn
-        .query_row(&sql, params![repo.0, name], environment_from_row)
+        .prepare_cached(&sql)?
+        .query_row(params![repo.0, name], environment_from_row)
         .optional()?)
 }
 
 pub fn by_id(conn: &Connection, repo: RepoId, id: EnvironmentId) -> Result<Option<Environment>> {
     let sql = format!("{ENV_SELECT} WHERE repo_id = ?1 AND id = ?2");
     Ok(conn
-        .query_row(&sql, params![repo.0, id], environment_from_row)
+        .prepare_cached(&sql)?
+        .query_row(params![repo.0, id], environment_from_row)
         .optional()?)
 }
 
 pub fn list(conn: &Connection, repo: RepoId) -> Result<Vec<Environment>> {
-    let mut stmt = conn.prepare(&format!("{ENV_SELECT} WHERE repo_id = ?1 ORDER BY name COLLATE NOCASE"))?;
+    let mut stmt = conn.prepare_cached(&format!("{ENV_SELECT} WHERE repo_id = ?1 ORDER BY name COLLATE NOCASE"))?;
     let rows = stmt.query_map([repo.0], environment_from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
@@ -98,7 +100,7 @@ pub fn reviewers(conn: &Connection, env: EnvironmentId) -> Result<Vec<super::use
          ORDER BY lower_name",
         super::users::COLUMNS
     );
-    let mut stmt = conn.prepare(&sql)?;
+    let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map([env], super::users::from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
@@ -123,8 +125,9 @@ pub fn is_reviewer(conn: &Connection, env: EnvironmentId, user: UserId) -> Resul
 }
 
 pub fn branch_policies(conn: &Connection, env: EnvironmentId) -> Result<Vec<BranchPolicy>> {
-    let mut stmt =
-        conn.prepare("SELECT id, name, type FROM environment_branch_policies WHERE environment_id = ?1 ORDER BY id")?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, name, type FROM environment_branch_policies WHERE environment_id = ?1 ORDER BY id",
+    )?;
     let rows = stmt.query_map([env], |r| {
         Ok(BranchPolicy {
             id: r.get(0)?,
@@ -219,13 +222,17 @@ fn deployment_from_row(r: &Row) -> rusqlite::Result<DeploymentRow> {
 /// The deployment of job `job`, if it deploys and has reached its gate.
 pub fn deployment_of_job(conn: &Connection, job: JobId) -> Result<Option<DeploymentRow>> {
     let sql = format!("{DEPLOYMENT_SELECT} WHERE d.job_id = ?1");
-    Ok(conn.query_row(&sql, [job], deployment_from_row).optional()?)
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row([job], deployment_from_row)
+        .optional()?)
 }
 
 pub fn deployment(conn: &Connection, repo: RepoId, id: DeploymentId) -> Result<Option<DeploymentRow>> {
     let sql = format!("{DEPLOYMENT_SELECT} WHERE d.repo_id = ?1 AND d.id = ?2");
     Ok(conn
-        .query_row(&sql, params![repo.0, id], deployment_from_row)
+        .prepare_cached(&sql)?
+        .query_row(params![repo.0, id], deployment_from_row)
         .optional()?)
 }
 
@@ -241,7 +248,7 @@ pub fn deployments(
         "{DEPLOYMENT_SELECT} WHERE d.repo_id = ?1 AND (?2 IS NULL OR e.name = ?2 COLLATE NOCASE)
          ORDER BY d.id DESC LIMIT {limit} OFFSET {offset}"
     );
-    let mut stmt = conn.prepare(&sql)?;
+    let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(params![repo.0, environment], deployment_from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
@@ -249,7 +256,7 @@ pub fn deployments(
 /// The deployments of run `run` held at their gates.
 pub fn waiting_in_run(conn: &Connection, run: RunId) -> Result<Vec<DeploymentRow>> {
     let sql = format!("{DEPLOYMENT_SELECT} WHERE d.run_id = ?1 AND d.state = ?2 ORDER BY d.id");
-    let mut stmt = conn.prepare(&sql)?;
+    let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(params![run, Deployment::Waiting], deployment_from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
@@ -257,11 +264,11 @@ pub fn waiting_in_run(conn: &Connection, run: RunId) -> Result<Vec<DeploymentRow
 /// The environments of `repo` in the order of a pipeline's stages: as
 /// jobs first deployed to them (those never deployed to last).
 pub fn list_in_order(conn: &Connection, repo: RepoId) -> Result<Vec<Environment>> {
-    let mut stmt = conn.prepare(
-        "SELECT e.id, e.repo_id, e.name, e.wait_timer, e.created_at, e.updated_at FROM environments e
-         LEFT JOIN (SELECT environment_id, MIN(id) AS first FROM deployments GROUP BY environment_id) f
-             ON f.environment_id = e.id
-         WHERE e.repo_id = ?1 ORDER BY f.first IS NULL, f.first, e.id",
+    let mut stmt = conn.prepare_cached(
+        "SELECT e.id, e.repo_id, e.name, e.wait_timer, e.created_at, e.updated_at,
+             (SELECT MIN(d.id) FROM deployments d WHERE d.environment_id = e.id) AS first
+         FROM environments e
+         WHERE e.repo_id = ?1 ORDER BY first IS NULL, first, e.id",
     )?;
     let rows = stmt.query_map([repo.0], environment_from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -284,14 +291,23 @@ pub fn deployments_of_commits(conn: &Connection, repo: RepoId, shas: &[String]) 
 pub fn current(conn: &Connection, env: EnvironmentId) -> Result<Option<DeploymentRow>> {
     let sql = format!("{DEPLOYMENT_SELECT} WHERE d.environment_id = ?1 AND d.state = ?2 ORDER BY d.id DESC LIMIT 1");
     Ok(conn
-        .query_row(&sql, params![env, Deployment::Success], deployment_from_row)
+        .prepare_cached(&sql)?
+        .query_row(params![env, Deployment::Success], deployment_from_row)
         .optional()?)
+}
+
+/// The newest deployments of environment `env` (by its index).
+pub fn history(conn: &Connection, env: EnvironmentId, limit: u32) -> Result<Vec<DeploymentRow>> {
+    let sql = format!("{DEPLOYMENT_SELECT} WHERE d.environment_id = ?1 ORDER BY d.id DESC LIMIT ?2");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params![env, limit], deployment_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// The deployments of run `run`, in order.
 pub fn deployments_of_run(conn: &Connection, run: RunId) -> Result<Vec<DeploymentRow>> {
     let sql = format!("{DEPLOYMENT_SELECT} WHERE d.run_id = ?1 ORDER BY d.id");
-    let mut stmt = conn.prepare(&sql)?;
+    let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map([run], deployment_from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
@@ -355,7 +371,7 @@ pub fn job_finished(conn: &Connection, job: JobId, conclusion: Conclusion) -> Re
 /// started: held for review, or waiting their turn.
 pub fn not_started(conn: &Connection, env: EnvironmentId, than: DeploymentId) -> Result<Vec<DeploymentRow>> {
     let sql = format!("{DEPLOYMENT_SELECT} WHERE d.environment_id = ?1 AND d.id < ?2 AND d.state IN (?3, ?4)");
-    let mut stmt = conn.prepare(&sql)?;
+    let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(
         params![env, than, Deployment::Waiting, Deployment::Queued],
         deployment_from_row,
@@ -381,7 +397,7 @@ pub struct Status {
 }
 
 pub fn statuses(conn: &Connection, id: DeploymentId) -> Result<Vec<Status>> {
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare_cached(
         "SELECT id, state, description, created_at FROM deployment_statuses WHERE deployment_id = ?1 ORDER BY id DESC",
     )?;
     let rows = stmt.query_map([id], |r| {
@@ -418,7 +434,7 @@ pub fn add_review(conn: &Connection, id: DeploymentId, user: UserId, approved: b
 }
 
 pub fn reviews(conn: &Connection, id: DeploymentId) -> Result<Vec<Review>> {
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare_cached(
         "SELECT u.name, r.state, r.comment, r.created_at FROM deployment_reviews r
          LEFT JOIN users u ON u.id = r.user_id WHERE r.deployment_id = ?1 ORDER BY r.id",
     )?;
@@ -471,7 +487,7 @@ pub fn put_secret(conn: &Connection, env: EnvironmentId, name: &str, nonce: &[u8
 }
 
 pub fn secrets(conn: &Connection, env: EnvironmentId) -> Result<Vec<super::secrets::Sealed>> {
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare_cached(
         "SELECT name, nonce, ciphertext, updated_at FROM environment_secrets WHERE environment_id = ?1 ORDER BY name",
     )?;
     let rows = stmt.query_map([env], super::secrets::sealed_from_row)?;
@@ -527,7 +543,7 @@ pub fn delete_named(conn: &Connection, env: EnvironmentId, what: Named, name: &s
 }
 
 pub fn variables(conn: &Connection, env: EnvironmentId) -> Result<Vec<Variable>> {
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare_cached(
         "SELECT name, value, created_at, updated_at FROM environment_variables WHERE environment_id = ?1 ORDER BY name",
     )?;
     let rows = stmt.query_map([env], |r| {
@@ -550,6 +566,29 @@ pub fn used_artifact(conn: &Connection, job: JobId, name: &str, sha256: &str) ->
         params![job, name, sha256],
     )?;
     Ok(())
+}
+
+/// The artifacts each of deployments `ids` deployed, in one query.
+pub fn artifacts_of_many(
+    conn: &Connection,
+    ids: &[DeploymentId],
+) -> Result<std::collections::HashMap<DeploymentId, Vec<(String, String)>>> {
+    let mut out: std::collections::HashMap<DeploymentId, Vec<(String, String)>> = Default::default();
+    for chunk in ids.chunks(500) {
+        let marks = vec!["?"; chunk.len()].join(",");
+        let sql = format!(
+            "SELECT deployment_id, name, sha256 FROM deployment_artifacts WHERE deployment_id IN ({marks}) ORDER BY name"
+        );
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(chunk.iter()), |r| {
+            Ok((r.get::<_, DeploymentId>(0)?, r.get(1)?, r.get(2)?))
+        })?;
+        for row in rows {
+            let (id, name, sha) = row?;
+            out.entry(id).or_default().push((name, sha));
+        }
+    }
+    Ok(out)
 }
 
 /// The artifacts deployment `id` deployed: name and digest.

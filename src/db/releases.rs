@@ -140,12 +140,18 @@ pub fn delete(conn: &Connection, id: ReleaseId) -> Result<bool> {
 
 pub fn by_id(conn: &Connection, repo: RepoId, id: ReleaseId) -> Result<Option<Release>> {
     let sql = format!("{SELECT} WHERE r.repo_id = ?1 AND r.id = ?2");
-    Ok(conn.query_row(&sql, params![repo.0, id], from_row).optional()?)
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row(params![repo.0, id], from_row)
+        .optional()?)
 }
 
 pub fn by_tag(conn: &Connection, repo: RepoId, tag: &str) -> Result<Option<Release>> {
     let sql = format!("{SELECT} WHERE r.repo_id = ?1 AND r.tag_name = ?2");
-    Ok(conn.query_row(&sql, params![repo.0, tag], from_row).optional()?)
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row(params![repo.0, tag], from_row)
+        .optional()?)
 }
 
 /// The newest published release that is not a prerelease (GitHub's "latest").
@@ -153,13 +159,13 @@ pub fn latest(conn: &Connection, repo: RepoId) -> Result<Option<Release>> {
     let sql = format!(
         "{SELECT} WHERE r.repo_id = ?1 AND NOT r.draft AND NOT r.prerelease ORDER BY r.published_at DESC, r.id DESC LIMIT 1"
     );
-    Ok(conn.query_row(&sql, [repo.0], from_row).optional()?)
+    Ok(conn.prepare_cached(&sql)?.query_row([repo.0], from_row).optional()?)
 }
 
 /// Releases of `repo`, newest first; drafts only when `drafts`.
 pub fn list(conn: &Connection, repo: RepoId, drafts: bool, limit: u32, offset: u32) -> Result<Vec<Release>> {
     let sql = format!("{SELECT} WHERE r.repo_id = ?1 AND (?2 OR NOT r.draft) ORDER BY r.id DESC LIMIT ?3 OFFSET ?4");
-    let mut stmt = conn.prepare(&sql)?;
+    let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(params![repo.0, drafts, limit, offset], from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
@@ -229,7 +235,9 @@ pub fn put_asset(
         ],
     )?;
     let sql = format!("{ASSET_SELECT} WHERE a.release_id = ?1 AND a.name = ?2");
-    Ok(conn.query_row(&sql, params![id, name], asset_from_row)?)
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row(params![id, name], asset_from_row)?)
 }
 
 pub fn assets(conn: &Connection, id: ReleaseId) -> Result<Vec<Asset>> {
@@ -242,7 +250,10 @@ pub fn assets(conn: &Connection, id: ReleaseId) -> Result<Vec<Asset>> {
 /// Asset `id`, if it belongs to a release of `repo`.
 pub fn asset(conn: &Connection, repo: RepoId, id: AssetId) -> Result<Option<Asset>> {
     let sql = format!("{ASSET_SELECT} JOIN releases r ON r.id = a.release_id WHERE r.repo_id = ?1 AND a.id = ?2");
-    Ok(conn.query_row(&sql, params![repo.0, id], asset_from_row).optional()?)
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row(params![repo.0, id], asset_from_row)
+        .optional()?)
 }
 
 pub fn delete_asset(conn: &Connection, id: AssetId) -> Result<bool> {

@@ -166,7 +166,7 @@ pub fn full_ref(conn: &Connection, run: &Run) -> Result<String> {
 
 /// Ref updates not yet turned into runs, oldest first, with their repository.
 pub fn unhandled(conn: &Connection) -> Result<Vec<(RepoId, RefUpdate)>> {
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare_cached(
         "SELECT repo_id, id, ref_name, old_id, new_id, pushed_at, source FROM ref_updates
          WHERE ci_handled = 0 ORDER BY id LIMIT 100",
     )?;
@@ -293,7 +293,7 @@ pub fn insert_run(
 /// All jobs of runs that are not completed.
 pub fn open_jobs(conn: &Connection) -> Result<Vec<Job>> {
     let sql = format!("{JOB_SELECT} WHERE run_id IN (SELECT id FROM runs WHERE status != ?1) ORDER BY id");
-    let mut stmt = conn.prepare(&sql)?;
+    let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map([Status::Completed], job_from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
@@ -410,7 +410,7 @@ pub fn set_outputs(conn: &Connection, job: JobId, outputs: &str) -> Result<()> {
 
 /// At start-up: jobs that were running when the server stopped have failed.
 pub fn fail_interrupted(conn: &Connection) -> Result<Vec<JobId>> {
-    let mut stmt = conn.prepare("SELECT id FROM jobs WHERE status = ?1")?;
+    let mut stmt = conn.prepare_cached("SELECT id FROM jobs WHERE status = ?1")?;
     let ids: Vec<JobId> = stmt
         .query_map([Status::InProgress], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
@@ -448,7 +448,7 @@ pub const CONCLUSIONS: [&str; 5] = [
 
 /// The workflow files that have runs in `repo`.
 pub fn workflows(conn: &Connection, repo: RepoId) -> Result<Vec<String>> {
-    let mut stmt = conn.prepare("SELECT DISTINCT workflow FROM runs WHERE repo_id = ?1 ORDER BY workflow")?;
+    let mut stmt = conn.prepare_cached("SELECT DISTINCT workflow FROM runs WHERE repo_id = ?1 ORDER BY workflow")?;
     let rows = stmt.query_map([repo.0], |r| r.get(0))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
@@ -492,40 +492,46 @@ pub fn list(conn: &Connection, repo: RepoId, filter: &Filter, limit: u32, offset
         |r| r.get(0),
     )?;
     let sql = format!("{RUN_SELECT} WHERE {clause} ORDER BY run_number DESC LIMIT {limit} OFFSET {offset}");
-    let mut stmt = conn.prepare(&sql)?;
+    let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(values.as_slice(), run_from_row)?;
     Ok((rows.collect::<rusqlite::Result<_>>()?, total))
 }
 
 pub fn by_id(conn: &Connection, repo: RepoId, id: RunId) -> Result<Option<Run>> {
     let sql = format!("{RUN_SELECT} WHERE repo_id = ?1 AND id = ?2");
-    Ok(conn.query_row(&sql, params![repo.0, id], run_from_row).optional()?)
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row(params![repo.0, id], run_from_row)
+        .optional()?)
 }
 
 pub fn by_number(conn: &Connection, repo: RepoId, number: RunNumber) -> Result<Option<Run>> {
     let sql = format!("{RUN_SELECT} WHERE repo_id = ?1 AND run_number = ?2");
-    Ok(conn.query_row(&sql, params![repo.0, number], run_from_row).optional()?)
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row(params![repo.0, number], run_from_row)
+        .optional()?)
 }
 
 pub fn run_by_id_any(conn: &Connection, id: RunId) -> Result<Option<Run>> {
     let sql = format!("{RUN_SELECT} WHERE id = ?1");
-    Ok(conn.query_row(&sql, [id], run_from_row).optional()?)
+    Ok(conn.prepare_cached(&sql)?.query_row([id], run_from_row).optional()?)
 }
 
 pub fn jobs(conn: &Connection, run: RunId) -> Result<Vec<Job>> {
     let sql = format!("{JOB_SELECT} WHERE run_id = ?1 ORDER BY id");
-    let mut stmt = conn.prepare(&sql)?;
+    let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map([run], job_from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 pub fn job(conn: &Connection, id: JobId) -> Result<Option<Job>> {
     let sql = format!("{JOB_SELECT} WHERE id = ?1");
-    Ok(conn.query_row(&sql, [id], job_from_row).optional()?)
+    Ok(conn.prepare_cached(&sql)?.query_row([id], job_from_row).optional()?)
 }
 
 pub fn steps(conn: &Connection, job: JobId) -> Result<Vec<Step>> {
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare_cached(
         "SELECT number, name, status, conclusion, exit_code, started_at, completed_at FROM steps WHERE job_id = ?1 ORDER BY number",
     )?;
     let rows = stmt.query_map([job], |r| {
@@ -569,7 +575,9 @@ pub fn status_by_sha(
 ) -> Result<std::collections::HashMap<String, CommitStatus>> {
     let mut out = std::collections::HashMap::new();
     let mut stmt = conn.prepare_cached(
-        "SELECT status, conclusion, run_number FROM runs WHERE repo_id = ?1 AND head_sha = ?2 ORDER BY run_number",
+        // By commit (the planner would walk every run of the repository in order).
+        "SELECT status, conclusion, run_number FROM runs INDEXED BY runs_by_sha
+         WHERE repo_id = ?1 AND head_sha = ?2 ORDER BY run_number",
     )?;
     for sha in shas {
         let mut last = RunNumber(0);
@@ -607,7 +615,7 @@ pub fn cancel(conn: &Connection, run: RunId) -> Result<()> {
 /// Stops the jobs `query` selects (id, status) that `which` picks by their
 /// status: what has not started is cancelled, what runs asked to stop.
 fn stop(conn: &Connection, query: &str, args: impl rusqlite::Params, which: impl Fn(Status) -> bool) -> Result<()> {
-    let mut stmt = conn.prepare(query)?;
+    let mut stmt = conn.prepare_cached(query)?;
     let jobs: Vec<(JobId, Status)> = stmt
         .query_map(args, |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
@@ -634,7 +642,8 @@ fn request_cancel(conn: &Connection, job: JobId) -> Result<()> {
 /// names are cancelled; those left running make the new run wait (see
 /// `blocked_runs`).
 fn enter_run_group(conn: &Connection, repo: RepoId, run: RunId, c: &Concurrency) -> Result<()> {
-    let mut stmt = conn.prepare("SELECT id, status FROM runs WHERE repo_id = ?1 AND concurrency = ?2 AND id != ?3")?;
+    let mut stmt =
+        conn.prepare_cached("SELECT id, status FROM runs WHERE repo_id = ?1 AND concurrency = ?2 AND id != ?3")?;
     let others: Vec<(RunId, Status)> = stmt
         .query_map(params![repo.0, c.group, run], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
@@ -660,7 +669,7 @@ fn enter_job_group(conn: &Connection, repo: RepoId, run: RunId, c: &Concurrency)
 
 /// Runs that wait for an older run of their concurrency group to finish.
 pub fn blocked_runs(conn: &Connection) -> Result<std::collections::HashSet<RunId>> {
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare_cached(
         "SELECT r.id FROM runs r WHERE r.status != ?1 AND r.concurrency IS NOT NULL AND EXISTS (
              SELECT 1 FROM runs o WHERE o.repo_id = r.repo_id AND o.concurrency = r.concurrency
                  AND o.status != ?1 AND o.id < r.id)",

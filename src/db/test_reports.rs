@@ -45,7 +45,7 @@ pub fn insert(conn: &Connection, run: RunId, job: JobId, name: &str, kind: &str,
 
 /// The reports of run `run`, with their failures, in order.
 pub fn for_run(conn: &Connection, run: RunId) -> Result<Vec<Report>> {
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare_cached(
         "SELECT id, job_id, name, kind, tests, failures, errors, skipped, duration_ms FROM test_reports
          WHERE run_id = ?1 ORDER BY id",
     )?;
@@ -89,14 +89,14 @@ pub fn for_run(conn: &Connection, run: RunId) -> Result<Vec<Report>> {
 /// The totals (tests, failed or erred) of the newest run of commit `sha`
 /// in `repo` that has test reports.
 pub fn totals_of_commit(conn: &Connection, repo: crate::db::repos::RepoId, sha: &str) -> Result<Option<(u64, u64)>> {
-    let row: (Option<i64>, Option<i64>) = conn.query_row(
-        "SELECT SUM(tests), SUM(failures + errors) FROM test_reports WHERE run_id = (
-             SELECT r.id FROM runs r WHERE r.repo_id = ?1 AND r.head_sha = ?2
-                 AND EXISTS (SELECT 1 FROM test_reports t WHERE t.run_id = r.id)
-             ORDER BY r.run_number DESC LIMIT 1)",
-        params![repo.0, sha],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
+    let row: (Option<i64>, Option<i64>) = conn
+        .prepare_cached(
+            "SELECT SUM(tests), SUM(failures + errors) FROM test_reports WHERE run_id = (
+                 SELECT r.id FROM runs r INDEXED BY runs_by_sha WHERE r.repo_id = ?1 AND r.head_sha = ?2
+                     AND EXISTS (SELECT 1 FROM test_reports t WHERE t.run_id = r.id)
+                 ORDER BY r.run_number DESC LIMIT 1)",
+        )?
+        .query_row(params![repo.0, sha], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(match row {
         (Some(tests), Some(failed)) => Some((tests as u64, failed as u64)),
         _ => None,

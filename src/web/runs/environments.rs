@@ -40,22 +40,48 @@ pub struct EnvironmentsView {
     can_write: bool,
 }
 
+/// What the pages show of deployments: run numbers and artifacts, looked
+/// up once per run and in one query for all the artifacts.
+fn items(
+    c: &rusqlite::Connection,
+    repo: crate::db::repos::RepoId,
+    list: Vec<DeploymentRow>,
+    numbers: &mut std::collections::HashMap<crate::db::runs::RunId, Option<i64>>,
+) -> Result<Vec<DeploymentItem>> {
+    let ids: Vec<environments::DeploymentId> = list.iter().map(|d| d.id).collect();
+    let mut artifacts = environments::artifacts_of_many(c, &ids)?;
+    list.into_iter()
+        .map(|d| {
+            let run_number = match numbers.get(&d.run_id) {
+                Some(n) => *n,
+                None => {
+                    let n = runs::by_id(c, repo, d.run_id)?.map(|r| r.run_number.0);
+                    numbers.insert(d.run_id, n);
+                    n
+                }
+            };
+            let artifacts = artifacts
+                .remove(&d.id)
+                .unwrap_or_default()
+                .iter()
+                .map(|(name, sha)| format!("{name} {}", sha.get(..12).unwrap_or(sha)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            Ok(DeploymentItem {
+                artifacts,
+                redeployable: false,
+                state: d.state.as_str(),
+                label: d.state.as_str().replace('_', " "),
+                when: ago(d.updated_at),
+                run_number,
+                deployment: d,
+            })
+        })
+        .collect()
+}
+
 fn item(c: &rusqlite::Connection, repo: crate::db::repos::RepoId, d: DeploymentRow) -> Result<DeploymentItem> {
-    let run_number = runs::by_id(c, repo, d.run_id)?.map(|r| r.run_number.0);
-    let artifacts = environments::artifacts_of(c, d.id)?
-        .iter()
-        .map(|(name, sha)| format!("{name} {}", sha.get(..12).unwrap_or(sha)))
-        .collect::<Vec<_>>()
-        .join(", ");
-    Ok(DeploymentItem {
-        artifacts,
-        redeployable: false,
-        state: d.state.as_str(),
-        label: d.state.as_str().replace('_', " "),
-        when: ago(d.updated_at),
-        run_number,
-        deployment: d,
-    })
+    Ok(items(c, repo, vec![d], &mut Default::default())?.remove(0))
 }
 
 pub(super) async fn environments_page(
@@ -68,16 +94,22 @@ pub(super) async fn environments_page(
         .db
         .read(move |c| {
             let mut rows = Vec::new();
+            let mut numbers = Default::default();
             for e in environments::list(c, id)? {
-                let current = environments::current(c, e.id)?.map(|d| item(c, id, d)).transpose()?;
-                let live = current.as_ref().map(|c| c.deployment.id);
-                let history = environments::deployments(c, id, Some(&e.name), HISTORY, 0)?
+                let current = environments::current(c, e.id)?;
+                let live = current.as_ref().map(|d| d.id);
+                let current = match current {
+                    Some(d) => items(c, id, vec![d], &mut numbers)?.pop(),
+                    None => None,
+                };
+                let history = items(c, id, environments::history(c, e.id, HISTORY)?, &mut numbers)?
                     .into_iter()
-                    .map(|d| {
-                        let redeployable = d.state == crate::ci::state::Deployment::Success && Some(d.id) != live;
-                        item(c, id, d).map(|i| DeploymentItem { redeployable, ..i })
+                    .map(|i| DeploymentItem {
+                        redeployable: i.deployment.state == crate::ci::state::Deployment::Success
+                            && Some(i.deployment.id) != live,
+                        ..i
                     })
-                    .collect::<Result<Vec<_>>>()?;
+                    .collect();
                 rows.push(EnvironmentRow {
                     reviewers: environments::reviewers(c, e.id)?.into_iter().map(|u| u.name).collect(),
                     patterns: environments::branch_policies(c, e.id)?

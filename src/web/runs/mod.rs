@@ -125,6 +125,8 @@ pub struct CiStatus {
     pub url: String,
     /// Its runs are not all done.
     pub open: bool,
+    /// The test totals of its newest run with test reports: tests, failed.
+    pub tests: Option<(u64, u64)>,
 }
 
 impl CiStatus {
@@ -135,6 +137,7 @@ impl CiStatus {
             word,
             symbol,
             url: format!("{}/runs/{}", repo.url(), status.run_number),
+            tests: None,
         }
     }
 }
@@ -145,10 +148,14 @@ pub fn statuses(
     repo: &Repo,
     shas: &[String],
 ) -> Result<std::collections::HashMap<String, CiStatus>> {
-    Ok(runs::status_by_sha(conn, repo.id, shas)?
+    runs::status_by_sha(conn, repo.id, shas)?
         .into_iter()
-        .map(|(sha, s)| (sha, CiStatus::new(repo, &s)))
-        .collect())
+        .map(|(sha, s)| {
+            let mut status = CiStatus::new(repo, &s);
+            status.tests = crate::db::test_reports::totals_of_commit(conn, repo.id, &sha)?;
+            Ok((sha, status))
+        })
+        .collect()
 }
 
 fn duration(start: Option<i64>, end: Option<i64>) -> String {

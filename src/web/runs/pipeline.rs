@@ -88,7 +88,9 @@ pub(super) async fn pipeline_page(
             }
             let mut numbers = HashMap::new();
             for d in &deployments {
-                if let Some(r) = runs::by_id(c, repo.id, d.run_id)? {
+                if !numbers.contains_key(&d.run_id)
+                    && let Some(r) = runs::by_id(c, repo.id, d.run_id)?
+                {
                     numbers.insert(d.run_id, r.run_number);
                 }
             }
