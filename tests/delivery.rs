@@ -544,6 +544,41 @@ fn environment_secrets_and_variables_reach_only_the_jobs_deploying_there() {
     assert!(prod.contains("region: eu-west."), "{prod}");
 }
 
+/// A wait timer is in minutes: this test waits one, the shortest there is.
+#[test]
+fn a_deployment_waits_out_its_environment_s_wait_timer() {
+    let r = repo();
+    let (status, body) = call(&r, "PUT", "/environments/beta", &r.token, Some(json!({"wait_timer": 1})));
+    assert_eq!(status, 200, "{body}");
+    r.push_workflow(
+        "deliver.yml",
+        "on: push\njobs:\n  beta:\n    environment: beta\n    steps:\n      - run: date +%s\n",
+        "main",
+    );
+    let pushed = Instant::now();
+    let (_, job) = wait_job(&r, 1, "beta", "queued");
+    assert_eq!(job["status"], "queued");
+    // Held for the whole minute (the deployment let through, not started).
+    std::thread::sleep(Duration::from_secs(50));
+    let run = r.runs().into_iter().find(|x| x["run_number"] == 1).unwrap();
+    assert_eq!(r.jobs(&run)[0]["status"], "queued", "started before its wait timer ran out");
+    let (_, list) = call(&r, "GET", "/deployments?environment=beta", &r.token, None);
+    assert_eq!(list[0]["state"], "queued", "{list}");
+    let run = {
+        let deadline = Instant::now() + Duration::from_secs(40);
+        loop {
+            let run = r.runs().into_iter().find(|x| x["run_number"] == 1).unwrap();
+            if run["status"] == "completed" {
+                break run;
+            }
+            assert!(Instant::now() < deadline, "the wait timer never let it go: {run}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    assert_eq!(run["conclusion"], "success");
+    assert!(pushed.elapsed() >= Duration::from_secs(59), "{:?}", pushed.elapsed());
+}
+
 #[test]
 fn one_deployment_at_a_time_per_environment() {
     let r = repo();

@@ -44,9 +44,15 @@ fn base(state: &AppState, headers: &HeaderMap, repo: &Repo) -> (String, String) 
     (html, api)
 }
 
+/// GitHub's opaque global ids: a kind and the number, in base64.
+fn node_id(kind: &str, id: i64) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD_NO_PAD.encode(format!("{kind}_{id}"))
+}
+
 fn person(name: &Option<String>) -> Value {
     match name {
-        Some(n) => json!({ "login": n }),
+        Some(n) => json!({ "login": n, "type": "User" }),
         None => Value::Null,
     }
 }
@@ -57,6 +63,7 @@ fn asset_json((html, api): &(String, String), tag: &str, a: &Asset) -> Value {
         "browser_download_url": format!("{html}/releases/download/{}/{}",
             crate::web::auth::url_encode(tag), crate::web::auth::url_encode(&a.name)),
         "id": a.id.0,
+        "node_id": node_id("RA", a.id.0),
         "name": a.name,
         "label": a.label,
         "state": "uploaded",
@@ -81,6 +88,7 @@ fn release_json(base: &(String, String), r: &Release, assets: &[Asset]) -> Value
         "tarball_url": Value::Null,
         "zipball_url": Value::Null,
         "id": r.id.0,
+        "node_id": node_id("RE", r.id.0),
         "tag_name": r.tag_name,
         "target_commitish": r.target_commitish,
         "name": r.name,
@@ -88,7 +96,9 @@ fn release_json(base: &(String, String), r: &Release, assets: &[Asset]) -> Value
         "draft": r.draft,
         "prerelease": r.prerelease,
         "created_at": rfc3339(r.created_at),
+        "updated_at": rfc3339(r.published_at.unwrap_or(r.created_at)),
         "published_at": r.published_at.map(rfc3339),
+        "immutable": false,
         "author": person(&r.author),
         "assets": assets.iter().map(|a| asset_json(base, &r.tag_name, a)).collect::<Vec<_>>(),
     })
