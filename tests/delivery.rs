@@ -548,7 +548,13 @@ fn environment_secrets_and_variables_reach_only_the_jobs_deploying_there() {
 #[test]
 fn a_deployment_waits_out_its_environment_s_wait_timer() {
     let r = repo();
-    let (status, body) = call(&r, "PUT", "/environments/beta", &r.token, Some(json!({"wait_timer": 1})));
+    let (status, body) = call(
+        &r,
+        "PUT",
+        "/environments/beta",
+        &r.token,
+        Some(json!({"wait_timer": 1})),
+    );
     assert_eq!(status, 200, "{body}");
     r.push_workflow(
         "deliver.yml",
@@ -561,7 +567,11 @@ fn a_deployment_waits_out_its_environment_s_wait_timer() {
     // Held for the whole minute (the deployment let through, not started).
     std::thread::sleep(Duration::from_secs(50));
     let run = r.runs().into_iter().find(|x| x["run_number"] == 1).unwrap();
-    assert_eq!(r.jobs(&run)[0]["status"], "queued", "started before its wait timer ran out");
+    assert_eq!(
+        r.jobs(&run)[0]["status"],
+        "queued",
+        "started before its wait timer ran out"
+    );
     let (_, list) = call(&r, "GET", "/deployments?environment=beta", &r.token, None);
     assert_eq!(list[0]["state"], "queued", "{list}");
     let run = {
