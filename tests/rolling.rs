@@ -130,9 +130,8 @@ fn target_rows(r: &Repo) -> Vec<Vec<String>> {
 
 #[test]
 fn a_rolling_deploy_goes_batch_by_batch_and_a_failed_validation_rolls_back() {
-    // Not under /tmp: a job has a /tmp of its own, where a bound folder's
-    // parents would be made.
-    let dir = tempfile::TempDir::new_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    // Under /tmp, as a newcomer's might be: the job's own /tmp does not hide it.
+    let dir = tempfile::TempDir::new().unwrap();
     let root = dir.path().join("deploy-root");
     let r = repo_with(&["--deploy-dir", root.to_str().unwrap()]);
     write(
@@ -286,7 +285,7 @@ fn a_rolling_deploy_goes_batch_by_batch_and_a_failed_validation_rolls_back() {
 
 #[test]
 fn an_unreachable_target_fails_its_batch_and_the_targets_before_it_roll_back() {
-    let dir = tempfile::TempDir::new_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let dir = tempfile::TempDir::new().unwrap();
     let root = dir.path().join("deploy-root");
     let r = repo_with(&["--deploy-dir", root.to_str().unwrap()]);
     write(
@@ -686,4 +685,136 @@ jobs:
     }
     let s = r.api(&format!("/deployments/{}/statuses", r.api("/deployments")[0]["id"]));
     assert!(s[0]["description"].as_str().unwrap().starts_with("rolled back"), "{s}");
+}
+
+/// The whole loop of the issue: build uploads the artifact, test hands over
+/// its JUnit report, beta deploys the artifact to local targets, gamma
+/// waits for its reviewer, who approves, and prod deploys; beta, gamma and
+/// prod record the same digest, and the issue the commit fixes shows it all.
+#[test]
+fn build_test_beta_gamma_prod_promote_the_same_bytes_through_a_gate() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let root = dir.path().join("deploy-root");
+    let r = repo_with(&["--deploy-dir", root.to_str().unwrap()]);
+    let me = r.server.api("GET", "/api/v1/user", Some(&r.token), None).1["id"].clone();
+    let env = |name: &str, body: Value| {
+        let (status, answer) = r.server.api(
+            "PUT",
+            &format!("/api/v1/repos/alice/demo/environments/{name}"),
+            Some(&r.token),
+            Some(body),
+        );
+        assert_eq!(status, 200, "{answer}");
+    };
+    env("gamma", serde_json::json!({"reviewers": [{"type": "User", "id": me}]}));
+    let (status, _) = r.server.api(
+        "POST",
+        "/api/v1/repos/alice/demo/issues",
+        Some(&r.token),
+        Some(serde_json::json!({"title": "Ship the app"})),
+    );
+    assert_eq!(status, 201);
+    write(
+        &r.work,
+        &[
+            (
+                "appspec.yml",
+                "version: 0.0\nhooks:\n  ValidateService:\n    - location: hooks/validate.sh\n",
+            ),
+            ("hooks/validate.sh", VALIDATE),
+            ("version.txt", "v1\n"),
+        ],
+    );
+    let deploy = |name: &str, needs: &str| {
+        format!(
+            "  {name}:\n    needs: {needs}\n    environment: {name}\n    steps:\n      - uses: hearth/deploy\n        with:\n          artifact: app\n          targets: |\n            local:web1\n            local:web2\n"
+        )
+    };
+    let workflow = format!(
+        "on: push
+jobs:
+  build:
+    steps:
+      - uses: actions/upload-artifact@v4
+        with:
+          name: app
+          path: |
+            appspec.yml
+            hooks
+            version.txt
+  test:
+    needs: build
+    steps:
+      - run: echo '<testsuite name=\"app\"><testcase name=\"starts\"/><testcase name=\"serves\"/></testsuite>' > junit.xml
+      - uses: hearth/test-report
+        with:
+          path: junit.xml
+{}{}{}",
+        deploy("beta", "test"),
+        deploy("gamma", "beta"),
+        deploy("prod", "gamma")
+    );
+    std::fs::create_dir_all(r.work.join(".hearth/workflows")).unwrap();
+    std::fs::write(r.work.join(".hearth/workflows/deliver.yml"), workflow).unwrap();
+    let sha = r.commit_and_push("Deliver the app, fixes #1", "main");
+
+    // gamma waits for its reviewer; beta is deployed already.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let run = loop {
+        let run = r.runs().into_iter().find(|x| x["run_number"] == 1);
+        if let Some(run) = run
+            && r.jobs(&run)
+                .iter()
+                .any(|j| j["key"] == "gamma" && j["status"] == "waiting")
+        {
+            break run;
+        }
+        assert!(std::time::Instant::now() < deadline, "gamma never waited");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert!(current_of(&root, "beta", "web2").starts_with("releases/1-"));
+    assert_eq!(current_of(&root, "gamma", "web1"), "", "gamma waits: nothing there yet");
+    let page = r.server.get("/alice/demo/issues/1").text().unwrap();
+    assert!(page.contains("2 tests"), "{page}");
+    assert!(
+        page.contains("beta <span class=\"status success\">✓</span> · gamma <span class=\"status waiting\">waiting for approval</span>"),
+        "{page}"
+    );
+    let pending = r.api(&format!("/actions/runs/{}/pending_deployments", run["id"]));
+    let (status, body) = r.server.api(
+        "POST",
+        &format!("/api/v1/repos/alice/demo/actions/runs/{}/pending_deployments", run["id"]),
+        Some(&r.token),
+        Some(serde_json::json!({"environment_ids": [pending[0]["environment"]["id"]], "state": "approved", "comment": "ship"})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let run = r.wait_run(1);
+    assert_eq!(run["conclusion"], "success", "{:?}", r.jobs(&run));
+    for env in ["beta", "gamma", "prod"] {
+        for web in ["web1", "web2"] {
+            assert_eq!(
+                current_of(&root, env, web),
+                format!("releases/1-{}", &sha[..12]),
+                "{env}/{web}"
+            );
+        }
+    }
+    // The same bytes everywhere, by digest.
+    let list = r.api("/deployments");
+    let digests: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["payload"]["artifacts"][0]["sha256"].as_str().unwrap())
+        .collect();
+    assert_eq!(digests.len(), 3);
+    assert!(digests.iter().all(|d| *d == digests[0] && d.len() == 64), "{digests:?}");
+    let page = r.server.get("/alice/demo/issues/1").text().unwrap();
+    assert!(page.contains("prod <span class=\"status success\">✓</span>"), "{page}");
+}
+
+fn current_of(root: &Path, env: &str, name: &str) -> String {
+    std::fs::read_link(root.join("alice/demo").join(env).join(name).join("current"))
+        .map(|p| p.display().to_string())
+        .unwrap_or_default()
 }

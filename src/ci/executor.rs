@@ -79,9 +79,9 @@ pub struct Work {
     pub runner: PathBuf,
     /// Steps see these folders where the sandbox puts them.
     sandboxed: bool,
-    /// Host folders a step sees read-write at their own paths: a deploy
-    /// step's local target, nothing else.
-    pub binds: Vec<PathBuf>,
+    /// Host folders a step sees read-write, and where it sees them: a
+    /// deploy step's local target, nothing else.
+    pub binds: Vec<(PathBuf, PathBuf)>,
 }
 
 impl Work {

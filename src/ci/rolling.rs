@@ -45,6 +45,8 @@ const MAX_SCRIPTS: usize = 10;
 const HEALTH_TRIES: u32 = 10;
 /// The link to the live release, in a target's folder.
 const CURRENT: &str = "current";
+/// Where a deploy step sees its local target, in the sandbox.
+pub const LOCAL_TARGETS: &str = "/run/hearth-targets";
 
 /// CodeDeploy's lifecycle events, in the order they run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -892,7 +894,7 @@ impl Rollout<'_> {
         let capture = matches!(io, Io::Upload);
         let local = match &target.place {
             Place::Local(name) => {
-                let dir = &self.local[name];
+                let dir = self.local_seen(name);
                 format!(
                     "set -e\ncd {}\n{{\n{script}}}{}\n",
                     quote(&dir.display().to_string()),
@@ -915,6 +917,17 @@ impl Rollout<'_> {
             }
         };
         self.here(target, what, &local, seconds, capture, writer).await
+    }
+
+    /// Where a step sees local target `name`: in a sandbox, at
+    /// `LOCAL_TARGETS/{name}` (outside the job's own folders, whatever the
+    /// host path); without one, where it is.
+    fn local_seen(&self, name: &str) -> PathBuf {
+        if self.with.sandbox.is_on() {
+            Path::new(LOCAL_TARGETS).join(name)
+        } else {
+            self.local[name].clone()
+        }
     }
 
     /// The ssh command for `user@host:port`, through the connection
@@ -1029,7 +1042,7 @@ impl Rollout<'_> {
         let number = self.next.fetch_add(1, Ordering::Relaxed);
         let mut work: Work = self.with.work.clone();
         if let Place::Local(name) = &target.place {
-            work.binds.push(self.local[name].clone());
+            work.binds.push((self.local[name].clone(), self.local_seen(name)));
         }
         let mut step = self.step.clone();
         step.run = Some(script.to_string());

@@ -205,15 +205,15 @@ impl Sandbox {
         };
         push(&[&"--bind", &work.home, &HOME, &"--bind", &work.tmp, &"/tmp"]);
         push(&[&"--bind", &work.runner, &RUNNER_DIR]);
-        for dir in &work.binds {
-            // The folders on the way are made where they are missing, open
-            // to pass through (bwrap would make them for root only).
-            let mut above: Vec<&Path> = dir.ancestors().skip(1).filter(|a| a.parent().is_some()).collect();
+        for (host, inside) in &work.binds {
+            // The folders on the way are made, open to pass through (bwrap
+            // would make them for root only).
+            let mut above: Vec<&Path> = inside.ancestors().skip(1).filter(|a| a.parent().is_some()).collect();
             above.reverse();
             for a in above {
                 push(&[&"--perms", &"0755", &"--dir", &a]);
             }
-            push(&[&"--bind", dir, dir]);
+            push(&[&"--bind", host, inside]);
         }
         for file in ["passwd", "group"] {
             let ours = work.runner.join(file);
