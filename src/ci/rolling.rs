@@ -483,11 +483,17 @@ pub(super) async fn deploy(
     }
     {
         let (dirs, owner) = (local.values().cloned().collect::<Vec<_>>(), with.sandbox.owner());
+        let root = deploy_dir.clone().unwrap_or_default();
         let made = crate::error::blocking("making deploy folders", move || {
+            use std::os::unix::fs::PermissionsExt;
             for dir in &dirs {
                 std::fs::create_dir_all(dir)?;
                 if let Some((uid, gid)) = owner {
                     std::os::unix::fs::chown(dir, Some(uid), Some(gid))?;
+                }
+                // Readable by what serves them (the server's own umask is 077).
+                for up in dir.ancestors().take_while(|a| a.starts_with(&root) && *a != root) {
+                    std::fs::set_permissions(up, std::fs::Permissions::from_mode(0o755))?;
                 }
             }
             Ok::<_, std::io::Error>(())
