@@ -1697,3 +1697,19 @@ fn jobs_run_with_the_default_relative_data_directory() {
     let log = r.log(&r.jobs(&run)[0]);
     assert_eq!(run["conclusion"], "success", "{log}");
 }
+
+/// A newcomer's first, ordinary GitHub workflow runs as it is: push and
+/// pull_request, permissions, checkout, one step.
+#[test]
+fn an_ordinary_github_workflow_runs_green() {
+    let r = repo();
+    r.push_workflow(
+        "ci.yml",
+        "on: [push, pull_request]\npermissions:\n  contents: read\njobs:\n  test:\n    runs-on: ubuntu-latest\n    permissions:\n      contents: read\n      pull-requests: write\n    steps:\n      - uses: actions/checkout@v4\n      - run: test -f README.md && echo tested\n",
+        "main",
+    );
+    let run = r.wait_run(1);
+    let jobs = r.jobs(&run);
+    assert_eq!(run["conclusion"], "success", "{}", r.log(&jobs[0]));
+    assert!(r.log(&jobs[0]).contains("tested"));
+}

@@ -90,11 +90,41 @@ pub fn describe(file: &str, w: &workflow::Workflow) -> String {
         let crons: Vec<&str> = w.on.schedule.iter().map(|c| c.text.as_str()).collect();
         events.push(format!("schedule ({} UTC)", crons.join("; ")));
     }
+    let mut notes = Vec::new();
+    for (name, filter) in [
+        ("pull_request", &w.on.pull_request),
+        ("pull_request_target", &w.on.pull_request_target),
+    ] {
+        let Some(f) = filter else { continue };
+        let mut filters = Vec::new();
+        for (key, list) in [
+            ("branches", &f.branches),
+            ("branches-ignore", &f.branches_ignore),
+            ("paths", &f.paths),
+            ("paths-ignore", &f.paths_ignore),
+            ("types", &f.types),
+        ] {
+            if !list.is_empty() {
+                filters.push(format!("{key}: {}", list.join(", ")));
+            }
+        }
+        events.push(if filters.is_empty() {
+            name.to_string()
+        } else {
+            format!("{name} ({})", filters.join("; "))
+        });
+        notes.push(format!(
+            "  note: {name} is accepted; it starts runs once this Hearth has pull requests\n"
+        ));
+    }
     let mut out = format!(
         "{file}: workflow {:?} on {}\n",
         w.name.as_deref().unwrap_or(file),
         events.join(", ")
     );
+    for note in notes {
+        out.push_str(&note);
+    }
     if let Some(c) = &w.concurrency {
         out.push_str(&format!("  {}\n", concurrency(c)));
     }
@@ -121,6 +151,9 @@ pub fn describe(file: &str, w: &workflow::Workflow) -> String {
         }
         if let Some(c) = &j.concurrency {
             out.push_str(&format!(", {}", concurrency(c)));
+        }
+        if let Some(p) = &j.permissions {
+            out.push_str(&format!(", permissions {}", p.granted()));
         }
         if let Some(s) = j.strategy.as_ref().filter(|s| s.job_index == 0) {
             out.push_str(&format!(", fail-fast {}", s.fail_fast));

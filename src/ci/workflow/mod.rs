@@ -10,6 +10,7 @@
 mod check;
 mod inputs;
 mod matrix;
+pub mod permissions;
 mod raw;
 mod schedule;
 mod triggers;
@@ -51,6 +52,10 @@ pub struct Workflow {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Job {
     pub key: String,
+    /// `permissions:`, its own or the workflow's: what the job token may
+    /// do (kept for it; Hearth has no job token yet).
+    #[serde(default)]
+    pub permissions: Option<permissions::Permissions>,
     /// `if:`, as written; `None` means `success()`.
     #[serde(default)]
     pub condition: Option<String>,
@@ -233,9 +238,12 @@ pub fn parse(file: &str, text: &str) -> Result<Workflow, Error> {
     if raw.run_name.is_some() {
         return Err(not_yet("`run-name`"));
     }
-    if raw.permissions.is_some() {
-        return Err(not_yet("`permissions` (jobs get no token)"));
-    }
+    let permissions = raw
+        .permissions
+        .as_ref()
+        .map(permissions::parse)
+        .transpose()
+        .map_err(|m| Error(format!("{file}: {m}")))?;
     let concurrency = match raw.concurrency {
         None => None,
         Some(c) => Some(c.validated().map_err(|m| Error(format!("{file}: {m}")))?),
@@ -255,7 +263,10 @@ pub fn parse(file: &str, text: &str) -> Result<Workflow, Error> {
     let mut jobs = Vec::new();
     for (key, raw_job) in raw.jobs {
         let here = |what: String| Error(format!("{file}: jobs.{key}: {what}"));
-        let (job, strategy) = job_of(&key, raw_job, &defaults).map_err(here)?;
+        let (mut job, strategy) = job_of(&key, raw_job, &defaults).map_err(here)?;
+        if job.permissions.is_none() {
+            job.permissions = permissions.clone();
+        }
         match strategy {
             None => jobs.push(job),
             Some(strategy) => jobs.extend(matrix::instances(&job, &strategy).map_err(here)?),
@@ -303,9 +314,7 @@ fn job_of(key: &str, j: RawJob, defaults: &RawRunDefaults) -> Result<(Job, Optio
     if !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') || key.is_empty() {
         return Err("a job id has only letters, digits, '_' and '-'".into());
     }
-    if j.permissions.is_some() {
-        return Err("`permissions` is not supported yet by this Hearth (jobs get no token)".into());
-    }
+    let permissions = j.permissions.as_ref().map(permissions::parse).transpose()?;
     let job_defaults = j.defaults.map(|d| d.run).unwrap_or_default();
     let defaults = RawRunDefaults {
         shell: job_defaults.shell.or(defaults.shell.clone()),
@@ -360,6 +369,7 @@ fn job_of(key: &str, j: RawJob, defaults: &RawRunDefaults) -> Result<(Job, Optio
     }
     let concurrency = j.concurrency.map(|c| c.validated()).transpose()?;
     let job = Job {
+        permissions,
         continue_on_error,
         concurrency,
         environment,

@@ -16,6 +16,83 @@ pub struct Triggers {
     pub inputs: Vec<Input>,
     /// `schedule`: when to run on the default branch.
     pub schedule: Vec<Cron>,
+    /// `pull_request` and `pull_request_target`: accepted and kept; they
+    /// fire once this Hearth has pull requests.
+    pub pull_request: Option<PullRequestFilter>,
+    pub pull_request_target: Option<PullRequestFilter>,
+}
+
+/// GitHub's activity types of `pull_request`.
+pub const PULL_REQUEST_TYPES: [&str; 21] = [
+    "assigned",
+    "unassigned",
+    "labeled",
+    "unlabeled",
+    "opened",
+    "edited",
+    "closed",
+    "reopened",
+    "synchronize",
+    "converted_to_draft",
+    "ready_for_review",
+    "locked",
+    "unlocked",
+    "review_requested",
+    "review_request_removed",
+    "auto_merge_enabled",
+    "auto_merge_disabled",
+    "milestoned",
+    "demilestoned",
+    "enqueued",
+    "dequeued",
+];
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PullRequestFilter {
+    pub branches: Vec<String>,
+    pub branches_ignore: Vec<String>,
+    pub paths: Vec<String>,
+    pub paths_ignore: Vec<String>,
+    /// Empty: GitHub's default, opened, synchronize and reopened.
+    pub types: Vec<String>,
+}
+
+fn pull_request_filter(config: Option<&serde_yaml_ng::Value>) -> Result<PullRequestFilter, String> {
+    let mut f = PullRequestFilter::default();
+    match config {
+        None | Some(serde_yaml_ng::Value::Null) => {}
+        Some(serde_yaml_ng::Value::Mapping(m)) => {
+            for (k, v) in m {
+                let key = k.as_str().unwrap_or("");
+                let list = string_list(v).map_err(|m| format!("{key}: {m}"))?;
+                match key {
+                    "branches" => f.branches = list,
+                    "branches-ignore" => f.branches_ignore = list,
+                    "paths" => f.paths = list,
+                    "paths-ignore" => f.paths_ignore = list,
+                    "types" => {
+                        if let Some(t) = list.iter().find(|t| !PULL_REQUEST_TYPES.contains(&t.as_str())) {
+                            return Err(format!("types: {t:?} is not an activity type of a pull request"));
+                        }
+                        f.types = list;
+                    }
+                    other => {
+                        return Err(format!(
+                            "unknown key {other} (branches, branches-ignore, paths, paths-ignore, types)"
+                        ));
+                    }
+                }
+            }
+        }
+        Some(_) => return Err("takes branches, branches-ignore, paths, paths-ignore or types".into()),
+    }
+    if !f.branches.is_empty() && !f.branches_ignore.is_empty() {
+        return Err("has both branches and branches-ignore".into());
+    }
+    if !f.paths.is_empty() && !f.paths_ignore.is_empty() {
+        return Err("has both paths and paths-ignore".into());
+    }
+    Ok(f)
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -55,6 +132,13 @@ pub(super) fn triggers(file: &str, on: &serde_yaml_ng::Value) -> Result<Triggers
                 }
                 t.push = Some(filter);
             }
+            "pull_request" => {
+                t.pull_request = Some(pull_request_filter(config).map_err(|m| bad(format!("pull_request {m}")))?);
+            }
+            "pull_request_target" => {
+                t.pull_request_target =
+                    Some(pull_request_filter(config).map_err(|m| bad(format!("pull_request_target {m}")))?);
+            }
             "workflow_dispatch" => {
                 t.workflow_dispatch = true;
                 t.inputs = dispatch_inputs(config).map_err(|m| bad(format!("workflow_dispatch: {m}")))?;
@@ -81,7 +165,7 @@ pub(super) fn triggers(file: &str, on: &serde_yaml_ng::Value) -> Result<Triggers
             }
             other => {
                 return Err(bad(format!(
-                    "unknown event {other:?} (push, workflow_dispatch, schedule)"
+                    "unknown event {other:?} (push, pull_request, pull_request_target, workflow_dispatch, schedule)"
                 )));
             }
         }
