@@ -1705,7 +1705,7 @@ fn an_ordinary_github_workflow_runs_green() {
     let r = repo();
     r.push_workflow(
         "ci.yml",
-        "on: [push, pull_request]\npermissions:\n  contents: read\njobs:\n  test:\n    runs-on: ubuntu-latest\n    permissions:\n      contents: read\n      pull-requests: write\n    steps:\n      - uses: actions/checkout@v4\n      - run: test -f README.md && echo tested\n",
+        "on: [push, pull_request]\npermissions:\n  contents: read\njobs:\n  test:\n    runs-on: ubuntu-latest\n    permissions:\n      contents: read\n      pull-requests: write\n    steps:\n      - uses: actions/checkout@v4\n        with:\n          persist-credentials: false\n          fetch-depth: 0\n      - run: test -f README.md && echo tested\n",
         "main",
     );
     let run = r.wait_run(1);

@@ -181,7 +181,34 @@ impl Action {
     /// The `with:` inputs it takes, and which of them are required.
     fn inputs(self) -> (&'static [&'static str], &'static [&'static str]) {
         match self {
-            Action::Checkout => (&["fetch-depth", "ref", "path", "submodules", "lfs", "clean"], &[]),
+            // GitHub's inputs but `repository`: the workspace is a checkout of
+            // the run's commit already, and those that tune a fetch
+            // (depth, filters, sparse paths, progress, credentials kept or
+            // not: none are) change nothing of it.
+            Action::Checkout => (
+                &[
+                    "fetch-depth",
+                    "fetch-tags",
+                    "ref",
+                    "path",
+                    "submodules",
+                    "lfs",
+                    "clean",
+                    "filter",
+                    "sparse-checkout",
+                    "sparse-checkout-cone-mode",
+                    "persist-credentials",
+                    "show-progress",
+                    "set-safe-directory",
+                    "token",
+                    "ssh-key",
+                    "ssh-known-hosts",
+                    "ssh-strict",
+                    "ssh-user",
+                    "github-server-url",
+                ],
+                &[],
+            ),
             Action::UploadArtifact => (&["name", "path", "if-no-files-found", "retention-days"], &["path"]),
             Action::DownloadArtifact => (&["name", "path"], &[]),
             Action::Cache => (&["key", "path", "restore-keys"], &["key", "path"]),
