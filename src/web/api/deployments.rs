@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Page, user_json};
+use super::{Page, repo_urls as base, user_json};
 use crate::ci::deploy;
 use crate::db::environments::{self, DeploymentId, DeploymentRow, Environment, EnvironmentId};
 use crate::db::repos::Repo;
@@ -19,7 +19,6 @@ use crate::db::users::User;
 use crate::error::{Error, Result};
 use crate::web::access::{Admin, Read, RepoAccess, Write};
 use crate::web::auth::SignedIn;
-use crate::web::repos::clone_url;
 use crate::web::{AppState, rfc3339};
 
 pub fn routes() -> Router<AppState> {
@@ -61,12 +60,6 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/repos/{owner}/{repo}/actions/runs/{run}/pending_deployments",
             get(pending).post(review),
         )
-}
-
-fn base(state: &AppState, headers: &HeaderMap, repo: &Repo) -> (String, String) {
-    let html = clone_url(state, headers, repo).trim_end_matches(".git").to_string();
-    let api = html.replacen(&repo.url(), &format!("/api/v1/repos{}", repo.url()), 1);
-    (html, api)
 }
 
 fn environment_json((html, api): &(String, String), e: &Environment, reviewers: &[User], policies: usize) -> Value {

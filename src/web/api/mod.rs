@@ -42,6 +42,13 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
+/// A repository's page and API addresses, as the client reached us.
+fn repo_urls(state: &AppState, headers: &HeaderMap, repo: &Repo) -> (String, String) {
+    let html = clone_url(state, headers, repo).trim_end_matches(".git").to_string();
+    let api = html.replacen(&repo.url(), &format!("/api/v1/repos{}", repo.url()), 1);
+    (html, api)
+}
+
 fn user_json(user: &User) -> Value {
     json!({
         "id": user.id.0,

@@ -11,14 +11,12 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::Page;
+use super::{Page, repo_urls as base};
 use crate::db::releases::{self, Asset, AssetId, Fields, Release, ReleaseId};
-use crate::db::repos::Repo;
 use crate::error::{Error, Result};
 use crate::repos::Access;
 use crate::web::access::{Read, RepoAccess, Write};
 use crate::web::auth::SignedIn;
-use crate::web::repos::clone_url;
 use crate::web::{AppState, rfc3339};
 
 pub fn routes() -> Router<AppState> {
@@ -35,13 +33,6 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/repos/{owner}/{repo}/releases/assets/{asset}",
             get(asset).delete(delete_asset),
         )
-}
-
-/// The repository's page and API addresses.
-fn base(state: &AppState, headers: &HeaderMap, repo: &Repo) -> (String, String) {
-    let html = clone_url(state, headers, repo).trim_end_matches(".git").to_string();
-    let api = html.replacen(&repo.url(), &format!("/api/v1/repos{}", repo.url()), 1);
-    (html, api)
 }
 
 /// GitHub's opaque global ids: a kind and the number, in base64.

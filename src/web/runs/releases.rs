@@ -27,22 +27,11 @@ pub struct ReleasesView {
     single: bool,
 }
 
-/// A size as people read it: 12.3 MiB.
-fn size(bytes: i64) -> String {
-    let b = bytes as f64;
-    match bytes {
-        n if n < 1024 => format!("{n} B"),
-        n if n < 1 << 20 => format!("{:.1} KiB", b / 1024.0),
-        n if n < 1 << 30 => format!("{:.1} MiB", b / 1048576.0),
-        _ => format!("{:.2} GiB", b / 1073741824.0),
-    }
-}
-
 fn item(c: &rusqlite::Connection, repo: &Repo, r: Release) -> Result<ReleaseItem> {
     let assets = releases::assets(c, r.id)?
         .into_iter()
         .map(|a| {
-            let s = size(a.size);
+            let s = crate::web::code::tree::size(a.size.max(0) as u64);
             (a, s)
         })
         .collect();
