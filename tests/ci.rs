@@ -1713,3 +1713,105 @@ fn an_ordinary_github_workflow_runs_green() {
     assert_eq!(run["conclusion"], "success", "{}", r.log(&jobs[0]));
     assert!(r.log(&jobs[0]).contains("tested"));
 }
+
+/// GitHub's rule: run what can run and say why the rest did not. A
+/// matrix over runners runs its Linux instance and skips the Windows one
+/// ("no runner for windows-latest"); a container job is skipped saying
+/// why; names, timeouts and continue-on-error may be expressions; an env
+/// value may be empty; a step may be Python.
+#[test]
+fn a_matrix_over_runners_runs_what_it_can_and_says_why_not() {
+    let r = repo();
+    r.push_workflow(
+        "ci.yml",
+        r#"on: push
+env:
+  EMPTY:
+jobs:
+  build:
+    name: build on ${{ matrix.os }}
+    runs-on: ${{ matrix.os }}
+    timeout-minutes: ${{ matrix.os == 'ubuntu-latest' && 5 || 10 }}
+    strategy:
+      fail-fast: false
+      matrix:
+        os: [ubuntu-latest, windows-latest]
+    steps:
+      - run: echo "empty=[$EMPTY] os=${{ matrix.os }}"
+      - run: exit 3
+        continue-on-error: ${{ matrix.os == 'ubuntu-latest' }}
+      - shell: python
+        run: |
+          import os
+          print("python says", os.environ["GITHUB_JOB"])
+  in-container:
+    runs-on: ubuntu-latest
+    container: node:20
+    steps:
+      - run: echo never
+  after:
+    needs: build
+    runs-on: [self-hosted, linux]
+    strategy:
+      fail-fast: false
+    steps:
+      - run: echo after the build
+"#,
+        "main",
+    );
+    let run = r.wait_run(1);
+    let jobs = r.jobs(&run);
+    let named = |name: &str| {
+        jobs.iter()
+            .find(|j| j["name"] == name)
+            .unwrap_or_else(|| panic!("no job named {name}: {jobs:?}"))
+    };
+    let linux = named("build on ubuntu-latest");
+    assert_eq!(linux["conclusion"], "success", "{}", r.log(linux));
+    let log = r.log(linux);
+    assert!(log.contains("empty=[] os=ubuntu-latest"), "{log}");
+    assert!(log.contains("python says build"), "{log}");
+    assert!(log.contains("continue-on-error lets the job go on"), "{log}");
+    let windows = named("build on windows-latest");
+    assert_eq!(windows["conclusion"], "skipped");
+    assert!(
+        r.log(windows).contains("skipped: no runner for windows-latest"),
+        "{}",
+        r.log(windows)
+    );
+    let container = r.job(&jobs, "in-container");
+    assert_eq!(container["conclusion"], "skipped");
+    assert!(r.log(container).contains("container engine"), "{}", r.log(container));
+    let after = r.job(&jobs, "after");
+    assert_eq!(after["conclusion"], "success", "{}", r.log(after));
+    assert_eq!(run["conclusion"], "success");
+}
+
+/// `push.paths` and `paths-ignore` look at the files the push changed.
+#[test]
+fn paths_filters_skip_a_push_that_changes_only_other_files() {
+    let r = repo();
+    r.push_workflow(
+        "ci.yml",
+        "on:\n  push:\n    paths-ignore: ['docs/**', '*.md']\njobs:\n  a:\n    steps: [{run: echo built}]\n",
+        "main",
+    );
+    r.wait_run(1);
+    std::fs::create_dir_all(r.work.join("docs")).unwrap();
+    std::fs::write(r.work.join("docs/guide.md"), "words\n").unwrap();
+    std::fs::write(r.work.join("NOTES.md"), "notes\n").unwrap();
+    r.commit_and_push("docs only", "main");
+    std::fs::create_dir_all(r.work.join("src")).unwrap();
+    std::fs::write(r.work.join("src/lib.rs"), "// code\n").unwrap();
+    let code = r.commit_and_push("code", "main");
+    let second = r.wait_run(2);
+    assert_eq!(second["head_sha"], code.as_str(), "the docs-only push made no run");
+    // A new branch is compared with the default branch: docs only, no run.
+    std::fs::write(r.work.join("docs/more.md"), "more\n").unwrap();
+    r.commit_and_push("more docs", "topic");
+    std::fs::write(r.work.join("src/lib.rs"), "// more code\n").unwrap();
+    let topic = r.commit_and_push("more code", "topic");
+    let third = r.wait_run(3);
+    assert_eq!(third["head_sha"], topic.as_str());
+    assert_eq!(r.runs().len(), 3, "{:?}", r.runs());
+}

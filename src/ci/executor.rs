@@ -515,7 +515,17 @@ pub async fn run_steps(
     writer: &mut LogWriter,
     with: RunWith<'_>,
 ) -> Result<Finished> {
-    let deadline = Instant::now() + Duration::from_secs(spec.timeout_seconds.min(with.limits.max_timeout_seconds));
+    let timeout = match &spec.timeout_minutes {
+        None => spec.timeout_seconds,
+        Some(written) => minutes(written, contexts).unwrap_or_else(|e| {
+            writer.line(&format!(
+                "Hearth: timeout-minutes: {e}; the job has {} minutes",
+                spec.timeout_seconds / 60
+            ));
+            spec.timeout_seconds
+        }),
+    };
+    let deadline = Instant::now() + Duration::from_secs(timeout.min(with.limits.max_timeout_seconds));
     resolve_job_env(env, contexts);
     let allowed_to_fail = continue_on_error(spec, env, contexts, writer);
     let environment_url = announce_environment(spec, contexts, writer);
@@ -585,6 +595,16 @@ pub async fn run_steps(
     })
 }
 
+/// A `timeout-minutes` expression's value, in seconds.
+fn minutes(written: &str, contexts: &serde_json::Value) -> std::result::Result<u64, String> {
+    let ctx = expr::Context::new(contexts, expr::Status::Success);
+    let text = expr::interpolate(written, &ctx)?;
+    match text.trim().parse::<f64>() {
+        Ok(m) if m > 0.0 => Ok(workflow::seconds(m)),
+        _ => Err(format!("{text:?} is not a number of minutes")),
+    }
+}
+
 /// Job-level `env` values may hold expressions too.
 fn resolve_job_env(env: &mut BTreeMap<String, String>, contexts: &serde_json::Value) {
     let ctx = expr::Context::new(contexts, expr::Status::Success);
@@ -646,7 +666,7 @@ enum Ready {
     /// Its `if:` or an expression in it fails to evaluate: it fails.
     Broken(String),
     /// Ready to run, its expressions replaced by their values.
-    Run(workflow::Step),
+    Run(Box<workflow::Step>),
 }
 
 /// Whether `step` runs after the job has come to `so_far`, and as what.
@@ -666,10 +686,19 @@ fn ready(
         Some(c) => expr::condition(c, &ctx),
         None => Ok(status == expr::Status::Success),
     };
-    match (wanted, interpolated(step, &ctx)) {
+    let step = interpolated(step, &ctx).and_then(|mut step| {
+        if let Some(c) = step.continue_on_error_if.take() {
+            step.continue_on_error = expr::condition(&c, &ctx).map_err(|e| format!("continue-on-error: {e}"))?;
+        }
+        if let Some(m) = step.timeout_minutes.take() {
+            step.timeout_seconds = Some(minutes(&m, ctx.values).map_err(|e| format!("timeout-minutes: {e}"))?);
+        }
+        Ok(step)
+    });
+    match (wanted, step) {
         (Ok(false), _) => Ready::Skipped,
         (Err(e), _) | (_, Err(e)) => Ready::Broken(e),
-        (Ok(true), Ok(step)) => Ready::Run(step),
+        (Ok(true), Ok(step)) => Ready::Run(Box::new(step)),
     }
 }
 
@@ -849,6 +878,25 @@ pub fn wanted_by(
         None => Ok(status == expr::Status::Success),
         Some(condition) => expr::condition(condition, &expr::Context::new(values, status)),
     }
+}
+
+/// Why this runner cannot run job `spec`, if it cannot: it wants a
+/// container, or runner labels (evaluated with `values`) no runner here
+/// has ("no runner for macos-latest").
+pub fn cannot_run(spec: &workflow::Job, values: &serde_json::Value) -> Option<String> {
+    if let Some(why) = &spec.unsupported {
+        return Some(why.clone());
+    }
+    let ctx = expr::Context::new(values, expr::Status::Success);
+    let mut labels = Vec::new();
+    for written in &spec.runs_on {
+        match expr::interpolate(written, &ctx) {
+            Ok(label) if label.trim().is_empty() => return Some(format!("runs-on: {written:?} gives no label")),
+            Ok(label) => labels.push(label),
+            Err(e) => return Some(format!("runs-on: {e}")),
+        }
+    }
+    workflow::no_runner(&labels)
 }
 
 /// The result of need `key` over all its instances (see `state::need_result`).

@@ -15,6 +15,8 @@ pub enum Expr {
     Not(Box<Expr>),
     Binary(Box<Expr>, Op, Box<Expr>),
     Call(String, Vec<Expr>),
+    /// Properties of what a call or parentheses give: `fromJSON(x).a[0]`.
+    Member(Box<Expr>, Vec<Index>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -264,6 +266,44 @@ impl<'a> Parser<'a> {
         })
     }
 
+    /// `.key`, `.*` and `[index]` after `name`, as many as follow.
+    fn properties(&mut self, name: &str) -> Result<Vec<Index>, String> {
+        let mut path = Vec::new();
+        loop {
+            if path.len() >= MAX_OPERATORS {
+                return Err(format!("{name}: more than {MAX_OPERATORS} properties in a row"));
+            }
+            if self.eat(".") {
+                match self.peek() {
+                    Some(Tok::Ident(k)) => {
+                        self.at += 1;
+                        path.push(Index::Key(k.to_string()));
+                    }
+                    Some(Tok::Sym("*")) => {
+                        self.at += 1;
+                        path.push(Index::All);
+                    }
+                    _ => return Err(format!("expected a property name after {name}.")),
+                }
+            } else if self.eat("[") {
+                path.push(Index::Expr(Box::new(self.or()?)));
+                self.expect("]")?;
+            } else {
+                return Ok(path);
+            }
+        }
+    }
+
+    /// `e`, or its properties when some follow.
+    fn member_of(&mut self, e: Expr, name: &str) -> Result<Expr, String> {
+        let path = self.properties(name)?;
+        Ok(if path.is_empty() {
+            e
+        } else {
+            Expr::Member(Box::new(e), path)
+        })
+    }
+
     fn primary(&mut self) -> Result<Expr, String> {
         let tok = self.peek().ok_or("the expression ends too early")?;
         self.at += 1;
@@ -273,7 +313,7 @@ impl<'a> Parser<'a> {
             Tok::Sym("(") => {
                 let e = self.or()?;
                 self.expect(")")?;
-                Ok(e)
+                self.member_of(e, "(…)")
             }
             Tok::Ident(name) => match name {
                 "true" => Ok(Expr::Literal(Value::Bool(true))),
@@ -294,36 +334,13 @@ impl<'a> Parser<'a> {
                             self.expect(",")?;
                         }
                     }
-                    Ok(Expr::Call(lower, args))
+                    self.member_of(Expr::Call(lower, args), name)
                 }
                 _ => {
                     if !CONTEXTS.contains(&name) {
                         return Err(format!("unknown context {name:?}"));
                     }
-                    let mut path = Vec::new();
-                    loop {
-                        if path.len() >= MAX_OPERATORS {
-                            return Err(format!("{name}: more than {MAX_OPERATORS} properties in a row"));
-                        }
-                        if self.eat(".") {
-                            match self.peek() {
-                                Some(Tok::Ident(k)) => {
-                                    self.at += 1;
-                                    path.push(Index::Key(k.to_string()));
-                                }
-                                Some(Tok::Sym("*")) => {
-                                    self.at += 1;
-                                    path.push(Index::All);
-                                }
-                                _ => return Err(format!("expected a property name after {name}.")),
-                            }
-                        } else if self.eat("[") {
-                            path.push(Index::Expr(Box::new(self.or()?)));
-                            self.expect("]")?;
-                        } else {
-                            break;
-                        }
-                    }
+                    let path = self.properties(name)?;
                     Ok(Expr::Path(name.to_string(), path))
                 }
             },
@@ -419,6 +436,9 @@ fn uses_status(e: &Expr) -> bool {
         Expr::Not(inner) => uses_status(inner),
         Expr::Binary(a, _, b) => uses_status(a) || uses_status(b),
         Expr::Path(_, path) => path.iter().any(|i| matches!(i, Index::Expr(e) if uses_status(e))),
+        Expr::Member(inner, path) => {
+            uses_status(inner) || path.iter().any(|i| matches!(i, Index::Expr(e) if uses_status(e)))
+        }
         Expr::Literal(_) => false,
     }
 }
@@ -466,49 +486,52 @@ fn equal(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// The value at `path` below `v`.
+fn walk(mut v: Value, path: &[Index], ctx: &Context) -> Result<Value, String> {
+    // After a `.*`, v holds the filtered values and each step applies to every one.
+    let mut filtered = false;
+    for index in path {
+        let key = match index {
+            Index::Key(k) => Value::String(k.clone()),
+            Index::Expr(e) => eval(e, ctx)?,
+            Index::All => {
+                let children = |v: &Value| match v {
+                    Value::Array(a) => a.clone(),
+                    Value::Object(m) => m.values().cloned().collect(),
+                    _ => Vec::new(),
+                };
+                v = Value::Array(if filtered {
+                    v.as_array()
+                        .map(|a| a.iter().flat_map(children).collect())
+                        .unwrap_or_default()
+                } else {
+                    children(&v)
+                });
+                filtered = true;
+                continue;
+            }
+        };
+        v = if filtered {
+            let items = v.as_array().cloned().unwrap_or_default();
+            Value::Array(
+                items
+                    .iter()
+                    .map(|item| member(item, &key))
+                    .filter(|x| !x.is_null())
+                    .collect(),
+            )
+        } else {
+            member(&v, &key)
+        };
+    }
+    Ok(v)
+}
+
 pub fn eval(e: &Expr, ctx: &Context) -> Result<Value, String> {
     Ok(match e {
         Expr::Literal(v) => v.clone(),
-        Expr::Path(name, path) => {
-            let mut v = ctx.values.get(name).cloned().unwrap_or(Value::Null);
-            // After a `.*`, v holds the filtered values and each step applies to every one.
-            let mut filtered = false;
-            for index in path {
-                let key = match index {
-                    Index::Key(k) => Value::String(k.clone()),
-                    Index::Expr(e) => eval(e, ctx)?,
-                    Index::All => {
-                        let children = |v: &Value| match v {
-                            Value::Array(a) => a.clone(),
-                            Value::Object(m) => m.values().cloned().collect(),
-                            _ => Vec::new(),
-                        };
-                        v = Value::Array(if filtered {
-                            v.as_array()
-                                .map(|a| a.iter().flat_map(children).collect())
-                                .unwrap_or_default()
-                        } else {
-                            children(&v)
-                        });
-                        filtered = true;
-                        continue;
-                    }
-                };
-                v = if filtered {
-                    let items = v.as_array().cloned().unwrap_or_default();
-                    Value::Array(
-                        items
-                            .iter()
-                            .map(|item| member(item, &key))
-                            .filter(|x| !x.is_null())
-                            .collect(),
-                    )
-                } else {
-                    member(&v, &key)
-                };
-            }
-            v
-        }
+        Expr::Path(name, path) => walk(ctx.values.get(name).cloned().unwrap_or(Value::Null), path, ctx)?,
+        Expr::Member(inner, path) => walk(eval(inner, ctx)?, path, ctx)?,
         Expr::Not(inner) => Value::Bool(!truthy(&eval(inner, ctx)?)),
         Expr::Binary(a, Op::And, b) => {
             let left = eval(a, ctx)?;
@@ -630,6 +653,11 @@ mod tests {
         assert_eq!(e("startsWith(github.ref_name, 'ma') || false"), json!(true));
         assert_eq!(e("!github.nope"), json!(true));
         assert_eq!(e("'it''s'"), json!("it's"));
+        // Properties of what a function or parentheses give.
+        assert_eq!(e("fromJSON('{\"a\": [1, {\"b\": 2}]}').a[1].b"), json!(2));
+        assert_eq!(e("fromJson('[\"x\", \"y\"]')[1]"), json!("y"));
+        assert_eq!(e("(github.nope || fromJSON('{\"t\": \"v1\"}')).t"), json!("v1"));
+        assert!(parse("fromJSON('{}').").is_err());
         let items = json!({"needs": {"a": {"result": "success"}, "b": {"result": "failure"}},
                            "github": {"event": {"commits": [{"id": 1, "m": "x"}, {"id": 2}]}}});
         let c2 = ctx(&items, Status::Success);

@@ -206,8 +206,12 @@ async fn run_workflow(
             writer.line(&format!("Hearth: if: {e}"));
             false
         });
-        if !go {
-            writer.line("Hearth: skipped");
+        let refused = go.then(|| executor::cannot_run(&spec, &contexts)).flatten();
+        if !go || refused.is_some() {
+            writer.line(&match refused {
+                Some(why) => format!("Hearth: skipped: {why}"),
+                None => "Hearth: skipped".into(),
+            });
             jobs[i].status = Status::Completed;
             jobs[i].conclusion = Some(Conclusion::Skipped);
             continue;

@@ -117,6 +117,13 @@ pub fn describe(file: &str, w: &workflow::Workflow) -> String {
             "  note: {name} is accepted; it starts runs once this Hearth has pull requests\n"
         ));
     }
+    for j in &w.jobs {
+        // Labels written plainly are known now; expressions are evaluated when the job starts.
+        let plain: Vec<String> = j.runs_on.iter().filter(|l| !l.contains("${{")).cloned().collect();
+        if let Some(why) = j.unsupported.clone().or_else(|| workflow::no_runner(&plain)) {
+            notes.push(format!("  note: job {} is skipped: {why}\n", j.key));
+        }
+    }
     let mut out = format!(
         "{file}: workflow {:?} on {}\n",
         w.name.as_deref().unwrap_or(file),

@@ -33,6 +33,34 @@ pub(super) const STEP_FILES: [(&str, &str); 4] = [
     ("GITHUB_STEP_SUMMARY", "summary"),
 ];
 
+/// How GitHub runs a script with `shell:`: the file's extension and the
+/// command, `{0}` standing for the script. `None` for Windows's shells.
+pub(super) fn shell_command(shell: &str) -> Option<(&'static str, Vec<String>)> {
+    let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    Some(match shell {
+        "bash" => (
+            "sh",
+            words(&["bash", "--noprofile", "--norc", "-eo", "pipefail", "{0}"]),
+        ),
+        "sh" => ("sh", words(&["sh", "-e", "{0}"])),
+        // Debian and others have only `python3`.
+        "python" => {
+            let python = if on_path("python") { "python" } else { "python3" };
+            ("py", words(&[python, "{0}"]))
+        }
+        "pwsh" => ("ps1", words(&["pwsh", "-command", ". '{0}'"])),
+        "cmd" | "powershell" => return None,
+        custom => ("sh", custom.split_whitespace().map(str::to_string).collect()),
+    })
+}
+
+/// Whether `program` is in one of the system's folders.
+fn on_path(program: &str) -> bool {
+    super::sandbox::PATH
+        .split(':')
+        .any(|dir| Path::new(dir).join(program).is_file())
+}
+
 /// Runs one `run:` step; returns its conclusion and exit code.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn run_step(
@@ -48,8 +76,15 @@ pub(super) async fn run_step(
     limits: &Limits,
 ) -> Result<(Conclusion, Option<i64>)> {
     let owner = sandbox.owner();
+    let shell = step.shell.as_deref().unwrap_or("bash");
+    let Some((extension, template)) = shell_command(shell) else {
+        writer.line(&format!(
+            "Hearth: shell {shell:?} runs on Windows only; this runner is Linux"
+        ));
+        return Ok((Conclusion::Failure, None));
+    };
     // The script may hold secrets: only the job reads it, and it goes after the step.
-    let script_path = work.runner_file(&format!("step-{number}.sh"), script.as_bytes(), owner)?;
+    let script_path = work.runner_file(&format!("step-{number}.{extension}"), script.as_bytes(), owner)?;
     let _script_goes = RemoveOnDrop(script_path.clone());
     let mut files = Vec::new();
     for (var, name) in STEP_FILES {
@@ -66,14 +101,8 @@ pub(super) async fn run_step(
         },
         None => work.workspace.clone(),
     };
-    let shell = step.shell.as_deref().unwrap_or("bash");
-    let mut argv = vec![shell.to_string()];
-    if shell == "bash" {
-        argv.extend(["--noprofile", "--norc", "-eo", "pipefail"].map(String::from));
-    } else {
-        argv.push("-e".into());
-    }
-    argv.push(work.seen(&script_path).display().to_string());
+    let seen_script = work.seen(&script_path).display().to_string();
+    let argv: Vec<String> = template.iter().map(|word| word.replace("{0}", &seen_script)).collect();
     let (reader, pipe_writer) = std::io::pipe()?;
     let mut cmd = sandbox.command(work, &work.seen(&cwd), &argv);
     cmd.envs(env)
@@ -131,7 +160,7 @@ pub(super) async fn run_step(
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
-            writer.line(&format!("Hearth: could not start {shell}: {e}"));
+            writer.line(&format!("Hearth: could not start {}: {e}", argv[0]));
             return Ok((Conclusion::Failure, None));
         }
     };

@@ -15,7 +15,8 @@ use tokio::sync::Notify;
 
 use super::deploy::Passage;
 use super::executor::{
-    LogWriter, Record, RunInfo, RunWith, Work, append_line, contexts, job_env, run_steps, spec_of, wanted_by,
+    LogWriter, Record, RunInfo, RunWith, Work, append_line, cannot_run, contexts, job_env, run_steps, spec_of,
+    wanted_by,
 };
 use super::process::kill_leftovers;
 use super::state::{self, Conclusion, Gate, NoRerun, Status};
@@ -395,20 +396,31 @@ impl Ci {
     }
 
     /// A job whose needs are done runs if its `if:` holds (by default: all
-    /// its needs succeeded).
+    /// its needs succeeded) and this runner can run it (its `runs-on`,
+    /// no containers); when not, the log says why.
     async fn wanted(&self, job: &Job, spec: &workflow::Job, siblings: &[&Job]) -> Result<bool> {
         let owned: Vec<Job> = siblings.iter().map(|s| (*s).clone()).collect();
-        // Most jobs have no `if:`: no need to look anything up for them.
-        let values = if spec.condition.is_none() {
+        // Most jobs have no `if:` and plain labels: no need to look anything up for them.
+        let plain = spec.condition.is_none() && !spec.runs_on.iter().any(|l| l.contains("${{"));
+        let values = if plain {
             serde_json::Value::Null
         } else {
             let (run, repo, full_ref) = self.run_and_repo(job).await?;
             contexts(&RunInfo::of(&run, &repo, full_ref), spec, &owned, &spec.env)
         };
+        let log = self.data_dir.job_log(job.run_id, job.id);
         match wanted_by(spec, &owned, &values) {
-            Ok(wanted) => Ok(wanted),
+            Ok(true) => {}
+            Ok(false) => return Ok(false),
             Err(e) => {
-                let _ = append_line(&self.data_dir.job_log(job.run_id, job.id), &format!("Hearth: if: {e}"));
+                let _ = append_line(&log, &format!("Hearth: if: {e}"));
+                return Ok(false);
+            }
+        }
+        match cannot_run(spec, &values) {
+            None => Ok(true),
+            Some(why) => {
+                let _ = append_line(&log, &format!("Hearth: skipped: {why}"));
                 Ok(false)
             }
         }

@@ -417,9 +417,10 @@ pub fn run_conclusion(jobs: impl IntoIterator<Item = Outcome>) -> Option<Conclus
 }
 
 /// A need's result (`needs.<id>.result`) over all its instances, one per
-/// matrix combination: success when all succeeded (a failure that
-/// continue-on-error allows counts as success), cancelled when any was
-/// cancelled, skipped when all were, else failure.
+/// matrix combination: success when all that ran succeeded (a failure
+/// that continue-on-error allows counts as success; an instance skipped
+/// for want of a runner is left out), cancelled when any was cancelled,
+/// skipped when all were, else failure.
 pub fn need_result(instances: impl IntoIterator<Item = Outcome>) -> Conclusion {
     let results: Vec<Option<Conclusion>> = instances
         .into_iter()
@@ -429,7 +430,8 @@ pub fn need_result(instances: impl IntoIterator<Item = Outcome>) -> Conclusion {
         })
         .collect();
     let all = |c: Conclusion| !results.is_empty() && results.iter().all(|r| *r == Some(c));
-    if all(Conclusion::Success) {
+    let ran: Vec<&Option<Conclusion>> = results.iter().filter(|r| **r != Some(Conclusion::Skipped)).collect();
+    if !ran.is_empty() && ran.iter().all(|r| **r == Some(Conclusion::Success)) {
         Conclusion::Success
     } else if results.contains(&Some(Conclusion::Cancelled)) {
         Conclusion::Cancelled
@@ -700,7 +702,9 @@ mod tests {
         assert_eq!(need_result([done(Success), done(Failure)]), Failure);
         assert_eq!(need_result([done(Failure), done(Cancelled)]), Cancelled);
         assert_eq!(need_result([done(Skipped), done(Skipped)]), Skipped);
-        assert_eq!(need_result([done(Skipped), done(Success)]), Failure);
+        // An instance skipped (no runner for it) does not fail what needs the matrix.
+        assert_eq!(need_result([done(Skipped), done(Success)]), Success);
+        assert_eq!(need_result([done(Skipped), done(Failure)]), Failure);
         assert_eq!(need_result([]), Failure, "a need with no job never succeeded");
         assert_eq!(needs_state(&[Success, Success]), Success);
         assert_eq!(needs_state(&[Success, Skipped]), Failure);

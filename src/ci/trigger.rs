@@ -96,11 +96,22 @@ impl Origin<'_> {
         };
         let mut run = self.new_run(path, name.clone(), None);
         let evaluated = (|| -> std::result::Result<(), String> {
-            run.concurrency = w.concurrency.as_ref().map(|c| group(c, &values)).transpose()?;
+            run.concurrency = w
+                .concurrency
+                .as_ref()
+                .map(|c| group(c, &values))
+                .transpose()
+                .map_err(|e| format!("concurrency: {e}"))?;
             run.jobs = jobs_of(w)?;
             for (job, spec) in run.jobs.iter_mut().zip(&w.jobs) {
+                values["matrix"] = serde_json::to_value(&spec.matrix).unwrap_or_default();
+                if spec.name.contains("${{") {
+                    // A name that says which instance it is: `${{ matrix.name }}`.
+                    let ctx = expr::Context::new(&values, expr::Status::Success);
+                    job.name =
+                        expr::interpolate(&spec.name, &ctx).map_err(|e| format!("jobs.{}.name: {e}", spec.key))?;
+                }
                 if let Some(c) = &spec.concurrency {
-                    values["matrix"] = serde_json::to_value(&spec.matrix).unwrap_or_default();
                     job.concurrency =
                         Some(group(c, &values).map_err(|e| format!("jobs.{}.concurrency: {e}", spec.key))?);
                 }
@@ -109,7 +120,7 @@ impl Origin<'_> {
         })();
         Ok(match evaluated {
             Ok(()) => run,
-            Err(e) => self.new_run(path, name, Some(format!("{path}: concurrency: {e}"))),
+            Err(e) => self.new_run(path, name, Some(format!("{path}: {e}"))),
         })
     }
 
@@ -128,24 +139,59 @@ impl Origin<'_> {
     }
 }
 
-/// The runs a ref update starts.
-fn runs_for(repo_dir: &Path, origin: &Origin) -> Result<Vec<NewRun>> {
+/// The runs a ref update (from `old_id` to `origin.sha`) starts.
+fn runs_for(repo_dir: &Path, origin: &Origin, old_id: &str) -> Result<Vec<NewRun>> {
     if origin.sha == ZERO_ID {
         return Ok(Vec::new());
     }
     let repo = crate::git::open(repo_dir)?;
     let commit = gix::ObjectId::from_hex(origin.sha.as_bytes()).context("ref update id")?;
     let mut out = Vec::new();
+    // The files the push changed, found once and only for a workflow with paths filters.
+    let mut changed: Option<Option<Vec<String>>> = None;
     for (path, text) in workflow_files(&repo, commit)? {
         let file_name = path.rsplit('/').next().unwrap_or(&path).to_string();
         let parsed = text.and_then(|t| workflow::parse(&path, &t).map_err(|e| e.to_string()));
-        match parsed {
-            Err(message) => out.push(origin.new_run(&path, file_name, Some(message))),
-            Ok(w) if workflow::runs_on_push(&w, origin.ref_name) => out.push(origin.run_of(&path, &w)?),
-            Ok(_) => {}
+        let w = match parsed {
+            Err(message) => {
+                out.push(origin.new_run(&path, file_name, Some(message)));
+                continue;
+            }
+            Ok(w) => w,
+        };
+        let files = match workflow::filters_paths(&w) {
+            false => None,
+            true => changed
+                .get_or_insert_with(|| changed_files(&repo, old_id, commit, origin.ref_name))
+                .as_deref(),
+        };
+        if workflow::runs_on_push(&w, origin.ref_name, files) {
+            out.push(origin.run_of(&path, &w)?);
         }
     }
     Ok(out)
+}
+
+/// The files changed by a push of branch `ref_name` from `old_id` to
+/// `new`; a new branch is compared with the default branch. `None` when
+/// not known (no base to compare with, or more files than is worth
+/// looking at): then paths filters let the push through.
+fn changed_files(repo: &gix::Repository, old_id: &str, new: gix::ObjectId, ref_name: &str) -> Option<Vec<String>> {
+    const MAX_FILES: usize = 3000;
+    let base = match old_id {
+        ZERO_ID => {
+            let head = repo.head_ref().ok().flatten()?;
+            if head.name().as_bstr() == ref_name {
+                return None;
+            }
+            head.id().detach()
+        }
+        old => gix::ObjectId::from_hex(old.as_bytes()).ok()?,
+    };
+    read::changed_paths(repo, base, new, MAX_FILES)
+        .inspect_err(|e| tracing::warn!("files changed from {base} to {new}: {e}"))
+        .ok()
+        .flatten()
 }
 
 /// The jobs of a run of `w`, as the executor reads them.
@@ -305,7 +351,7 @@ pub async fn process_pending(db: &Db, data: &DataDir) -> Result<Vec<Created>> {
                     event: "push",
                     inputs: serde_json::json!({}),
                 };
-                runs_for(&dir, &origin).unwrap_or_else(|e| {
+                runs_for(&dir, &origin, &u.old_id).unwrap_or_else(|e| {
                     tracing::error!("reading workflows of {}/{} at {}: {e}", repo.owner, repo.name, u.new_id);
                     Vec::new()
                 })

@@ -619,3 +619,49 @@ pub fn unified_text(diff: &CommitDiff) -> String {
     }
     out
 }
+
+/// The paths of the files that differ between the trees of commits `old`
+/// and `new` (both sides of a rename); `None` when more than `cap` do.
+pub fn changed_paths(repo: &gix::Repository, old: ObjectId, new: ObjectId, cap: usize) -> Result<Option<Vec<String>>> {
+    let tree = |id: ObjectId| {
+        repo.find_commit(id)
+            .and_then(|c| c.tree())
+            .with_context(|| format!("reading the tree of {id}"))
+    };
+    let (old_tree, new_tree) = (tree(old)?, tree(new)?);
+    let changes = repo
+        .diff_tree_to_tree(&old_tree, &new_tree, gix::diff::Options::default().with_rewrites(None))
+        .context("comparing trees")?;
+    use gix::object::tree::diff::ChangeDetached as C;
+    let mut paths = Vec::new();
+    for change in changes {
+        let (location, mode) = match change {
+            C::Addition {
+                location, entry_mode, ..
+            }
+            | C::Deletion {
+                location, entry_mode, ..
+            }
+            | C::Modification {
+                location, entry_mode, ..
+            } => (location, entry_mode),
+            C::Rewrite {
+                source_location,
+                location,
+                entry_mode,
+                ..
+            } => {
+                paths.push(source_location.to_string());
+                (location, entry_mode)
+            }
+        };
+        if mode.is_tree() {
+            continue;
+        }
+        paths.push(location.to_string());
+        if paths.len() > cap {
+            return Ok(None);
+        }
+    }
+    Ok(Some(paths))
+}

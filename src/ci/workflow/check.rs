@@ -38,18 +38,40 @@ pub(super) fn strip_location(message: &str) -> String {
     }
 }
 
-/// Labels this executor answers to: the host itself.
+/// Labels this executor answers to: the host itself, and GitHub's Ubuntu
+/// images (a job written for them runs on a Linux host as it is).
 pub(super) const LABELS: &[&str] = &["self-hosted", "linux", "x64"];
 
-pub(super) fn runs_on(v: &serde_yaml_ng::Value) -> Result<(), String> {
-    for label in string_list(v)? {
-        if !(LABELS.contains(&label.as_str()) || label.starts_with("ubuntu-")) {
-            return Err(format!(
-                "no executor has the label {label:?} (this one answers to self-hosted, linux, x64, ubuntu-*)"
-            ));
+/// The labels of `runs-on`: a label, a list of them, or `group:` and
+/// `labels:` (the group names runners elsewhere; here only labels count).
+pub(super) fn labels(v: &serde_yaml_ng::Value) -> Result<Vec<String>, String> {
+    match v {
+        serde_yaml_ng::Value::Mapping(m) => {
+            let mut out = Vec::new();
+            for (k, v) in m {
+                match k.as_str() {
+                    Some("labels") => out.extend(string_list(v).map_err(|e| format!("runs-on.labels: {e}"))?),
+                    Some("group") => {}
+                    _ => return Err("runs-on takes a label, a list of labels, or `group` and `labels`".into()),
+                }
+            }
+            Ok(out)
         }
+        v => string_list(v).map_err(|e| format!("runs-on: {e}")),
     }
-    Ok(())
+}
+
+/// The first of `labels` (evaluated) that no runner here answers to, as
+/// "no runner for macos-latest"; `None` when this runner serves them all.
+pub fn no_runner(labels: &[String]) -> Option<String> {
+    labels
+        .iter()
+        .map(|l| l.trim())
+        .find(|label| {
+            let lower = label.to_ascii_lowercase();
+            !(LABELS.contains(&lower.as_str()) || lower.starts_with("ubuntu-"))
+        })
+        .map(|label| format!("no runner for {label}"))
 }
 
 pub(super) fn check_graph(file: &str, jobs: &[Job]) -> Result<(), Error> {

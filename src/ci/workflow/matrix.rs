@@ -10,7 +10,10 @@ pub(super) fn instances(job: &Job, strategy: &RawStrategy) -> Result<Vec<Job>, S
     if strategy.max_parallel == Some(0) {
         return Err("strategy.max-parallel: at least 1".into());
     }
-    let combos = expand_matrix(&strategy.matrix).map_err(|m| format!("strategy.matrix: {m}"))?;
+    let Some(matrix) = &strategy.matrix else {
+        return Ok(vec![job.clone()]);
+    };
+    let combos = expand_matrix(matrix).map_err(|m| format!("strategy.matrix: {m}"))?;
     let total = combos.len();
     let mut out = Vec::with_capacity(total);
     for (index, values) in combos.into_iter().enumerate() {
@@ -22,11 +25,14 @@ pub(super) fn instances(job: &Job, strategy: &RawStrategy) -> Result<Vec<Job>, S
             job_total: total,
         });
         // In the order of the axes, then what `include` added.
-        let axes = strategy.matrix.keys().filter(|k| *k != "include" && *k != "exclude");
+        let axes = matrix.keys().filter(|k| *k != "include" && *k != "exclude");
         let mut order: Vec<&String> = axes.filter(|k| values.contains_key(*k)).collect();
-        order.extend(values.keys().filter(|k| !strategy.matrix.contains_key(*k)));
+        order.extend(values.keys().filter(|k| !matrix.contains_key(*k)));
         let shown: Vec<String> = order.iter().map(|k| json_text(&values[*k])).collect();
-        instance.name = format!("{} ({})", job.name, shown.join(", "));
+        // A name with expressions says itself which instance it is (`${{ matrix.name }}`).
+        if !job.name.contains("${{") {
+            instance.name = format!("{} ({})", job.name, shown.join(", "));
+        }
         instance.matrix = Some(values);
         out.push(instance);
     }

@@ -19,10 +19,14 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use check::no_runner;
 pub use inputs::{Input, InputKind, resolve_inputs};
-use raw::{OneOrMany, RawEnvironment, RawJob, RawRunDefaults, RawStep, RawStrategy, RawWorkflow, Scalar, env_map};
+pub use raw::seconds;
+use raw::{
+    Minutes, OneOrMany, RawEnvironment, RawJob, RawRunDefaults, RawStep, RawStrategy, RawWorkflow, Scalar, env_map,
+};
 pub use schedule::Cron;
-pub use triggers::{PushFilter, Triggers, glob, runs_on_push};
+pub use triggers::{PushFilter, Triggers, filters_paths, glob, runs_on_push};
 
 /// Files larger than this are refused before parsing.
 pub const MAX_FILE_BYTES: usize = 1 << 20;
@@ -70,6 +74,18 @@ pub struct Job {
     pub env: BTreeMap<String, String>,
     /// `timeout-minutes` (default 60, at most 360), in seconds.
     pub timeout_seconds: u64,
+    /// `timeout-minutes` as an expression, evaluated when the job starts
+    /// (in place of `timeout_seconds`).
+    #[serde(default)]
+    pub timeout_minutes: Option<String>,
+    /// `runs-on`: the labels of the runner it wants, as written (they may
+    /// hold expressions, evaluated when the job starts); empty: any.
+    #[serde(default)]
+    pub runs_on: Vec<String>,
+    /// What this runner cannot give the job (`container:`, `services:`):
+    /// it is skipped, saying so.
+    #[serde(default)]
+    pub unsupported: Option<String>,
     pub steps: Vec<Step>,
     /// `continue-on-error`: `true`, `false` or an expression; a job allowed
     /// to fail does not fail its run or the jobs that need it.
@@ -133,9 +149,16 @@ pub struct Step {
     /// A failure of this step does not fail the job.
     #[serde(default)]
     pub continue_on_error: bool,
+    /// `continue-on-error` as an expression, evaluated before the step
+    /// runs (in place of `continue_on_error`).
+    #[serde(default)]
+    pub continue_on_error_if: Option<String>,
     /// The step's own `timeout-minutes`, in seconds.
     #[serde(default)]
     pub timeout_seconds: Option<u64>,
+    /// Its `timeout-minutes` as an expression, evaluated before it runs.
+    #[serde(default)]
+    pub timeout_minutes: Option<String>,
 }
 
 /// The built-in actions (`uses:`).
@@ -347,9 +370,27 @@ fn job_of(key: &str, j: RawJob, defaults: &RawRunDefaults) -> Result<(Job, Optio
         shell: job_defaults.shell.or(defaults.shell.clone()),
         working_directory: job_defaults.working_directory.or(defaults.working_directory.clone()),
     };
-    if let Some(labels) = &j.runs_on {
-        check::runs_on(labels)?;
-    }
+    let runs_on = match &j.runs_on {
+        Some(labels) => check::labels(labels)?,
+        None => Vec::new(),
+    };
+    let unsupported = match (&j.container, &j.services) {
+        (Some(_), _) => {
+            Some("`container:` needs a container engine, which this shell runner does not have".to_string())
+        }
+        (None, Some(_)) => {
+            Some("`services:` need a container engine, which this shell runner does not have".to_string())
+        }
+        (None, None) => None,
+    };
+    let (timeout_seconds, timeout_minutes) = match j.timeout_minutes.map(Scalar::minutes).transpose()? {
+        None => (seconds(60.0), None),
+        Some(Minutes::Seconds(s)) => (s, None),
+        Some(Minutes::Expression(e)) => {
+            check::check_condition(&e).map_err(|m| format!("timeout-minutes: {m}"))?;
+            (seconds(60.0), Some(e))
+        }
+    };
     if j.steps.is_empty() {
         return Err("a job needs at least one step".into());
     }
@@ -408,12 +449,14 @@ fn job_of(key: &str, j: RawJob, defaults: &RawRunDefaults) -> Result<(Job, Optio
         key: key.to_string(),
         needs,
         env: env_map(j.env),
-        timeout_seconds: (j.timeout_minutes.unwrap_or(60.0) * 60.0)
-            .round()
-            .clamp(1.0, 360.0 * 60.0) as u64,
+        timeout_seconds,
+        timeout_minutes,
+        runs_on,
+        unsupported,
         steps,
     };
-    Ok((job, j.strategy))
+    // `strategy` without a matrix: one job, as if there were no strategy.
+    Ok((job, j.strategy.filter(|s| s.matrix.is_some())))
 }
 
 /// A step as written into the model; `defaults` (`defaults.run`) apply
@@ -459,9 +502,12 @@ fn step_of(s: RawStep, defaults: &RawRunDefaults) -> Result<Step, String> {
         None => (s.shell, s.working_directory),
     };
     if let Some(shell) = &shell
-        && !["bash", "sh"].contains(&shell.as_str())
+        && !["bash", "sh", "python", "pwsh", "cmd", "powershell"].contains(&shell.as_str())
+        && (!shell.contains("{0}") || shell.trim_start().starts_with("{0}"))
     {
-        return Err(format!("shell {shell:?} is not available; use bash or sh"));
+        return Err(format!(
+            "shell {shell:?}: bash, sh, python, pwsh, or a command with {{0}} where the script goes (`perl {{0}}`)"
+        ));
     }
     let name = s.name.unwrap_or_else(|| match (&run, action) {
         (Some(r), _) => format!("Run {}", r.lines().next().unwrap_or("").trim()),
@@ -472,6 +518,22 @@ fn step_of(s: RawStep, defaults: &RawRunDefaults) -> Result<Step, String> {
     if let Some(c) = &condition {
         check::check_condition(c).map_err(|e| format!("if: {e}"))?;
     }
+    let (continue_on_error, continue_on_error_if) = match s.continue_on_error.map(Scalar::into_string) {
+        None => (false, None),
+        Some(c) if c == "true" || c == "false" => (c == "true", None),
+        Some(c) => {
+            check::check_condition(&c).map_err(|e| format!("continue-on-error: {e}"))?;
+            (false, Some(c))
+        }
+    };
+    let (timeout_seconds, timeout_minutes) = match s.timeout_minutes.map(Scalar::minutes).transpose()? {
+        None => (None, None),
+        Some(Minutes::Seconds(s)) => (Some(s), None),
+        Some(Minutes::Expression(e)) => {
+            check::check_condition(&e).map_err(|m| format!("timeout-minutes: {m}"))?;
+            (None, Some(e))
+        }
+    };
     Ok(Step {
         id: s.id,
         name,
@@ -482,10 +544,10 @@ fn step_of(s: RawStep, defaults: &RawRunDefaults) -> Result<Step, String> {
         env: env_map(s.env),
         working_directory,
         condition,
-        continue_on_error: s.continue_on_error.unwrap_or(false),
-        timeout_seconds: s
-            .timeout_minutes
-            .map(|m| (m * 60.0).round().clamp(1.0, 360.0 * 60.0) as u64),
+        continue_on_error,
+        continue_on_error_if,
+        timeout_seconds,
+        timeout_minutes,
     })
 }
 
@@ -512,24 +574,63 @@ mod tests {
             )
             .unwrap()
         };
-        assert!(runs_on_push(&w("push"), "refs/heads/any"));
+        assert!(runs_on_push(&w("push"), "refs/heads/any", None));
         // As on GitHub: no filters, every branch and every tag.
-        assert!(runs_on_push(&w("push"), "refs/tags/v1"));
-        assert!(!runs_on_push(&w("workflow_dispatch"), "refs/heads/main"));
+        assert!(runs_on_push(&w("push"), "refs/tags/v1", None));
+        assert!(!runs_on_push(&w("workflow_dispatch"), "refs/heads/main", None));
         let only_main = w("{push: {branches: [main]}}");
-        assert!(runs_on_push(&only_main, "refs/heads/main"));
-        assert!(!runs_on_push(&only_main, "refs/heads/topic"));
+        assert!(runs_on_push(&only_main, "refs/heads/main", None));
+        assert!(!runs_on_push(&only_main, "refs/heads/topic", None));
         assert!(
-            !runs_on_push(&only_main, "refs/tags/v1"),
+            !runs_on_push(&only_main, "refs/tags/v1", None),
             "branch filters alone leave tags out"
         );
         let ignore = w("{push: {branches-ignore: ['wip/**']}}");
-        assert!(!runs_on_push(&ignore, "refs/heads/wip/a/b"));
-        assert!(runs_on_push(&ignore, "refs/heads/main"));
-        let tags = w("{push: {tags: ['v*']}}");
-        assert!(runs_on_push(&tags, "refs/tags/v2"));
+        assert!(!runs_on_push(&ignore, "refs/heads/wip/a/b", None));
+        assert!(runs_on_push(&ignore, "refs/heads/main", None));
+        let files = |list: &[&str]| list.iter().map(|f| f.to_string()).collect::<Vec<_>>();
+        let docs_only = files(&["docs/a.md", "README.md"]);
+        let code = files(&["src/main.rs", "docs/a.md"]);
+        let paths = w("{push: {paths: ['src/**', '!src/generated/**']}}");
+        assert!(runs_on_push(&paths, "refs/heads/main", Some(&code)));
+        assert!(!runs_on_push(&paths, "refs/heads/main", Some(&docs_only)));
         assert!(
-            !runs_on_push(&tags, "refs/heads/main"),
+            !runs_on_push(&paths, "refs/heads/main", Some(&files(&["src/generated/x.rs"]))),
+            "! takes it back"
+        );
+        assert!(
+            runs_on_push(&paths, "refs/heads/main", None),
+            "unknown changes: it runs"
+        );
+        assert!(
+            runs_on_push(&paths, "refs/tags/v1", Some(&docs_only)),
+            "paths are not looked at for tags"
+        );
+        let ignore_docs = w("{push: {paths-ignore: ['docs/**', '*.md']}}");
+        assert!(!runs_on_push(&ignore_docs, "refs/heads/main", Some(&docs_only)));
+        assert!(runs_on_push(&ignore_docs, "refs/heads/main", Some(&code)));
+        assert!(
+            !runs_on_push(&ignore_docs, "refs/heads/main", Some(&[])),
+            "nothing changed: nothing unignored"
+        );
+        let not_rc = w("{push: {tags-ignore: ['*-rc*']}}");
+        assert!(runs_on_push(&not_rc, "refs/tags/v1", None));
+        assert!(!runs_on_push(&not_rc, "refs/tags/v1-rc1", None));
+        assert!(
+            !runs_on_push(&not_rc, "refs/heads/main", None),
+            "tag filters alone leave branches out"
+        );
+        assert!(
+            parse(
+                "w.yml",
+                "on: {push: {paths: [a], paths-ignore: [b]}}\njobs: {a: {steps: [{run: x}]}}"
+            )
+            .is_err()
+        );
+        let tags = w("{push: {tags: ['v*']}}");
+        assert!(runs_on_push(&tags, "refs/tags/v2", None));
+        assert!(
+            !runs_on_push(&tags, "refs/heads/main", None),
             "tag filters alone leave branches out"
         );
     }

@@ -94,9 +94,13 @@ pub(super) struct RawJob {
     #[serde(default)]
     pub(super) env: BTreeMap<String, Scalar>,
     #[serde(rename = "timeout-minutes")]
-    pub(super) timeout_minutes: Option<f64>,
+    pub(super) timeout_minutes: Option<Scalar>,
     #[serde(default)]
     pub(super) steps: Vec<RawStep>,
+    /// Jobs in a container, or with service containers: a shell runner
+    /// has no container engine, so they are skipped saying why.
+    pub(super) container: Option<serde_yaml_ng::Value>,
+    pub(super) services: Option<serde_yaml_ng::Value>,
     // In the format, not run yet by this version.
     #[serde(rename = "if")]
     pub(super) if_: Option<Scalar>,
@@ -127,15 +131,15 @@ pub(super) struct RawStep {
     #[serde(rename = "if")]
     pub(super) if_: Option<Scalar>,
     #[serde(rename = "continue-on-error")]
-    pub(super) continue_on_error: Option<bool>,
+    pub(super) continue_on_error: Option<Scalar>,
     #[serde(rename = "timeout-minutes")]
-    pub(super) timeout_minutes: Option<f64>,
+    pub(super) timeout_minutes: Option<Scalar>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawStrategy {
-    pub(super) matrix: indexmap::IndexMap<String, serde_yaml_ng::Value>,
+    pub(super) matrix: Option<indexmap::IndexMap<String, serde_yaml_ng::Value>>,
     #[serde(rename = "fail-fast")]
     pub(super) fail_fast: Option<bool>,
     #[serde(rename = "max-parallel")]
@@ -149,13 +153,15 @@ pub(super) enum OneOrMany {
     Many(Vec<String>),
 }
 
-/// An environment value: YAML may write it as a number or a boolean.
+/// An environment value: YAML may write it as a number, a boolean, or
+/// nothing at all (`KEY:`, an empty value, as on GitHub).
 #[derive(Deserialize)]
 #[serde(untagged)]
 pub(super) enum Scalar {
     Text(String),
     Number(serde_yaml_ng::Number),
     Bool(bool),
+    Null(()),
 }
 
 impl Scalar {
@@ -164,8 +170,37 @@ impl Scalar {
             Scalar::Text(s) => s,
             Scalar::Number(n) => n.to_string(),
             Scalar::Bool(b) => b.to_string(),
+            Scalar::Null(()) => String::new(),
         }
     }
+
+    /// `timeout-minutes`: a number of minutes, or an expression that
+    /// gives one when the job (or step) starts.
+    pub(super) fn minutes(self) -> Result<Minutes, String> {
+        match self {
+            Scalar::Number(n) => match n.as_f64() {
+                Some(m) if m > 0.0 => Ok(Minutes::Seconds(seconds(m))),
+                _ => Err("timeout-minutes: a number of minutes above 0".into()),
+            },
+            Scalar::Text(t) if t.contains("${{") => Ok(Minutes::Expression(t)),
+            Scalar::Text(t) => match t.trim().parse::<f64>() {
+                Ok(m) if m > 0.0 => Ok(Minutes::Seconds(seconds(m))),
+                _ => Err(format!("timeout-minutes: {t:?} is not a number of minutes")),
+            },
+            _ => Err("timeout-minutes: a number of minutes above 0".into()),
+        }
+    }
+}
+
+/// A `timeout-minutes` as written.
+pub(super) enum Minutes {
+    Seconds(u64),
+    Expression(String),
+}
+
+/// `minutes` in seconds, between one second and six hours (GitHub's most).
+pub fn seconds(minutes: f64) -> u64 {
+    (minutes * 60.0).round().clamp(1.0, 360.0 * 60.0) as u64
 }
 
 pub(super) fn env_map(raw: BTreeMap<String, Scalar>) -> BTreeMap<String, String> {

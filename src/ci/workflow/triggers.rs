@@ -100,6 +100,10 @@ pub struct PushFilter {
     pub branches: Vec<String>,
     pub branches_ignore: Vec<String>,
     pub tags: Vec<String>,
+    pub tags_ignore: Vec<String>,
+    /// Against the files the push changed (branches only, as on GitHub).
+    pub paths: Vec<String>,
+    pub paths_ignore: Vec<String>,
 }
 
 pub(super) fn triggers(file: &str, on: &serde_yaml_ng::Value) -> Result<Triggers, Error> {
@@ -118,17 +122,29 @@ pub(super) fn triggers(file: &str, on: &serde_yaml_ng::Value) -> Result<Triggers
                             "branches" => filter.branches = list,
                             "branches-ignore" => filter.branches_ignore = list,
                             "tags" => filter.tags = list,
-                            "paths" | "paths-ignore" | "tags-ignore" => {
-                                return Err(bad(format!("push.{key} is not supported yet by this Hearth")));
-                            }
+                            "tags-ignore" => filter.tags_ignore = list,
+                            "paths" => filter.paths = list,
+                            "paths-ignore" => filter.paths_ignore = list,
                             other => return Err(bad(format!("unknown key push.{other}"))),
                         }
                     }
                 } else if config.is_some_and(|c| !c.is_null()) {
-                    return Err(bad("push takes branches, branches-ignore or tags".into()));
+                    return Err(bad(
+                        "push takes branches, branches-ignore, tags, tags-ignore, paths or paths-ignore".into(),
+                    ));
                 }
-                if !filter.branches.is_empty() && !filter.branches_ignore.is_empty() {
-                    return Err(bad("push has both branches and branches-ignore".into()));
+                for (a, b, what) in [
+                    (
+                        &filter.branches,
+                        &filter.branches_ignore,
+                        "branches and branches-ignore",
+                    ),
+                    (&filter.tags, &filter.tags_ignore, "tags and tags-ignore"),
+                    (&filter.paths, &filter.paths_ignore, "paths and paths-ignore"),
+                ] {
+                    if !a.is_empty() && !b.is_empty() {
+                        return Err(bad(format!("push has both {what}")));
+                    }
                 }
                 t.push = Some(filter);
             }
@@ -203,28 +219,67 @@ pub(super) fn string_list(v: &serde_yaml_ng::Value) -> Result<Vec<String>, Strin
     }
 }
 
-/// Whether a push to `full_ref` runs this workflow.
-pub fn runs_on_push(w: &Workflow, full_ref: &str) -> bool {
+/// Whether a push to `full_ref` runs this workflow. `changed`: the files
+/// the push changed, when known (`None`: unknown, and paths filters let
+/// the push through).
+pub fn runs_on_push(w: &Workflow, full_ref: &str, changed: Option<&[String]>) -> bool {
     let Some(f) = &w.on.push else { return false };
+    let (branch_filters, tag_filters) = (
+        !(f.branches.is_empty() && f.branches_ignore.is_empty()),
+        !(f.tags.is_empty() && f.tags_ignore.is_empty()),
+    );
     if let Some(branch) = full_ref.strip_prefix("refs/heads/") {
-        if f.branches.is_empty() && f.branches_ignore.is_empty() {
+        let by_name = match (branch_filters, tag_filters) {
             // With only tag filters, branches do not trigger.
-            return f.tags.is_empty();
-        }
-        if !f.branches.is_empty() {
-            return f.branches.iter().any(|p| glob(p, branch));
-        }
-        return !f.branches_ignore.iter().any(|p| glob(p, branch));
+            (false, tags) => !tags,
+            (true, _) if !f.branches.is_empty() => listed(&f.branches, branch),
+            (true, _) => !listed(&f.branches_ignore, branch),
+        };
+        return by_name && paths_pass(f, changed);
     }
     if let Some(tag) = full_ref.strip_prefix("refs/tags/") {
         // As on GitHub: with no filters at all, tags trigger too; with
-        // only branch filters, they do not.
-        if f.tags.is_empty() {
-            return f.branches.is_empty() && f.branches_ignore.is_empty();
-        }
-        return f.tags.iter().any(|p| glob(p, tag));
+        // only branch filters, they do not. Paths are not looked at for tags.
+        return match tag_filters {
+            false => !branch_filters,
+            true if !f.tags.is_empty() => listed(&f.tags, tag),
+            true => !listed(&f.tags_ignore, tag),
+        };
     }
     false
+}
+
+/// Whether `name` is in a list of patterns, read in order as GitHub does:
+/// a `!pattern` takes back what an earlier pattern matched.
+fn listed(patterns: &[String], name: &str) -> bool {
+    let mut hit = false;
+    for p in patterns {
+        match p.strip_prefix('!') {
+            Some(not) => hit &= !glob(not, name),
+            None => hit |= glob(p, name),
+        }
+    }
+    hit
+}
+
+/// `paths`: some changed file is listed; `paths-ignore`: not every one is.
+fn paths_pass(f: &PushFilter, changed: Option<&[String]>) -> bool {
+    let Some(files) = changed else { return true };
+    if !f.paths.is_empty() {
+        return files.iter().any(|file| listed(&f.paths, file));
+    }
+    if !f.paths_ignore.is_empty() {
+        return !files.iter().all(|file| listed(&f.paths_ignore, file));
+    }
+    true
+}
+
+/// Whether the workflow's `push` has `paths` or `paths-ignore`, so that the
+/// changed files are worth computing.
+pub fn filters_paths(w: &Workflow) -> bool {
+    w.on.push
+        .as_ref()
+        .is_some_and(|f| !(f.paths.is_empty() && f.paths_ignore.is_empty()))
 }
 
 /// GitHub's filter patterns: `*` matches within a path segment, `**` across.
