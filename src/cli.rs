@@ -128,6 +128,11 @@ pub struct ServeArgs {
     /// go to ssh targets only.
     #[arg(long, env = "HEARTH_DEPLOY_DIR")]
     pub deploy_dir: Option<PathBuf>,
+    /// Where `uses: owner/repo@ref` is fetched from when `owner/repo` is not
+    /// a repository of this server: a git host such as
+    /// `https://github.com`; empty (the default) for this server's only.
+    #[arg(long, env = "HEARTH_ACTIONS_URL", default_value = "")]
+    pub actions_url: String,
     /// Fault injection for crash tests: `after-receive-pack` aborts the
     /// server once git has updated refs but before they are recorded.
     #[arg(long, env = "HEARTH_FAILPOINT", hide = true)]

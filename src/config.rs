@@ -23,6 +23,9 @@ pub struct Config {
     pub ci: CiLimits,
     /// What jobs run in.
     pub sandbox: SandboxSettings,
+    /// `--actions-url`: where actions not on this server are fetched from
+    /// (`https://github.com`); `None`: only this server's repositories.
+    pub actions_url: Option<String>,
     /// Anyone may create an account (`--registration open`); otherwise only
     /// the first account registers itself, and admins make the others.
     pub registration_open: bool,
@@ -50,6 +53,7 @@ impl Config {
             work_dir: None,
             ci: Default::default(),
             sandbox: Default::default(),
+            actions_url: None,
             registration_open: false,
         })
     }
@@ -113,6 +117,21 @@ impl Default for SandboxSettings {
             deploy_dir: None,
         }
     }
+}
+
+/// `--actions-url`: empty for none, else an http(s) URL, kept without a
+/// trailing slash.
+pub fn actions_url(text: &str) -> Result<Option<String>> {
+    let url = text.trim().trim_end_matches('/');
+    if url.is_empty() {
+        return Ok(None);
+    }
+    if !(url.starts_with("https://") || url.starts_with("http://")) || url.contains(char::is_whitespace) {
+        return Err(Error::invalid(format!(
+            "--actions-url must be an http:// or https:// address such as https://github.com, got {text:?}"
+        )));
+    }
+    Ok(Some(url.to_string()))
 }
 
 /// Parses `1234`, `10K`, `5M`, `2G` (binary units, case-insensitive, an

@@ -8,6 +8,7 @@
 //! runs/{run}/{job}.log            job logs, and {job}.summary.md
 //! artifacts/{sha256}              artifacts, caches and release assets, by content
 //! docs/{sha256}/                  published documentation, unpacked (a cache: made again when missing)
+//! actions/{commit}/               actions of `uses:`, unpacked; actions/upstream/: mirrors (a cache)
 //! work/                           job folders (unless --work-dir)
 //! ```
 
@@ -71,6 +72,13 @@ impl DataDir {
     /// Where artifacts and caches are stored, each as `{sha256}`.
     pub fn artifacts(&self) -> PathBuf {
         self.root.join("artifacts")
+    }
+
+    /// Actions of `uses: owner/repo@ref`, each commit's tree unpacked as
+    /// `{commit}/`, and `upstream/{owner}/{repo}.git`, the mirrors of those
+    /// fetched from `--actions-url` (a cache: fetched again when missing).
+    pub fn actions(&self) -> PathBuf {
+        self.root.join("actions")
     }
 
     /// Published documentation, unpacked from its archive, by the archive's SHA-256.

@@ -94,7 +94,10 @@ pub async fn serve(config: Config, listener: TcpListener) -> Result<()> {
         keys.clone(),
         config.ci,
         sandbox,
-        config.sandbox.deploy_dir.clone(),
+        ci::scheduler::Outside {
+            deploy_dir: config.sandbox.deploy_dir.clone(),
+            actions_url: config.actions_url.clone(),
+        },
     );
     ci.start().await?;
     let state = web::AppState::new(config, db, git, ci, keys);

@@ -72,6 +72,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 processes: args.ci_job_processes.max(8),
             };
             config.registration_open = args.registration == "open";
+            config.actions_url = hearth::config::actions_url(&args.actions_url)?;
             config.sandbox = hearth::config::SandboxSettings {
                 enabled: args.ci_sandbox == "on",
                 user: args.ci_user,

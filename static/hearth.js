@@ -74,13 +74,31 @@ if (log && window.EventSource) {
     log.append(details);
     return details.querySelector("pre");
   };
-  let pre = log.querySelector("details:last-of-type pre") || section("Set up job");
+  // A step's own groups (##[group]) nest in its section.
+  const group = (title) => {
+    const step = pre.closest(".log > details");
+    const details = document.createElement("details");
+    details.className = "group";
+    const summary = document.createElement("summary");
+    summary.textContent = title;
+    details.append(summary, document.createElement("pre"));
+    step.append(details);
+    return details.querySelector("pre");
+  };
+  const after = () => {
+    const rest = document.createElement("pre");
+    pre.closest(".log > details").append(rest);
+    return rest;
+  };
+  let pre = log.querySelector(".log > details:last-of-type pre:last-of-type") || section("Set up job");
   source.addEventListener("log", (event) => {
     const follow = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
     for (const line of event.data.split("\n")) {
       const text = line.slice(line.indexOf(" ") + 1);
       if (text.startsWith("::group::")) pre = section(text.slice(9));
       else if (text === "::endgroup::") pre = section("Complete job");
+      else if (text.startsWith("##[group]")) pre = group(text.slice(9));
+      else if (text === "##[endgroup]") pre = after();
       else pre.append(document.createTextNode(line + "\n"));
     }
     if (follow) log.scrollTop = log.scrollHeight;

@@ -149,8 +149,8 @@ fn workflow_errors_fail_the_run_with_the_reason() {
         ),
         (
             "bad-uses.yml",
-            "on: push\njobs:\n  a:\n    steps:\n      - uses: someone/action@v1\n".into(),
-            "not a built-in action",
+            "on: push\njobs:\n  a:\n    steps:\n      - uses: someone/action\n".into(),
+            "needs a version",
         ),
         (
             "cycle.yml",

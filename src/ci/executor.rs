@@ -82,6 +82,8 @@ pub struct Work {
     /// Host folders a step sees read-write, and where it sees them: a
     /// deploy step's local target, nothing else.
     pub binds: Vec<(PathBuf, PathBuf)>,
+    /// Host folders a step sees read-only, and where: the action it runs.
+    pub shown: Vec<(PathBuf, PathBuf)>,
 }
 
 impl Work {
@@ -106,6 +108,7 @@ impl Work {
             runner: root.join("runner"),
             sandboxed: false,
             binds: Vec::new(),
+            shown: Vec::new(),
         };
         for dir in [&work.workspace, &work.temp, &work.tmp, &work.runner] {
             std::fs::create_dir_all(dir)?;
@@ -162,15 +165,19 @@ impl Work {
         if !self.sandboxed {
             return path.to_path_buf();
         }
+        let shown = self.shown.iter().map(|(host, inside)| (host, inside.as_path()));
         for (host, inside) in [
-            (&self.home, super::sandbox::HOME),
-            (&self.tmp, "/tmp"),
-            (&self.runner, super::sandbox::RUNNER_DIR),
-        ] {
+            (&self.home, Path::new(super::sandbox::HOME)),
+            (&self.tmp, Path::new("/tmp")),
+            (&self.runner, Path::new(super::sandbox::RUNNER_DIR)),
+        ]
+        .into_iter()
+        .chain(shown)
+        {
             if let Ok(rest) = path.strip_prefix(host) {
                 return match rest.as_os_str().is_empty() {
-                    true => PathBuf::from(inside),
-                    false => Path::new(inside).join(rest),
+                    true => inside.to_path_buf(),
+                    false => inside.join(rest),
                 };
             }
         }
@@ -359,6 +366,28 @@ impl Record<'_> {
         }
     }
 
+    /// Adds step `number` to the job: an action's `post` step.
+    pub(super) async fn add_step(&self, number: i64, name: &str) -> Result<()> {
+        match self {
+            Record::Server { db, job, .. } => {
+                let (job, name) = (*job, name.to_string());
+                db.write(move |tx| runs::add_step(tx, job, number, &name)).await
+            }
+            Record::Local { .. } => Ok(()),
+        }
+    }
+
+    /// Keeps the job's annotations (`::error::` and the like) for the run's page.
+    pub(super) async fn annotations(&self, list: Vec<super::commands::Annotation>) -> Result<()> {
+        match self {
+            Record::Server { db, job, run, .. } if !list.is_empty() => {
+                let (job, run) = (*job, *run);
+                db.write(move |tx| db::annotations::insert(tx, run, job, &list)).await
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Appends what a step wrote to `$GITHUB_STEP_SUMMARY` (Markdown) to
     /// the job's summary.
     pub(super) fn summary(&self, written: &[u8], writer: &mut LogWriter) {
@@ -488,6 +517,11 @@ impl Record<'_> {
 /// states go, and within which limits.
 pub struct RunWith<'a> {
     pub work: &'a Work,
+    /// Where actions (`uses: owner/repo@ref`) come from.
+    pub actions: &'a super::uses::Sources,
+    /// The owner of the job's repository: a private action repository of
+    /// this server serves only its own owner's jobs.
+    pub owner: Option<crate::db::users::UserId>,
     pub sandbox: &'a super::sandbox::Sandbox,
     pub cancel: &'a Notify,
     pub record: Record<'a>,
@@ -530,13 +564,29 @@ pub async fn run_steps(
     let allowed_to_fail = continue_on_error(spec, env, contexts, writer);
     let environment_url = announce_environment(spec, contexts, writer);
     let mut conclusion = Conclusion::Success;
-    // `actions/cache` steps whose key missed: saved if the job succeeds.
-    let mut cache_saves: Vec<(String, String)> = Vec::new();
+    let mut shared = Shared::default();
+    // GitHub's "Set up job": the job's actions fetched (and shown to its
+    // steps, read-only), and the `pre` of each JavaScript action run.
+    let mut work = with.work.clone();
+    let set_up = super::uses::set_up(spec, &mut work, &with, writer, &mut shared).await?;
+    let with = RunWith { work: &work, ..with };
+    if let Err(why) = &set_up {
+        writer.line(&format!("Hearth: {why}"));
+        conclusion = Conclusion::Failure;
+    } else if let Err(why) = super::uses::pre_steps(spec, env, contexts, writer, &with, deadline, &mut shared).await? {
+        writer.line(&format!("Hearth: {why}"));
+        conclusion = Conclusion::Failure;
+    }
     for (i, step) in spec.steps.iter().enumerate() {
         let number = i as i64 + 1;
-        let step = match ready(step, env, contexts, conclusion, &with.work.workspace) {
+        // A job that could not be set up runs none of its steps.
+        let step = match set_up {
+            Err(_) => Ready::Skipped,
+            Ok(()) => ready(step, env, contexts, conclusion, &with.work.workspace),
+        };
+        let step = match step {
             Ready::Skipped => {
-                if let Some(id) = &step.id {
+                if let Some(id) = &spec.steps[i].id {
                     contexts["steps"][id] = serde_json::json!({ "outputs": {}, "outcome": Conclusion::Skipped.as_str(), "conclusion": Conclusion::Skipped.as_str() });
                 }
                 with.record
@@ -560,29 +610,45 @@ pub async fn run_steps(
         }
         with.record.step(number, Status::InProgress, None, None).await?;
         writer.line(&format!("::group::{}", step.name));
-        let ran = run_one(&step, number, env, writer, &with, deadline, &mut cache_saves).await?;
+        let ran = run_one(
+            &step,
+            number,
+            env,
+            contexts,
+            writer,
+            &with,
+            with.work,
+            deadline,
+            &mut shared,
+            0,
+        )
+        .await?;
         writer.line("::endgroup::");
         with.record
             .step(number, Status::Completed, Some(ran.conclusion), ran.code)
             .await?;
-        if let Some(id) = &step.id {
-            let effective = state::step_conclusion(ran.conclusion, step.continue_on_error);
-            contexts["steps"][id] = serde_json::json!({
-                "outputs": ran.outputs, "outcome": ran.conclusion.as_str(), "conclusion": effective.as_str(),
-            });
-        }
-        if state::forgiven(ran.conclusion, step.continue_on_error) {
-            writer.line("Hearth: the step failed; continue-on-error lets the job go on.");
-        }
-        conclusion = state::after_step(conclusion, ran.conclusion, step.continue_on_error);
+        conclusion = remember(&step, &ran, contexts, writer, conclusion);
     }
+    let first_post = spec.steps.len() as i64 + 1;
+    conclusion = super::uses::post_steps(
+        first_post,
+        env,
+        contexts,
+        writer,
+        &with,
+        deadline,
+        &mut shared,
+        conclusion,
+    )
+    .await?;
     contexts["env"] = serde_json::to_value(&env).unwrap_or_default();
     let outputs = job_outputs(spec, contexts);
     if conclusion == Conclusion::Success {
-        for (key, paths) in cache_saves {
+        for (key, paths) in std::mem::take(&mut shared.cache_saves) {
             save_cache(&key, &paths, &with.work.workspace, writer, &with.record).await?;
         }
     }
+    with.record.annotations(writer.take_annotations()).await?;
     writer.line(&format!("Hearth: job {} finished: {}", spec.key, conclusion.as_str()));
     if state::forgiven(conclusion, allowed_to_fail) {
         writer.line("Hearth: continue-on-error: this failure does not fail the run.");
@@ -593,6 +659,36 @@ pub async fn run_steps(
         outputs,
         environment_url,
     })
+}
+
+/// What the steps of a job share as they run.
+#[derive(Default)]
+pub(super) struct Shared {
+    /// `actions/cache` steps whose key missed: saved if the job succeeds.
+    pub cache_saves: Vec<(String, String)>,
+    /// The job's actions: fetched at its start, with their state and `post` steps.
+    pub actions: super::uses::JobActions,
+}
+
+/// Remembers how `step` went in the `steps` context (if it has an id);
+/// returns what the job (or composite action) has come to.
+pub(super) fn remember(
+    step: &workflow::Step,
+    ran: &Ran,
+    contexts: &mut serde_json::Value,
+    writer: &mut LogWriter,
+    so_far: Conclusion,
+) -> Conclusion {
+    if let Some(id) = &step.id {
+        let effective = state::step_conclusion(ran.conclusion, step.continue_on_error);
+        contexts["steps"][id] = serde_json::json!({
+            "outputs": ran.outputs, "outcome": ran.conclusion.as_str(), "conclusion": effective.as_str(),
+        });
+    }
+    if state::forgiven(ran.conclusion, step.continue_on_error) {
+        writer.line("Hearth: the step failed; continue-on-error lets the job go on.");
+    }
+    state::after_step(so_far, ran.conclusion, step.continue_on_error)
 }
 
 /// A `timeout-minutes` expression's value, in seconds.
@@ -660,7 +756,7 @@ fn announce_environment(spec: &workflow::Job, contexts: &serde_json::Value, writ
 }
 
 /// A step before it runs.
-enum Ready {
+pub(super) enum Ready {
     /// Its `if:` does not hold.
     Skipped,
     /// Its `if:` or an expression in it fails to evaluate: it fails.
@@ -670,7 +766,7 @@ enum Ready {
 }
 
 /// Whether `step` runs after the job has come to `so_far`, and as what.
-fn ready(
+pub(super) fn ready(
     step: &workflow::Step,
     env: &BTreeMap<String, String>,
     contexts: &mut serde_json::Value,
@@ -703,25 +799,45 @@ fn ready(
 }
 
 /// How one step that ran went.
-struct Ran {
-    conclusion: Conclusion,
-    code: Option<i64>,
+pub(super) struct Ran {
+    pub conclusion: Conclusion,
+    pub code: Option<i64>,
     /// `steps.<id>.outputs`: what it wrote to `$GITHUB_OUTPUT`, or what
     /// the action set.
-    outputs: serde_json::Map<String, serde_json::Value>,
+    pub outputs: serde_json::Map<String, serde_json::Value>,
+    /// What it saved for its action's `post` (`$GITHUB_STATE`, `::save-state`).
+    pub state: Vec<(String, String)>,
 }
 
-/// Runs one ready step: a built-in action, or a script whose files
-/// (`$GITHUB_ENV`, `$GITHUB_PATH`, `$GITHUB_OUTPUT`, the summary) change
-/// the steps after it.
-async fn run_one(
+impl Ran {
+    /// A step that ended without running a process.
+    pub fn ended(conclusion: Conclusion) -> Ran {
+        Ran {
+            conclusion,
+            code: None,
+            outputs: serde_json::Map::new(),
+            state: Vec::new(),
+        }
+    }
+}
+
+/// Runs one ready step: a built-in action, an action from a repository or
+/// the workspace (`uses`), or a script whose files (`$GITHUB_ENV`,
+/// `$GITHUB_PATH`, `$GITHUB_OUTPUT`, the summary) change the steps after
+/// it. `work`: the job's folders as this step sees them; `depth`: how deep
+/// in composite actions it is.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn run_one(
     step: &workflow::Step,
     number: i64,
     env: &mut BTreeMap<String, String>,
+    contexts: &mut serde_json::Value,
     writer: &mut LogWriter,
     with: &RunWith<'_>,
+    work: &Work,
     deadline: Instant,
-    cache_saves: &mut Vec<(String, String)>,
+    shared: &mut Shared,
+    depth: usize,
 ) -> Result<Ran> {
     // The actions that need the job's environment or its sandbox.
     let special = match step.action {
@@ -731,28 +847,50 @@ async fn run_one(
         _ => None,
     };
     if let Some(conclusion) = special {
-        return Ok(Ran {
-            conclusion,
-            code: None,
-            outputs: serde_json::Map::new(),
-        });
+        return Ok(Ran::ended(conclusion));
+    }
+    if let Some(uses) = &step.uses {
+        let call = super::uses::Call {
+            step,
+            uses,
+            number,
+            deadline,
+            depth,
+        };
+        return super::uses::run(call, env, contexts, writer, with, work, shared).await;
     }
     let Some(script) = &step.run else {
         let (conclusion, outputs) = run_action(
             step,
-            &with.work.workspace,
+            &work.workspace,
             with.sandbox.owner(),
             writer,
             &with.record,
-            cache_saves,
+            &mut shared.cache_saves,
         )
         .await?;
         return Ok(Ran {
-            conclusion,
-            code: None,
             outputs,
+            ..Ran::ended(conclusion)
         });
     };
+    run_script(step, script, number, env, writer, with, work, deadline).await
+}
+
+/// Runs `script` as step `number`, then reads what it left for the steps
+/// after it: `$GITHUB_ENV`, `$GITHUB_PATH`, `$GITHUB_OUTPUT`,
+/// `$GITHUB_STATE`, the summary, and what it asked with workflow commands.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn run_script(
+    step: &workflow::Step,
+    script: &str,
+    number: i64,
+    env: &mut BTreeMap<String, String>,
+    writer: &mut LogWriter,
+    with: &RunWith<'_>,
+    work: &Work,
+    deadline: Instant,
+) -> Result<Ran> {
     let step_deadline = match step.timeout_seconds {
         Some(secs) => deadline.min(Instant::now() + Duration::from_secs(secs)),
         None => deadline,
@@ -761,7 +899,7 @@ async fn run_one(
         step,
         script,
         number,
-        with.work,
+        work,
         with.sandbox,
         env,
         step_deadline,
@@ -770,13 +908,19 @@ async fn run_one(
         with.limits,
     )
     .await?;
+    let asked = writer.take_asked();
     // The step's own timeout fails the step, not the whole job's time.
     if conclusion == Conclusion::TimedOut && Instant::now() < deadline {
         writer.line("Hearth: that was the step's own timeout-minutes.");
         conclusion = Conclusion::Failure;
     }
-    let mut outputs = serde_json::Map::new();
-    match read_step_files(with.work, number).await {
+    let mut outputs: serde_json::Map<String, serde_json::Value> = asked
+        .outputs
+        .into_iter()
+        .map(|(k, v)| (k, serde_json::Value::String(v)))
+        .collect();
+    let mut state = asked.state;
+    match read_step_files(work, number).await {
         Ok(files) => {
             with.record.summary(&files.summary, writer);
             env.extend(key_values(&files.env));
@@ -786,6 +930,7 @@ async fn run_one(
                     .into_iter()
                     .map(|(k, v)| (k, serde_json::Value::String(v))),
             );
+            state.extend(key_values(&files.state));
         }
         Err(why) => {
             writer.line(&format!("Hearth: {why}; the step fails."));
@@ -796,6 +941,7 @@ async fn run_one(
         conclusion,
         code,
         outputs,
+        state,
     })
 }
 
@@ -947,6 +1093,12 @@ pub struct LogWriter {
     truncated: bool,
     /// Values replaced by `***`: secrets, and what steps mask with `::add-mask::`.
     masks: Vec<String>,
+    /// The token of a step's `::stop-commands::` in force.
+    stopped: Option<String>,
+    /// What the step running now asked with `::set-output` and `::save-state`.
+    asked: Asked,
+    /// The job's annotations (`::error::`, `::warning::`, `::notice::`), masked.
+    annotations: Vec<super::commands::Annotation>,
     /// Where the job's viewers hear of new lines.
     feed: Option<Arc<super::live::Feed>>,
 }
@@ -964,6 +1116,9 @@ impl LogWriter {
             written,
             truncated: false,
             masks: Vec::new(),
+            stopped: None,
+            asked: Asked::default(),
+            annotations: Vec::new(),
             feed: None,
         })
     }
@@ -982,6 +1137,9 @@ impl LogWriter {
             written: 0,
             truncated: false,
             masks: Vec::new(),
+            stopped: None,
+            asked: Asked::default(),
+            annotations: Vec::new(),
             feed: None,
         }
     }
@@ -1002,21 +1160,71 @@ impl LogWriter {
         self.masks.sort_by_key(|m| std::cmp::Reverse(m.len()));
     }
 
-    pub fn line(&mut self, text: &str) {
+    /// A line of a step's own output: a workflow command (`::add-mask::`,
+    /// `::error::`…) is done, anything else logged.
+    pub fn output(&mut self, text: &str) {
+        use super::commands::{Line, MAX_ANNOTATIONS, read};
+        match read(text, &mut self.stopped) {
+            // The runner's own section lines are its alone (a step's are `##[group]`).
+            Line::Text(t) if t.starts_with("::group::") || t.starts_with("::endgroup::") => self.line(&format!(" {t}")),
+            Line::Text(t) => self.line(t),
+            Line::Mask(value) => {
+                self.mask(&value);
+                self.line("::add-mask::***");
+            }
+            Line::SetOutput(k, v) => self.asked.outputs.push((k, v)),
+            Line::SaveState(k, v) => self.asked.state.push((k, v)),
+            Line::Annotate(mut a) => {
+                a.message = self.masked(&a.message).into_owned();
+                a.title = a.title.map(|t| self.masked(&t).into_owned());
+                let word = match a.level {
+                    "error" => "Error",
+                    "warning" => "Warning",
+                    _ => "Notice",
+                };
+                let message = a.message.clone();
+                for line in message.lines() {
+                    self.line(&format!("{word}: {line}"));
+                }
+                if self.annotations.iter().filter(|b| b.level == a.level).count() < MAX_ANNOTATIONS {
+                    self.annotations.push(a);
+                }
+            }
+            Line::Group(name) => self.line(&format!("{GROUP}{name}")),
+            Line::EndGroup => self.line(END_GROUP),
+            Line::Stop(token) => self.stopped = Some(token),
+            Line::Quiet => {}
+        }
+    }
+
+    /// What the step that just ran asked with `::set-output` and
+    /// `::save-state`; the next step starts afresh.
+    pub(super) fn take_asked(&mut self) -> Asked {
+        self.stopped = None;
+        std::mem::take(&mut self.asked)
+    }
+
+    /// The job's annotations so far.
+    pub fn take_annotations(&mut self) -> Vec<super::commands::Annotation> {
+        std::mem::take(&mut self.annotations)
+    }
+
+    /// `text` with what is masked replaced by `***`.
+    fn masked<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
         let mut text = std::borrow::Cow::Borrowed(text);
-        if let Some(value) = text.trim_end().strip_prefix("::add-mask::") {
-            let value = value.to_string();
-            self.mask(&value);
-            text = std::borrow::Cow::Borrowed("::add-mask::***");
-        }
-        if self.truncated {
-            return;
-        }
         for mask in &self.masks {
             if text.contains(mask.as_str()) {
                 text = std::borrow::Cow::Owned(text.replace(mask.as_str(), "***"));
             }
         }
+        text
+    }
+
+    pub fn line(&mut self, text: &str) {
+        if self.truncated {
+            return;
+        }
+        let text = self.masked(text);
         if let Some(prefix) = &self.prefix {
             // On a terminal, a step's name stands out; the end of a group says nothing.
             let _ = match text.strip_prefix("::group::") {
@@ -1041,6 +1249,18 @@ impl LogWriter {
             feed.wrote(from, &line);
         }
     }
+}
+
+/// A section a step opened within its own (`::group::`), as the log keeps
+/// it: apart from the runner's `::group::` lines, which a step cannot write.
+pub const GROUP: &str = "##[group]";
+pub const END_GROUP: &str = "##[endgroup]";
+
+/// What a step asked of the runner with the old workflow commands.
+#[derive(Default)]
+pub(super) struct Asked {
+    pub outputs: Vec<(String, String)>,
+    pub state: Vec<(String, String)>,
 }
 
 /// A file written by a thread of its own: writes are queued (a job's log
@@ -1103,6 +1323,7 @@ struct StepFiles {
     path: Vec<u8>,
     output: Vec<u8>,
     summary: Vec<u8>,
+    state: Vec<u8>,
 }
 
 /// Reads the runner files of step `number` safely (`read_job_file`), off
@@ -1123,6 +1344,7 @@ async fn read_step_files(work: &Work, number: i64) -> std::result::Result<StepFi
             path: read("path")?,
             output: read("output")?,
             summary: read("summary")?,
+            state: read("state")?,
         })
     })
     .await

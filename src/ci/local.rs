@@ -246,8 +246,15 @@ async fn run_workflow(
         writer.line(&format!("Hearth: workspace holds the working tree ({copied} files)"));
         let mut env = executor::job_env(info, &spec, &work);
         contexts["env"] = serde_json::to_value(&env).unwrap_or_default();
+        let actions = super::uses::Sources::new(
+            None,
+            scratch_root.join("actions"),
+            std::env::var("HEARTH_ACTIONS_URL").ok(),
+        );
         let with = executor::RunWith {
             work: &work,
+            actions: &actions,
+            owner: None,
             sandbox,
             cancel,
             record: Record::Local {

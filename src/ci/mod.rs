@@ -8,6 +8,7 @@
 
 pub mod actions;
 pub mod artifacts;
+pub mod commands;
 pub mod cron;
 pub mod deploy;
 pub mod executor;
@@ -23,6 +24,7 @@ pub mod secrets;
 pub mod state;
 pub mod test_report;
 pub mod trigger;
+pub mod uses;
 pub mod workflow;
 
 use std::path::{Path, PathBuf};

@@ -25,12 +25,14 @@ const GRACE: Duration = Duration::from_secs(2);
 
 /// The runner files of step `number`: what the job may write to change
 /// later steps (`$GITHUB_ENV`, `$GITHUB_PATH`, `$GITHUB_OUTPUT`,
-/// `$GITHUB_STEP_SUMMARY`), by their variable and file name.
-pub(super) const STEP_FILES: [(&str, &str); 4] = [
+/// `$GITHUB_STEP_SUMMARY`, and an action's `$GITHUB_STATE`), by their
+/// variable and file name.
+pub(super) const STEP_FILES: [(&str, &str); 5] = [
     ("GITHUB_ENV", "env"),
     ("GITHUB_PATH", "path"),
     ("GITHUB_OUTPUT", "output"),
     ("GITHUB_STEP_SUMMARY", "summary"),
+    ("GITHUB_STATE", "state"),
 ];
 
 /// How GitHub runs a script with `shell:`: the file's extension and the
@@ -212,7 +214,7 @@ pub(super) async fn run_step(
                 status = &mut wait => break Ok(status),
                 _ = &mut sleep => break Err(Stopped::OutOfTime),
                 _ = cancel.notified() => break Err(Stopped::Cancelled),
-                Some(line) = rx.recv() => writer.line(&line),
+                Some(line) = rx.recv() => writer.output(&line),
                 _ = census.tick() => {
                     // A fork bomb: stop it at once, before it takes the machine.
                     if let Some(pgid) = pgid && members.count() > limits.processes {

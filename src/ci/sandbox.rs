@@ -205,7 +205,10 @@ impl Sandbox {
         };
         push(&[&"--bind", &work.home, &HOME, &"--bind", &work.tmp, &"/tmp"]);
         push(&[&"--bind", &work.runner, &RUNNER_DIR]);
-        for (host, inside) in &work.binds {
+        // Read-write: a deploy step's target; read-only: the action a step runs.
+        let mounts = (work.binds.iter().map(|(h, i)| (h, i, "--bind")))
+            .chain(work.shown.iter().map(|(h, i)| (h, i, "--ro-bind")));
+        for (host, inside, how) in mounts {
             // The folders on the way are made, open to pass through (bwrap
             // would make them for root only).
             let mut above: Vec<&Path> = inside.ancestors().skip(1).filter(|a| a.parent().is_some()).collect();
@@ -213,7 +216,7 @@ impl Sandbox {
             for a in above {
                 push(&[&"--perms", &"0755", &"--dir", &a]);
             }
-            push(&[&"--bind", host, inside]);
+            push(&[&how, host, inside]);
         }
         for file in ["passwd", "group"] {
             let ours = work.runner.join(file);

@@ -46,12 +46,21 @@ pub struct Ci {
     sandbox: super::sandbox::Sandbox,
     /// `--deploy-dir`: where local deploy targets are.
     deploy_dir: Option<PathBuf>,
+    /// Where actions come from.
+    actions: super::uses::Sources,
     /// Marks this server's job processes when they run without a sandbox.
     server_key: String,
     /// Running jobs, each with the signal that cancels it.
     running: Mutex<HashMap<JobId, Running>>,
     /// What running jobs tell their viewers.
     feeds: super::live::Feeds,
+}
+
+/// What jobs reach outside themselves: `--deploy-dir` (local deploy
+/// targets) and `--actions-url` (the upstream of actions).
+pub struct Outside {
+    pub deploy_dir: Option<PathBuf>,
+    pub actions_url: Option<String>,
 }
 
 impl Ci {
@@ -62,9 +71,16 @@ impl Ci {
         keys: super::secrets::Keyring,
         limits: Limits,
         sandbox: super::sandbox::Sandbox,
-        deploy_dir: Option<PathBuf>,
+        outside: Outside,
     ) -> Arc<Ci> {
+        let actions = super::uses::Sources::new(
+            Some((db.clone(), data_dir.clone())),
+            data_dir.actions(),
+            outside.actions_url,
+        );
         Arc::new(Ci {
+            actions,
+            deploy_dir: outside.deploy_dir,
             server_key: super::process::server_key(data_dir.root()),
             db,
             data_dir,
@@ -73,7 +89,6 @@ impl Ci {
             wake: Notify::new(),
             limits,
             sandbox,
-            deploy_dir,
             running: Mutex::new(HashMap::new()),
             feeds: Default::default(),
         })
@@ -532,6 +547,8 @@ impl Ci {
         contexts["vars"] = serde_json::to_value(&vars).unwrap_or_default();
         let with = RunWith {
             work: &work,
+            actions: &self.actions,
+            owner: Some(repo.owner_id),
             sandbox: &self.sandbox,
             cancel,
             record: Record::Server {

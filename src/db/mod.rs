@@ -7,6 +7,7 @@
 //! Reads use a small pool of connections, which WAL lets run beside a write.
 //! Both run on tokio's blocking pool, never on the async runtime.
 
+pub mod annotations;
 pub mod artifacts;
 pub mod collaborators;
 pub mod environments;
@@ -44,6 +45,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/011_test_reports.sql"),
     include_str!("migrations/012_deployment_targets.sql"),
     include_str!("migrations/013_releases.sql"),
+    include_str!("migrations/014_annotations.sql"),
 ];
 
 /// Readers kept open for reuse; more are opened on demand under load.

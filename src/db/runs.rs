@@ -313,6 +313,14 @@ pub fn start_job(conn: &Connection, job: JobId) -> Result<bool> {
     Ok(started > 0)
 }
 
+/// Adds step `number` (named `name`) to job `job`, queued: an action's
+/// `post` step, known only once the job has fetched its actions.
+pub fn add_step(conn: &Connection, job: JobId, number: i64, name: &str) -> Result<()> {
+    conn.prepare_cached("INSERT OR IGNORE INTO steps (job_id, number, name, status) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![job, number, name, Status::Queued])?;
+    Ok(())
+}
+
 pub fn set_step(
     conn: &Connection,
     job: JobId,

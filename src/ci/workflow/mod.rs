@@ -137,6 +137,10 @@ pub struct Step {
     /// The built-in action of a `uses:` step.
     #[serde(default)]
     pub action: Option<Action>,
+    /// Any other action of a `uses:` step: from a repository, the
+    /// workspace, or a Docker image.
+    #[serde(default)]
+    pub uses: Option<Uses>,
     /// Its `with:` inputs.
     #[serde(default)]
     pub with: BTreeMap<String, String>,
@@ -159,6 +163,99 @@ pub struct Step {
     /// Its `timeout-minutes` as an expression, evaluated before it runs.
     #[serde(default)]
     pub timeout_minutes: Option<String>,
+}
+
+/// An action that is not built in, as `uses:` names it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub enum Uses {
+    /// `owner/repo[/path]@ref`: fetched with git, pinned to the commit.
+    Repository {
+        owner: String,
+        repo: String,
+        /// The action's folder in the repository; empty for its root.
+        path: String,
+        git_ref: String,
+    },
+    /// `./path`: a folder of the workspace.
+    Local(String),
+    /// `docker://image`: this runner has no container engine.
+    Docker(String),
+}
+
+impl Uses {
+    /// Reads `uses:`; an error says what is wrong with it.
+    pub fn parse(text: &str) -> Result<Uses, String> {
+        let plain = |part: &str| {
+            !part.is_empty()
+                && !part.starts_with('.')
+                && part.len() <= 100
+                && part.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        };
+        if let Some(image) = text.strip_prefix("docker://") {
+            return Ok(Uses::Docker(image.to_string()));
+        }
+        if let Some(path) = text.strip_prefix("./") {
+            let path = path.trim_end_matches('/');
+            if path.split('/').any(|c| c == "..") || path.contains('\\') {
+                return Err(format!(
+                    "`uses: {text}`: a local action is `./path`, a folder inside the workspace"
+                ));
+            }
+            return Ok(Uses::Local(path.to_string()));
+        }
+        if text.starts_with(['.', '/']) {
+            return Err(format!(
+                "`uses: {text}`: a local action is `./path`, a folder inside the workspace"
+            ));
+        }
+        let Some((name, git_ref)) = text.split_once('@') else {
+            return Err(format!(
+                "`uses: {text}` needs a version: `{text}@v1`, a branch, or a commit id"
+            ));
+        };
+        let mut parts = name.split('/');
+        let (owner, repo) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        let path: Vec<&str> = parts.collect();
+        if !plain(owner) || !plain(repo) || !path.iter().all(|p| plain(p)) {
+            return Err(format!(
+                "`uses: {text}` is not an action: `owner/repo@ref`, `owner/repo/path@ref`, `./path` or `docker://image`"
+            ));
+        }
+        if git_ref.is_empty()
+            || git_ref.starts_with('-')
+            || git_ref.contains("..")
+            || git_ref.contains(char::is_whitespace)
+        {
+            return Err(format!("`uses: {text}`: {git_ref:?} is not a branch, tag or commit id"));
+        }
+        Ok(Uses::Repository {
+            owner: owner.to_string(),
+            repo: repo.to_string(),
+            path: path.join("/"),
+            git_ref: git_ref.to_string(),
+        })
+    }
+}
+
+impl std::fmt::Display for Uses {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Uses::Repository {
+                owner,
+                repo,
+                path,
+                git_ref,
+            } if path.is_empty() => write!(f, "{owner}/{repo}@{git_ref}"),
+            Uses::Repository {
+                owner,
+                repo,
+                path,
+                git_ref,
+            } => write!(f, "{owner}/{repo}/{path}@{git_ref}"),
+            Uses::Local(path) => write!(f, "./{path}"),
+            Uses::Docker(image) => write!(f, "docker://{image}"),
+        }
+    }
 }
 
 /// The built-in actions (`uses:`).
@@ -358,6 +455,26 @@ fn read(file: &str, text: &str) -> Result<RawWorkflow, Error> {
     })
 }
 
+/// A YAML reader's error in plain words, with its line when known.
+pub fn plain_yaml_error(e: &serde_yaml_ng::Error) -> String {
+    let at = e.location().map(|l| format!("line {}: ", l.line())).unwrap_or_default();
+    format!("{at}{}", check::strip_location(&e.to_string()))
+}
+
+/// The steps of a composite action (`runs.steps` of its `action.yml`),
+/// read and checked as a workflow's steps are.
+pub fn composite_steps(v: &serde_yaml_ng::Value) -> Result<Vec<Step>, String> {
+    let raw: Vec<RawStep> =
+        serde_yaml_ng::from_value(v.clone()).map_err(|e| format!("runs.steps: {}", plain_yaml_error(&e)))?;
+    if raw.len() > MAX_STEPS {
+        return Err(format!("runs.steps: at most {MAX_STEPS} steps are allowed"));
+    }
+    raw.into_iter()
+        .enumerate()
+        .map(|(i, s)| step_of(s, &RawRunDefaults::default()).map_err(|what| format!("runs.steps[{i}]: {what}")))
+        .collect()
+}
+
 /// Job `key` as written into the model, with its strategy left to expand;
 /// an error says what is wrong in it.
 fn job_of(key: &str, j: RawJob, defaults: &RawRunDefaults) -> Result<(Job, Option<RawStrategy>), String> {
@@ -462,17 +579,11 @@ fn job_of(key: &str, j: RawJob, defaults: &RawRunDefaults) -> Result<(Job, Optio
 /// A step as written into the model; `defaults` (`defaults.run`) apply
 /// to `run` steps that set neither shell nor working directory.
 fn step_of(s: RawStep, defaults: &RawRunDefaults) -> Result<Step, String> {
-    let (run, action) = match (s.run, s.uses) {
-        (Some(run), None) => (Some(run), None),
-        (None, Some(uses)) => match Action::named(uses.split('@').next().unwrap_or("")) {
-            Some(action) => (None, Some(action)),
-            None => {
-                return Err(format!(
-                    "`uses: {uses}` is not a built-in action (actions/checkout, actions/upload-artifact, \
-                     actions/download-artifact, actions/cache, hearth/test-report, hearth/deploy, \
-                     hearth/release, hearth/publish-docs)"
-                ));
-            }
+    let (run, action, uses) = match (s.run, s.uses) {
+        (Some(run), None) => (Some(run), None, None),
+        (None, Some(written)) => match Action::named(written.split('@').next().unwrap_or("")) {
+            Some(action) => (None, Some(action), None),
+            None => (None, None, Some(Uses::parse(written.trim())?)),
         },
         (Some(_), Some(_)) => return Err("a step has either `run` or `uses`, not both".into()),
         (None, None) => return Err("a step needs `run` or `uses`".into()),
@@ -509,10 +620,11 @@ fn step_of(s: RawStep, defaults: &RawRunDefaults) -> Result<Step, String> {
             "shell {shell:?}: bash, sh, python, pwsh, or a command with {{0}} where the script goes (`perl {{0}}`)"
         ));
     }
-    let name = s.name.unwrap_or_else(|| match (&run, action) {
-        (Some(r), _) => format!("Run {}", r.lines().next().unwrap_or("").trim()),
-        (None, Some(a)) => a.title().to_string(),
-        (None, None) => String::new(),
+    let name = s.name.unwrap_or_else(|| match (&run, action, &uses) {
+        (Some(r), _, _) => format!("Run {}", r.lines().next().unwrap_or("").trim()),
+        (None, Some(a), _) => a.title().to_string(),
+        (None, None, Some(u)) => format!("Run {u}"),
+        (None, None, None) => String::new(),
     });
     let condition = s.if_.map(Scalar::into_string);
     if let Some(c) = &condition {
@@ -539,6 +651,7 @@ fn step_of(s: RawStep, defaults: &RawRunDefaults) -> Result<Step, String> {
         name,
         run,
         action,
+        uses,
         with,
         shell,
         env: env_map(s.env),

@@ -38,49 +38,95 @@ pub struct JobView {
 /// step (a `::group::`), and what came after.
 pub struct LogSection {
     title: String,
-    text: String,
+    /// Its text, and within it the sections a step opened (`::group::`
+    /// in its output, kept as `##[group]`).
+    parts: Vec<LogPart>,
     open: bool,
 }
 
-/// The log cut into sections at `::group::` lines. A section is open when
-/// it is the last or something in it went wrong.
+/// Text of a section, or (with a title) a group a step opened in it.
+pub struct LogPart {
+    title: Option<String>,
+    text: String,
+}
+
+impl LogSection {
+    fn new(title: &str) -> LogSection {
+        LogSection {
+            title: title.to_string(),
+            parts: Vec::new(),
+            open: false,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.parts.iter().all(|p| p.text.is_empty() && p.title.is_none())
+    }
+
+    fn contains(&self, word: &str) -> bool {
+        self.parts.iter().any(|p| p.text.contains(word))
+    }
+
+    /// Adds `line` to the group open now, or to the section's own text.
+    fn push(&mut self, line: &str) {
+        if self.parts.is_empty() {
+            self.parts.push(LogPart {
+                title: None,
+                text: String::new(),
+            });
+        }
+        let last = self.parts.last_mut().expect("a part at least");
+        last.text.push_str(line);
+        last.text.push('\n');
+    }
+}
+
+/// The log cut into sections at `::group::` lines, and those into a
+/// step's own groups at `##[group]` and `##[endgroup]`. A section is open
+/// when it is the last or something in it went wrong.
 fn sections(log: &str) -> Vec<LogSection> {
-    let mut out = vec![LogSection {
-        title: "Set up job".into(),
-        text: String::new(),
-        open: false,
-    }];
+    use crate::ci::executor::{END_GROUP, GROUP};
+    let mut out = vec![LogSection::new("Set up job")];
     for line in log.lines() {
         // Lines start with their time: `2026-11-26T07:50:17.123Z text`.
         let text = line.split_once(' ').map_or(line, |(_, t)| t);
+        let last = out.last_mut().expect("one section at least");
         if let Some(name) = text.strip_prefix("::group::") {
-            out.push(LogSection {
-                title: name.to_string(),
-                text: String::new(),
-                open: false,
-            });
+            out.push(LogSection::new(name));
         } else if text == "::endgroup::" {
-            out.push(LogSection {
-                title: "Complete job".into(),
+            out.push(LogSection::new("Complete job"));
+        } else if let Some(name) = text.strip_prefix(GROUP) {
+            last.parts.push(LogPart {
+                title: Some(name.to_string()),
                 text: String::new(),
-                open: false,
+            });
+        } else if text == END_GROUP {
+            last.parts.push(LogPart {
+                title: None,
+                text: String::new(),
             });
         } else {
-            let last = out.last_mut().expect("one section at least");
-            last.text.push_str(line);
-            last.text.push('\n');
+            last.push(line);
         }
     }
     // Between one step's end and the next one's start is an empty "Complete
     // job"; a step that printed nothing yet keeps its (empty) section.
     let mut kept: Vec<LogSection> = out
         .into_iter()
-        .filter(|s| !s.text.is_empty() || (s.title != "Complete job" && s.title != "Set up job"))
+        .filter(|s| !s.is_empty() || (s.title != "Complete job" && s.title != "Set up job"))
         .collect();
     for s in &mut kept {
-        s.open = ["exited with code", "was stopped", "could not", "Warning:", "failed"]
-            .iter()
-            .any(|w| s.text.contains(w));
+        s.parts.retain(|p| p.title.is_some() || !p.text.is_empty());
+        s.open = [
+            "exited with code",
+            "was stopped",
+            "could not",
+            "Warning:",
+            "Error:",
+            "failed",
+        ]
+        .iter()
+        .any(|w| s.contains(w));
     }
     if let Some(last) = kept.last_mut() {
         last.open = true;

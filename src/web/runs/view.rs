@@ -39,6 +39,17 @@ pub struct ArtifactRow {
     pub files: i64,
 }
 
+/// An annotation a step made (`::error::`…), with the job it came from
+/// and, when it names a file of the commit, a link to the line.
+pub struct AnnotationRow {
+    level: String,
+    message: String,
+    title: Option<String>,
+    job: String,
+    /// `src/lib.rs:2`, and the link to it.
+    at: Option<(String, String)>,
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "runs/view.html")]
 pub struct RunView {
@@ -59,6 +70,7 @@ pub struct RunView {
     decisions: Vec<DecisionRow>,
     /// Test reports, those with failures first.
     tests: Vec<crate::db::test_reports::Report>,
+    annotations: Vec<AnnotationRow>,
     /// Why a review just sent was refused.
     review_error: Option<String>,
 }
@@ -87,7 +99,7 @@ async fn render(
     use crate::db::environments;
     let id = access.repo.id;
     let viewer = access.viewer.as_ref().map(|u| u.id);
-    let (run, jobs, artifacts, gates, decisions, tests) = state
+    let (run, jobs, artifacts, gates, decisions, (tests, annotations)) = state
         .db
         .read(move |c| {
             let run = runs::by_number(c, id, number)?.ok_or(Error::NotFound)?;
@@ -123,10 +135,33 @@ async fn render(
             }
             let mut tests = crate::db::test_reports::for_run(c, run.id)?;
             tests.sort_by_key(|t| std::cmp::Reverse(t.summary.failures + t.summary.errors));
-            Ok((run, jobs, artifacts, (gates, held), decisions, tests))
+            let annotations = crate::db::annotations::for_run(c, run.id)?;
+            Ok((run, jobs, artifacts, (gates, held), decisions, (tests, annotations)))
         })
         .await?;
     let (gates, held) = gates;
+    let job_names: std::collections::HashMap<JobId, String> = jobs.iter().map(|j| (j.id, j.name.clone())).collect();
+    let annotations = annotations
+        .into_iter()
+        .map(|a| {
+            let at = a
+                .file
+                .filter(|f| !f.is_empty() && !f.starts_with('/') && !f.split('/').any(|c| c == ".."))
+                .map(|file| {
+                    let line = a.line.map(|l| format!(":{l}")).unwrap_or_default();
+                    let anchor = a.line.map(|l| format!("#L{l}")).unwrap_or_default();
+                    let link = format!("{}/blob/{}/{}{anchor}", access.repo.url(), run.head_sha, file);
+                    (format!("{file}{line}"), link)
+                });
+            AnnotationRow {
+                job: job_names.get(&a.job_id).cloned().unwrap_or_default(),
+                level: a.level,
+                message: a.message,
+                title: a.title,
+                at,
+            }
+        })
+        .collect();
     let openable: std::collections::HashSet<i64> = gates
         .iter()
         .filter(|g| g.can_review)
@@ -155,6 +190,7 @@ async fn render(
         gates,
         decisions,
         tests,
+        annotations,
         review_error,
         rerun: (
             state::may_rerun(run.status, run.conclusion, run.error.is_some(), false).is_ok(),
