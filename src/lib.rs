@@ -97,6 +97,7 @@ pub async fn serve(config: Config, listener: TcpListener) -> Result<()> {
         ci::scheduler::Outside {
             deploy_dir: config.sandbox.deploy_dir.clone(),
             actions_url: config.actions_url.clone(),
+            server_url: server_url(&config, listener.local_addr()?),
         },
     );
     ci.start().await?;
@@ -107,6 +108,20 @@ pub async fn serve(config: Config, listener: TcpListener) -> Result<()> {
     serve_connections(listener, app, shutdown_signal()).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Where jobs on this machine reach the server: `--base-url`, else the
+/// address it listens on (loopback for an unspecified one).
+fn server_url(config: &Config, addr: std::net::SocketAddr) -> String {
+    if let Some(base) = &config.base_url {
+        return base.clone();
+    }
+    let ip = match addr.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv4() => std::net::Ipv4Addr::LOCALHOST.into(),
+        ip if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    format!("http://{}", std::net::SocketAddr::new(ip, addr.port()))
 }
 
 /// Connections served at once; the next waits in the listen queue.

@@ -1815,3 +1815,101 @@ fn paths_filters_skip_a_push_that_changes_only_other_files() {
     assert_eq!(third["head_sha"], topic.as_str());
     assert_eq!(r.runs().len(), 3, "{:?}", r.runs());
 }
+
+/// The job token: good for the job's own repository while the job runs,
+/// with the scopes `permissions:` asked for. With `contents: write` a job
+/// pushes a tag (which starts no run of its own); without, the push is
+/// refused; the API takes it too; elsewhere and afterwards it is nothing.
+#[test]
+fn the_job_token_pushes_a_tag_only_with_contents_write() {
+    let r = repo();
+    r.server.create_repo(&r.token, "private-other", true);
+    let (status, _) = r.server.api(
+        "POST",
+        "/api/v1/repos/alice/demo/issues",
+        Some(&r.token),
+        Some(serde_json::json!({"title": "Ship it"})),
+    );
+    assert_eq!(status, 201);
+    r.push_workflow(
+        "ci.yml",
+        r#"on:
+  push:
+    branches: [main]
+jobs:
+  release:
+    permissions:
+      contents: write
+      issues: write
+    steps:
+      - run: |
+          host="${GITHUB_SERVER_URL#http://}"
+          url="http://x-access-token:${{ github.token }}@$host/$GITHUB_REPOSITORY.git"
+          git init -q /tmp/r && cd /tmp/r
+          git fetch -q "$url" "$GITHUB_SHA"
+          git tag v9 FETCH_HEAD
+          git push -q "$url" v9 && echo "pushed the tag"
+          test "${{ secrets.GITHUB_TOKEN }}" = "${{ github.token }}"
+          echo "the token is ${{ github.token }}"
+          code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer ${{ github.token }}" "$GITHUB_API_URL/repos/$GITHUB_REPOSITORY")
+          echo "api says $code"
+          other=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer ${{ github.token }}" "$GITHUB_API_URL/repos/alice/private-other")
+          echo "another repository says $other"
+          secrets=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer ${{ github.token }}" "$GITHUB_API_URL/repos/$GITHUB_REPOSITORY/actions/secrets")
+          echo "secrets say $secrets"
+          curl -sf -X POST -H "Authorization: Bearer ${{ github.token }}" -H 'Content-Type: application/json' \
+            -d '{"body": "released as v9"}' "$GITHUB_API_URL/repos/$GITHUB_REPOSITORY/issues/1/comments" >/dev/null && echo commented
+          printf '%s' "${{ github.token }}" | base64 -w0; echo " is the token in base64"
+  read-only:
+    steps:
+      - run: |
+          host="${GITHUB_SERVER_URL#http://}"
+          url="http://x-access-token:${{ github.token }}@$host/$GITHUB_REPOSITORY.git"
+          git init -q /tmp/r && cd /tmp/r
+          git fetch -q "$url" "$GITHUB_SHA" && echo "fetched with read"
+          git tag v8 FETCH_HEAD
+          if git push -q "$url" v8 2>/tmp/err; then echo "pushed v8"; else echo "push refused"; fi
+"#,
+        "main",
+    );
+    let run = r.wait_run(1);
+    let jobs = r.jobs(&run);
+    let release = r.log(r.job(&jobs, "release"));
+    assert_eq!(run["conclusion"], "success", "{release}");
+    assert!(
+        release.contains("the job token has contents: write, issues: write"),
+        "{release}"
+    );
+    assert!(release.contains("commented"), "{release}");
+    let comments = r.api("/issues/1/comments");
+    assert_eq!(comments[0]["body"], "released as v9", "{comments}");
+    assert_eq!(comments[0]["user"]["login"], "alice", "the token acts for who pushed");
+    assert!(release.contains("pushed the tag"), "{release}");
+    assert!(release.contains("the token is ***"), "masked: {release}");
+    assert!(release.contains("api says 200"), "{release}");
+    assert!(release.contains("another repository says 404"), "{release}");
+    assert!(release.contains("secrets say 403"), "{release}");
+    let read_only = r.log(r.job(&jobs, "read-only"));
+    assert!(
+        read_only.contains("fetched with read") && read_only.contains("push refused"),
+        "{read_only}"
+    );
+    let refs = r.git.refs(&r.server.repo_dir("alice", "demo"));
+    assert!(refs.iter().any(|l| l.starts_with("refs/tags/v9 ")), "{refs:?}");
+    assert!(!refs.iter().any(|l| l.starts_with("refs/tags/v8 ")), "{refs:?}");
+    // The job's push started no run.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(r.runs().len(), 1, "{:?}", r.runs());
+    // After the job, the token is nothing.
+    let encoded = release
+        .lines()
+        .find_map(|l| l.strip_suffix(" is the token in base64"))
+        .and_then(|l| l.split_whitespace().last())
+        .unwrap();
+    use base64::Engine;
+    let token = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(encoded).unwrap()).unwrap();
+    assert!(token.starts_with("ghs_"));
+    let (status, body) = r.server.api("GET", "/api/v1/repos/alice/demo", Some(&token), None);
+    assert_eq!(status, 401, "{body}");
+    assert!(body.to_string().contains("only while its job runs"), "{body}");
+}

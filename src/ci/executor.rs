@@ -44,6 +44,8 @@ pub struct RunInfo {
     pub workflow: String,
     /// workflow_dispatch inputs, a JSON object.
     pub inputs: serde_json::Value,
+    /// Where jobs reach this server (`GITHUB_SERVER_URL`); empty for `hearth ci run`.
+    pub server_url: String,
 }
 
 impl RunInfo {
@@ -60,6 +62,7 @@ impl RunInfo {
             event: run.event.clone(),
             workflow: run.name.clone(),
             inputs: serde_json::from_str(&run.inputs).unwrap_or_else(|_| serde_json::json!({})),
+            server_url: String::new(),
         }
     }
 }
@@ -318,6 +321,10 @@ pub fn job_env(info: &RunInfo, spec: &workflow::Job, work: &Work) -> BTreeMap<St
     env.insert("GITHUB_EVENT_NAME".into(), info.event.clone());
     env.insert("GITHUB_WORKSPACE".into(), seen(&work.workspace));
     env.insert("GITHUB_WORKFLOW".into(), info.workflow.clone());
+    if !info.server_url.is_empty() {
+        env.insert("GITHUB_SERVER_URL".into(), info.server_url.clone());
+        env.insert("GITHUB_API_URL".into(), format!("{}/api/v1", info.server_url));
+    }
     env.insert("RUNNER_OS".into(), "Linux".into());
     env.insert("RUNNER_ARCH".into(), runner_arch().into());
     env.insert("RUNNER_NAME".into(), "hearth".into());
@@ -995,6 +1002,8 @@ pub fn contexts(
             "event_name": run.event,
             "workflow": run.workflow,
             "job": spec.key,
+            "server_url": run.server_url,
+            "api_url": if run.server_url.is_empty() { String::new() } else { format!("{}/api/v1", run.server_url) },
             "event": { "inputs": inputs },
         },
         "env": env,

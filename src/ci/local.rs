@@ -100,6 +100,7 @@ pub async fn run(dir: &Path, only: Option<&str>, sandbox: &Sandbox) -> Result<us
             run_id: RunId(0),
             run_number: RunNumber(0),
             event: "push".into(),
+            server_url: String::new(),
             workflow: w.name.clone().unwrap_or_else(|| name.clone()),
             inputs: serde_json::json!({}),
         };

@@ -13,6 +13,7 @@ pub mod cron;
 pub mod deploy;
 pub mod executor;
 pub mod expr;
+pub mod job_token;
 pub mod live;
 pub mod local;
 pub mod process;

@@ -48,6 +48,8 @@ pub struct Ci {
     deploy_dir: Option<PathBuf>,
     /// Where actions come from.
     actions: super::uses::Sources,
+    /// `GITHUB_SERVER_URL`.
+    server_url: String,
     /// Marks this server's job processes when they run without a sandbox.
     server_key: String,
     /// Running jobs, each with the signal that cancels it.
@@ -61,6 +63,8 @@ pub struct Ci {
 pub struct Outside {
     pub deploy_dir: Option<PathBuf>,
     pub actions_url: Option<String>,
+    /// Where jobs reach this server: `--base-url`, else the address it listens on.
+    pub server_url: String,
 }
 
 impl Ci {
@@ -80,6 +84,7 @@ impl Ci {
         );
         Arc::new(Ci {
             actions,
+            server_url: outside.server_url,
             deploy_dir: outside.deploy_dir,
             server_key: super::process::server_key(data_dir.root()),
             db,
@@ -180,7 +185,14 @@ impl Ci {
     /// Fails the jobs a previous run of the server left running, then keeps
     /// turning pushes into runs and running their jobs.
     pub async fn start(self: &Arc<Self>) -> Result<()> {
-        let failed = self.db.write(|tx| runs::fail_interrupted(tx)).await?;
+        let failed = self
+            .db
+            .write(|tx| {
+                // No job runs yet: no job token is good.
+                db::job_tokens::revoke_all(tx)?;
+                runs::fail_interrupted(tx)
+            })
+            .await?;
         for &id in &failed {
             // Steps die with the server (PR_SET_PDEATHSIG), and in a sandbox
             // all they started with them; without one, what they started
@@ -479,7 +491,10 @@ impl Ci {
     /// allows it to fail.
     async fn run_job(&self, job: &Job, spec: &workflow::Job, cancel: &Notify) -> Result<(Conclusion, bool)> {
         let (run, repo, full_ref) = self.run_and_repo(job).await?;
-        let info = RunInfo::of(&run, &repo, full_ref);
+        let info = RunInfo {
+            server_url: self.server_url.clone(),
+            ..RunInfo::of(&run, &repo, full_ref)
+        };
         let log = self.data_dir.job_log(run.id, job.id);
         std::fs::create_dir_all(log.parent().expect("log has a folder"))?;
         let feed = self.feeds.of(job.id);
@@ -545,6 +560,17 @@ impl Ci {
         }
         contexts["secrets"] = serde_json::to_value(&secrets).unwrap_or_default();
         contexts["vars"] = serde_json::to_value(&vars).unwrap_or_default();
+        // The job token, good while the job runs, for this repository only.
+        let permissions = spec
+            .permissions
+            .clone()
+            .unwrap_or_else(workflow::permissions::Permissions::default_token);
+        let timeout = self.limits.max_timeout_seconds;
+        let token = super::job_token::mint(&self.db, job.id, &repo, &permissions, timeout).await?;
+        writer.mask(&token);
+        writer.line(&format!("Hearth: the job token has {}", permissions.granted()));
+        contexts["github"]["token"] = serde_json::Value::String(token.clone());
+        contexts["secrets"]["GITHUB_TOKEN"] = serde_json::Value::String(token);
         let with = RunWith {
             work: &work,
             actions: &self.actions,
@@ -562,7 +588,11 @@ impl Ci {
             },
             limits: &self.limits,
         };
-        let done = run_steps(spec, &mut env, &mut contexts, &mut writer, with).await?;
+        let done = run_steps(spec, &mut env, &mut contexts, &mut writer, with).await;
+        if let Err(e) = super::job_token::revoke(&self.db, job.id).await {
+            tracing::error!("revoking the token of job {}: {e}", job.id);
+        }
+        let done = done?;
         if !spec.outputs.is_empty() {
             let json = serde_json::Value::Object(done.outputs).to_string();
             let job_id = job.id;

@@ -12,6 +12,7 @@ pub mod artifacts;
 pub mod collaborators;
 pub mod environments;
 pub mod issues;
+pub mod job_tokens;
 pub mod ref_updates;
 pub mod releases;
 pub mod repos;
@@ -46,6 +47,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/012_deployment_targets.sql"),
     include_str!("migrations/013_releases.sql"),
     include_str!("migrations/014_annotations.sql"),
+    include_str!("migrations/015_job_tokens.sql"),
 ];
 
 /// Readers kept open for reuse; more are opened on demand under load.

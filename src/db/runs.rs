@@ -164,6 +164,16 @@ pub fn full_ref(conn: &Connection, run: &Run) -> Result<String> {
     Ok(pushed.unwrap_or_else(|| format!("refs/heads/{}", run.head_branch)))
 }
 
+/// Marks ref updates as handled without making runs: what a job token
+/// pushed starts none (as on GitHub, a job cannot set off itself).
+pub fn skip_ci(conn: &Connection, updates: &[i64]) -> Result<()> {
+    let mut stmt = conn.prepare_cached("UPDATE ref_updates SET ci_handled = 1 WHERE id = ?1")?;
+    for id in updates {
+        stmt.execute([id])?;
+    }
+    Ok(())
+}
+
 /// Ref updates not yet turned into runs, oldest first, with their repository.
 pub fn unhandled(conn: &Connection) -> Result<Vec<(RepoId, RefUpdate)>> {
     let mut stmt = conn.prepare_cached(

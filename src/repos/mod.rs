@@ -137,11 +137,23 @@ pub async fn create(
 }
 
 /// Records the difference between the refs on disk and the refs last
-/// recorded for a repository, exactly once.
-pub async fn record_ref_updates(db: &Db, repo: RepoId, path: PathBuf, source: Source) -> Result<Vec<RefUpdate>> {
+/// recorded for a repository, exactly once; `starts_ci: false` (a job
+/// token's push) marks them as starting no runs, in the same transaction.
+pub async fn record_ref_updates(
+    db: &Db,
+    repo: RepoId,
+    path: PathBuf,
+    source: Source,
+    starts_ci: bool,
+) -> Result<Vec<RefUpdate>> {
     db.write(move |tx| {
         let on_disk = git::list_refs(&path)?;
-        ref_updates::record(tx, repo, &on_disk, source)
+        let rows = ref_updates::record(tx, repo, &on_disk, source)?;
+        if !starts_ci {
+            let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+            db::runs::skip_ci(tx, &ids)?;
+        }
+        Ok(rows)
     })
     .await
 }
@@ -162,7 +174,7 @@ pub async fn reconcile(db: &Db, data: &DataDir) -> Result<usize> {
             );
             continue;
         }
-        let rows = record_ref_updates(db, repo.id, path.clone(), Source::Reconcile).await?;
+        let rows = record_ref_updates(db, repo.id, path.clone(), Source::Reconcile, true).await?;
         for row in &rows {
             tracing::info!(
                 "recorded {} {}..{} in {}/{} found at start-up",

@@ -40,6 +40,8 @@ pub struct RepoAccess<L: Level> {
     pub path: PathBuf,
     pub access: Access,
     pub viewer: Option<User>,
+    /// For a job token: the scope this request needs, and the token's level of it.
+    pub token_scope: Option<(&'static str, String)>,
     _level: PhantomData<L>,
 }
 
@@ -77,15 +79,38 @@ impl<L: Level> FromRequestParts<AppState> for RepoAccess<L> {
                 Ok(Some((repo, access)))
             })
             .await?;
-        let Some((repo, access)) = found.filter(|(_, access)| *access >= Access::Read) else {
+        let Some((repo, mut access)) = found.filter(|(_, access)| *access >= Access::Read) else {
             return Err(hidden);
         };
+        // A job token: no more than its person may, and than its scopes allow.
+        let mut token_scope = None;
+        if let Some(grant) = parts.extensions.get::<crate::ci::job_token::JobGrant>()
+            && viewer.is_some()
+        {
+            if grant.repo.id != repo.id {
+                return Err(hidden);
+            }
+            let (scope, most) = grant.scope(parts.uri.path());
+            access = access.min(most).min(Access::Write);
+            let level = match most {
+                Access::None => "none",
+                Access::Read => "read",
+                _ => "write",
+            };
+            if access == Access::None {
+                return Err(Error::Forbidden(format!(
+                    "the job token may not do this: it has {scope}: {level} (ask for more with `permissions:` in the workflow)"
+                )));
+            }
+            token_scope = Some((scope, level.to_string()));
+        }
         let path = state.config.data_dir.repo(&repo.owner, &repo.name);
         let found = RepoAccess {
             repo,
             path,
             access,
             viewer,
+            token_scope,
             _level: PhantomData,
         };
         found.require(L::NEEDS)?;
@@ -112,6 +137,7 @@ impl<L: Level> RepoAccess<L> {
             path: self.path,
             access: self.access,
             viewer: self.viewer,
+            token_scope: self.token_scope,
             _level: PhantomData,
         }
     }
@@ -123,6 +149,14 @@ impl<L: Level> RepoAccess<L> {
             return Ok(());
         }
         let repo = &self.repo;
+        if let Some((scope, level)) = &self.token_scope
+            && !(level == "write" || (level == "read" && needs <= Access::Read))
+        {
+            let wants = if needs >= Access::Write { "write" } else { "read" };
+            return Err(Error::Forbidden(format!(
+                "the job token has {scope}: {level}; this needs {scope}: {wants} (ask for it with `permissions:` in the workflow)"
+            )));
+        }
         Err(match (&self.viewer, needs) {
             (None, _) => Error::Unauthenticated("sign in to continue".into()),
             (Some(_), Access::Write) => {

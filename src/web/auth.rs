@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 
 use super::AppState;
 use crate::accounts;
+use crate::ci::job_token::{self, JobGrant};
 use crate::db::users::User;
 use crate::error::{Error, Result};
 
@@ -35,17 +36,50 @@ impl FromRequestParts<AppState> for Viewer {
             .extensions
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
             .map(|c| c.0.ip());
-        let viewer = Viewer(resolve(&parts.headers, state, client).await?);
+        let (user, grant) = resolve(&parts.headers, state, client).await?;
+        // A job token is its job's person only on the job's own
+        // repository; anywhere else it is nobody.
+        let user = match &grant {
+            Some(g) if g.rest_of(parts.uri.path()).is_none() => None,
+            _ => user,
+        };
+        if let Some(g) = grant {
+            parts.extensions.insert(g);
+        }
+        let viewer = Viewer(user);
         parts.extensions.insert(viewer.clone());
         Ok(viewer)
     }
 }
 
-async fn resolve(headers: &HeaderMap, state: &AppState, client: Option<std::net::IpAddr>) -> Result<Option<User>> {
+/// The person of a request, and the grant of the job token it came with.
+async fn resolve(
+    headers: &HeaderMap,
+    state: &AppState,
+    client: Option<std::net::IpAddr>,
+) -> Result<(Option<User>, Option<JobGrant>)> {
     if let Some(value) = headers.get(header::AUTHORIZATION) {
         let bad = || Error::Unauthenticated("wrong user name, password or token".into());
         let value = value.to_str().map_err(|_| bad())?;
         let (scheme, rest) = value.split_once(' ').ok_or_else(bad)?;
+        let job_token = match scheme.to_ascii_lowercase().as_str() {
+            "basic" => base64::engine::general_purpose::STANDARD
+                .decode(rest.trim())
+                .ok()
+                .and_then(|d| String::from_utf8(d).ok())
+                .and_then(|d| d.split_once(':').map(|(_, secret)| secret.to_string())),
+            "token" | "bearer" => Some(rest.trim().to_string()),
+            _ => None,
+        }
+        .filter(|t| t.starts_with(job_token::PREFIX));
+        if let Some(token) = job_token {
+            let (user, grant) = job_token::lookup(&state.db, &token).await?.ok_or_else(|| {
+                Error::Unauthenticated(
+                    "this job token is not valid (any more): it works only while its job runs".into(),
+                )
+            })?;
+            return Ok((Some(user), Some(grant)));
+        }
         let user = match scheme.to_ascii_lowercase().as_str() {
             "basic" => {
                 let decoded = base64::engine::general_purpose::STANDARD
@@ -58,11 +92,11 @@ async fn resolve(headers: &HeaderMap, state: &AppState, client: Option<std::net:
             "token" | "bearer" => accounts::token_user(&state.db, rest.trim()).await?,
             _ => return Err(bad()),
         };
-        return user.map(Some).ok_or_else(bad);
+        return user.map(|u| (Some(u), None)).ok_or_else(bad);
     }
     match cookie(headers, SESSION_COOKIE) {
-        Some(secret) => accounts::session_user(&state.db, secret).await,
-        None => Ok(None),
+        Some(secret) => Ok((accounts::session_user(&state.db, secret).await?, None)),
+        None => Ok((None, None)),
     }
 }
 

@@ -97,6 +97,8 @@ async fn receive_pack(
     }
     let input = request_body(&headers, body, Service::ReceivePack)?;
     let pusher = repo.viewer.clone().expect("write access needs a signed-in user");
+    // A job token's push starts no runs.
+    let by_job = repo.token_scope.is_some();
     let repo_id = repo.repo.id;
     let repo_row = repo.repo.clone();
 
@@ -128,7 +130,7 @@ async fn receive_pack(
         }
         code.invalidate(&path);
         let mut messages = Vec::new();
-        match repos::record_ref_updates(&db, repo_id, path.clone(), Source::Push).await {
+        match repos::record_ref_updates(&db, repo_id, path.clone(), Source::Push, !by_job).await {
             Ok(rows) if !rows.is_empty() => {
                 if let Err(e) = issues::refs::link_pushed_commits(&db, &repo_row, &path, rows, Some(pusher_id)).await {
                     tracing::error!("linking pushed commits to issues in {}: {e}", path.display());

@@ -1,8 +1,7 @@
 //! `permissions:` at workflow and job level, as GitHub writes them:
 //! `read-all`, `write-all`, `{}`, or scopes each `read`, `write` or
 //! `none` (a scope not named is `none`). A job has its own, else the
-//! workflow's. Hearth has no job token yet: they are checked and kept with
-//! the job, and apply to the token when it comes.
+//! workflow's; they are what its token may do (see `ci::job_token`).
 
 use std::collections::BTreeMap;
 
@@ -49,6 +48,16 @@ impl Permissions {
                 })
                 .collect(),
         }
+    }
+
+    /// What a job token gets when the workflow says nothing: GitHub's
+    /// restricted default.
+    pub fn default_token() -> Permissions {
+        let mut p = Permissions::all("none");
+        for scope in ["contents", "packages"] {
+            p.scopes.insert(scope.to_string(), "read".to_string());
+        }
+        p
     }
 
     /// The scopes that are not `none`, as `contents: read, issues: write`.
