@@ -173,7 +173,11 @@ fn lint(files: Vec<std::path::PathBuf>) -> Result<(), Failure> {
         let name = name.strip_prefix("./").unwrap_or(&name);
         let parsed = std::fs::read_to_string(path)
             .map_err(|e| format!("{name}: {e}"))
-            .and_then(|text| hearth::ci::workflow::parse(name, &text).map_err(|e| e.to_string()));
+            .and_then(|text| hearth::ci::workflow::parse(name, &text).map_err(|e| e.to_string()))
+            .and_then(|mut w| {
+                hearth::ci::inline_local(path, &mut w).map_err(|e| e.to_string())?;
+                Ok(w)
+            });
         match parsed {
             Ok(w) => print!("{}", hearth::ci::describe(name, &w)),
             Err(e) => {

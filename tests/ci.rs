@@ -1913,3 +1913,136 @@ jobs:
     assert_eq!(status, 401, "{body}");
     assert!(body.to_string().contains("only while its job runs"), "{body}");
 }
+
+/// A local reusable workflow (`uses: ./.github/workflows/build.yml`) runs
+/// as jobs of its caller: inputs (from a need's output, typed), a secret
+/// passed by name, its own env and not the caller's, its jobs' needs among
+/// themselves, and its outputs for the jobs that need the caller.
+#[test]
+fn a_local_reusable_workflow_runs_as_jobs_of_its_caller() {
+    let r = repo();
+    let (status, _) = r.server.api(
+        "PUT",
+        "/api/v1/repos/alice/demo/actions/secrets/DEPLOY_TOKEN",
+        Some(&r.token),
+        Some(serde_json::json!({ "value": "tok-123456" })),
+    );
+    assert_eq!(status, 201);
+    let dir = r.work.join(".github/workflows");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("build.yml"),
+        r#"on:
+  workflow_call:
+    inputs:
+      target: {type: string, required: true}
+      release: {type: boolean, default: false}
+    secrets:
+      TOKEN: {required: true}
+    outputs:
+      artifact:
+        value: ${{ jobs.compile.outputs.file }}
+env:
+  CALLED: "yes"
+jobs:
+  compile:
+    outputs:
+      file: ${{ steps.c.outputs.file }}
+    steps:
+      - id: c
+        run: |
+          echo "compiling ${{ inputs.target }} release=${{ inputs.release }} typed=${{ inputs.release == true }} called=$CALLED top=[$TOP] token=${{ secrets.TOKEN }}"
+          echo "file=${{ inputs.target }}.bin" >> "$GITHUB_OUTPUT"
+  check:
+    needs: compile
+    steps:
+      - run: echo "checking ${{ needs.compile.outputs.file }}"
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("ci.yml"),
+        r#"on: push
+env:
+  TOP: top
+jobs:
+  prepare:
+    outputs:
+      t: ${{ steps.p.outputs.t }}
+    steps:
+      - id: p
+        run: echo "t=linux" >> "$GITHUB_OUTPUT"
+  build:
+    needs: prepare
+    uses: ./.github/workflows/build.yml
+    with:
+      target: ${{ needs.prepare.outputs.t }}
+      release: true
+    secrets:
+      TOKEN: ${{ secrets.DEPLOY_TOKEN }}
+  ship:
+    needs: build
+    steps:
+      - run: echo "shipping ${{ needs.build.outputs.artifact }} (${{ needs.build.result }})"
+"#,
+    )
+    .unwrap();
+    r.commit_and_push("a reusable workflow", "main");
+    let run = r.wait_run(1);
+    let jobs = r.jobs(&run);
+    let keys: Vec<&str> = jobs.iter().map(|j| j["key"].as_str().unwrap()).collect();
+    assert_eq!(keys, ["prepare", "build/compile", "build/check", "ship"], "{run}");
+    assert_eq!(r.job(&jobs, "build/compile")["name"], "build / compile");
+    let compile = r.log(r.job(&jobs, "build/compile"));
+    assert_eq!(run["conclusion"], "success", "{compile}");
+    assert!(
+        compile.contains("compiling linux release=true typed=true called=yes top=[] token=***"),
+        "{compile}"
+    );
+    assert!(r.log(r.job(&jobs, "build/check")).contains("checking linux.bin"));
+    let ship = r.log(r.job(&jobs, "ship"));
+    assert!(ship.contains("shipping linux.bin (success)"), "{ship}");
+    assert_eq!(r.runs().len(), 1, "the called workflow runs only as part of its caller");
+}
+
+/// What is wrong with a call is said before anything runs.
+#[test]
+fn a_bad_call_of_a_reusable_workflow_fails_the_run_saying_why() {
+    let r = repo();
+    let dir = r.work.join(".github/workflows");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("lib.yml"),
+        "on:\n  workflow_call:\n    inputs:\n      target: {type: string, required: true}\njobs:\n  a:\n    steps: [{run: 'true'}]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("ci.yml"),
+        "on: push\njobs:\n  call:\n    uses: ./.github/workflows/lib.yml\n    with:\n      tagret: x\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("loop.yml"),
+        "on: [push, workflow_call]\njobs:\n  again:\n    uses: ./.github/workflows/loop.yml\n",
+    )
+    .unwrap();
+    r.commit_and_push("bad calls", "main");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while r.runs().len() < 2 {
+        assert!(Instant::now() < deadline, "{:?}", r.runs());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let runs = r.runs();
+    let error = |file: &str| {
+        runs.iter()
+            .find(|r| r["path"].as_str().unwrap().ends_with(file))
+            .map(|r| r["error"].as_str().unwrap_or_default().to_string())
+            .unwrap()
+    };
+    assert!(
+        error("ci.yml").contains("has no input \"tagret\""),
+        "{}",
+        error("ci.yml")
+    );
+    assert!(error("loop.yml").contains("more than 4 deep"), "{}", error("loop.yml"));
+}

@@ -974,6 +974,9 @@ pub fn contexts(
     siblings: &[Job],
     env: &BTreeMap<String, String>,
 ) -> serde_json::Value {
+    // A job of a reusable workflow knows the jobs of its own workflow by
+    // their own names.
+    let own = spec.called.as_ref().map(|c| format!("{}/", c.caller));
     let needs: serde_json::Map<String, serde_json::Value> = spec
         .needs
         .iter()
@@ -985,11 +988,18 @@ pub fn contexts(
                 .filter(|j| &j.key == n)
                 .filter_map(|j| serde_json::from_str::<serde_json::Value>(&j.outputs).ok())
                 .rfind(|o| o.as_object().is_some_and(|m| !m.is_empty()))
-                .unwrap_or_else(|| serde_json::json!({}));
-            (n.clone(), serde_json::json!({ "result": result, "outputs": outputs }))
+                .unwrap_or_else(|| call_outputs(siblings, n));
+            let name = own.as_deref().and_then(|p| n.strip_prefix(p)).unwrap_or(n);
+            (
+                name.to_string(),
+                serde_json::json!({ "result": result, "outputs": outputs }),
+            )
         })
         .collect();
-    let inputs = &run.inputs;
+    let inputs = match &spec.called {
+        None => run.inputs.clone(),
+        Some(called) => call_inputs(called, run, &needs, spec),
+    };
     serde_json::json!({
         "github": {
             "sha": run.sha,
@@ -1018,6 +1028,94 @@ pub fn contexts(
             "max-parallel": s.max_parallel.map_or(s.job_total, |m| m as usize),
         })).unwrap_or_else(|| serde_json::json!({})),
     })
+}
+
+/// The secrets a job of a reusable workflow gets from `all` of its
+/// repository's: at each call (outermost first), all of them (`secrets:
+/// inherit`) or those it names, their expressions evaluated.
+pub fn called_secrets(called: &workflow::Called, all: BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let mut chain = vec![called];
+    while let Some(parent) = chain.last().and_then(|c| c.parent.as_deref()) {
+        chain.push(parent);
+    }
+    let mut secrets = all;
+    for call in chain.into_iter().rev() {
+        if let workflow::CallSecrets::Named(named) = &call.secrets {
+            let values = serde_json::json!({ "secrets": secrets });
+            let ctx = expr::Context::new(&values, expr::Status::Success);
+            secrets = named
+                .iter()
+                .map(|(k, v)| (k.clone(), expr::interpolate(v, &ctx).unwrap_or_default()))
+                .collect();
+        }
+    }
+    secrets
+}
+
+/// The outputs of the reusable workflow job `caller` calls: its
+/// `on.workflow_call.outputs`, over the outputs of its jobs (`jobs.<id>`).
+fn call_outputs(siblings: &[Job], caller: &str) -> serde_json::Value {
+    let prefix = format!("{caller}/");
+    let mut jobs = serde_json::Map::new();
+    let mut outputs = None;
+    for j in siblings.iter().filter(|j| j.key.starts_with(&prefix)) {
+        let Ok(spec) = spec_of(j) else { continue };
+        if spec.called.as_ref().is_some_and(|c| c.caller == caller) {
+            outputs.get_or_insert_with(|| spec.called.clone().map(|c| c.outputs).unwrap_or_default());
+        }
+        let own = serde_json::from_str::<serde_json::Value>(&j.outputs).unwrap_or_else(|_| serde_json::json!({}));
+        jobs.insert(
+            j.key[prefix.len()..].to_string(),
+            serde_json::json!({ "outputs": own, "result": j.outcome().conclusion.map(|c| c.as_str()) }),
+        );
+    }
+    let values = serde_json::json!({ "jobs": jobs });
+    let ctx = expr::Context::new(&values, expr::Status::Success);
+    let evaluated: serde_json::Map<String, serde_json::Value> = outputs
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| {
+            (
+                k,
+                serde_json::Value::String(expr::interpolate(&v, &ctx).unwrap_or_default()),
+            )
+        })
+        .collect();
+    serde_json::Value::Object(evaluated)
+}
+
+/// The `inputs` of a job of a reusable workflow: its call's `with:`,
+/// evaluated where the call is (a call within a call, its caller's
+/// inputs first), then the defaults, each as its type says.
+fn call_inputs(
+    called: &workflow::Called,
+    run: &RunInfo,
+    needs: &serde_json::Map<String, serde_json::Value>,
+    spec: &workflow::Job,
+) -> serde_json::Value {
+    let outer = match &called.parent {
+        Some(parent) => call_inputs(parent, run, needs, spec),
+        None => run.inputs.clone(),
+    };
+    let values = serde_json::json!({
+        "github": { "sha": run.sha, "ref": run.full_ref, "ref_name": run.branch, "repository": run.repository,
+                    "repository_owner": run.owner, "event_name": run.event, "workflow": run.workflow },
+        "inputs": outer, "needs": needs, "matrix": spec.matrix.clone().unwrap_or_default(), "vars": {},
+    });
+    let ctx = expr::Context::new(&values, expr::Status::Success);
+    let mut out = serde_json::Map::new();
+    for input in &called.inputs {
+        let text = match called.with.get(&input.name) {
+            Some(written) => expr::interpolate(written, &ctx).unwrap_or_default(),
+            None => input.default.clone().unwrap_or_default(),
+        };
+        let value = input.value(&text).unwrap_or(match input.kind.as_str() {
+            "boolean" => serde_json::Value::Bool(false),
+            _ => serde_json::Value::String(text),
+        });
+        out.insert(input.name.clone(), value);
+    }
+    serde_json::Value::Object(out)
 }
 
 /// Whether job `spec`, whose needs are done, runs: its `if:` holds, or
@@ -1056,7 +1154,7 @@ pub fn cannot_run(spec: &workflow::Job, values: &serde_json::Value) -> Option<St
 
 /// The result of need `key` over all its instances (see `state::need_result`).
 pub(super) fn need_result<'a>(jobs: impl Iterator<Item = &'a Job>, key: &str) -> Conclusion {
-    state::need_result(jobs.filter(|j| j.key == key).map(Job::outcome))
+    state::need_result(jobs.filter(|j| workflow::is_of(&j.key, key)).map(Job::outcome))
 }
 
 /// A step with its `${{ }}` expressions replaced by their values.

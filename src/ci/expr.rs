@@ -40,7 +40,7 @@ pub enum Op {
 }
 
 const CONTEXTS: &[&str] = &[
-    "github", "env", "job", "steps", "runner", "matrix", "strategy", "needs", "inputs", "secrets", "vars",
+    "github", "env", "job", "jobs", "steps", "runner", "matrix", "strategy", "needs", "inputs", "secrets", "vars",
 ];
 const FUNCTIONS: &[&str] = &[
     "success",

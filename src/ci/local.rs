@@ -36,7 +36,8 @@ pub async fn run(dir: &Path, only: Option<&str>, sandbox: &Sandbox) -> Result<us
     for path in &files {
         let name = path.strip_prefix(&root).unwrap_or(path).display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| Error::invalid(format!("{name}: {e}")))?;
-        let w = workflow::parse(&name, &text).map_err(|e| Error::Invalid(e.to_string()))?;
+        let mut w = workflow::parse(&name, &text).map_err(|e| Error::Invalid(e.to_string()))?;
+        super::inline_local(path, &mut w).map_err(|e| Error::Invalid(e.to_string()))?;
         workflows.push((name, w));
     }
     if let Some(key) = only
@@ -195,9 +196,11 @@ async fn run_workflow(
     while let Some(i) = jobs.iter().position(|j| {
         !stop.stopped.load(Ordering::SeqCst)
             && j.status == Status::Queued
-            && j.needs
-                .iter()
-                .all(|n| jobs.iter().filter(|s| &s.key == n).all(|s| !s.status.is_open()))
+            && j.needs.iter().all(|n| {
+                jobs.iter()
+                    .filter(|s| workflow::is_of(&s.key, n))
+                    .all(|s| !s.status.is_open())
+            })
     }) {
         let spec: workflow::Job = serde_json::from_str(&jobs[i].spec).context("reading a job's definition")?;
         let mut writer = LogWriter::console(format!("[{}] ", spec.name));

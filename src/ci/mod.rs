@@ -49,6 +49,28 @@ pub fn local_workflows(root: &Path) -> Vec<PathBuf> {
 }
 
 /// A workflow's job graph as `hearth ci lint` prints it.
+/// For `hearth ci lint` and `hearth ci run`: the reusable workflows the
+/// workflow in `file` calls, read from the checkout it is in (the first
+/// folder above it that has the called file), in place of the calling jobs.
+pub fn inline_local(file: &std::path::Path, w: &mut workflow::Workflow) -> std::result::Result<(), workflow::Error> {
+    if !w.jobs.iter().any(|j| j.call.is_some()) {
+        return Ok(());
+    }
+    let dir = std::path::absolute(file)
+        .ok()
+        .and_then(|f| f.parent().map(std::path::Path::to_path_buf))
+        .unwrap_or_default();
+    let read = |called: &str| -> std::result::Result<String, String> {
+        let found = dir.ancestors().map(|a| a.join(called)).find(|p| p.is_file());
+        let path = found.ok_or("there is no such file in this checkout")?;
+        if std::fs::metadata(&path).map_err(|e| e.to_string())?.len() > workflow::MAX_FILE_BYTES as u64 {
+            return Err(format!("larger than {} KiB", workflow::MAX_FILE_BYTES >> 10));
+        }
+        std::fs::read_to_string(&path).map_err(|e| e.to_string())
+    };
+    workflow::inline_calls(w, &read).map_err(|e| workflow::Error(format!("{}: {e}", file.display())))
+}
+
 pub fn describe(file: &str, w: &workflow::Workflow) -> String {
     let mut events = Vec::new();
     if let Some(p) = &w.on.push {

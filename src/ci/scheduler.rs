@@ -283,10 +283,12 @@ impl Ci {
             }
             let siblings = &by_run[&j.run_id];
             // A need is done when every instance of it (one per matrix combination) is.
-            let all_done = j
-                .needs
-                .iter()
-                .all(|n| siblings.iter().filter(|s| &s.key == n).all(|s| !s.status.is_open()));
+            let all_done = j.needs.iter().all(|n| {
+                siblings
+                    .iter()
+                    .filter(|s| workflow::is_of(&s.key, n))
+                    .all(|s| !s.status.is_open())
+            });
             if !all_done {
                 continue;
             }
@@ -558,6 +560,10 @@ impl Ci {
         for value in secrets.values() {
             writer.mask(value);
         }
+        let secrets = match &spec.called {
+            Some(called) => super::executor::called_secrets(called, secrets),
+            None => secrets,
+        };
         contexts["secrets"] = serde_json::to_value(&secrets).unwrap_or_default();
         contexts["vars"] = serde_json::to_value(&vars).unwrap_or_default();
         // The job token, good while the job runs, for this repository only.

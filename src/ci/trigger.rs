@@ -45,6 +45,33 @@ pub fn workflow_files(repo: &gix::Repository, commit: gix::ObjectId) -> Result<V
     Ok(Vec::new())
 }
 
+/// Workflow `path` (its text `text`) of `commit`, with the reusable
+/// workflows it calls (`uses: ./.github/workflows/x.yml`, read from the same
+/// commit) in place of the jobs that call them.
+pub fn parse_at(
+    repo: &gix::Repository,
+    commit: gix::ObjectId,
+    path: &str,
+    text: &str,
+) -> std::result::Result<workflow::Workflow, String> {
+    let mut w = workflow::parse(path, text).map_err(|e| e.to_string())?;
+    if w.jobs.iter().any(|j| j.call.is_some()) {
+        let read = |file: &str| -> std::result::Result<String, String> {
+            match read::lookup(repo, commit, file) {
+                Ok(Some(Found::File { id, size, .. })) if size <= workflow::MAX_FILE_BYTES as u64 => {
+                    let data = read::blob_data(repo, id).map_err(|e| e.to_string())?;
+                    String::from_utf8(data).map_err(|_| "the file is not UTF-8 text".to_string())
+                }
+                Ok(Some(Found::File { .. })) => Err(format!("larger than {} KiB", workflow::MAX_FILE_BYTES >> 10)),
+                Ok(_) => Err("there is no such file at this commit".into()),
+                Err(e) => Err(e.to_string()),
+            }
+        };
+        workflow::inline_calls(&mut w, &read).map_err(|e| format!("{path}: {e}"))?;
+    }
+    Ok(w)
+}
+
 /// What a run is made from: its repository, commit, ref and event.
 pub struct Origin<'a> {
     pub repo: &'a db::repos::Repo,
@@ -151,7 +178,7 @@ fn runs_for(repo_dir: &Path, origin: &Origin, old_id: &str) -> Result<Vec<NewRun
     let mut changed: Option<Option<Vec<String>>> = None;
     for (path, text) in workflow_files(&repo, commit)? {
         let file_name = path.rsplit('/').next().unwrap_or(&path).to_string();
-        let parsed = text.and_then(|t| workflow::parse(&path, &t).map_err(|e| e.to_string()));
+        let parsed = text.and_then(|t| parse_at(&repo, commit, &path, &t));
         let w = match parsed {
             Err(message) => {
                 out.push(origin.new_run(&path, file_name, Some(message)));
@@ -199,9 +226,12 @@ pub(super) fn jobs_of(w: &workflow::Workflow) -> std::result::Result<Vec<NewJob>
     let mut jobs = Vec::new();
     for job in &w.jobs {
         let mut spec = job.clone();
-        // Workflow-level env is the base of each job's.
-        for (k, v) in &w.env {
-            spec.env.entry(k.clone()).or_insert_with(|| v.clone());
+        // Workflow-level env is the base of each job's (a called
+        // workflow's jobs have their own workflow's).
+        if spec.called.is_none() {
+            for (k, v) in &w.env {
+                spec.env.entry(k.clone()).or_insert_with(|| v.clone());
+            }
         }
         let steps = spec.steps.iter().map(|s| s.name.clone()).collect();
         let json = serde_json::to_string(&spec).map_err(|e| format!("job spec: {e}"))?;
@@ -246,7 +276,7 @@ pub async fn dispatch_target(data: &DataDir, repo: &db::repos::Repo, file: &str,
             .find(|(path, _)| path.rsplit('/').next() == Some(file.as_str()))
             .ok_or(Error::NotFound)?;
         let text = text.map_err(Error::Invalid)?;
-        let w = workflow::parse(&path, &text).map_err(|e| Error::Invalid(e.to_string()))?;
+        let w = parse_at(&git, commit, &path, &text).map_err(Error::Invalid)?;
         if !w.on.workflow_dispatch {
             return Err(Error::invalid(format!("{path} has no workflow_dispatch trigger")));
         }
@@ -268,7 +298,7 @@ pub fn parsed_workflows(dir: &Path, sha: &str) -> Result<Vec<(String, workflow::
     Ok(workflow_files(&repo, commit)?
         .into_iter()
         .filter_map(|(path, text)| {
-            let w = workflow::parse(&path, &text.ok()?).ok()?;
+            let w = parse_at(&repo, commit, &path, &text.ok()?).ok()?;
             Some((path, w))
         })
         .collect())

@@ -75,10 +75,10 @@ pub fn no_runner(labels: &[String]) -> Option<String> {
 }
 
 pub(super) fn check_graph(file: &str, jobs: &[Job]) -> Result<(), Error> {
-    let keys: HashSet<&str> = jobs.iter().map(|j| j.key.as_str()).collect();
+    use super::calls::is_of;
     for j in jobs {
         for n in &j.needs {
-            if !keys.contains(n.as_str()) {
+            if !jobs.iter().any(|o| is_of(&o.key, n)) {
                 return Err(Error(format!(
                     "{file}: jobs.{}: needs {n:?}, which is not a job of this workflow",
                     j.key
@@ -86,12 +86,20 @@ pub(super) fn check_graph(file: &str, jobs: &[Job]) -> Result<(), Error> {
             }
         }
     }
-    // Kahn's algorithm: whatever cannot be ordered is in a cycle.
+    // Kahn's algorithm: whatever cannot be ordered is in a cycle. A need is
+    // met when every job answering to it (a called workflow's, all) is.
     let mut done: HashSet<&str> = HashSet::new();
     loop {
         let ready: Vec<&str> = jobs
             .iter()
-            .filter(|j| !done.contains(j.key.as_str()) && j.needs.iter().all(|n| done.contains(n.as_str())))
+            .filter(|j| {
+                !done.contains(j.key.as_str())
+                    && j.needs.iter().all(|n| {
+                        jobs.iter()
+                            .filter(|o| is_of(&o.key, n))
+                            .all(|o| done.contains(o.key.as_str()))
+                    })
+            })
             .map(|j| j.key.as_str())
             .collect();
         if ready.is_empty() {
@@ -99,6 +107,7 @@ pub(super) fn check_graph(file: &str, jobs: &[Job]) -> Result<(), Error> {
         }
         done.extend(ready);
     }
+    let keys: HashSet<&str> = jobs.iter().map(|j| j.key.as_str()).collect();
     if done.len() < keys.len() {
         let mut stuck: Vec<&str> = jobs
             .iter()
@@ -106,6 +115,7 @@ pub(super) fn check_graph(file: &str, jobs: &[Job]) -> Result<(), Error> {
             .filter(|k| !done.contains(k))
             .collect();
         stuck.sort();
+        stuck.dedup();
         return Err(Error(format!(
             "{file}: the needs of jobs {} form a cycle",
             stuck.join(", ")

@@ -47,6 +47,106 @@ struct RawDispatch {
 
 pub(super) const MAX_INPUTS: usize = 25;
 
+/// `on: workflow_call`: what a reusable workflow takes and gives.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct WorkflowCall {
+    pub inputs: Vec<CallInput>,
+    /// Secret names, and whether the caller must pass them.
+    pub secrets: Vec<(String, bool)>,
+    /// Outputs: names and their expressions over `jobs.<id>.outputs`.
+    pub outputs: BTreeMap<String, String>,
+}
+
+/// An input of a reusable workflow (string, boolean or number).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CallInput {
+    pub name: String,
+    pub required: bool,
+    pub default: Option<String>,
+    /// `string`, `boolean` or `number`.
+    pub kind: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCall {
+    #[serde(default)]
+    inputs: indexmap::IndexMap<String, RawInput>,
+    #[serde(default)]
+    secrets: indexmap::IndexMap<String, Option<RawCallSecret>>,
+    #[serde(default)]
+    outputs: indexmap::IndexMap<String, RawCallOutput>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCallSecret {
+    #[serde(rename = "description")]
+    _description: Option<String>,
+    #[serde(default)]
+    required: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCallOutput {
+    #[serde(rename = "description")]
+    _description: Option<String>,
+    value: String,
+}
+
+pub(super) fn workflow_call(config: Option<&serde_yaml_ng::Value>) -> Result<WorkflowCall, String> {
+    let Some(config) = config.filter(|c| !c.is_null()) else {
+        return Ok(WorkflowCall::default());
+    };
+    let raw: RawCall = serde_yaml_ng::from_value(config.clone()).map_err(|e| strip_location(&e.to_string()))?;
+    if raw.inputs.len() > MAX_INPUTS || raw.secrets.len() > MAX_INPUTS || raw.outputs.len() > MAX_INPUTS {
+        return Err(format!("at most {MAX_INPUTS} inputs, secrets and outputs each"));
+    }
+    let mut call = WorkflowCall::default();
+    for (name, i) in raw.inputs {
+        let kind = i.kind.unwrap_or_else(|| "string".into());
+        if !["string", "boolean", "number"].contains(&kind.as_str()) {
+            return Err(format!("inputs.{name}: type {kind:?} is not string, boolean or number"));
+        }
+        if i.options.is_some() {
+            return Err(format!("inputs.{name}: `options` belong to workflow_dispatch"));
+        }
+        call.inputs.push(CallInput {
+            name,
+            required: i.required,
+            default: i.default.map(Scalar::into_string),
+            kind,
+        });
+    }
+    for (name, s) in raw.secrets {
+        call.secrets.push((name, s.is_some_and(|s| s.required)));
+    }
+    for (name, o) in raw.outputs {
+        call.outputs.insert(name, o.value);
+    }
+    Ok(call)
+}
+
+impl CallInput {
+    /// `text` as this input's value, by its type.
+    pub fn value(&self, text: &str) -> Result<serde_json::Value, String> {
+        let kind = match self.kind.as_str() {
+            "boolean" => InputKind::Boolean,
+            "number" => InputKind::Number,
+            _ => InputKind::String,
+        };
+        Input {
+            name: self.name.clone(),
+            description: None,
+            required: self.required,
+            default: None,
+            kind,
+        }
+        .value(text)
+    }
+}
+
 pub(super) fn dispatch_inputs(config: Option<&serde_yaml_ng::Value>) -> Result<Vec<Input>, String> {
     let Some(config) = config.filter(|c| !c.is_null()) else {
         return Ok(Vec::new());

@@ -7,6 +7,7 @@
 //! (cron expressions), `matrix`, and `check` (validation); here the model
 //! and `parse`, which assembles it.
 
+pub mod calls;
 mod check;
 mod inputs;
 mod matrix;
@@ -19,8 +20,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use calls::{Call, CallSecrets, Called, inline_calls, is_of};
 pub use check::no_runner;
-pub use inputs::{Input, InputKind, resolve_inputs};
+pub use inputs::{CallInput, Input, InputKind, WorkflowCall, resolve_inputs};
 pub use raw::seconds;
 use raw::{
     Minutes, OneOrMany, RawEnvironment, RawJob, RawRunDefaults, RawStep, RawStrategy, RawWorkflow, Scalar, env_map,
@@ -100,6 +102,12 @@ pub struct Job {
     /// For a matrix job: `fail-fast`, `max-parallel`, `job-index`, `job-total`.
     #[serde(default)]
     pub strategy: Option<Strategy>,
+    /// `uses:` of a reusable workflow: this job becomes its jobs (see `calls`).
+    #[serde(default)]
+    pub call: Option<Call>,
+    /// For a job of a reusable workflow: its call.
+    #[serde(default)]
+    pub called: Option<Called>,
 }
 
 /// A concurrency group: at most one run (or job) of a group goes at a time;
@@ -508,7 +516,28 @@ fn job_of(key: &str, j: RawJob, defaults: &RawRunDefaults) -> Result<(Job, Optio
             (seconds(60.0), Some(e))
         }
     };
-    if j.steps.is_empty() {
+    if j.uses.is_none() && (j.with.is_some() || j.secrets.is_some()) {
+        return Err("`with` and `secrets` belong to a job that calls a reusable workflow (`uses:`)".into());
+    }
+    let call = match &j.uses {
+        None => None,
+        Some(uses) => {
+            if !j.steps.is_empty() || j.runs_on.is_some() {
+                return Err("a job that calls a reusable workflow (`uses:`) has no `steps` or `runs-on`".into());
+            }
+            if j.strategy.is_some() {
+                return Err(
+                    "`strategy` on a job that calls a reusable workflow is not supported yet by this Hearth".into(),
+                );
+            }
+            Some(calls::call_of(
+                uses,
+                env_map(j.with.unwrap_or_default()),
+                j.secrets.as_ref(),
+            )?)
+        }
+    };
+    if j.steps.is_empty() && call.is_none() {
         return Err("a job needs at least one step".into());
     }
     if j.steps.len() > MAX_STEPS {
@@ -571,6 +600,8 @@ fn job_of(key: &str, j: RawJob, defaults: &RawRunDefaults) -> Result<(Job, Optio
         runs_on,
         unsupported,
         steps,
+        call,
+        called: None,
     };
     // `strategy` without a matrix: one job, as if there were no strategy.
     Ok((job, j.strategy.filter(|s| s.matrix.is_some())))

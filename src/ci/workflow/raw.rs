@@ -101,6 +101,11 @@ pub(super) struct RawJob {
     /// has no container engine, so they are skipped saying why.
     pub(super) container: Option<serde_yaml_ng::Value>,
     pub(super) services: Option<serde_yaml_ng::Value>,
+    /// A reusable workflow this job runs (`./.github/workflows/x.yml`),
+    /// its inputs, and the secrets it passes (`inherit`, or a mapping).
+    pub(super) uses: Option<String>,
+    pub(super) with: Option<BTreeMap<String, Scalar>>,
+    pub(super) secrets: Option<serde_yaml_ng::Value>,
     // In the format, not run yet by this version.
     #[serde(rename = "if")]
     pub(super) if_: Option<Scalar>,

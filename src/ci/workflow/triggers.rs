@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::check::strip_location;
-use super::inputs::{Input, dispatch_inputs};
+use super::inputs::{Input, WorkflowCall, dispatch_inputs, workflow_call};
 use super::schedule::{Cron, MAX_SCHEDULES, RawCron};
 use super::{Error, Workflow};
 
@@ -20,6 +20,8 @@ pub struct Triggers {
     /// fire once this Hearth has pull requests.
     pub pull_request: Option<PullRequestFilter>,
     pub pull_request_target: Option<PullRequestFilter>,
+    /// `workflow_call`: a reusable workflow, run as jobs of its callers.
+    pub workflow_call: Option<WorkflowCall>,
 }
 
 /// GitHub's activity types of `pull_request`.
@@ -155,6 +157,9 @@ pub(super) fn triggers(file: &str, on: &serde_yaml_ng::Value) -> Result<Triggers
                 t.pull_request_target =
                     Some(pull_request_filter(config).map_err(|m| bad(format!("pull_request_target {m}")))?);
             }
+            "workflow_call" => {
+                t.workflow_call = Some(workflow_call(config).map_err(|m| bad(format!("workflow_call: {m}")))?);
+            }
             "workflow_dispatch" => {
                 t.workflow_dispatch = true;
                 t.inputs = dispatch_inputs(config).map_err(|m| bad(format!("workflow_dispatch: {m}")))?;
@@ -181,7 +186,7 @@ pub(super) fn triggers(file: &str, on: &serde_yaml_ng::Value) -> Result<Triggers
             }
             other => {
                 return Err(bad(format!(
-                    "unknown event {other:?} (push, pull_request, pull_request_target, workflow_dispatch, schedule)"
+                    "unknown event {other:?} (push, pull_request, pull_request_target, workflow_dispatch, workflow_call, schedule)"
                 )));
             }
         }

@@ -172,7 +172,9 @@ async fn render(
     let mut stages: Vec<Vec<Job>> = Vec::new();
     let mut rest = jobs;
     while !rest.is_empty() {
-        let placed = |key: &String| stages.iter().flatten().any(|o| &o.key == key);
+        // A need is placed once every job answering to it is (a called workflow's, all).
+        let unplaced: Vec<String> = rest.iter().map(|j| j.key.clone()).collect();
+        let placed = |need: &String| !unplaced.iter().any(|k| crate::ci::workflow::is_of(k, need));
         let (ready, waiting): (Vec<Job>, Vec<Job>) = rest.into_iter().partition(|j| j.needs.iter().all(placed));
         if ready.is_empty() {
             stages.push(waiting);
