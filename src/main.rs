@@ -171,17 +171,20 @@ fn lint(files: Vec<std::path::PathBuf>) -> Result<(), Failure> {
     for path in &files {
         let name = path.display().to_string();
         let name = name.strip_prefix("./").unwrap_or(&name);
+        // Every problem of the file, each on a line of its own.
         let parsed = std::fs::read_to_string(path)
-            .map_err(|e| format!("{name}: {e}"))
-            .and_then(|text| hearth::ci::workflow::parse(name, &text).map_err(|e| e.to_string()))
+            .map_err(|e| vec![format!("{name}: {e}")])
+            .and_then(|text| hearth::ci::workflow::parse_all(name, &text))
             .and_then(|mut w| {
-                hearth::ci::inline_local(path, &mut w).map_err(|e| e.to_string())?;
+                hearth::ci::inline_local(path, &mut w).map_err(|e| vec![e.to_string()])?;
                 Ok(w)
             });
         match parsed {
             Ok(w) => print!("{}", hearth::ci::describe(name, &w)),
-            Err(e) => {
-                eprintln!("error: {e}");
+            Err(problems) => {
+                for p in problems {
+                    eprintln!("error: {p}");
+                }
                 failed += 1;
             }
         }

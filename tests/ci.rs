@@ -145,7 +145,7 @@ fn workflow_errors_fail_the_run_with_the_reason() {
         (
             "unknown-key.yml",
             "on: push\njobs:\n  a:\n    stepz: []\n".into(),
-            "unknown field `stepz`",
+            "has no key `stepz`",
         ),
         (
             "bad-uses.yml",

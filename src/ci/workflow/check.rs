@@ -7,22 +7,6 @@ use std::collections::HashSet;
 use super::triggers::string_list;
 use super::{Error, Job};
 
-/// Every `${{ … }}` in the file must parse; errors name the line.
-pub(super) fn check_expressions(file: &str, text: &str) -> Result<(), Error> {
-    let mut from = 0;
-    while let Some(start) = text[from..].find("${{").map(|i| i + from) {
-        let line = text[..start].matches('\n').count() + 1;
-        let end = text[start..]
-            .find("}}")
-            .map(|i| i + start)
-            .ok_or_else(|| Error(format!("{file}:{line}: a `${{{{` is not closed with `}}}}`")))?;
-        crate::ci::expr::parse(text[start + 3..end].trim())
-            .map_err(|e| Error(format!("{file}:{line}: {e} in `{}`", &text[start..end + 2])))?;
-        from = end + 2;
-    }
-    Ok(())
-}
-
 /// An `if:` parses with or without `${{ }}`.
 pub(super) fn check_condition(text: &str) -> Result<(), String> {
     let t = text.trim();

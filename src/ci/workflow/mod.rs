@@ -10,6 +10,7 @@
 pub mod calls;
 mod check;
 mod inputs;
+pub mod lint;
 mod matrix;
 pub mod permissions;
 mod raw;
@@ -385,66 +386,267 @@ impl Action {
     }
 }
 
-/// Parses and validates the workflow in `text`; errors name the file and,
-/// where the YAML parser knows it, the line.
+/// Parses and validates the workflow in `text`; the error holds every
+/// problem, one per line (see `parse_all`).
 pub fn parse(file: &str, text: &str) -> Result<Workflow, Error> {
-    let raw = read(file, text)?;
-    let not_yet = |what: &str| Error(format!("{file}: {what} is not supported yet by this Hearth"));
-    if raw.run_name.is_some() {
-        return Err(not_yet("`run-name`"));
+    parse_all(file, text).map_err(|problems| Error(problems.join("\n")))
+}
+
+/// Parses and validates the workflow in `text`, or says every problem of
+/// it, each as `file:line:column: path: message` (the line and column of
+/// the key the problem is at, or the nearest one above it).
+pub fn parse_all(file: &str, text: &str) -> Result<Workflow, Vec<String>> {
+    let mut doc = read(file, text).map_err(|e| vec![e.0])?;
+    let mut problems = Vec::new();
+    lint::unknown_keys(&mut doc, &mut problems);
+    lint::expressions(&doc, &mut problems);
+    let workflow = assemble(file, doc, &mut problems);
+    match workflow {
+        Some(w) if problems.is_empty() => Ok(w),
+        _ => {
+            let places = lint::Places::of(text);
+            let mut found: Vec<(Option<(usize, usize)>, String)> = problems
+                .into_iter()
+                .map(|p| {
+                    let place = places.find(&p.path);
+                    let at = place.map(|(l, c)| format!(":{l}:{c}")).unwrap_or_default();
+                    let path = shown_path(&p.path);
+                    let text = match path.is_empty() {
+                        true => format!("{file}{at}: {}", p.message),
+                        false => format!("{file}{at}: {path}: {}", p.message),
+                    };
+                    (place, text)
+                })
+                .collect();
+            // In the order of the file.
+            found.sort_by_key(|(place, _)| place.unwrap_or((usize::MAX, 0)));
+            Err(found.into_iter().map(|(_, text)| text).collect())
+        }
     }
-    let permissions = raw
-        .permissions
-        .as_ref()
-        .map(permissions::parse)
-        .transpose()
-        .map_err(|m| Error(format!("{file}: {m}")))?;
-    let concurrency = match raw.concurrency {
-        None => None,
-        Some(c) => Some(c.validated().map_err(|m| Error(format!("{file}: {m}")))?),
+}
+
+/// `jobs.build.steps[2].with`.
+fn shown_path(path: &[String]) -> String {
+    let mut out = String::new();
+    for segment in path {
+        if segment.bytes().all(|b| b.is_ascii_digit()) && !segment.is_empty() {
+            out.push_str(&format!("[{segment}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(segment);
+        }
+    }
+    out
+}
+
+/// A serde error of a part at `at`: its own path (`steps[0].with`) made
+/// part of the problem's, its words plain.
+fn problem_of(at: &[&str], e: &serde_yaml_ng::Error) -> lint::Problem {
+    let message = e.to_string();
+    let mut path: Vec<String> = at.iter().map(|s| s.to_string()).collect();
+    let rest = match message.split_once(": ") {
+        Some((p, rest)) if !p.contains(' ') => {
+            for part in p.split('.') {
+                match part.split_once('[') {
+                    Some((name, index)) => {
+                        path.push(name.to_string());
+                        path.push(index.trim_end_matches(']').to_string());
+                    }
+                    None => path.push(part.to_string()),
+                }
+            }
+            rest.to_string()
+        }
+        _ => message.clone(),
+    };
+    lint::Problem {
+        path,
+        message: lint::plain(&rest),
+    }
+}
+
+/// Which keys of `value` (a `T`, which failed to read with `e`) are
+/// wrong, each read alone (with `needed`, the keys `T` cannot do without,
+/// beside it); a list of steps, step by step.
+fn probe<T: serde::de::DeserializeOwned>(
+    value: &serde_yaml_ng::Value,
+    at: &[&str],
+    e: &serde_yaml_ng::Error,
+    needed: &[&str],
+) -> Vec<lint::Problem> {
+    use serde_yaml_ng::{Mapping, Value};
+    let Value::Mapping(m) = value else {
+        return vec![problem_of(at, e)];
+    };
+    let mut found = Vec::new();
+    for (k, v) in m {
+        let Some(key) = k.as_str() else { continue };
+        if needed.contains(&key) {
+            continue;
+        }
+        let mut alone = Mapping::new();
+        for n in needed {
+            if let Some(nv) = m.get(*n) {
+                alone.insert(Value::String(n.to_string()), nv.clone());
+            }
+        }
+        alone.insert(k.clone(), v.clone());
+        let Err(e) = serde_yaml_ng::from_value::<T>(Value::Mapping(alone)) else {
+            continue;
+        };
+        let mut here = at.to_vec();
+        here.push(key);
+        match (key, v) {
+            ("steps", Value::Sequence(steps)) => {
+                for (i, step) in steps.iter().enumerate() {
+                    if let Err(e) = serde_yaml_ng::from_value::<RawStep>(step.clone()) {
+                        let index = i.to_string();
+                        let mut at_step = here.clone();
+                        at_step.push(&index);
+                        found.extend(probe::<RawStep>(step, &at_step, &e, &[]));
+                    }
+                }
+            }
+            _ => found.push(problem_of(&here, &e)),
+        }
+    }
+    if found.is_empty() {
+        found.push(problem_of(at, e));
+    }
+    found
+}
+
+/// The workflow of `doc`, its problems added to `problems` (`None` when
+/// what is wrong leaves nothing to build).
+fn assemble(file: &str, doc: serde_yaml_ng::Value, problems: &mut Vec<lint::Problem>) -> Option<Workflow> {
+    use lint::Problem;
+    let raw: RawWorkflow = match serde_yaml_ng::from_value(doc.clone()) {
+        Ok(raw) => raw,
+        Err(e) => {
+            problems.extend(probe::<RawWorkflow>(&doc, &[], &e, &["on", "jobs"]));
+            return None;
+        }
+    };
+    // Messages made with the file's name in front: the name goes, the place comes.
+    let bare = |e: Error| {
+        let m = e.0;
+        m.strip_prefix(&format!("{file}: ")).map(str::to_string).unwrap_or(m)
+    };
+    if raw.run_name.is_some() {
+        problems.push(Problem::at(
+            &["run-name"],
+            "`run-name` is not supported yet by this Hearth",
+        ));
+    }
+    let permissions = match raw.permissions.as_ref().map(permissions::parse).transpose() {
+        Ok(p) => p,
+        Err(m) => {
+            problems.push(Problem::at(
+                &["permissions"],
+                m.strip_prefix("permissions: ").unwrap_or(&m),
+            ));
+            None
+        }
+    };
+    let concurrency = match raw.concurrency.map(|c| c.validated()).transpose() {
+        Ok(c) => c,
+        Err(m) => {
+            problems.push(Problem::at(&["concurrency"], m));
+            None
+        }
     };
     let defaults = raw.defaults.map(|d| d.run).unwrap_or_default();
-    check::check_expressions(file, text)?;
-    let on = triggers::triggers(file, &raw.on)?;
+    let on = match triggers::triggers(file, &raw.on) {
+        Ok(on) => Some(on),
+        Err(e) => {
+            let m = bare(e);
+            problems.push(Problem::at(&["on"], m.strip_prefix("on: ").unwrap_or(&m)));
+            None
+        }
+    };
     if raw.jobs.is_empty() {
-        return Err(Error(format!("{file}: `jobs` is empty")));
+        problems.push(Problem::at(&["jobs"], "`jobs` is empty"));
+        return None;
     }
     if raw.jobs.len() > MAX_JOBS {
-        return Err(Error(format!(
-            "{file}: {} jobs; at most {MAX_JOBS} are allowed",
-            raw.jobs.len()
-        )));
+        problems.push(Problem::at(
+            &["jobs"],
+            format!("{} jobs; at most {MAX_JOBS} are allowed", raw.jobs.len()),
+        ));
+        return None;
     }
     let mut jobs = Vec::new();
-    for (key, raw_job) in raw.jobs {
-        let here = |what: String| Error(format!("{file}: jobs.{key}: {what}"));
-        let (mut job, strategy) = job_of(&key, raw_job, &defaults).map_err(here)?;
+    for (key, value) in raw.jobs {
+        let raw_job: RawJob = match serde_yaml_ng::from_value(value.clone()) {
+            Ok(j) => j,
+            Err(e) => {
+                problems.extend(probe::<RawJob>(&value, &["jobs", &key], &e, &[]));
+                continue;
+            }
+        };
+        let (mut job, strategy) = match job_of(&key, raw_job, &defaults, problems) {
+            Ok(j) => j,
+            Err(what) => {
+                problems.push(keyed(&["jobs", &key], &what, lint::JOB_KEYS));
+                continue;
+            }
+        };
         if job.permissions.is_none() {
             job.permissions = permissions.clone();
         }
-        match strategy {
+        match strategy.map(|s| matrix::instances(&job, &s)) {
             None => jobs.push(job),
-            Some(strategy) => jobs.extend(matrix::instances(&job, &strategy).map_err(here)?),
+            Some(Ok(instances)) => jobs.extend(instances),
+            Some(Err(what)) => problems.push(Problem::at(
+                &["jobs", &key, "strategy", "matrix"],
+                what.strip_prefix("strategy.matrix: ").unwrap_or(&what),
+            )),
         }
         if jobs.len() > MAX_JOBS {
-            return Err(Error(format!(
-                "{file}: more than {MAX_JOBS} jobs once matrices are expanded"
-            )));
+            problems.push(Problem::at(
+                &["jobs"],
+                format!("more than {MAX_JOBS} jobs once matrices are expanded"),
+            ));
+            return None;
         }
     }
-    check::check_graph(file, &jobs)?;
-    Ok(Workflow {
+    if problems.is_empty()
+        && let Err(e) = check::check_graph(file, &jobs)
+    {
+        let m = bare(e);
+        match m.strip_prefix("jobs.").and_then(|r| r.split_once(": ")) {
+            Some((job, rest)) => problems.push(Problem::at(&["jobs", job, "needs"], rest)),
+            None => problems.push(Problem::at(&["jobs"], m)),
+        }
+    }
+    Some(Workflow {
         name: raw.name,
-        on,
+        on: on?,
         env: env_map(raw.env),
         concurrency,
         jobs,
     })
 }
 
+/// A problem `what` at `at`; one that starts with a key of that part
+/// (`if: …`) is at that key.
+fn keyed(at: &[&str], what: &str, keys: &[&str]) -> lint::Problem {
+    if let Some((key, rest)) = what.split_once(": ")
+        && keys.contains(&key)
+    {
+        let mut path = at.to_vec();
+        path.push(key);
+        return lint::Problem::at(&path, rest);
+    }
+    lint::Problem::at(at, what)
+}
+
 /// The file as written: refused before parsing when too large or nested
-/// too deep, then read by the YAML parser.
-fn read(file: &str, text: &str) -> Result<RawWorkflow, Error> {
+/// too deep, then read by the YAML parser (only as YAML: what it holds is
+/// checked part by part after).
+fn read(file: &str, text: &str) -> Result<serde_yaml_ng::Value, Error> {
     if text.len() > MAX_FILE_BYTES {
         return Err(Error(format!(
             "{file}: the file is larger than {} KiB",
@@ -458,7 +660,10 @@ fn read(file: &str, text: &str) -> Result<RawWorkflow, Error> {
         )));
     }
     serde_yaml_ng::from_str(text).map_err(|e| {
-        let at = e.location().map(|l| format!(":{}", l.line())).unwrap_or_default();
+        let at = e
+            .location()
+            .map(|l| format!(":{}:{}", l.line(), l.column()))
+            .unwrap_or_default();
         Error(format!("{file}{at}: {}", check::strip_location(&e.to_string())))
     })
 }
@@ -485,7 +690,12 @@ pub fn composite_steps(v: &serde_yaml_ng::Value) -> Result<Vec<Step>, String> {
 
 /// Job `key` as written into the model, with its strategy left to expand;
 /// an error says what is wrong in it.
-fn job_of(key: &str, j: RawJob, defaults: &RawRunDefaults) -> Result<(Job, Option<RawStrategy>), String> {
+fn job_of(
+    key: &str,
+    j: RawJob,
+    defaults: &RawRunDefaults,
+    problems: &mut Vec<lint::Problem>,
+) -> Result<(Job, Option<RawStrategy>), String> {
     if !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') || key.is_empty() {
         return Err("a job id has only letters, digits, '_' and '-'".into());
     }
@@ -543,12 +753,14 @@ fn job_of(key: &str, j: RawJob, defaults: &RawRunDefaults) -> Result<(Job, Optio
     if j.steps.len() > MAX_STEPS {
         return Err(format!("at most {MAX_STEPS} steps are allowed"));
     }
-    let steps = j
-        .steps
-        .into_iter()
-        .enumerate()
-        .map(|(i, s)| step_of(s, &defaults).map_err(|what| format!("step {}: {what}", i + 1)))
-        .collect::<Result<Vec<_>, _>>()?;
+    // Each step's problem is said, and the others are still read.
+    let mut steps = Vec::new();
+    for (i, s) in j.steps.into_iter().enumerate() {
+        match step_of(s, &defaults) {
+            Ok(step) => steps.push(step),
+            Err(what) => problems.push(keyed(&["jobs", key, "steps", &i.to_string()], &what, lint::STEP_KEYS)),
+        }
+    }
     let needs = match j.needs {
         None => Vec::new(),
         Some(OneOrMany::One(n)) => vec![n],

@@ -14,7 +14,8 @@ pub(super) struct RawWorkflow {
     pub(super) on: serde_yaml_ng::Value,
     #[serde(default)]
     pub(super) env: BTreeMap<String, Scalar>,
-    pub(super) jobs: indexmap::IndexMap<String, RawJob>,
+    /// Each job read on its own, so that one job's problem leaves the others to check.
+    pub(super) jobs: indexmap::IndexMap<String, serde_yaml_ng::Value>,
     #[serde(rename = "run-name")]
     pub(super) run_name: Option<String>,
     pub(super) concurrency: Option<RawConcurrency>,
