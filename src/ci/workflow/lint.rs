@@ -308,9 +308,8 @@ impl Places {
                         self.frames.push(Frame { kind, named });
                     }
                     Event::MappingEnd | Event::SequenceEnd => {
-                        if self.frames.pop().is_some_and(|f| f.named) {
-                            self.path.pop();
-                        }
+                        let named = self.frames.pop().is_some_and(|f| f.named);
+                        self.path.truncate(self.path.len() - usize::from(named));
                     }
                     _ => {}
                 }
