@@ -2046,3 +2046,138 @@ fn a_bad_call_of_a_reusable_workflow_fails_the_run_saying_why() {
     );
     assert!(error("loop.yml").contains("more than 4 deep"), "{}", error("loop.yml"));
 }
+
+/// The built-in actions with the inputs real workflows give them:
+/// checkout of another repository of this server (and a `path`),
+/// upload-artifact `overwrite`, download-artifact `pattern` and
+/// `merge-multiple`, and actions/cache/save and actions/cache/restore.
+#[test]
+fn built_in_actions_take_github_s_inputs() {
+    let r = repo();
+    r.server.create_repo(&r.token, "other", false);
+    let other = r.git.dir("other");
+    r.git.ok(None, &["init", "-q", other.to_str().unwrap()]);
+    std::fs::write(other.join("lib.txt"), "from the other repository\n").unwrap();
+    r.git.ok(Some(&other), &["add", "-A"]);
+    r.git.ok(Some(&other), &["commit", "-q", "-m", "lib"]);
+    r.git.ok(Some(&other), &["tag", "v2"]);
+    let url = r.server.cred_url(&r.user, &r.token, "/alice/other.git");
+    r.git.ok(Some(&other), &["push", "-q", &url, "main", "v2"]);
+    let bob = r.server.user("bob", "pw-bob-1", false);
+    r.server.create_repo(&bob, "hidden", true);
+    r.push_workflow(
+        "ci.yml",
+        r#"on: push
+jobs:
+  make:
+    steps:
+      - uses: actions/checkout@v4
+        with:
+          repository: alice/other
+          ref: v2
+          path: vendor/other
+      - run: cat vendor/other/lib.txt && test -f README.md
+      - run: mkdir -p a b && echo one > a/one.txt && echo two > b/two.txt && echo old > a/old.txt
+      - uses: actions/upload-artifact@v4
+        with: {name: part-a, path: a/old.txt}
+      - uses: actions/upload-artifact@v4
+        with: {name: part-a, path: a/one.txt, overwrite: true, compression-level: 9}
+      - uses: actions/upload-artifact@v4
+        with: {name: part-b, path: b/two.txt}
+      - uses: actions/upload-artifact@v4
+        with: {name: other, path: b/two.txt}
+      - run: mkdir -p cached && echo kept > cached/file.txt
+      - uses: actions/cache/save@v4
+        with: {key: "k-${{ github.run_id }}", path: cached}
+  use:
+    needs: make
+    steps:
+      - uses: actions/download-artifact@v4
+        with: {pattern: 'part-*', merge-multiple: true, path: all}
+      - run: ls all && test -f all/one.txt && test -f all/two.txt && test ! -e all/old.txt && test ! -e all/part-a
+      - id: restore
+        uses: actions/cache/restore@v4
+        with: {key: "k-${{ github.run_id }}", path: cached, fail-on-cache-miss: true}
+      - run: cat cached/file.txt && echo "hit=${{ steps.restore.outputs.cache-hit }}"
+  hidden:
+    steps:
+      - uses: actions/checkout@v4
+        with: {repository: bob/hidden}
+"#,
+        "main",
+    );
+    let run = r.wait_run(1);
+    let jobs = r.jobs(&run);
+    let make = r.log(r.job(&jobs, "make"));
+    assert_eq!(r.job(&jobs, "make")["conclusion"], "success", "{make}");
+    assert!(make.contains("from the other repository"), "{make}");
+    let used = r.log(r.job(&jobs, "use"));
+    assert_eq!(r.job(&jobs, "use")["conclusion"], "success", "{used}");
+    assert!(used.contains("kept") && used.contains("hit=true"), "{used}");
+    let hidden = r.log(r.job(&jobs, "hidden"));
+    assert_eq!(r.job(&jobs, "hidden")["conclusion"], "failure");
+    assert!(
+        hidden.contains("bob/hidden is not a repository of this server that this job may read"),
+        "{hidden}"
+    );
+}
+
+/// A matrix from a need's output (`${{ fromJSON(needs.plan.outputs.matrix) }}`)
+/// becomes its instances once the need is done; one that gives no matrix
+/// fails saying why.
+#[test]
+fn a_matrix_from_a_need_s_output_expands_when_the_need_is_done() {
+    let r = repo();
+    r.push_workflow(
+        "ci.yml",
+        r#"on: push
+jobs:
+  plan:
+    outputs:
+      matrix: ${{ steps.m.outputs.matrix }}
+    steps:
+      - id: m
+        run: echo 'matrix={"os":["ubuntu-latest","windows-latest"],"n":[1,2]}' >> "$GITHUB_OUTPUT"
+  check:
+    needs: plan
+    runs-on: ${{ matrix.os }}
+    strategy:
+      fail-fast: false
+      matrix: ${{ fromJSON(needs.plan.outputs.matrix) }}
+    steps:
+      - run: echo "n=${{ matrix.n }} on ${{ matrix.os }} of ${{ strategy.job-total }}"
+  after:
+    needs: check
+    steps:
+      - run: echo after
+  bad:
+    strategy:
+      matrix: ${{ fromJSON('"not a matrix"') }}
+    steps:
+      - run: echo never
+"#,
+        "main",
+    );
+    let run = r.wait_run(1);
+    let jobs = r.jobs(&run);
+    let checks: Vec<&serde_json::Value> = jobs.iter().filter(|j| j["key"] == "check").collect();
+    assert_eq!(checks.len(), 4, "{jobs:?}");
+    let ran: Vec<&&serde_json::Value> = checks.iter().filter(|j| j["conclusion"] == "success").collect();
+    assert_eq!(ran.len(), 2, "{checks:?}");
+    assert!(r.log(ran[0]).contains("on ubuntu-latest of 4"), "{}", r.log(ran[0]));
+    let windows: Vec<_> = checks
+        .iter()
+        .filter(|j| j["name"].as_str().unwrap().contains("windows-latest"))
+        .collect();
+    assert_eq!(windows.len(), 2, "{checks:?}");
+    assert!(windows.iter().all(|j| j["conclusion"] == "skipped"), "{checks:?}");
+    assert_eq!(r.job(&jobs, "after")["conclusion"], "success");
+    let bad = r.job(&jobs, "bad");
+    assert_eq!(bad["conclusion"], "failure");
+    assert!(
+        r.log(bad)
+            .contains("strategy.matrix gives \"not a matrix\", not a mapping"),
+        "{}",
+        r.log(bad)
+    );
+}

@@ -32,6 +32,127 @@ pub(super) fn hash_files(workspace: &Path, patterns: &[String]) -> String {
     all.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// `actions/checkout` asked for something other than the run's commit at
+/// the workspace's root: another repository of this server, a `ref`, or a
+/// `path`. (The workspace is a checkout of the run's commit already.)
+pub(super) fn checkout_wanted(step: &workflow::Step, own: &str) -> bool {
+    let given = |k: &str| step.with.get(k).is_some_and(|v| !v.trim().is_empty());
+    given("ref")
+        || given("path")
+        || step
+            .with
+            .get("repository")
+            .is_some_and(|r| !r.trim().eq_ignore_ascii_case(own) && !r.trim().is_empty())
+}
+
+/// `actions/checkout` with `repository` (of this server: public, or of
+/// the same owner), `ref` (a branch, tag or commit; by default the run's
+/// commit, or the other repository's default branch) and `path` (in the
+/// workspace; what was there goes, as GitHub's `clean` does).
+pub(super) async fn checkout(
+    step: &workflow::Step,
+    env: &std::collections::BTreeMap<String, String>,
+    writer: &mut LogWriter,
+    with: &super::executor::RunWith<'_>,
+) -> Result<Conclusion> {
+    let own = env.get("GITHUB_REPOSITORY").map(String::as_str).unwrap_or_default();
+    let failed = |writer: &mut LogWriter, why: String| {
+        writer.line(&format!("Hearth: {why}"));
+        Ok(Conclusion::Failure)
+    };
+    let Record::Server { db, data_dir, .. } = &with.record else {
+        return failed(writer, "hearth ci run checks out only the working tree".into());
+    };
+    let value = |k: &str| step.with.get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    let repository = value("repository").unwrap_or_else(|| own.to_string());
+    let Some((owner, name)) = repository.split_once('/') else {
+        return failed(writer, format!("repository {repository:?} is not owner/name"));
+    };
+    let Some(repo) = super::uses::fetch::visible_repo(db, owner, name, with.owner)
+        .await
+        .unwrap_or(None)
+    else {
+        return failed(
+            writer,
+            format!("{repository} is not a repository of this server that this job may read"),
+        );
+    };
+    let dest_rel = value("path").unwrap_or_else(|| ".".into());
+    if Path::new(&dest_rel)
+        .components()
+        .any(|c| !matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir))
+    {
+        return failed(writer, format!("path {dest_rel:?} leaves the workspace"));
+    }
+    let other = !repository.eq_ignore_ascii_case(own);
+    let wanted = match (value("ref"), other) {
+        (Some(r), _) => r,
+        (None, true) => repo.default_branch.clone(),
+        (None, false) => env.get("GITHUB_SHA").cloned().unwrap_or_default(),
+    };
+    let wanted = wanted
+        .strip_prefix("refs/heads/")
+        .or_else(|| wanted.strip_prefix("refs/tags/"))
+        .unwrap_or(&wanted)
+        .to_string();
+    let (bare, dest, owner_ids) = (
+        data_dir.repo(&repo.owner, &repo.name),
+        with.work.workspace.join(&dest_rel),
+        with.sandbox.owner(),
+    );
+    // What the checkout makes, from the first folder below the workspace, goes to the job's user.
+    let top = match Path::new(&dest_rel)
+        .components()
+        .find(|c| matches!(c, std::path::Component::Normal(_)))
+    {
+        Some(first) => with.work.workspace.join(first),
+        None => with.work.workspace.clone(),
+    };
+    let done = crate::error::blocking(
+        "checking out",
+        move || -> std::result::Result<(String, usize), String> {
+            let commit = super::uses::fetch::resolve_here(&bare, &wanted)?;
+            if dest.exists() {
+                for entry in std::fs::read_dir(&dest).map_err(|e| e.to_string())?.flatten() {
+                    let p = entry.path();
+                    let gone = if p.is_dir() && !p.is_symlink() {
+                        std::fs::remove_dir_all(&p)
+                    } else {
+                        std::fs::remove_file(&p)
+                    };
+                    gone.map_err(|e| format!("clearing {}: {e}", p.display()))?;
+                }
+            }
+            let files = crate::git::checkout(&bare, &commit, &dest).map_err(|e| e.to_string())?;
+            if let Some((uid, gid)) = owner_ids {
+                let mut todo = vec![top];
+                while let Some(p) = todo.pop() {
+                    std::os::unix::fs::lchown(&p, Some(uid), Some(gid)).map_err(|e| e.to_string())?;
+                    if p.is_dir() && !p.is_symlink() {
+                        todo.extend(
+                            std::fs::read_dir(&p)
+                                .map_err(|e| e.to_string())?
+                                .flatten()
+                                .map(|e| e.path()),
+                        );
+                    }
+                }
+            }
+            Ok((commit, files))
+        },
+    )
+    .await?;
+    match done {
+        Ok((commit, files)) => {
+            writer.line(&format!(
+                "Hearth: checked out {repository} at {commit} into {dest_rel} ({files} files)"
+            ));
+            Ok(Conclusion::Success)
+        }
+        Err(why) => failed(writer, format!("checkout of {repository}: {why}")),
+    }
+}
+
 /// Runs a built-in action (`uses:`); returns its conclusion and outputs.
 pub(super) async fn run_action(
     step: &workflow::Step,
@@ -129,7 +250,10 @@ pub(super) async fn run_action(
                         _ => writer.line(&format!("Warning: {message}; nothing was uploaded.")),
                     }
                 }
-                Ok(Some((sha, size, files))) => match record.add_artifact(&name, &sha, size, files).await {
+                Ok(Some((sha, size, files))) => match record
+                    .add_artifact(&name, &sha, size, files, with("overwrite") == Some("true"))
+                    .await
+                {
                     Ok(true) => writer.line(&format!(
                         "Hearth: artifact {name:?} uploaded: {files} files, {size} bytes"
                     )),
@@ -147,17 +271,29 @@ pub(super) async fn run_action(
                 return failed(writer, format!("{dest}: the path leaves the workspace"));
             }
             let dest = PathBuf::from(dest);
+            if let Some(k) = ["run-id", "repository", "github-token"]
+                .iter()
+                .find(|k| with(k).is_some())
+            {
+                return failed(
+                    writer,
+                    format!("download-artifact: `{k}` (artifacts of another run) is not supported yet by this Hearth"),
+                );
+            }
             let all = record.artifacts().await?;
-            let wanted: Vec<(String, String, PathBuf)> = match with("name") {
-                Some(name) => match all.into_iter().find(|(n, _)| n == name) {
+            let merge = with("merge-multiple") == Some("true");
+            let wanted: Vec<(String, String, PathBuf)> = match (with("name"), with("pattern")) {
+                (Some(name), _) => match all.into_iter().find(|(n, _)| n == name) {
                     Some((n, sha)) => vec![(n, sha, dest.clone())],
                     None => return failed(writer, format!("this run has no artifact named {name:?} (yet)")),
                 },
-                // Every artifact, each in a folder of its name.
-                None => all
+                // Every artifact (or those `pattern` matches), each in a
+                // folder of its name unless `merge-multiple`.
+                (None, pattern) => all
                     .into_iter()
+                    .filter(|(n, _)| pattern.is_none_or(|p| super::workflow::glob(p, n)))
                     .map(|(n, sha)| {
-                        let d = dest.join(&n);
+                        let d = if merge { dest.clone() } else { dest.join(&n) };
                         (n, sha, d)
                     })
                     .collect(),
@@ -180,7 +316,14 @@ pub(super) async fn run_action(
                 }
             }
         }
-        Some(Action::Cache) => {
+        Some(Action::CacheSave) => {
+            let key = with("key").unwrap_or_default().to_string();
+            if key.is_empty() || key.len() > 512 {
+                return failed(writer, "a cache key has 1 to 512 characters".into());
+            }
+            save_cache(&key, with("path").unwrap_or_default(), workspace, writer, record).await?;
+        }
+        Some(action @ (Action::Cache | Action::CacheRestore)) => {
             let key = with("key").unwrap_or_default().to_string();
             if key.is_empty() || key.len() > 512 {
                 return failed(writer, "a cache key has 1 to 512 characters".into());
@@ -198,7 +341,20 @@ pub(super) async fn run_action(
                 .unwrap_or_default();
             let found = record.cache_lookup(&key, prefixes).await?;
             let hit = found.as_ref().is_some_and(|(k, _)| *k == key);
+            if found.is_none() && with("fail-on-cache-miss") == Some("true") {
+                return failed(writer, format!("no cache for {key:?}, and fail-on-cache-miss is true"));
+            }
+            outputs.insert("cache-primary-key".into(), serde_json::Value::String(key.clone()));
+            outputs.insert(
+                "cache-matched-key".into(),
+                serde_json::Value::String(found.as_ref().map(|(k, _)| k.clone()).unwrap_or_default()),
+            );
             match found {
+                Some((found_key, _)) if with("lookup-only") == Some("true") => {
+                    writer.line(&format!(
+                        "Hearth: cache {found_key:?} found (lookup-only: not restored)"
+                    ));
+                }
                 Some((found_key, sha)) => {
                     let ws = workspace.to_path_buf();
                     let n = crate::error::blocking("restoring a cache", move || {
@@ -212,7 +368,7 @@ pub(super) async fn run_action(
                 }
                 None => writer.line(&format!("Hearth: no cache for {key:?}")),
             }
-            if !hit {
+            if !hit && action == Action::Cache {
                 cache_saves.push((key, with("path").unwrap_or_default().to_string()));
             }
             outputs.insert("cache-hit".into(), serde_json::Value::String(hit.to_string()));

@@ -426,18 +426,25 @@ impl Record<'_> {
 
     /// Names an artifact of this run; false when the run has one of that
     /// name already.
-    pub(super) async fn add_artifact(&self, name: &str, sha: &str, size: u64, files: usize) -> Result<bool> {
+    pub(super) async fn add_artifact(
+        &self,
+        name: &str,
+        sha: &str,
+        size: u64,
+        files: usize,
+        overwrite: bool,
+    ) -> Result<bool> {
         match self {
             Record::Server { db, job, run, .. } => {
                 let (job, run, name, sha) = (*job, *run, name.to_string(), sha.to_string());
-                db.write(move |tx| db::artifacts::insert(tx, run, job, &name, &sha, size, files))
+                db.write(move |tx| db::artifacts::insert(tx, run, job, &name, &sha, size, files, overwrite))
                     .await
             }
             Record::Local { store } => {
                 let names = store.join("names");
                 std::fs::create_dir_all(&names)?;
                 let path = names.join(name);
-                if path.exists() {
+                if path.exists() && !overwrite {
                     return Ok(false);
                 }
                 std::fs::write(path, sha)?;
@@ -847,7 +854,11 @@ pub(super) async fn run_one(
     depth: usize,
 ) -> Result<Ran> {
     // The actions that need the job's environment or its sandbox.
+    let own = env.get("GITHUB_REPOSITORY").cloned().unwrap_or_default();
     let special = match step.action {
+        Some(workflow::Action::Checkout) if super::actions::checkout_wanted(step, &own) => {
+            Some(super::actions::checkout(step, env, writer, with).await?)
+        }
         Some(workflow::Action::Deploy) => Some(super::rolling::deploy(step, env, writer, with, deadline).await?),
         Some(workflow::Action::Release) => Some(super::publish::release(step, env, writer, with).await?),
         Some(workflow::Action::PublishDocs) => Some(super::publish::publish_docs(step, env, writer, with).await?),

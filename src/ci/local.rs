@@ -203,6 +203,14 @@ async fn run_workflow(
             })
     }) {
         let spec: workflow::Job = serde_json::from_str(&jobs[i].spec).context("reading a job's definition")?;
+        if spec.matrix_from.is_some() {
+            LogWriter::console(format!("[{}] ", spec.name))
+                .line("Hearth: a matrix from an expression runs on the server; hearth ci run does not expand it yet");
+            jobs[i].status = Status::Completed;
+            jobs[i].conclusion = Some(Conclusion::Failure);
+            failed += 1;
+            continue;
+        }
         let mut writer = LogWriter::console(format!("[{}] ", spec.name));
         let env = spec.env.clone();
         let mut contexts = executor::contexts(info, &spec, &jobs, &env);

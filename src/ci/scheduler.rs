@@ -301,6 +301,12 @@ impl Ci {
                 self.feeds.end(id);
                 continue;
             }
+            // A matrix known only now (`fromJSON(needs.…)`): its instances take the job's place.
+            if let Some(written) = spec.matrix_from.clone() {
+                self.expand_matrix(j, &spec, siblings, &written).await?;
+                self.wake();
+                continue;
+            }
             if let Some(max) = spec.strategy.as_ref().and_then(|s| s.max_parallel) {
                 let going = siblings
                     .iter()
@@ -446,6 +452,10 @@ impl Ci {
                 return Ok(false);
             }
         }
+        // A matrix still to expand has no labels to check yet.
+        if spec.matrix_from.is_some() {
+            return Ok(true);
+        }
         match cannot_run(spec, &values) {
             None => Ok(true),
             Some(why) => {
@@ -453,6 +463,51 @@ impl Ci {
                 Ok(false)
             }
         }
+    }
+
+    /// Replaces job `job`, whose `strategy.matrix` is the expression
+    /// `written`, by one instance per combination of what it gives; when it
+    /// gives no matrix, the job fails saying why.
+    async fn expand_matrix(&self, job: &Job, spec: &workflow::Job, siblings: &[&Job], written: &str) -> Result<()> {
+        let owned: Vec<Job> = siblings.iter().map(|s| (*s).clone()).collect();
+        let (run, repo, full_ref) = self.run_and_repo(job).await?;
+        let values = contexts(&RunInfo::of(&run, &repo, full_ref), spec, &owned, &spec.env);
+        let ctx = super::expr::Context::new(&values, super::expr::Status::Success);
+        let source = written.trim();
+        let source = source
+            .strip_prefix("${{")
+            .and_then(|s| s.strip_suffix("}}"))
+            .unwrap_or(source);
+        let matrix = super::expr::parse(source.trim())
+            .and_then(|e| super::expr::eval(&e, &ctx))
+            .and_then(|v| match v {
+                serde_json::Value::String(text) if text.trim_start().starts_with('{') => {
+                    serde_json::from_str(&text).map_err(|e| format!("not JSON: {e}"))
+                }
+                other => Ok(other),
+            });
+        let instances = matrix.and_then(|m| workflow::expand_later(spec, &m)).and_then(|list| {
+            list.iter()
+                .map(trigger::new_job)
+                .collect::<std::result::Result<Vec<_>, String>>()
+        });
+        let id = job.id;
+        match instances {
+            Ok(list) => {
+                self.db.write(move |tx| runs::expand_job(tx, id, &list)).await?;
+            }
+            Err(why) => {
+                self.db
+                    .write(move |tx| runs::finish_job(tx, id, Conclusion::Failure))
+                    .await?;
+                let _ = append_line(
+                    &self.data_dir.job_log(job.run_id, job.id),
+                    &format!("Hearth: strategy.matrix: {why}"),
+                );
+                self.feeds.end(job.id);
+            }
+        }
+        Ok(())
     }
 
     /// The environment a job deploys to: its name as written, with its

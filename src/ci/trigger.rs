@@ -233,18 +233,21 @@ pub(super) fn jobs_of(w: &workflow::Workflow) -> std::result::Result<Vec<NewJob>
                 spec.env.entry(k.clone()).or_insert_with(|| v.clone());
             }
         }
-        let steps = spec.steps.iter().map(|s| s.name.clone()).collect();
-        let json = serde_json::to_string(&spec).map_err(|e| format!("job spec: {e}"))?;
-        jobs.push(NewJob {
-            key: job.key.clone(),
-            name: job.name.clone(),
-            needs: job.needs.clone(),
-            spec: json,
-            steps,
-            concurrency: None,
-        });
+        jobs.push(new_job(&spec)?);
     }
     Ok(jobs)
+}
+
+/// Job `spec` as the executor reads it.
+pub(super) fn new_job(spec: &workflow::Job) -> std::result::Result<NewJob, String> {
+    Ok(NewJob {
+        key: spec.key.clone(),
+        name: spec.name.clone(),
+        needs: spec.needs.clone(),
+        spec: serde_json::to_string(spec).map_err(|e| format!("job spec: {e}"))?,
+        steps: spec.steps.iter().map(|s| s.name.clone()).collect(),
+        concurrency: None,
+    })
 }
 
 /// A workflow to start by hand: its file, the ref and commit it runs on.

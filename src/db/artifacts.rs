@@ -34,6 +34,9 @@ fn from_row(r: &Row) -> rusqlite::Result<Artifact> {
 }
 
 /// Records an artifact of run `run`; a second one of the same name is refused.
+/// Names an artifact of run `run`; false when the run has one of that
+/// name already, unless `overwrite` (upload-artifact's), which replaces it.
+#[allow(clippy::too_many_arguments)]
 pub fn insert(
     conn: &Connection,
     run: RunId,
@@ -42,12 +45,25 @@ pub fn insert(
     sha256: &str,
     size: u64,
     files: usize,
+    overwrite: bool,
 ) -> Result<bool> {
-    let added = conn.execute(
+    let sql = if overwrite {
+        "INSERT INTO artifacts (run_id, job_id, name, sha256, size, files, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (run_id, name) DO UPDATE SET job_id = ?2, sha256 = ?4, size = ?5, files = ?6, created_at = ?7"
+    } else {
         "INSERT OR IGNORE INTO artifacts (run_id, job_id, name, sha256, size, files, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![run, job, name, sha256, size as i64, files as i64, crate::time::now()],
-    )?;
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+    };
+    let added = conn.prepare_cached(sql)?.execute(params![
+        run,
+        job,
+        name,
+        sha256,
+        size as i64,
+        files as i64,
+        crate::time::now()
+    ])?;
     Ok(added > 0)
 }
 

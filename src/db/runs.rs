@@ -323,6 +323,49 @@ pub fn start_job(conn: &Connection, job: JobId) -> Result<bool> {
     Ok(started > 0)
 }
 
+/// Job `job` (queued, its matrix an expression now known) becomes
+/// `instances`: the first takes its place, the others are added beside it
+/// in its concurrency group.
+pub fn expand_job(conn: &Connection, job: JobId, instances: &[NewJob]) -> Result<()> {
+    let (run, concurrency): (RunId, Option<String>) = conn.query_row(
+        "SELECT run_id, concurrency FROM jobs WHERE id = ?1 AND status = 'queued'",
+        [job],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    for (i, instance) in instances.iter().enumerate() {
+        let id = if i == 0 {
+            conn.execute(
+                "UPDATE jobs SET name = ?2, spec = ?3 WHERE id = ?1",
+                params![job, instance.name, instance.spec],
+            )?;
+            conn.execute("DELETE FROM steps WHERE job_id = ?1", [job])?;
+            job
+        } else {
+            conn.execute(
+                "INSERT INTO jobs (run_id, job_key, name, needs, spec, status, concurrency)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    run,
+                    instance.key,
+                    instance.name,
+                    instance.needs.join(","),
+                    instance.spec,
+                    Status::Queued,
+                    concurrency
+                ],
+            )?;
+            JobId(conn.last_insert_rowid())
+        };
+        for (n, step) in instance.steps.iter().enumerate() {
+            conn.execute(
+                "INSERT INTO steps (job_id, number, name, status) VALUES (?1, ?2, ?3, ?4)",
+                params![id, n as i64 + 1, step, Status::Queued],
+            )?;
+        }
+    }
+    Ok(())
+}
+
 /// Adds step `number` (named `name`) to job `job`, queued: an action's
 /// `post` step, known only once the job has fetched its actions.
 pub fn add_step(conn: &Connection, job: JobId, number: i64, name: &str) -> Result<()> {

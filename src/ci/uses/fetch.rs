@@ -154,13 +154,29 @@ impl Sources {
     }
 }
 
+/// The repository `owner/name` of this server, if a job of a repository
+/// of `for_owner` may read it: public, or `for_owner`'s own.
+pub(crate) async fn visible_repo(
+    db: &Db,
+    owner: &str,
+    name: &str,
+    for_owner: Option<db::users::UserId>,
+) -> Result<Option<db::repos::Repo>, String> {
+    let (o, r) = (owner.to_string(), name.to_string());
+    let found = db
+        .read(move |c| db::repos::by_name(c, &o, &r))
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(found.filter(|a| !a.is_private || for_owner == Some(a.owner_id)))
+}
+
 fn is_commit_id(text: &str) -> bool {
     text.len() == 40 && text.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// The commit `wanted` names in the repository at `path`: a tag, a branch
 /// (in git's order: tags first), or a full commit id.
-fn resolve_here(path: &Path, wanted: &str) -> Result<String, String> {
+pub(crate) fn resolve_here(path: &Path, wanted: &str) -> Result<String, String> {
     let repo = crate::git::open(path).map_err(|e| e.to_string())?;
     let refs = crate::git::read::refs(&repo).map_err(|e| e.to_string())?;
     if let Some(r) = refs

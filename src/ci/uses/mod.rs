@@ -4,7 +4,7 @@
 //! `main` and `post`, each with its `-if`), composite actions step by step
 //! (nested up to `MAX_DEPTH`), and Docker actions fail saying why.
 
-mod fetch;
+pub(crate) mod fetch;
 pub mod manifest;
 
 use std::collections::{BTreeMap, HashMap};

@@ -10,20 +10,61 @@ pub(super) fn instances(job: &Job, strategy: &RawStrategy) -> Result<Vec<Job>, S
     if strategy.max_parallel == Some(0) {
         return Err("strategy.max-parallel: at least 1".into());
     }
-    let Some(matrix) = &strategy.matrix else {
-        return Ok(vec![job.clone()]);
+    let strategy_of = |index, total| Strategy {
+        fail_fast: strategy.fail_fast.unwrap_or(true),
+        max_parallel: strategy.max_parallel,
+        job_index: index,
+        job_total: total,
     };
+    let matrix: indexmap::IndexMap<String, serde_yaml_ng::Value> = match &strategy.matrix {
+        None => return Ok(vec![job.clone()]),
+        // Known once the job's needs are done: one job until then.
+        Some(serde_yaml_ng::Value::String(e)) if e.contains("${{") => {
+            super::check::check_condition(e).map_err(|m| format!("strategy.matrix: {m}"))?;
+            let mut later = job.clone();
+            later.matrix_from = Some(e.clone());
+            later.strategy = Some(strategy_of(0, 1));
+            return Ok(vec![later]);
+        }
+        Some(other) => serde_yaml_ng::from_value(other.clone())
+            .map_err(|_| "strategy.matrix: a mapping of axes, or an expression (`${{ fromJSON(…) }}`)".to_string())?,
+    };
+    expand_into(job, &matrix, strategy_of)
+}
+
+/// The instances of `job` for `matrix` (its `fromJSON(…)`, known now).
+pub fn expand_later(job: &Job, matrix: &serde_json::Value) -> Result<Vec<Job>, String> {
+    let axes: indexmap::IndexMap<String, serde_yaml_ng::Value> = match matrix {
+        serde_json::Value::Object(_) => serde_yaml_ng::to_value(matrix)
+            .and_then(serde_yaml_ng::from_value)
+            .map_err(|e| e.to_string())?,
+        _ => return Err(format!("strategy.matrix gives {matrix}, not a mapping of axes")),
+    };
+    let mut base = job.clone();
+    base.matrix_from = None;
+    let (fail_fast, max_parallel) = job
+        .strategy
+        .as_ref()
+        .map_or((true, None), |s| (s.fail_fast, s.max_parallel));
+    expand_into(&base, &axes, |index, total| Strategy {
+        fail_fast,
+        max_parallel,
+        job_index: index,
+        job_total: total,
+    })
+}
+
+fn expand_into(
+    job: &Job,
+    matrix: &indexmap::IndexMap<String, serde_yaml_ng::Value>,
+    strategy_of: impl Fn(usize, usize) -> Strategy,
+) -> Result<Vec<Job>, String> {
     let combos = expand_matrix(matrix).map_err(|m| format!("strategy.matrix: {m}"))?;
     let total = combos.len();
     let mut out = Vec::with_capacity(total);
     for (index, values) in combos.into_iter().enumerate() {
         let mut instance = job.clone();
-        instance.strategy = Some(Strategy {
-            fail_fast: strategy.fail_fast.unwrap_or(true),
-            max_parallel: strategy.max_parallel,
-            job_index: index,
-            job_total: total,
-        });
+        instance.strategy = Some(strategy_of(index, total));
         // In the order of the axes, then what `include` added.
         let axes = matrix.keys().filter(|k| *k != "include" && *k != "exclude");
         let mut order: Vec<&String> = axes.filter(|k| values.contains_key(*k)).collect();

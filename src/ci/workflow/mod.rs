@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 pub use calls::{Call, CallSecrets, Called, inline_calls, is_of};
 pub use check::no_runner;
 pub use inputs::{CallInput, Input, InputKind, WorkflowCall, resolve_inputs};
+pub use matrix::expand_later;
 pub use raw::seconds;
 use raw::{
     Minutes, OneOrMany, RawEnvironment, RawJob, RawRunDefaults, RawStep, RawStrategy, RawWorkflow, Scalar, env_map,
@@ -109,6 +110,10 @@ pub struct Job {
     /// For a job of a reusable workflow: its call.
     #[serde(default)]
     pub called: Option<Called>,
+    /// `strategy.matrix` as an expression: the job becomes its instances
+    /// once its needs are done (see `expand_later`).
+    #[serde(default)]
+    pub matrix_from: Option<String>,
 }
 
 /// A concurrency group: at most one run (or job) of a group goes at a time;
@@ -278,6 +283,10 @@ pub enum Action {
     DownloadArtifact,
     /// `key`, `path`, `restore-keys`: restored now, saved when the job succeeds.
     Cache,
+    /// `actions/cache/restore`: restored now, never saved.
+    CacheRestore,
+    /// `actions/cache/save`: saved now.
+    CacheSave,
     /// `hearth/test-report`: `path` (JUnit XML files, globs), `kind`
     /// (unit, functional, security), `name`.
     TestReport,
@@ -299,6 +308,8 @@ impl Action {
             "actions/upload-artifact" => Some(Action::UploadArtifact),
             "actions/download-artifact" => Some(Action::DownloadArtifact),
             "actions/cache" => Some(Action::Cache),
+            "actions/cache/restore" => Some(Action::CacheRestore),
+            "actions/cache/save" => Some(Action::CacheSave),
             "hearth/test-report" => Some(Action::TestReport),
             "hearth/deploy" => Some(Action::Deploy),
             "hearth/release" | "softprops/action-gh-release" => Some(Action::Release),
@@ -310,12 +321,14 @@ impl Action {
     /// The `with:` inputs it takes, and which of them are required.
     fn inputs(self) -> (&'static [&'static str], &'static [&'static str]) {
         match self {
-            // GitHub's inputs but `repository`: the workspace is a checkout of
-            // the run's commit already, and those that tune a fetch
+            // GitHub's inputs: `repository` (of this server), `ref` and
+            // `path` check out what they say; the workspace is a checkout
+            // of the run's commit already, and those that tune a fetch
             // (depth, filters, sparse paths, progress, credentials kept or
-            // not: none are) change nothing of it.
+            // not) change nothing of it.
             Action::Checkout => (
                 &[
+                    "repository",
                     "fetch-depth",
                     "fetch-tags",
                     "ref",
@@ -338,9 +351,50 @@ impl Action {
                 ],
                 &[],
             ),
-            Action::UploadArtifact => (&["name", "path", "if-no-files-found", "retention-days"], &["path"]),
-            Action::DownloadArtifact => (&["name", "path"], &[]),
-            Action::Cache => (&["key", "path", "restore-keys"], &["key", "path"]),
+            // `compression-level` tunes only how the archive is squeezed,
+            // and `include-hidden-files` is taken as asked: none changes what
+            // a later download finds but the hidden files.
+            Action::UploadArtifact => (
+                &[
+                    "name",
+                    "path",
+                    "if-no-files-found",
+                    "retention-days",
+                    "compression-level",
+                    "overwrite",
+                    "include-hidden-files",
+                ],
+                &["path"],
+            ),
+            Action::DownloadArtifact => (
+                &[
+                    "name",
+                    "path",
+                    "pattern",
+                    "merge-multiple",
+                    "run-id",
+                    "repository",
+                    "github-token",
+                ],
+                &[],
+            ),
+            Action::Cache | Action::CacheRestore => (
+                &[
+                    "key",
+                    "path",
+                    "restore-keys",
+                    "enableCrossOsArchive",
+                    "fail-on-cache-miss",
+                    "lookup-only",
+                    "upload-chunk-size",
+                    "save-always",
+                ],
+                &["key", "path"],
+            ),
+            Action::CacheSave => (
+                &["key", "path", "enableCrossOsArchive", "upload-chunk-size"],
+                &["key", "path"],
+            ),
             Action::TestReport => (&["path", "kind", "name"], &["path"]),
             Action::Deploy => (
                 &[
@@ -378,6 +432,8 @@ impl Action {
             Action::UploadArtifact => "Upload an artifact",
             Action::DownloadArtifact => "Download artifacts",
             Action::Cache => "Cache",
+            Action::CacheRestore => "Restore a cache",
+            Action::CacheSave => "Save a cache",
             Action::TestReport => "Test report",
             Action::Deploy => "Deploy",
             Action::Release => "Release",
@@ -814,6 +870,7 @@ fn job_of(
         steps,
         call,
         called: None,
+        matrix_from: None,
     };
     // `strategy` without a matrix: one job, as if there were no strategy.
     Ok((job, j.strategy.filter(|s| s.matrix.is_some())))

@@ -145,7 +145,9 @@ pub(super) struct RawStep {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawStrategy {
-    pub(super) matrix: Option<indexmap::IndexMap<String, serde_yaml_ng::Value>>,
+    /// The axes, or an expression that gives them when the job's needs are
+    /// done (`${{ fromJSON(needs.plan.outputs.matrix) }}`).
+    pub(super) matrix: Option<serde_yaml_ng::Value>,
     #[serde(rename = "fail-fast")]
     pub(super) fail_fast: Option<bool>,
     #[serde(rename = "max-parallel")]
