@@ -128,6 +128,11 @@ pub struct ServeArgs {
     /// go to ssh targets only.
     #[arg(long, env = "HEARTH_DEPLOY_DIR")]
     pub deploy_dir: Option<PathBuf>,
+    /// The runners' tool cache (RUNNER_TOOL_CACHE), laid out as GitHub's, so
+    /// that setup-python, setup-node and setup-go find versions there
+    /// (default: DATA/tool-cache; fill it with `hearth admin tool-cache add`).
+    #[arg(long, env = "HEARTH_TOOL_CACHE")]
+    pub tool_cache: Option<PathBuf>,
     /// Where `uses: owner/repo@ref` is fetched from when `owner/repo` is not
     /// a repository of this server: a git host such as
     /// `https://github.com`; empty (the default) for this server's only.
@@ -137,6 +142,45 @@ pub struct ServeArgs {
     /// server once git has updated refs but before they are recorded.
     #[arg(long, env = "HEARTH_FAILPOINT", hide = true)]
     pub failpoint: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ToolCacheCommand {
+    /// Copy FOLDER in as TOOL/VERSION/ARCH (GitHub's names: Python, node, go).
+    Add {
+        tool: String,
+        version: String,
+        folder: PathBuf,
+        /// x64, arm64…
+        #[arg(long, default_value = "x64")]
+        arch: String,
+        #[command(flatten)]
+        cache: ToolCacheArg,
+    },
+    /// The toolchains in the cache.
+    List {
+        #[command(flatten)]
+        cache: ToolCacheArg,
+    },
+}
+
+/// Where the tool cache is: `--tool-cache`, else in the data directory.
+#[derive(Debug, Args)]
+pub struct ToolCacheArg {
+    /// The tool cache (default: DATA/tool-cache).
+    #[arg(long, env = "HEARTH_TOOL_CACHE")]
+    pub tool_cache: Option<PathBuf>,
+    #[command(flatten)]
+    pub data: DataArg,
+}
+
+impl ToolCacheArg {
+    pub fn dir(&self) -> std::io::Result<PathBuf> {
+        match &self.tool_cache {
+            Some(dir) => Ok(dir.clone()),
+            None => Ok(self.data.data_dir()?.tool_cache()),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -153,6 +197,12 @@ pub enum AdminCommand {
         email: Option<String>,
         #[command(flatten)]
         data: DataArg,
+    },
+    /// The runners' tool cache: `add TOOL VERSION FOLDER` copies a host's
+    /// toolchain in (as `Python 3.12.4 /opt/python-3.12.4`), `list` says what is there.
+    ToolCache {
+        #[command(subcommand)]
+        command: ToolCacheCommand,
     },
     /// Create a personal access token for a user and print it on standard output.
     Token {

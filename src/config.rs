@@ -23,6 +23,8 @@ pub struct Config {
     pub ci: CiLimits,
     /// What jobs run in.
     pub sandbox: SandboxSettings,
+    /// `--tool-cache`: toolchains for setup-* actions; `None` is `data/tool-cache`.
+    pub tool_cache: Option<PathBuf>,
     /// `--actions-url`: where actions not on this server are fetched from
     /// (`https://github.com`); `None`: only this server's repositories.
     pub actions_url: Option<String>,
@@ -54,8 +56,13 @@ impl Config {
             ci: Default::default(),
             sandbox: Default::default(),
             actions_url: None,
+            tool_cache: None,
             registration_open: false,
         })
+    }
+
+    pub fn tool_cache(&self) -> PathBuf {
+        self.tool_cache.clone().unwrap_or_else(|| self.data_dir.tool_cache())
     }
 
     pub fn work_dir(&self) -> PathBuf {

@@ -9,6 +9,7 @@
 //! artifacts/{sha256}              artifacts, caches and release assets, by content
 //! docs/{sha256}/                  published documentation, unpacked (a cache: made again when missing)
 //! actions/{commit}/               actions of `uses:`, unpacked; actions/upstream/: mirrors (a cache)
+//! tool-cache/{Tool}/{version}/{arch}  toolchains for setup-* actions (unless --tool-cache)
 //! work/                           job folders (unless --work-dir)
 //! ```
 
@@ -79,6 +80,11 @@ impl DataDir {
     /// fetched from `--actions-url` (a cache: fetched again when missing).
     pub fn actions(&self) -> PathBuf {
         self.root.join("actions")
+    }
+
+    /// The runners' tool cache (unless `--tool-cache`), laid out as GitHub's.
+    pub fn tool_cache(&self) -> PathBuf {
+        self.root.join("tool-cache")
     }
 
     /// Published documentation, unpacked from its archive, by the archive's SHA-256.

@@ -98,6 +98,7 @@ pub async fn serve(config: Config, listener: TcpListener) -> Result<()> {
             deploy_dir: config.sandbox.deploy_dir.clone(),
             actions_url: config.actions_url.clone(),
             server_url: server_url(&config, listener.local_addr()?),
+            tool_cache: config.tool_cache(),
         },
     );
     ci.start().await?;

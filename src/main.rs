@@ -4,7 +4,7 @@ use std::io::BufRead;
 use std::process::ExitCode;
 
 use clap::Parser;
-use hearth::cli::{AdminCommand, CiCommand, Cli, Command};
+use hearth::cli::{AdminCommand, CiCommand, Cli, Command, ToolCacheCommand};
 use hearth::config::Config;
 use hearth::data_dir::DataDir;
 use hearth::error::{Context, Error};
@@ -73,6 +73,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             };
             config.registration_open = args.registration == "open";
             config.actions_url = hearth::config::actions_url(&args.actions_url)?;
+            config.tool_cache = args.tool_cache.map(std::path::absolute).transpose()?;
             config.sandbox = hearth::config::SandboxSettings {
                 enabled: args.ci_sandbox == "on",
                 user: args.ci_user,
@@ -139,6 +140,26 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 )));
             }
             println!("Hearth: every job succeeded");
+            Ok(())
+        }
+        Command::Admin(AdminCommand::ToolCache { command }) => {
+            match command {
+                ToolCacheCommand::Add {
+                    tool,
+                    version,
+                    folder,
+                    arch,
+                    cache,
+                } => {
+                    let dest = hearth::ci::tool_cache::add(&cache.dir()?, &tool, &version, &arch, &folder)?;
+                    println!("added {tool} {version} ({arch}) at {}", dest.display());
+                }
+                ToolCacheCommand::List { cache } => {
+                    for (tool, version, arch) in hearth::ci::tool_cache::list(&cache.dir()?) {
+                        println!("{tool} {version} {arch}");
+                    }
+                }
+            }
             Ok(())
         }
         Command::Admin(AdminCommand::Token { name, label, data }) => {

@@ -2181,3 +2181,46 @@ jobs:
         r.log(bad)
     );
 }
+
+/// The tool cache: what `hearth admin tool-cache add` put in is where
+/// GitHub's setup-* actions look (RUNNER_TOOL_CACHE, laid out as GitHub's,
+/// with its `.complete` marker), and jobs may not change it.
+#[test]
+fn the_tool_cache_holds_what_the_admin_added_read_only() {
+    let r = repo();
+    let folder = r.git.dir("node-folder");
+    std::fs::create_dir_all(folder.join("bin")).unwrap();
+    std::fs::copy("/usr/bin/node", folder.join("bin/node")).unwrap();
+    let out = r
+        .server
+        .admin(&["tool-cache", "add", "node", "20.11.0", folder.to_str().unwrap()], "");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let listed = r.server.admin(&["tool-cache", "list"], "");
+    assert_eq!(String::from_utf8_lossy(&listed.stdout), "node 20.11.0 x64\n");
+    let bad = r
+        .server
+        .admin(&["tool-cache", "add", "../node", "1", folder.to_str().unwrap()], "");
+    assert!(!bad.status.success());
+    r.push_workflow(
+        "ci.yml",
+        r#"on: push
+jobs:
+  a:
+    steps:
+      - run: |
+          echo "cache=$RUNNER_TOOL_CACHE agent=$AGENT_TOOLSDIRECTORY"
+          test -n "$ImageOS" && test -f "$RUNNER_TOOL_CACHE/node/20.11.0/x64.complete"
+          "$RUNNER_TOOL_CACHE/node/20.11.0/x64/bin/node" -e 'console.log("cached node runs")'
+          if touch "$RUNNER_TOOL_CACHE/node/x" 2>/dev/null; then echo writable; else echo read-only; fi
+"#,
+        "main",
+    );
+    let run = r.wait_run(1);
+    let log = r.log(&r.jobs(&run)[0]);
+    assert_eq!(run["conclusion"], "success", "{log}");
+    assert!(
+        log.contains("cache=/run/hostedtoolcache agent=/run/hostedtoolcache"),
+        "{log}"
+    );
+    assert!(log.contains("cached node runs") && log.contains("read-only"), "{log}");
+}

@@ -329,6 +329,7 @@ pub fn job_env(info: &RunInfo, spec: &workflow::Job, work: &Work) -> BTreeMap<St
     env.insert("RUNNER_ARCH".into(), runner_arch().into());
     env.insert("RUNNER_NAME".into(), "hearth".into());
     env.insert("RUNNER_TEMP".into(), seen(&work.temp));
+    env.insert("ImageOS".into(), super::tool_cache::image_os());
     env.extend(spec.env.clone());
     env
 }

@@ -24,6 +24,7 @@ pub mod scheduler;
 pub mod secrets;
 pub mod state;
 pub mod test_report;
+pub mod tool_cache;
 pub mod trigger;
 pub mod uses;
 pub mod workflow;

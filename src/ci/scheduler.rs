@@ -50,6 +50,8 @@ pub struct Ci {
     actions: super::uses::Sources,
     /// `GITHUB_SERVER_URL`.
     server_url: String,
+    /// `--tool-cache`.
+    tool_cache: PathBuf,
     /// Marks this server's job processes when they run without a sandbox.
     server_key: String,
     /// Running jobs, each with the signal that cancels it.
@@ -65,6 +67,8 @@ pub struct Outside {
     pub actions_url: Option<String>,
     /// Where jobs reach this server: `--base-url`, else the address it listens on.
     pub server_url: String,
+    /// `--tool-cache`: toolchains for setup-* actions, shown to jobs read-only.
+    pub tool_cache: PathBuf,
 }
 
 impl Ci {
@@ -85,6 +89,7 @@ impl Ci {
         Arc::new(Ci {
             actions,
             server_url: outside.server_url,
+            tool_cache: outside.tool_cache,
             deploy_dir: outside.deploy_dir,
             server_key: super::process::server_key(data_dir.root()),
             db,
@@ -584,7 +589,14 @@ impl Ci {
             })
             .await??
         };
-        let (work, checkout) = prepared;
+        let (mut work, checkout) = prepared;
+        let tool_cache = self.tool_cache.is_dir().then(|| match self.sandbox.is_on() {
+            true => PathBuf::from(super::tool_cache::SEEN_AT),
+            false => self.tool_cache.clone(),
+        });
+        if let Some(inside) = &tool_cache {
+            work.shown.push((self.tool_cache.clone(), inside.clone()));
+        }
         let files = match checkout {
             Ok(n) => n,
             Err(e) => {
@@ -596,6 +608,11 @@ impl Ci {
         writer.line(&format!("Hearth: workspace checked out ({files} files)"));
         let mut env = job_env(&info, spec, &work);
         env.insert("HEARTH_JOB_ID".into(), job.id.to_string());
+        if let Some(inside) = tool_cache {
+            let inside = inside.display().to_string();
+            env.insert("RUNNER_TOOL_CACHE".into(), inside.clone());
+            env.insert("AGENT_TOOLSDIRECTORY".into(), inside);
+        }
         if !self.sandbox.is_on() {
             // How a sweep after a crash finds what a job left running.
             env.insert("HEARTH_SERVER".into(), self.server_key.clone());
