@@ -13,7 +13,12 @@
 # measurement runs twice in a row, first with --ci-sandbox off, then with
 # the sandbox (bubblewrap), and both results are printed.
 #
-# Env: PUSHES (50), SANDBOX (both, on, off), KEEP=1. Needs git, curl, python3.
+# What resolving an action adds: with ACTIONS=1 the job first runs a
+# composite action of this server (`uses: bench/noop-action@v1`), and the
+# time the runner took to find and unpack it is printed too (the first push
+# unpacks it; the others find it in data/actions already).
+#
+# Env: PUSHES (50), SANDBOX (both, on, off), ACTIONS=1, KEEP=1. Needs git, curl, python3.
 for c in git curl python3; do command -v $c >/dev/null || { echo "missing $c" >&2; exit 1; }; done
 if [[ ${SANDBOX:-both} == both ]]; then
   for mode in off on; do
@@ -35,12 +40,22 @@ push_repo "$SRC"
 git clone -q "${BASE/http:\/\//http://bench:$TOKEN@}/bench/repo.git" "$W/work"
 cd "$W/work"
 mkdir -p .hearth/workflows
-cat >.hearth/workflows/bench.yml <<'YML'
+if [[ ${ACTIONS:-} == 1 ]]; then
+  curl -sf -H "Authorization: token $TOKEN" -H 'Content-Type: application/json' \
+    -d '{"name":"noop-action"}' "$BASE/api/v1/user/repos" >/dev/null
+  git init -q "$W/action"
+  printf 'name: noop\nruns:\n  using: composite\n  steps:\n    - run: "true"\n      shell: bash\n' >"$W/action/action.yml"
+  git -C "$W/action" add -A && git -C "$W/action" commit -qm action && git -C "$W/action" tag v1
+  git -C "$W/action" push -q "${BASE/http:\/\//http://bench:$TOKEN@}/bench/noop-action.git" main v1
+  use_action='      - uses: bench/noop-action@v1'
+fi
+cat >.hearth/workflows/bench.yml <<YML
 on: push
 jobs:
   first:
     steps:
-      - run: echo "STEP_STARTED $(date +%s%N)"
+${use_action:-}
+      - run: echo "STEP_STARTED \$(date +%s%N)"
 YML
 git add -A && git commit -qm "Bench workflow" && git push -q origin HEAD:main
 sleep 2
@@ -64,9 +79,13 @@ logs = logs[-n:]
 def ts(line):
     t = datetime.datetime.strptime(line.split()[0], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc)
     return t.timestamp()
-latency, overhead = [], []
+latency, overhead, resolve = [], [], []
 for push_ns, log in zip(pushed, logs):
     lines = open(log).read().splitlines()
+    for l in lines:
+        m = re.search(r" is commit \w+ from .* \((\d+) ms\)$", l)
+        if m:
+            resolve.append(float(m.group(1)))
     step = next(l for l in lines if re.search(r"STEP_STARTED \d+$", l))
     step_ns = int(step.rsplit(" ", 1)[1])
     latency.append((step_ns - push_ns) / 1e6)
@@ -77,4 +96,6 @@ def report(name, xs):
     print(f"{name:<28} median {statistics.median(xs):8.1f} ms   p90 {pick(0.9):8.1f} ms   p99 {pick(0.99):8.1f} ms   (n={len(xs)})")
 report("push returned -> step runs", latency)
 report("job start -> step runs", overhead)
+if resolve:
+    report("finding a cached action", resolve)
 PY
