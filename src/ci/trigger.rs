@@ -132,6 +132,15 @@ impl Origin<'_> {
             run.jobs = jobs_of(w)?;
             for (job, spec) in run.jobs.iter_mut().zip(&w.jobs) {
                 values["matrix"] = serde_json::to_value(&spec.matrix).unwrap_or_default();
+                if let Some(s) = &spec.strategy
+                    && (s.fail_fast_if.is_some() || s.max_parallel_if.is_some())
+                {
+                    let evaluated =
+                        strategy_values(s, &values).map_err(|e| format!("jobs.{}.strategy.{e}", spec.key))?;
+                    let mut spec = spec.clone();
+                    spec.strategy = Some(evaluated);
+                    job.spec = serde_json::to_string(&spec).map_err(|e| format!("job spec: {e}"))?;
+                }
                 if spec.name.contains("${{") {
                     // A name that says which instance it is: `${{ matrix.name }}`.
                     let ctx = expr::Context::new(&values, expr::Status::Success);
@@ -164,6 +173,30 @@ impl Origin<'_> {
             inputs: self.inputs.to_string(),
         }
     }
+}
+
+/// `fail-fast` and `max-parallel` written as expressions, evaluated with
+/// what is known when the run is made (`github`, `inputs`).
+fn strategy_values(
+    s: &workflow::Strategy,
+    values: &serde_json::Value,
+) -> std::result::Result<workflow::Strategy, String> {
+    let ctx = expr::Context::new(values, expr::Status::Success);
+    let mut out = s.clone();
+    if let Some(c) = out.fail_fast_if.take() {
+        out.fail_fast = expr::condition(&c, &ctx).map_err(|e| format!("fail-fast: {e}"))?;
+    }
+    if let Some(m) = out.max_parallel_if.take() {
+        let text = expr::interpolate(&m, &ctx).map_err(|e| format!("max-parallel: {e}"))?;
+        let n: u32 = text
+            .trim()
+            .parse()
+            .ok()
+            .filter(|n| (1..=256).contains(n))
+            .ok_or_else(|| format!("max-parallel: {text:?} is not a number from 1 to 256"))?;
+        out.max_parallel = Some(n);
+    }
+    Ok(out)
 }
 
 /// The runs a ref update (from `old_id` to `origin.sha`) starts.
@@ -401,5 +434,31 @@ pub async fn process_pending(db: &Db, data: &DataDir) -> Result<Vec<Created>> {
                 workflow,
             }));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn strategy_expressions_are_evaluated_when_the_run_is_made() {
+        let w = super::workflow::parse(
+            "w.yml",
+            "on: push\njobs:\n  a:\n    strategy:\n      fail-fast: ${{ github.event_name != 'push' }}\n      max-parallel: ${{ github.ref_name == 'main' && 2 || 1 }}\n      matrix: {n: [1, 2, 3]}\n    steps: [{run: 'true'}]\n",
+        )
+        .unwrap();
+        let s = w.jobs[0].strategy.clone().unwrap();
+        assert!(s.fail_fast_if.is_some() && s.max_parallel_if.is_some());
+        let values = serde_json::json!({"github": {"event_name": "push", "ref_name": "main"}});
+        let done = super::strategy_values(&s, &values).unwrap();
+        assert!(!done.fail_fast);
+        assert_eq!(done.max_parallel, Some(2));
+        let bad = serde_json::json!({"github": {"event_name": "push", "ref_name": "x"}, "inputs": {}});
+        let mut s2 = s.clone();
+        s2.max_parallel_if = Some("${{ 'lots' }}".into());
+        assert!(super::strategy_values(&s2, &bad).unwrap_err().contains("not a number"));
+        assert!(
+            super::workflow::parse("w.yml", "on: push\njobs:\n  a:\n    strategy:\n      max-parallel: 0\n      matrix: {n: [1]}\n    steps: [{run: 'true'}]\n")
+                .is_err()
+        );
     }
 }

@@ -7,12 +7,34 @@ use super::{Job, MAX_JOBS, Strategy};
 /// One job per combination of `strategy`'s matrix, each named after its
 /// values and told its place (`strategy.job-index`).
 pub(super) fn instances(job: &Job, strategy: &RawStrategy) -> Result<Vec<Job>, String> {
-    if strategy.max_parallel == Some(0) {
-        return Err("strategy.max-parallel: at least 1".into());
-    }
+    use super::raw::Scalar;
+    let (fail_fast, fail_fast_if) = match &strategy.fail_fast {
+        None => (true, None),
+        Some(Scalar::Bool(b)) => (*b, None),
+        Some(Scalar::Text(t)) if t.contains("${{") => {
+            super::check::check_condition(t).map_err(|m| format!("strategy.fail-fast: {m}"))?;
+            (true, Some(t.clone()))
+        }
+        Some(Scalar::Text(t)) if t == "true" || t == "false" => (t == "true", None),
+        Some(_) => return Err("strategy.fail-fast: true, false or an expression".into()),
+    };
+    let (max_parallel, max_parallel_if) = match &strategy.max_parallel {
+        None => (None, None),
+        Some(Scalar::Number(n)) => match n.as_u64() {
+            Some(n @ 1..=256) => (Some(n as u32), None),
+            _ => return Err("strategy.max-parallel: a number from 1 to 256".into()),
+        },
+        Some(Scalar::Text(t)) if t.contains("${{") => {
+            super::check::check_condition(t).map_err(|m| format!("strategy.max-parallel: {m}"))?;
+            (None, Some(t.clone()))
+        }
+        Some(_) => return Err("strategy.max-parallel: a number from 1 to 256, or an expression".into()),
+    };
     let strategy_of = |index, total| Strategy {
-        fail_fast: strategy.fail_fast.unwrap_or(true),
-        max_parallel: strategy.max_parallel,
+        fail_fast,
+        max_parallel,
+        fail_fast_if: fail_fast_if.clone(),
+        max_parallel_if: max_parallel_if.clone(),
         job_index: index,
         job_total: total,
     };
@@ -42,15 +64,18 @@ pub fn expand_later(job: &Job, matrix: &serde_json::Value) -> Result<Vec<Job>, S
     };
     let mut base = job.clone();
     base.matrix_from = None;
-    let (fail_fast, max_parallel) = job
-        .strategy
-        .as_ref()
-        .map_or((true, None), |s| (s.fail_fast, s.max_parallel));
+    let known = job.strategy.clone();
     expand_into(&base, &axes, |index, total| Strategy {
-        fail_fast,
-        max_parallel,
         job_index: index,
         job_total: total,
+        ..known.clone().unwrap_or(Strategy {
+            fail_fast: true,
+            max_parallel: None,
+            fail_fast_if: None,
+            max_parallel_if: None,
+            job_index: 0,
+            job_total: 1,
+        })
     })
 }
 

@@ -136,6 +136,12 @@ pub struct Strategy {
     /// One failed instance cancels the others (default true).
     pub fail_fast: bool,
     pub max_parallel: Option<u32>,
+    /// `fail-fast` and `max-parallel` as expressions (over `github` and
+    /// `inputs`), evaluated when the run is made.
+    #[serde(default)]
+    pub fail_fast_if: Option<String>,
+    #[serde(default)]
+    pub max_parallel_if: Option<String>,
     pub job_index: usize,
     pub job_total: usize,
 }

@@ -149,9 +149,9 @@ pub(super) struct RawStrategy {
     /// done (`${{ fromJSON(needs.plan.outputs.matrix) }}`).
     pub(super) matrix: Option<serde_yaml_ng::Value>,
     #[serde(rename = "fail-fast")]
-    pub(super) fail_fast: Option<bool>,
+    pub(super) fail_fast: Option<Scalar>,
     #[serde(rename = "max-parallel")]
-    pub(super) max_parallel: Option<u32>,
+    pub(super) max_parallel: Option<Scalar>,
 }
 
 #[derive(Deserialize)]
