@@ -273,31 +273,40 @@ pub fn insert_run(
         enter_run_group(conn, repo, run_id, c)?;
     }
     for job in &run.jobs {
-        conn.execute(
-            "INSERT INTO jobs (run_id, job_key, name, needs, spec, status, concurrency)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                run_id,
-                job.key,
-                job.name,
-                job.needs.join(","),
-                job.spec,
-                Status::Queued,
-                job.concurrency.as_ref().map(|c| &c.group)
-            ],
-        )?;
-        let job_id = JobId(conn.last_insert_rowid());
+        insert_job(conn, run_id, job, job.concurrency.as_ref().map(|c| c.group.as_str()))?;
         if let Some(c) = &job.concurrency {
             enter_job_group(conn, repo, run_id, c)?;
         }
-        for (i, step) in job.steps.iter().enumerate() {
-            conn.execute(
-                "INSERT INTO steps (job_id, number, name, status) VALUES (?1, ?2, ?3, ?4)",
-                params![job_id, i as i64 + 1, step, Status::Queued],
-            )?;
-        }
     }
     Ok(number)
+}
+
+/// Adds job `job` to run `run`, queued, with its steps.
+fn insert_job(conn: &Connection, run: RunId, job: &NewJob, concurrency: Option<&str>) -> Result<JobId> {
+    conn.prepare_cached(
+        "INSERT INTO jobs (run_id, job_key, name, needs, spec, status, concurrency)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        run,
+        job.key,
+        job.name,
+        job.needs.join(","),
+        job.spec,
+        Status::Queued,
+        concurrency
+    ])?;
+    let id = JobId(conn.last_insert_rowid());
+    insert_steps(conn, id, &job.steps)?;
+    Ok(id)
+}
+
+fn insert_steps(conn: &Connection, job: JobId, steps: &[String]) -> Result<()> {
+    let mut stmt = conn.prepare_cached("INSERT INTO steps (job_id, number, name, status) VALUES (?1, ?2, ?3, ?4)")?;
+    for (i, step) in steps.iter().enumerate() {
+        stmt.execute(params![job, i as i64 + 1, step, Status::Queued])?;
+    }
+    Ok(())
 }
 
 /// All jobs of runs that are not completed.
@@ -333,34 +342,15 @@ pub fn expand_job(conn: &Connection, job: JobId, instances: &[NewJob]) -> Result
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
     for (i, instance) in instances.iter().enumerate() {
-        let id = if i == 0 {
+        if i == 0 {
             conn.execute(
                 "UPDATE jobs SET name = ?2, spec = ?3 WHERE id = ?1",
                 params![job, instance.name, instance.spec],
             )?;
             conn.execute("DELETE FROM steps WHERE job_id = ?1", [job])?;
-            job
+            insert_steps(conn, job, &instance.steps)?;
         } else {
-            conn.execute(
-                "INSERT INTO jobs (run_id, job_key, name, needs, spec, status, concurrency)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    run,
-                    instance.key,
-                    instance.name,
-                    instance.needs.join(","),
-                    instance.spec,
-                    Status::Queued,
-                    concurrency
-                ],
-            )?;
-            JobId(conn.last_insert_rowid())
-        };
-        for (n, step) in instance.steps.iter().enumerate() {
-            conn.execute(
-                "INSERT INTO steps (job_id, number, name, status) VALUES (?1, ?2, ?3, ?4)",
-                params![id, n as i64 + 1, step, Status::Queued],
-            )?;
+            insert_job(conn, run, instance, concurrency.as_deref())?;
         }
     }
     Ok(())
