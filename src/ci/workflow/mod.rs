@@ -241,10 +241,15 @@ impl Uses {
                 "`uses: {text}` is not an action: `owner/repo@ref`, `owner/repo/path@ref`, `./path` or `docker://image`"
             ));
         }
+        // A ref as git allows it (and nothing a refspec or an option could make of it).
         if git_ref.is_empty()
-            || git_ref.starts_with('-')
+            || git_ref.len() > 255
+            || git_ref.starts_with(['-', '/', '.'])
             || git_ref.contains("..")
-            || git_ref.contains(char::is_whitespace)
+            || git_ref.contains("@{")
+            || git_ref
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || ":^~?*[\\".contains(c))
         {
             return Err(format!("`uses: {text}`: {git_ref:?} is not a branch, tag or commit id"));
         }
@@ -1052,6 +1057,38 @@ mod tests {
             !runs_on_push(&tags, "refs/heads/main", None),
             "tag filters alone leave branches out"
         );
+    }
+
+    #[test]
+    fn uses_names_an_action_and_nothing_else() {
+        let repo = Uses::parse("actions/setup-node@v4").unwrap();
+        assert_eq!(repo.to_string(), "actions/setup-node@v4");
+        assert!(
+            matches!(Uses::parse("owner/repo/sub/dir@0123abc").unwrap(), Uses::Repository { path, .. } if path == "sub/dir")
+        );
+        assert_eq!(
+            Uses::parse("./.github/actions/x").unwrap(),
+            Uses::Local(".github/actions/x".into())
+        );
+        assert_eq!(
+            Uses::parse("docker://alpine:3").unwrap(),
+            Uses::Docker("alpine:3".into())
+        );
+        for bad in [
+            "owner/repo",
+            "owner@v1",
+            "../x",
+            "./a/../../b",
+            "/abs@v1",
+            "owner/repo@-oops",
+            "owner/repo@v1:refs/heads/main",
+            "owner/repo@a..b",
+            "owner/repo@v1 x",
+            "ow ner/repo@v1",
+            "owner/.git@v1",
+        ] {
+            assert!(Uses::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
