@@ -2224,3 +2224,80 @@ jobs:
     );
     assert!(log.contains("cached node runs") && log.contains("read-only"), "{log}");
 }
+
+/// After actions/checkout the workspace is a git repository as GitHub's
+/// leaves it: the run's commit on its branch, `fetch-depth` of history
+/// (0: all, with tags), origin this server with the job token kept (so a
+/// job with `contents: write` pushes), or not with `persist-credentials: false`.
+#[test]
+fn checkout_makes_the_workspace_a_git_repository() {
+    let r = repo();
+    let pwned = r.git.dir("pwned-by-a-job");
+    r.commit_and_push("first", "main");
+    r.git.ok(Some(&r.work), &["tag", "v0.1"]);
+    let url = r.server.cred_url(&r.user, &r.token, &format!("/{}.git", r.slug));
+    r.git.ok(Some(&r.work), &["push", "-q", &url, "v0.1"]);
+    r.push_workflow(
+        "ci.yml",
+        r#"on:
+  push:
+    branches: [main]
+jobs:
+  git:
+    permissions:
+      contents: write
+    steps:
+      - uses: actions/checkout@v4
+      - run: |
+          test "$(git rev-parse HEAD)" = "$GITHUB_SHA" && echo "head is the run's commit"
+          test -z "$(git status --porcelain)" && echo "clean"
+          echo "branch $(git rev-parse --abbrev-ref HEAD) commits $(git rev-list --count HEAD)"
+          echo change >> README.md
+          git -c user.name=ci -c user.email=ci@example.test commit -qam "from the job"
+          git push -q origin HEAD:refs/heads/from-job && echo "pushed with the kept token"
+  full:
+    steps:
+      - uses: actions/checkout@v4
+        with:
+          fetch-depth: 0
+      - run: echo "all $(git rev-list --count HEAD) described $(git describe --tags)"
+  ephemeral:
+    steps:
+      - uses: actions/checkout@v4
+        with:
+          persist-credentials: false
+      - run: if GIT_TERMINAL_PROMPT=0 git push -q origin HEAD:refs/heads/nope 2>/dev/null; then echo pushed; else echo "no credentials kept"; fi
+  planted:
+    steps:
+      # A .git of the job's making would have the server's git run its programs.
+      - run: mkdir -p .git && printf '[core]\n\tfsmonitor = "touch PWNED"\n' > .git/config
+      - uses: actions/checkout@v4
+      - run: git status --porcelain && echo "checked out over what was planted"
+"#
+        .replace("PWNED", pwned.to_str().unwrap())
+        .as_str(),
+        "main",
+    );
+    let run = r.wait_run(1);
+    let jobs = r.jobs(&run);
+    let git = r.log(r.job(&jobs, "git"));
+    assert_eq!(run["conclusion"], "success", "{git}");
+    for expected in [
+        "head is the run's commit",
+        "clean",
+        "branch main commits 1",
+        "pushed with the kept token",
+    ] {
+        assert!(git.contains(expected), "{expected:?} in {git}");
+    }
+    let full = r.log(r.job(&jobs, "full"));
+    assert!(full.contains("all 2 described v0.1-1-g"), "{full}");
+    let ephemeral = r.log(r.job(&jobs, "ephemeral"));
+    assert!(ephemeral.contains("no credentials kept"), "{ephemeral}");
+    let planted = r.log(r.job(&jobs, "planted"));
+    assert!(planted.contains("checked out over what was planted"), "{planted}");
+    assert!(!pwned.exists(), "the server ran a program a job named");
+    let refs = r.git.refs(&r.server.repo_dir("alice", "demo"));
+    assert!(refs.iter().any(|l| l.starts_with("refs/heads/from-job ")), "{refs:?}");
+    assert!(!refs.iter().any(|l| l.starts_with("refs/heads/nope ")), "{refs:?}");
+}

@@ -153,6 +153,189 @@ pub(super) async fn checkout(
     }
 }
 
+/// Whether `path` has no symbolic link on the way down from `root`: the
+/// job owns the folders below its root and may have put one there to make
+/// the server (which writes here as itself) write elsewhere. No process of
+/// the job runs while a built-in action does, so what this sees stays so.
+fn no_links(root: &Path, path: &Path) -> bool {
+    let Ok(rest) = path.strip_prefix(root) else {
+        return false;
+    };
+    let mut at = root.to_path_buf();
+    for c in rest.components() {
+        at.push(c);
+        match std::fs::symlink_metadata(&at) {
+            Ok(m) if m.file_type().is_symlink() => return false,
+            Ok(_) => {}
+            Err(_) => return true,
+        }
+    }
+    true
+}
+
+/// `actions/checkout` of the run's commit: the workspace (its files there
+/// already) becomes a git repository as GitHub's checkout leaves it — the
+/// commit on its branch (or detached, for a tag), `fetch-depth` commits of
+/// history (default 1; 0 for all, with the tags), `origin` this server,
+/// and, unless `persist-credentials: false`, the job token kept for git
+/// (so `git push` works as the job's permissions allow). Git runs here,
+/// as the server, on the server's copy; the job's user gets what it made.
+pub(super) async fn git_checkout(
+    step: &workflow::Step,
+    env: &std::collections::BTreeMap<String, String>,
+    token: &str,
+    writer: &mut LogWriter,
+    with: &super::executor::RunWith<'_>,
+) -> Result<Conclusion> {
+    let Record::Server { data_dir, .. } = &with.record else {
+        return Ok(Conclusion::Success);
+    };
+    let Some(git) = with.actions.git.clone() else {
+        writer.line("Hearth: git is not installed here; the workspace holds the files only");
+        return Ok(Conclusion::Success);
+    };
+    let get = |k: &str| env.get(k).cloned().unwrap_or_default();
+    let (repository, sha, full_ref, server) = (
+        get("GITHUB_REPOSITORY"),
+        get("GITHUB_SHA"),
+        get("GITHUB_REF"),
+        get("GITHUB_SERVER_URL"),
+    );
+    let Some((owner, name)) = repository.split_once('/') else {
+        return Ok(Conclusion::Success);
+    };
+    let value = |k: &str| step.with.get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    let depth: u32 = match value("fetch-depth") {
+        None => 1,
+        Some(d) => match d.parse() {
+            Ok(n) => n,
+            Err(_) => {
+                writer.line(&format!("Hearth: fetch-depth {d:?} is not a number"));
+                return Ok(Conclusion::Failure);
+            }
+        },
+    };
+    let tags = depth == 0 || value("fetch-tags").as_deref() == Some("true");
+    let persist = value("persist-credentials").as_deref() != Some("false");
+    let (bare, ws, owner_ids) = (
+        data_dir.repo(owner, name),
+        with.work.workspace.clone(),
+        with.sandbox.owner(),
+    );
+    let root = with.work.root.clone();
+    let (token, at) = (token.to_string(), sha.clone());
+    let done = crate::error::blocking(
+        "making the workspace a git repository",
+        move || -> std::result::Result<String, String> {
+            if !no_links(&root, &ws) {
+                return Err("the workspace is not a folder any more (a step replaced it with a link)".into());
+            }
+            // Whatever the job put at .git (hooks, a config naming programs to
+            // run) goes: git runs here as the server, with a repository of its own making.
+            let dot_git = ws.join(".git");
+            if let Ok(m) = std::fs::symlink_metadata(&dot_git) {
+                let gone = match m.is_dir() {
+                    true => std::fs::remove_dir_all(&dot_git),
+                    false => std::fs::remove_file(&dot_git),
+                };
+                gone.map_err(|e| format!("removing what a step left at .git: {e}"))?;
+            }
+            let safe = format!("safe.directory={}", ws.display());
+            let run = |args: &[&str]| -> std::result::Result<(), String> {
+                let out = git
+                    .std_command()
+                    .args(["-c", &safe, "-C"])
+                    .arg(&ws)
+                    .args(args)
+                    .output()
+                    .map_err(|e| e.to_string())?;
+                match out.status.success() {
+                    true => Ok(()),
+                    false => Err(format!(
+                        "git {}: {}",
+                        args.first().unwrap_or(&""),
+                        String::from_utf8_lossy(&out.stderr).trim()
+                    )),
+                }
+            };
+            run(&["init", "-q"])?;
+            let source = format!("file://{}", bare.display());
+            let mut fetch = vec!["fetch", "-q", "--no-tags"];
+            let depth_arg = format!("--depth={depth}");
+            if depth > 0 {
+                fetch.push(&depth_arg);
+            }
+            if tags {
+                fetch[2] = "--tags";
+            }
+            let upload = "--upload-pack=git -c uploadpack.allowAnySHA1InWant=true upload-pack";
+            fetch.push(upload);
+            fetch.push(&source);
+            let branch = full_ref.strip_prefix("refs/heads/");
+            let spec = match branch {
+                Some(b) => format!("+{sha}:refs/remotes/origin/{b}"),
+                None => format!("+{sha}:refs/hearth/checkout"),
+            };
+            fetch.push(&spec);
+            run(&fetch)?;
+            match branch {
+                Some(b) => run(&[
+                    "checkout",
+                    "-q",
+                    "--force",
+                    "-B",
+                    b,
+                    &format!("refs/remotes/origin/{b}"),
+                ])?,
+                None => run(&["checkout", "-q", "--force", "--detach", &sha])?,
+            }
+            if !server.is_empty() {
+                run(&["remote", "add", "origin", &format!("{server}/{repository}.git")])?;
+                if persist && !token.is_empty() {
+                    use base64::Engine;
+                    let basic = base64::engine::general_purpose::STANDARD.encode(format!("x-access-token:{token}"));
+                    run(&[
+                        "config",
+                        "--local",
+                        &format!("http.{server}/.extraheader"),
+                        &format!("AUTHORIZATION: basic {basic}"),
+                    ])?;
+                }
+            }
+            if let Some((uid, gid)) = owner_ids {
+                let mut todo = vec![ws.clone()];
+                while let Some(p) = todo.pop() {
+                    std::os::unix::fs::lchown(&p, Some(uid), Some(gid)).map_err(|e| e.to_string())?;
+                    if p.is_dir() && !p.is_symlink() {
+                        todo.extend(
+                            std::fs::read_dir(&p)
+                                .map_err(|e| e.to_string())?
+                                .flatten()
+                                .map(|e| e.path()),
+                        );
+                    }
+                }
+            }
+            Ok(match depth {
+                0 => "all of its history".into(),
+                1 => "the commit".into(),
+                n => format!("{n} commits of history"),
+            })
+        },
+    )
+    .await?;
+    match done {
+        Ok(what) => {
+            writer.line(&format!("Hearth: the workspace is a git repository at {at} ({what})"));
+            Ok(Conclusion::Success)
+        }
+        Err(why) => {
+            writer.line(&format!("Hearth: checkout: {why}"));
+            Ok(Conclusion::Failure)
+        }
+    }
+}
+
 /// Runs a built-in action (`uses:`); returns its conclusion and outputs.
 pub(super) async fn run_action(
     step: &workflow::Step,

@@ -860,6 +860,10 @@ pub(super) async fn run_one(
         Some(workflow::Action::Checkout) if super::actions::checkout_wanted(step, &own) => {
             Some(super::actions::checkout(step, env, writer, with).await?)
         }
+        Some(workflow::Action::Checkout) if matches!(with.record, Record::Server { .. }) => {
+            let token = contexts["github"]["token"].as_str().unwrap_or_default().to_string();
+            Some(super::actions::git_checkout(step, env, &token, writer, with).await?)
+        }
         Some(workflow::Action::Deploy) => Some(super::rolling::deploy(step, env, writer, with, deadline).await?),
         Some(workflow::Action::Release) => Some(super::publish::release(step, env, writer, with).await?),
         Some(workflow::Action::PublishDocs) => Some(super::publish::publish_docs(step, env, writer, with).await?),
