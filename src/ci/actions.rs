@@ -125,7 +125,7 @@ pub(super) async fn checkout(
             }
             let files = crate::git::checkout(&bare, &commit, &dest).map_err(|e| e.to_string())?;
             if let Some(ids) = owner_ids {
-                give_to(&top, ids).map_err(|e| e.to_string())?;
+                super::executor::give_to(&top, ids).map_err(|e| e.to_string())?;
             }
             Ok((commit, files))
         },
@@ -140,19 +140,6 @@ pub(super) async fn checkout(
         }
         Err(why) => failed(writer, format!("checkout of {repository}: {why}")),
     }
-}
-
-/// Gives `top` and everything below it to the job's user (links as
-/// links, never followed).
-fn give_to(top: &Path, (uid, gid): (u32, u32)) -> std::io::Result<()> {
-    let mut todo = vec![top.to_path_buf()];
-    while let Some(p) = todo.pop() {
-        std::os::unix::fs::lchown(&p, Some(uid), Some(gid))?;
-        if p.is_dir() && !p.is_symlink() {
-            todo.extend(std::fs::read_dir(&p)?.flatten().map(|e| e.path()));
-        }
-    }
-    Ok(())
 }
 
 /// Whether `path` has no symbolic link on the way down from `root`: the
@@ -305,7 +292,7 @@ pub(super) async fn git_checkout(
                 }
             }
             if let Some(ids) = owner_ids {
-                give_to(&ws, ids).map_err(|e| e.to_string())?;
+                super::executor::give_to(&ws, ids).map_err(|e| e.to_string())?;
             }
             Ok(match depth {
                 0 => "all of its history".into(),

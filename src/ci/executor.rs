@@ -129,13 +129,7 @@ impl Work {
             return Ok(());
         };
         for top in [&self.home, &self.tmp] {
-            let mut todo = vec![top.clone()];
-            while let Some(path) = todo.pop() {
-                std::os::unix::fs::lchown(&path, Some(uid), Some(gid))?;
-                if std::fs::symlink_metadata(&path)?.is_dir() {
-                    todo.extend(std::fs::read_dir(&path)?.flatten().map(|e| e.path()));
-                }
-            }
+            give_to(top, (uid, gid))?;
         }
         std::fs::set_permissions(&self.runner, std::fs::Permissions::from_mode(0o711))?;
         std::fs::set_permissions(&self.root, std::fs::Permissions::from_mode(0o711))?;
@@ -213,6 +207,42 @@ impl Work {
     pub fn remove(&self) {
         let _ = remove_all(&self.root);
     }
+}
+
+/// Gives `top` and everything below it to the job's user (links as
+/// links, never followed).
+pub(super) fn give_to(top: &Path, (uid, gid): (u32, u32)) -> std::io::Result<()> {
+    let mut todo = vec![top.to_path_buf()];
+    while let Some(p) = todo.pop() {
+        std::os::unix::fs::lchown(&p, Some(uid), Some(gid))?;
+        if std::fs::symlink_metadata(&p)?.is_dir() {
+            todo.extend(std::fs::read_dir(&p)?.flatten().map(|e| e.path()));
+        }
+    }
+    Ok(())
+}
+
+/// Folders 0755 and files 0644 (0755 when executable), whatever the
+/// server's umask: what the server keeps for jobs (actions, the tool
+/// cache), which run as another user and read it.
+pub(super) fn open_up(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755))?;
+        for entry in std::fs::read_dir(&d)? {
+            let entry = entry?;
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                todo.push(entry.path());
+            } else if kind.is_file() {
+                let exec = entry.metadata()?.permissions().mode() & 0o100 != 0;
+                let mode = if exec { 0o755 } else { 0o644 };
+                std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(mode))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Removes a folder a job wrote, also where it took away its own

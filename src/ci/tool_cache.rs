@@ -50,7 +50,7 @@ pub fn add(cache: &Path, tool: &str, version: &str, arch: &str, source: &Path) -
     }
     std::fs::rename(&partial, &dest)?;
     std::fs::write(&marker, b"")?;
-    open_up(cache)?;
+    super::executor::open_up(cache)?;
     Ok(dest)
 }
 
@@ -105,29 +105,14 @@ fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Readable by jobs (which run as another user), whatever the umask.
-fn open_up(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755))?;
-        for entry in std::fs::read_dir(&d)?.flatten() {
-            let kind = entry.file_type()?;
-            if kind.is_dir() {
-                todo.push(entry.path());
-            } else if kind.is_file() {
-                let mode = entry.metadata()?.permissions().mode();
-                let open = if mode & 0o100 != 0 { 0o755 } else { 0o644 };
-                std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(open))?;
-            }
-        }
-    }
-    Ok(())
+/// `ImageOS`, as GitHub names its images (`ubuntu24`): this host's
+/// system and major version, from `/etc/os-release` (read once).
+pub fn image_os() -> String {
+    static IMAGE_OS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    IMAGE_OS.get_or_init(read_image_os).clone()
 }
 
-/// `ImageOS`, as GitHub names its images (`ubuntu24`): this host's
-/// system and major version, from `/etc/os-release`.
-pub fn image_os() -> String {
+fn read_image_os() -> String {
     let text = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
     let field = |key: &str| {
         text.lines()

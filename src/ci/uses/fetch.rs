@@ -206,7 +206,7 @@ fn unpack(repo: &Path, commit: &str, cache: &Path) -> Result<PathBuf, String> {
     let partial = cache.join(format!(".partial-{commit}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&partial);
     crate::git::checkout(repo, commit, &partial).map_err(|e| fail(&e))?;
-    open_up(&partial).map_err(|e| fail(&e))?;
+    super::super::executor::open_up(&partial).map_err(|e| fail(&e))?;
     match std::fs::rename(&partial, &root) {
         Ok(()) => Ok(root),
         // Another job unpacked it meanwhile.
@@ -216,26 +216,4 @@ fn unpack(repo: &Path, commit: &str, cache: &Path) -> Result<PathBuf, String> {
         }
         Err(e) => Err(fail(&e)),
     }
-}
-
-/// Folders 0755 and files 0644 (0755 when executable), whatever the
-/// server's umask: jobs run as another user and read them.
-fn open_up(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755))?;
-        for entry in std::fs::read_dir(&d)? {
-            let entry = entry?;
-            let kind = entry.file_type()?;
-            if kind.is_dir() {
-                todo.push(entry.path());
-            } else if kind.is_file() {
-                let exec = entry.metadata()?.permissions().mode() & 0o100 != 0;
-                let mode = if exec { 0o755 } else { 0o644 };
-                std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(mode))?;
-            }
-        }
-    }
-    Ok(())
 }

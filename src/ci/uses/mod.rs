@@ -114,14 +114,10 @@ pub(super) async fn set_up(
             loaded.from,
             started.elapsed().as_millis()
         ));
-        if let Some((root, commit)) = mount {
-            let inside = match with.sandbox.is_on() {
-                true => PathBuf::from(SEEN_AT).join(&commit),
-                false => root.clone(),
-            };
-            if !work.shown.iter().any(|(host, _)| *host == root) {
-                work.shown.push((root, inside));
-            }
+        if let Some((root, commit)) = mount
+            && !work.shown.iter().any(|(host, _)| *host == root)
+        {
+            work.shown.push(shown(root, &commit, with));
         }
         if let Ok(Kind::Composite(steps)) = loaded.manifest.kind()
             && let Ok(steps) = workflow::composite_steps(steps)
@@ -131,6 +127,15 @@ pub(super) async fn set_up(
         shared.actions.loaded.insert(key, Arc::new(loaded));
     }
     Ok(Ok(()))
+}
+
+/// The unpacked tree `root` of commit `commit`, and where a step sees it.
+fn shown(root: PathBuf, commit: &str, with: &RunWith<'_>) -> (PathBuf, PathBuf) {
+    let inside = match with.sandbox.is_on() {
+        true => PathBuf::from(SEEN_AT).join(commit),
+        false => root.clone(),
+    };
+    (root, inside)
 }
 
 /// Fetches and reads the action `uses` names; for one from a repository,
@@ -270,11 +275,7 @@ pub(super) async fn run(
         None => match load(call.uses, with).await {
             Ok((loaded, mount)) => {
                 if let Some((root, commit)) = mount {
-                    let inside = match with.sandbox.is_on() {
-                        true => PathBuf::from(SEEN_AT).join(&commit),
-                        false => root.clone(),
-                    };
-                    seen_by.shown.push((root, inside));
+                    seen_by.shown.push(shown(root, &commit, with));
                 }
                 Arc::new(loaded)
             }

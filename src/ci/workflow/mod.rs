@@ -568,7 +568,7 @@ fn probe<T: serde::de::DeserializeOwned>(
         match (key, v) {
             ("steps", Value::Sequence(steps)) => {
                 for (i, step) in steps.iter().enumerate() {
-                    if let Err(e) = serde_yaml_ng::from_value::<RawStep>(step.clone()) {
+                    if let Err(e) = RawStep::deserialize(step) {
                         let index = i.to_string();
                         let mut at_step = here.clone();
                         at_step.push(&index);
@@ -589,7 +589,7 @@ fn probe<T: serde::de::DeserializeOwned>(
 /// what is wrong leaves nothing to build).
 fn assemble(file: &str, doc: serde_yaml_ng::Value, problems: &mut Vec<lint::Problem>) -> Option<Workflow> {
     use lint::Problem;
-    let raw: RawWorkflow = match serde_yaml_ng::from_value(doc.clone()) {
+    let raw: RawWorkflow = match RawWorkflow::deserialize(&doc) {
         Ok(raw) => raw,
         Err(e) => {
             problems.extend(probe::<RawWorkflow>(&doc, &[], &e, &["on", "jobs"]));
@@ -646,7 +646,7 @@ fn assemble(file: &str, doc: serde_yaml_ng::Value, problems: &mut Vec<lint::Prob
     }
     let mut jobs = Vec::new();
     for (key, value) in raw.jobs {
-        let raw_job: RawJob = match serde_yaml_ng::from_value(value.clone()) {
+        let raw_job: RawJob = match RawJob::deserialize(&value) {
             Ok(j) => j,
             Err(e) => {
                 problems.extend(probe::<RawJob>(&value, &["jobs", &key], &e, &[]));
