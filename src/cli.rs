@@ -33,6 +33,15 @@ pub enum Command {
     /// Workflows: check them, and run them here, before pushing.
     #[command(subcommand)]
     Ci(CiCommand),
+    /// The git hooks the server installs (run by git, not by people).
+    #[command(subcommand, hide = true)]
+    Hook(HookCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HookCommand {
+    /// Checks a push against the repository's protected branches.
+    PreReceive,
 }
 
 #[derive(Debug, Subcommand)]

@@ -47,6 +47,12 @@ impl DataDir {
         self.root.join("secrets.key")
     }
 
+    /// The git hooks receive-pack runs for repositories with protected
+    /// branches (`pre-receive`, which calls this binary back).
+    pub fn hooks(&self) -> PathBuf {
+        self.root.join("hooks")
+    }
+
     pub fn repos(&self) -> PathBuf {
         self.root.join("repos")
     }

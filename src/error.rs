@@ -33,6 +33,14 @@ pub enum Error {
     /// going cannot be started again).
     #[error("{0}")]
     WrongState(String),
+    /// Well-formed, but not something that can be done with these values
+    /// (a pull request from a branch into itself): GitHub's 422.
+    #[error("{0}")]
+    Unprocessable(String),
+    /// A pull request that cannot be merged now: closed, conflicting, or
+    /// waiting for a review or a check (GitHub's 405).
+    #[error("{0}")]
+    NotMergeable(String),
     /// Over a size limit.
     #[error("{0}")]
     TooLarge(String),

@@ -18,6 +18,7 @@ pub mod git;
 pub mod ids;
 pub mod issues;
 pub mod markup;
+pub mod pulls;
 pub mod repos;
 pub mod sync;
 pub mod time;
@@ -62,6 +63,9 @@ pub async fn serve(config: Config, listener: TcpListener) -> Result<()> {
         tracing::warn!("recorded {found} ref update(s) that an earlier run had not recorded");
     }
     let keys = ci::secrets::Keyring::open(&config.data_dir)?;
+    // Protected branches are enforced by a pre-receive hook that calls this binary.
+    let exe = std::env::current_exe().context("finding this program for the git hooks")?;
+    pulls::hook::install(&config.data_dir, &exe)?;
     let sandbox = {
         let (settings, hide) = (
             config.sandbox.clone(),

@@ -4,7 +4,7 @@ use std::io::BufRead;
 use std::process::ExitCode;
 
 use clap::Parser;
-use hearth::cli::{AdminCommand, CiCommand, Cli, Command, ToolCacheCommand};
+use hearth::cli::{AdminCommand, CiCommand, Cli, Command, HookCommand, ToolCacheCommand};
 use hearth::config::Config;
 use hearth::data_dir::DataDir;
 use hearth::error::{Context, Error};
@@ -16,6 +16,9 @@ fn main() -> ExitCode {
     // SAFETY: umask(2) only sets this process's file mode mask.
     unsafe { libc::umask(0o077) };
     let cli = Cli::parse();
+    if let Command::Hook(HookCommand::PreReceive) = cli.command {
+        return hearth::pulls::hook::run_pre_receive();
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("HEARTH_LOG").unwrap_or_else(|_| "info,hyper=warn".into()),
@@ -122,6 +125,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             );
             Ok(())
         }
+        Command::Hook(_) => unreachable!("hooks run before the runtime starts (see main)"),
         Command::Ci(CiCommand::Lint { files }) => lint(files),
         Command::Ci(CiCommand::Run { job, sandbox }) => {
             let settings = hearth::config::SandboxSettings {

@@ -68,6 +68,7 @@ pub async fn tick(db: &Db, data: &DataDir, known: &mut Schedules, minute: i64) -
                 ref_name: &branch,
                 event: "schedule",
                 inputs: serde_json::json!({}),
+                extra: serde_json::Value::Null,
             };
             let run = origin.run_of(path, w)?;
             let id = repo.id;

@@ -46,14 +46,37 @@ pub struct RunInfo {
     pub inputs: serde_json::Value,
     /// Where jobs reach this server (`GITHUB_SERVER_URL`); empty for `hearth ci run`.
     pub server_url: String,
+    /// A pull request's run: its head and base branches
+    /// (`GITHUB_HEAD_REF`, `GITHUB_BASE_REF`) and the event payload.
+    pub pull: Option<PullInfo>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PullInfo {
+    pub head_ref: String,
+    pub base_ref: String,
+    pub payload: serde_json::Value,
 }
 
 impl RunInfo {
     /// The run `run` of `repo`, of the full ref `full_ref` (`runs::full_ref`).
     pub fn of(run: &runs::Run, repo: &db::repos::Repo, full_ref: String) -> RunInfo {
+        let pull = run.pull_number.map(|_| {
+            let payload: serde_json::Value = serde_json::from_str(&run.event_payload).unwrap_or_default();
+            PullInfo {
+                head_ref: run.head_branch.clone(),
+                base_ref: payload["pull_request"]["base"]["ref"].as_str().unwrap_or("").to_string(),
+                payload,
+            }
+        });
         RunInfo {
             sha: run.head_sha.clone(),
-            branch: run.head_branch.clone(),
+            // A pull request's run is of `refs/pull/N/merge`, named `N/merge`.
+            branch: match run.pull_number {
+                Some(n) => format!("{n}/merge"),
+                None => run.head_branch.clone(),
+            },
+            pull,
             full_ref,
             repository: repo.full_name(),
             owner: repo.owner.clone(),
@@ -349,6 +372,10 @@ pub fn job_env(info: &RunInfo, spec: &workflow::Job, work: &Work) -> BTreeMap<St
     env.insert("GITHUB_RUN_NUMBER".into(), info.run_number.to_string());
     env.insert("GITHUB_JOB".into(), spec.key.clone());
     env.insert("GITHUB_EVENT_NAME".into(), info.event.clone());
+    if let Some(p) = &info.pull {
+        env.insert("GITHUB_HEAD_REF".into(), p.head_ref.clone());
+        env.insert("GITHUB_BASE_REF".into(), p.base_ref.clone());
+    }
     env.insert("GITHUB_WORKSPACE".into(), seen(&work.workspace));
     env.insert("GITHUB_WORKFLOW".into(), info.workflow.clone());
     if !info.server_url.is_empty() {
@@ -1060,7 +1087,9 @@ pub fn contexts(
             "job": spec.key,
             "server_url": run.server_url,
             "api_url": if run.server_url.is_empty() { String::new() } else { format!("{}/api/v1", run.server_url) },
-            "event": { "inputs": inputs },
+            "event": event_of(run, &inputs),
+            "head_ref": run.pull.as_ref().map(|p| p.head_ref.as_str()).unwrap_or(""),
+            "base_ref": run.pull.as_ref().map(|p| p.base_ref.as_str()).unwrap_or(""),
         },
         "env": env,
         "runner": { "os": "Linux", "arch": runner_arch(), "name": "hearth" },
@@ -1074,6 +1103,14 @@ pub fn contexts(
             "max-parallel": s.max_parallel.map_or(s.job_total, |m| m as usize),
         })).unwrap_or_else(|| serde_json::json!({})),
     })
+}
+
+/// `github.event`: a pull request's payload, or the dispatch inputs.
+fn event_of(run: &RunInfo, inputs: &serde_json::Value) -> serde_json::Value {
+    match &run.pull {
+        Some(p) => p.payload.clone(),
+        None => serde_json::json!({ "inputs": inputs }),
+    }
 }
 
 /// The secrets a job of a reusable workflow gets from `all` of its

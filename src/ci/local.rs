@@ -102,6 +102,7 @@ pub async fn run(dir: &Path, only: Option<&str>, sandbox: &Sandbox) -> Result<us
             run_number: RunNumber(0),
             event: "push".into(),
             server_url: String::new(),
+            pull: None,
             workflow: w.name.clone().unwrap_or_else(|| name.clone()),
             inputs: serde_json::json!({}),
         };

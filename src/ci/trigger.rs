@@ -80,6 +80,8 @@ pub struct Origin<'a> {
     pub ref_name: &'a str,
     pub event: &'a str,
     pub inputs: serde_json::Value,
+    /// More of `github` (a pull request's `event`, `head_ref`, `base_ref`).
+    pub extra: serde_json::Value,
 }
 
 impl Origin<'_> {
@@ -93,7 +95,7 @@ impl Origin<'_> {
 
     /// The contexts known before a run exists: `github` and `inputs`.
     fn contexts(&self, workflow: &str) -> serde_json::Value {
-        serde_json::json!({
+        let mut values = serde_json::json!({
             "github": {
                 "sha": self.sha,
                 "ref": self.ref_name,
@@ -105,7 +107,13 @@ impl Origin<'_> {
             },
             "inputs": self.inputs,
             "env": {}, "vars": {}, "matrix": {},
-        })
+        });
+        if let serde_json::Value::Object(more) = &self.extra {
+            for (k, v) in more {
+                values["github"][k] = v.clone();
+            }
+        }
+        values
     }
 
     /// The run of workflow `w` (file `path`), its concurrency groups
@@ -171,6 +179,7 @@ impl Origin<'_> {
             jobs: Vec::new(),
             concurrency: None,
             inputs: self.inputs.to_string(),
+            pull: None,
         }
     }
 }
@@ -380,6 +389,7 @@ pub async fn dispatch(
         ref_name: &target.ref_name,
         event: "workflow_dispatch",
         inputs: serde_json::Value::Object(inputs),
+        extra: serde_json::Value::Null,
     };
     let new_run = origin.run_of(&target.path, &target.workflow)?;
     let id = repo.id;
@@ -395,8 +405,141 @@ pub struct Created {
     pub workflow: String,
 }
 
-/// Handles every ref update not handled yet; returns the runs it made.
+/// The runs a pull request event starts: the workflows of its test merge
+/// (what the runs check out) whose `on: pull_request` matches. A pull
+/// request that conflicts has no test merge and starts none, as on GitHub.
+fn runs_for_pull(
+    repo_dir: &Path,
+    repo: &db::repos::Repo,
+    pull: &db::pulls::Pull,
+    event: &db::pulls::PullEvent,
+) -> Result<Vec<NewRun>> {
+    let Some(sha) = event.merge_sha.clone().or_else(|| (event.action == "closed").then(|| event.head_sha.clone())) else {
+        return Ok(Vec::new());
+    };
+    let git = crate::git::open(repo_dir)?;
+    let commit = gix::ObjectId::from_hex(sha.as_bytes()).context("test merge id")?;
+    let n = pull.number();
+    let ref_name = format!("refs/pull/{n}/merge");
+    let payload = crate::pulls::event_payload(repo, pull, &event.action, event.actor.as_deref());
+    let origin = Origin {
+        repo,
+        sha: &sha,
+        ref_name: &ref_name,
+        event: "pull_request",
+        inputs: serde_json::json!({}),
+        extra: serde_json::json!({
+            "event": payload,
+            "head_ref": pull.head_ref,
+            "base_ref": pull.base_ref,
+            "ref_name": format!("{n}/merge"),
+        }),
+    };
+    let mut changed: Option<Option<Vec<String>>> = None;
+    let mut out = Vec::new();
+    for (path, text) in workflow_files(&git, commit)? {
+        let file_name = path.rsplit('/').next().unwrap_or(&path).to_string();
+        let w = match text.and_then(|t| parse_at(&git, commit, &path, &t)) {
+            Ok(w) => w,
+            // A broken workflow fails the push's run already; a pull request
+            // run is made only for a file that asks for pull requests.
+            Err(message) if message.contains("pull_request") => {
+                out.push(origin.new_run(&path, file_name, Some(message)));
+                continue;
+            }
+            Err(_) => continue,
+        };
+        let files = match workflow::filters_pull_paths(&w) {
+            false => None,
+            true => changed
+                .get_or_insert_with(|| {
+                    let base = pull.merge_base.as_deref().and_then(|b| gix::ObjectId::from_hex(b.as_bytes()).ok())?;
+                    let head = gix::ObjectId::from_hex(pull.head_sha.as_bytes()).ok()?;
+                    read::changed_paths(&git, base, head, 3000).ok().flatten()
+                })
+                .as_deref(),
+        };
+        if workflow::runs_on_pull(&w, &event.action, &pull.base_ref, files) {
+            out.push(origin.run_of(&path, &w)?);
+        }
+    }
+    for run in &mut out {
+        run.head_branch = pull.head_ref.clone();
+        run.pull = Some(runs::PullRun {
+            number: n.0,
+            head_sha: event.head_sha.clone(),
+            payload: origin.extra["event"].to_string(),
+        });
+    }
+    Ok(out)
+}
+
+/// Handles every pull request event not handled yet; returns the runs made.
+async fn process_pull_events(db: &Db, data: &DataDir) -> Result<Vec<Created>> {
+    let mut made = Vec::new();
+    loop {
+        let pending = db.read(db::pulls::unhandled_events).await?;
+        if pending.is_empty() {
+            return Ok(made);
+        }
+        for event in pending {
+            let (repo_id, issue) = (event.repo, event.issue);
+            let found = db
+                .read(move |c| {
+                    let Some(repo) = db::repos::by_id(c, repo_id)? else {
+                        return Ok(None);
+                    };
+                    let Some((_, number)) = db::pulls::issue_by_id(c, issue)? else {
+                        return Ok(None);
+                    };
+                    Ok(db::pulls::by_number(c, repo_id, number)?.map(|p| (repo, p)))
+                })
+                .await?;
+            let new_runs = match found {
+                None => Vec::new(),
+                Some((repo, pull)) => {
+                    let dir = data.repo(&repo.owner, &repo.name);
+                    let e = event.clone();
+                    crate::error::blocking("trigger task", move || {
+                        runs_for_pull(&dir, &repo, &pull, &e).unwrap_or_else(|err| {
+                            tracing::error!("workflows of pull request #{} of {}: {err}", pull.number(), repo.full_name());
+                            Vec::new()
+                        })
+                    })
+                    .await?
+                }
+            };
+            let files: Vec<String> = new_runs.iter().map(|r| r.workflow.clone()).collect();
+            let id = event.id;
+            let numbers = db
+                .write(move |tx| {
+                    if !db::pulls::handle_event(tx, id)? {
+                        return Ok(Vec::new());
+                    }
+                    new_runs
+                        .iter()
+                        .map(|run| runs::insert_run(tx, repo_id, None, "pull_request", run))
+                        .collect::<Result<Vec<_>>>()
+                })
+                .await?;
+            made.extend(numbers.into_iter().zip(files).map(|(number, workflow)| Created {
+                repo: repo_id,
+                number,
+                workflow,
+            }));
+        }
+    }
+}
+
+/// Handles every ref update and pull request event not handled yet;
+/// returns the runs it made.
 pub async fn process_pending(db: &Db, data: &DataDir) -> Result<Vec<Created>> {
+    let mut made = process_pushes(db, data).await?;
+    made.extend(process_pull_events(db, data).await?);
+    Ok(made)
+}
+
+async fn process_pushes(db: &Db, data: &DataDir) -> Result<Vec<Created>> {
     let mut made = Vec::new();
     loop {
         let pending = db.read(runs::unhandled).await?;
@@ -416,6 +559,7 @@ pub async fn process_pending(db: &Db, data: &DataDir) -> Result<Vec<Created>> {
                     ref_name: &u.ref_name,
                     event: "push",
                     inputs: serde_json::json!({}),
+                    extra: serde_json::Value::Null,
                 };
                 runs_for(&dir, &origin, &u.old_id).unwrap_or_else(|e| {
                     tracing::error!("reading workflows of {}/{} at {}: {e}", repo.owner, repo.name, u.new_id);

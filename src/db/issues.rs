@@ -36,6 +36,8 @@ pub struct Issue {
     pub closed_at: Option<i64>,
     pub labels: Vec<Label>,
     pub assignees: Vec<String>,
+    /// A pull request's conversation (see `db::pulls`).
+    pub is_pull: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -81,7 +83,7 @@ pub struct Event {
 }
 
 const ISSUE_SELECT: &str = "SELECT i.id, i.number, i.title, i.body, u.name, i.state, i.close_reason, i.column_name,
-    i.milestone_id, m.title, i.comments, i.created_at, i.updated_at, i.closed_at
+    i.milestone_id, m.title, i.comments, i.created_at, i.updated_at, i.closed_at, i.is_pull
     FROM issues i JOIN users u ON u.id = i.author_id LEFT JOIN milestones m ON m.id = i.milestone_id";
 
 fn issue_from_row(r: &Row) -> rusqlite::Result<Issue> {
@@ -103,6 +105,7 @@ fn issue_from_row(r: &Row) -> rusqlite::Result<Issue> {
         closed_at: r.get(13)?,
         labels: Vec::new(),
         assignees: Vec::new(),
+        is_pull: r.get(14)?,
     })
 }
 
@@ -214,9 +217,19 @@ impl Sort {
     }
 }
 
+/// Issues, pull requests, or both (as GitHub's issues API lists them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Kind {
+    #[default]
+    Both,
+    Issues,
+    Pulls,
+}
+
 /// What `/issues` and the API filter by. `state` is "open", "closed" or "all".
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
+    pub kind: Kind,
     pub state: String,
     pub labels: Vec<String>,
     pub milestone: Option<String>,
@@ -233,6 +246,11 @@ fn conditions(repo: RepoId, f: &Filter) -> (String, Vec<rusqlite::types::Value>)
     use rusqlite::types::Value;
     let mut sql = String::from("i.repo_id = ?");
     let mut args = vec![Value::Integer(repo.0)];
+    match f.kind {
+        Kind::Both => {}
+        Kind::Issues => sql.push_str(" AND i.is_pull = 0"),
+        Kind::Pulls => sql.push_str(" AND i.is_pull = 1"),
+    }
     for label in &f.labels {
         sql.push_str(
             " AND EXISTS (SELECT 1 FROM issue_labels il JOIN labels l ON l.id = il.label_id
@@ -656,7 +674,7 @@ pub fn assigned_to(conn: &Connection, user: UserId, limit: u32) -> Result<Vec<(S
     );
     let mut stmt = conn.prepare(&sql)?;
     let rows = stmt.query_map(params![user.0, limit], |r| {
-        Ok((r.get(15)?, r.get(16)?, issue_from_row(r)?))
+        Ok((r.get(16)?, r.get(17)?, issue_from_row(r)?))
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }

@@ -13,6 +13,8 @@ pub mod collaborators;
 pub mod environments;
 pub mod issues;
 pub mod job_tokens;
+pub mod protections;
+pub mod pulls;
 pub mod ref_updates;
 pub mod releases;
 pub mod repos;
@@ -48,6 +50,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/013_releases.sql"),
     include_str!("migrations/014_annotations.sql"),
     include_str!("migrations/015_job_tokens.sql"),
+    include_str!("migrations/016_pull_requests.sql"),
 ];
 
 /// Readers kept open for reuse; more are opened on demand under load.

@@ -28,6 +28,9 @@ pub struct Run {
     pub concurrency: Option<String>,
     /// workflow_dispatch inputs, a JSON object.
     pub inputs: String,
+    /// A pull request's run: its number, and the event payload (JSON).
+    pub pull_number: Option<i64>,
+    pub event_payload: String,
 }
 
 #[derive(Debug, Clone)]
@@ -92,6 +95,18 @@ pub struct NewRun {
     pub concurrency: Option<Concurrency>,
     /// workflow_dispatch inputs, a JSON object.
     pub inputs: String,
+    /// For `pull_request`: which pull request, at which head.
+    pub pull: Option<PullRun>,
+}
+
+/// A run of a pull request: it checks out the test merge (`head_sha` of
+/// the run) and belongs to the pull request's head commit.
+#[derive(Debug, Clone)]
+pub struct PullRun {
+    pub number: i64,
+    pub head_sha: String,
+    /// `github.event` as a JSON object.
+    pub payload: String,
 }
 
 pub struct NewJob {
@@ -105,7 +120,7 @@ pub struct NewJob {
 }
 
 const RUN_SELECT: &str = "SELECT id, repo_id, run_number, workflow, name, event, head_sha, head_branch, status,
-    conclusion, error, created_at, updated_at, concurrency, inputs FROM runs";
+    conclusion, error, created_at, updated_at, concurrency, inputs, pull_number, event_payload FROM runs";
 
 fn run_from_row(r: &Row) -> rusqlite::Result<Run> {
     Ok(Run {
@@ -124,6 +139,8 @@ fn run_from_row(r: &Row) -> rusqlite::Result<Run> {
         updated_at: r.get(12)?,
         concurrency: r.get(13)?,
         inputs: r.get(14)?,
+        pull_number: r.get(15)?,
+        event_payload: r.get(16)?,
     })
 }
 
@@ -161,7 +178,21 @@ pub fn full_ref(conn: &Connection, run: &Run) -> Result<String> {
             |r| r.get(0),
         )
         .optional()?;
+    if let Some(n) = run.pull_number {
+        return Ok(format!("refs/pull/{n}/merge"));
+    }
     Ok(pushed.unwrap_or_else(|| format!("refs/heads/{}", run.head_branch)))
+}
+
+/// The runs of pull request `number`, newest first.
+pub fn of_pull(conn: &Connection, repo: RepoId, number: i64, limit: u32) -> Result<Vec<(Run, String)>> {
+    let sql = format!(
+        "SELECT * FROM ({RUN_SELECT} WHERE repo_id = ?1 AND pull_number = ?2) x
+         JOIN (SELECT id AS rid, pull_head_sha FROM runs) y ON y.rid = x.id ORDER BY x.run_number DESC LIMIT ?3"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params![repo.0, number, limit], |r| Ok((run_from_row(r)?, r.get(18)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// Marks ref updates as handled without making runs: what a job token
@@ -267,6 +298,12 @@ pub fn insert_run(
         ],
     )?;
     let run_id = RunId(conn.last_insert_rowid());
+    if let Some(p) = &run.pull {
+        conn.execute(
+            "UPDATE runs SET pull_number = ?2, pull_head_sha = ?3, event_payload = ?4 WHERE id = ?1",
+            params![run_id, p.number, p.head_sha, p.payload],
+        )?;
+    }
     if let Some(c) = &run.concurrency
         && run.error.is_none()
     {
@@ -776,9 +813,10 @@ pub fn rerun(
     )?;
     conn.execute(
         "INSERT INTO runs (repo_id, run_number, workflow, name, event, head_sha, head_branch, ref_update_id,
-                           status, created_at, updated_at, concurrency, inputs)
+                           status, created_at, updated_at, concurrency, inputs, pull_number, pull_head_sha,
+                           event_payload)
          SELECT repo_id, ?2, workflow, name, event, head_sha, head_branch, ref_update_id, ?4, ?3, ?3,
-                concurrency, inputs
+                concurrency, inputs, pull_number, pull_head_sha, event_payload
          FROM runs WHERE id = ?1",
         params![run.id, number, now, Status::Queued],
     )?;

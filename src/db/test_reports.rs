@@ -86,6 +86,17 @@ pub fn for_run(conn: &Connection, run: RunId) -> Result<Vec<Report>> {
     Ok(reports)
 }
 
+/// The totals (tests, failed or erred) of run `run`, if it has test reports.
+pub fn totals_of_run(conn: &Connection, run: RunId) -> Result<Option<(u64, u64)>> {
+    let row: (Option<i64>, Option<i64>) = conn
+        .prepare_cached("SELECT SUM(tests), SUM(failures + errors) FROM test_reports WHERE run_id = ?1")?
+        .query_row([run], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(match row {
+        (Some(tests), Some(failed)) => Some((tests as u64, failed as u64)),
+        _ => None,
+    })
+}
+
 /// The totals (tests, failed or erred) of the newest run of commit `sha`
 /// in `repo` that has test reports.
 pub fn totals_of_commit(conn: &Connection, repo: crate::db::repos::RepoId, sha: &str) -> Result<Option<(u64, u64)>> {

@@ -5,6 +5,7 @@
 
 pub mod cache;
 pub mod housekeeping;
+pub mod merge;
 pub mod protocol;
 pub mod read;
 

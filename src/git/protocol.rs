@@ -87,7 +87,15 @@ fn is_v2(protocol: Option<&str>) -> bool {
     protocol.is_some_and(|p| p.split(':').any(|item| item == "version=2"))
 }
 
-fn command(git: &GitCommand, service: Service, protocol: Option<&str>) -> tokio::process::Command {
+/// A `pre-receive` hook for receive-pack: the folder it is in
+/// (`core.hooksPath`) and what it is told through its environment.
+#[derive(Debug, Clone)]
+pub struct Hook {
+    pub dir: std::path::PathBuf,
+    pub env: Vec<(&'static str, String)>,
+}
+
+fn command(git: &GitCommand, service: Service, protocol: Option<&str>, hook: Option<&Hook>) -> tokio::process::Command {
     let mut cmd = git.tokio_command();
     if let Some(p) = protocol {
         cmd.env("GIT_PROTOCOL", p);
@@ -99,9 +107,17 @@ fn command(git: &GitCommand, service: Service, protocol: Option<&str>) -> tokio:
         "receive.autogc=false",
         "-c",
         "uploadpack.allowFilter=true",
-        service.subcommand(),
-        "--stateless-rpc",
+        // Pull request refs are the server's: fetched, never pushed.
+        "-c",
+        "receive.hideRefs=refs/pull/",
     ]);
+    if let Some(h) = hook {
+        cmd.arg("-c").arg(format!("core.hooksPath={}", h.dir.display()));
+        for (k, v) in &h.env {
+            cmd.env(k, v);
+        }
+    }
+    cmd.args([service.subcommand(), "--stateless-rpc"]);
     cmd
 }
 
@@ -114,7 +130,7 @@ fn pkt_line(out: &mut Vec<u8>, data: &[u8]) {
 /// The body of `GET info/refs?service=...`: the ref advertisement (or, for
 /// protocol v2, the capability list).
 pub async fn advertise(git: &GitCommand, service: Service, repo: &Path, protocol: Option<&str>) -> Result<Vec<u8>> {
-    let out = command(git, service, protocol)
+    let out = command(git, service, protocol, None)
         .arg("--advertise-refs")
         .arg(repo)
         .stdout(Stdio::piped())
@@ -153,11 +169,13 @@ pub struct Rpc {
 /// exited and been reaped, whatever happened, before the output ends; the
 /// lines it returns reach the client as `remote:` messages when it asked
 /// for a side band (they go in just before git's closing flush).
+#[allow(clippy::too_many_arguments)]
 pub async fn rpc<R, F, Fut>(
     git: &GitCommand,
     service: Service,
     repo: &Path,
     protocol: Option<&str>,
+    hook: Option<&Hook>,
     input: R,
     limit: u64,
     finish: F,
@@ -167,7 +185,7 @@ where
     F: FnOnce() -> Fut + Send + 'static,
     Fut: Future<Output = Vec<String>> + Send + 'static,
 {
-    let mut child = match command(git, service, protocol)
+    let mut child = match command(git, service, protocol, hook)
         .arg(repo)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -316,11 +316,44 @@ pub enum Status {
     Copied,
 }
 
+impl Status {
+    /// The word the pages show (and style by).
+    pub fn word(self) -> &'static str {
+        match self {
+            Status::Added => "added",
+            Status::Deleted => "deleted",
+            Status::Modified => "modified",
+            Status::Renamed => "renamed",
+            Status::Copied => "copied",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LineKind {
     Context,
     Add,
     Remove,
+}
+
+impl LineKind {
+    /// The class a diff line is styled by.
+    pub fn css(self) -> &'static str {
+        match self {
+            LineKind::Context => "ctx",
+            LineKind::Add => "add",
+            LineKind::Remove => "del",
+        }
+    }
+
+    /// The sign a unified diff starts the line with.
+    pub fn sign(self) -> char {
+        match self {
+            LineKind::Context => ' ',
+            LineKind::Add => '+',
+            LineKind::Remove => '-',
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -377,9 +410,18 @@ pub struct CommitDiff {
 /// a root commit), with renames detected.
 pub fn diff(repo: &gix::Repository, commit: ObjectId, limits: Limits) -> Result<CommitDiff> {
     let c = repo.find_commit(commit).context("reading a commit")?;
-    let new_tree = c.tree().context("reading a tree")?;
     let parent = c.parent_ids().next().map(|p| p.detach());
-    let old_tree = match parent {
+    diff_between(repo, parent, commit, limits)
+}
+
+/// What changed from commit `old` (nothing, when `None`) to commit `new`:
+/// a pull request's diff, from the merge base to the head.
+pub fn diff_between(repo: &gix::Repository, old: Option<ObjectId>, new: ObjectId, limits: Limits) -> Result<CommitDiff> {
+    let new_tree = repo
+        .find_commit(new)
+        .and_then(|c| c.tree())
+        .context("reading a tree")?;
+    let old_tree = match old {
         Some(p) => repo
             .find_commit(p)
             .and_then(|p| p.tree())

@@ -147,7 +147,9 @@ pub async fn record_ref_updates(
     starts_ci: bool,
 ) -> Result<Vec<RefUpdate>> {
     db.write(move |tx| {
-        let on_disk = git::list_refs(&path)?;
+        let mut on_disk = git::list_refs(&path)?;
+        // Pull request refs are the server's own bookkeeping, not pushes.
+        on_disk.retain(|name, _| !name.starts_with("refs/pull/"));
         let rows = ref_updates::record(tx, repo, &on_disk, source)?;
         if !starts_ci {
             let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();

@@ -28,6 +28,8 @@ pub fn status_of(e: &Error) -> StatusCode {
         Error::Forbidden(_) => StatusCode::FORBIDDEN,
         Error::Exists(_) | Error::WrongState(_) => StatusCode::CONFLICT,
         Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+        Error::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        Error::NotMergeable(_) => StatusCode::METHOD_NOT_ALLOWED,
         Error::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
         Error::Db(_) | Error::Io(_) | Error::Failed { .. } | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }

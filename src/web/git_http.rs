@@ -3,6 +3,7 @@
 //! pushing needs write access; the protocol itself is `git::protocol`.
 
 use std::io;
+use std::path::Path;
 
 use async_compression::tokio::bufread::GzipDecoder;
 use axum::Router;
@@ -21,7 +22,10 @@ use super::access::{Read, RepoAccess, Write};
 use super::repos::clone_url;
 use crate::db::ref_updates::{self, Source};
 use crate::error::{Error, Result};
+use crate::db::repos::Repo;
+use crate::db::users::User;
 use crate::git::protocol::{self, Rpc, Service};
+use crate::pulls::{self, hook};
 use crate::repos::{self, Access};
 use crate::{ci, issues};
 
@@ -71,6 +75,7 @@ async fn upload_pack(
         Service::UploadPack,
         &repo.path,
         git_protocol(&headers),
+        None,
         input,
         NEGOTIATION_LIMIT,
         || async { Vec::new() },
@@ -106,57 +111,35 @@ async fn receive_pack(
     // to the push that made it. The pending row is how a crash is attributed.
     let lock = state.push_lock(repo_id).lock_owned().await;
     let pusher_id = pusher.id;
-    state
+    let (has_rules, by) = (repo_id, pusher_id);
+    let has_rules = state
         .db
-        .write(move |tx| ref_updates::begin_push(tx, repo_id, pusher_id))
+        .write(move |tx| {
+            ref_updates::begin_push(tx, has_rules, by)?;
+            crate::db::protections::has_any(tx, has_rules)
+        })
         .await?;
-    let (db, housekeeper, code, ci_loop, path) = (
-        state.db.clone(),
-        state.housekeeper.clone(),
-        state.code.clone(),
-        state.ci.clone(),
-        repo.path.clone(),
-    );
+    // Protected branches are checked by the pre-receive hook, before any ref moves.
+    let hook = has_rules.then(|| protocol::Hook {
+        dir: state.config.data_dir.hooks(),
+        env: [
+            (hook::DATA_ENV, state.config.data_dir.root().display().to_string()),
+            (hook::REPO_ENV, repo_id.0.to_string()),
+            (hook::USER_ENV, pusher_id.0.to_string()),
+        ]
+        .into_iter()
+        .chain(by_job.then(|| (hook::JOB_ENV, "1".to_string())))
+        .collect(),
+    });
     let crash = state.config.failpoint.as_deref() == Some("after-receive-pack");
-    let runs_url = format!(
-        "{}/runs",
-        clone_url(&state, &headers, &repo.repo).trim_end_matches(".git")
-    );
-    let data = state.config.data_dir.clone();
+    let base = clone_url(&state, &headers, &repo.repo).trim_end_matches(".git").to_string();
+    let (st, path) = (state.clone(), repo.path.clone());
     let finish = move || async move {
         if crash {
             tracing::error!("failpoint after-receive-pack: aborting before the push is recorded");
             std::process::abort();
         }
-        code.invalidate(&path);
-        let mut messages = Vec::new();
-        match repos::record_ref_updates(&db, repo_id, path.clone(), Source::Push, !by_job).await {
-            Ok(rows) if !rows.is_empty() => {
-                if let Err(e) = issues::refs::link_pushed_commits(&db, &repo_row, &path, rows, Some(pusher_id)).await {
-                    tracing::error!("linking pushed commits to issues in {}: {e}", path.display());
-                }
-                // The runs this push starts, made now so the push can tell of them.
-                match ci::trigger::process_pending(&db, &data).await {
-                    Ok(made) => {
-                        for run in made.iter().filter(|r| r.repo == repo_id) {
-                            let file = run.workflow.rsplit('/').next().unwrap_or(&run.workflow);
-                            messages.push(format!(
-                                "Hearth: run #{} ({file}) queued → {runs_url}/{}",
-                                run.number, run.number
-                            ));
-                        }
-                    }
-                    Err(e) => tracing::error!("starting the runs of a push to {}: {e}", path.display()),
-                }
-                housekeeper.after_push(path);
-                ci_loop.wake();
-            }
-            Ok(_) => {}
-            Err(e) => tracing::error!(
-                "recording the push to {}: {e} (it is recorded at next start-up)",
-                path.display()
-            ),
-        }
+        let messages = landed(&st, &repo_row, &path, Some(&pusher), !by_job, &base).await;
         drop(lock);
         messages
     };
@@ -165,6 +148,7 @@ async fn receive_pack(
         Service::ReceivePack,
         &repo.path,
         git_protocol(&headers),
+        hook.as_ref(),
         input,
         limit,
         finish,
@@ -175,6 +159,87 @@ async fn receive_pack(
         other => other,
     })?;
     Ok(stream_response(Service::ReceivePack, rpc))
+}
+
+/// What moving refs sets off, for a push and for a merge alike: the push
+/// log records the updates (attributed to the pending push), commits
+/// reference and close issues, pull requests of the moved branches are
+/// looked at again, and workflows start. Returns what to tell the pusher
+/// (`base` is the repository's page address): the runs queued, and the
+/// pull request to open or see for each pushed branch. The caller holds
+/// the repository's push lock.
+pub(crate) async fn landed(
+    state: &AppState,
+    repo: &Repo,
+    path: &Path,
+    pusher: Option<&User>,
+    starts_ci: bool,
+    base: &str,
+) -> Vec<String> {
+    state.code.invalidate(path);
+    let mut messages = Vec::new();
+    let rows = match repos::record_ref_updates(&state.db, repo.id, path.to_path_buf(), Source::Push, starts_ci).await {
+        Ok(rows) => rows,
+        Err(e) => {
+            tracing::error!(
+                "recording the push to {}: {e} (it is recorded at next start-up)",
+                path.display()
+            );
+            return messages;
+        }
+    };
+    if rows.is_empty() {
+        return messages;
+    }
+    let pusher_id = pusher.map(|p| p.id);
+    if let Err(e) = issues::refs::link_pushed_commits(&state.db, repo, path, rows.clone(), pusher_id).await {
+        tracing::error!("linking pushed commits to issues in {}: {e}", path.display());
+    }
+    let branches: Vec<String> = rows
+        .iter()
+        .filter_map(|r| r.ref_name.strip_prefix("refs/heads/").map(str::to_string))
+        .collect();
+    if let Err(e) = pulls::after_push(&state.db, path, repo, &branches, pusher).await {
+        tracing::error!("updating the pull requests of {}: {e}", path.display());
+    }
+    // The runs this push starts, made now so the push can tell of them.
+    match ci::trigger::process_pending(&state.db, &state.config.data_dir).await {
+        Ok(made) => {
+            for run in made.iter().filter(|r| r.repo == repo.id) {
+                let file = run.workflow.rsplit('/').next().unwrap_or(&run.workflow);
+                messages.push(format!(
+                    "Hearth: run #{} ({file}) queued → {base}/runs/{}",
+                    run.number, run.number
+                ));
+            }
+        }
+        Err(e) => tracing::error!("starting the runs of a push to {}: {e}", path.display()),
+    }
+    for row in rows.iter().filter(|r| r.new_id != ref_updates::ZERO_ID) {
+        let Some(branch) = row.ref_name.strip_prefix("refs/heads/") else {
+            continue;
+        };
+        if branch == repo.default_branch {
+            continue;
+        }
+        let (id, b) = (repo.id, branch.to_string());
+        let open = state
+            .db
+            .read(move |c| crate::db::pulls::open_from(c, id, &b))
+            .await
+            .unwrap_or_default();
+        match open.first() {
+            Some(n) => messages.push(format!("View pull request #{n} for '{branch}': {base}/pulls/{n}")),
+            None if row.old_id == ref_updates::ZERO_ID => messages.push(format!(
+                "Create a pull request for '{branch}': {base}/pulls/new?head={}",
+                super::auth::url_encode(branch)
+            )),
+            None => {}
+        }
+    }
+    state.housekeeper.after_push(path.to_path_buf());
+    state.ci.wake();
+    messages
 }
 
 /// Paths of the smart HTTP protocol (errors there are answered in plain text).

@@ -14,8 +14,9 @@ pub(crate) mod code;
 mod error;
 mod git_http;
 mod home;
-mod issues;
+pub(crate) mod issues;
 pub mod page_cache;
+pub(crate) mod pulls;
 mod repos;
 pub(crate) mod runs;
 mod tokens;
@@ -77,6 +78,15 @@ impl AppState {
     fn push_lock(&self, repo: RepoId) -> Arc<tokio::sync::Mutex<()>> {
         crate::sync::lock(&self.push_locks).entry(repo).or_default().clone()
     }
+
+    /// After a pull request was opened, reopened or retargeted: the runs
+    /// its event starts are made, and the CI loop woken.
+    async fn ci_after_change(&self, repo: &crate::db::repos::Repo) {
+        if let Err(e) = crate::ci::trigger::process_pending(&self.db, &self.config.data_dir).await {
+            tracing::error!("starting the runs of a pull request of {}: {e}", repo.full_name());
+        }
+        self.ci.wake();
+    }
 }
 
 /// Every route of Hearth.
@@ -92,6 +102,7 @@ pub fn router(state: AppState) -> Router {
         .merge(repos::routes())
         .merge(code::routes())
         .merge(issues::routes())
+        .merge(pulls::routes())
         .merge(runs::routes())
         .fallback(|| async { crate::error::Error::NotFound })
         .layer(middleware::from_fn_with_state(state.clone(), auth::api_origin))

@@ -30,7 +30,7 @@ use raw::{
     Minutes, OneOrMany, RawEnvironment, RawJob, RawRunDefaults, RawStep, RawStrategy, RawWorkflow, Scalar, env_map,
 };
 pub use schedule::Cron;
-pub use triggers::{PushFilter, Triggers, filters_paths, glob, runs_on_push};
+pub use triggers::{PushFilter, Triggers, filters_paths, filters_pull_paths, glob, runs_on_pull, runs_on_push};
 
 /// Files larger than this are refused before parsing.
 pub const MAX_FILE_BYTES: usize = 1 << 20;

@@ -254,6 +254,36 @@ pub fn runs_on_push(w: &Workflow, full_ref: &str, changed: Option<&[String]>) ->
     false
 }
 
+/// Whether a `pull_request` event (`action`, into branch `base`, changing
+/// `changed` when known) starts workflow `w`: its types (opened,
+/// synchronize and reopened when not given), branches and paths filters.
+pub fn runs_on_pull(w: &Workflow, action: &str, base: &str, changed: Option<&[String]>) -> bool {
+    let Some(f) = &w.on.pull_request else { return false };
+    let typed = match f.types.is_empty() {
+        true => ["opened", "synchronize", "reopened"].contains(&action),
+        false => f.types.iter().any(|t| t == action),
+    };
+    let by_branch = match (f.branches.is_empty(), f.branches_ignore.is_empty()) {
+        (false, _) => listed(&f.branches, base),
+        (true, false) => !listed(&f.branches_ignore, base),
+        (true, true) => true,
+    };
+    let by_paths = match changed {
+        None => true,
+        Some(files) if !f.paths.is_empty() => files.iter().any(|file| listed(&f.paths, file)),
+        Some(files) if !f.paths_ignore.is_empty() => !files.iter().all(|file| listed(&f.paths_ignore, file)),
+        Some(_) => true,
+    };
+    typed && by_branch && by_paths
+}
+
+/// Whether a workflow's `pull_request` has paths filters.
+pub fn filters_pull_paths(w: &Workflow) -> bool {
+    w.on.pull_request
+        .as_ref()
+        .is_some_and(|f| !(f.paths.is_empty() && f.paths_ignore.is_empty()))
+}
+
 /// Whether `name` is in a list of patterns, read in order as GitHub does:
 /// a `!pattern` takes back what an earlier pattern matched.
 fn listed(patterns: &[String], name: &str) -> bool {

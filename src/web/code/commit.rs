@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::{conditional, date, etag, with_repo};
 use crate::error::{Context, Error, Result};
-use crate::git::read::{self, CommitInfo, FileDiff, LineKind, Status};
+use crate::git::read::{self, CommitInfo, FileDiff, Line, Status};
 use crate::web::access::{Read, RepoAccess};
 use crate::web::repos::{RepoHeader, Tab};
 use crate::web::{AppState, Nav, rfc3339};
@@ -48,6 +48,9 @@ struct View {
 struct Body<'a> {
     base: &'a str,
     commit: &'a CommitInfo,
+    /// What the files' links and the whole diff's link are at.
+    rev: String,
+    diff_link: String,
     author_date: String,
     author_datetime: String,
     committer_date: String,
@@ -59,30 +62,9 @@ struct Body<'a> {
 }
 
 impl Body<'_> {
-    fn status(&self, f: &FileDiff) -> &'static str {
-        match f.status {
-            Status::Added => "added",
-            Status::Deleted => "deleted",
-            Status::Modified => "modified",
-            Status::Renamed => "renamed",
-            Status::Copied => "copied",
-        }
-    }
-
-    fn line_class(&self, kind: &LineKind) -> &'static str {
-        match kind {
-            LineKind::Context => "ctx",
-            LineKind::Add => "add",
-            LineKind::Remove => "del",
-        }
-    }
-
-    fn sign(&self, kind: &LineKind) -> char {
-        match kind {
-            LineKind::Context => ' ',
-            LineKind::Add => '+',
-            LineKind::Remove => '-',
-        }
+    /// Line comments are shown on pull requests' diffs only.
+    fn notes(&self, _path: &str, _line: &Line) -> &[crate::web::pulls::Note] {
+        &[]
     }
 }
 
@@ -144,6 +126,8 @@ pub async fn handle(
             let diff = read::diff(repo, id, PAGE_LIMITS)?;
             Body {
                 base: &base,
+                rev: id.to_string(),
+                diff_link: format!("{base}/commit/{id}.diff"),
                 author_date: date(commit.author.time),
                 author_datetime: rfc3339(commit.author.time),
                 committer_date: date(commit.committer.time),

@@ -51,6 +51,7 @@ pub async fn handle(
             // The board of the requested milestone, else of the first open one.
             let current = wanted.or_else(|| milestones.iter().find(|m| m.state == "open").map(|m| m.title.clone()));
             let filter = Filter {
+                kind: stored::Kind::Issues,
                 state: "all".into(),
                 milestone: current.clone(),
                 page: 1,

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use std::sync::Arc;
 
-use crate::db::issues::{self as stored, Filter, Issue, Label, Sort};
+use crate::db::issues::{self as stored, Filter, Issue, Kind, Label, Sort};
 use crate::db::repos::Repo;
 use crate::error::{Context, Error, Result};
 use crate::web::access::{Read, RepoAccess};
@@ -68,6 +68,7 @@ impl ListQuery {
             return Err(Error::invalid("the search text is too long (500 bytes at most)"));
         }
         Ok(Filter {
+            kind: Kind::Both,
             state: state.to_string(),
             labels: self
                 .labels
@@ -91,6 +92,8 @@ impl ListQuery {
 
 pub struct Row {
     pub issue: Issue,
+    /// For a pull request: its branches, "open", "merged" or "closed", and whether a draft.
+    pub pull: Option<(String, String, &'static str, bool)>,
     /// When it was opened, as a date (shown relative by hearth.js).
     pub opened: String,
     pub datetime: String,
@@ -101,6 +104,7 @@ pub struct Row {
 pub struct View {
     nav: Nav,
     header: RepoHeader,
+    pulls: bool,
     body: Arc<str>,
 }
 
@@ -110,6 +114,8 @@ pub struct View {
 #[template(path = "issues/list_body.html")]
 struct Body {
     repo: Repo,
+    /// Pull requests (`/pulls`) rather than issues.
+    pulls: bool,
     filter: Filter,
     open: i64,
     closed: i64,
@@ -162,7 +168,25 @@ pub async fn handle(
     access: RepoAccess<Read>,
     Query(query): Query<ListQuery>,
 ) -> Result<View> {
-    let filter = query.filter(PER_PAGE)?;
+    list(state, nav, access, query, Kind::Issues).await
+}
+
+/// `/pulls`: the same list, of pull requests.
+pub async fn pulls(
+    State(state): State<AppState>,
+    nav: Nav,
+    access: RepoAccess<Read>,
+    Query(query): Query<ListQuery>,
+) -> Result<View> {
+    list(state, nav, access, query, Kind::Pulls).await
+}
+
+async fn list(state: AppState, nav: Nav, access: RepoAccess<Read>, query: ListQuery, kind: Kind) -> Result<View> {
+    let filter = Filter {
+        kind,
+        ..query.filter(PER_PAGE)?
+    };
+    let pulls = kind == Kind::Pulls;
     let repo = access.repo.clone();
     let pages = state.pages.clone();
     let body = state
@@ -171,20 +195,30 @@ pub async fn handle(
             let version = stored::version(c, repo.id)?;
             let base_query = base_query(&filter);
             let key = format!(
-                "issues:{}:{version}:{}:{}:{base_query}",
+                "issues:{}:{pulls}:{version}:{}:{}:{base_query}",
                 repo.id.0, filter.state, filter.page
             );
             pages.fragment(key, || {
                 let (issues, more) = stored::list(c, repo.id, &filter)?;
+                let mut pull_rows: std::collections::HashMap<i64, (String, String, &'static str, bool)> =
+                    Default::default();
+                if pulls {
+                    for p in crate::db::pulls::of_issues(c, issues.clone())? {
+                        let word = p.state_word();
+                        pull_rows.insert(p.issue.id.0, (p.head_ref, p.base_ref, word, p.draft));
+                    }
+                }
                 let (open, closed) = stored::counts(c, repo.id, &filter)?;
                 let (labels, milestones) = (stored::labels(c, repo.id)?, stored::milestone_titles(c, repo.id)?);
                 let body = Body {
                     repo,
+                    pulls,
                     open,
                     closed,
                     rows: issues
                         .into_iter()
                         .map(|issue| Row {
+                            pull: pull_rows.remove(&issue.id.0),
                             opened: date(issue.created_at),
                             datetime: rfc3339(issue.created_at),
                             issue,
@@ -201,9 +235,11 @@ pub async fn handle(
             })
         })
         .await?;
+    let tab = if pulls { Tab::Pulls } else { Tab::Issues };
     Ok(View {
         nav,
-        header: RepoHeader::new(access.repo, access.access, Tab::Issues),
+        header: RepoHeader::new(access.repo, access.access, tab),
+        pulls,
         body,
     })
 }

@@ -6,7 +6,7 @@
 mod board;
 mod list;
 mod planning;
-mod view;
+pub(crate) mod view;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -15,6 +15,7 @@ use super::AppState;
 use crate::db::issues::Label;
 
 pub use list::ListQuery;
+pub(crate) use list::pulls as pulls_list;
 
 pub fn routes() -> Router<AppState> {
     Router::new()

@@ -40,7 +40,7 @@ fn issue_url(repo: &Repo, number: IssueNumber) -> String {
 }
 
 /// Markdown of an issue or comment; relative links point into the repository.
-fn render(repo: &Repo, text: &str) -> String {
+pub(crate) fn render(repo: &Repo, text: &str) -> String {
     let base = repo.url();
     markup::markdown(text, Some(&markdown_links(&base, &repo.default_branch, "")))
 }
@@ -111,7 +111,7 @@ pub async fn create(
 }
 
 /// One entry of the timeline.
-pub enum Entry {
+pub(crate) enum Entry {
     Comment {
         id: i64,
         author: String,
@@ -126,6 +126,14 @@ pub enum Entry {
         text: String,
         commit: Option<String>,
         when: String,
+    },
+    /// A pull request's review, with its line comments.
+    Review {
+        author: String,
+        verdict: String,
+        html: String,
+        when: String,
+        notes: Vec<crate::web::pulls::Note>,
     },
 }
 
@@ -172,6 +180,14 @@ fn event_text(kind: &str, detail: &str) -> (String, bool) {
         "moved" => (format!("moved this to {} on the board", column(detail)), false),
         "referenced" => ("referenced this issue in commit".into(), true),
         "closed_by_commit" => ("closed this in commit".into(), true),
+        "closed_by_pull" => (format!("closed this by merging pull request #{detail}"), false),
+        "merged" => ("merged this in commit".into(), true),
+        "pushed" => ("pushed the head to".into(), true),
+        "base_changed" => (format!("changed the base branch to {detail}"), false),
+        "converted_to_draft" => ("marked this as a draft".into(), false),
+        "ready_for_review" => ("marked this ready for review".into(), false),
+        "review_requested" => (format!("requested a review from {detail}"), false),
+        "review_request_removed" => (format!("removed the review request for {detail}"), false),
         other => (other.replace('_', " "), false),
     }
 }
@@ -201,6 +217,34 @@ async fn view(
         .await?;
     let writer = issues::is_writer(access.access);
     let me = nav.user.as_ref();
+    let (timeline, commits) = timeline(&access.repo, comments, events, me, writer);
+    let commits = crate::web::runs::reach(state, &access, commits).await?;
+    let own = me.is_some_and(|u| u.name.eq_ignore_ascii_case(&issue.author));
+    Ok(View {
+        can_edit: writer || own,
+        can_write: writer,
+        body_html: render(&access.repo, &issue.body),
+        opened: ago(issue.created_at),
+        header: RepoHeader::new(access.repo, access.access, Tab::Issues),
+        nav,
+        issue,
+        timeline: timeline.into_iter().map(|(_, _, e)| e).collect(),
+        commits,
+        labels,
+        milestones,
+        error,
+    })
+}
+
+/// The comments and events of an issue or pull request as timeline
+/// entries keyed for sorting by time, and the commits that reference it.
+pub(crate) fn timeline(
+    repo: &Repo,
+    comments: Vec<stored::Comment>,
+    events: Vec<stored::Event>,
+    me: Option<&crate::db::users::User>,
+    writer: bool,
+) -> (Vec<(i64, usize, Entry)>, Vec<String>) {
     let mut timeline: Vec<(i64, usize, Entry)> = Vec::new();
     for (i, c) in comments.into_iter().enumerate() {
         let can_change = me.is_some_and(|u| u.id == c.author_id) || writer;
@@ -209,7 +253,7 @@ async fn view(
             i,
             Entry::Comment {
                 id: c.id,
-                html: render(&access.repo, &c.body),
+                html: render(repo, &c.body),
                 source: c.body,
                 author: c.author,
                 when: ago(c.created_at),
@@ -236,22 +280,7 @@ async fn view(
         ));
     }
     timeline.sort_by_key(|(t, order, _)| (*t, *order));
-    let commits = crate::web::runs::reach(state, &access, commits).await?;
-    let own = me.is_some_and(|u| u.name.eq_ignore_ascii_case(&issue.author));
-    Ok(View {
-        can_edit: writer || own,
-        can_write: writer,
-        body_html: render(&access.repo, &issue.body),
-        opened: ago(issue.created_at),
-        header: RepoHeader::new(access.repo, access.access, Tab::Issues),
-        nav,
-        issue,
-        timeline: timeline.into_iter().map(|(_, _, e)| e).collect(),
-        commits,
-        labels,
-        milestones,
-        error,
-    })
+    (timeline, commits)
 }
 
 pub async fn handle(
@@ -259,8 +288,13 @@ pub async fn handle(
     nav: Nav,
     access: RepoAccess<Read>,
     Path(IssuePath { number }): Path<IssuePath>,
-) -> Result<View> {
-    view(&state, nav, access, number, None).await
+) -> Result<Response> {
+    let page = view(&state, nav, access, number, None).await?;
+    if page.issue.is_pull {
+        // As on GitHub: a pull request's number under /issues leads to it.
+        return Ok(Redirect::to(&format!("{}/pulls/{number}", page.header.repo.url())).into_response());
+    }
+    Ok(page.into_response())
 }
 
 /// Runs a change; a mistake in the form shows the issue again with the message.
