@@ -65,7 +65,10 @@ impl RunInfo {
             let payload: serde_json::Value = serde_json::from_str(&run.event_payload).unwrap_or_default();
             PullInfo {
                 head_ref: run.head_branch.clone(),
-                base_ref: payload["pull_request"]["base"]["ref"].as_str().unwrap_or("").to_string(),
+                base_ref: payload["pull_request"]["base"]["ref"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
                 payload,
             }
         });

@@ -414,7 +414,11 @@ fn runs_for_pull(
     pull: &db::pulls::Pull,
     event: &db::pulls::PullEvent,
 ) -> Result<Vec<NewRun>> {
-    let Some(sha) = event.merge_sha.clone().or_else(|| (event.action == "closed").then(|| event.head_sha.clone())) else {
+    let Some(sha) = event
+        .merge_sha
+        .clone()
+        .or_else(|| (event.action == "closed").then(|| event.head_sha.clone()))
+    else {
         return Ok(Vec::new());
     };
     let git = crate::git::open(repo_dir)?;
@@ -453,7 +457,10 @@ fn runs_for_pull(
             false => None,
             true => changed
                 .get_or_insert_with(|| {
-                    let base = pull.merge_base.as_deref().and_then(|b| gix::ObjectId::from_hex(b.as_bytes()).ok())?;
+                    let base = pull
+                        .merge_base
+                        .as_deref()
+                        .and_then(|b| gix::ObjectId::from_hex(b.as_bytes()).ok())?;
                     let head = gix::ObjectId::from_hex(pull.head_sha.as_bytes()).ok()?;
                     read::changed_paths(&git, base, head, 3000).ok().flatten()
                 })
@@ -502,7 +509,11 @@ async fn process_pull_events(db: &Db, data: &DataDir) -> Result<Vec<Created>> {
                     let e = event.clone();
                     crate::error::blocking("trigger task", move || {
                         runs_for_pull(&dir, &repo, &pull, &e).unwrap_or_else(|err| {
-                            tracing::error!("workflows of pull request #{} of {}: {err}", pull.number(), repo.full_name());
+                            tracing::error!(
+                                "workflows of pull request #{} of {}: {err}",
+                                pull.number(),
+                                repo.full_name()
+                            );
                             Vec::new()
                         })
                     })

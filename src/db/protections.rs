@@ -143,8 +143,8 @@ pub fn upsert(conn: &Connection, repo: RepoId, p: &Protection, push: &[UserId], 
         |r| r.get(0),
     )?;
     conn.execute("DELETE FROM protection_users WHERE protection_id = ?1", [id])?;
-    let mut stmt =
-        conn.prepare_cached("INSERT OR IGNORE INTO protection_users (protection_id, kind, user_id) VALUES (?1, ?2, ?3)")?;
+    let mut stmt = conn
+        .prepare_cached("INSERT OR IGNORE INTO protection_users (protection_id, kind, user_id) VALUES (?1, ?2, ?3)")?;
     for (kind, users) in [("push", push), ("bypass", bypass)] {
         for u in users {
             stmt.execute(params![id, kind, u.0])?;

@@ -171,7 +171,9 @@ pub fn insert(conn: &Connection, repo: RepoId, issue: IssueId, number: IssueNumb
     conn.execute(
         "INSERT INTO pull_requests (issue_id, repo_id, number, head_ref, base_ref, head_sha, base_sha, draft)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![issue, repo.0, number, p.head_ref, p.base_ref, p.head_sha, p.base_sha, p.draft],
+        params![
+            issue, repo.0, number, p.head_ref, p.base_ref, p.head_sha, p.base_sha, p.draft
+        ],
     )?;
     Ok(())
 }
@@ -327,11 +329,9 @@ pub fn handle_event(conn: &Connection, id: i64) -> Result<bool> {
 
 pub fn issue_by_id(conn: &Connection, issue: IssueId) -> Result<Option<(RepoId, IssueNumber)>> {
     Ok(conn
-        .query_row(
-            "SELECT repo_id, number FROM issues WHERE id = ?1",
-            [issue],
-            |r| Ok((RepoId(r.get(0)?), r.get(1)?)),
-        )
+        .query_row("SELECT repo_id, number FROM issues WHERE id = ?1", [issue], |r| {
+            Ok((RepoId(r.get(0)?), r.get(1)?))
+        })
         .optional()?)
 }
 
@@ -577,7 +577,12 @@ pub fn set_merge_settings(conn: &Connection, repo: RepoId, s: MergeSettings) -> 
 
 /// The conclusions of the latest jobs of runs of pull request `number` at
 /// head `head`, by job name (a re-run's jobs replace the earlier ones).
-pub fn check_results(conn: &Connection, repo: RepoId, number: IssueNumber, head: &str) -> Result<Vec<(String, String)>> {
+pub fn check_results(
+    conn: &Connection,
+    repo: RepoId,
+    number: IssueNumber,
+    head: &str,
+) -> Result<Vec<(String, String)>> {
     let mut stmt = conn.prepare_cached(
         "SELECT j.name, COALESCE(j.conclusion, j.status) FROM jobs j JOIN runs r ON r.id = j.run_id
          WHERE r.repo_id = ?1 AND r.pull_number = ?2 AND r.pull_head_sha = ?3 ORDER BY j.id",

@@ -55,7 +55,8 @@ pub fn is_ancestor(repo: &gix::Repository, ancestor: &str, descendant: &str) -> 
     if ancestor == descendant {
         return Ok(true);
     }
-    Ok(merge_base(repo, ancestor, descendant)?.is_some_and(|b| b.to_string() == ancestor))
+    let ancestor_id = id(ancestor)?;
+    Ok(merge_base(repo, ancestor, descendant)? == Some(ancestor_id))
 }
 
 /// The commits on `head` that `base` lacks, oldest first; `None` when
@@ -210,7 +211,13 @@ pub fn rebase(repo: &gix::Repository, base: &str, head: &str, who: &Person) -> R
         let message = c.message_raw_sloppy().to_str_lossy().into_owned();
         let options = repo.tree_merge_options().context("merge options")?;
         let outcome = repo
-            .merge_trees(ancestor, tree_of(repo, onto)?, tree_of(repo, commit)?, labels(), options)
+            .merge_trees(
+                ancestor,
+                tree_of(repo, onto)?,
+                tree_of(repo, commit)?,
+                labels(),
+                options,
+            )
             .context("replaying a commit")?;
         let tree = match finish(outcome)? {
             Merged::Clean(tree) => tree,

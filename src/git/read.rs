@@ -416,11 +416,13 @@ pub fn diff(repo: &gix::Repository, commit: ObjectId, limits: Limits) -> Result<
 
 /// What changed from commit `old` (nothing, when `None`) to commit `new`:
 /// a pull request's diff, from the merge base to the head.
-pub fn diff_between(repo: &gix::Repository, old: Option<ObjectId>, new: ObjectId, limits: Limits) -> Result<CommitDiff> {
-    let new_tree = repo
-        .find_commit(new)
-        .and_then(|c| c.tree())
-        .context("reading a tree")?;
+pub fn diff_between(
+    repo: &gix::Repository,
+    old: Option<ObjectId>,
+    new: ObjectId,
+    limits: Limits,
+) -> Result<CommitDiff> {
+    let new_tree = repo.find_commit(new).and_then(|c| c.tree()).context("reading a tree")?;
     let old_tree = match old {
         Some(p) => repo
             .find_commit(p)

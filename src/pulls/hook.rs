@@ -82,10 +82,7 @@ pub fn check(conn: &Connection, repo: RepoId, user: UserId, by_job: bool, input:
         };
         let checks = || crate::db::pulls::commit_check_results(conn, repo, new).unwrap_or_default();
         if let Err(why) = protect::check_push(rule, &actor, change, checks) {
-            refused.push(format!(
-                "{name} is protected by the rule \"{}\": {why}",
-                rule.pattern
-            ));
+            refused.push(format!("{name} is protected by the rule \"{}\": {why}", rule.pattern));
         }
     }
     Ok(refused)

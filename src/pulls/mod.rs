@@ -199,8 +199,10 @@ pub async fn refresh(
     let Some(sides) = crate::error::blocking("pull request task", move || compare(&dir, &p)).await?? else {
         if let Some(action) = action {
             let (head, merge_sha, actor) = (pull.head_sha.clone(), pull.merge_sha.clone(), actor.map(|a| a.id));
-            db.write(move |tx| stored::add_event(tx, repo_id, pull.issue.id, action, &head, merge_sha.as_deref(), actor))
-                .await?;
+            db.write(move |tx| {
+                stored::add_event(tx, repo_id, pull.issue.id, action, &head, merge_sha.as_deref(), actor)
+            })
+            .await?;
         }
         return Ok(());
     };
@@ -361,7 +363,15 @@ pub async fn update(
         (Some("closed"), true) => {
             let (head, merge_sha) = (pull.head_sha.clone(), pull.merge_sha.clone());
             db.write(move |tx| {
-                stored::add_event(tx, repo_id, issue, "closed", &head, merge_sha.as_deref(), Some(actor_id))
+                stored::add_event(
+                    tx,
+                    repo_id,
+                    issue,
+                    "closed",
+                    &head,
+                    merge_sha.as_deref(),
+                    Some(actor_id),
+                )
             })
             .await?
         }
@@ -469,7 +479,9 @@ pub async fn merge(
         return Err(Error::NotMergeable("this pull request is merged already".into()));
     }
     if !pull.is_open() {
-        return Err(Error::NotMergeable("this pull request is closed; reopen it to merge".into()));
+        return Err(Error::NotMergeable(
+            "this pull request is closed; reopen it to merge".into(),
+        ));
     }
     if pull.draft {
         return Err(Error::NotMergeable(
@@ -501,7 +513,7 @@ pub async fn merge(
         )));
     }
     let (why, may_bypass) = blockers(db, repo, merger, access, &pull).await?;
-    if !why.is_empty() && !(may_bypass && req.bypass) {
+    if !(why.is_empty() || may_bypass && req.bypass) {
         return Err(Error::NotMergeable(format!(
             "{} is protected: {}",
             pull.base_ref,
@@ -558,10 +570,18 @@ pub async fn merge(
         Ok(tip.to_string())
     })
     .await??;
-    let (issue, merged_sha, head_sha, merge_sha) = (pull.issue.id, sha.clone(), pull.head_sha.clone(), pull.merge_sha.clone());
-    let closes = (pull.base_ref == repo.default_branch)
-        .then(|| crate::issues::refs::mentions(&format!("{}\n{}", pull.issue.title, pull.issue.body)).1)
-        .unwrap_or_default();
+    let (issue, merged_sha, head_sha, merge_sha) = (
+        pull.issue.id,
+        sha.clone(),
+        pull.head_sha.clone(),
+        pull.merge_sha.clone(),
+    );
+    // As on GitHub, `fixes #N` in a pull request closes N when it merges into the default branch.
+    let closes = if pull.base_ref == repo.default_branch {
+        crate::issues::refs::mentions(&format!("{}\n{}", pull.issue.title, pull.issue.body)).1
+    } else {
+        Vec::new()
+    };
     db.write(move |tx| {
         stored::set_merged(tx, issue, pusher, &merged_sha, method)?;
         issue_rows::set_state(tx, issue, "closed", Some("completed"))?;
@@ -596,8 +616,11 @@ pub async fn merge(
 pub async fn delete_head(db: &Db, path: &Path, repo: &Repo, by: &User, landed: &Landed) -> Result<bool> {
     let (id, pusher) = (repo.id, by.id);
     db.write(move |tx| db::ref_updates::begin_push(tx, id, pusher)).await?;
-    let (dir, name, sha): (PathBuf, String, String) =
-        (path.to_path_buf(), branch_ref(&landed.head_ref), landed.head_sha.clone());
+    let (dir, name, sha): (PathBuf, String, String) = (
+        path.to_path_buf(),
+        branch_ref(&landed.head_ref),
+        landed.head_sha.clone(),
+    );
     crate::error::blocking("branch task", move || -> Result<bool> {
         let git = crate::git::open(&dir)?;
         Ok(merge::delete_ref(&git, &name, Expect::At(sha)).is_ok())
@@ -630,7 +653,11 @@ fn anchor(path: &Path, pull: &Pull, c: &LineInput) -> Result<(String, String)> {
             if c.side == "LEFT" { "old side" } else { "new side" }
         ))
     };
-    let file = diff.files.iter().find(|f| f.new_path == c.path).ok_or_else(not_in_diff)?;
+    let file = diff
+        .files
+        .iter()
+        .find(|f| f.new_path == c.path)
+        .ok_or_else(not_in_diff)?;
     let left = c.side == "LEFT";
     let blob = if left { file.old_id } else { file.new_id };
     for h in &file.hunks {
@@ -675,7 +702,14 @@ pub struct NewReview {
 /// Submits a review of pull request `number`; anyone who may read the
 /// repository may comment, approve or ask for changes (only reviews of
 /// people who may push count for merging). Returns the review's id.
-pub async fn review(db: &Db, path: &Path, repo: &Repo, reviewer: &User, number: IssueNumber, r: NewReview) -> Result<i64> {
+pub async fn review(
+    db: &Db,
+    path: &Path,
+    repo: &Repo,
+    reviewer: &User,
+    number: IssueNumber,
+    r: NewReview,
+) -> Result<i64> {
     let pull = get(db, repo, number).await?;
     if !pull.is_open() {
         return Err(Error::Unprocessable("this pull request is closed".into()));
@@ -691,10 +725,14 @@ pub async fn review(db: &Db, path: &Path, repo: &Repo, reviewer: &User, number: 
             ));
         }
         Verdict::ChangesRequested if r.body.trim().is_empty() => {
-            return Err(Error::Unprocessable("say which changes you ask for in the review's text".into()));
+            return Err(Error::Unprocessable(
+                "say which changes you ask for in the review's text".into(),
+            ));
         }
         Verdict::Commented if r.body.trim().is_empty() && r.comments.is_empty() => {
-            return Err(Error::Unprocessable("a comment review needs text or line comments".into()));
+            return Err(Error::Unprocessable(
+                "a comment review needs text or line comments".into(),
+            ));
         }
         Verdict::Dismissed => return Err(Error::Unprocessable("a review cannot be submitted as dismissed".into())),
         _ => {}
@@ -722,7 +760,10 @@ async fn anchor_all(path: &Path, pull: &Pull, comments: &[LineInput]) -> Result<
         }
         issues::check_body(&c.body)?;
         if c.side != "LEFT" && c.side != "RIGHT" {
-            return Err(Error::Unprocessable(format!("side must be LEFT or RIGHT, not {:?}", c.side)));
+            return Err(Error::Unprocessable(format!(
+                "side must be LEFT or RIGHT, not {:?}",
+                c.side
+            )));
         }
     }
     if comments.len() > 100 {
@@ -769,7 +810,14 @@ fn insert_anchored(
 }
 
 /// One line comment outside a review (the API's `POST …/comments`).
-pub async fn line_comment(db: &Db, path: &Path, repo: &Repo, author: &User, number: IssueNumber, c: LineInput) -> Result<i64> {
+pub async fn line_comment(
+    db: &Db,
+    path: &Path,
+    repo: &Repo,
+    author: &User,
+    number: IssueNumber,
+    c: LineInput,
+) -> Result<i64> {
     let pull = get(db, repo, number).await?;
     let anchored = anchor_all(path, &pull, std::slice::from_ref(&c)).await?;
     let (issue, who, commit) = (pull.issue.id, author.id, pull.head_sha.clone());
@@ -797,7 +845,7 @@ pub fn is_outdated(path: &Path, pull: &Pull, c: &stored::LineComment) -> bool {
         return true;
     };
     match read::lookup(&repo, commit, &c.path) {
-        Ok(Some(read::Found::File { id, .. })) => id.to_string() != c.blob_id,
+        Ok(Some(read::Found::File { id, .. })) => gix::ObjectId::from_hex(c.blob_id.as_bytes()).ok() != Some(id),
         _ => true,
     }
 }
@@ -877,9 +925,7 @@ pub fn to_json(
         "id": repo.id.0, "name": repo.name, "full_name": repo.full_name(), "private": repo.is_private,
         "owner": owner, "html_url": html, "url": api, "default_branch": repo.default_branch,
     });
-    let side = |branch: &str, sha: &str| {
-        json!({ "label": format!("{}:{branch}", repo.owner), "ref": branch, "sha": sha, "user": owner, "repo": repo_json })
-    };
+    let side = |branch: &str, sha: &str| json!({ "label": format!("{}:{branch}", repo.owner), "ref": branch, "sha": sha, "user": owner, "repo": repo_json });
     let (mergeable, state) = match (pull.mergeable, pull.draft, pull.is_open()) {
         (_, _, false) => (serde_json::Value::Null, "unknown"),
         (Mergeable::Unknown, _, _) => (serde_json::Value::Null, "unknown"),

@@ -164,10 +164,14 @@ pub fn check_rule(conn: &rusqlite::Connection, rule: &Protection) -> crate::erro
         )));
     }
     if rule.required_approvals > 6 {
-        return Err(Error::Unprocessable("at most 6 approving reviews can be required".into()));
+        return Err(Error::Unprocessable(
+            "at most 6 approving reviews can be required".into(),
+        ));
     }
     if rule.required_checks.len() > 50 || rule.required_checks.iter().any(|c| c.is_empty() || c.len() > 200) {
-        return Err(Error::Unprocessable("name up to 50 required checks, each up to 200 characters".into()));
+        return Err(Error::Unprocessable(
+            "name up to 50 required checks, each up to 200 characters".into(),
+        ));
     }
     let ids = |names: &[String]| -> crate::error::Result<Vec<UserId>> {
         names
@@ -231,7 +235,10 @@ mod tests {
             check_push(&r, &dev, Change::Force, Vec::new),
             Err("force-pushes are not allowed".into())
         );
-        assert_eq!(check_push(&r, &dev, Change::Delete, Vec::new), Err("it cannot be deleted".into()));
+        assert_eq!(
+            check_push(&r, &dev, Change::Delete, Vec::new),
+            Err("it cannot be deleted".into())
+        );
         assert_eq!(check_push(&r, &owner, Change::Force, Vec::new), Ok(()));
         let enforced = Protection {
             enforce_admins: true,
@@ -243,8 +250,17 @@ mod tests {
             ..r.clone()
         };
         let red = || vec![("test".to_string(), "failure".to_string())];
-        let green = || vec![("test".to_string(), "failure".to_string()), ("test".to_string(), "success".to_string())];
-        assert!(check_push(&bypass, &dev, Change::FastForward, red).unwrap_err().contains("\"test\" ended with failure"));
+        let green = || {
+            vec![
+                ("test".to_string(), "failure".to_string()),
+                ("test".to_string(), "success".to_string()),
+            ]
+        };
+        assert!(
+            check_push(&bypass, &dev, Change::FastForward, red)
+                .unwrap_err()
+                .contains("\"test\" ended with failure")
+        );
         assert_eq!(check_push(&bypass, &dev, Change::FastForward, green), Ok(()));
         let restricted = Protection {
             restrict_pushes: true,

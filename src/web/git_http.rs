@@ -21,9 +21,9 @@ use super::AppState;
 use super::access::{Read, RepoAccess, Write};
 use super::repos::clone_url;
 use crate::db::ref_updates::{self, Source};
-use crate::error::{Error, Result};
 use crate::db::repos::Repo;
 use crate::db::users::User;
+use crate::error::{Error, Result};
 use crate::git::protocol::{self, Rpc, Service};
 use crate::pulls::{self, hook};
 use crate::repos::{self, Access};
@@ -132,7 +132,9 @@ async fn receive_pack(
         .collect(),
     });
     let crash = state.config.failpoint.as_deref() == Some("after-receive-pack");
-    let base = clone_url(&state, &headers, &repo.repo).trim_end_matches(".git").to_string();
+    let base = clone_url(&state, &headers, &repo.repo)
+        .trim_end_matches(".git")
+        .to_string();
     let (st, path) = (state.clone(), repo.path.clone());
     let finish = move || async move {
         if crash {

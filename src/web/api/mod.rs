@@ -24,11 +24,13 @@ use crate::repos;
 mod actions;
 mod deployments;
 mod issues;
+mod pulls;
 pub mod releases;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .merge(issues::routes())
+        .merge(pulls::routes())
         .merge(actions::routes())
         .merge(deployments::routes())
         .merge(releases::routes())

@@ -7,6 +7,8 @@
 
 mod settings;
 
+pub(crate) use settings::keep_rule;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -110,18 +112,21 @@ impl Diff {
 
     fn notes_at(&self, path: &str, line: &Line) -> &[Note] {
         match line.new_no {
-            Some(n) if line.kind != read::LineKind::Remove => self
-                .notes
-                .get(&(path.to_string(), n))
-                .map(Vec::as_slice)
-                .unwrap_or(&[]),
+            Some(n) if line.kind != read::LineKind::Remove => {
+                self.notes.get(&(path.to_string(), n)).map(Vec::as_slice).unwrap_or(&[])
+            }
             _ => &[],
         }
     }
 }
 
 /// The diff from `old` to `new`, or `None` when a side is unknown.
-async fn diff_of(state: &AppState, access: &RepoAccess<Read>, old: Option<String>, new: String) -> Result<read::CommitDiff> {
+async fn diff_of(
+    state: &AppState,
+    access: &RepoAccess<Read>,
+    old: Option<String>,
+    new: String,
+) -> Result<read::CommitDiff> {
     super::code::with_repo(state, access, move |repo, _| {
         let parse = |h: &str| gix::ObjectId::from_hex(h.as_bytes()).map_err(|e| Error::failed("commit id", e));
         let old = old.as_deref().map(parse).transpose()?;
@@ -131,7 +136,12 @@ async fn diff_of(state: &AppState, access: &RepoAccess<Read>, old: Option<String
 }
 
 /// The commits from `base` to `head`, newest first: id, summary, author, when.
-async fn commit_list(state: &AppState, access: &RepoAccess<Read>, base: String, head: String) -> Result<Vec<CommitRow>> {
+async fn commit_list(
+    state: &AppState,
+    access: &RepoAccess<Read>,
+    base: String,
+    head: String,
+) -> Result<Vec<CommitRow>> {
     super::code::with_repo(state, access, move |repo, _| {
         let ids = crate::git::merge::commits_between(repo, &base, &head)?.unwrap_or_default();
         let mut rows = Vec::new();
@@ -255,7 +265,11 @@ async fn new_view(
         nav,
         header: RepoHeader::new(access.repo, access.access, Tab::Pulls),
         rev: head_branch.clone(),
-        diff_link: format!("{base}/pulls/new?base={}&head={}", url_encode(&base_branch), url_encode(&head_branch)),
+        diff_link: format!(
+            "{base}/pulls/new?base={}&head={}",
+            url_encode(&base_branch),
+            url_encode(&head_branch)
+        ),
         base,
         branches,
         base_branch,
@@ -296,9 +310,11 @@ struct NewForm {
 /// A form's mistake shows the form again with the message and the right status.
 fn form_error(e: &Error) -> Option<StatusCode> {
     match e {
-        Error::Invalid(_) | Error::Unprocessable(_) | Error::TooLarge(_) | Error::NotMergeable(_) | Error::WrongState(_) => {
-            Some(super::error::status_of(e))
-        }
+        Error::Invalid(_)
+        | Error::Unprocessable(_)
+        | Error::TooLarge(_)
+        | Error::NotMergeable(_)
+        | Error::WrongState(_) => Some(super::error::status_of(e)),
         _ => None,
     }
 }
@@ -427,7 +443,13 @@ fn notes_of(access: &RepoAccess<Read>, pull: &Pull, list: Vec<stored::LineCommen
         .collect()
 }
 
-async fn view(state: &AppState, nav: Nav, access: RepoAccess<Read>, number: IssueNumber, error: Option<String>) -> Result<View> {
+async fn view(
+    state: &AppState,
+    nav: Nav,
+    access: RepoAccess<Read>,
+    number: IssueNumber,
+    error: Option<String>,
+) -> Result<View> {
     let repo_id = access.repo.id;
     let pull = pulls::get(&state.db, &access.repo, number).await?;
     let issue_id = pull.issue.id;
@@ -460,11 +482,7 @@ async fn view(state: &AppState, nav: Nav, access: RepoAccess<Read>, number: Issu
     let notes = notes_of(&access, &pull, line_comments);
     let mut verdicts: Vec<(String, &'static str)> = Vec::new();
     for (i, r) in reviews.into_iter().enumerate() {
-        let mine: Vec<Note> = notes
-            .iter()
-            .filter(|n| n.review_id == Some(r.id))
-            .cloned()
-            .collect();
+        let mine: Vec<Note> = notes.iter().filter(|n| n.review_id == Some(r.id)).cloned().collect();
         if r.verdict != Verdict::Commented || verdicts.iter().all(|(n, _)| *n != r.author) {
             verdicts.retain(|(n, _)| *n != r.author);
             verdicts.push((r.author.clone(), verdict_word(r.verdict)));
@@ -475,7 +493,11 @@ async fn view(state: &AppState, nav: Nav, access: RepoAccess<Read>, number: Issu
             Entry::Review {
                 author: r.author,
                 verdict: r.verdict.as_str().to_string(),
-                html: if r.body.is_empty() { String::new() } else { render(&access.repo, &r.body) },
+                html: if r.body.is_empty() {
+                    String::new()
+                } else {
+                    render(&access.repo, &r.body)
+                },
                 when: ago(r.submitted_at),
                 notes: mine,
             },
@@ -629,7 +651,11 @@ async fn files_view(
         list.last().map_or(0, |c| c.id)
     );
     let notes = notes_of(&access, &pull, list);
-    let outdated: Vec<Note> = notes.iter().filter(|n| n.outdated || n.side == "LEFT").cloned().collect();
+    let outdated: Vec<Note> = notes
+        .iter()
+        .filter(|n| n.outdated || n.side == "LEFT")
+        .cloned()
+        .collect();
     let base = access.repo.url();
     let rev = pull.head_sha.clone();
     let diff_link = format!("{base}/pulls/{number}/files");
@@ -638,7 +664,10 @@ async fn files_view(
     let (body, paths) = super::code::with_repo(state, &access, move |repo, _| {
         let parse = |h: &str| gix::ObjectId::from_hex(h.as_bytes()).map_err(|e| Error::failed("commit id", e));
         let old = old.as_deref().map(parse).transpose()?;
-        let diff = Diff::of(read::diff_between(repo, old, parse(&new)?, pulls::REVIEW_LIMITS)?, notes);
+        let diff = Diff::of(
+            read::diff_between(repo, old, parse(&new)?, pulls::REVIEW_LIMITS)?,
+            notes,
+        );
         let paths: Vec<String> = diff.files.iter().map(|f| f.new_path.clone()).collect();
         let body = pages.fragment(key, || {
             FilesBody {
@@ -720,7 +749,11 @@ async fn submit_review(
             Ok(line) => comments.push(LineInput {
                 path: form.path.clone(),
                 line,
-                side: if form.side.is_empty() { "RIGHT".into() } else { form.side.clone() },
+                side: if form.side.is_empty() {
+                    "RIGHT".into()
+                } else {
+                    form.side.clone()
+                },
                 body: form.comment.clone(),
             }),
             Err(e) => return files_error(&state, nav, access, number, e).await,
@@ -738,7 +771,13 @@ async fn submit_review(
     }
 }
 
-async fn files_error(state: &AppState, nav: Nav, access: RepoAccess<Read>, number: IssueNumber, e: Error) -> Result<Response> {
+async fn files_error(
+    state: &AppState,
+    nav: Nav,
+    access: RepoAccess<Read>,
+    number: IssueNumber,
+    e: Error,
+) -> Result<Response> {
     match form_error(&e) {
         Some(status) => {
             let page = files_view(state, nav, access, number, Some(capitalize(&e.to_string()))).await?;
@@ -748,7 +787,13 @@ async fn files_error(state: &AppState, nav: Nav, access: RepoAccess<Read>, numbe
     }
 }
 
-async fn page_error(state: &AppState, nav: Nav, access: RepoAccess<Read>, number: IssueNumber, e: Error) -> Result<Response> {
+async fn page_error(
+    state: &AppState,
+    nav: Nav,
+    access: RepoAccess<Read>,
+    number: IssueNumber,
+    e: Error,
+) -> Result<Response> {
     match form_error(&e) {
         Some(status) => {
             let page = view(state, nav, access, number, Some(capitalize(&e.to_string()))).await?;
@@ -786,7 +831,9 @@ pub(crate) async fn merge_now(
     delete_branch: bool,
 ) -> Result<pulls::Landed> {
     let _lock = state.push_lock(access.repo.id).lock_owned().await;
-    let base = clone_url(state, headers, &access.repo).trim_end_matches(".git").to_string();
+    let base = clone_url(state, headers, &access.repo)
+        .trim_end_matches(".git")
+        .to_string();
     let landed = pulls::merge(&state.db, &access.path, &access.repo, user, access.access, number, req).await?;
     super::git_http::landed(state, &access.repo, &access.path, Some(user), true, &base).await;
     if delete_branch && landed.head_ref != access.repo.default_branch {
@@ -806,7 +853,10 @@ async fn merge(
     CsrfForm(form): CsrfForm<MergeForm>,
 ) -> Result<Response> {
     let Some(method) = Method::parse(if form.method.is_empty() { "merge" } else { &form.method }) else {
-        let e = Error::Unprocessable(format!("{:?} is not a way of merging (merge, squash or rebase)", form.method));
+        let e = Error::Unprocessable(format!(
+            "{:?} is not a way of merging (merge, squash or rebase)",
+            form.method
+        ));
         return page_error(&state, nav, access, number, e).await;
     };
     let req = MergeRequest {
@@ -816,7 +866,17 @@ async fn merge(
         sha: Some(form.sha).filter(|s| !s.is_empty()),
         bypass: form.bypass.is_some(),
     };
-    match merge_now(&state, &headers, &access, &user, number, req, form.delete_branch.is_some()).await {
+    match merge_now(
+        &state,
+        &headers,
+        &access,
+        &user,
+        number,
+        req,
+        form.delete_branch.is_some(),
+    )
+    .await
+    {
         Ok(_) => Ok(Redirect::to(&pull_url(&access.repo, number)).into_response()),
         Err(e) => page_error(&state, nav, access, number, e).await,
     }

@@ -83,7 +83,11 @@ fn list(text: Option<&String>) -> Vec<String> {
 /// The rule a settings form describes (checkboxes are present when ticked).
 fn rule_of(form: &HashMap<String, String>) -> Result<Protection> {
     let on = |k: &str| form.contains_key(k);
-    let approvals = match form.get("required_approvals").map(|a| a.trim()).filter(|a| !a.is_empty()) {
+    let approvals = match form
+        .get("required_approvals")
+        .map(|a| a.trim())
+        .filter(|a| !a.is_empty())
+    {
         None => 0,
         Some(a) => a
             .parse()

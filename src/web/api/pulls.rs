@@ -1,0 +1,822 @@
+//! Pull requests, reviews, review comments and branch protection in
+//! GitHub's REST shapes: `/pulls` (list, create, get, update), `…/commits`,
+//! `…/files`, `…/merge`, `…/reviews`, `…/requested_reviewers`,
+//! `…/comments`, and `/branches/{branch}/protection`.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{Page, repo_urls};
+use crate::db::issues::{self as issue_rows, Filter, IssueNumber, Kind};
+use crate::db::protections::{self, Protection};
+use crate::db::pulls::{self as stored, Method, Pull, Verdict};
+use crate::error::{Error, Result};
+use crate::git::read::{self, Status};
+use crate::pulls::{self, LineInput, MergeRequest, NewPullRequest, NewReview};
+use crate::web::access::{Admin, Read, RepoAccess};
+use crate::web::auth::SignedIn;
+use crate::web::{AppState, rfc3339};
+
+pub fn routes() -> Router<AppState> {
+    let base = "/api/v1/repos/{owner}/{repo}";
+    Router::new()
+        .route(&format!("{base}/pulls"), get(list).post(create))
+        .route(&format!("{base}/pulls/{{number}}"), get(get_one).patch(update))
+        .route(&format!("{base}/pulls/{{number}}/commits"), get(commits))
+        .route(&format!("{base}/pulls/{{number}}/files"), get(files))
+        .route(&format!("{base}/pulls/{{number}}/merge"), get(is_merged).put(merge))
+        .route(
+            &format!("{base}/pulls/{{number}}/reviews"),
+            get(reviews).post(add_review),
+        )
+        .route(
+            &format!("{base}/pulls/{{number}}/requested_reviewers"),
+            get(requested).post(request).delete(unrequest),
+        )
+        .route(
+            &format!("{base}/pulls/{{number}}/comments"),
+            get(comments).post(add_comment),
+        )
+        .route(
+            &format!("{base}/branches/{{branch}}/protection"),
+            get(protection).put(put_protection).delete(delete_protection),
+        )
+}
+
+#[derive(Deserialize)]
+struct NumberPath {
+    number: IssueNumber,
+}
+
+/// A pull request as the API shows it; `full` adds GitHub's sizes and merge state.
+async fn pull_json(
+    state: &AppState,
+    headers: &HeaderMap,
+    access: &RepoAccess<Read>,
+    pull: &Pull,
+    full: bool,
+) -> Result<Value> {
+    let (html, api) = repo_urls(state, headers, &access.repo);
+    let issue = pull.issue.id;
+    let reviewers = state.db.read(move |c| stored::requested_reviewers(c, issue)).await?;
+    let stats = if full {
+        let (dir, p) = (access.path.clone(), pull.clone());
+        Some(crate::error::blocking("pull request task", move || pulls::stats(&dir, &p)).await??)
+    } else {
+        None
+    };
+    Ok(pulls::to_json(&access.repo, pull, &html, &api, &reviewers, stats))
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    state: Option<String>,
+    head: Option<String>,
+    base: Option<String>,
+    page: Option<u32>,
+    per_page: Option<u32>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    access: RepoAccess<Read>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>> {
+    let st = q.state.unwrap_or_else(|| "open".into());
+    if !["open", "closed", "all"].contains(&st.as_str()) {
+        return Err(Error::Unprocessable(format!(
+            "state must be open, closed or all, not {st:?}"
+        )));
+    }
+    let per_page = q.per_page.unwrap_or(30);
+    if !(1..=100).contains(&per_page) {
+        return Err(Error::Unprocessable("per_page must be between 1 and 100".into()));
+    }
+    let filter = Filter {
+        kind: Kind::Pulls,
+        state: st,
+        page: q.page.unwrap_or(1).max(1),
+        per_page,
+        ..Default::default()
+    };
+    // `head` is `owner:branch` (or a branch) as on GitHub.
+    let head = q.head.map(|h| h.rsplit(':').next().unwrap_or(&h).to_string());
+    let (id, base) = (access.repo.id, q.base);
+    let found = state
+        .db
+        .read(move |c| {
+            let (issues, _) = issue_rows::list(c, id, &filter)?;
+            stored::of_issues(c, issues)
+        })
+        .await?;
+    let mut out = Vec::new();
+    for p in found
+        .iter()
+        .filter(|p| head.as_ref().is_none_or(|h| *h == p.head_ref) && base.as_ref().is_none_or(|b| *b == p.base_ref))
+    {
+        out.push(pull_json(&state, &headers, &access, p, false).await?);
+    }
+    Ok(Json(Value::Array(out)))
+}
+
+#[derive(Deserialize)]
+struct CreateBody {
+    title: Option<String>,
+    head: String,
+    base: String,
+    #[serde(default)]
+    body: Option<String>,
+    #[serde(default)]
+    draft: Option<bool>,
+}
+
+async fn create(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    headers: HeaderMap,
+    access: RepoAccess<Read>,
+    Json(body): Json<CreateBody>,
+) -> Result<Response> {
+    let new = NewPullRequest {
+        title: body.title.unwrap_or_default(),
+        body: body.body.unwrap_or_default(),
+        head: body.head.rsplit(':').next().unwrap_or(&body.head).to_string(),
+        base: body.base,
+        draft: body.draft.unwrap_or(false),
+    };
+    let number = {
+        let _lock = state.push_lock(access.repo.id).lock_owned().await;
+        let n = pulls::create(&state.db, &access.path, &access.repo, &user, new).await?;
+        state.ci_after_change(&access.repo).await;
+        n
+    };
+    let pull = pulls::get(&state.db, &access.repo, number).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(pull_json(&state, &headers, &access, &pull, true).await?),
+    )
+        .into_response())
+}
+
+async fn get_one(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    access: RepoAccess<Read>,
+    Path(NumberPath { number }): Path<NumberPath>,
+) -> Result<Json<Value>> {
+    let pull = pulls::get(&state.db, &access.repo, number).await?;
+    Ok(Json(pull_json(&state, &headers, &access, &pull, true).await?))
+}
+
+#[derive(Deserialize)]
+struct PatchBody {
+    title: Option<String>,
+    body: Option<String>,
+    state: Option<String>,
+    base: Option<String>,
+    draft: Option<bool>,
+}
+
+async fn update(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    headers: HeaderMap,
+    access: RepoAccess<Read>,
+    Path(NumberPath { number }): Path<NumberPath>,
+    Json(b): Json<PatchBody>,
+) -> Result<Json<Value>> {
+    if let Some(s) = &b.state
+        && s != "open"
+        && s != "closed"
+    {
+        return Err(Error::Unprocessable(format!("state must be open or closed, not {s:?}")));
+    }
+    let u = pulls::Update {
+        title: b.title,
+        body: b.body,
+        state: b.state,
+        base: b.base,
+        draft: b.draft,
+    };
+    {
+        let _lock = state.push_lock(access.repo.id).lock_owned().await;
+        pulls::update(&state.db, &access.path, &access.repo, &user, access.access, number, u).await?;
+        state.ci_after_change(&access.repo).await;
+    }
+    let pull = pulls::get(&state.db, &access.repo, number).await?;
+    Ok(Json(pull_json(&state, &headers, &access, &pull, true).await?))
+}
+
+fn person_json(p: &read::Person) -> Value {
+    json!({ "name": p.name, "email": p.email, "date": rfc3339(p.time) })
+}
+
+async fn commits(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    access: RepoAccess<Read>,
+    Path(NumberPath { number }): Path<NumberPath>,
+    Query(page): Query<Page>,
+) -> Result<Json<Value>> {
+    let (skip, take) = page.window()?;
+    let pull = pulls::get(&state.db, &access.repo, number).await?;
+    let (html, api) = repo_urls(&state, &headers, &access.repo);
+    let base = pull.merge_base.clone().unwrap_or_else(|| pull.base_sha.clone());
+    let head = pull.head_sha.clone();
+    let list = crate::web::code::with_repo(&state, &access, move |repo, _| {
+        let ids = crate::git::merge::commits_between(repo, &base, &head)?.unwrap_or_default();
+        ids.into_iter()
+            .skip(skip)
+            .take(take)
+            .map(|id| {
+                let c = read::commit_info(repo, id)?;
+                let tree = repo
+                    .find_commit(id)
+                    .ok()
+                    .and_then(|c| c.tree_id().ok())
+                    .map(|t| t.to_string());
+                Ok(json!({
+                    "sha": id.to_string(),
+                    "node_id": format!("C_{id}"),
+                    "url": format!("{api}/commits/{id}"),
+                    "html_url": format!("{html}/commit/{id}"),
+                    "commit": {
+                        "author": person_json(&c.author),
+                        "committer": person_json(&c.committer),
+                        "message": c.message,
+                        "tree": { "sha": tree },
+                        "comment_count": 0,
+                    },
+                    "author": null,
+                    "committer": null,
+                    "parents": c.parents.iter().map(|p| json!({ "sha": p.to_string(), "url": format!("{api}/commits/{p}") })).collect::<Vec<_>>(),
+                }))
+            })
+            .collect::<Result<Vec<_>>>()
+    })
+    .await?;
+    Ok(Json(Value::Array(list)))
+}
+
+fn status_word(s: Status) -> &'static str {
+    match s {
+        Status::Added => "added",
+        Status::Deleted => "removed",
+        Status::Modified => "modified",
+        Status::Renamed => "renamed",
+        Status::Copied => "copied",
+    }
+}
+
+async fn files(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    access: RepoAccess<Read>,
+    Path(NumberPath { number }): Path<NumberPath>,
+    Query(page): Query<Page>,
+) -> Result<Json<Value>> {
+    let (skip, take) = page.window()?;
+    let pull = pulls::get(&state.db, &access.repo, number).await?;
+    let (html, api) = repo_urls(&state, &headers, &access.repo);
+    let (old, new) = (pull.merge_base.clone(), pull.head_sha.clone());
+    let list = crate::web::code::with_repo(&state, &access, move |repo, _| {
+        let parse = |h: &str| gix::ObjectId::from_hex(h.as_bytes()).map_err(|e| Error::failed("commit id", e));
+        let old = old.as_deref().map(parse).transpose()?;
+        let diff = read::diff_between(repo, old, parse(&new)?, pulls::REVIEW_LIMITS)?;
+        Ok(diff
+            .files
+            .iter()
+            .skip(skip)
+            .take(take)
+            .map(|f| {
+                let mut patch = String::new();
+                for h in &f.hunks {
+                    patch.push_str(&h.header);
+                    for l in &h.lines {
+                        patch.push('\n');
+                        patch.push(l.kind.sign());
+                        patch.push_str(&l.text);
+                    }
+                    patch.push('\n');
+                }
+                let sha = f.new_id.or(f.old_id).map(|i| i.to_string());
+                let mut entry = json!({
+                    "sha": sha,
+                    "filename": f.new_path,
+                    "status": status_word(f.status),
+                    "additions": f.additions,
+                    "deletions": f.deletions,
+                    "changes": f.additions + f.deletions,
+                    "blob_url": format!("{html}/blob/{new}/{}", f.new_path),
+                    "raw_url": format!("{html}/raw/{new}/{}", f.new_path),
+                    "contents_url": format!("{api}/contents/{}?ref={new}", f.new_path),
+                });
+                if !f.binary && !f.too_large {
+                    entry["patch"] = json!(patch.trim_end());
+                }
+                if f.old_path != f.new_path {
+                    entry["previous_filename"] = json!(f.old_path);
+                }
+                entry
+            })
+            .collect::<Vec<_>>())
+    })
+    .await?;
+    Ok(Json(Value::Array(list)))
+}
+
+/// `GET …/merge`: 204 when merged, 404 when not, as on GitHub.
+async fn is_merged(
+    State(state): State<AppState>,
+    access: RepoAccess<Read>,
+    Path(NumberPath { number }): Path<NumberPath>,
+) -> Result<StatusCode> {
+    let pull = pulls::get(&state.db, &access.repo, number).await?;
+    if pull.is_merged() {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(Error::NotFound)
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct MergeBody {
+    commit_title: Option<String>,
+    commit_message: Option<String>,
+    sha: Option<String>,
+    merge_method: Option<String>,
+    /// Hearth's own: delete the head branch once merged.
+    delete_branch: Option<bool>,
+}
+
+async fn merge(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    headers: HeaderMap,
+    access: RepoAccess<Read>,
+    Path(NumberPath { number }): Path<NumberPath>,
+    body: Option<Json<MergeBody>>,
+) -> Result<Json<Value>> {
+    let b = body.map(|Json(b)| b).unwrap_or_default();
+    let text = b.merge_method.unwrap_or_else(|| "merge".into());
+    let method = Method::parse(&text)
+        .ok_or_else(|| Error::Unprocessable(format!("merge_method must be merge, squash or rebase, not {text:?}")))?;
+    let id = access.repo.id;
+    let delete = match b.delete_branch {
+        Some(d) => d,
+        None => {
+            state
+                .db
+                .read(move |c| stored::merge_settings(c, id))
+                .await?
+                .delete_branch
+        }
+    };
+    let req = MergeRequest {
+        method,
+        title: b.commit_title,
+        message: b.commit_message,
+        sha: b.sha,
+        // An administrator passes over rules that do not include them, as on GitHub.
+        bypass: true,
+    };
+    let landed = crate::web::pulls::merge_now(&state, &headers, &access, &user, number, req, delete).await?;
+    Ok(Json(
+        json!({ "sha": landed.sha, "merged": true, "message": "Pull Request successfully merged" }),
+    ))
+}
+
+fn review_json(html: &str, api: &str, number: IssueNumber, r: &stored::Review) -> Value {
+    json!({
+        "id": r.id,
+        "node_id": format!("PRR_{}", r.id),
+        "user": { "login": r.author, "type": "User" },
+        "body": r.body,
+        "state": r.verdict.as_str(),
+        "html_url": format!("{html}/pulls/{number}#review-{}", r.id),
+        "pull_request_url": format!("{api}/pulls/{number}"),
+        "_links": {
+            "html": { "href": format!("{html}/pulls/{number}#review-{}", r.id) },
+            "pull_request": { "href": format!("{api}/pulls/{number}") },
+        },
+        "submitted_at": rfc3339(r.submitted_at),
+        "commit_id": r.commit_id,
+        "author_association": "CONTRIBUTOR",
+    })
+}
+
+async fn reviews(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    access: RepoAccess<Read>,
+    Path(NumberPath { number }): Path<NumberPath>,
+    Query(page): Query<Page>,
+) -> Result<Json<Value>> {
+    let (skip, take) = page.window()?;
+    let pull = pulls::get(&state.db, &access.repo, number).await?;
+    let issue = pull.issue.id;
+    let list = state.db.read(move |c| stored::reviews(c, issue)).await?;
+    let (html, api) = repo_urls(&state, &headers, &access.repo);
+    Ok(Json(Value::Array(
+        list.iter()
+            .skip(skip)
+            .take(take)
+            .map(|r| review_json(&html, &api, number, r))
+            .collect(),
+    )))
+}
+
+#[derive(Deserialize)]
+struct ReviewComment {
+    path: String,
+    #[serde(default)]
+    line: Option<i64>,
+    #[serde(default)]
+    side: Option<String>,
+    body: String,
+}
+
+#[derive(Deserialize)]
+struct ReviewBody {
+    #[serde(default)]
+    body: Option<String>,
+    #[serde(default)]
+    event: Option<String>,
+    #[serde(default)]
+    commit_id: Option<String>,
+    #[serde(default)]
+    comments: Vec<ReviewComment>,
+}
+
+fn line_inputs(list: Vec<ReviewComment>) -> Result<Vec<LineInput>> {
+    list.into_iter()
+        .map(|c| {
+            let line = c
+                .line
+                .ok_or_else(|| Error::Unprocessable(format!("a comment on {} needs its line", c.path)))?;
+            Ok(LineInput {
+                path: c.path,
+                line,
+                side: c.side.unwrap_or_else(|| "RIGHT".into()),
+                body: c.body,
+            })
+        })
+        .collect()
+}
+
+async fn add_review(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    headers: HeaderMap,
+    access: RepoAccess<Read>,
+    Path(NumberPath { number }): Path<NumberPath>,
+    Json(b): Json<ReviewBody>,
+) -> Result<Response> {
+    // Without an event GitHub keeps a pending review; here it is a comment.
+    let verdict = match b.event.as_deref() {
+        Some("APPROVE") => Verdict::Approved,
+        Some("REQUEST_CHANGES") => Verdict::ChangesRequested,
+        Some("COMMENT") | None => Verdict::Commented,
+        Some(other) => {
+            return Err(Error::Unprocessable(format!(
+                "event must be APPROVE, REQUEST_CHANGES or COMMENT, not {other:?}"
+            )));
+        }
+    };
+    let review = NewReview {
+        verdict,
+        body: b.body.unwrap_or_default(),
+        comments: line_inputs(b.comments)?,
+        commit_id: b.commit_id,
+    };
+    let id = pulls::review(&state.db, &access.path, &access.repo, &user, number, review).await?;
+    let pull = pulls::get(&state.db, &access.repo, number).await?;
+    let issue = pull.issue.id;
+    let list = state.db.read(move |c| stored::reviews(c, issue)).await?;
+    let r = list.iter().find(|r| r.id == id).ok_or(Error::NotFound)?;
+    let (html, api) = repo_urls(&state, &headers, &access.repo);
+    Ok((StatusCode::OK, Json(review_json(&html, &api, number, r))).into_response())
+}
+
+async fn requested(
+    State(state): State<AppState>,
+    access: RepoAccess<Read>,
+    Path(NumberPath { number }): Path<NumberPath>,
+) -> Result<Json<Value>> {
+    let pull = pulls::get(&state.db, &access.repo, number).await?;
+    let issue = pull.issue.id;
+    let users = state.db.read(move |c| stored::requested_reviewers(c, issue)).await?;
+    Ok(Json(json!({
+        "users": users.iter().map(|u| json!({ "login": u, "type": "User" })).collect::<Vec<_>>(),
+        "teams": [],
+    })))
+}
+
+#[derive(Deserialize)]
+struct Reviewers {
+    #[serde(default)]
+    reviewers: Vec<String>,
+}
+
+async fn change_reviewers(
+    state: &AppState,
+    headers: &HeaderMap,
+    access: &RepoAccess<Read>,
+    user: &crate::db::users::User,
+    number: IssueNumber,
+    add: Vec<String>,
+    remove: Vec<String>,
+) -> Result<Value> {
+    pulls::request_reviewers(&state.db, &access.repo, user, access.access, number, add, remove).await?;
+    let pull = pulls::get(&state.db, &access.repo, number).await?;
+    pull_json(state, headers, access, &pull, false).await
+}
+
+async fn request(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    headers: HeaderMap,
+    access: RepoAccess<Read>,
+    Path(NumberPath { number }): Path<NumberPath>,
+    Json(b): Json<Reviewers>,
+) -> Result<Response> {
+    let json = change_reviewers(&state, &headers, &access, &user, number, b.reviewers, Vec::new()).await?;
+    Ok((StatusCode::CREATED, Json(json)).into_response())
+}
+
+async fn unrequest(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    headers: HeaderMap,
+    access: RepoAccess<Read>,
+    Path(NumberPath { number }): Path<NumberPath>,
+    Json(b): Json<Reviewers>,
+) -> Result<Json<Value>> {
+    Ok(Json(
+        change_reviewers(&state, &headers, &access, &user, number, Vec::new(), b.reviewers).await?,
+    ))
+}
+
+fn comment_json(html: &str, api: &str, number: IssueNumber, c: &stored::LineComment) -> Value {
+    json!({
+        "url": format!("{api}/pulls/comments/{}", c.id),
+        "pull_request_review_id": c.review_id,
+        "id": c.id,
+        "node_id": format!("PRRC_{}", c.id),
+        "diff_hunk": c.diff_hunk,
+        "path": c.path,
+        "commit_id": c.commit_id,
+        "original_commit_id": c.commit_id,
+        "in_reply_to_id": c.in_reply_to,
+        "user": { "login": c.author, "type": "User" },
+        "body": c.body,
+        "created_at": rfc3339(c.created_at),
+        "updated_at": rfc3339(c.updated_at),
+        "html_url": format!("{html}/pulls/{number}/files#r{}", c.id),
+        "pull_request_url": format!("{api}/pulls/{number}"),
+        "author_association": "CONTRIBUTOR",
+        "_links": {
+            "self": { "href": format!("{api}/pulls/comments/{}", c.id) },
+            "html": { "href": format!("{html}/pulls/{number}/files#r{}", c.id) },
+            "pull_request": { "href": format!("{api}/pulls/{number}") },
+        },
+        "line": c.line,
+        "original_line": c.line,
+        "side": c.side,
+        "start_line": null,
+        "start_side": null,
+        "subject_type": "line",
+    })
+}
+
+async fn comments(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    access: RepoAccess<Read>,
+    Path(NumberPath { number }): Path<NumberPath>,
+    Query(page): Query<Page>,
+) -> Result<Json<Value>> {
+    let (skip, take) = page.window()?;
+    let pull = pulls::get(&state.db, &access.repo, number).await?;
+    let issue = pull.issue.id;
+    let list = state.db.read(move |c| stored::line_comments(c, issue)).await?;
+    let (html, api) = repo_urls(&state, &headers, &access.repo);
+    Ok(Json(Value::Array(
+        list.iter()
+            .skip(skip)
+            .take(take)
+            .map(|c| comment_json(&html, &api, number, c))
+            .collect(),
+    )))
+}
+
+async fn add_comment(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    headers: HeaderMap,
+    access: RepoAccess<Read>,
+    Path(NumberPath { number }): Path<NumberPath>,
+    Json(c): Json<ReviewComment>,
+) -> Result<Response> {
+    let input = line_inputs(vec![c])?.remove(0);
+    let id = pulls::line_comment(&state.db, &access.path, &access.repo, &user, number, input).await?;
+    let pull = pulls::get(&state.db, &access.repo, number).await?;
+    let issue = pull.issue.id;
+    let list = state.db.read(move |c| stored::line_comments(c, issue)).await?;
+    let c = list.iter().find(|c| c.id == id).ok_or(Error::NotFound)?;
+    let (html, api) = repo_urls(&state, &headers, &access.repo);
+    Ok((StatusCode::CREATED, Json(comment_json(&html, &api, number, c))).into_response())
+}
+
+fn protection_json(api: &str, branch: &str, p: &Protection) -> Value {
+    let url = format!("{api}/branches/{branch}/protection");
+    let users = |names: &[String]| {
+        names
+            .iter()
+            .map(|n| json!({ "login": n, "type": "User" }))
+            .collect::<Vec<_>>()
+    };
+    let mut out = json!({
+        "url": url,
+        "enforce_admins": { "url": format!("{url}/enforce_admins"), "enabled": p.enforce_admins },
+        "allow_force_pushes": { "enabled": p.allow_force_pushes },
+        "allow_deletions": { "enabled": p.allow_deletions },
+        "required_linear_history": { "enabled": false },
+        "required_conversation_resolution": { "enabled": false },
+    });
+    if p.require_checks {
+        out["required_status_checks"] = json!({
+            "url": format!("{url}/required_status_checks"),
+            "strict": p.strict,
+            "contexts": p.required_checks,
+            "checks": p.required_checks.iter().map(|c| json!({ "context": c, "app_id": null })).collect::<Vec<_>>(),
+            "contexts_url": format!("{url}/required_status_checks/contexts"),
+        });
+    }
+    if p.require_reviews {
+        out["required_pull_request_reviews"] = json!({
+            "url": format!("{url}/required_pull_request_reviews"),
+            "dismiss_stale_reviews": p.dismiss_stale,
+            "require_code_owner_reviews": false,
+            "required_approving_review_count": p.required_approvals,
+            "bypass_pull_request_allowances": { "users": users(&p.bypass_users), "teams": [], "apps": [] },
+        });
+    }
+    if p.restrict_pushes {
+        out["restrictions"] = json!({
+            "url": format!("{url}/restrictions"),
+            "users_url": format!("{url}/restrictions/users"),
+            "teams_url": format!("{url}/restrictions/teams"),
+            "apps_url": format!("{url}/restrictions/apps"),
+            "users": users(&p.push_users),
+            "teams": [],
+            "apps": [],
+        });
+    }
+    out
+}
+
+#[derive(Deserialize)]
+struct BranchPath {
+    branch: String,
+}
+
+async fn protection(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    access: RepoAccess<Admin>,
+    Path(BranchPath { branch }): Path<BranchPath>,
+) -> Result<Response> {
+    let (id, b) = (access.repo.id, branch.clone());
+    let found = state.db.read(move |c| protections::by_pattern(c, id, &b)).await?;
+    let (_, api) = super::repo_urls(&state, &headers, &access.repo);
+    match found {
+        Some(p) => Ok(Json(protection_json(&api, &branch, &p)).into_response()),
+        None => Ok((
+            StatusCode::NOT_FOUND,
+            Json(json!({ "message": "Branch not protected" })),
+        )
+            .into_response()),
+    }
+}
+
+/// GitHub's PUT body: the four parts must be there, each may be null.
+#[derive(Deserialize)]
+struct ProtectionBody {
+    required_status_checks: Option<Checks>,
+    enforce_admins: Option<bool>,
+    required_pull_request_reviews: Option<Reviews>,
+    restrictions: Option<Restrictions>,
+    #[serde(default)]
+    allow_force_pushes: Option<bool>,
+    #[serde(default)]
+    allow_deletions: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct Checks {
+    #[serde(default)]
+    strict: bool,
+    #[serde(default)]
+    contexts: Vec<String>,
+    #[serde(default)]
+    checks: Vec<CheckName>,
+}
+
+#[derive(Deserialize)]
+struct CheckName {
+    context: String,
+}
+
+#[derive(Deserialize)]
+struct Reviews {
+    #[serde(default)]
+    dismiss_stale_reviews: bool,
+    #[serde(default)]
+    required_approving_review_count: Option<u32>,
+    #[serde(default)]
+    bypass_pull_request_allowances: Option<Restrictions>,
+}
+
+#[derive(Deserialize)]
+struct Restrictions {
+    #[serde(default)]
+    users: Vec<String>,
+}
+
+async fn put_protection(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    access: RepoAccess<Admin>,
+    Path(BranchPath { branch }): Path<BranchPath>,
+    Json(body): Json<Value>,
+) -> Result<Json<Value>> {
+    for key in [
+        "required_status_checks",
+        "enforce_admins",
+        "required_pull_request_reviews",
+        "restrictions",
+    ] {
+        if body.get(key).is_none() {
+            return Err(Error::Unprocessable(format!(
+                "{key} is missing; give it, or null to leave it off"
+            )));
+        }
+    }
+    let b: ProtectionBody =
+        serde_json::from_value(body).map_err(|e| Error::Unprocessable(format!("the protection is not valid: {e}")))?;
+    let mut rule = Protection {
+        pattern: branch.clone(),
+        enforce_admins: b.enforce_admins.unwrap_or(false),
+        allow_force_pushes: b.allow_force_pushes.unwrap_or(false),
+        allow_deletions: b.allow_deletions.unwrap_or(false),
+        ..Default::default()
+    };
+    if let Some(c) = b.required_status_checks {
+        rule.require_checks = true;
+        rule.strict = c.strict;
+        rule.required_checks = c.contexts;
+        for name in c.checks.into_iter().map(|c| c.context) {
+            if !rule.required_checks.contains(&name) {
+                rule.required_checks.push(name);
+            }
+        }
+    }
+    if let Some(r) = b.required_pull_request_reviews {
+        rule.require_reviews = true;
+        rule.dismiss_stale = r.dismiss_stale_reviews;
+        rule.required_approvals = r.required_approving_review_count.unwrap_or(1);
+        rule.bypass_users = r.bypass_pull_request_allowances.map(|a| a.users).unwrap_or_default();
+    }
+    if let Some(r) = b.restrictions {
+        rule.restrict_pushes = true;
+        rule.push_users = r.users;
+    }
+    crate::web::pulls::keep_rule(&state, access.repo.id, rule).await?;
+    let (id, pattern) = (access.repo.id, branch.clone());
+    let kept = state
+        .db
+        .read(move |c| protections::by_pattern(c, id, &pattern))
+        .await?
+        .ok_or(Error::NotFound)?;
+    let (_, api) = super::repo_urls(&state, &headers, &access.repo);
+    Ok(Json(protection_json(&api, &branch, &kept)))
+}
+
+async fn delete_protection(
+    State(state): State<AppState>,
+    access: RepoAccess<Admin>,
+    Path(BranchPath { branch }): Path<BranchPath>,
+) -> Result<StatusCode> {
+    let id = access.repo.id;
+    match state.db.write(move |tx| protections::delete(tx, id, &branch)).await? {
+        true => Ok(StatusCode::NO_CONTENT),
+        false => Err(Error::NotFound),
+    }
+}
