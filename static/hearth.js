@@ -123,3 +123,26 @@ if (log && window.EventSource) {
     location.reload();
   });
 }
+
+// Pull request files: clicking a line number of the diff picks that line
+// for the review form's line comment (without this, type file and line).
+const review = document.querySelector("form#review");
+if (review) {
+  for (const cell of document.querySelectorAll("section.diff[data-path] table.hunks td.no")) {
+    if (!cell.textContent.trim()) continue;
+    cell.classList.add("pick");
+    cell.title = "Comment on this line";
+  }
+  document.addEventListener("click", (event) => {
+    const cell = event.target.closest("td.no.pick");
+    if (!cell) return;
+    const section = cell.closest("section.diff[data-path]");
+    const row = cell.parentElement;
+    // The first number column is the old side, the second the new side.
+    const left = cell === row.cells[0] && !row.classList.contains("ctx");
+    review.elements.path.value = section.dataset.path;
+    review.elements.line.value = cell.textContent.trim();
+    review.elements.side.value = left ? "LEFT" : "RIGHT";
+    review.elements.comment.focus();
+  });
+}

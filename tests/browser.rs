@@ -518,6 +518,85 @@ async fn issues(b: &Browser) {
     assert!(found.contains("Crash on start"), "{found}");
 }
 
+/// Journey 5: a branch pushed, a pull request opened from the compare page,
+/// a line comment and a review from the files page (a click on the line
+/// number with JavaScript, typed without), and the merge button.
+async fn pull_requests(b: &Browser, server: &TestServer, git: &Git) {
+    let work = git.dir("work");
+    blocking(|| {
+        git.ok(Some(&work), &["checkout", "-q", "-b", "greeting"]);
+        std::fs::write(
+            work.join("src/main.rs"),
+            "fn main() {\n    println!(\"hello, world\");\n}\n",
+        )
+        .unwrap();
+        git.ok(Some(&work), &["commit", "-q", "-am", "Greet the world"]);
+        let url = server.cred_url("alice", PASSWORD, "/alice/demo.git");
+        git.ok(Some(&work), &["push", "-q", &url, "greeting"]);
+    });
+    b.visit("/alice/demo/pulls", "pulls-empty").await;
+    b.visit("/alice/demo/pulls/new?head=greeting", "pull-compare").await;
+    assert!(
+        b.text("main").await.contains("Greet the world"),
+        "the comparison lists the commit"
+    );
+    b.fill("textarea[name=body]", "Fixes #1 and says **hello, world**")
+        .await;
+    b.click("main form.card button[type=submit]").await;
+    assert_eq!(b.path().await, "/alice/demo/pulls/2");
+    b.check("pull").await;
+    assert_eq!(b.text(".state-badge").await, "Open");
+    assert!(b.text(".merge-box").await.contains("No conflicts"));
+
+    b.click("nav.pull-tabs a[href$='/files']").await;
+    b.check("pull-files").await;
+    if b.javascript {
+        // The new side's number of the changed line.
+        b.find("section.diff tr.add td.no.pick:nth-child(2)")
+            .await
+            .click()
+            .await
+            .unwrap();
+        assert_eq!(
+            b.js("return document.querySelector('#review input[name=line]').value")
+                .await,
+            json!("2")
+        );
+    } else {
+        b.find("#review select[name=path] option[value='src/main.rs']")
+            .await
+            .click()
+            .await
+            .unwrap();
+        b.fill("#review input[name=line]", "2").await;
+    }
+    b.fill("#review textarea[name=comment]", "Shout it?").await;
+    b.fill("#review textarea[name=body]", "One question").await;
+    b.click("#review button[type=submit]").await;
+    assert_eq!(b.path().await, "/alice/demo/pulls/2");
+    let timeline = b.text("ol.timeline").await;
+    assert!(
+        timeline.contains("Shout it?") && timeline.contains("One question"),
+        "{timeline}"
+    );
+    b.click("nav.pull-tabs a[href$='/commits']").await;
+    b.check("pull-commits").await;
+    b.click("nav.pull-tabs a[href='/alice/demo/pulls/2']").await;
+    b.find("#merge input[name=delete_branch]").await.click().await.unwrap();
+    b.click("#merge button[type=submit]").await;
+    b.check("pull-merged").await;
+    assert_eq!(b.text(".state-badge").await, "Merged");
+    b.visit("/alice/demo/settings/branches", "branch-settings").await;
+    b.fill("input[name=pattern]", "main").await;
+    b.find("input[name=require_reviews]").await.click().await.unwrap();
+    b.click("form[action$='/settings/branches'] button[type=submit]").await;
+    assert!(
+        b.text("article.rule")
+            .await
+            .contains("Changes through pull requests only")
+    );
+}
+
 /// Blocking calls (the HTTP client of the other tests, git) inside a test
 /// that drives the browser asynchronously.
 fn blocking<T>(f: impl FnOnce() -> T) -> T {
@@ -787,6 +866,7 @@ async fn journeys_with_javascript() {
     administration(&b).await;
     repository(&b, &server, &git).await;
     issues(&b).await;
+    pull_requests(&b, &server, &git).await;
     tour(&b).await;
     b.close().await;
 }
@@ -799,6 +879,7 @@ async fn journeys_without_javascript() {
     administration(&b).await;
     repository(&b, &server, &git).await;
     issues(&b).await;
+    pull_requests(&b, &server, &git).await;
     b.close().await;
 }
 
