@@ -151,6 +151,54 @@ fn a_pull_request_is_checked_on_its_merge_reviewed_and_merged_only_when_green_an
     assert_eq!(pull["base"]["ref"], "main");
     assert_eq!(pull["commits"], 1);
     assert_eq!(pull["changed_files"], 2);
+    // Every field GitHub's OpenAPI description requires of a pull request
+    // (components/schemas/pull-request in github/rest-api-description).
+    for key in [
+        "_links",
+        "assignee",
+        "labels",
+        "base",
+        "body",
+        "closed_at",
+        "comments_url",
+        "commits_url",
+        "created_at",
+        "diff_url",
+        "head",
+        "html_url",
+        "id",
+        "node_id",
+        "issue_url",
+        "merge_commit_sha",
+        "merged_at",
+        "milestone",
+        "number",
+        "patch_url",
+        "review_comment_url",
+        "review_comments_url",
+        "statuses_url",
+        "state",
+        "locked",
+        "title",
+        "updated_at",
+        "url",
+        "user",
+        "author_association",
+        "auto_merge",
+        "additions",
+        "changed_files",
+        "comments",
+        "commits",
+        "deletions",
+        "mergeable",
+        "mergeable_state",
+        "merged",
+        "maintainer_can_modify",
+        "merged_by",
+        "review_comments",
+    ] {
+        assert!(pull.get(key).is_some(), "a pull request has {key}: {pull}");
+    }
     let (status, again) = call(
         &r,
         "POST",
@@ -211,6 +259,13 @@ fn a_pull_request_is_checked_on_its_merge_reviewed_and_merged_only_when_green_an
         "{refs:?}"
     );
     assert!(refs.iter().any(|l| l.ends_with("refs/pull/2/merge")), "{refs:?}");
+    let url = r.server.cred_url("alice", &r.token, "/alice/demo.git");
+    r.git.ok(Some(&r.work), &["fetch", "-q", &url, "pull/2/merge"]);
+    let merge_parents = r.git.ok(Some(&r.work), &["log", "-1", "--format=%P", "FETCH_HEAD"]);
+    assert!(
+        merge_parents.trim().ends_with(&first),
+        "the test merge has the head as its second parent"
+    );
 
     // Not approved and red: the merge is refused, saying why.
     let (status, refused) = call(&r, "PUT", "/pulls/2/merge", &r.token, json!({"merge_method": "squash"}));
@@ -623,4 +678,109 @@ fn a_pull_request_is_opened_reviewed_and_merged_from_the_pages() {
     let page = r.server.get("/alice/demo/pulls/1").text().unwrap();
     assert!(page.contains("Merged"), "{page}");
     assert!(!remote_refs(&r).iter().any(|l| l.ends_with("refs/heads/web")));
+}
+
+#[test]
+fn who_may_see_review_and_merge_a_pull_request() {
+    let r = repo();
+    r.server.create_repo(&r.token, "hidden", true);
+    let bob = r.server.user("bob", "pw-bob-123", false);
+    let mallory = r.server.user("mallory", "pw-mallory-1", false);
+    let (status, _) = r.server.api(
+        "PUT",
+        "/api/v1/repos/alice/hidden/collaborators/bob",
+        Some(&r.token),
+        Some(json!({"permission": "read"})),
+    );
+    assert_eq!(status, 204);
+    let url = r.server.cred_url("alice", &r.token, "/alice/hidden.git");
+    r.git
+        .ok(Some(&r.work), &["commit", "-q", "--allow-empty", "-m", "Base"]);
+    r.git.ok(Some(&r.work), &["push", "-q", &url, "HEAD:refs/heads/main"]);
+    std::fs::write(r.work.join("x.txt"), "x\n").unwrap();
+    r.git.ok(Some(&r.work), &["add", "-A"]);
+    r.git.ok(Some(&r.work), &["commit", "-q", "-m", "Add x"]);
+    r.git.ok(Some(&r.work), &["push", "-q", &url, "HEAD:refs/heads/topic"]);
+    let api = |method: &str, path: &str, token: &str, body: Value| {
+        r.server.api(
+            method,
+            &format!("/api/v1/repos/alice/hidden{path}"),
+            Some(token),
+            if body.is_null() { None } else { Some(body) },
+        )
+    };
+    let (status, _) = api(
+        "POST",
+        "/pulls",
+        &r.token,
+        json!({"title": "Add x", "head": "topic", "base": "main"}),
+    );
+    assert_eq!(status, 201);
+    // A stranger learns nothing, and can do nothing.
+    for (method, path, body) in [
+        ("GET", "/pulls/1", Value::Null),
+        ("GET", "/pulls", Value::Null),
+        ("POST", "/pulls/1/reviews", json!({"event": "APPROVE"})),
+        ("PUT", "/pulls/1/merge", json!({})),
+        ("POST", "/pulls", json!({"title": "x", "head": "topic", "base": "main"})),
+    ] {
+        let (status, body) = api(method, path, &mallory, body);
+        assert_eq!(status, 404, "{method} {path}: {body}");
+    }
+    assert_eq!(r.server.get("/alice/hidden/pulls/1").status(), 404);
+    // A reader may review, but not merge or ask for reviews.
+    let (status, review) = api(
+        "POST",
+        "/pulls/1/reviews",
+        &bob,
+        json!({"event": "COMMENT", "body": "Reads well"}),
+    );
+    assert_eq!(status, 200, "{review}");
+    let (status, refused) = api("PUT", "/pulls/1/merge", &bob, json!({}));
+    assert_eq!(status, 403, "{refused}");
+    let (status, _) = api(
+        "POST",
+        "/pulls/1/requested_reviewers",
+        &bob,
+        json!({"reviewers": ["alice"]}),
+    );
+    assert_eq!(status, 403);
+    let (status, refused) = api(
+        "POST",
+        "/pulls/1/requested_reviewers",
+        &r.token,
+        json!({"reviewers": ["mallory"]}),
+    );
+    assert_eq!(status, 422, "{refused}");
+    let (status, asked) = api(
+        "POST",
+        "/pulls/1/requested_reviewers",
+        &r.token,
+        json!({"reviewers": ["bob"]}),
+    );
+    assert_eq!(status, 201, "{asked}");
+    assert_eq!(asked["requested_reviewers"][0]["login"], "bob");
+    let (status, listed) = api("GET", "/pulls/1/requested_reviewers", &bob, Value::Null);
+    assert_eq!(status, 200);
+    assert_eq!(listed["users"][0]["login"], "bob");
+    let (_, issue) = api("GET", "/issues/1", &bob, Value::Null);
+    assert!(
+        issue["pull_request"]["url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/api/v1/repos/alice/hidden/pulls/1"),
+        "{issue}"
+    );
+    let diff = super_get(&r, "/alice/hidden/pulls/1.diff", "alice", &r.token);
+    assert!(diff.contains("+x") && diff.contains("x.txt"), "{diff}");
+}
+
+fn super_get(r: &Repo, path: &str, user: &str, secret: &str) -> String {
+    let resp = common::client()
+        .get(r.server.url(path))
+        .basic_auth(user, Some(secret))
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 200, "{path}");
+    resp.text().unwrap()
 }

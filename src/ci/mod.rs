@@ -139,9 +139,24 @@ pub fn describe(file: &str, w: &workflow::Workflow) -> String {
         } else {
             format!("{name} ({})", filters.join("; "))
         });
-        notes.push(format!(
-            "  note: {name} is accepted; it starts runs once this Hearth has pull requests\n"
-        ));
+        if name == "pull_request_target" {
+            notes.push(format!(
+                "  note: {name} is accepted but starts no runs here: pull requests come from branches of the same repository; use pull_request\n"
+            ));
+        }
+        let unsent: Vec<&str> = f
+            .types
+            .iter()
+            .map(String::as_str)
+            .filter(|t| !crate::pulls::ACTIONS.contains(t))
+            .collect();
+        if name == "pull_request" && !unsent.is_empty() {
+            notes.push(format!(
+                "  note: pull_request types {} are not sent by this Hearth (it sends {})\n",
+                unsent.join(", "),
+                crate::pulls::ACTIONS.join(", ")
+            ));
+        }
     }
     for j in &w.jobs {
         // Labels written plainly are known now; expressions are evaluated when the job starts.

@@ -22,6 +22,17 @@ use crate::git::read;
 use crate::issues::{self, Change};
 use crate::repos::Access;
 
+/// The `pull_request` activity types that start workflows here.
+pub const ACTIONS: [&str; 7] = [
+    "opened",
+    "synchronize",
+    "reopened",
+    "closed",
+    "edited",
+    "converted_to_draft",
+    "ready_for_review",
+];
+
 /// What a new pull request says.
 #[derive(Debug, Clone, Default)]
 pub struct NewPullRequest {
@@ -345,6 +356,7 @@ pub async fn update(
     issues::update(db, repo, actor, access, number, change).await?;
     let (issue, actor_id, repo_id) = (pull.issue.id, actor.id, repo.id);
     let (base, draft, old_base) = (u.base.clone(), u.draft, pull.base_ref.clone());
+    let (head_sha, merge_sha) = (pull.head_sha.clone(), pull.merge_sha.clone());
     db.write(move |tx| {
         if let Some(b) = base.filter(|b| *b != old_base) {
             stored::set_base(tx, issue, &b)?;
@@ -355,6 +367,15 @@ pub async fn update(
         {
             let kind = if d { "converted_to_draft" } else { "ready_for_review" };
             issue_rows::add_event(tx, issue, Some(actor_id), kind, "")?;
+            stored::add_event(
+                tx,
+                repo_id,
+                issue,
+                kind,
+                &head_sha,
+                merge_sha.as_deref(),
+                Some(actor_id),
+            )?;
         }
         Ok(())
     })
@@ -689,6 +710,14 @@ pub const REVIEW_LIMITS: read::Limits = read::Limits {
     max_blob_bytes: 4 << 20,
 };
 
+/// What a pull request's `.diff` holds, at most.
+pub const PATCH_LIMITS: read::Limits = read::Limits {
+    max_files: 3000,
+    max_file_lines: 100_000,
+    max_total_lines: 1_000_000,
+    max_blob_bytes: 16 << 20,
+};
+
 /// A review as submitted: GitHub's `event`, a summary, and line comments.
 #[derive(Debug, Clone)]
 pub struct NewReview {
@@ -831,11 +860,10 @@ pub async fn line_comment(
 
 /// Whether a line comment no longer applies: its file on that side is not
 /// what it was when the comment was made.
-pub fn is_outdated(path: &Path, pull: &Pull, c: &stored::LineComment) -> bool {
+pub fn is_outdated(repo: &gix::Repository, pull: &Pull, c: &stored::LineComment) -> bool {
     if c.commit_id == pull.head_sha {
         return false;
     }
-    let Ok(repo) = crate::git::open(path) else { return true };
     let commit = if c.side == "LEFT" {
         pull.merge_base.clone()
     } else {
@@ -844,7 +872,7 @@ pub fn is_outdated(path: &Path, pull: &Pull, c: &stored::LineComment) -> bool {
     let Some(Ok(commit)) = commit.map(|h| gix::ObjectId::from_hex(h.as_bytes())) else {
         return true;
     };
-    match read::lookup(&repo, commit, &c.path) {
+    match read::lookup(repo, commit, &c.path) {
         Ok(Some(read::Found::File { id, .. })) => gix::ObjectId::from_hex(c.blob_id.as_bytes()).ok() != Some(id),
         _ => true,
     }
@@ -901,6 +929,8 @@ pub async fn request_reviewers(
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Stats {
     pub commits: usize,
+    /// Line comments (GitHub's `review_comments`).
+    pub review_comments: usize,
     pub additions: usize,
     pub deletions: usize,
     pub changed_files: usize,
@@ -996,7 +1026,7 @@ pub fn to_json(
             "mergeable_state": state,
             "merged_by": pull.merged_by.as_deref().map(user),
             "comments": i.comments,
-            "review_comments": 0,
+            "review_comments": s.review_comments,
             "maintainer_can_modify": false,
             "commits": s.commits,
             "additions": s.additions,
@@ -1039,6 +1069,7 @@ pub fn stats(path: &Path, pull: &Pull) -> Result<Stats> {
     let diff = read::diff_between(&repo, Some(parse(&base)?), parse(&pull.head_sha)?, REVIEW_LIMITS)?;
     Ok(Stats {
         commits,
+        review_comments: 0,
         additions: diff.files.iter().map(|f| f.additions).sum(),
         deletions: diff.files.iter().map(|f| f.deletions).sum(),
         changed_files: diff.files.len(),

@@ -188,15 +188,25 @@ pub async fn reconcile(db: &Db, data: &DataDir) -> Result<usize> {
             );
         }
         found += rows.len();
-        // The commits of such a push still reference and close their issues.
-        if !rows.is_empty()
-            && let Err(e) = crate::issues::refs::link_pushed_commits(db, &repo, &path, rows, None).await
-        {
+        if rows.is_empty() {
+            continue;
+        }
+        // The commits of such a push still reference and close their issues,
+        // and its pull requests are looked at again (one merged by a merge
+        // that was cut short is marked merged).
+        let branches: Vec<String> = rows
+            .iter()
+            .filter_map(|r| r.ref_name.strip_prefix("refs/heads/").map(str::to_string))
+            .collect();
+        if let Err(e) = crate::issues::refs::link_pushed_commits(db, &repo, &path, rows, None).await {
             tracing::error!(
                 "linking commits found at start-up to issues in {}/{}: {e}",
                 repo.owner,
                 repo.name
             );
+        }
+        if let Err(e) = crate::pulls::after_push(db, &path, &repo, &branches, None).await {
+            tracing::error!("pull requests of {}/{} at start-up: {e}", repo.owner, repo.name);
         }
     }
     Ok(found)

@@ -111,12 +111,11 @@ async fn receive_pack(
     // to the push that made it. The pending row is how a crash is attributed.
     let lock = state.push_lock(repo_id).lock_owned().await;
     let pusher_id = pusher.id;
-    let (has_rules, by) = (repo_id, pusher_id);
     let has_rules = state
         .db
         .write(move |tx| {
-            ref_updates::begin_push(tx, has_rules, by)?;
-            crate::db::protections::has_any(tx, has_rules)
+            ref_updates::begin_push(tx, repo_id, pusher_id)?;
+            crate::db::protections::has_any(tx, repo_id)
         })
         .await?;
     // Protected branches are checked by the pre-receive hook, before any ref moves.

@@ -17,7 +17,6 @@ use crate::issues::{self, Change, Extras};
 use crate::web::access::{Read, RepoAccess};
 use crate::web::auth::SignedIn;
 use crate::web::issues::ListQuery;
-use crate::web::repos::clone_url;
 use crate::web::{AppState, rfc3339};
 
 pub fn routes() -> Router<AppState> {
@@ -50,8 +49,8 @@ fn milestone_json(m: &Milestone) -> Value {
     })
 }
 
-fn issue_json(html_base: &str, i: &Issue) -> Value {
-    json!({
+fn issue_json((html_base, api): &(String, String), i: &Issue) -> Value {
+    let mut out = json!({
         "id": i.id,
         "number": i.number,
         "title": i.title,
@@ -68,7 +67,18 @@ fn issue_json(html_base: &str, i: &Issue) -> Value {
         "updated_at": rfc3339(i.updated_at),
         "closed_at": i.closed_at.map(rfc3339),
         "html_url": format!("{html_base}/issues/{}", i.number),
-    })
+    });
+    // As GitHub's issues API: a pull request is listed with a pointer to it.
+    if i.is_pull {
+        out["pull_request"] = json!({
+            "url": format!("{api}/pulls/{}", i.number),
+            "html_url": format!("{html_base}/pulls/{}", i.number),
+            "diff_url": format!("{html_base}/pulls/{}.diff", i.number),
+            "patch_url": format!("{html_base}/pulls/{}.patch", i.number),
+        });
+        out["html_url"] = json!(format!("{html_base}/pulls/{}", i.number));
+    }
+    out
 }
 
 fn comment_json(c: &Comment) -> Value {
@@ -78,8 +88,9 @@ fn comment_json(c: &Comment) -> Value {
     })
 }
 
-fn html_base(state: &AppState, headers: &HeaderMap, repo: &Repo) -> String {
-    clone_url(state, headers, repo).trim_end_matches(".git").to_string()
+/// The repository's page and API addresses, as the client reached us.
+fn html_base(state: &AppState, headers: &HeaderMap, repo: &Repo) -> (String, String) {
+    super::repo_urls(state, headers, repo)
 }
 
 #[derive(Deserialize)]

@@ -63,10 +63,22 @@ async fn pull_json(
 ) -> Result<Value> {
     let (html, api) = repo_urls(state, headers, &access.repo);
     let issue = pull.issue.id;
-    let reviewers = state.db.read(move |c| stored::requested_reviewers(c, issue)).await?;
+    let (reviewers, line_comments) = state
+        .db
+        .read(move |c| {
+            Ok((
+                stored::requested_reviewers(c, issue)?,
+                stored::line_comments(c, issue)?.len(),
+            ))
+        })
+        .await?;
     let stats = if full {
         let (dir, p) = (access.path.clone(), pull.clone());
-        Some(crate::error::blocking("pull request task", move || pulls::stats(&dir, &p)).await??)
+        let s = crate::error::blocking("pull request task", move || pulls::stats(&dir, &p)).await??;
+        Some(pulls::Stats {
+            review_comments: line_comments,
+            ..s
+        })
     } else {
         None
     };

@@ -68,6 +68,41 @@ impl Body<'_> {
     }
 }
 
+/// Commit `id` as `git format-patch` writes it (`as_patch`), or its bare diff.
+pub fn patch_text(repo: &gix::Repository, id: gix::ObjectId, as_patch: bool) -> Result<String> {
+    let diff = read::diff(repo, id, PATCH_LIMITS)?;
+    let mut text = String::new();
+    if as_patch {
+        let c = read::commit_info(repo, id)?;
+        text.push_str(&format!(
+            "From {id} Mon Sep 17 00:00:00 2001\nFrom: {} <{}>\nDate: {}\nSubject: [PATCH] {}\n\n",
+            c.author.name,
+            c.author.email,
+            rfc3339(c.author.time),
+            c.summary()
+        ));
+        if !c.body().is_empty() {
+            text.push_str(c.body());
+            text.push('\n');
+        }
+        text.push_str("---\n\n");
+    }
+    text.push_str(&read::unified_text(&diff));
+    Ok(text)
+}
+
+/// A text download (a patch or a diff), never taken for a page.
+pub fn plain_text(text: String) -> Response {
+    let mut response = text.into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
+}
+
 pub async fn handle(
     State(state): State<AppState>,
     nav: Nav,
@@ -87,35 +122,10 @@ pub async fn handle(
     if let Some(as_patch) = download {
         let text = with_repo(&state, &access, move |repo, _| {
             let id = read::commit_by_hex(repo, &hex)?.ok_or(Error::NotFound)?;
-            let diff = read::diff(repo, id, PATCH_LIMITS)?;
-            let mut text = String::new();
-            if as_patch {
-                let c = read::commit_info(repo, id)?;
-                text.push_str(&format!(
-                    "From {id} Mon Sep 17 00:00:00 2001\nFrom: {} <{}>\nDate: {}\nSubject: [PATCH] {}\n\n",
-                    c.author.name,
-                    c.author.email,
-                    rfc3339(c.author.time),
-                    c.summary()
-                ));
-                if !c.body().is_empty() {
-                    text.push_str(c.body());
-                    text.push('\n');
-                }
-                text.push_str("---\n\n");
-            }
-            text.push_str(&read::unified_text(&diff));
-            Ok(text)
+            patch_text(repo, id, as_patch)
         })
         .await?;
-        let mut response = text.into_response();
-        let h = response.headers_mut();
-        h.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; charset=utf-8"),
-        );
-        h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-        return Ok(response);
+        return Ok(plain_text(text));
     }
     let full_id = sha.len() == 40;
     let (id, summary, body, key) = with_repo(&state, &access, move |repo, _| {

@@ -5,7 +5,7 @@
 //! Pages reached by a commit id never change: they carry a strong ETag.
 
 mod blob;
-mod commit;
+pub(crate) mod commit;
 mod commits;
 mod refs;
 pub(crate) mod tree;

@@ -422,10 +422,28 @@ fn verdict_word(v: Verdict) -> &'static str {
     }
 }
 
-fn notes_of(access: &RepoAccess<Read>, pull: &Pull, list: Vec<stored::LineComment>) -> Vec<Note> {
-    list.into_iter()
-        .map(|c| {
-            let outdated = pulls::is_outdated(&access.path, pull, &c);
+/// The line comments as the pages show them: which are outdated is looked
+/// up in the repository, once per comment, off the runtime.
+async fn notes_of(
+    state: &AppState,
+    access: &RepoAccess<Read>,
+    pull: &Pull,
+    list: Vec<stored::LineComment>,
+) -> Result<Vec<Note>> {
+    if list.is_empty() {
+        return Ok(Vec::new());
+    }
+    let p = pull.clone();
+    let outdated = super::code::with_repo(state, access, move |repo, _| {
+        Ok(list
+            .into_iter()
+            .map(|c| (pulls::is_outdated(repo, &p, &c), c))
+            .collect::<Vec<_>>())
+    })
+    .await?;
+    Ok(outdated
+        .into_iter()
+        .map(|(outdated, c)| {
             let tail: Vec<&str> = c.diff_hunk.lines().rev().take(4).collect();
             Note {
                 id: c.id,
@@ -440,7 +458,7 @@ fn notes_of(access: &RepoAccess<Read>, pull: &Pull, list: Vec<stored::LineCommen
                 side: c.side,
             }
         })
-        .collect()
+        .collect())
 }
 
 async fn view(
@@ -479,7 +497,7 @@ async fn view(
     let writer = access.access >= Access::Write;
     let me = nav.user.as_ref();
     let (mut entries, _) = timeline(&access.repo, comments, events, me, writer);
-    let notes = notes_of(&access, &pull, line_comments);
+    let notes = notes_of(state, &access, &pull, line_comments).await?;
     let mut verdicts: Vec<(String, &'static str)> = Vec::new();
     for (i, r) in reviews.into_iter().enumerate() {
         let mine: Vec<Note> = notes.iter().filter(|n| n.review_id == Some(r.id)).cloned().collect();
@@ -560,13 +578,47 @@ async fn view(
     })
 }
 
+#[derive(Deserialize)]
+struct PageOrDiff {
+    /// `12`, or `12.diff` / `12.patch` for the change as text.
+    number: String,
+}
+
 async fn conversation(
     State(state): State<AppState>,
     nav: Nav,
     access: RepoAccess<Read>,
-    Path(PullPath { number }): Path<PullPath>,
-) -> Result<View> {
-    view(&state, nav, access, number, None).await
+    Path(PageOrDiff { number }): Path<PageOrDiff>,
+) -> Result<Response> {
+    let (n, download) = match number.rsplit_once('.') {
+        Some((n, "diff")) => (n, Some(false)),
+        Some((n, "patch")) => (n, Some(true)),
+        Some(_) => return Err(Error::NotFound),
+        None => (number.as_str(), None),
+    };
+    let n: IssueNumber = n.parse().map_err(|_| Error::NotFound)?;
+    let Some(as_patch) = download else {
+        return Ok(view(&state, nav, access, n, None).await?.into_response());
+    };
+    let pull = pulls::get(&state.db, &access.repo, n).await?;
+    let base = pull.merge_base.clone().unwrap_or_else(|| pull.base_sha.clone());
+    let head = pull.head_sha.clone();
+    let text = super::code::with_repo(&state, &access, move |repo, _| {
+        let parse = |h: &str| gix::ObjectId::from_hex(h.as_bytes()).map_err(|e| Error::failed("commit id", e));
+        if as_patch {
+            let commits = crate::git::merge::commits_between(repo, &base, &head)?.unwrap_or_default();
+            let mut text = String::new();
+            for id in commits {
+                text.push_str(&super::code::commit::patch_text(repo, id, true)?);
+            }
+            Ok(text)
+        } else {
+            let diff = read::diff_between(repo, Some(parse(&base)?), parse(&head)?, pulls::PATCH_LIMITS)?;
+            Ok(read::unified_text(&diff))
+        }
+    })
+    .await?;
+    Ok(super::code::commit::plain_text(text))
 }
 
 #[derive(Template, WebTemplate)]
@@ -650,7 +702,7 @@ async fn files_view(
         list.len(),
         list.last().map_or(0, |c| c.id)
     );
-    let notes = notes_of(&access, &pull, list);
+    let notes = notes_of(state, &access, &pull, list).await?;
     let outdated: Vec<Note> = notes
         .iter()
         .filter(|n| n.outdated || n.side == "LEFT")
@@ -659,31 +711,45 @@ async fn files_view(
     let base = access.repo.url();
     let rev = pull.head_sha.clone();
     let diff_link = format!("{base}/pulls/{number}/files");
-    let (pages, b, r, d) = (state.pages.clone(), base, rev, diff_link);
+    let (pages, b, r, d_link) = (state.pages.clone(), base, rev, diff_link);
     let (old, new) = (pull.merge_base.clone(), pull.head_sha.clone());
+    let paths_key = format!("{key}:paths");
     let (body, paths) = super::code::with_repo(state, &access, move |repo, _| {
-        let parse = |h: &str| gix::ObjectId::from_hex(h.as_bytes()).map_err(|e| Error::failed("commit id", e));
-        let old = old.as_deref().map(parse).transpose()?;
-        let diff = Diff::of(
-            read::diff_between(repo, old, parse(&new)?, pulls::REVIEW_LIMITS)?,
-            notes,
-        );
-        let paths: Vec<String> = diff.files.iter().map(|f| f.new_path.clone()).collect();
+        let diff = std::cell::OnceCell::new();
+        let compute = || -> Result<Diff> {
+            let parse = |h: &str| gix::ObjectId::from_hex(h.as_bytes()).map_err(|e| Error::failed("commit id", e));
+            let old = old.as_deref().map(parse).transpose()?;
+            Ok(Diff::of(
+                read::diff_between(repo, old, parse(&new)?, pulls::REVIEW_LIMITS)?,
+                notes.clone(),
+            ))
+        };
         let body = pages.fragment(key, || {
+            let d = diff.get_or_init(&compute);
+            let d = d.as_ref().map_err(|e| Error::internal(e.to_string()))?;
             FilesBody {
                 base: &b,
                 rev: &r,
-                diff_link: &d,
-                files: &diff.files,
-                additions: diff.additions,
-                deletions: diff.deletions,
-                truncated: diff.truncated,
-                diff: &diff,
+                diff_link: &d_link,
+                files: &d.files,
+                additions: d.additions,
+                deletions: d.deletions,
+                truncated: d.truncated,
+                diff: d,
             }
             .render()
             .context("template")
         })?;
-        Ok((body, paths))
+        let paths = pages.fragment(paths_key, || {
+            let d = diff.get_or_init(&compute);
+            let d = d.as_ref().map_err(|e| Error::internal(e.to_string()))?;
+            Ok(d.files
+                .iter()
+                .map(|f| f.new_path.as_str())
+                .collect::<Vec<_>>()
+                .join("\n"))
+        })?;
+        Ok((body, paths.lines().map(str::to_string).collect::<Vec<_>>()))
     })
     .await?;
     Ok(FilesView {
