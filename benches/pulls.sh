@@ -29,7 +29,8 @@ PUSH=${BASE/http:\/\//http://bench:$TOKEN@}/bench/repo.git
 # The change: 50 files, each with about 20 changed lines in two places.
 git clone -q "$PUSH" "$W/work"
 git -C "$W/work" checkout -q -b change
-git -C "$W/work" ls-files | head -50 >"$W/files"
+git -C "$W/work" ls-files >"$W/all-files"
+head -50 "$W/all-files" >"$W/files"
 python3 - "$W/work" "$W/files" <<'PY'
 import sys, pathlib
 root = pathlib.Path(sys.argv[1])

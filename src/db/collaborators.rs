@@ -69,11 +69,8 @@ pub fn list(conn: &Connection, repo: RepoId) -> Result<Vec<Collaborator>> {
 
 pub fn permission(conn: &Connection, repo: RepoId, user: UserId) -> Result<Option<Permission>> {
     let perm: Option<String> = conn
-        .query_row(
-            "SELECT permission FROM collaborators WHERE repo_id = ?1 AND user_id = ?2",
-            params![repo.0, user.0],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT permission FROM collaborators WHERE repo_id = ?1 AND user_id = ?2")?
+        .query_row(params![repo.0, user.0], |r| r.get(0))
         .optional()?;
     Ok(perm.as_deref().and_then(Permission::parse))
 }

@@ -298,9 +298,10 @@ pub fn current(conn: &Connection, env: EnvironmentId) -> Result<Option<Deploymen
 
 /// The newest deployments of environment `env` (by its index).
 pub fn history(conn: &Connection, env: EnvironmentId, limit: u32) -> Result<Vec<DeploymentRow>> {
-    let sql = format!("{DEPLOYMENT_SELECT} WHERE d.environment_id = ?1 ORDER BY d.id DESC LIMIT ?2");
+    // Limits are written into the SQL: a bound LIMIT makes SQLite prepare the statement again at every run.
+    let sql = format!("{DEPLOYMENT_SELECT} WHERE d.environment_id = ?1 ORDER BY d.id DESC LIMIT {limit}");
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params![env, limit], deployment_from_row)?;
+    let rows = stmt.query_map(params![env], deployment_from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 

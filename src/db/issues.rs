@@ -117,7 +117,7 @@ fn attach(conn: &Connection, issues: &mut [Issue]) -> Result<()> {
     let ids: Vec<IssueId> = issues.iter().map(|i| i.id).collect();
     let marks = vec!["?"; ids.len()].join(",");
     let mut labels: HashMap<IssueId, Vec<Label>> = HashMap::new();
-    let mut stmt = conn.prepare(&format!(
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT il.issue_id, l.id, l.name, l.color, l.description FROM issue_labels il
          JOIN labels l ON l.id = il.label_id WHERE il.issue_id IN ({marks}) ORDER BY l.name"
     ))?;
@@ -131,7 +131,7 @@ fn attach(conn: &Connection, issues: &mut [Issue]) -> Result<()> {
         });
     }
     let mut assignees: HashMap<IssueId, Vec<String>> = HashMap::new();
-    let mut stmt = conn.prepare(&format!(
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT a.issue_id, u.name FROM issue_assignees a JOIN users u ON u.id = a.user_id
          WHERE a.issue_id IN ({marks}) ORDER BY u.lower_name"
     ))?;
@@ -176,7 +176,8 @@ pub fn insert(
 pub fn by_number(conn: &Connection, repo: RepoId, number: IssueNumber) -> Result<Option<Issue>> {
     let sql = format!("{ISSUE_SELECT} WHERE i.repo_id = ?1 AND i.number = ?2");
     let Some(issue) = conn
-        .query_row(&sql, params![repo.0, number], issue_from_row)
+        .prepare_cached(&sql)?
+        .query_row(params![repo.0, number], issue_from_row)
         .optional()?
     else {
         return Ok(None);
@@ -313,9 +314,11 @@ pub fn list(conn: &Connection, repo: RepoId, f: &Filter) -> Result<(Vec<Issue>, 
     };
     let offset = i64::from(f.page.saturating_sub(1)) * i64::from(f.per_page);
     // One more than a page tells whether there is a next one, without counting.
-    args.push(Value::Integer(i64::from(f.per_page) + 1));
-    args.push(Value::Integer(offset));
-    let sql = format!("{ISSUE_SELECT} WHERE {cond} ORDER BY {order} LIMIT ? OFFSET ?");
+    // (Written into the SQL: a bound LIMIT makes SQLite prepare it again at every run.)
+    let sql = format!(
+        "{ISSUE_SELECT} WHERE {cond} ORDER BY {order} LIMIT {} OFFSET {offset}",
+        f.per_page + 1
+    );
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut issues = stmt
         .query_map(params_from_iter(args.iter()), issue_from_row)?
@@ -413,7 +416,7 @@ pub fn add_event(conn: &Connection, issue: IssueId, actor: Option<UserId>, kind:
 }
 
 pub fn events(conn: &Connection, issue: IssueId) -> Result<Vec<Event>> {
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare_cached(
         "SELECT u.name, e.kind, e.detail, e.created_at FROM issue_events e LEFT JOIN users u ON u.id = e.actor_id
          WHERE e.issue_id = ?1 ORDER BY e.id",
     )?;
@@ -475,7 +478,7 @@ fn comment_from_row(r: &Row) -> rusqlite::Result<Comment> {
 }
 
 pub fn comments(conn: &Connection, issue: IssueId) -> Result<Vec<Comment>> {
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare_cached(
         "SELECT c.id, u.name, c.author_id, c.body, c.created_at, c.updated_at FROM comments c
          JOIN users u ON u.id = c.author_id WHERE c.issue_id = ?1 ORDER BY c.id",
     )?;
@@ -500,8 +503,9 @@ pub fn delete_comment(conn: &Connection, issue: IssueId, id: i64) -> Result<()> 
 }
 
 pub fn labels(conn: &Connection, repo: RepoId) -> Result<Vec<Label>> {
-    let mut stmt = conn
-        .prepare("SELECT id, name, color, description FROM labels WHERE repo_id = ?1 ORDER BY name COLLATE NOCASE")?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, name, color, description FROM labels WHERE repo_id = ?1 ORDER BY name COLLATE NOCASE",
+    )?;
     let rows = stmt.query_map([repo.0], |r| {
         Ok(Label {
             id: r.get(0)?,
@@ -670,11 +674,9 @@ pub fn assigned_to(conn: &Connection, user: UserId, limit: u32) -> Result<Vec<(S
              AND (r.is_private = 0 OR r.owner_id = ?1
                   OR EXISTS (SELECT 1 FROM collaborators c WHERE c.repo_id = r.id AND c.user_id = ?1)
                   OR EXISTS (SELECT 1 FROM users me WHERE me.id = ?1 AND me.is_admin))) AS y ON y.iid = x.id
-         ORDER BY y.up DESC LIMIT ?2"
+         ORDER BY y.up DESC LIMIT {limit}"
     );
-    let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt.query_map(params![user.0, limit], |r| {
-        Ok((r.get(16)?, r.get(17)?, issue_from_row(r)?))
-    })?;
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params![user.0], |r| Ok((r.get(16)?, r.get(17)?, issue_from_row(r)?)))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }

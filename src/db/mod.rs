@@ -54,7 +54,7 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 /// Readers kept open for reuse; more are opened on demand under load.
-const IDLE_READERS: usize = 8;
+const IDLE_READERS: usize = 32;
 
 #[derive(Clone)]
 pub struct Db {

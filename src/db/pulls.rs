@@ -541,8 +541,10 @@ impl MergeSettings {
 
 pub fn merge_settings(conn: &Connection, repo: RepoId) -> Result<MergeSettings> {
     Ok(conn
-        .query_row(
+        .prepare_cached(
             "SELECT allow_merge_commit, allow_squash, allow_rebase, delete_branch FROM merge_settings WHERE repo_id = ?1",
+        )?
+        .query_row(
             [repo.0],
             |r| {
                 Ok(MergeSettings {

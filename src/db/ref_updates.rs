@@ -118,12 +118,12 @@ pub fn record(
 
 /// The newest updates of a repository, newest first.
 pub fn recent(conn: &Connection, repo: RepoId, limit: u32) -> Result<Vec<RefUpdate>> {
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT u.id, u.ref_name, u.old_id, u.new_id, users.name, u.pushed_at, u.source
          FROM ref_updates u LEFT JOIN users ON users.id = u.pusher_id
-         WHERE u.repo_id = ?1 ORDER BY u.id DESC LIMIT ?2",
-    )?;
-    let rows = stmt.query_map(params![repo.0, limit], |r| {
+         WHERE u.repo_id = ?1 ORDER BY u.id DESC LIMIT {limit}"
+    ))?;
+    let rows = stmt.query_map(params![repo.0], |r| {
         Ok(RefUpdate {
             id: r.get(0)?,
             ref_name: r.get(1)?,
@@ -152,14 +152,14 @@ pub struct Activity {
 
 /// The newest updates in the repositories `user` owns or collaborates on.
 pub fn recent_for_user(conn: &Connection, user: UserId, limit: u32) -> Result<Vec<Activity>> {
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT ou.name, r.name, u.id, u.ref_name, u.old_id, u.new_id, pu.name, u.pushed_at, u.source
          FROM ref_updates u JOIN repos r ON r.id = u.repo_id JOIN users ou ON ou.id = r.owner_id
          LEFT JOIN users pu ON pu.id = u.pusher_id
          WHERE r.owner_id = ?1 OR r.id IN (SELECT repo_id FROM collaborators WHERE user_id = ?1)
-         ORDER BY u.id DESC LIMIT ?2",
-    )?;
-    let rows = stmt.query_map(params![user.0, limit], |r| {
+         ORDER BY u.id DESC LIMIT {limit}"
+    ))?;
+    let rows = stmt.query_map(params![user.0], |r| {
         Ok(Activity {
             owner: r.get(0)?,
             repo: r.get(1)?,

@@ -164,9 +164,11 @@ pub fn latest(conn: &Connection, repo: RepoId) -> Result<Option<Release>> {
 
 /// Releases of `repo`, newest first; drafts only when `drafts`.
 pub fn list(conn: &Connection, repo: RepoId, drafts: bool, limit: u32, offset: u32) -> Result<Vec<Release>> {
-    let sql = format!("{SELECT} WHERE r.repo_id = ?1 AND (?2 OR NOT r.draft) ORDER BY r.id DESC LIMIT ?3 OFFSET ?4");
+    let sql = format!(
+        "{SELECT} WHERE r.repo_id = ?1 AND (?2 OR NOT r.draft) ORDER BY r.id DESC LIMIT {limit} OFFSET {offset}"
+    );
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params![repo.0, drafts, limit, offset], from_row)?;
+    let rows = stmt.query_map(params![repo.0, drafts], from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 

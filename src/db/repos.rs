@@ -69,7 +69,8 @@ pub fn insert(conn: &Connection, owner: UserId, name: &str, description: &str, i
 pub fn by_name(conn: &Connection, owner: &str, name: &str) -> Result<Option<Repo>> {
     let sql = format!("{SELECT} WHERE users.lower_name = ?1 AND repos.lower_name = ?2");
     Ok(conn
-        .query_row(&sql, params![owner.to_lowercase(), name.to_lowercase()], from_row)
+        .prepare_cached(&sql)?
+        .query_row(params![owner.to_lowercase(), name.to_lowercase()], from_row)
         .optional()?)
 }
 
@@ -99,5 +100,5 @@ pub fn shared_with(conn: &Connection, viewer: UserId) -> Result<Vec<Repo>> {
 
 pub fn by_id(conn: &Connection, id: RepoId) -> Result<Option<Repo>> {
     let sql = format!("{SELECT} WHERE repos.id = ?1");
-    Ok(conn.query_row(&sql, [id.0], from_row).optional()?)
+    Ok(conn.prepare_cached(&sql)?.query_row([id.0], from_row).optional()?)
 }

@@ -119,8 +119,14 @@ pub struct NewJob {
     pub concurrency: Option<Concurrency>,
 }
 
-const RUN_SELECT: &str = "SELECT id, repo_id, run_number, workflow, name, event, head_sha, head_branch, status,
-    conclusion, error, created_at, updated_at, concurrency, inputs, pull_number, event_payload FROM runs";
+/// The columns `run_from_row` reads, in its order.
+macro_rules! run_columns {
+    () => {
+        "id, repo_id, run_number, workflow, name, event, head_sha, head_branch, status,
+    conclusion, error, created_at, updated_at, concurrency, inputs, pull_number, event_payload"
+    };
+}
+const RUN_SELECT: &str = concat!("SELECT ", run_columns!(), " FROM runs");
 
 fn run_from_row(r: &Row) -> rusqlite::Result<Run> {
     Ok(Run {
@@ -187,11 +193,15 @@ pub fn full_ref(conn: &Connection, run: &Run) -> Result<String> {
 /// The runs of pull request `number`, newest first.
 pub fn of_pull(conn: &Connection, repo: RepoId, number: i64, limit: u32) -> Result<Vec<(Run, String)>> {
     let sql = format!(
-        "SELECT * FROM ({RUN_SELECT} WHERE repo_id = ?1 AND pull_number = ?2) x
-         JOIN (SELECT id AS rid, pull_head_sha FROM runs) y ON y.rid = x.id ORDER BY x.run_number DESC LIMIT ?3"
+        concat!(
+            "SELECT ",
+            run_columns!(),
+            ", pull_head_sha FROM runs WHERE repo_id = ?1 AND pull_number = ?2 ORDER BY run_number DESC LIMIT {}"
+        ),
+        limit
     );
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params![repo.0, number, limit], |r| Ok((run_from_row(r)?, r.get(18)?)))?;
+    let rows = stmt.query_map(params![repo.0, number], |r| Ok((run_from_row(r)?, r.get(17)?)))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 

@@ -21,7 +21,8 @@ pub fn user(conn: &Connection, secret_hash: &str) -> Result<Option<User>> {
         users::COLUMNS
     );
     Ok(conn
-        .query_row(&sql, params![secret_hash, crate::time::now()], users::from_row)
+        .prepare_cached(&sql)?
+        .query_row(params![secret_hash, crate::time::now()], users::from_row)
         .optional()?)
 }
 

@@ -54,7 +54,8 @@ pub fn user(conn: &Connection, token_hash: &str) -> Result<Option<(User, i64, Op
         users::COLUMNS
     );
     Ok(conn
-        .query_row(&sql, [token_hash], |r| Ok((users::from_row(r)?, r.get(5)?, r.get(6)?)))
+        .prepare_cached(&sql)?
+        .query_row([token_hash], |r| Ok((users::from_row(r)?, r.get(5)?, r.get(6)?)))
         .optional()?)
 }
 

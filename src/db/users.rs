@@ -61,18 +61,22 @@ pub fn count(conn: &Connection) -> Result<i64> {
 
 pub fn by_id(conn: &Connection, id: UserId) -> Result<Option<User>> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE id = ?1");
-    Ok(conn.query_row(&sql, [id.0], from_row).optional()?)
+    Ok(conn.prepare_cached(&sql)?.query_row([id.0], from_row).optional()?)
 }
 
 pub fn by_name(conn: &Connection, name: &str) -> Result<Option<User>> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE lower_name = ?1");
-    Ok(conn.query_row(&sql, [name.to_lowercase()], from_row).optional()?)
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row([name.to_lowercase()], from_row)
+        .optional()?)
 }
 
 /// The user and their password hash, for signing in.
 pub fn with_password(conn: &Connection, name: &str) -> Result<Option<(User, String)>> {
     let sql = format!("SELECT {COLUMNS}, users.password_hash FROM users WHERE lower_name = ?1");
     Ok(conn
-        .query_row(&sql, [name.to_lowercase()], |r| Ok((from_row(r)?, r.get(5)?)))
+        .prepare_cached(&sql)?
+        .query_row([name.to_lowercase()], |r| Ok((from_row(r)?, r.get(5)?)))
         .optional()?)
 }

@@ -73,11 +73,31 @@ async fn pull_json(
         })
         .await?;
     let stats = if full {
-        let (dir, p) = (access.path.clone(), pull.clone());
-        let s = crate::error::blocking("pull request task", move || pulls::stats(&dir, &p)).await??;
+        // The sizes of a change are the same for the same two commits: worked out once.
+        let key = format!(
+            "pullstats:{}:{}:{}",
+            access.repo.id.0,
+            pull.merge_base.as_deref().unwrap_or(""),
+            pull.head_sha
+        );
+        let (dir, p, pages) = (access.path.clone(), pull.clone(), state.pages.clone());
+        let text = crate::error::blocking("pull request task", move || {
+            pages.fragment(key, || {
+                let s = pulls::stats(&dir, &p)?;
+                Ok(format!(
+                    "{} {} {} {}",
+                    s.commits, s.additions, s.deletions, s.changed_files
+                ))
+            })
+        })
+        .await??;
+        let n: Vec<usize> = text.split(' ').filter_map(|n| n.parse().ok()).collect();
         Some(pulls::Stats {
+            commits: n.first().copied().unwrap_or(0),
+            additions: n.get(1).copied().unwrap_or(0),
+            deletions: n.get(2).copied().unwrap_or(0),
+            changed_files: n.get(3).copied().unwrap_or(0),
             review_comments: line_comments,
-            ..s
         })
     } else {
         None
@@ -292,55 +312,87 @@ async fn files(
     access: RepoAccess<Read>,
     Path(NumberPath { number }): Path<NumberPath>,
     Query(page): Query<Page>,
-) -> Result<Json<Value>> {
+) -> Result<Response> {
     let (skip, take) = page.window()?;
     let pull = pulls::get(&state.db, &access.repo, number).await?;
     let (html, api) = repo_urls(&state, &headers, &access.repo);
     let (old, new) = (pull.merge_base.clone(), pull.head_sha.clone());
-    let list = crate::web::code::with_repo(&state, &access, move |repo, _| {
-        let parse = |h: &str| gix::ObjectId::from_hex(h.as_bytes()).map_err(|e| Error::failed("commit id", e));
-        let old = old.as_deref().map(parse).transpose()?;
-        let diff = read::diff_between(repo, old, parse(&new)?, pulls::REVIEW_LIMITS)?;
-        Ok(diff
-            .files
-            .iter()
-            .skip(skip)
-            .take(take)
-            .map(|f| {
-                let mut patch = String::new();
-                for h in &f.hunks {
-                    patch.push_str(&h.header);
-                    for l in &h.lines {
-                        patch.push('\n');
-                        patch.push(l.kind.sign());
-                        patch.push_str(&l.text);
-                    }
-                    patch.push('\n');
-                }
-                let sha = f.new_id.or(f.old_id).map(|i| i.to_string());
-                let mut entry = json!({
-                    "sha": sha,
-                    "filename": f.new_path,
-                    "status": status_word(f.status),
-                    "additions": f.additions,
-                    "deletions": f.deletions,
-                    "changes": f.additions + f.deletions,
-                    "blob_url": format!("{html}/blob/{new}/{}", f.new_path),
-                    "raw_url": format!("{html}/raw/{new}/{}", f.new_path),
-                    "contents_url": format!("{api}/contents/{}?ref={new}", f.new_path),
-                });
-                if !f.binary && !f.too_large {
-                    entry["patch"] = json!(patch.trim_end());
-                }
-                if f.old_path != f.new_path {
-                    entry["previous_filename"] = json!(f.old_path);
-                }
-                entry
-            })
-            .collect::<Vec<_>>())
+    // The same commits and page give the same list: made once, kept in the page cache.
+    let key = format!(
+        "pullfilesapi:{}:{}:{new}:{skip}:{take}:{html}",
+        access.repo.id.0,
+        old.as_deref().unwrap_or("")
+    );
+    let pages = state.pages.clone();
+    let text = crate::web::code::with_repo(&state, &access, move |repo, _| {
+        pages.fragment(key, || {
+            let list = file_entries(repo, old.as_deref(), &new, skip, take, &html, &api)?;
+            Ok(Value::Array(list).to_string())
+        })
     })
     .await?;
-    Ok(Json(Value::Array(list)))
+    Ok(json_text(&text))
+}
+
+/// The files of a diff from `old` to `new` in GitHub's `diff-entry` shape.
+fn file_entries(
+    repo: &gix::Repository,
+    old: Option<&str>,
+    new: &str,
+    skip: usize,
+    take: usize,
+    html: &str,
+    api: &str,
+) -> Result<Vec<Value>> {
+    let parse = |h: &str| gix::ObjectId::from_hex(h.as_bytes()).map_err(|e| Error::failed("commit id", e));
+    let old = old.map(parse).transpose()?;
+    let diff = read::diff_between(repo, old, parse(new)?, pulls::REVIEW_LIMITS)?;
+    Ok(diff
+        .files
+        .iter()
+        .skip(skip)
+        .take(take)
+        .map(|f| {
+            let mut patch = String::new();
+            for h in &f.hunks {
+                patch.push_str(&h.header);
+                for l in &h.lines {
+                    patch.push('\n');
+                    patch.push(l.kind.sign());
+                    patch.push_str(&l.text);
+                }
+                patch.push('\n');
+            }
+            let sha = f.new_id.or(f.old_id).map(|i| i.to_string());
+            let mut entry = json!({
+                "sha": sha,
+                "filename": f.new_path,
+                "status": status_word(f.status),
+                "additions": f.additions,
+                "deletions": f.deletions,
+                "changes": f.additions + f.deletions,
+                "blob_url": format!("{html}/blob/{new}/{}", f.new_path),
+                "raw_url": format!("{html}/raw/{new}/{}", f.new_path),
+                "contents_url": format!("{api}/contents/{}?ref={new}", f.new_path),
+            });
+            if !f.binary && !f.too_large {
+                entry["patch"] = json!(patch.trim_end());
+            }
+            if f.old_path != f.new_path {
+                entry["previous_filename"] = json!(f.old_path);
+            }
+            entry
+        })
+        .collect())
+}
+
+/// JSON made earlier, answered as it is.
+fn json_text(text: &str) -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        text.to_string(),
+    )
+        .into_response()
 }
 
 /// `GET …/merge`: 204 when merged, 404 when not, as on GitHub.

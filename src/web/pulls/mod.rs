@@ -433,14 +433,19 @@ async fn notes_of(
     if list.is_empty() {
         return Ok(Vec::new());
     }
-    let p = pull.clone();
-    let outdated = super::code::with_repo(state, access, move |repo, _| {
-        Ok(list
-            .into_iter()
-            .map(|c| (pulls::is_outdated(repo, &p, &c), c))
-            .collect::<Vec<_>>())
-    })
-    .await?;
+    // Comments on the head are current; only older ones are looked up in the repository.
+    let outdated = if list.iter().all(|c| c.commit_id == pull.head_sha) {
+        list.into_iter().map(|c| (false, c)).collect::<Vec<_>>()
+    } else {
+        let p = pull.clone();
+        super::code::with_repo(state, access, move |repo, _| {
+            Ok(list
+                .into_iter()
+                .map(|c| (pulls::is_outdated(repo, &p, &c), c))
+                .collect::<Vec<_>>())
+        })
+        .await?
+    };
     Ok(outdated
         .into_iter()
         .map(|(outdated, c)| {
@@ -469,11 +474,11 @@ async fn view(
     error: Option<String>,
 ) -> Result<View> {
     let repo_id = access.repo.id;
-    let pull = pulls::get(&state.db, &access.repo, number).await?;
-    let issue_id = pull.issue.id;
-    let (comments, events, reviews, line_comments, requested, labels, milestones, runs, settings) = state
+    let (pull, comments, events, reviews, line_comments, requested, labels, milestones, runs, settings) = state
         .db
         .read(move |c| {
+            let pull = stored::by_number(c, repo_id, number)?.ok_or(Error::NotFound)?;
+            let issue_id = pull.issue.id;
             let runs = crate::db::runs::of_pull(c, repo_id, number.0, 20)?
                 .into_iter()
                 .map(|(run, head)| {
@@ -482,6 +487,7 @@ async fn view(
                 })
                 .collect::<Result<Vec<_>>>()?;
             Ok((
+                pull,
                 issue_rows::comments(c, issue_id)?,
                 issue_rows::events(c, issue_id)?,
                 stored::reviews(c, issue_id)?,
@@ -691,9 +697,15 @@ async fn files_view(
     number: IssueNumber,
     error: Option<String>,
 ) -> Result<FilesView> {
-    let pull = pulls::get(&state.db, &access.repo, number).await?;
-    let issue = pull.issue.id;
-    let list = state.db.read(move |c| stored::line_comments(c, issue)).await?;
+    let repo_id = access.repo.id;
+    let (pull, list) = state
+        .db
+        .read(move |c| {
+            let pull = stored::by_number(c, repo_id, number)?.ok_or(Error::NotFound)?;
+            let list = stored::line_comments(c, pull.issue.id)?;
+            Ok((pull, list))
+        })
+        .await?;
     let key = format!(
         "pullfiles:{}:{}:{}:{}:{}",
         access.repo.id.0,
