@@ -482,16 +482,29 @@ async fn reviews(
     Path(NumberPath { number }): Path<NumberPath>,
     Query(page): Query<Page>,
 ) -> Result<Json<Value>> {
+    listed(&state, &headers, &access, number, page, stored::reviews, review_json).await
+}
+
+/// One page of what `load` finds of pull request `number`, each shown by `shape`.
+async fn listed<T: Send + 'static>(
+    state: &AppState,
+    headers: &HeaderMap,
+    access: &RepoAccess<Read>,
+    number: IssueNumber,
+    page: Page,
+    load: fn(&rusqlite::Connection, crate::db::issues::IssueId) -> Result<Vec<T>>,
+    shape: fn(&str, &str, IssueNumber, &T) -> Value,
+) -> Result<Json<Value>> {
     let (skip, take) = page.window()?;
     let pull = pulls::get(&state.db, &access.repo, number).await?;
     let issue = pull.issue.id;
-    let list = state.db.read(move |c| stored::reviews(c, issue)).await?;
-    let (html, api) = repo_urls(&state, &headers, &access.repo);
+    let list = state.db.read(move |c| load(c, issue)).await?;
+    let (html, api) = repo_urls(state, headers, &access.repo);
     Ok(Json(Value::Array(
         list.iter()
             .skip(skip)
             .take(take)
-            .map(|r| review_json(&html, &api, number, r))
+            .map(|item| shape(&html, &api, number, item))
             .collect(),
     )))
 }
@@ -666,18 +679,16 @@ async fn comments(
     Path(NumberPath { number }): Path<NumberPath>,
     Query(page): Query<Page>,
 ) -> Result<Json<Value>> {
-    let (skip, take) = page.window()?;
-    let pull = pulls::get(&state.db, &access.repo, number).await?;
-    let issue = pull.issue.id;
-    let list = state.db.read(move |c| stored::line_comments(c, issue)).await?;
-    let (html, api) = repo_urls(&state, &headers, &access.repo);
-    Ok(Json(Value::Array(
-        list.iter()
-            .skip(skip)
-            .take(take)
-            .map(|c| comment_json(&html, &api, number, c))
-            .collect(),
-    )))
+    listed(
+        &state,
+        &headers,
+        &access,
+        number,
+        page,
+        stored::line_comments,
+        comment_json,
+    )
+    .await
 }
 
 async fn add_comment(

@@ -834,7 +834,7 @@ async fn submit_review(
                 },
                 body: form.comment.clone(),
             }),
-            Err(e) => return files_error(&state, nav, access, number, e).await,
+            Err(e) => return shown_on(&state, nav, access, number, e, Back::Files).await,
         }
     }
     let review = NewReview {
@@ -845,40 +845,32 @@ async fn submit_review(
     };
     match pulls::review(&state.db, &access.path, &access.repo, &user, number, review).await {
         Ok(_) => Ok(Redirect::to(&pull_url(&access.repo, number)).into_response()),
-        Err(e) => files_error(&state, nav, access, number, e).await,
+        Err(e) => shown_on(&state, nav, access, number, e, Back::Files).await,
     }
 }
 
-async fn files_error(
+/// Which page a form's mistake is shown on.
+#[derive(Clone, Copy)]
+enum Back {
+    Conversation,
+    Files,
+}
+
+/// A form's mistake: the page again with the message and the right status.
+async fn shown_on(
     state: &AppState,
     nav: Nav,
     access: RepoAccess<Read>,
     number: IssueNumber,
     e: Error,
+    back: Back,
 ) -> Result<Response> {
-    match form_error(&e) {
-        Some(status) => {
-            let page = files_view(state, nav, access, number, Some(capitalize(&e.to_string()))).await?;
-            Ok((status, page).into_response())
-        }
-        None => Err(e),
-    }
-}
-
-async fn page_error(
-    state: &AppState,
-    nav: Nav,
-    access: RepoAccess<Read>,
-    number: IssueNumber,
-    e: Error,
-) -> Result<Response> {
-    match form_error(&e) {
-        Some(status) => {
-            let page = view(state, nav, access, number, Some(capitalize(&e.to_string()))).await?;
-            Ok((status, page).into_response())
-        }
-        None => Err(e),
-    }
+    let Some(status) = form_error(&e) else { return Err(e) };
+    let message = Some(capitalize(&e.to_string()));
+    Ok(match back {
+        Back::Conversation => (status, view(state, nav, access, number, message).await?).into_response(),
+        Back::Files => (status, files_view(state, nav, access, number, message).await?).into_response(),
+    })
 }
 
 #[derive(Deserialize)]
@@ -935,7 +927,7 @@ async fn merge(
             "{:?} is not a way of merging (merge, squash or rebase)",
             form.method
         ));
-        return page_error(&state, nav, access, number, e).await;
+        return shown_on(&state, nav, access, number, e, Back::Conversation).await;
     };
     let req = MergeRequest {
         method,
@@ -956,7 +948,7 @@ async fn merge(
     .await
     {
         Ok(_) => Ok(Redirect::to(&pull_url(&access.repo, number)).into_response()),
-        Err(e) => page_error(&state, nav, access, number, e).await,
+        Err(e) => shown_on(&state, nav, access, number, e, Back::Conversation).await,
     }
 }
 
@@ -993,7 +985,7 @@ async fn set_state(
         },
         other => {
             let e = Error::Unprocessable(format!("{other:?} is not close, reopen, draft or ready"));
-            return page_error(&state, nav, access, number, e).await;
+            return shown_on(&state, nav, access, number, e, Back::Conversation).await;
         }
     };
     let result = {
@@ -1006,7 +998,7 @@ async fn set_state(
     };
     match result {
         Ok(()) => Ok(Redirect::to(&pull_url(&access.repo, number)).into_response()),
-        Err(e) => page_error(&state, nav, access, number, e).await,
+        Err(e) => shown_on(&state, nav, access, number, e, Back::Conversation).await,
     }
 }
 
@@ -1046,6 +1038,6 @@ async fn reviewers(
     .await;
     match result {
         Ok(()) => Ok(Redirect::to(&pull_url(&access.repo, number)).into_response()),
-        Err(e) => page_error(&state, nav, access, number, e).await,
+        Err(e) => shown_on(&state, nav, access, number, e, Back::Conversation).await,
     }
 }
