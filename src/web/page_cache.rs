@@ -38,7 +38,8 @@ impl PageCache {
         crate::sync::lock(&self.fragments)
     }
 
-    fn get(&self, key: &str) -> Option<Arc<str>> {
+    /// The fragment under `key`, if it was rendered already.
+    pub fn get(&self, key: &str) -> Option<Arc<str>> {
         let mut f = self.fragments();
         f.clock += 1;
         let now = f.clock;

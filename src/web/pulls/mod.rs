@@ -726,44 +726,52 @@ async fn files_view(
     let (pages, b, r, d_link) = (state.pages.clone(), base, rev, diff_link);
     let (old, new) = (pull.merge_base.clone(), pull.head_sha.clone());
     let paths_key = format!("{key}:paths");
-    let (body, paths) = super::code::with_repo(state, &access, move |repo, _| {
-        let diff = std::cell::OnceCell::new();
-        let compute = || -> Result<Diff> {
-            let parse = |h: &str| gix::ObjectId::from_hex(h.as_bytes()).map_err(|e| Error::failed("commit id", e));
-            let old = old.as_deref().map(parse).transpose()?;
-            Ok(Diff::of(
-                read::diff_between(repo, old, parse(&new)?, pulls::REVIEW_LIMITS)?,
-                notes.clone(),
-            ))
-        };
-        let body = pages.fragment(key, || {
-            let d = diff.get_or_init(&compute);
-            let d = d.as_ref().map_err(|e| Error::internal(e.to_string()))?;
-            FilesBody {
-                base: &b,
-                rev: &r,
-                diff_link: &d_link,
-                files: &d.files,
-                additions: d.additions,
-                deletions: d.deletions,
-                truncated: d.truncated,
-                diff: d,
-            }
-            .render()
-            .context("template")
-        })?;
-        let paths = pages.fragment(paths_key, || {
-            let d = diff.get_or_init(&compute);
-            let d = d.as_ref().map_err(|e| Error::internal(e.to_string()))?;
-            Ok(d.files
-                .iter()
-                .map(|f| f.new_path.as_str())
-                .collect::<Vec<_>>()
-                .join("\n"))
-        })?;
-        Ok((body, paths.lines().map(str::to_string).collect::<Vec<_>>()))
-    })
-    .await?;
+    // In the steady state both parts are made already: no trip to the repository.
+    let cached = state.pages.get(&key).zip(state.pages.get(&paths_key));
+    let (body, paths) = match cached {
+        Some((body, paths)) => (body, paths.lines().map(str::to_string).collect()),
+        None => {
+            super::code::with_repo(state, &access, move |repo, _| {
+                let diff = std::cell::OnceCell::new();
+                let compute = || -> Result<Diff> {
+                    let parse =
+                        |h: &str| gix::ObjectId::from_hex(h.as_bytes()).map_err(|e| Error::failed("commit id", e));
+                    let old = old.as_deref().map(parse).transpose()?;
+                    Ok(Diff::of(
+                        read::diff_between(repo, old, parse(&new)?, pulls::REVIEW_LIMITS)?,
+                        notes.clone(),
+                    ))
+                };
+                let body = pages.fragment(key, || {
+                    let d = diff.get_or_init(&compute);
+                    let d = d.as_ref().map_err(|e| Error::internal(e.to_string()))?;
+                    FilesBody {
+                        base: &b,
+                        rev: &r,
+                        diff_link: &d_link,
+                        files: &d.files,
+                        additions: d.additions,
+                        deletions: d.deletions,
+                        truncated: d.truncated,
+                        diff: d,
+                    }
+                    .render()
+                    .context("template")
+                })?;
+                let paths = pages.fragment(paths_key, || {
+                    let d = diff.get_or_init(&compute);
+                    let d = d.as_ref().map_err(|e| Error::internal(e.to_string()))?;
+                    Ok(d.files
+                        .iter()
+                        .map(|f| f.new_path.as_str())
+                        .collect::<Vec<_>>()
+                        .join("\n"))
+                })?;
+                Ok((body, paths.lines().map(str::to_string).collect::<Vec<_>>()))
+            })
+            .await?
+        }
+    };
     Ok(FilesView {
         nav,
         header: RepoHeader::new(access.repo, access.access, Tab::Pulls),
