@@ -128,13 +128,13 @@ if (log && window.EventSource) {
 // for the review form's line comment (without this, type file and line).
 const review = document.querySelector("form#review");
 if (review) {
-  for (const cell of document.querySelectorAll("section.diff[data-path] table.hunks td.no")) {
+  for (const cell of document.querySelectorAll("section.diff[data-path] table.hunks th")) {
     if (!cell.textContent.trim()) continue;
     cell.classList.add("pick");
     cell.title = "Comment on this line";
   }
   document.addEventListener("click", (event) => {
-    const cell = event.target.closest("td.no.pick");
+    const cell = event.target.closest("th.pick");
     if (!cell) return;
     const section = cell.closest("section.diff[data-path]");
     const row = cell.parentElement;

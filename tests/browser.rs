@@ -552,7 +552,7 @@ async fn pull_requests(b: &Browser, server: &TestServer, git: &Git) {
     b.check("pull-files").await;
     if b.javascript {
         // The new side's number of the changed line.
-        b.find("section.diff tr.add td.no.pick:nth-child(2)")
+        b.find("section.diff tr.add th.pick:nth-child(2)")
             .await
             .click()
             .await

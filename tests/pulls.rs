@@ -548,6 +548,23 @@ fn merge_commits_rebases_and_conflicts() {
     let (status, refused) = call(&r, "PUT", "/pulls/3/merge", &r.token, json!({"merge_method": "squash"}));
     assert_eq!(status, 405);
     assert!(refused["message"].as_str().unwrap().contains("closed"), "{refused}");
+    // Deleting an open pull request's head branch closes it, as on GitHub.
+    r.git.ok(Some(&r.work), &["checkout", "-q", "-b", "gone", &base]);
+    std::fs::write(r.work.join("d.txt"), "d\n").unwrap();
+    r.commit_and_push("Add d", "gone");
+    let (status, _) = call(
+        &r,
+        "POST",
+        "/pulls",
+        &r.token,
+        json!({"title": "Gone", "head": "gone", "base": "main"}),
+    );
+    assert_eq!(status, 201);
+    r.git.ok(Some(&r.work), &["push", "-q", &url, ":refs/heads/gone"]);
+    let (_, gone) = call(&r, "GET", "/pulls/4", &r.token, Value::Null);
+    assert_eq!(gone["state"], "closed", "{gone}");
+    let page = r.server.get("/alice/demo/pulls/4").text().unwrap();
+    assert!(page.contains("deleted the branch gone"), "the timeline says why");
 }
 
 #[test]

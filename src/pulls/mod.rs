@@ -134,12 +134,14 @@ struct Sides {
 
 /// Both tips of `pull` now; when either moved (or nothing is known yet),
 /// `refs/pull/{n}/head` and the test merge `refs/pull/{n}/merge` are
-/// written again. `None` when nothing changed.
-fn compare(path: &Path, pull: &Pull) -> Result<Option<Sides>> {
-    let head_sha = tip(path, &pull.head_ref)?.unwrap_or_else(|| pull.head_sha.clone());
+/// written again.
+fn compare(path: &Path, pull: &Pull) -> Result<Compared> {
+    let Some(head_sha) = tip(path, &pull.head_ref)? else {
+        return Ok(Compared::HeadGone);
+    };
     let base_sha = tip(path, &pull.base_ref)?.unwrap_or_else(|| pull.base_sha.clone());
     if head_sha == pull.head_sha && base_sha == pull.base_sha && pull.mergeable != Mergeable::Unknown {
-        return Ok(None);
+        return Ok(Compared::Unchanged);
     }
     let repo = crate::git::open(path)?;
     let n = pull.number();
@@ -167,7 +169,7 @@ fn compare(path: &Path, pull: &Pull) -> Result<Option<Sides>> {
             (Mergeable::Conflict, None, paths)
         }
     };
-    Ok(Some(Sides {
+    Ok(Compared::Moved(Sides {
         head_sha,
         base_sha,
         merge_base,
@@ -176,6 +178,14 @@ fn compare(path: &Path, pull: &Pull) -> Result<Option<Sides>> {
         conflicts,
         merged_by_push,
     }))
+}
+
+/// What looking at a pull request's branches again found.
+enum Compared {
+    Unchanged,
+    /// The head branch was deleted: the pull request closes, as on GitHub.
+    HeadGone,
+    Moved(Sides),
 }
 
 fn gix_signature(p: &Person) -> gix::actor::Signature {
@@ -207,15 +217,31 @@ pub async fn refresh(
         return Ok(());
     }
     let (dir, p) = (path.to_path_buf(), pull.clone());
-    let Some(sides) = crate::error::blocking("pull request task", move || compare(&dir, &p)).await?? else {
-        if let Some(action) = action {
-            let (head, merge_sha, actor) = (pull.head_sha.clone(), pull.merge_sha.clone(), actor.map(|a| a.id));
-            db.write(move |tx| {
-                stored::add_event(tx, repo_id, pull.issue.id, action, &head, merge_sha.as_deref(), actor)
-            })
-            .await?;
+    let sides = match crate::error::blocking("pull request task", move || compare(&dir, &p)).await?? {
+        Compared::Moved(sides) => sides,
+        Compared::HeadGone => {
+            let (issue, head, actor) = (pull.issue.id, pull.head_sha.clone(), actor.map(|a| a.id));
+            let branch = pull.head_ref.clone();
+            return db
+                .write(move |tx| {
+                    if issue_rows::set_state(tx, issue, "closed", Some("not_planned"))? {
+                        issue_rows::add_event(tx, issue, actor, "head_ref_deleted", &branch)?;
+                        stored::add_event(tx, repo_id, issue, "closed", &head, None, actor)?;
+                    }
+                    Ok(())
+                })
+                .await;
         }
-        return Ok(());
+        Compared::Unchanged => {
+            if let Some(action) = action {
+                let (head, merge_sha, actor) = (pull.head_sha.clone(), pull.merge_sha.clone(), actor.map(|a| a.id));
+                db.write(move |tx| {
+                    stored::add_event(tx, repo_id, pull.issue.id, action, &head, merge_sha.as_deref(), actor)
+                })
+                .await?;
+            }
+            return Ok(());
+        }
     };
     let head_moved = sides.head_sha != pull.head_sha;
     let actor = actor.map(|a| a.id);

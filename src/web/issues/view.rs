@@ -184,6 +184,7 @@ fn event_text(kind: &str, detail: &str) -> (String, bool) {
         "merged" => ("merged this in commit".into(), true),
         "pushed" => ("pushed the head to".into(), true),
         "base_changed" => (format!("changed the base branch to {detail}"), false),
+        "head_ref_deleted" => (format!("deleted the branch {detail}, which closed this"), false),
         "converted_to_draft" => ("marked this as a draft".into(), false),
         "ready_for_review" => ("marked this ready for review".into(), false),
         "review_requested" => (format!("requested a review from {detail}"), false),
