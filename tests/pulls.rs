@@ -362,6 +362,14 @@ fn a_pull_request_is_checked_on_its_merge_reviewed_and_merged_only_when_green_an
         !refs.iter().any(|l| l.ends_with("refs/heads/topic")),
         "the branch was deleted: {refs:?}"
     );
+    assert!(
+        refs.iter().any(|l| l.ends_with("refs/pull/2/head")),
+        "the head ref stays: {refs:?}"
+    );
+    assert!(
+        !refs.iter().any(|l| l.ends_with("refs/pull/2/merge")),
+        "the test merge goes: {refs:?}"
+    );
     let url = r.server.cred_url("alice", &r.token, "/alice/demo.git");
     r.git.ok(Some(&r.work), &["fetch", "-q", &url, "main"]);
     let log = r

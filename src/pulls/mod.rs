@@ -614,6 +614,11 @@ pub async fn merge(
         };
         merge::set_ref(&git, &branch_ref(&p.base_ref), tip, Expect::At(p.base_sha.clone()))
             .map_err(|_| Error::WrongState(format!("{} moved while merging; try again", p.base_ref)))?;
+        // Merged, there is nothing left to test: the test merge goes (the head ref stays).
+        let merge_ref = format!("refs/pull/{}/merge", p.number());
+        if crate::git::list_refs(&dir)?.contains_key(&merge_ref) {
+            let _ = merge::delete_ref(&git, &merge_ref, Expect::Any);
+        }
         Ok(tip.to_string())
     })
     .await??;
