@@ -393,6 +393,15 @@ fn a_pull_request_is_checked_on_its_merge_reviewed_and_merged_only_when_green_an
         page.contains("Merged") && page.contains("approved these changes"),
         "the conversation shows it"
     );
+    assert!(
+        page.contains(&format!("/alice/demo/runs/{}", run["run_number"])),
+        "the pull request lists its runs"
+    );
+    let body = r.git.ok(Some(&r.work), &["log", "-1", "--format=%B", "FETCH_HEAD"]);
+    assert!(
+        body.contains("* Add a.txt") && body.contains("* Fix a.txt"),
+        "the squash lists its commits: {body}"
+    );
     let pushes = r.server.get("/alice/demo").status();
     assert_eq!(pushes, 200);
 }

@@ -592,12 +592,29 @@ pub async fn merge(
     };
     let pusher = merger.id;
     db.write(move |tx| db::ref_updates::begin_push(tx, id, pusher)).await?;
+    let given_message = req.message.as_deref().is_some_and(|m| !m.trim().is_empty());
     let (dir, p, method) = (path.to_path_buf(), pull.clone(), req.method);
     let sha = crate::error::blocking("merge task", move || -> Result<String> {
         let git = crate::git::open(&dir)?;
         let merged = match method {
             Method::Merge => merge::merge_commit(&git, &p.base_sha, &p.head_sha, &who, &message)?,
-            Method::Squash => merge::squash(&git, &p.base_sha, &p.head_sha, &who, &message)?,
+            Method::Squash => {
+                // As on GitHub, the squashed commits' messages follow the title
+                // (so their `fixes #N` still close issues), unless a message was given.
+                let mut message = message.clone();
+                if !given_message {
+                    let commits = merge::commits_between(&git, &p.base_sha, &p.head_sha)?.unwrap_or_default();
+                    let list: Vec<String> = commits
+                        .iter()
+                        .filter_map(|id| read::commit_info(&git, *id).ok())
+                        .map(|c| format!("* {}", c.message.trim_end().replace('\n', "\n  ")))
+                        .collect();
+                    if !list.is_empty() {
+                        message = format!("{}\n{}\n", message, list.join("\n\n"));
+                    }
+                }
+                merge::squash(&git, &p.base_sha, &p.head_sha, &who, &message)?
+            }
             Method::Rebase => merge::rebase(&git, &p.base_sha, &p.head_sha, &who)?,
         };
         let tip = match merged {
