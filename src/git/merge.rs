@@ -8,6 +8,7 @@ use gix::ObjectId;
 use gix::bstr::{BString, ByteSlice};
 use gix::refs::transaction::PreviousValue;
 
+use super::object_id as id;
 use crate::error::{Context, Error, Result};
 
 /// Commits a pull request may hold; a longer one is refused, not walked.
@@ -22,7 +23,7 @@ pub struct Person {
 }
 
 impl Person {
-    fn signature(&self) -> gix::actor::Signature {
+    pub fn signature(&self) -> gix::actor::Signature {
         gix::actor::Signature {
             name: self.name.as_str().into(),
             email: self.email.as_str().into(),
@@ -37,10 +38,6 @@ pub enum Merged {
     Clean(ObjectId),
     /// The paths that conflict.
     Conflict(Vec<String>),
-}
-
-fn id(hex: &str) -> Result<ObjectId> {
-    ObjectId::from_hex(hex.as_bytes()).map_err(|e| Error::failed(format!("object id {hex:?}"), e))
 }
 
 pub fn merge_base(repo: &gix::Repository, a: &str, b: &str) -> Result<Option<ObjectId>> {

@@ -111,6 +111,11 @@ pub fn list_refs(path: &Path) -> Result<BTreeMap<String, String>> {
     Ok(refs)
 }
 
+/// A full object id in hex, as the database and the refs hold them.
+pub fn object_id(hex: &str) -> Result<gix::ObjectId> {
+    gix::ObjectId::from_hex(hex.as_bytes()).map_err(|e| Error::failed(format!("object id {hex:?}"), e))
+}
+
 pub fn open(path: &Path) -> Result<gix::Repository> {
     gix::open_opts(path, gix::open::Options::isolated())
         .with_context(|| format!("could not open repository {}", path.display()))

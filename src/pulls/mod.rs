@@ -136,34 +136,35 @@ struct Sides {
 /// `refs/pull/{n}/head` and the test merge `refs/pull/{n}/merge` are
 /// written again.
 fn compare(path: &Path, pull: &Pull) -> Result<Compared> {
-    let Some(head_sha) = tip(path, &pull.head_ref)? else {
+    // The refs are read once: both tips, and whether a test merge is there.
+    let mut refs = crate::git::list_refs(path)?;
+    let Some(head_sha) = refs.remove(&branch_ref(&pull.head_ref)) else {
         return Ok(Compared::HeadGone);
     };
-    let base_sha = tip(path, &pull.base_ref)?.unwrap_or_else(|| pull.base_sha.clone());
+    let base_sha = refs
+        .remove(&branch_ref(&pull.base_ref))
+        .unwrap_or_else(|| pull.base_sha.clone());
     if head_sha == pull.head_sha && base_sha == pull.base_sha && pull.mergeable != Mergeable::Unknown {
         return Ok(Compared::Unchanged);
     }
     let repo = crate::git::open(path)?;
     let n = pull.number();
-    let head_id = gix::ObjectId::from_hex(head_sha.as_bytes()).map_err(|e| Error::failed("head id", e))?;
+    let head_id = crate::git::object_id(&head_sha)?;
     merge::set_ref(&repo, &format!("refs/pull/{n}/head"), head_id, Expect::Any)?;
     let merge_base = merge::merge_base(&repo, &base_sha, &head_sha)?.map(|b| b.to_string());
     let merged_by_push = merge_base.as_deref() == Some(head_sha.as_str());
     let merge_ref = format!("refs/pull/{n}/merge");
     let (mergeable, merge_sha, conflicts) = match merge::merge_commits(&repo, &base_sha, &head_sha)? {
         Merged::Clean(tree) => {
-            let parents = [
-                gix::ObjectId::from_hex(base_sha.as_bytes()).map_err(|e| Error::failed("base id", e))?,
-                head_id,
-            ];
+            let parents = [crate::git::object_id(&base_sha)?, head_id];
             let who = hearth_person();
             let message = format!("Merge {head_sha} into {base_sha}\n");
-            let commit = merge::write_commit(&repo, tree, &parents, &gix_signature(&who), &who, &message)?;
+            let commit = merge::write_commit(&repo, tree, &parents, &who.signature(), &who, &message)?;
             merge::set_ref(&repo, &merge_ref, commit, Expect::Any)?;
             (Mergeable::Clean, Some(commit.to_string()), Vec::new())
         }
         Merged::Conflict(paths) => {
-            if crate::git::list_refs(path)?.contains_key(&merge_ref) {
+            if refs.contains_key(&merge_ref) {
                 merge::delete_ref(&repo, &merge_ref, Expect::Any)?;
             }
             (Mergeable::Conflict, None, paths)
@@ -186,14 +187,6 @@ enum Compared {
     /// The head branch was deleted: the pull request closes, as on GitHub.
     HeadGone,
     Moved(Sides),
-}
-
-fn gix_signature(p: &Person) -> gix::actor::Signature {
-    gix::actor::Signature {
-        name: p.name.as_str().into(),
-        email: p.email.as_str().into(),
-        time: gix::date::Time::new(p.time, 0),
-    }
 }
 
 /// Looks at both sides of pull request `number` again (after a push, or
@@ -711,7 +704,7 @@ pub struct LineInput {
 /// diff hunk up to the line, as GitHub's `diff_hunk`.
 fn anchor(path: &Path, pull: &Pull, c: &LineInput) -> Result<(String, String)> {
     let repo = crate::git::open(path)?;
-    let parse = |hex: &str| gix::ObjectId::from_hex(hex.as_bytes()).map_err(|e| Error::failed("commit id", e));
+    let parse = crate::git::object_id;
     let old = pull.merge_base.as_deref().map(parse).transpose()?;
     let diff = read::diff_between(&repo, old, parse(&pull.head_sha)?, REVIEW_LIMITS)?;
     let not_in_diff = || {
@@ -1113,7 +1106,7 @@ pub fn stats(path: &Path, pull: &Pull) -> Result<Stats> {
     let repo = crate::git::open(path)?;
     let base = pull.merge_base.clone().unwrap_or_else(|| pull.base_sha.clone());
     let commits = merge::commits_between(&repo, &base, &pull.head_sha)?.map_or(merge::MAX_COMMITS, |c| c.len());
-    let parse = |hex: &str| gix::ObjectId::from_hex(hex.as_bytes()).map_err(|e| Error::failed("commit id", e));
+    let parse = crate::git::object_id;
     let diff = read::diff_between(&repo, Some(parse(&base)?), parse(&pull.head_sha)?, REVIEW_LIMITS)?;
     Ok(Stats {
         commits,

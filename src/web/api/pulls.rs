@@ -344,7 +344,7 @@ fn file_entries(
     html: &str,
     api: &str,
 ) -> Result<Vec<Value>> {
-    let parse = |h: &str| gix::ObjectId::from_hex(h.as_bytes()).map_err(|e| Error::failed("commit id", e));
+    let parse = crate::git::object_id;
     let old = old.map(parse).transpose()?;
     let diff = read::diff_between(repo, old, parse(new)?, pulls::REVIEW_LIMITS)?;
     Ok(diff

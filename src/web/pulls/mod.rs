@@ -128,7 +128,7 @@ async fn diff_of(
     new: String,
 ) -> Result<read::CommitDiff> {
     super::code::with_repo(state, access, move |repo, _| {
-        let parse = |h: &str| gix::ObjectId::from_hex(h.as_bytes()).map_err(|e| Error::failed("commit id", e));
+        let parse = crate::git::object_id;
         let old = old.as_deref().map(parse).transpose()?;
         read::diff_between(repo, old, parse(&new)?, pulls::REVIEW_LIMITS)
     })
@@ -610,7 +610,7 @@ async fn conversation(
     let base = pull.merge_base.clone().unwrap_or_else(|| pull.base_sha.clone());
     let head = pull.head_sha.clone();
     let text = super::code::with_repo(&state, &access, move |repo, _| {
-        let parse = |h: &str| gix::ObjectId::from_hex(h.as_bytes()).map_err(|e| Error::failed("commit id", e));
+        let parse = crate::git::object_id;
         if as_patch {
             let commits = crate::git::merge::commits_between(repo, &base, &head)?.unwrap_or_default();
             let mut text = String::new();
@@ -734,8 +734,7 @@ async fn files_view(
             super::code::with_repo(state, &access, move |repo, _| {
                 let diff = std::cell::OnceCell::new();
                 let compute = || -> Result<Diff> {
-                    let parse =
-                        |h: &str| gix::ObjectId::from_hex(h.as_bytes()).map_err(|e| Error::failed("commit id", e));
+                    let parse = crate::git::object_id;
                     let old = old.as_deref().map(parse).transpose()?;
                     Ok(Diff::of(
                         read::diff_between(repo, old, parse(&new)?, pulls::REVIEW_LIMITS)?,
