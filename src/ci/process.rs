@@ -265,8 +265,10 @@ pub(super) async fn run_step(
     // Drain what is left; a process that escaped the group keeps the pipe
     // open, so stop waiting after the grace period.
     let drained = tokio::time::timeout(GRACE, async {
+        // Still the step's output: its workflow commands count (a mask
+        // among them), however late the pipe gave them.
         while let Some(line) = rx.recv().await {
-            writer.line(&line);
+            writer.output(&line);
         }
     })
     .await;
