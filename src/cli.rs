@@ -147,6 +147,11 @@ pub struct ServeArgs {
     /// `https://github.com`; empty (the default) for this server's only.
     #[arg(long, env = "HEARTH_ACTIONS_URL", default_value = "")]
     pub actions_url: String,
+    /// Hosts webhooks may reach although they are loopback or private
+    /// addresses, comma-separated (e.g. `127.0.0.1,ci.internal`). Others
+    /// must resolve to public addresses only.
+    #[arg(long, env = "HEARTH_WEBHOOK_ALLOW_HOSTS", value_delimiter = ',')]
+    pub webhook_allow_hosts: Vec<String>,
     /// Fault injection for crash tests: `after-receive-pack` aborts the
     /// server once git has updated refs but before they are recorded.
     #[arg(long, env = "HEARTH_FAILPOINT", hide = true)]

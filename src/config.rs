@@ -31,6 +31,8 @@ pub struct Config {
     /// Anyone may create an account (`--registration open`); otherwise only
     /// the first account registers itself, and admins make the others.
     pub registration_open: bool,
+    /// `--webhook-allow-hosts`: private hosts webhooks may reach.
+    pub webhook_allow_hosts: Vec<String>,
 }
 
 impl Config {
@@ -58,6 +60,7 @@ impl Config {
             actions_url: None,
             tool_cache: None,
             registration_open: false,
+            webhook_allow_hosts: Vec::new(),
         })
     }
 

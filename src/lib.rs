@@ -15,6 +15,8 @@ pub mod data_dir;
 pub mod db;
 pub mod error;
 pub mod git;
+pub mod github;
+pub mod hooks;
 pub mod ids;
 pub mod issues;
 pub mod markup;
@@ -106,7 +108,15 @@ pub async fn serve(config: Config, listener: TcpListener) -> Result<()> {
         },
     );
     ci.start().await?;
-    let state = web::AppState::new(config, db, git, ci, keys);
+    let hooks = hooks::Hooks::new(
+        db.clone(),
+        keys.clone(),
+        config.data_dir.clone(),
+        github::Site::new(server_url(&config, listener.local_addr()?)),
+        hooks::send::Policy::new(&config.webhook_allow_hosts),
+    );
+    hooks.start();
+    let state = web::AppState::new(config, db, git, ci, keys, hooks);
     let app = web::router(state);
     let addr = listener.local_addr()?;
     tracing::info!("listening on http://{addr}");

@@ -76,6 +76,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             };
             config.registration_open = args.registration == "open";
             config.actions_url = hearth::config::actions_url(&args.actions_url)?;
+            config.webhook_allow_hosts = args.webhook_allow_hosts;
             config.tool_cache = args.tool_cache.map(std::path::absolute).transpose()?;
             config.sandbox = hearth::config::SandboxSettings {
                 enabled: args.ci_sandbox == "on",

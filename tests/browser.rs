@@ -597,6 +597,29 @@ async fn pull_requests(b: &Browser, server: &TestServer, git: &Git) {
     );
 }
 
+/// A webhook from the settings: a private address refused with the
+/// reason, a public one saved, its ping listed and opened.
+async fn webhooks(b: &Browser) {
+    b.visit("/alice/demo/settings/hooks", "hooks-empty").await;
+    b.fill("input[name=url]", "http://127.0.0.1:9/hook").await;
+    b.click("form[action$='/settings/hooks'] button[type=submit]").await;
+    assert!(b.text("[role=alert]").await.contains("loopback"), "refused with the reason");
+    b.check("hooks-refused").await;
+    b.fill("input[name=url]", "http://8.8.8.8/hook").await;
+    b.fill("input[name=secret]", "s3cret").await;
+    b.find("input[name=event_issues]").await.click().await.unwrap();
+    b.click("form[action$='/settings/hooks'] button[type=submit]").await;
+    assert_eq!(b.path().await, "/alice/demo/settings/hooks/1");
+    b.check("hook").await;
+    assert!(b.text("main table").await.contains("ping"), "the ping is listed");
+    b.click("main table a[href*='/deliveries/']").await;
+    b.check("hook-delivery").await;
+    assert!(b.text("pre.payload").await.contains("\"zen\""));
+    b.click("form[action$='/redeliver'] button[type=submit]").await;
+    assert_eq!(b.path().await, "/alice/demo/settings/hooks/1");
+    assert!(b.text("main table").await.contains("redelivery"));
+}
+
 /// Blocking calls (the HTTP client of the other tests, git) inside a test
 /// that drives the browser asynchronously.
 fn blocking<T>(f: impl FnOnce() -> T) -> T {
@@ -867,6 +890,7 @@ async fn journeys_with_javascript() {
     repository(&b, &server, &git).await;
     issues(&b).await;
     pull_requests(&b, &server, &git).await;
+    webhooks(&b).await;
     tour(&b).await;
     b.close().await;
 }
@@ -880,6 +904,7 @@ async fn journeys_without_javascript() {
     repository(&b, &server, &git).await;
     issues(&b).await;
     pull_requests(&b, &server, &git).await;
+    webhooks(&b).await;
     b.close().await;
 }
 

@@ -332,6 +332,7 @@ pub fn create_deployment(
         params![env.repo_id.0, env.id, run, job, sha, ref_name, state, now],
     )?;
     let id = DeploymentId(conn.last_insert_rowid());
+    super::hooks::note(conn, env.repo_id, "deployment", Some("created"), id.0, None, None)?;
     add_status(conn, id, state, "")?;
     deployment(conn, env.repo_id, id)?.ok_or(Error::NotFound)
 }
@@ -355,7 +356,17 @@ fn add_status(conn: &Connection, id: DeploymentId, state: Deployment, descriptio
         "INSERT INTO deployment_statuses (deployment_id, state, description, created_at) VALUES (?1, ?2, ?3, ?4)",
         params![id, state, description, crate::time::now()],
     )?;
-    Ok(())
+    let status = conn.last_insert_rowid();
+    let repo: i64 = conn.query_row("SELECT repo_id FROM deployments WHERE id = ?1", [id], |r| r.get(0))?;
+    super::hooks::note(
+        conn,
+        RepoId(repo),
+        "deployment_status",
+        Some("created"),
+        status,
+        None,
+        None,
+    )
 }
 
 /// A job ended: its deployment, if any and still open, ends with it.

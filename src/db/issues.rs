@@ -50,6 +50,9 @@ pub struct Milestone {
     pub state: String,
     pub open_issues: i64,
     pub closed_issues: i64,
+    /// Its number in the repository (GitHub's `number`).
+    pub number: i64,
+    pub created_at: i64,
 }
 
 impl Milestone {
@@ -412,7 +415,30 @@ pub fn add_event(conn: &Connection, issue: IssueId, actor: Option<UserId>, kind:
         "INSERT OR IGNORE INTO issue_events (issue_id, actor_id, kind, detail, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![issue, actor.map(|a| a.0), kind, detail, crate::time::now()],
     )?;
+    if inserted > 0 {
+        note_event(conn, issue, actor, kind, detail)?;
+    }
     Ok(inserted > 0)
+}
+
+/// The timeline events GitHub announces as `issues` (or, on a pull
+/// request, `pull_request`) actions. A pull request's opening, closing and
+/// reopening are its own events (`db::pulls::add_event`).
+fn note_event(conn: &Connection, issue: IssueId, actor: Option<UserId>, kind: &str, detail: &str) -> Result<()> {
+    let (repo, is_pull): (i64, bool) = conn
+        .prepare_cached("SELECT repo_id, is_pull FROM issues WHERE id = ?1")?
+        .query_row([issue], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let extra = match kind {
+        "labeled" | "unlabeled" => serde_json::json!({ "label": detail }),
+        "assigned" | "unassigned" => serde_json::json!({ "assignee": detail }),
+        "review_requested" | "review_request_removed" if is_pull => serde_json::json!({ "reviewer": detail }),
+        "milestoned" | "demilestoned" => serde_json::json!({ "milestone": detail }),
+        "closed" | "reopened" | "closed_by_commit" | "closed_by_pull" if !is_pull => serde_json::json!({}),
+        _ => return Ok(()),
+    };
+    let action = if kind.starts_with("closed") { "closed" } else { kind };
+    let event = if is_pull { "pull_request" } else { "issues" };
+    super::hooks::note(conn, RepoId(repo), event, Some(action), issue.0, actor, Some(&extra))
 }
 
 pub fn events(conn: &Connection, issue: IssueId) -> Result<Vec<Event>> {
@@ -588,7 +614,8 @@ pub fn remove_assignee(conn: &Connection, issue: IssueId, user: UserId) -> Resul
 
 const MILESTONE_SELECT: &str = "SELECT m.id, m.title, m.description, m.start_on, m.due_on, m.state,
     (SELECT count(*) FROM issues i WHERE i.milestone_id = m.id AND i.state = 'open'),
-    (SELECT count(*) FROM issues i WHERE i.milestone_id = m.id AND i.state = 'closed')
+    (SELECT count(*) FROM issues i WHERE i.milestone_id = m.id AND i.state = 'closed'),
+    m.number, m.created_at
     FROM milestones m";
 
 fn milestone_from_row(r: &Row) -> rusqlite::Result<Milestone> {
@@ -601,6 +628,8 @@ fn milestone_from_row(r: &Row) -> rusqlite::Result<Milestone> {
         state: r.get(5)?,
         open_issues: r.get(6)?,
         closed_issues: r.get(7)?,
+        number: r.get(8)?,
+        created_at: r.get(9)?,
     })
 }
 
@@ -636,7 +665,8 @@ pub fn insert_milestone(
     due_on: Option<&str>,
 ) -> Result<i64> {
     let inserted = conn.execute(
-        "INSERT INTO milestones (repo_id, title, description, start_on, due_on, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO milestones (repo_id, title, description, start_on, due_on, created_at, number)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, (SELECT COALESCE(MAX(number), 0) + 1 FROM milestones WHERE repo_id = ?1))",
         params![repo.0, title, description, start_on, due_on, crate::time::now()],
     );
     match inserted {

@@ -11,6 +11,7 @@ pub mod annotations;
 pub mod artifacts;
 pub mod collaborators;
 pub mod environments;
+pub mod hooks;
 pub mod issues;
 pub mod job_tokens;
 pub mod protections;
@@ -51,6 +52,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/014_annotations.sql"),
     include_str!("migrations/015_job_tokens.sql"),
     include_str!("migrations/016_pull_requests.sql"),
+    include_str!("migrations/017_webhooks.sql"),
 ];
 
 /// Readers kept open for reuse; more are opened on demand under load.

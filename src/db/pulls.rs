@@ -285,7 +285,7 @@ pub fn add_event(
             crate::time::now()
         ],
     )?;
-    Ok(())
+    super::hooks::note(conn, repo, "pull_request", Some(action), issue.0, actor, None)
 }
 
 #[derive(Debug, Clone)]
@@ -388,7 +388,18 @@ pub fn insert_review(
         "INSERT INTO reviews (issue_id, author_id, state, body, commit_id, submitted_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![issue, author.0, verdict.as_str(), body, commit, crate::time::now()],
     )?;
-    Ok(conn.last_insert_rowid())
+    let id = conn.last_insert_rowid();
+    let repo: i64 = conn.query_row("SELECT repo_id FROM issues WHERE id = ?1", [issue], |r| r.get(0))?;
+    super::hooks::note(
+        conn,
+        RepoId(repo),
+        "pull_request_review",
+        Some("submitted"),
+        id,
+        Some(author),
+        None,
+    )?;
+    Ok(id)
 }
 
 pub fn reviews(conn: &Connection, issue: IssueId) -> Result<Vec<Review>> {

@@ -91,6 +91,7 @@ pub fn record(
             params![repo.0, name, old, new, pusher, now, source],
         )?;
         let id = conn.last_insert_rowid();
+        super::hooks::note(conn, repo, "push", None, id, pusher.map(UserId), None)?;
         if new == ZERO_ID {
             conn.execute(
                 "DELETE FROM refs WHERE repo_id = ?1 AND name = ?2",

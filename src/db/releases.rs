@@ -113,11 +113,24 @@ pub fn create(
         ],
     )?;
     let id = ReleaseId(conn.last_insert_rowid());
+    super::hooks::note(conn, repo, "release", Some("created"), id.0, author, None)?;
+    if !fields.draft {
+        super::hooks::note(conn, repo, "release", Some("published"), id.0, author, None)?;
+    }
     Ok(by_id(conn, repo, id)?.expect("just inserted"))
 }
 
 /// Changes a release's words and flags; publishing a draft dates it.
 pub fn update(conn: &Connection, id: ReleaseId, fields: &Fields) -> Result<()> {
+    let (repo, was_draft): (i64, bool) =
+        conn.query_row("SELECT repo_id, draft FROM releases WHERE id = ?1", [id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    let repo = RepoId(repo);
+    super::hooks::note(conn, repo, "release", Some("edited"), id.0, None, None)?;
+    if was_draft && !fields.draft {
+        super::hooks::note(conn, repo, "release", Some("published"), id.0, None, None)?;
+    }
     conn.execute(
         "UPDATE releases SET name = ?2, body = ?3, draft = ?4, prerelease = ?5,
              published_at = CASE WHEN ?4 THEN NULL ELSE coalesce(published_at, ?6) END

@@ -319,13 +319,31 @@ pub fn insert_run(
     {
         enter_run_group(conn, repo, run_id, c)?;
     }
+    note_run(conn, run_id, "requested")?;
     for job in &run.jobs {
         insert_job(conn, run_id, job, job.concurrency.as_ref().map(|c| c.group.as_str()))?;
         if let Some(c) = &job.concurrency {
             enter_job_group(conn, repo, run_id, c)?;
         }
     }
+    if status == Status::Completed {
+        note_run(conn, run_id, "completed")?;
+    }
     Ok(number)
+}
+
+/// Notes a `workflow_run` event of `run` for the repository's hooks.
+fn note_run(conn: &Connection, run: RunId, action: &str) -> Result<()> {
+    let repo: i64 = conn.query_row("SELECT repo_id FROM runs WHERE id = ?1", [run], |r| r.get(0))?;
+    super::hooks::note(conn, RepoId(repo), "workflow_run", Some(action), run.0, None, None)
+}
+
+/// Notes a `workflow_job` event of `job`.
+fn note_job(conn: &Connection, job: JobId, action: &str) -> Result<()> {
+    let repo: i64 = conn
+        .prepare_cached("SELECT r.repo_id FROM jobs j JOIN runs r ON r.id = j.run_id WHERE j.id = ?1")?
+        .query_row([job], |r| r.get(0))?;
+    super::hooks::note(conn, RepoId(repo), "workflow_job", Some(action), job.0, None, None)
 }
 
 /// Adds job `job` to run `run`, queued, with its steps.
@@ -345,6 +363,7 @@ fn insert_job(conn: &Connection, run: RunId, job: &NewJob, concurrency: Option<&
     ])?;
     let id = JobId(conn.last_insert_rowid());
     insert_steps(conn, id, &job.steps)?;
+    note_job(conn, id, "queued")?;
     Ok(id)
 }
 
@@ -372,10 +391,17 @@ pub fn start_job(conn: &Connection, job: JobId) -> Result<bool> {
         "UPDATE jobs SET status = ?3, started_at = ?2 WHERE id = ?1 AND status = ?4",
         params![job, now, Status::InProgress, Status::Queued],
     )?;
-    conn.execute(
+    let run_started = conn.execute(
         "UPDATE runs SET status = ?3, updated_at = ?2 WHERE id = (SELECT run_id FROM jobs WHERE id = ?1) AND status IN (?4, ?5)",
         params![job, now, Status::InProgress, Status::Queued, Status::Waiting],
     )?;
+    if started > 0 {
+        note_job(conn, job, "in_progress")?;
+    }
+    if run_started > 0 {
+        let run: RunId = conn.query_row("SELECT run_id FROM jobs WHERE id = ?1", [job], |r| r.get(0))?;
+        note_run(conn, run, "in_progress")?;
+    }
     Ok(started > 0)
 }
 
@@ -443,6 +469,7 @@ pub fn finish_job(conn: &Connection, job: JobId, conclusion: Conclusion) -> Resu
         params![job, now, Status::Completed, Conclusion::Skipped],
     )?;
     super::environments::job_finished(conn, job, conclusion)?;
+    note_job(conn, job, "completed")?;
     let run: RunId = conn.query_row("SELECT run_id FROM jobs WHERE id = ?1", [job], |r| r.get(0))?;
     let outcomes = {
         let mut stmt = conn.prepare_cached("SELECT status, conclusion, allowed_failure FROM jobs WHERE run_id = ?1")?;
@@ -460,6 +487,7 @@ pub fn finish_job(conn: &Connection, job: JobId, conclusion: Conclusion) -> Resu
             "UPDATE runs SET status = ?4, conclusion = ?2, updated_at = ?3 WHERE id = ?1",
             params![run, conclusion, now, Status::Completed],
         )?;
+        note_run(conn, run, "completed")?;
     } else {
         conn.execute("UPDATE runs SET updated_at = ?2 WHERE id = ?1", params![run, now])?;
         settle_open_run(conn, run)?;
@@ -831,6 +859,7 @@ pub fn rerun(
         params![run.id, number, now, Status::Queued],
     )?;
     let new_run = RunId(conn.last_insert_rowid());
+    note_run(conn, new_run, "requested")?;
     let mut kept = Vec::new();
     // A run started again joins its concurrency group like a new one; the
     // group's cancel-in-progress is not known here, so it waits its turn.
@@ -865,6 +894,8 @@ pub fn rerun(
         let new_job = JobId(conn.last_insert_rowid());
         if keep {
             kept.push((job.id, new_job));
+        } else {
+            note_job(conn, new_job, "queued")?;
         }
         conn.execute(
             "INSERT INTO steps (job_id, number, name, status, conclusion)

@@ -111,6 +111,7 @@ pub async fn create(
     db.write(move |tx| {
         let (id, number) = stored::insert(tx, repo.id, author.id, &title, &body)?;
         apply_extras(tx, &repo, id, author.id, &extras)?;
+        db::hooks::note(tx, repo.id, "issues", Some("opened"), id.0, Some(author.id), None)?;
         Ok(number)
     })
     .await
@@ -277,6 +278,27 @@ pub async fn update(
             let t = title.unwrap_or_else(|| issue.title.clone());
             let b = change.body.clone().unwrap_or_else(|| issue.body.clone());
             stored::update_text(tx, issue.id, &t, &b)?;
+            // GitHub's `changes`: what the title and body were.
+            let mut changes = serde_json::Map::new();
+            if t != issue.title {
+                changes.insert("title".into(), serde_json::json!({ "from": issue.title }));
+            }
+            if b != issue.body {
+                changes.insert("body".into(), serde_json::json!({ "from": issue.body }));
+            }
+            if !changes.is_empty() {
+                let event = if issue.is_pull { "pull_request" } else { "issues" };
+                let extra = serde_json::json!({ "changes": changes });
+                db::hooks::note(
+                    tx,
+                    repo.id,
+                    event,
+                    Some("edited"),
+                    issue.id.0,
+                    Some(actor.id),
+                    Some(&extra),
+                )?;
+            }
         }
         if let Some(s) = &state {
             let reason = if s == "closed" {
@@ -361,9 +383,19 @@ pub async fn comment(db: &Db, repo: &Repo, author: &User, number: stored::IssueN
     let (repo_id, author_id, body) = (repo.id, author.id, body.to_string());
     db.write(move |tx| {
         let issue = stored::by_number(tx, repo_id, number)?.ok_or(Error::NotFound)?;
-        stored::add_comment(tx, issue.id, author_id, &body)
+        let id = stored::add_comment(tx, issue.id, author_id, &body)?;
+        db::hooks::note(tx, repo_id, "issue_comment", Some("created"), id, Some(author_id), None)?;
+        Ok(id)
     })
     .await
+}
+
+/// What a comment was, kept for its `deleted` announcement.
+fn comment_snapshot(c: &stored::Comment) -> serde_json::Value {
+    serde_json::json!({
+        "id": c.id, "author": c.author, "author_id": c.author_id.0, "body": c.body,
+        "created_at": c.created_at, "updated_at": c.updated_at,
+    })
 }
 
 /// Edits (`Some(body)`) or deletes (`None`) a comment: its author may, and
@@ -392,6 +424,26 @@ pub async fn change_comment(
                 "you may edit and delete only your own comments".into(),
             ));
         }
+        // A deleted comment is announced with what it was.
+        let (action, extra) = match &body {
+            Some(_) => (
+                "edited",
+                serde_json::json!({ "changes": { "body": { "from": c.body } } }),
+            ),
+            None => (
+                "deleted",
+                serde_json::json!({ "comment": comment_snapshot(&c), "issue": issue.id.0 }),
+            ),
+        };
+        db::hooks::note(
+            tx,
+            repo_id,
+            "issue_comment",
+            Some(action),
+            comment,
+            Some(actor_id),
+            Some(&extra),
+        )?;
         match &body {
             Some(b) => stored::edit_comment(tx, issue.id, comment, b),
             None => stored::delete_comment(tx, issue.id, comment),

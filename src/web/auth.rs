@@ -299,18 +299,7 @@ pub fn session_cookie(secret: &str, max_age: i64) -> HeaderValue {
     .expect("a hex secret is a valid header value")
 }
 
-/// Percent-encodes everything but unreserved characters and `/`.
-pub fn url_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+pub use crate::github::url_encode;
 
 /// A `next=` target that stays on this site: a path, with no second slash
 /// or backslash at its start and no control characters anywhere (browsers

@@ -240,6 +240,7 @@ pub(crate) async fn landed(
     }
     state.housekeeper.after_push(path.to_path_buf());
     state.ci.wake();
+    state.hooks.wake();
     messages
 }
 

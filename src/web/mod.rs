@@ -14,6 +14,7 @@ pub(crate) mod code;
 mod error;
 mod git_http;
 mod home;
+mod hooks;
 pub(crate) mod issues;
 pub mod page_cache;
 pub(crate) mod pulls;
@@ -53,11 +54,20 @@ pub struct AppState {
     pub keys: crate::ci::secrets::Keyring,
     /// Password hashing and the limits on failed sign-ins.
     pub passwords: Arc<crate::accounts::Passwords>,
+    /// Webhooks and their delivery task.
+    pub hooks: crate::hooks::Hooks,
     push_locks: Arc<Mutex<HashMap<RepoId, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 impl AppState {
-    pub fn new(config: Config, db: Db, git: GitCommand, ci: Arc<Ci>, keys: crate::ci::secrets::Keyring) -> AppState {
+    pub fn new(
+        config: Config,
+        db: Db,
+        git: GitCommand,
+        ci: Arc<Ci>,
+        keys: crate::ci::secrets::Keyring,
+        hooks: crate::hooks::Hooks,
+    ) -> AppState {
         let housekeeper = Housekeeper::new(git.clone());
         AppState {
             config: Arc::new(config),
@@ -69,6 +79,7 @@ impl AppState {
             ci,
             keys,
             passwords: Default::default(),
+            hooks,
             push_locks: Default::default(),
         }
     }
@@ -104,6 +115,7 @@ pub fn router(state: AppState) -> Router {
         .merge(issues::routes())
         .merge(pulls::routes())
         .merge(runs::routes())
+        .merge(hooks::routes())
         .fallback(|| async { crate::error::Error::NotFound })
         .layer(middleware::from_fn_with_state(state.clone(), auth::api_origin))
         .layer(middleware::from_fn_with_state(state.clone(), error::render))

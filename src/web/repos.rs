@@ -36,17 +36,21 @@ pub fn routes() -> Router<AppState> {
 
 /// The URL git clones from, e.g. `http://host:3000/alice/demo.git`.
 pub fn clone_url(state: &AppState, headers: &HeaderMap, repo: &Repo) -> String {
-    let base = match &state.config.base_url {
-        Some(b) => b.clone(),
+    format!("{}/{}/{}.git", site(state, headers).base(), repo.owner, repo.name)
+}
+
+/// This server as the client reached it: `--base-url`, or the request's host.
+pub fn site(state: &AppState, headers: &HeaderMap) -> crate::github::Site {
+    match &state.config.base_url {
+        Some(b) => crate::github::Site::new(b.clone()),
         None => {
             let host = headers
                 .get(header::HOST)
                 .and_then(|h| h.to_str().ok())
                 .unwrap_or("localhost");
-            format!("http://{host}")
+            crate::github::Site::new(format!("http://{host}"))
         }
-    };
-    format!("{base}/{}/{}.git", repo.owner, repo.name)
+    }
 }
 
 #[derive(Template, WebTemplate)]

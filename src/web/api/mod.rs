@@ -23,6 +23,7 @@ use crate::repos;
 
 mod actions;
 mod deployments;
+mod hooks;
 mod issues;
 mod pulls;
 pub mod releases;
@@ -34,6 +35,7 @@ pub fn routes() -> Router<AppState> {
         .merge(actions::routes())
         .merge(deployments::routes())
         .merge(releases::routes())
+        .merge(hooks::routes())
         .route("/api/v1/user", get(current_user))
         .route("/api/v1/user/repos", post(create_repo))
         .route("/api/v1/repos/{owner}/{repo}", get(get_repo))
