@@ -603,7 +603,10 @@ async fn webhooks(b: &Browser) {
     b.visit("/alice/demo/settings/hooks", "hooks-empty").await;
     b.fill("input[name=url]", "http://127.0.0.1:9/hook").await;
     b.click("form[action$='/settings/hooks'] button[type=submit]").await;
-    assert!(b.text("[role=alert]").await.contains("loopback"), "refused with the reason");
+    assert!(
+        b.text("[role=alert]").await.contains("loopback"),
+        "refused with the reason"
+    );
     b.check("hooks-refused").await;
     b.fill("input[name=url]", "http://8.8.8.8/hook").await;
     b.fill("input[name=secret]", "s3cret").await;
