@@ -309,6 +309,14 @@ fn every_event_arrives_signed_in_githubs_shape() {
         json!({ "tag_name": "v1.0", "target_commitish": "main", "name": "One" }),
     );
     assert_eq!(status, 201, "{release}");
+    let tip = r.git.ok(Some(&r.work), &["rev-parse", "HEAD"]).trim().to_string();
+    let (status, said) = call(
+        &r,
+        "POST",
+        &format!("/statuses/{tip}"),
+        json!({ "state": "success", "context": "ci/outside" }),
+    );
+    assert_eq!(status, 201, "{said}");
     r.git.ok(Some(&r.work), &["push", "-q", &url, ":refs/heads/topic"]);
 
     let expected: &[(&str, Option<&str>)] = &[
@@ -331,6 +339,7 @@ fn every_event_arrives_signed_in_githubs_shape() {
         ("pull_request_review", Some("submitted")),
         ("release", Some("created")),
         ("release", Some("published")),
+        ("status", None),
         ("delete", None),
     ];
     let mut problems = Vec::new();

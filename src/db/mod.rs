@@ -22,6 +22,7 @@ pub mod repos;
 pub mod runs;
 pub mod secrets;
 pub mod sessions;
+pub mod statuses;
 pub mod test_reports;
 pub mod tokens;
 pub mod users;
@@ -53,6 +54,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/015_job_tokens.sql"),
     include_str!("migrations/016_pull_requests.sql"),
     include_str!("migrations/017_webhooks.sql"),
+    include_str!("migrations/018_commit_statuses.sql"),
 ];
 
 /// Readers kept open for reuse; more are opened on demand under load.

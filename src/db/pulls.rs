@@ -589,7 +589,8 @@ pub fn set_merge_settings(conn: &Connection, repo: RepoId, s: MergeSettings) -> 
 }
 
 /// The conclusions of the latest jobs of runs of pull request `number` at
-/// head `head`, by job name (a re-run's jobs replace the earlier ones).
+/// head `head`, by job name (a re-run's jobs replace the earlier ones),
+/// then the outside statuses of `head`, by context.
 pub fn check_results(
     conn: &Connection,
     repo: RepoId,
@@ -601,7 +602,10 @@ pub fn check_results(
          WHERE r.repo_id = ?1 AND r.pull_number = ?2 AND r.pull_head_sha = ?3 ORDER BY j.id",
     )?;
     let rows = stmt.query_map(params![repo.0, number, head], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    let mut results: Vec<(String, String)> = rows.collect::<rusqlite::Result<_>>()?;
+    // Outside systems' statuses of the head count as checks too, by context.
+    results.extend(super::statuses::as_checks(conn, repo, head)?);
+    Ok(results)
 }
 
 /// The same for a commit pushed to a branch (a direct push's checks).
@@ -611,5 +615,7 @@ pub fn commit_check_results(conn: &Connection, repo: RepoId, sha: &str) -> Resul
          WHERE r.repo_id = ?1 AND (r.head_sha = ?2 OR r.pull_head_sha = ?2) ORDER BY j.id",
     )?;
     let rows = stmt.query_map(params![repo.0, sha], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    let mut results: Vec<(String, String)> = rows.collect::<rusqlite::Result<_>>()?;
+    results.extend(super::statuses::as_checks(conn, repo, sha)?);
+    Ok(results)
 }

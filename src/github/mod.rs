@@ -893,3 +893,35 @@ pub fn review(
         },
     })
 }
+
+/// One of Hearth's jobs as a check run (GitHub's `check-run`).
+pub fn check_run(site: &Site, repo: &Repo, run: &db::runs::Run, job: &db::runs::Job, annotations: usize) -> Value {
+    let (html, api) = (site.html(repo), site.api(repo));
+    let url = format!("{api}/check-runs/{}", job.id);
+    let completed = job.status == Status::Completed;
+    let details = format!("{html}/runs/{}/jobs/{}", run.run_number, job.id);
+    json!({
+        "id": job.id,
+        "head_sha": run.head_sha,
+        "node_id": node_id("CR", job.id.0),
+        "external_id": job.key,
+        "url": url,
+        "html_url": details,
+        "details_url": details,
+        "status": match job.status { Status::Completed => "completed", Status::InProgress => "in_progress", Status::Waiting => "waiting", Status::Queued => "queued" },
+        "conclusion": if completed { job.conclusion.map(|c| c.as_str()) } else { None },
+        "started_at": job.started_at.map(rfc3339),
+        "completed_at": if completed { job.completed_at.map(rfc3339) } else { None },
+        "output": {
+            "title": job.conclusion.map(|c| format!("{}: {}", job.name, c.as_str())),
+            "summary": null,
+            "text": null,
+            "annotations_count": annotations,
+            "annotations_url": format!("{url}/annotations"),
+        },
+        "name": job.name,
+        "check_suite": { "id": run.id },
+        "app": { "id": 1, "slug": "hearth", "name": "Hearth", "owner": null },
+        "pull_requests": [],
+    })
+}

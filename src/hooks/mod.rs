@@ -35,6 +35,7 @@ pub const EVENTS: &[&str] = &[
     "deployment",
     "deployment_status",
     "release",
+    "status",
 ];
 
 /// Hooks a repository may have.

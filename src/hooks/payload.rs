@@ -400,9 +400,92 @@ pub fn build(
             let fields = json!({ "release": github::release(site, &repo, &release, &assets, &cx.people) });
             vec![cx.payload("release", action, fields)]
         }
+        "status" => {
+            let Some(st) = db::statuses::by_id(conn, noted.subject)? else {
+                return Ok(Vec::new());
+            };
+            vec![status(&mut cx, &path, &st)?]
+        }
         _ => Vec::new(),
     };
     Ok(out)
+}
+
+/// A commit status's `status` event: the status, its commit, and the
+/// branches whose tips it is.
+fn status(cx: &mut Context, path: &std::path::Path, st: &db::statuses::Status) -> Result<Payload> {
+    use crate::git::read;
+    let repo = crate::git::open(path)?;
+    let id = crate::git::object_id(&st.sha)?;
+    let info = read::commit_info(&repo, id)?;
+    let tree = repo
+        .find_commit(id)
+        .ok()
+        .and_then(|c| c.tree_id().ok())
+        .map(|t| t.to_string())
+        .unwrap_or_default();
+    let (html, api) = (cx.site.html(cx.repo), cx.site.api(cx.repo));
+    let user_of = |cx: &Context, email: &str| -> Result<Value> {
+        let login: Option<String> = rusqlite::OptionalExtension::optional(cx.conn.query_row(
+            "SELECT name FROM users WHERE email = ?1 COLLATE NOCASE",
+            [email],
+            |r| r.get(0),
+        ))?;
+        Ok(login.map_or(Value::Null, |l| cx.people.user(cx.site, &l)))
+    };
+    if let Some(c) = &st.creator {
+        cx.learn([c.as_str()])?;
+    }
+    let person = |p: &read::Person| json!({ "name": p.name, "email": p.email, "date": crate::time::rfc3339(p.time) });
+    let rules = db::protections::list(cx.conn, cx.repo.id)?;
+    let branches: Vec<Value> = read::refs(&repo)?
+        .into_iter()
+        .filter(|r| !r.is_tag && r.commit == id)
+        .take(10)
+        .map(|r| {
+            let protected = crate::pulls::protect::rule_for(&rules, &r.name).is_some();
+            json!({ "name": r.name, "commit": { "sha": st.sha, "url": format!("{api}/commits/{}", st.sha) }, "protected": protected })
+        })
+        .collect();
+    let commit = json!({
+        "sha": st.sha,
+        "node_id": github::node_id("C", i64::from_str_radix(&st.sha[..12], 16).unwrap_or(0)),
+        "commit": {
+            "author": person(&info.author),
+            "committer": person(&info.committer),
+            "message": info.message,
+            "tree": { "sha": tree, "url": format!("{api}/git/trees/{tree}") },
+            "url": format!("{api}/git/commits/{}", st.sha),
+            "comment_count": 0,
+            "verification": { "verified": false, "reason": "unsigned", "signature": null, "payload": null },
+        },
+        "url": format!("{api}/commits/{}", st.sha),
+        "html_url": format!("{html}/commit/{}", st.sha),
+        "comments_url": format!("{api}/commits/{}/comments", st.sha),
+        "author": user_of(cx, &info.author.email)?,
+        "committer": user_of(cx, &info.committer.email)?,
+        "parents": info.parents.iter().map(|p| json!({
+            "sha": p.to_string(), "url": format!("{api}/commits/{p}"), "html_url": format!("{html}/commit/{p}"),
+        })).collect::<Vec<_>>(),
+    });
+    let time = crate::time::rfc3339(st.created_at);
+    Ok(cx.payload(
+        "status",
+        None,
+        json!({
+            "id": st.id,
+            "sha": st.sha,
+            "name": cx.repo.full_name(),
+            "target_url": st.target_url,
+            "context": st.context,
+            "description": st.description,
+            "state": st.state.as_str(),
+            "commit": commit,
+            "branches": branches,
+            "created_at": time,
+            "updated_at": time,
+        }),
+    ))
 }
 
 /// An issue or pull request as it was when `action` happened (it is read

@@ -117,6 +117,12 @@ pub async fn render(State(state): State<AppState>, request: Request, next: Next)
         },
     };
     let mut answer = match client {
+        // A refused value is also told in GitHub's `errors` list, which its clients read.
+        Client::Api if status == StatusCode::UNPROCESSABLE_ENTITY => (
+            status,
+            axum::Json(serde_json::json!({ "message": message, "errors": [{ "code": "custom", "message": message }] })),
+        )
+            .into_response(),
         Client::Api => (status, axum::Json(serde_json::json!({ "message": message }))).into_response(),
         Client::Git => {
             let mut r = (status, format!("{message}\n")).into_response();

@@ -27,6 +27,7 @@ mod hooks;
 mod issues;
 mod pulls;
 pub mod releases;
+mod statuses;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -36,6 +37,7 @@ pub fn routes() -> Router<AppState> {
         .merge(deployments::routes())
         .merge(releases::routes())
         .merge(hooks::routes())
+        .merge(statuses::routes())
         .route("/api/v1/user", get(current_user))
         .route("/api/v1/user/repos", post(create_repo))
         .route("/api/v1/repos/{owner}/{repo}", get(get_repo))

@@ -398,6 +398,8 @@ struct View {
     opened: String,
     timeline: Vec<Entry>,
     runs: Vec<RunRow>,
+    /// What outside systems said of the head (`POST …/statuses/{sha}`).
+    outside: Vec<super::runs::OutsideStatus>,
     merge: Option<MergeBox>,
     requested: Vec<String>,
     /// The latest verdict of each reviewer.
@@ -528,6 +530,14 @@ async fn view(
         ));
     }
     entries.sort_by_key(|(t, order, _)| (*t, *order));
+    let (repo, head) = (access.repo.clone(), pull.head_sha.clone());
+    let outside = state
+        .db
+        .read(move |c| {
+            let mut found = super::runs::statuses(c, &repo, std::slice::from_ref(&head))?;
+            Ok(found.remove(&head).map(|s| s.outside).unwrap_or_default())
+        })
+        .await?;
     let runs = runs
         .into_iter()
         .map(|(run, head, tests)| {
@@ -575,6 +585,7 @@ async fn view(
         pull,
         timeline: entries.into_iter().map(|(_, _, e)| e).collect(),
         runs,
+        outside,
         merge,
         requested,
         verdicts,

@@ -118,7 +118,8 @@ pub fn badge(status: Status, conclusion: Option<Conclusion>) -> (&'static str, &
     }
 }
 
-/// A run status shown beside a commit: word, symbol and the run's page.
+/// A run status shown beside a commit: word, symbol and the run's page,
+/// then what outside systems said of the commit.
 pub struct CiStatus {
     pub word: &'static str,
     pub symbol: &'static str,
@@ -127,6 +128,29 @@ pub struct CiStatus {
     pub open: bool,
     /// The test totals of its newest run with test reports: tests, failed.
     pub tests: Option<(u64, u64)>,
+    /// The commit has runs here (else only outside statuses).
+    pub has_runs: bool,
+    /// The newest status of each outside context.
+    pub outside: Vec<OutsideStatus>,
+}
+
+/// A status an outside system posted (`POST …/statuses/{sha}`).
+pub struct OutsideStatus {
+    pub context: String,
+    pub word: &'static str,
+    pub symbol: &'static str,
+    pub description: String,
+    /// Its `target_url`, or the commit's page.
+    pub url: String,
+}
+
+fn outside_badge(state: crate::db::statuses::State) -> (&'static str, &'static str) {
+    use crate::db::statuses::State;
+    match state {
+        State::Success => ("success", "✓"),
+        State::Failure | State::Error => ("failure", "✗"),
+        State::Pending => ("pending", "◔"),
+    }
 }
 
 impl CiStatus {
@@ -138,7 +162,32 @@ impl CiStatus {
             symbol,
             url: format!("{}/runs/{}", repo.url(), status.run_number),
             tests: None,
+            has_runs: true,
+            outside: Vec::new(),
         }
+    }
+
+    /// Adds what outside systems said of `sha`; with no runs, they are the status.
+    fn with_outside(mut self, repo: &Repo, sha: &str, said: Vec<crate::db::statuses::Status>) -> CiStatus {
+        let commit = format!("{}/commit/{sha}", repo.url());
+        if !self.has_runs {
+            let (word, symbol) = outside_badge(crate::db::statuses::State::combine(said.iter().map(|s| s.state)));
+            (self.word, self.symbol, self.open, self.url) = (word, symbol, word == "pending", commit.clone());
+        }
+        self.outside = said
+            .into_iter()
+            .map(|s| {
+                let (word, symbol) = outside_badge(s.state);
+                OutsideStatus {
+                    context: s.context,
+                    word,
+                    symbol,
+                    description: s.description.unwrap_or_default(),
+                    url: s.target_url.unwrap_or_else(|| commit.clone()),
+                }
+            })
+            .collect();
+        self
     }
 }
 
@@ -148,14 +197,30 @@ pub fn statuses(
     repo: &Repo,
     shas: &[String],
 ) -> Result<std::collections::HashMap<String, CiStatus>> {
-    runs::status_by_sha(conn, repo.id, shas)?
-        .into_iter()
-        .map(|(sha, s)| {
-            let mut status = CiStatus::new(repo, &s);
-            status.tests = crate::db::test_reports::totals_of_commit(conn, repo.id, &sha)?;
-            Ok((sha, status))
-        })
-        .collect()
+    let mut runs = runs::status_by_sha(conn, repo.id, shas)?;
+    let mut out = std::collections::HashMap::new();
+    for sha in shas {
+        let said = crate::db::statuses::latest(conn, repo.id, sha)?;
+        let status = match runs.remove(sha) {
+            Some(s) => {
+                let mut status = CiStatus::new(repo, &s);
+                status.tests = crate::db::test_reports::totals_of_commit(conn, repo.id, sha)?;
+                status
+            }
+            None if said.is_empty() => continue,
+            None => CiStatus {
+                word: "",
+                symbol: "",
+                url: String::new(),
+                open: false,
+                tests: None,
+                has_runs: false,
+                outside: Vec::new(),
+            },
+        };
+        out.insert(sha.clone(), status.with_outside(repo, sha, said));
+    }
+    Ok(out)
 }
 
 fn duration(start: Option<i64>, end: Option<i64>) -> String {
