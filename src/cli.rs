@@ -152,6 +152,10 @@ pub struct ServeArgs {
     /// must resolve to public addresses only.
     #[arg(long, env = "HEARTH_WEBHOOK_ALLOW_HOSTS", value_delimiter = ',')]
     pub webhook_allow_hosts: Vec<String>,
+    /// A token `/metrics` asks of scrapers (`Authorization: Bearer TOKEN`);
+    /// without it, /metrics answers anyone.
+    #[arg(long, env = "HEARTH_METRICS_TOKEN")]
+    pub metrics_token: Option<String>,
     /// Fault injection for crash tests: `after-receive-pack` aborts the
     /// server once git has updated refs but before they are recorded.
     #[arg(long, env = "HEARTH_FAILPOINT", hide = true)]

@@ -33,6 +33,8 @@ pub struct Config {
     pub registration_open: bool,
     /// `--webhook-allow-hosts`: private hosts webhooks may reach.
     pub webhook_allow_hosts: Vec<String>,
+    /// `--metrics-token`: the bearer token `/metrics` asks for, if any.
+    pub metrics_token: Option<String>,
 }
 
 impl Config {
@@ -61,6 +63,7 @@ impl Config {
             tool_cache: None,
             registration_open: false,
             webhook_allow_hosts: Vec::new(),
+            metrics_token: None,
         })
     }
 

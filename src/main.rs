@@ -77,6 +77,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             config.registration_open = args.registration == "open";
             config.actions_url = hearth::config::actions_url(&args.actions_url)?;
             config.webhook_allow_hosts = args.webhook_allow_hosts;
+            config.metrics_token = args.metrics_token.filter(|t| !t.is_empty());
             config.tool_cache = args.tool_cache.map(std::path::absolute).transpose()?;
             config.sandbox = hearth::config::SandboxSettings {
                 enabled: args.ci_sandbox == "on",

@@ -40,7 +40,7 @@ impl Service {
         }
     }
 
-    fn subcommand(self) -> &'static str {
+    pub fn subcommand(self) -> &'static str {
         match self {
             Service::UploadPack => "upload-pack",
             Service::ReceivePack => "receive-pack",

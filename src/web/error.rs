@@ -71,7 +71,8 @@ enum Client {
 }
 
 fn client_of(path: &str) -> Client {
-    if path.starts_with("/api/") {
+    // A scraper of /metrics is a program too: it wants the status, not a sign-in page.
+    if path.starts_with("/api/") || path == "/metrics" {
         Client::Api
     } else if super::git_http::is_git_path(path) {
         Client::Git

@@ -69,7 +69,7 @@ async fn upload_pack(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response> {
-    let input = request_body(&headers, body, Service::UploadPack)?;
+    let input = request_body(&state, &headers, body, Service::UploadPack)?;
     let rpc = protocol::rpc(
         &state.git,
         Service::UploadPack,
@@ -81,7 +81,7 @@ async fn upload_pack(
         || async { Vec::new() },
     )
     .await?;
-    Ok(stream_response(Service::UploadPack, rpc))
+    Ok(stream_response(&state, Service::UploadPack, rpc))
 }
 
 async fn receive_pack(
@@ -100,7 +100,7 @@ async fn receive_pack(
     if content_length(&headers).is_some_and(|n| n > limit) {
         return Err(too_large());
     }
-    let input = request_body(&headers, body, Service::ReceivePack)?;
+    let input = request_body(&state, &headers, body, Service::ReceivePack)?;
     let pusher = repo.viewer.clone().expect("write access needs a signed-in user");
     // A job token's push starts no runs.
     let by_job = repo.token_scope.is_some();
@@ -159,7 +159,7 @@ async fn receive_pack(
         Error::TooLarge(_) => too_large(),
         other => other,
     })?;
-    Ok(stream_response(Service::ReceivePack, rpc))
+    Ok(stream_response(&state, Service::ReceivePack, rpc))
 }
 
 /// What moving refs sets off, for a push and for a merge alike: the push
@@ -261,8 +261,15 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
     headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
 }
 
-/// The request body as a byte stream, gunzipped when the client compressed it.
-fn request_body(headers: &HeaderMap, body: Body, service: Service) -> Result<Box<dyn AsyncRead + Send + Unpin>> {
+/// The request body as a byte stream (its bytes counted for `/metrics`),
+/// gunzipped when the client compressed it.
+fn request_body(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    service: Service,
+) -> Result<Box<dyn AsyncRead + Send + Unpin>> {
+    state.metrics.git_operation(service.subcommand());
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -273,7 +280,11 @@ fn request_body(headers: &HeaderMap, body: Body, service: Service) -> Result<Box
             service.request_content_type()
         )));
     }
-    let reader = StreamReader::new(body.into_data_stream().map_err(io::Error::other));
+    let metrics = state.metrics.clone();
+    let counted = body
+        .into_data_stream()
+        .inspect_ok(move |b| metrics.git_bytes(service.subcommand(), "in", b.len() as u64));
+    let reader = StreamReader::new(counted.map_err(io::Error::other));
     match headers.get(header::CONTENT_ENCODING).map(|v| v.as_bytes()) {
         None => Ok(Box::new(reader)),
         Some(b"gzip" | b"x-gzip") => Ok(Box::new(GzipDecoder::new(reader))),
@@ -284,9 +295,12 @@ fn request_body(headers: &HeaderMap, body: Body, service: Service) -> Result<Box
     }
 }
 
-fn stream_response(service: Service, rpc: Rpc) -> Response {
+fn stream_response(state: &AppState, service: Service, rpc: Rpc) -> Response {
     let rest = stream::unfold(rpc.rest, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
-    let body = stream::once(async move { Ok::<_, io::Error>(rpc.first) }).chain(rest);
+    let metrics = state.metrics.clone();
+    let body = stream::once(async move { Ok::<_, io::Error>(rpc.first) })
+        .chain(rest)
+        .inspect_ok(move |b| metrics.git_bytes(service.subcommand(), "out", b.len() as u64));
     git_response(service.result_content_type(), Body::from_stream(body))
 }
 

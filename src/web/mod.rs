@@ -16,6 +16,7 @@ mod git_http;
 mod home;
 mod hooks;
 pub(crate) mod issues;
+pub mod metrics;
 pub mod page_cache;
 pub(crate) mod pulls;
 mod repos;
@@ -56,6 +57,8 @@ pub struct AppState {
     pub passwords: Arc<crate::accounts::Passwords>,
     /// Webhooks and their delivery task.
     pub hooks: crate::hooks::Hooks,
+    /// What `/metrics` counts.
+    pub metrics: Arc<metrics::Metrics>,
     push_locks: Arc<Mutex<HashMap<RepoId, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
@@ -80,6 +83,7 @@ impl AppState {
             keys,
             passwords: Default::default(),
             hooks,
+            metrics: Default::default(),
             push_locks: Default::default(),
         }
     }
@@ -116,7 +120,9 @@ pub fn router(state: AppState) -> Router {
         .merge(pulls::routes())
         .merge(runs::routes())
         .merge(hooks::routes())
+        .merge(metrics::routes())
         .fallback(|| async { crate::error::Error::NotFound })
+        .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(middleware::from_fn_with_state(state.clone(), auth::api_origin))
         .layer(middleware::from_fn_with_state(state.clone(), error::render))
         .layer(middleware::from_fn(auth::csrf_cookie))
