@@ -18,6 +18,7 @@ pub mod git;
 pub mod github;
 pub mod hooks;
 pub mod ids;
+pub mod insights;
 pub mod issues;
 pub mod markup;
 pub mod pulls;

@@ -864,6 +864,8 @@ async fn tour(b: &Browser) {
         ("/alice/demo/environments", "environments-empty"),
         ("/alice/demo/pipeline", "pipeline"),
         ("/alice/demo/releases", "releases-empty"),
+        ("/alice/demo/insights", "insights"),
+        ("/alice/demo/insights?days=90", "insights-90"),
         ("/alice/demo/settings/environments", "environment-settings"),
         ("/alice/demo/issues", "issues-open"),
         ("/alice/demo/raw/main/README.md", "raw"),

@@ -55,6 +55,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/016_pull_requests.sql"),
     include_str!("migrations/017_webhooks.sql"),
     include_str!("migrations/018_commit_statuses.sql"),
+    include_str!("migrations/019_insights.sql"),
 ];
 
 /// Readers kept open for reuse; more are opened on demand under load.

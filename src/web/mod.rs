@@ -15,6 +15,7 @@ mod error;
 mod git_http;
 mod home;
 mod hooks;
+mod insights;
 pub(crate) mod issues;
 pub mod metrics;
 pub mod page_cache;
@@ -120,6 +121,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pulls::routes())
         .merge(runs::routes())
         .merge(hooks::routes())
+        .merge(insights::routes())
         .merge(metrics::routes())
         .fallback(|| async { crate::error::Error::NotFound })
         .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
