@@ -124,26 +124,28 @@ pub fn dora(environment: &str, deploys: &[Deploy], days: i64, now: i64) -> Dora 
     };
     let mut leads = Vec::new();
     let mut restores = Vec::new();
-    let mut days_seen = std::collections::BTreeMap::new();
-    for day in 0..days {
-        let start = since + day * 86_400;
-        days_seen.insert(crate::time::rfc3339(start)[..10].to_string(), (0u64, 0u64));
-    }
+    // One bar a calendar day (UTC), today last; the first instants of the
+    // window fall on the day before its first bar and are counted in it.
+    let today = now - now.rem_euclid(86_400);
+    let mut per_day: Vec<(String, u64, u64)> = (0..days)
+        .rev()
+        .map(|d| (crate::time::rfc3339(today - d * 86_400)[..10].to_string(), 0, 0))
+        .collect();
     for (i, d) in ended.iter().enumerate() {
         if d.at <= since || d.at > now {
             continue;
         }
         out.finished_deployments += 1;
-        let day = crate::time::rfc3339(d.at)[..10].to_string();
-        let slot = days_seen.entry(day).or_insert((0, 0));
+        let back = ((today - (d.at - d.at.rem_euclid(86_400))) / 86_400).clamp(0, days - 1);
+        let slot = &mut per_day[(days - 1 - back) as usize];
         if d.state == "success" {
             out.deployments += 1;
-            slot.0 += 1;
+            slot.1 += 1;
             for t in &d.commits {
                 leads.push((d.at - t).max(0));
             }
         } else {
-            slot.1 += 1;
+            slot.2 += 1;
         }
         if failed[i] {
             out.failed_deployments += 1;
@@ -164,13 +166,7 @@ pub fn dora(environment: &str, deploys: &[Deploy], days: i64, now: i64) -> Dora 
         (out.finished_deployments > 0).then(|| out.failed_deployments as f64 / out.finished_deployments as f64);
     out.restored_failures = restores.len() as u64;
     out.time_to_restore_seconds = median(restores);
-    // Only the window's days (a deployment at its first instant belongs to the day before).
-    let first = crate::time::rfc3339(since)[..10].to_string();
-    out.per_day = days_seen
-        .into_iter()
-        .filter(|(day, _)| *day >= first)
-        .map(|(day, (ok, bad))| (day, ok, bad))
-        .collect();
+    out.per_day = per_day;
     out
 }
 
