@@ -89,10 +89,11 @@ fn html_base(state: &AppState, headers: &HeaderMap, repo: &Repo) -> String {
 async fn list(
     State(state): State<AppState>,
     headers: HeaderMap,
+    uri: axum::http::Uri,
     access: RepoAccess<Read>,
     Query(page): Query<Page>,
     Query(filter): Query<runs::Filter>,
-) -> Result<Json<Value>> {
+) -> Result<Response> {
     let (skip, take) = page.window()?;
     let id = access.repo.id;
     let (list, total) = state
@@ -100,9 +101,16 @@ async fn list(
         .read(move |c| runs::list(c, id, &filter, take as u32, skip as u32))
         .await?;
     let base = html_base(&state, &headers, &access.repo);
-    Ok(Json(
-        json!({ "total_count": total, "workflow_runs": list.iter().map(|r| run_json(&base, r)).collect::<Vec<_>>() }),
-    ))
+    let total = total.max(0) as usize;
+    let link = page.links(
+        crate::web::repos::site(&state, &headers).base(),
+        &uri,
+        skip + list.len() < total,
+        Some(total),
+    );
+    let body =
+        json!({ "total_count": total, "workflow_runs": list.iter().map(|r| run_json(&base, r)).collect::<Vec<_>>() });
+    Ok(super::with_link(Json(body).into_response(), link))
 }
 
 async fn one(

@@ -2,14 +2,14 @@
 //! GitHub's shapes. Lists are arrays paged with `?page=&per_page=`.
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::Page;
+use super::{Page, Paged, link_header};
 use crate::db::issues::{self as stored, Comment, Issue, Label, Milestone};
 use crate::db::repos::Repo;
 use crate::error::{Error, Result};
@@ -17,6 +17,7 @@ use crate::issues::{self, Change, Extras};
 use crate::web::access::{Read, RepoAccess};
 use crate::web::auth::SignedIn;
 use crate::web::issues::ListQuery;
+use crate::web::repos::site;
 use crate::web::{AppState, rfc3339};
 
 pub fn routes() -> Router<AppState> {
@@ -43,7 +44,7 @@ fn label_json(l: &Label) -> Value {
 
 fn milestone_json(m: &Milestone) -> Value {
     json!({
-        "id": m.id, "title": m.title, "description": m.description, "state": m.state,
+        "id": m.id, "number": m.number, "title": m.title, "description": m.description, "state": m.state,
         "start_on": m.start_on, "due_on": m.due_on,
         "open_issues": m.open_issues, "closed_issues": m.closed_issues,
     })
@@ -101,16 +102,19 @@ pub struct NumberPath {
 async fn list(
     State(state): State<AppState>,
     headers: HeaderMap,
+    uri: Uri,
     access: RepoAccess<Read>,
     Query(query): Query<ListQuery>,
-) -> Result<Json<Value>> {
+) -> Result<Paged> {
     let filter = query.filter(30)?;
     let id = access.repo.id;
-    let (issues, _) = state.db.read(move |c| stored::list(c, id, &filter)).await?;
+    let (issues, more) = state.db.read(move |c| stored::list(c, id, &filter)).await?;
     let base = html_base(&state, &headers, &access.repo);
-    Ok(Json(Value::Array(
-        issues.iter().map(|i| issue_json(&base, i)).collect(),
-    )))
+    let (page, per_page) = (query.page.unwrap_or(1) as usize, query.per_page.unwrap_or(30) as usize);
+    Ok(Paged {
+        items: issues.iter().map(|i| issue_json(&base, i)).collect(),
+        link: link_header(site(&state, &headers).base(), &uri, page, per_page, more, None),
+    })
 }
 
 async fn get_one(
@@ -229,11 +233,12 @@ async fn update(
 
 async fn comments(
     State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
     access: RepoAccess<Read>,
     Path(NumberPath { number }): Path<NumberPath>,
     Query(page): Query<Page>,
-) -> Result<Json<Value>> {
-    let (skip, take) = page.window()?;
+) -> Result<Paged> {
     let repo_id = access.repo.id;
     let list = state
         .db
@@ -242,9 +247,11 @@ async fn comments(
             stored::comments(c, issue.id)
         })
         .await?;
-    Ok(Json(Value::Array(
-        list.iter().skip(skip).take(take).map(comment_json).collect(),
-    )))
+    page.slice(
+        list.iter().map(comment_json).collect(),
+        site(&state, &headers).base(),
+        &uri,
+    )
 }
 
 #[derive(Deserialize)]
@@ -274,15 +281,18 @@ async fn add_comment(
 
 async fn labels(
     State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
     access: RepoAccess<Read>,
     Query(page): Query<Page>,
-) -> Result<Json<Value>> {
-    let (skip, take) = page.window()?;
+) -> Result<Paged> {
     let id = access.repo.id;
     let list = state.db.read(move |c| stored::labels(c, id)).await?;
-    Ok(Json(Value::Array(
-        list.iter().skip(skip).take(take).map(label_json).collect(),
-    )))
+    page.slice(
+        list.iter().map(label_json).collect(),
+        site(&state, &headers).base(),
+        &uri,
+    )
 }
 
 #[derive(Deserialize)]
@@ -313,15 +323,18 @@ async fn create_label(
 
 async fn milestones(
     State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
     access: RepoAccess<Read>,
     Query(page): Query<Page>,
-) -> Result<Json<Value>> {
-    let (skip, take) = page.window()?;
+) -> Result<Paged> {
     let id = access.repo.id;
     let list = state.db.read(move |c| stored::milestones(c, id)).await?;
-    Ok(Json(Value::Array(
-        list.iter().skip(skip).take(take).map(milestone_json).collect(),
-    )))
+    page.slice(
+        list.iter().map(milestone_json).collect(),
+        site(&state, &headers).base(),
+        &uri,
+    )
 }
 
 #[derive(Deserialize)]

@@ -117,9 +117,10 @@ struct ListQuery {
 async fn list(
     State(state): State<AppState>,
     headers: HeaderMap,
+    uri: axum::http::Uri,
     access: RepoAccess<Read>,
     Query(q): Query<ListQuery>,
-) -> Result<Json<Value>> {
+) -> Result<super::Paged> {
     let st = q.state.unwrap_or_else(|| "open".into());
     if !["open", "closed", "all"].contains(&st.as_str()) {
         return Err(Error::Unprocessable(format!(
@@ -140,11 +141,12 @@ async fn list(
     // `head` is `owner:branch` (or a branch) as on GitHub.
     let head = q.head.map(|h| h.rsplit(':').next().unwrap_or(&h).to_string());
     let (id, base) = (access.repo.id, q.base);
-    let found = state
+    let page = filter.page as usize;
+    let (found, more) = state
         .db
         .read(move |c| {
-            let (issues, _) = issue_rows::list(c, id, &filter)?;
-            stored::of_issues(c, issues)
+            let (issues, more) = issue_rows::list(c, id, &filter)?;
+            Ok((stored::of_issues(c, issues)?, more))
         })
         .await?;
     let mut out = Vec::new();
@@ -154,7 +156,11 @@ async fn list(
     {
         out.push(pull_json(&state, &headers, &access, p, false).await?);
     }
-    Ok(Json(Value::Array(out)))
+    let site = crate::web::repos::site(&state, &headers);
+    Ok(super::Paged {
+        items: out,
+        link: super::link_header(site.base(), &uri, page, per_page as usize, more, None),
+    })
 }
 
 #[derive(Deserialize)]
