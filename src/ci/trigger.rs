@@ -413,6 +413,7 @@ fn runs_for_pull(
     repo: &db::repos::Repo,
     pull: &db::pulls::Pull,
     event: &db::pulls::PullEvent,
+    people: &crate::github::People,
 ) -> Result<Vec<NewRun>> {
     let Some(sha) = event
         .merge_sha
@@ -425,7 +426,7 @@ fn runs_for_pull(
     let commit = gix::ObjectId::from_hex(sha.as_bytes()).context("test merge id")?;
     let n = pull.number();
     let ref_name = format!("refs/pull/{n}/merge");
-    let payload = crate::pulls::event_payload(repo, pull, &event.action, event.actor.as_deref());
+    let payload = crate::pulls::event_payload(repo, pull, &event.action, event.actor.as_deref(), people);
     let origin = Origin {
         repo,
         sha: &sha,
@@ -490,7 +491,7 @@ async fn process_pull_events(db: &Db, data: &DataDir) -> Result<Vec<Created>> {
             return Ok(made);
         }
         for event in pending {
-            let (repo_id, issue) = (event.repo, event.issue);
+            let (repo_id, issue, actor) = (event.repo, event.issue, event.actor.clone());
             let found = db
                 .read(move |c| {
                     let Some(repo) = db::repos::by_id(c, repo_id)? else {
@@ -499,16 +500,26 @@ async fn process_pull_events(db: &Db, data: &DataDir) -> Result<Vec<Created>> {
                     let Some((_, number)) = db::pulls::issue_by_id(c, issue)? else {
                         return Ok(None);
                     };
-                    Ok(db::pulls::by_number(c, repo_id, number)?.map(|p| (repo, p)))
+                    let Some(pull) = db::pulls::by_number(c, repo_id, number)? else {
+                        return Ok(None);
+                    };
+                    let i = &pull.issue;
+                    let names = [repo.owner.as_str(), i.author.as_str()]
+                        .into_iter()
+                        .chain(i.assignees.iter().map(String::as_str))
+                        .chain(pull.merged_by.as_deref())
+                        .chain(actor.as_deref());
+                    let people = crate::github::People::load(c, names)?;
+                    Ok(Some((repo, pull, people)))
                 })
                 .await?;
             let new_runs = match found {
                 None => Vec::new(),
-                Some((repo, pull)) => {
+                Some((repo, pull, people)) => {
                     let dir = data.repo(&repo.owner, &repo.name);
                     let e = event.clone();
                     crate::error::blocking("trigger task", move || {
-                        runs_for_pull(&dir, &repo, &pull, &e).unwrap_or_else(|err| {
+                        runs_for_pull(&dir, &repo, &pull, &e, &people).unwrap_or_else(|err| {
                             tracing::error!(
                                 "workflows of pull request #{} of {}: {err}",
                                 pull.number(),

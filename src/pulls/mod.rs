@@ -977,115 +977,35 @@ pub struct Stats {
     pub changed_files: usize,
 }
 
-/// A pull request in GitHub's shape (`pull-request`, or with `stats` left
-/// out, `pull-request-simple`). `html` and `api` are the repository's page
-/// and API addresses; `reviewers` the people asked for a review.
-pub fn to_json(
+/// `github.event` of a `pull_request` run: GitHub's payload of the event,
+/// its URLs paths on this server. `people` names who is in it.
+pub fn event_payload(
     repo: &Repo,
     pull: &Pull,
-    html: &str,
-    api: &str,
-    reviewers: &[String],
-    stats: Option<Stats>,
+    action: &str,
+    sender: Option<&str>,
+    people: &crate::github::People,
 ) -> serde_json::Value {
-    use serde_json::json;
-    let n = pull.number();
-    let time = crate::time::rfc3339;
-    let owner = json!({ "login": repo.owner, "id": repo.owner_id.0, "type": "User" });
-    let repo_json = json!({
-        "id": repo.id.0, "name": repo.name, "full_name": repo.full_name(), "private": repo.is_private,
-        "owner": owner, "html_url": html, "url": api, "default_branch": repo.default_branch,
-    });
-    let side = |branch: &str, sha: &str| json!({ "label": format!("{}:{branch}", repo.owner), "ref": branch, "sha": sha, "user": owner, "repo": repo_json });
-    let (mergeable, state) = match (pull.mergeable, pull.draft, pull.is_open()) {
-        (_, _, false) => (serde_json::Value::Null, "unknown"),
-        (Mergeable::Unknown, _, _) => (serde_json::Value::Null, "unknown"),
-        (Mergeable::Conflict, _, _) => (json!(false), "dirty"),
-        (Mergeable::Clean, true, _) => (json!(true), "draft"),
-        (Mergeable::Clean, false, _) => (json!(true), "clean"),
-    };
-    let user = |login: &str| json!({ "login": login, "type": "User" });
-    let i = &pull.issue;
-    let links = json!({
-        "self": { "href": format!("{api}/pulls/{n}") },
-        "html": { "href": format!("{html}/pulls/{n}") },
-        "issue": { "href": format!("{api}/issues/{n}") },
-        "comments": { "href": format!("{api}/issues/{n}/comments") },
-        "review_comments": { "href": format!("{api}/pulls/{n}/comments") },
-        "review_comment": { "href": format!("{api}/pulls/comments{{/number}}") },
-        "commits": { "href": format!("{api}/pulls/{n}/commits") },
-        "statuses": { "href": format!("{api}/statuses/{}", pull.head_sha) },
-    });
-    let mut out = json!({
-        "url": format!("{api}/pulls/{n}"),
-        "id": i.id.0,
-        "node_id": format!("PR_{}", i.id.0),
-        "html_url": format!("{html}/pulls/{n}"),
-        "diff_url": format!("{html}/pulls/{n}.diff"),
-        "patch_url": format!("{html}/pulls/{n}.patch"),
-        "issue_url": format!("{api}/issues/{n}"),
-        "commits_url": format!("{api}/pulls/{n}/commits"),
-        "review_comments_url": format!("{api}/pulls/{n}/comments"),
-        "review_comment_url": format!("{api}/pulls/comments{{/number}}"),
-        "comments_url": format!("{api}/issues/{n}/comments"),
-        "statuses_url": format!("{api}/statuses/{}", pull.head_sha),
-        "_links": links,
-    });
-    let rest = json!({
-        "number": n.0,
-        "state": i.state,
-        "locked": false,
-        "title": i.title,
-        "user": user(&i.author),
-        "body": i.body,
-        "labels": i.labels.iter().map(|l| json!({ "id": l.id, "name": l.name, "color": l.color, "description": l.description })).collect::<Vec<_>>(),
-        "milestone": i.milestone.as_ref().map(|(id, title)| json!({ "id": id, "title": title })),
-        "active_lock_reason": null,
-        "created_at": time(i.created_at),
-        "updated_at": time(i.updated_at),
-        "closed_at": i.closed_at.map(time),
-        "merged_at": pull.merged_at.map(time),
-        "merge_commit_sha": pull.merge_commit_sha.clone().or_else(|| pull.merge_sha.clone()),
-        "assignee": i.assignees.first().map(|a| user(a)),
-        "assignees": i.assignees.iter().map(|a| user(a)).collect::<Vec<_>>(),
-        "requested_reviewers": reviewers.iter().map(|r| user(r)).collect::<Vec<_>>(),
-        "requested_teams": [],
-        "head": side(&pull.head_ref, &pull.head_sha),
-        "base": side(&pull.base_ref, &pull.base_sha),
-        "author_association": if i.author.eq_ignore_ascii_case(&repo.owner) { "OWNER" } else { "CONTRIBUTOR" },
-        "auto_merge": null,
-        "draft": pull.draft,
-    });
-    if let (Some(o), serde_json::Value::Object(e)) = (out.as_object_mut(), rest) {
-        o.extend(e);
-    }
-    if let Some(s) = stats {
-        let extra = json!({
-            "merged": pull.is_merged(),
-            "mergeable": mergeable,
-            "rebaseable": mergeable,
-            "mergeable_state": state,
-            "merged_by": pull.merged_by.as_deref().map(user),
-            "comments": i.comments,
-            "review_comments": s.review_comments,
-            "maintainer_can_modify": false,
-            "commits": s.commits,
-            "additions": s.additions,
-            "deletions": s.deletions,
-            "changed_files": s.changed_files,
-        });
-        if let (Some(o), serde_json::Value::Object(e)) = (out.as_object_mut(), extra) {
-            o.extend(e);
-        }
-    }
-    out
-}
-
-/// `github.event` of a `pull_request` run: GitHub's payload of the event.
-pub fn event_payload(repo: &Repo, pull: &Pull, action: &str, sender: Option<&str>) -> serde_json::Value {
-    let html = repo.url();
-    let api = format!("/api/v1/repos{html}");
-    let mut pr = to_json(repo, pull, &html, &api, &[], Some(Stats::default()));
+    let site = crate::github::Site::new("");
+    let owner = people.user(&site, &repo.owner);
+    let repository = crate::github::repository(&site, repo, &owner, &Default::default());
+    let mut pr = crate::github::pull_request(
+        &site,
+        repo,
+        &crate::github::PullParts {
+            pull,
+            people,
+            milestone: None,
+            association: if pull.issue.author.eq_ignore_ascii_case(&repo.owner) {
+                "OWNER"
+            } else {
+                "CONTRIBUTOR"
+            },
+            reviewers: &[],
+            repository: &repository,
+            stats: Some(&Stats::default()),
+        },
+    );
     // What is not worked out for an event is left out rather than said wrong.
     if let Some(o) = pr.as_object_mut() {
         for k in ["commits", "additions", "deletions", "changed_files", "review_comments"] {
@@ -1096,8 +1016,8 @@ pub fn event_payload(repo: &Repo, pull: &Pull, action: &str, sender: Option<&str
         "action": action,
         "number": pull.number().0,
         "pull_request": pr,
-        "repository": pr["base"]["repo"].clone(),
-        "sender": { "login": sender.unwrap_or(&pull.issue.author), "type": "User" },
+        "repository": repository,
+        "sender": people.user(&site, sender.unwrap_or(&pull.issue.author)),
     })
 }
 

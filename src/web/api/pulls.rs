@@ -61,14 +61,35 @@ async fn pull_json(
     pull: &Pull,
     full: bool,
 ) -> Result<Value> {
-    let (html, api) = repo_urls(state, headers, &access.repo);
+    let site = crate::web::repos::site(state, headers);
     let issue = pull.issue.id;
-    let (reviewers, line_comments) = state
+    let (repo, p) = (access.repo.clone(), pull.clone());
+    let s = site.clone();
+    let (reviewers, line_comments, people, milestone, association, repository) = state
         .db
         .read(move |c| {
+            let reviewers = stored::requested_reviewers(c, issue)?;
+            let i = &p.issue;
+            let names = [repo.owner.as_str(), i.author.as_str()]
+                .into_iter()
+                .chain(i.assignees.iter().map(String::as_str))
+                .chain(reviewers.iter().map(String::as_str))
+                .chain(p.merged_by.as_deref());
+            let people = crate::github::People::load(c, names)?;
+            let milestone = match &i.milestone {
+                Some((id, _)) => crate::db::issues::milestone_by_id(c, repo.id, *id)?,
+                None => None,
+            };
+            let association = crate::github::association(c, &repo, &i.author)?;
+            let owner = people.user(&s, &repo.owner);
+            let repository = crate::github::repository(&s, &repo, &owner, &crate::github::RepoFacts::load(c, &repo)?);
             Ok((
-                stored::requested_reviewers(c, issue)?,
+                reviewers,
                 stored::line_comments(c, issue)?.len(),
+                people,
+                milestone,
+                association,
+                repository,
             ))
         })
         .await?;
@@ -102,7 +123,19 @@ async fn pull_json(
     } else {
         None
     };
-    Ok(pulls::to_json(&access.repo, pull, &html, &api, &reviewers, stats))
+    Ok(crate::github::pull_request(
+        &site,
+        &access.repo,
+        &crate::github::PullParts {
+            pull,
+            people: &people,
+            milestone: milestone.as_ref(),
+            association,
+            reviewers: &reviewers,
+            repository: &repository,
+            stats: stats.as_ref(),
+        },
+    ))
 }
 
 #[derive(Deserialize)]
