@@ -121,6 +121,10 @@ fn metrics_move_with_clones_runs_deploys_and_requests() {
         .get(r.server.url("/made/up/path/../x?y=1"))
         .send()
         .unwrap();
+    let _ = common::client()
+        .request("BREW".parse().unwrap(), r.server.url("/"))
+        .send()
+        .unwrap();
     let text = scrape(&r);
     let route = [("route", "/api/v1/repos/{owner}/{repo}"), ("method", "GET")];
     assert_eq!(
@@ -143,6 +147,10 @@ fn metrics_move_with_clones_runs_deploys_and_requests() {
     assert!(
         !text.contains("no-such-repository") && !text.contains("made/up"),
         "paths never become labels"
+    );
+    assert!(
+        !text.contains("BREW") && text.contains("method=\"other\""),
+        "nor made-up methods"
     );
 
     // Webhook deliveries by outcome.

@@ -126,7 +126,8 @@ pub fn user(site: &Site, id: i64, login: &str, site_admin: bool) -> Value {
         "login": login,
         "id": id,
         "node_id": node_id("U", id),
-        "avatar_url": format!("{base}/{login}.svg"),
+        // Hearth keeps no pictures of people: every avatar is its mark.
+        "avatar_url": format!("{base}/static/favicon.svg"),
         "gravatar_id": "",
         "url": api,
         "html_url": format!("{base}/{login}"),
