@@ -143,14 +143,6 @@ pub fn of_commit(conn: &Connection, repo: RepoId, sha: &str, limit: u32, offset:
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-pub fn count_of_commit(conn: &Connection, repo: RepoId, sha: &str) -> Result<u64> {
-    Ok(conn.query_row(
-        "SELECT COUNT(*) FROM commit_statuses WHERE repo_id = ?1 AND sha = ?2",
-        params![repo.0, sha],
-        |r| r.get(0),
-    )?)
-}
-
 /// The newest status of each context of `sha`, by context name.
 pub fn latest(conn: &Connection, repo: RepoId, sha: &str) -> Result<Vec<Status>> {
     let mut stmt = conn.prepare_cached(&format!(

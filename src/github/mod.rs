@@ -47,10 +47,6 @@ impl Site {
     pub fn api(&self, repo: &Repo) -> String {
         format!("{}/api/v1/repos{}", self.base, repo.url())
     }
-
-    pub fn api_root(&self) -> String {
-        format!("{}/api/v1", self.base)
-    }
 }
 
 /// Percent-encodes everything but unreserved characters and `/`.

@@ -542,25 +542,28 @@ fn issue_by_id(conn: &Connection, id: i64) -> Result<Option<Issue>> {
     }
 }
 
-fn comment_by_id(conn: &Connection, id: i64) -> Result<Option<(Issue, stored::Comment)>> {
+/// The issue that row `id` of `table` (comments, reviews) belongs to.
+fn issue_of(conn: &Connection, table: &str, id: i64) -> Result<Option<Issue>> {
     let issue: Option<i64> = rusqlite::OptionalExtension::optional(conn.query_row(
-        "SELECT issue_id FROM comments WHERE id = ?1",
+        &format!("SELECT issue_id FROM {table} WHERE id = ?1"),
         [id],
         |r| r.get(0),
     ))?;
-    let Some(issue) = issue_by_id(conn, issue.unwrap_or(0))? else {
+    match issue {
+        Some(i) => issue_by_id(conn, i),
+        None => Ok(None),
+    }
+}
+
+fn comment_by_id(conn: &Connection, id: i64) -> Result<Option<(Issue, stored::Comment)>> {
+    let Some(issue) = issue_of(conn, "comments", id)? else {
         return Ok(None);
     };
     Ok(stored::comment(conn, issue.id, id)?.map(|c| (issue, c)))
 }
 
 fn review_by_id(conn: &Connection, id: i64) -> Result<Option<(Issue, db::pulls::Review)>> {
-    let issue: Option<i64> = rusqlite::OptionalExtension::optional(conn.query_row(
-        "SELECT issue_id FROM reviews WHERE id = ?1",
-        [id],
-        |r| r.get(0),
-    ))?;
-    let Some(issue) = issue_by_id(conn, issue.unwrap_or(0))? else {
+    let Some(issue) = issue_of(conn, "reviews", id)? else {
         return Ok(None);
     };
     let review = db::pulls::reviews(conn, issue.id)?.into_iter().find(|r| r.id == id);

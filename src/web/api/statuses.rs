@@ -239,14 +239,17 @@ async fn check_runs(
                 .collect::<rusqlite::Result<_>>()?;
             let total = ids.len();
             let mut out = Vec::new();
+            // A run's annotations are read once for all of its jobs.
+            let mut annotated: std::collections::HashMap<crate::ids::RunId, Vec<db::annotations::Stored>> =
+                std::collections::HashMap::new();
             for (run, job) in ids.into_iter().skip(skip).take(take) {
                 let (Some(run), Some(job)) = (db::runs::by_id(c, repo.id, run)?, db::runs::job(c, job)?) else {
                     continue;
                 };
-                let annotations = db::annotations::for_run(c, run.id)?
-                    .iter()
-                    .filter(|a| a.job_id == job.id)
-                    .count();
+                if let std::collections::hash_map::Entry::Vacant(e) = annotated.entry(run.id) {
+                    e.insert(db::annotations::for_run(c, run.id)?);
+                }
+                let annotations = annotated[&run.id].iter().filter(|a| a.job_id == job.id).count();
                 out.push((run, job, annotations));
             }
             Ok((total, out))
