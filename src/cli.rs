@@ -156,6 +156,15 @@ pub struct ServeArgs {
     /// without it, /metrics answers anyone.
     #[arg(long, env = "HEARTH_METRICS_TOKEN")]
     pub metrics_token: Option<String>,
+    /// The SMTP relay notifications are e-mailed through:
+    /// `smtp://host:25` (plain), `smtp://host:587?tls=required` (STARTTLS)
+    /// or `smtps://user:password@host` (TLS). Without it (the default), no
+    /// e-mail is sent.
+    #[arg(long, env = "HEARTH_SMTP_URL")]
+    pub smtp_url: Option<String>,
+    /// The From address of those e-mails.
+    #[arg(long, env = "HEARTH_SMTP_FROM", default_value = "Hearth <hearth@localhost>")]
+    pub smtp_from: String,
     /// Fault injection for crash tests: `after-receive-pack` aborts the
     /// server once git has updated refs but before they are recorded.
     #[arg(long, env = "HEARTH_FAILPOINT", hide = true)]

@@ -35,6 +35,8 @@ pub struct Config {
     pub webhook_allow_hosts: Vec<String>,
     /// `--metrics-token`: the bearer token `/metrics` asks for, if any.
     pub metrics_token: Option<String>,
+    /// `--smtp-url` and `--smtp-from`: how notifications are e-mailed; `None`: they are not.
+    pub mail: Option<crate::mail::Settings>,
 }
 
 impl Config {
@@ -64,6 +66,7 @@ impl Config {
             registration_open: false,
             webhook_allow_hosts: Vec::new(),
             metrics_token: None,
+            mail: None,
         })
     }
 

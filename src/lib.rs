@@ -20,6 +20,7 @@ pub mod hooks;
 pub mod ids;
 pub mod insights;
 pub mod issues;
+pub mod mail;
 pub mod markup;
 pub mod pulls;
 pub mod repos;
@@ -117,6 +118,7 @@ pub async fn serve(config: Config, listener: TcpListener) -> Result<()> {
         hooks::send::Policy::new(&config.webhook_allow_hosts),
     );
     hooks.start();
+    mail::start(&db, config.mail.clone(), server_url(&config, listener.local_addr()?)).await?;
     let state = web::AppState::new(config, db, git, ci, keys, hooks);
     let app = web::router(state);
     let addr = listener.local_addr()?;

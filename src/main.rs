@@ -78,6 +78,12 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             config.actions_url = hearth::config::actions_url(&args.actions_url)?;
             config.webhook_allow_hosts = args.webhook_allow_hosts;
             config.metrics_token = args.metrics_token.filter(|t| !t.is_empty());
+            let smtp_from = args.smtp_from.clone();
+            config.mail = args
+                .smtp_url
+                .clone()
+                .filter(|u| !u.is_empty())
+                .map(|url| hearth::mail::Settings { url, from: smtp_from });
             config.tool_cache = args.tool_cache.map(std::path::absolute).transpose()?;
             config.sandbox = hearth::config::SandboxSettings {
                 enabled: args.ci_sandbox == "on",

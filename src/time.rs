@@ -69,6 +69,61 @@ pub fn rfc3339(ts: i64) -> String {
     )
 }
 
+/// Days from 1970-01-01 to a date (the inverse of `civil`'s first half).
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// A timestamp as the API takes it, ISO 8601 / RFC 3339:
+/// `2026-11-26T06:27:29Z`, with fractions of a second or an offset
+/// (`+02:00`), or a date alone (`2026-11-26`, midnight UTC).
+pub fn parse_rfc3339(text: &str) -> Option<i64> {
+    let t = text.trim();
+    let num =
+        |s: &str| -> Option<i64> { (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok())? };
+    let (date, rest) = match t.find(['T', 't', ' ']) {
+        Some(at) => (&t[..at], Some(&t[at + 1..])),
+        None => (t, None),
+    };
+    let mut d = date.split('-');
+    let (year, month, day) = (num(d.next()?)?, num(d.next()?)?, num(d.next()?)?);
+    if d.next().is_some() || !(1..=12).contains(&month) || !(1..=31).contains(&day) || date.len() != 10 {
+        return None;
+    }
+    let days = days_from_civil(year, month as u32, day as u32);
+    if civil(days * 86_400).day != day as u32 {
+        return None;
+    }
+    let Some(rest) = rest else { return Some(days * 86_400) };
+    let (clock, offset) = if let Some(c) = rest.strip_suffix(['Z', 'z']) {
+        (c, 0)
+    } else {
+        let at = rest.rfind(['+', '-'])?;
+        let (h, m) = rest[at + 1..].split_once(':')?;
+        let (h, m) = (num(h)?, num(m)?);
+        if h > 23 || m > 59 {
+            return None;
+        }
+        let sign = if rest.as_bytes()[at] == b'-' { -1 } else { 1 };
+        (&rest[..at], sign * (h * 3600 + m * 60))
+    };
+    let clock = clock
+        .split_once('.')
+        .map_or(clock, |(c, frac)| if num(frac).is_some() { c } else { "" });
+    let mut c = clock.split(':');
+    let (h, m, s) = (num(c.next()?)?, num(c.next()?)?, num(c.next()?)?);
+    if c.next().is_some() || h > 23 || m > 59 || s > 60 {
+        return None;
+    }
+    Some(days * 86_400 + h * 3600 + m * 60 + s - offset)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,5 +136,26 @@ mod tests {
         assert_eq!(civil(0).weekday, 4, "a Thursday");
         assert_eq!(civil(1_795_674_449).weekday, 4, "2026-11-26 is a Thursday");
         assert_eq!(civil(-1).weekday, 3);
+    }
+
+    #[test]
+    fn timestamps_are_read_back() {
+        for ts in [0, 951_782_400, 1_795_674_449, -86_400] {
+            assert_eq!(parse_rfc3339(&rfc3339(ts)), Some(ts));
+        }
+        assert_eq!(parse_rfc3339("2026-11-26T08:27:29+02:00"), Some(1_795_674_449));
+        assert_eq!(parse_rfc3339("2026-11-26T06:27:29.500Z"), Some(1_795_674_449));
+        assert_eq!(parse_rfc3339("2000-02-29"), Some(951_782_400));
+        for bad in [
+            "",
+            "yesterday",
+            "2026-02-30",
+            "2026-13-01",
+            "2026-11-26T25:00:00Z",
+            "2026-11-26T06:27Z",
+            "+1-01-01",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
     }
 }

@@ -623,6 +623,40 @@ async fn webhooks(b: &Browser) {
     assert!(b.text("main table").await.contains("redelivery"));
 }
 
+/// Erin mentions alice in an issue: the bell counts it, the list shows it,
+/// Mark as read clears it; the Watch button of a repository toggles.
+async fn notifications(b: &Browser, server: &TestServer) {
+    blocking(|| {
+        let erin = server.user("erin", "pw-erin-1234", false);
+        let (status, _) = server.api(
+            "POST",
+            "/api/v1/repos/alice/demo/issues",
+            Some(&erin),
+            Some(serde_json::json!({"title": "Please look", "body": "@alice what do you think?"})),
+        );
+        assert_eq!(status, 201);
+    });
+    b.visit("/alice/demo", "repo-watching").await;
+    assert_eq!(b.text("header.site .bell .count").await, "1");
+    b.click("header.site .bell").await;
+    assert_eq!(b.path().await, "/notifications");
+    b.check("notifications").await;
+    assert!(b.text(".threads").await.contains("Please look"));
+    assert!(b.text(".threads").await.contains("Because you were mentioned"));
+    b.click(".threads form[action$='/read'] button").await;
+    b.check("notifications-read").await;
+    assert!(b.text("main").await.contains("all caught up"));
+    assert!(b.texts("header.site .bell .count").await.is_empty());
+    b.visit("/notifications?show=all", "notifications-all").await;
+    assert!(b.text(".threads").await.contains("Please look"));
+    b.visit("/alice/demo", "repo-watching").await;
+    assert_eq!(b.text(".repo-title form.watch button").await, "Unwatch");
+    b.click(".repo-title form.watch button").await;
+    assert_eq!(b.text(".repo-title form.watch button").await, "Watch");
+    b.click(".repo-title form.watch button").await;
+    assert_eq!(b.text(".repo-title form.watch button").await, "Unwatch");
+}
+
 /// Blocking calls (the HTTP client of the other tests, git) inside a test
 /// that drives the browser asynchronously.
 fn blocking<T>(f: impl FnOnce() -> T) -> T {
@@ -865,6 +899,8 @@ async fn tour(b: &Browser) {
         ("/alice/demo/pipeline", "pipeline"),
         ("/alice/demo/releases", "releases-empty"),
         ("/alice/demo/insights", "insights"),
+        ("/notifications", "notifications-tour"),
+        ("/api", "api"),
         ("/alice/demo/insights?days=90", "insights-90"),
         ("/alice/demo/settings/environments", "environment-settings"),
         ("/alice/demo/issues", "issues-open"),
@@ -896,6 +932,7 @@ async fn journeys_with_javascript() {
     issues(&b).await;
     pull_requests(&b, &server, &git).await;
     webhooks(&b).await;
+    notifications(&b, &server).await;
     tour(&b).await;
     b.close().await;
 }
@@ -910,6 +947,7 @@ async fn journeys_without_javascript() {
     issues(&b).await;
     pull_requests(&b, &server, &git).await;
     webhooks(&b).await;
+    notifications(&b, &server).await;
     b.close().await;
 }
 

@@ -89,7 +89,8 @@ fn issues_through_the_api_with_labels_milestones_assignees_and_filters() {
         json!({"title": "Sprint 1", "start_on": "2026-11-23", "due_on": "2026-12-04"}),
     );
     assert_eq!(status, 201, "{m}");
-    assert_eq!(m["due_on"], "2026-12-04");
+    assert_eq!(m["due_on"], "2026-12-04T07:00:00Z", "GitHub's shape: a time");
+    assert_eq!(m["start_on"], "2026-11-23", "Hearth's: the day it starts");
 
     let (status, first) = api(
         &server,
@@ -199,7 +200,8 @@ fn issues_through_the_api_with_labels_milestones_assignees_and_filters() {
     assert_eq!(numbers("?state=all&per_page=2&page=2"), [1]);
     assert_eq!(
         api(&server, "GET", &format!("{base}/issues?state=maybe"), &bob, Value::Null).0,
-        400
+        422,
+        "an unknown filter value is refused, as GitHub does"
     );
     assert_eq!(
         api(&server, "GET", &format!("{base}/issues?q=%22%28%2A"), &bob, Value::Null).0,

@@ -357,7 +357,14 @@ fn add_status(conn: &Connection, id: DeploymentId, state: Deployment, descriptio
         params![id, state, description, crate::time::now()],
     )?;
     let status = conn.last_insert_rowid();
-    let repo: i64 = conn.query_row("SELECT repo_id FROM deployments WHERE id = ?1", [id], |r| r.get(0))?;
+    let (repo, run, environment): (i64, RunId, i64) = conn.query_row(
+        "SELECT repo_id, run_id, environment_id FROM deployments WHERE id = ?1",
+        [id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    if state == Deployment::Waiting {
+        super::notifications::of_deployment_waiting(conn, run, environment)?;
+    }
     super::hooks::note(
         conn,
         RepoId(repo),

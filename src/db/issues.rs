@@ -198,6 +198,10 @@ pub enum Sort {
     Oldest,
     Updated,
     Comments,
+    /// Least recently updated first (the API's `sort=updated&direction=asc`).
+    UpdatedAscending,
+    /// Fewest comments first.
+    CommentsAscending,
 }
 
 impl Sort {
@@ -217,6 +221,8 @@ impl Sort {
             Sort::Oldest => "oldest",
             Sort::Updated => "updated",
             Sort::Comments => "comments",
+            Sort::UpdatedAscending => "updated-asc",
+            Sort::CommentsAscending => "comments-asc",
         }
     }
 }
@@ -236,10 +242,16 @@ pub struct Filter {
     pub kind: Kind,
     pub state: String,
     pub labels: Vec<String>,
+    /// A milestone's title, `none` (without one) or `*` (with any).
     pub milestone: Option<String>,
+    /// A milestone's number (the API's `milestone=3`).
+    pub milestone_number: Option<i64>,
+    /// A user name, `none` (unassigned) or `*` (assigned to anyone).
     pub assignee: Option<String>,
     pub author: Option<String>,
     pub text: Option<String>,
+    /// Only those updated at or after this time (the API's `since`).
+    pub since: Option<i64>,
     pub sort: Sort,
     pub page: u32,
     pub per_page: u32,
@@ -262,8 +274,17 @@ fn conditions(repo: RepoId, f: &Filter) -> (String, Vec<rusqlite::types::Value>)
         );
         args.push(Value::Text(label.clone()));
     }
+    if let Some(n) = f.milestone_number {
+        sql.push_str(" AND i.milestone_id = (SELECT id FROM milestones WHERE repo_id = i.repo_id AND number = ?)");
+        args.push(Value::Integer(n));
+    }
+    if let Some(since) = f.since {
+        sql.push_str(" AND i.updated_at >= ?");
+        args.push(Value::Integer(since));
+    }
     match f.milestone.as_deref() {
         Some("none") => sql.push_str(" AND i.milestone_id IS NULL"),
+        Some("*") => sql.push_str(" AND i.milestone_id IS NOT NULL"),
         Some(m) => {
             sql.push_str(" AND i.milestone_id = (SELECT id FROM milestones WHERE repo_id = i.repo_id AND title = ?)");
             args.push(Value::Text(m.to_string()));
@@ -272,6 +293,7 @@ fn conditions(repo: RepoId, f: &Filter) -> (String, Vec<rusqlite::types::Value>)
     }
     match f.assignee.as_deref() {
         Some("none") => sql.push_str(" AND NOT EXISTS (SELECT 1 FROM issue_assignees a WHERE a.issue_id = i.id)"),
+        Some("*") => sql.push_str(" AND EXISTS (SELECT 1 FROM issue_assignees a WHERE a.issue_id = i.id)"),
         Some(a) => {
             sql.push_str(
                 " AND EXISTS (SELECT 1 FROM issue_assignees a JOIN users au ON au.id = a.user_id
@@ -314,6 +336,8 @@ pub fn list(conn: &Connection, repo: RepoId, f: &Filter) -> Result<(Vec<Issue>, 
         Sort::Oldest => "i.number ASC",
         Sort::Updated => "i.updated_at DESC, i.number DESC",
         Sort::Comments => "i.comments DESC, i.number DESC",
+        Sort::UpdatedAscending => "i.updated_at ASC, i.number ASC",
+        Sort::CommentsAscending => "i.comments ASC, i.number ASC",
     };
     let offset = i64::from(f.page.saturating_sub(1)) * i64::from(f.per_page);
     // One more than a page tells whether there is a next one, without counting.
@@ -417,6 +441,7 @@ pub fn add_event(conn: &Connection, issue: IssueId, actor: Option<UserId>, kind:
     )?;
     if inserted > 0 {
         note_event(conn, issue, actor, kind, detail)?;
+        super::notifications::of_timeline_event(conn, issue, actor, kind, detail)?;
     }
     Ok(inserted > 0)
 }
@@ -646,6 +671,14 @@ pub fn milestone_by_title(conn: &Connection, repo: RepoId, title: &str) -> Resul
     let sql = format!("{MILESTONE_SELECT} WHERE m.repo_id = ?1 AND m.title = ?2");
     Ok(conn
         .query_row(&sql, params![repo.0, title], milestone_from_row)
+        .optional()?)
+}
+
+/// Milestone number `number` of `repo` (as GitHub's API addresses them).
+pub fn milestone_by_number(conn: &Connection, repo: RepoId, number: i64) -> Result<Option<Milestone>> {
+    let sql = format!("{MILESTONE_SELECT} WHERE m.repo_id = ?1 AND m.number = ?2");
+    Ok(conn
+        .query_row(&sql, params![repo.0, number], milestone_from_row)
         .optional()?)
 }
 

@@ -14,6 +14,7 @@ pub mod environments;
 pub mod hooks;
 pub mod issues;
 pub mod job_tokens;
+pub mod notifications;
 pub mod protections;
 pub mod pulls;
 pub mod ref_updates;
@@ -56,6 +57,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/017_webhooks.sql"),
     include_str!("migrations/018_commit_statuses.sql"),
     include_str!("migrations/019_insights.sql"),
+    include_str!("migrations/020_notifications.sql"),
 ];
 
 /// Readers kept open for reuse; more are opened on demand under load.

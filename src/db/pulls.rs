@@ -354,6 +354,16 @@ impl Verdict {
         }
     }
 
+    /// What the reviewer did, as a notification says it.
+    pub fn did(self) -> &'static str {
+        match self {
+            Verdict::Approved => "approved these changes",
+            Verdict::ChangesRequested => "requested changes",
+            Verdict::Commented => "reviewed",
+            Verdict::Dismissed => "dismissed a review",
+        }
+    }
+
     pub fn parse(text: &str) -> Option<Verdict> {
         match text {
             "APPROVED" => Some(Verdict::Approved),

@@ -57,7 +57,11 @@ pub fn insert(conn: &Connection, owner: UserId, name: &str, description: &str, i
         params![owner.0, name, name.to_lowercase(), description, is_private, crate::time::now()],
     );
     match inserted {
-        Ok(_) => Ok(RepoId(conn.last_insert_rowid())),
+        Ok(_) => {
+            let id = RepoId(conn.last_insert_rowid());
+            super::notifications::set_watching(conn, owner, id, true)?;
+            Ok(id)
+        }
         Err(e) if super::is_unique_violation(&e) => {
             Err(Error::Exists(format!("a repository named {name:?} already exists")))
         }

@@ -332,9 +332,13 @@ pub fn insert_run(
     Ok(number)
 }
 
-/// Notes a `workflow_run` event of `run` for the repository's hooks.
+/// Notes a `workflow_run` event of `run` for the repository's hooks, and
+/// tells its pusher when it completed (see `notifications::of_run_completed`).
 fn note_run(conn: &Connection, run: RunId, action: &str) -> Result<()> {
     let repo: i64 = conn.query_row("SELECT repo_id FROM runs WHERE id = ?1", [run], |r| r.get(0))?;
+    if action == "completed" {
+        super::notifications::of_run_completed(conn, run, super::releases::run_pusher(conn, run)?)?;
+    }
     super::hooks::note(conn, RepoId(repo), "workflow_run", Some(action), run.0, None, None)
 }
 

@@ -922,3 +922,226 @@ pub fn check_run(site: &Site, repo: &Repo, run: &db::runs::Run, job: &db::runs::
         "pull_requests": [],
     })
 }
+
+/// A notification thread (`thread`), in `repo` (whose owner is `owner`).
+pub fn thread(site: &Site, repo: &Repo, owner: &Value, t: &db::notifications::Thread) -> Value {
+    let api = site.api(repo);
+    let url = format!("{}/api/v1/notifications/threads/{}", site.base(), t.id.0);
+    let subject_url = match t.subject_type.as_str() {
+        "Issue" => format!("{api}/issues/{}", t.subject_number),
+        "PullRequest" => format!("{api}/pulls/{}", t.subject_number),
+        _ => format!("{api}/actions/runs/{}", t.subject_id),
+    };
+    json!({
+        "id": t.id.0.to_string(),
+        "repository": repository_lite(site, repo, owner),
+        "subject": {
+            "title": t.title,
+            "url": subject_url,
+            "latest_comment_url": subject_url,
+            "type": t.subject_type,
+        },
+        "reason": t.reason,
+        "unread": t.unread,
+        "updated_at": crate::time::rfc3339(t.updated_at),
+        "last_read_at": t.last_read_at.map(crate::time::rfc3339),
+        "subscription_url": format!("{url}/subscription"),
+        "url": url,
+    })
+}
+
+/// Whether someone watches `repo` (`repository-subscription`): since
+/// `since`, or not (`None`, and `ignored` if they asked to be left out).
+pub fn subscription(site: &Site, repo: &Repo, since: Option<i64>, ignored: bool) -> Value {
+    let api = site.api(repo);
+    json!({
+        "subscribed": since.is_some(),
+        "ignored": since.is_none() && ignored,
+        "reason": null,
+        "created_at": crate::time::rfc3339(since.unwrap_or_else(crate::time::now)),
+        "url": format!("{api}/subscription"),
+        "repository_url": api,
+    })
+}
+
+/// A branch as lists name it (`short-branch`).
+pub fn short_branch(site: &Site, repo: &Repo, name: &str, sha: &str, protected: bool) -> Value {
+    let api = site.api(repo);
+    json!({
+        "name": name,
+        "commit": { "sha": sha, "url": format!("{api}/commits/{sha}") },
+        "protected": protected,
+        "protection_url": format!("{api}/branches/{}/protection", url_encode(name)),
+    })
+}
+
+/// One branch (`branch-with-protection`), with its tip `commit` in full.
+pub fn branch(site: &Site, repo: &Repo, name: &str, commit: Value, protected: bool, checks: &[String]) -> Value {
+    let api = site.api(repo);
+    let this = format!("{api}/branches/{}", url_encode(name));
+    json!({
+        "name": name,
+        "commit": commit,
+        "_links": { "self": this, "html": format!("{}/tree/{}", site.html(repo), url_encode(name)) },
+        "protected": protected,
+        "protection": {
+            "enabled": protected,
+            "required_status_checks": {
+                "enforcement_level": if protected && !checks.is_empty() { "non_admins" } else { "off" },
+                "contexts": checks,
+                "checks": checks.iter().map(|c| json!({ "context": c, "app_id": null })).collect::<Vec<_>>(),
+            },
+        },
+        "protection_url": format!("{this}/protection"),
+    })
+}
+
+/// A tag (`tag`).
+pub fn tag(site: &Site, repo: &Repo, name: &str, sha: &str) -> Value {
+    let (html, api) = (site.html(repo), site.api(repo));
+    json!({
+        "name": name,
+        "commit": { "sha": sha, "url": format!("{api}/commits/{sha}") },
+        "zipball_url": format!("{html}/archive/{}.zip", url_encode(name)),
+        "tarball_url": format!("{html}/archive/{}.tar.gz", url_encode(name)),
+        "node_id": node_id("REF", workflow_id(repo, name)),
+    })
+}
+
+/// Lines a commit adds and removes.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Stats {
+    pub additions: usize,
+    pub deletions: usize,
+}
+
+/// A commit (`commit`): `author` and `committer` are the accounts behind
+/// its e-mail addresses, or null.
+pub fn commit(
+    site: &Site,
+    repo: &Repo,
+    info: &crate::git::read::CommitInfo,
+    tree: &str,
+    author: Value,
+    committer: Value,
+) -> Value {
+    let (html, api) = (site.html(repo), site.api(repo));
+    let sha = info.id.to_string();
+    let url = format!("{api}/commits/{sha}");
+    let person = |p: &crate::git::read::Person| committer_json(&p.name, &p.email, p.time);
+    json!({
+        "url": url,
+        "sha": sha,
+        "node_id": node_id("C", workflow_id(repo, &sha)),
+        "html_url": format!("{html}/commit/{sha}"),
+        "comments_url": format!("{url}/comments"),
+        "commit": {
+            "url": format!("{api}/git/commits/{sha}"),
+            "author": person(&info.author),
+            "committer": person(&info.committer),
+            "message": info.message.trim_end_matches('\n'),
+            "comment_count": 0,
+            "tree": { "sha": tree, "url": format!("{api}/git/trees/{tree}") },
+            "verification": { "verified": false, "reason": "unsigned", "signature": null, "payload": null, "verified_at": null },
+        },
+        "author": author,
+        "committer": committer,
+        "parents": info.parents.iter().map(|p| json!({
+            "sha": p.to_string(),
+            "url": format!("{api}/commits/{p}"),
+            "html_url": format!("{html}/commit/{p}"),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn committer_json(name: &str, email: &str, time: i64) -> Value {
+    committer(name, email, Some(time))
+}
+
+/// A file a commit changed (`diff-entry`).
+pub fn commit_file(site: &Site, repo: &Repo, sha: &str, f: &crate::git::read::FileDiff, patch: Option<&str>) -> Value {
+    let (html, api) = (site.html(repo), site.api(repo));
+    let path = url_encode(&f.new_path);
+    let mut v = json!({
+        "sha": f.new_id.or(f.old_id).map(|id| id.to_string()),
+        "filename": f.new_path,
+        "status": match f.status {
+            crate::git::read::Status::Deleted => "removed",
+            other => other.word(),
+        },
+        "additions": f.additions,
+        "deletions": f.deletions,
+        "changes": f.additions + f.deletions,
+        "blob_url": format!("{html}/blob/{sha}/{path}"),
+        "raw_url": format!("{html}/raw/{sha}/{path}"),
+        "contents_url": format!("{api}/contents/{path}?ref={sha}"),
+    });
+    if let Some(p) = patch {
+        v["patch"] = json!(p);
+    }
+    if f.status == crate::git::read::Status::Renamed {
+        v["previous_filename"] = json!(f.old_path);
+    }
+    v
+}
+
+/// An entry of a directory or a file, as `…/contents` names it.
+pub struct ContentEntry<'a> {
+    /// file, dir, symlink or submodule.
+    pub kind: &'a str,
+    pub path: &'a str,
+    pub sha: &'a str,
+    pub size: u64,
+    /// The branch, tag or commit it was read at.
+    pub rev: &'a str,
+}
+
+/// What a file's `…/contents` answer carries.
+pub enum Body {
+    /// Its bytes in base64.
+    Base64(String),
+    /// A symbolic link's target.
+    Target(String),
+    /// Too large to include (`encoding: none`).
+    TooLarge,
+}
+
+/// `content-directory` entries (`body` `None`) and `content-file`.
+pub fn content(site: &Site, repo: &Repo, e: &ContentEntry, body: Option<Body>) -> Value {
+    let (html, api) = (site.html(repo), site.api(repo));
+    let path = url_encode(e.path);
+    let rev = url_encode(e.rev);
+    let url = format!("{api}/contents/{path}?ref={rev}");
+    let html_url = format!("{html}/{}/{rev}/{path}", if e.kind == "dir" { "tree" } else { "blob" });
+    let git_url = format!(
+        "{api}/git/{}/{}",
+        if e.kind == "dir" { "trees" } else { "blobs" },
+        e.sha
+    );
+    let download = (e.kind == "file").then(|| format!("{html}/raw/{rev}/{path}"));
+    let mut v = json!({
+        "type": e.kind,
+        "size": e.size,
+        "name": e.path.rsplit('/').next().unwrap_or(e.path),
+        "path": e.path,
+        "sha": e.sha,
+        "url": url,
+        "git_url": git_url,
+        "html_url": html_url,
+        "download_url": download,
+        "_links": { "self": url, "git": git_url, "html": html_url },
+    });
+    match body {
+        Some(Body::Base64(text)) => {
+            v["content"] = json!(text);
+            v["encoding"] = json!("base64");
+        }
+        Some(Body::Target(target)) => v["target"] = json!(target),
+        Some(Body::TooLarge) => {
+            v["content"] = json!("");
+            v["encoding"] = json!("none");
+        }
+        None => {}
+    }
+    v
+}

@@ -203,6 +203,19 @@ fn head_commit(path: &std::path::Path, sha: &str) -> Option<github::HeadCommit> 
     })
 }
 
+/// Runs in GitHub's REST shape (`workflow-run`, the same as the webhooks'),
+/// each with its actor and head commit read from `path`.
+pub fn rest_runs(
+    conn: &Connection,
+    site: &Site,
+    repo: &Repo,
+    path: &std::path::Path,
+    runs: &[db::runs::Run],
+) -> Result<Vec<Value>> {
+    let mut cx = Context::new(conn, site, repo, None)?;
+    runs.iter().map(|r| Ok(cx.run(r, path)?.1)).collect()
+}
+
 /// The payloads `noted` makes (none when what it tells of is gone).
 pub fn build(
     conn: &Connection,

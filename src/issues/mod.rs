@@ -112,6 +112,7 @@ pub async fn create(
         let (id, number) = stored::insert(tx, repo.id, author.id, &title, &body)?;
         apply_extras(tx, &repo, id, author.id, &extras)?;
         db::hooks::note(tx, repo.id, "issues", Some("opened"), id.0, Some(author.id), None)?;
+        db::notifications::of_issue_opened(tx, id, author.id, &body)?;
         Ok(number)
     })
     .await
@@ -385,6 +386,7 @@ pub async fn comment(db: &Db, repo: &Repo, author: &User, number: stored::IssueN
         let issue = stored::by_number(tx, repo_id, number)?.ok_or(Error::NotFound)?;
         let id = stored::add_comment(tx, issue.id, author_id, &body)?;
         db::hooks::note(tx, repo_id, "issue_comment", Some("created"), id, Some(author_id), None)?;
+        db::notifications::of_comment(tx, issue.id, author_id, "commented", &body)?;
         Ok(id)
     })
     .await

@@ -97,6 +97,7 @@ pub async fn create(db: &Db, path: &Path, repo: &Repo, author: &User, new: NewPu
                 draft,
             };
             stored::insert(tx, repo_id, id, number, &new)?;
+            db::notifications::of_issue_opened(tx, id, author_id, &body)?;
             Ok(number)
         })
         .await?;
@@ -814,6 +815,10 @@ pub async fn review(
     db.write(move |tx| {
         let review = stored::insert_review(tx, issue, author, r.verdict, &r.body, &commit)?;
         insert_anchored(tx, issue, author, Some(review), &commit, &anchored)?;
+        let said: Vec<&str> = std::iter::once(r.body.as_str())
+            .chain(anchored.iter().map(|(c, _, _)| c.body.as_str()))
+            .collect();
+        db::notifications::of_comment(tx, issue, author, r.verdict.did(), &said.join("\n"))?;
         stored::unrequest_review(tx, issue, author)?;
         issue_rows::touch(tx, issue)?;
         Ok(review)
@@ -893,6 +898,7 @@ pub async fn line_comment(
     let (issue, who, commit) = (pull.issue.id, author.id, pull.head_sha.clone());
     db.write(move |tx| {
         let ids = insert_anchored(tx, issue, who, None, &commit, &anchored)?;
+        db::notifications::of_comment(tx, issue, who, "commented on a line", &anchored[0].0.body)?;
         issue_rows::touch(tx, issue)?;
         Ok(ids[0])
     })

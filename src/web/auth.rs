@@ -123,6 +123,17 @@ pub struct Nav {
     /// A visitor may create an account here (registration is open, or
     /// there is no account yet).
     pub can_register: bool,
+    /// The signed-in person's unread notifications: the bell's number.
+    pub unread: i64,
+}
+
+/// How many unread notifications `user` has (none when signed out).
+async fn unread(state: &AppState, user: Option<&User>) -> Result<i64> {
+    let Some(id) = user.map(|u| u.id) else { return Ok(0) };
+    state
+        .db
+        .read(move |c| crate::db::notifications::unread_count(c, id))
+        .await
 }
 
 /// Whether a visitor may register: `--registration open`, or the server
@@ -146,10 +157,12 @@ impl Nav {
             None => None,
         };
         let can_register = user.is_none() && registration_open(state).await.unwrap_or(false);
+        let unread = unread(state, user.as_ref()).await.unwrap_or(0);
         Nav {
             user,
             csrf: csrf.map(|c| c.0).unwrap_or_default(),
             can_register,
+            unread,
         }
     }
 }
@@ -165,10 +178,12 @@ impl FromRequestParts<AppState> for Nav {
             .map(|c| c.0.clone())
             .unwrap_or_default();
         let can_register = user.is_none() && registration_open(state).await?;
+        let unread = unread(state, user.as_ref()).await?;
         Ok(Nav {
             user,
             csrf,
             can_register,
+            unread,
         })
     }
 }

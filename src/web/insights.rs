@@ -27,11 +27,10 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/{owner}/{repo}/insights", get(page))
         .route("/{owner}/{repo}/settings/insights", post(save))
-        .route("/api/v1/repos/{owner}/{repo}/insights", get(api))
 }
 
 #[derive(Deserialize)]
-struct Period {
+pub(crate) struct Period {
     days: Option<String>,
 }
 
@@ -227,7 +226,7 @@ async fn page(
     })
 }
 
-async fn api(
+pub(crate) async fn api(
     State(state): State<AppState>,
     access: RepoAccess<Read>,
     Query(period): Query<Period>,

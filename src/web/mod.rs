@@ -18,6 +18,7 @@ mod hooks;
 mod insights;
 pub(crate) mod issues;
 pub mod metrics;
+mod notifications;
 pub mod page_cache;
 pub(crate) mod pulls;
 mod repos;
@@ -105,8 +106,15 @@ impl AppState {
     }
 }
 
-/// Every route of Hearth.
+/// Every route of Hearth. The API is also under `/api/v3`, GitHub
+/// Enterprise's layout that `gh` and many clients assume: such a request
+/// is answered as its `/api/v1` twin.
 pub fn router(state: AppState) -> Router {
+    use tower::ServiceExt;
+    Router::new().fallback_service(routes(state).map_request(api::v3_as_v1))
+}
+
+fn routes(state: AppState) -> Router {
     Router::new()
         .merge(home::routes())
         .merge(assets::routes())
@@ -123,6 +131,7 @@ pub fn router(state: AppState) -> Router {
         .merge(hooks::routes())
         .merge(insights::routes())
         .merge(metrics::routes())
+        .merge(notifications::routes())
         .fallback(|| async { crate::error::Error::NotFound })
         .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(middleware::from_fn_with_state(state.clone(), auth::api_origin))

@@ -233,6 +233,9 @@ pub struct RepoHeader {
     pub repo: Repo,
     can_admin: bool,
     tab: Tab,
+    /// Whether the signed-in viewer watches the repository, on the pages
+    /// that show the Watch button (its home page).
+    pub watching: Option<bool>,
 }
 
 /// The tabs of a repository's pages.
@@ -257,7 +260,21 @@ impl RepoHeader {
             repo,
             can_admin: access >= Access::Admin,
             tab,
+            watching: None,
         }
+    }
+
+    /// With the Watch button, for a signed-in `viewer`.
+    pub async fn with_watch(mut self, state: &AppState, viewer: Option<&crate::db::users::User>) -> Result<RepoHeader> {
+        if let Some(user) = viewer.map(|u| u.id) {
+            let repo = self.repo.id;
+            let since = state
+                .db
+                .read(move |c| crate::db::notifications::watching(c, user, repo))
+                .await?;
+            self.watching = Some(since.is_some());
+        }
+        Ok(self)
     }
 
     /// Each tab the viewer sees: its link, its label, and whether it is this page's.

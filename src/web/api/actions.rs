@@ -1,89 +1,138 @@
 //! The CI API in GitHub's shapes: runs, their jobs and steps, and job logs.
 
+use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use crate::db::repos::Repo;
 use crate::db::runs::{self, Job, JobId, Run, RunId, Step};
 use crate::error::{Error, Result};
+use crate::github::{self, Site};
 use crate::web::access::{Read, RepoAccess, Write};
 use crate::web::repos::clone_url;
 use crate::web::{AppState, rfc3339};
 
 use super::Page;
+use super::doc::Api;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/repos/{owner}/{repo}/actions/runs", get(list))
-        .route("/api/v1/repos/{owner}/{repo}/actions/runs/{run}", get(one))
-        .route("/api/v1/repos/{owner}/{repo}/actions/runs/{run}/jobs", get(jobs))
-        .route(
-            "/api/v1/repos/{owner}/{repo}/actions/runs/{run}/artifacts",
-            get(artifacts),
+pub fn routes() -> Api {
+    Api::new("actions")
+        .get(
+            "/api/v1/repos/{owner}/{repo}/actions/runs",
+            "List the runs (branch, workflow, status, event)",
+            list,
         )
-        .route("/api/v1/repos/{owner}/{repo}/actions/jobs/{job}/logs", get(logs))
-        .route(
-            "/api/v1/repos/{owner}/{repo}/actions/runs/{run}/test-reports",
-            get(test_reports),
+        .get("/api/v1/repos/{owner}/{repo}/actions/runs/{run}", "Get a run", one)
+        .get(
+            "/api/v1/repos/{owner}/{repo}/actions/runs/{run}/jobs",
+            "List a run's jobs and their steps",
+            jobs,
         )
-        .route("/api/v1/repos/{owner}/{repo}/actions/runs/{run}/cancel", post(cancel))
-        .route(
+        .get("/api/v1/repos/{owner}/{repo}/actions/jobs/{job}", "Get a job", one_job)
+        .get(
+            "/api/v1/repos/{owner}/{repo}/actions/jobs/{job}/logs",
+            "Download a job's log, as far as it has come",
+            logs,
+        )
+        .get(
+            "/api/v1/repos/{owner}/{repo}/actions/workflows",
+            "List the workflows of the default branch",
+            workflows,
+        )
+        .get(
+            "/api/v1/repos/{owner}/{repo}/actions/workflows/{file}",
+            "Get a workflow by id or file name",
+            workflow,
+        )
+        .get(
+            "/api/v1/repos/{owner}/{repo}/actions/workflows/{file}/runs",
+            "List a workflow's runs",
+            workflow_runs,
+        )
+        .post(
             "/api/v1/repos/{owner}/{repo}/actions/workflows/{file}/dispatches",
-            post(dispatch),
+            "Start a workflow_dispatch run",
+            dispatch,
         )
-        .route("/api/v1/repos/{owner}/{repo}/actions/secrets", get(secrets))
-        .route(
-            "/api/v1/repos/{owner}/{repo}/actions/secrets/{name}",
-            axum::routing::put(put_secret).delete(delete_secret),
+        .get(
+            "/api/v1/repos/{owner}/{repo}/actions/runs/{run}/artifacts",
+            "List a run's artifacts",
+            artifacts,
         )
-        .route("/api/v1/repos/{owner}/{repo}/actions/runs/{run}/rerun", post(rerun))
-        .route(
+        .get(
+            "/api/v1/repos/{owner}/{repo}/actions/runs/{run}/test-reports",
+            "A run's test reports (JUnit): totals and failed tests",
+            test_reports,
+        )
+        .post(
+            "/api/v1/repos/{owner}/{repo}/actions/runs/{run}/cancel",
+            "Cancel a run",
+            cancel,
+        )
+        .post(
+            "/api/v1/repos/{owner}/{repo}/actions/runs/{run}/rerun",
+            "Run a run again",
+            rerun,
+        )
+        .post(
             "/api/v1/repos/{owner}/{repo}/actions/runs/{run}/rerun-failed-jobs",
-            post(rerun_failed),
+            "Run a run's failed jobs again",
+            rerun_failed,
+        )
+        .get(
+            "/api/v1/repos/{owner}/{repo}/actions/secrets",
+            "List the repository's secret names",
+            secrets,
+        )
+        .put(
+            "/api/v1/repos/{owner}/{repo}/actions/secrets/{name}",
+            "Create or replace a secret",
+            put_secret,
+        )
+        .delete(
+            "/api/v1/repos/{owner}/{repo}/actions/secrets/{name}",
+            "Delete a secret",
+            delete_secret,
         )
 }
 
-fn run_json(html_base: &str, r: &Run) -> Value {
-    json!({
-        "id": r.id,
-        "run_number": r.run_number,
-        "name": r.name,
-        "path": r.workflow,
-        "event": r.event,
-        "head_sha": r.head_sha,
-        "head_branch": r.head_branch,
-        "status": r.status,
-        "conclusion": r.conclusion,
-        "error": r.error,
-        "created_at": rfc3339(r.created_at),
-        "updated_at": rfc3339(r.updated_at),
-        "html_url": format!("{html_base}/runs/{}", r.run_number),
-    })
+/// Runs in GitHub's shape, with Hearth's `error` (why a run failed before
+/// any job ran).
+fn runs_json(
+    state: &AppState,
+    headers: &HeaderMap,
+    conn: &rusqlite::Connection,
+    repo: &Repo,
+    list: &[Run],
+) -> Result<Vec<Value>> {
+    let site = crate::web::repos::site(state, headers);
+    let path = state.config.data_dir.repo(&repo.owner, &repo.name);
+    let mut out = crate::hooks::payload::rest_runs(conn, &site, repo, &path, list)?;
+    for (json, r) in out.iter_mut().zip(list) {
+        json["error"] = json!(r.error);
+    }
+    Ok(out)
 }
 
-fn step_json(s: &Step) -> Value {
-    json!({
-        "number": s.number, "name": s.name, "status": s.status, "conclusion": s.conclusion,
-        "exit_code": s.exit_code, "started_at": s.started_at.map(rfc3339), "completed_at": s.completed_at.map(rfc3339),
-    })
-}
-
-fn job_json(j: &Job, steps: &[Step]) -> Value {
-    json!({
-        "id": j.id, "run_id": j.run_id, "name": j.name, "key": j.key, "needs": j.needs,
-        "status": j.status, "conclusion": j.conclusion,
-        "started_at": j.started_at.map(rfc3339), "completed_at": j.completed_at.map(rfc3339),
-        "steps": steps.iter().map(step_json).collect::<Vec<_>>(),
-    })
-}
-
-fn html_base(state: &AppState, headers: &HeaderMap, repo: &Repo) -> String {
-    clone_url(state, headers, repo).trim_end_matches(".git").to_string()
+/// A job in GitHub's shape, with Hearth's `key` (its id under `jobs:`),
+/// `needs`, each step's `exit_code`, and its own conclusion (`timed_out`
+/// too).
+fn job_json(site: &Site, repo: &Repo, run: &Run, j: &Job, steps: &[Step]) -> Value {
+    let mut json = github::workflow_job(site, repo, run, j, steps, None);
+    json["key"] = json!(j.key);
+    json["needs"] = json!(j.needs);
+    if j.status == crate::ci::state::Status::Completed {
+        json["conclusion"] = json!(j.conclusion);
+    }
+    if let Some(out) = json["steps"].as_array_mut() {
+        for (out, s) in out.iter_mut().zip(steps) {
+            out["exit_code"] = json!(s.exit_code);
+        }
+    }
+    json
 }
 
 async fn list(
@@ -94,22 +143,35 @@ async fn list(
     Query(page): Query<Page>,
     Query(filter): Query<runs::Filter>,
 ) -> Result<Response> {
+    runs_page(&state, &headers, &uri, &access.repo, &page, filter).await
+}
+
+/// One page of `repo`'s runs that `filter` keeps, as GitHub lists them.
+async fn runs_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    uri: &axum::http::Uri,
+    repo: &Repo,
+    page: &Page,
+    filter: runs::Filter,
+) -> Result<Response> {
     let (skip, take) = page.window()?;
-    let id = access.repo.id;
-    let (list, total) = state
+    let (st, h, r) = (state.clone(), headers.clone(), repo.clone());
+    let (items, total) = state
         .db
-        .read(move |c| runs::list(c, id, &filter, take as u32, skip as u32))
+        .read(move |c| {
+            let (list, total) = runs::list(c, r.id, &filter, take as u32, skip as u32)?;
+            Ok((runs_json(&st, &h, c, &r, &list)?, total))
+        })
         .await?;
-    let base = html_base(&state, &headers, &access.repo);
     let total = total.max(0) as usize;
     let link = page.links(
-        crate::web::repos::site(&state, &headers).base(),
-        &uri,
-        skip + list.len() < total,
+        crate::web::repos::site(state, headers).base(),
+        uri,
+        skip + items.len() < total,
         Some(total),
     );
-    let body =
-        json!({ "total_count": total, "workflow_runs": list.iter().map(|r| run_json(&base, r)).collect::<Vec<_>>() });
+    let body = json!({ "total_count": total, "workflow_runs": items });
     Ok(super::with_link(Json(body).into_response(), link))
 }
 
@@ -119,34 +181,163 @@ async fn one(
     access: RepoAccess<Read>,
     Path((_, _, run)): Path<(String, String, RunId)>,
 ) -> Result<Json<Value>> {
-    let id = access.repo.id;
-    let r = state
+    let (st, repo) = (state.clone(), access.repo.clone());
+    let json = state
         .db
-        .read(move |c| runs::by_id(c, id, run))
-        .await?
-        .ok_or(Error::NotFound)?;
-    Ok(Json(run_json(&html_base(&state, &headers, &access.repo), &r)))
+        .read(move |c| {
+            let r = runs::by_id(c, repo.id, run)?.ok_or(Error::NotFound)?;
+            Ok(runs_json(&st, &headers, c, &repo, std::slice::from_ref(&r))?.remove(0))
+        })
+        .await?;
+    Ok(Json(json))
 }
 
 async fn jobs(
     State(state): State<AppState>,
+    headers: HeaderMap,
     access: RepoAccess<Read>,
     Path((_, _, run)): Path<(String, String, RunId)>,
 ) -> Result<Json<Value>> {
-    let id = access.repo.id;
+    let (site, repo) = (crate::web::repos::site(&state, &headers), access.repo.clone());
     let list = state
         .db
         .read(move |c| {
-            let r = runs::by_id(c, id, run)?.ok_or(Error::NotFound)?;
+            let r = runs::by_id(c, repo.id, run)?.ok_or(Error::NotFound)?;
             let mut out = Vec::new();
             for j in runs::jobs(c, r.id)? {
                 let steps = runs::steps(c, j.id)?;
-                out.push(job_json(&j, &steps));
+                out.push(job_json(&site, &repo, &r, &j, &steps));
             }
             Ok(out)
         })
         .await?;
     Ok(Json(json!({ "total_count": list.len(), "jobs": list })))
+}
+
+/// `GET …/actions/jobs/{id}`.
+async fn one_job(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    access: RepoAccess<Read>,
+    Path((_, _, job)): Path<(String, String, JobId)>,
+) -> Result<Json<Value>> {
+    let (site, repo) = (crate::web::repos::site(&state, &headers), access.repo.clone());
+    let json = state
+        .db
+        .read(move |c| {
+            let j = runs::job(c, job)?.ok_or(Error::NotFound)?;
+            // The job must belong to this repository.
+            let r = runs::by_id(c, repo.id, j.run_id)?.ok_or(Error::NotFound)?;
+            let steps = runs::steps(c, j.id)?;
+            Ok(job_json(&site, &repo, &r, &j, &steps))
+        })
+        .await?;
+    Ok(Json(json))
+}
+
+/// The workflows of the default branch, each as GitHub's `workflow`: the
+/// name its file gives (else its path), and its first run as its birth.
+async fn workflows_of(
+    state: &AppState,
+    headers: &HeaderMap,
+    access: &RepoAccess<Read>,
+) -> Result<Vec<(String, Value)>> {
+    let default_branch = access.repo.default_branch.clone();
+    let files = crate::web::code::with_repo(state, access, move |repo, refs| {
+        let Some(tip) = crate::web::code::default_ref(refs, &default_branch) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for (path, text) in crate::ci::trigger::workflow_files(repo, tip.commit)? {
+            let name = text
+                .ok()
+                .and_then(|t| crate::ci::workflow::parse(&path, &t).ok())
+                .and_then(|w| w.name);
+            out.push((path, name));
+        }
+        Ok(out)
+    })
+    .await?;
+    let (site, repo) = (crate::web::repos::site(state, headers), access.repo.clone());
+    state
+        .db
+        .read(move |c| {
+            let mut out = Vec::new();
+            for (path, name) in files {
+                let first: Option<i64> = c.query_row(
+                    "SELECT MIN(created_at) FROM runs WHERE repo_id = ?1 AND workflow = ?2",
+                    rusqlite::params![repo.id.0, path],
+                    |r| r.get(0),
+                )?;
+                let name = name.unwrap_or_else(|| path.clone());
+                let json = github::workflow(&site, &repo, &path, &name, first.unwrap_or(repo.created_at));
+                out.push((path, json));
+            }
+            Ok(out)
+        })
+        .await
+}
+
+/// The workflow `id` names: its number, or its file name (`ci.yml`).
+async fn workflow_named(
+    state: &AppState,
+    headers: &HeaderMap,
+    access: &RepoAccess<Read>,
+    id: &str,
+) -> Result<(String, Value)> {
+    workflows_of(state, headers, access)
+        .await?
+        .into_iter()
+        .find(|(path, json)| {
+            json["id"].as_i64().is_some_and(|n| n.to_string() == id)
+                || path.rsplit('/').next() == Some(id)
+                || path == id
+        })
+        .ok_or(Error::NotFound)
+}
+
+/// `GET …/actions/workflows`.
+async fn workflows(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    access: RepoAccess<Read>,
+    Query(page): Query<Page>,
+) -> Result<Response> {
+    let all: Vec<Value> = workflows_of(&state, &headers, &access)
+        .await?
+        .into_iter()
+        .map(|(_, j)| j)
+        .collect();
+    let total = all.len();
+    let paged = page.slice(all, crate::web::repos::site(&state, &headers).base(), &uri)?;
+    let body = json!({ "total_count": total, "workflows": paged.items });
+    Ok(super::with_link(Json(body).into_response(), paged.link))
+}
+
+/// `GET …/actions/workflows/{id}`.
+async fn workflow(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    access: RepoAccess<Read>,
+    Path((_, _, id)): Path<(String, String, String)>,
+) -> Result<Json<Value>> {
+    Ok(Json(workflow_named(&state, &headers, &access, &id).await?.1))
+}
+
+/// `GET …/actions/workflows/{id}/runs`.
+async fn workflow_runs(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    access: RepoAccess<Read>,
+    Path((_, _, id)): Path<(String, String, String)>,
+    Query(page): Query<Page>,
+    Query(mut filter): Query<runs::Filter>,
+) -> Result<Response> {
+    let (path, _) = workflow_named(&state, &headers, &access, &id).await?;
+    filter.workflow = Some(path);
+    runs_page(&state, &headers, &uri, &access.repo, &page, filter).await
 }
 
 /// The run's artifacts, with where to download each.
@@ -259,8 +450,12 @@ async fn start_again(
 ) -> Result<Response> {
     let id = access.repo.id;
     let new = state.ci.rerun(id, run, only_failed).await?;
-    let base = html_base(&state, &headers, &access.repo);
-    Ok((StatusCode::CREATED, Json(run_json(&base, &new))).into_response())
+    let (st, repo) = (state.clone(), access.repo.clone());
+    let json = state
+        .db
+        .read(move |c| Ok(runs_json(&st, &headers, c, &repo, std::slice::from_ref(&new))?.remove(0)))
+        .await?;
+    Ok((StatusCode::CREATED, Json(json)).into_response())
 }
 
 #[derive(serde::Deserialize)]

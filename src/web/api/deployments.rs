@@ -3,13 +3,13 @@
 //! `/deployments` with their statuses, and a run's
 //! `/pending_deployments`, which reviewers approve or reject.
 
+use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::doc::Api;
 use super::{Page, repo_urls as base, user_json};
 use crate::ci::deploy;
 use crate::db::environments::{self, DeploymentId, DeploymentRow, Environment, EnvironmentId};
@@ -21,44 +21,103 @@ use crate::web::access::{Admin, Read, RepoAccess, Write};
 use crate::web::auth::SignedIn;
 use crate::web::{AppState, rfc3339};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/repos/{owner}/{repo}/environments", get(list))
-        .route("/api/v1/repos/{owner}/{repo}/environments/{name}", get(one).put(put))
-        .route(
+pub fn routes() -> Api {
+    Api::new("deployments")
+        .get("/api/v1/repos/{owner}/{repo}/environments", "List environments", list)
+        .get(
+            "/api/v1/repos/{owner}/{repo}/environments/{name}",
+            "Get an environment and its protection rules",
+            one,
+        )
+        .put(
+            "/api/v1/repos/{owner}/{repo}/environments/{name}",
+            "Create or change an environment (reviewers, wait timer, branches)",
+            put,
+        )
+        .get(
             "/api/v1/repos/{owner}/{repo}/environments/{name}/deployment-branch-policies",
-            get(policies).post(add_policy),
+            "List the branches and tags that may deploy",
+            policies,
         )
-        .route(
+        .post(
+            "/api/v1/repos/{owner}/{repo}/environments/{name}/deployment-branch-policies",
+            "Let a branch or tag pattern deploy",
+            add_policy,
+        )
+        .delete(
             "/api/v1/repos/{owner}/{repo}/environments/{name}/deployment-branch-policies/{id}",
-            axum::routing::delete(delete_policy),
+            "Remove a branch policy",
+            delete_policy,
         )
-        .route(
+        .get(
             "/api/v1/repos/{owner}/{repo}/environments/{name}/secrets",
-            get(env_secrets),
+            "List an environment's secret names",
+            env_secrets,
         )
-        .route(
+        .put(
             "/api/v1/repos/{owner}/{repo}/environments/{name}/secrets/{secret}",
-            axum::routing::put(put_env_secret).delete(delete_env_secret),
+            "Create or replace an environment secret",
+            put_env_secret,
         )
-        .route(
+        .delete(
+            "/api/v1/repos/{owner}/{repo}/environments/{name}/secrets/{secret}",
+            "Delete an environment secret",
+            delete_env_secret,
+        )
+        .get(
             "/api/v1/repos/{owner}/{repo}/environments/{name}/variables",
-            get(env_variables).post(add_env_variable),
+            "List an environment's variables",
+            env_variables,
         )
-        .route(
+        .post(
+            "/api/v1/repos/{owner}/{repo}/environments/{name}/variables",
+            "Create an environment variable",
+            add_env_variable,
+        )
+        .get(
             "/api/v1/repos/{owner}/{repo}/environments/{name}/variables/{variable}",
-            get(env_variable).patch(update_env_variable).delete(delete_env_variable),
+            "Get an environment variable",
+            env_variable,
         )
-        .route("/api/v1/repos/{owner}/{repo}/deployments", get(deployments))
-        .route("/api/v1/repos/{owner}/{repo}/deployments/{id}", get(deployment))
-        .route("/api/v1/repos/{owner}/{repo}/deployments/{id}/statuses", get(statuses))
-        .route(
+        .patch(
+            "/api/v1/repos/{owner}/{repo}/environments/{name}/variables/{variable}",
+            "Change an environment variable",
+            update_env_variable,
+        )
+        .delete(
+            "/api/v1/repos/{owner}/{repo}/environments/{name}/variables/{variable}",
+            "Delete an environment variable",
+            delete_env_variable,
+        )
+        .get(
+            "/api/v1/repos/{owner}/{repo}/deployments",
+            "List deployments (environment)",
+            deployments,
+        )
+        .get(
+            "/api/v1/repos/{owner}/{repo}/deployments/{id}",
+            "Get a deployment",
+            deployment,
+        )
+        .get(
+            "/api/v1/repos/{owner}/{repo}/deployments/{id}/statuses",
+            "List a deployment's statuses",
+            statuses,
+        )
+        .post(
             "/api/v1/repos/{owner}/{repo}/deployments/{id}/redeploy",
-            axum::routing::post(redeploy),
+            "Deploy a deployment's commit again (a rollback)",
+            redeploy,
         )
-        .route(
+        .get(
             "/api/v1/repos/{owner}/{repo}/actions/runs/{run}/pending_deployments",
-            get(pending).post(review),
+            "List a run's deployments waiting for review",
+            pending,
+        )
+        .post(
+            "/api/v1/repos/{owner}/{repo}/actions/runs/{run}/pending_deployments",
+            "Approve or reject waiting deployments",
+            review,
         )
 }
 
@@ -331,23 +390,27 @@ struct DeploymentFilter {
 async fn deployments(
     State(state): State<AppState>,
     headers: HeaderMap,
+    uri: axum::http::Uri,
     access: RepoAccess<Read>,
     Query(filter): Query<DeploymentFilter>,
     Query(page): Query<Page>,
-) -> Result<Json<Value>> {
+) -> Result<super::Paged> {
     let (offset, limit) = page.window()?;
     let id = access.repo.id;
     let list = state
         .db
         .read(move |c| {
-            let list = environments::deployments(c, id, filter.environment.as_deref(), limit as u32, offset as u32)?;
+            let list =
+                environments::deployments(c, id, filter.environment.as_deref(), limit as u32 + 1, offset as u32)?;
             with_run_numbers(c, id, list)
         })
         .await?;
-    let base = base(&state, &headers, &access.repo);
-    Ok(Json(Value::Array(
-        list.iter().map(|(d, n)| deployment_json(&base, d, *n)).collect(),
-    )))
+    let base_urls = base(&state, &headers, &access.repo);
+    page.trimmed(
+        list.iter().map(|(d, n)| deployment_json(&base_urls, d, *n)).collect(),
+        crate::web::repos::site(&state, &headers).base(),
+        &uri,
+    )
 }
 
 /// A deployment with the artifacts it deployed (name, digest).
@@ -388,9 +451,11 @@ async fn deployment(
 async fn statuses(
     State(state): State<AppState>,
     headers: HeaderMap,
+    uri: axum::http::Uri,
     access: RepoAccess<Read>,
     Path((_, _, id)): Path<(String, String, DeploymentId)>,
-) -> Result<Json<Value>> {
+    Query(page): Query<Page>,
+) -> Result<super::Paged> {
     let repo = access.repo.id;
     let (d, list) = state
         .db
@@ -401,7 +466,7 @@ async fn statuses(
         })
         .await?;
     let (_, api) = base(&state, &headers, &access.repo);
-    Ok(Json(Value::Array(
+    page.slice(
         list.iter()
             .map(|s| {
                 json!({
@@ -417,7 +482,9 @@ async fn statuses(
                 })
             })
             .collect(),
-    )))
+        crate::web::repos::site(&state, &headers).base(),
+        &uri,
+    )
 }
 
 /// The deployments of a run held at their gates, with who may let them through.
@@ -593,17 +660,28 @@ fn variable_json(v: &environments::Variable) -> Value {
 
 async fn env_variables(
     State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
     access: RepoAccess<Admin>,
     Path((_, _, name)): Path<(String, String, String)>,
     Query(page): Query<Page>,
-) -> Result<Json<Value>> {
+) -> Result<axum::response::Response> {
     let (offset, limit) = page.window()?;
     let (e, _, _) = environment_of(&state, &access.repo, name).await?;
     let list = state.db.read(move |c| environments::variables(c, e.id)).await?;
-    Ok(Json(json!({
-        "total_count": list.len(),
-        "variables": list.iter().skip(offset).take(limit).map(variable_json).collect::<Vec<_>>(),
-    })))
+    let shown: Vec<Value> = list.iter().skip(offset).take(limit).map(variable_json).collect();
+    let more = offset + shown.len() < list.len();
+    let link = page.links(
+        crate::web::repos::site(&state, &headers).base(),
+        &uri,
+        more,
+        Some(list.len()),
+    );
+    let body = Json(json!({ "total_count": list.len(), "variables": shown }));
+    Ok(super::with_link(
+        axum::response::IntoResponse::into_response(body),
+        link,
+    ))
 }
 
 async fn env_variable(

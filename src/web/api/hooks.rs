@@ -1,15 +1,15 @@
 //! A repository's webhooks in GitHub's API: `/hooks`, their deliveries,
 //! pings and redeliveries. Only the repository's administrators see them.
 
+use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::Page;
+use super::doc::Api;
 use crate::db::hooks::{self as stored, HookId};
 use crate::error::{Error, Result};
 use crate::hooks::{self, Settings};
@@ -17,22 +17,36 @@ use crate::web::AppState;
 use crate::web::access::{Admin, RepoAccess};
 use crate::web::repos::site;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/repos/{owner}/{repo}/hooks", get(list).post(create))
-        .route(
-            "/api/v1/repos/{owner}/{repo}/hooks/{hook}",
-            get(one).patch(update).delete(delete),
+pub fn routes() -> Api {
+    Api::new("webhooks")
+        .get("/api/v1/repos/{owner}/{repo}/hooks", "List webhooks", list)
+        .post(
+            "/api/v1/repos/{owner}/{repo}/hooks",
+            "Create a webhook (it is sent a ping)",
+            create,
         )
-        .route("/api/v1/repos/{owner}/{repo}/hooks/{hook}/pings", post(ping))
-        .route("/api/v1/repos/{owner}/{repo}/hooks/{hook}/deliveries", get(deliveries))
-        .route(
+        .get("/api/v1/repos/{owner}/{repo}/hooks/{hook}", "Get a webhook", one)
+        .patch("/api/v1/repos/{owner}/{repo}/hooks/{hook}", "Change a webhook", update)
+        .delete("/api/v1/repos/{owner}/{repo}/hooks/{hook}", "Delete a webhook", delete)
+        .post(
+            "/api/v1/repos/{owner}/{repo}/hooks/{hook}/pings",
+            "Ping a webhook",
+            ping,
+        )
+        .get(
+            "/api/v1/repos/{owner}/{repo}/hooks/{hook}/deliveries",
+            "List a webhook's deliveries",
+            deliveries,
+        )
+        .get(
             "/api/v1/repos/{owner}/{repo}/hooks/{hook}/deliveries/{delivery}",
-            get(delivery),
+            "Get a delivery with its request and response",
+            delivery,
         )
-        .route(
+        .post(
             "/api/v1/repos/{owner}/{repo}/hooks/{hook}/deliveries/{delivery}/attempts",
-            post(redeliver),
+            "Redeliver a delivery",
+            redeliver,
         )
 }
 
@@ -90,14 +104,22 @@ async fn hook_of(state: &AppState, access: &RepoAccess<Admin>, id: HookId) -> Re
         .ok_or(Error::NotFound)
 }
 
-async fn list(State(state): State<AppState>, headers: HeaderMap, access: RepoAccess<Admin>) -> Result<Json<Value>> {
+async fn list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    access: RepoAccess<Admin>,
+    Query(page): Query<Page>,
+) -> Result<super::Paged> {
     let site = site(&state, &headers);
     let all = hooks::list(&state.db, &access.repo).await?;
-    Ok(Json(Value::Array(
+    page.slice(
         all.iter()
             .map(|(h, last)| hooks::hook_json(&site, &access.repo, h, last.as_ref()))
             .collect(),
-    )))
+        site.base(),
+        &uri,
+    )
 }
 
 async fn create(
@@ -194,21 +216,25 @@ async fn ping(
 
 async fn deliveries(
     State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
     access: RepoAccess<Admin>,
     Path(HookPath { hook }): Path<HookPath>,
     Query(page): Query<Page>,
-) -> Result<Json<Value>> {
+) -> Result<super::Paged> {
     hook_of(&state, &access, hook).await?;
     let (skip, take) = page.window()?;
     let list = state
         .db
-        .read(move |c| stored::deliveries(c, hook, take as u32, skip as u32))
+        .read(move |c| stored::deliveries(c, hook, take as u32 + 1, skip as u32))
         .await?;
-    Ok(Json(Value::Array(
+    page.trimmed(
         list.iter()
             .map(|d| hooks::delivery_json(d, &access.repo, None))
             .collect(),
-    )))
+        site(&state, &headers).base(),
+        &uri,
+    )
 }
 
 async fn delivery(

@@ -5,12 +5,13 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
 use axum::{Json, Router};
+
+use doc::Api;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::access::{Admin, Read, RepoAccess};
+use super::access::{Admin, Read, RepoAccess, Write};
 use super::auth::SignedIn;
 use super::repos::clone_url;
 use super::{AppState, rfc3339};
@@ -22,30 +23,100 @@ use crate::error::{Error, Result};
 use crate::repos;
 
 mod actions;
+mod code;
 mod deployments;
+mod doc;
 mod hooks;
 mod issues;
+mod notifications;
 mod pulls;
 pub mod releases;
 mod statuses;
+mod users;
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
+    Api::new("repos")
+        .get("/api/v1", "The API's root: where things are", root)
+        .alias("/api/v1/", root)
+        .get("/api/v1/repos/{owner}/{repo}", "Get a repository", get_repo)
+        .get(
+            "/api/v1/repos/{owner}/{repo}/collaborators",
+            "List collaborators",
+            list_collaborators,
+        )
+        .get(
+            "/api/v1/repos/{owner}/{repo}/collaborators/{user}",
+            "Whether someone is a collaborator (204, else 404)",
+            is_collaborator,
+        )
+        .put(
+            "/api/v1/repos/{owner}/{repo}/collaborators/{user}",
+            "Add a collaborator (permission: pull or push)",
+            put_collaborator,
+        )
+        .delete(
+            "/api/v1/repos/{owner}/{repo}/collaborators/{user}",
+            "Remove a collaborator",
+            delete_collaborator,
+        )
+        .get(
+            "/api/v1/repos/{owner}/{repo}/collaborators/{user}/permission",
+            "Someone's permission: admin, write, read or none",
+            collaborator_permission,
+        )
+        .get(
+            "/api/v1/repos/{owner}/{repo}/insights",
+            "Delivery insights: DORA measures, workflows, flaky tests (days)",
+            super::insights::api,
+        )
+        .merge(users::routes())
         .merge(issues::routes())
         .merge(pulls::routes())
+        .merge(code::routes())
         .merge(actions::routes())
         .merge(deployments::routes())
         .merge(releases::routes())
         .merge(hooks::routes())
         .merge(statuses::routes())
-        .route("/api/v1/user", get(current_user))
-        .route("/api/v1/user/repos", post(create_repo))
-        .route("/api/v1/repos/{owner}/{repo}", get(get_repo))
-        .route("/api/v1/repos/{owner}/{repo}/collaborators", get(list_collaborators))
-        .route(
-            "/api/v1/repos/{owner}/{repo}/collaborators/{user}",
-            put(put_collaborator).delete(delete_collaborator),
-        )
+        .merge(notifications::routes())
+        .finish()
+}
+
+/// A request to `/api/v3/…` as the same request to `/api/v1/…`.
+pub fn v3_as_v1(mut request: axum::extract::Request) -> axum::extract::Request {
+    let path = request.uri().path();
+    if path == "/api/v3" || path.starts_with("/api/v3/") {
+        let tail = request
+            .uri()
+            .path_and_query()
+            .map_or("", |p| p.as_str())
+            .trim_start_matches("/api/v3");
+        let mut parts = request.uri().clone().into_parts();
+        if let Ok(p) = format!("/api/v1{tail}").parse() {
+            parts.path_and_query = Some(p);
+            if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+                *request.uri_mut() = uri;
+            }
+        }
+    }
+    request
+}
+
+/// `GET /api/v1/` (and `/api/v3/`): the API's root, GitHub's map of where
+/// things are.
+async fn root(State(state): State<AppState>, headers: HeaderMap) -> Json<Value> {
+    let base = super::repos::site(&state, &headers).base().to_string();
+    let api = format!("{base}/api/v1");
+    Json(json!({
+        "current_user_url": format!("{api}/user"),
+        "current_user_repositories_url": format!("{api}/user/repos{{?type,page,per_page,sort}}"),
+        "notifications_url": format!("{api}/notifications"),
+        "repository_url": format!("{api}/repos/{{owner}}/{{repo}}"),
+        "user_url": format!("{api}/users/{{user}}"),
+        "user_repositories_url": format!("{api}/users/{{user}}/repos{{?type,page,per_page,sort}}"),
+        "issues_url": format!("{api}/repos/{{owner}}/{{repo}}/issues"),
+        "hub_url": Value::Null,
+    }))
 }
 
 /// A repository's page and API addresses, as the client reached us.
@@ -63,27 +134,6 @@ fn user_json(user: &User) -> Value {
         "is_admin": user.is_admin,
         "created_at": rfc3339(user.created_at),
     })
-}
-
-fn repo_json(state: &AppState, headers: &HeaderMap, repo: &Repo) -> Value {
-    let clone_url = clone_url(state, headers, repo);
-    let html_url = clone_url.trim_end_matches(".git").to_string();
-    json!({
-        "id": repo.id.0,
-        "name": repo.name,
-        "full_name": repo.full_name(),
-        "owner": { "id": repo.owner_id.0, "login": repo.owner },
-        "description": repo.description,
-        "private": repo.is_private,
-        "default_branch": repo.default_branch,
-        "clone_url": clone_url,
-        "html_url": html_url,
-        "created_at": rfc3339(repo.created_at),
-    })
-}
-
-async fn current_user(SignedIn(user): SignedIn) -> Json<Value> {
-    Json(user_json(&user))
 }
 
 #[derive(Deserialize)]
@@ -111,21 +161,134 @@ async fn create_repo(
         body.private.unwrap_or(false),
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(repo_json(&state, &headers, &repo))).into_response())
+    let json = full_repo_json(&state, &headers, repo).await?;
+    Ok((StatusCode::CREATED, Json(json)).into_response())
 }
 
-async fn get_repo(State(state): State<AppState>, headers: HeaderMap, access: RepoAccess<Read>) -> Json<Value> {
-    Json(repo_json(&state, &headers, &access.repo))
+/// A repository in GitHub's full shape, with Hearth's `clone_url` as the
+/// client reached us.
+async fn full_repo_json(state: &AppState, headers: &HeaderMap, repo: Repo) -> Result<Value> {
+    let site = super::repos::site(state, headers);
+    let clone = clone_url(state, headers, &repo);
+    let mut json = state
+        .db
+        .read(move |c| {
+            let facts = crate::github::RepoFacts::load(c, &repo)?;
+            let admin = db::users::by_id(c, repo.owner_id)?.is_some_and(|u| u.is_admin);
+            let owner = crate::github::user(&site, repo.owner_id.0, &repo.owner, admin);
+            Ok(crate::github::repository(&site, &repo, &owner, &facts))
+        })
+        .await?;
+    json["clone_url"] = json!(clone);
+    Ok(json)
 }
 
-async fn list_collaborators(State(state): State<AppState>, access: RepoAccess<Admin>) -> Result<Json<Value>> {
-    let id = access.repo.id;
-    let list = state.db.read(move |c| db::collaborators::list(c, id)).await?;
-    Ok(Json(Value::Array(
-        list.iter()
-            .map(|c| json!({ "login": c.name, "permission": c.permission.as_str() }))
-            .collect(),
-    )))
+async fn get_repo(State(state): State<AppState>, headers: HeaderMap, access: RepoAccess<Read>) -> Result<Json<Value>> {
+    Ok(Json(full_repo_json(&state, &headers, access.repo).await?))
+}
+
+/// A collaborator (`collaborator`): the person, their `permissions` and
+/// `role_name`, and Hearth's `permission` word.
+fn collaborator_json(site: &crate::github::Site, user: &User, access: crate::repos::Access) -> Value {
+    let mut json = crate::github::user(site, user.id.0, &user.name, user.is_admin);
+    let (admin, push, pull) = (
+        access >= crate::repos::Access::Admin,
+        access >= crate::repos::Access::Write,
+        access >= crate::repos::Access::Read,
+    );
+    let role = permission_word(access);
+    json["permissions"] = json!({ "admin": admin, "maintain": admin, "push": push, "triage": push, "pull": pull });
+    json["role_name"] = json!(role);
+    json["permission"] = json!(role);
+    json
+}
+
+/// GitHub's word for an access level: admin, write, read or none.
+fn permission_word(access: crate::repos::Access) -> &'static str {
+    match access {
+        crate::repos::Access::Admin => "admin",
+        crate::repos::Access::Write => "write",
+        crate::repos::Access::Read => "read",
+        crate::repos::Access::None => "none",
+    }
+}
+
+async fn list_collaborators(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    access: RepoAccess<Admin>,
+    axum::extract::Query(page): axum::extract::Query<Page>,
+) -> Result<Response> {
+    let site = super::repos::site(&state, &headers);
+    let repo = access.repo.clone();
+    let all = {
+        let site = site.clone();
+        state
+            .db
+            .read(move |c| {
+                let mut out = Vec::new();
+                for collaborator in db::collaborators::list(c, repo.id)? {
+                    if let Some(user) = db::users::by_name(c, &collaborator.name)? {
+                        out.push(collaborator_json(&site, &user, repos::access(c, &repo, Some(&user))?));
+                    }
+                }
+                Ok(out)
+            })
+            .await?
+    };
+    Ok(page.slice(all, site.base(), &uri)?.into_response())
+}
+
+/// The person named `name` and their access to `repo`.
+async fn access_of(state: &AppState, repo: &Repo, name: String) -> Result<(User, crate::repos::Access)> {
+    let repo = repo.clone();
+    state
+        .db
+        .read(move |c| {
+            let user = db::users::by_name(c, &name)?.ok_or(Error::NotFound)?;
+            let access = repos::access(c, &repo, Some(&user))?;
+            Ok((user, access))
+        })
+        .await
+}
+
+/// `GET …/collaborators/{user}`: 204 for someone who may push (as GitHub
+/// counts collaborators: the owner too), else 404.
+async fn is_collaborator(
+    State(state): State<AppState>,
+    Path((_, _, name)): Path<(String, String, String)>,
+    access: RepoAccess<Write>,
+) -> Result<StatusCode> {
+    let (user, level) = access_of(&state, &access.repo, name).await?;
+    let granted = user.id == access.repo.owner_id
+        || state
+            .db
+            .read(move |c| db::collaborators::permission(c, access.repo.id, user.id))
+            .await?
+            .is_some();
+    if granted && level >= crate::repos::Access::Read {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(Error::NotFound)
+    }
+}
+
+/// `GET …/collaborators/{user}/permission`.
+async fn collaborator_permission(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((_, _, name)): Path<(String, String, String)>,
+    access: RepoAccess<Write>,
+) -> Result<Json<Value>> {
+    let (user, level) = access_of(&state, &access.repo, name).await?;
+    let site = super::repos::site(&state, &headers);
+    let word = permission_word(level);
+    Ok(Json(json!({
+        "permission": word,
+        "role_name": word,
+        "user": collaborator_json(&site, &user, level),
+    })))
 }
 
 #[derive(Deserialize)]
@@ -141,8 +304,17 @@ async fn put_collaborator(
     body: Option<Json<PutCollaborator>>,
 ) -> Result<StatusCode> {
     let text = body.and_then(|Json(b)| b.permission).unwrap_or_else(|| "write".into());
-    let permission = Permission::parse(&text)
-        .ok_or_else(|| Error::invalid(format!("permission must be read or write, not {text:?}")))?;
+    // GitHub's roles, as near as Hearth has them: pull and triage read, push and maintain write.
+    let word = match text.as_str() {
+        "pull" | "triage" => "read",
+        "push" | "maintain" => "write",
+        other => other,
+    };
+    let permission = Permission::parse(word).ok_or_else(|| {
+        Error::invalid(format!(
+            "permission must be read (pull, triage) or write (push, maintain), not {text:?}: only the owner administers a repository"
+        ))
+    })?;
     repos::add_collaborator(&state.db, &access.repo, &user, permission).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -181,6 +353,18 @@ impl Page {
         let items: Vec<Value> = all.into_iter().skip(skip).take(take).collect();
         Ok(Paged {
             link: self.links(base, uri, skip + items.len() < total, Some(total)),
+            items,
+        })
+    }
+
+    /// One page read with one item more than `window` takes: the extra one
+    /// says a next page follows (its `Link` has no `last`).
+    pub fn trimmed(&self, mut items: Vec<Value>, base: &str, uri: &axum::http::Uri) -> Result<Paged> {
+        let (_, take) = self.window()?;
+        let more = items.len() > take;
+        items.truncate(take);
+        Ok(Paged {
+            link: self.links(base, uri, more, None),
             items,
         })
     }

@@ -3,14 +3,14 @@
 //! `…/files`, `…/merge`, `…/reviews`, `…/requested_reviewers`,
 //! `…/comments`, and `/branches/{branch}/protection`.
 
+use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::doc::Api;
 use super::{Page, repo_urls};
 use crate::db::issues::{self as issue_rows, Filter, IssueNumber, Kind};
 use crate::db::protections::{self, Protection};
@@ -22,29 +22,93 @@ use crate::web::access::{Admin, Read, RepoAccess};
 use crate::web::auth::SignedIn;
 use crate::web::{AppState, rfc3339};
 
-pub fn routes() -> Router<AppState> {
-    let base = "/api/v1/repos/{owner}/{repo}";
-    Router::new()
-        .route(&format!("{base}/pulls"), get(list).post(create))
-        .route(&format!("{base}/pulls/{{number}}"), get(get_one).patch(update))
-        .route(&format!("{base}/pulls/{{number}}/commits"), get(commits))
-        .route(&format!("{base}/pulls/{{number}}/files"), get(files))
-        .route(&format!("{base}/pulls/{{number}}/merge"), get(is_merged).put(merge))
-        .route(
-            &format!("{base}/pulls/{{number}}/reviews"),
-            get(reviews).post(add_review),
+pub fn routes() -> Api {
+    Api::new("pulls")
+        .get(
+            "/api/v1/repos/{owner}/{repo}/pulls",
+            "List pull requests (state, head, base, sort, direction)",
+            list,
         )
-        .route(
-            &format!("{base}/pulls/{{number}}/requested_reviewers"),
-            get(requested).post(request).delete(unrequest),
+        .post("/api/v1/repos/{owner}/{repo}/pulls", "Open a pull request", create)
+        .get(
+            "/api/v1/repos/{owner}/{repo}/pulls/{number}",
+            "Get a pull request, its mergeability and checks",
+            get_one,
         )
-        .route(
-            &format!("{base}/pulls/{{number}}/comments"),
-            get(comments).post(add_comment),
+        .patch(
+            "/api/v1/repos/{owner}/{repo}/pulls/{number}",
+            "Change a pull request (title, body, state, base)",
+            update,
         )
-        .route(
-            &format!("{base}/branches/{{branch}}/protection"),
-            get(protection).put(put_protection).delete(delete_protection),
+        .get(
+            "/api/v1/repos/{owner}/{repo}/pulls/{number}/commits",
+            "List a pull request's commits",
+            commits,
+        )
+        .get(
+            "/api/v1/repos/{owner}/{repo}/pulls/{number}/files",
+            "List a pull request's files with their patches",
+            files,
+        )
+        .get(
+            "/api/v1/repos/{owner}/{repo}/pulls/{number}/merge",
+            "Whether a pull request is merged (204, else 404)",
+            is_merged,
+        )
+        .put(
+            "/api/v1/repos/{owner}/{repo}/pulls/{number}/merge",
+            "Merge a pull request (merge, squash or rebase)",
+            merge,
+        )
+        .get(
+            "/api/v1/repos/{owner}/{repo}/pulls/{number}/reviews",
+            "List a pull request's reviews",
+            reviews,
+        )
+        .post(
+            "/api/v1/repos/{owner}/{repo}/pulls/{number}/reviews",
+            "Review a pull request (approve, request changes, comment)",
+            add_review,
+        )
+        .get(
+            "/api/v1/repos/{owner}/{repo}/pulls/{number}/requested_reviewers",
+            "List requested reviewers",
+            requested,
+        )
+        .post(
+            "/api/v1/repos/{owner}/{repo}/pulls/{number}/requested_reviewers",
+            "Request reviews",
+            request,
+        )
+        .delete(
+            "/api/v1/repos/{owner}/{repo}/pulls/{number}/requested_reviewers",
+            "Withdraw review requests",
+            unrequest,
+        )
+        .get(
+            "/api/v1/repos/{owner}/{repo}/pulls/{number}/comments",
+            "List a pull request's line comments",
+            comments,
+        )
+        .post(
+            "/api/v1/repos/{owner}/{repo}/pulls/{number}/comments",
+            "Comment on a line (or reply)",
+            add_comment,
+        )
+        .get(
+            "/api/v1/repos/{owner}/{repo}/branches/{branch}/protection",
+            "Get a branch's protection",
+            protection,
+        )
+        .put(
+            "/api/v1/repos/{owner}/{repo}/branches/{branch}/protection",
+            "Protect a branch (checks, reviews, who may push)",
+            put_protection,
+        )
+        .delete(
+            "/api/v1/repos/{owner}/{repo}/branches/{branch}/protection",
+            "Remove a branch's protection",
+            delete_protection,
         )
 }
 
@@ -291,10 +355,11 @@ fn person_json(p: &read::Person) -> Value {
 async fn commits(
     State(state): State<AppState>,
     headers: HeaderMap,
+    uri: axum::http::Uri,
     access: RepoAccess<Read>,
     Path(NumberPath { number }): Path<NumberPath>,
     Query(page): Query<Page>,
-) -> Result<Json<Value>> {
+) -> Result<super::Paged> {
     let (skip, take) = page.window()?;
     let pull = pulls::get(&state.db, &access.repo, number).await?;
     let (html, api) = repo_urls(&state, &headers, &access.repo);
@@ -304,7 +369,7 @@ async fn commits(
         let ids = crate::git::merge::commits_between(repo, &base, &head)?.unwrap_or_default();
         ids.into_iter()
             .skip(skip)
-            .take(take)
+            .take(take + 1)
             .map(|id| {
                 let c = read::commit_info(repo, id)?;
                 let tree = repo
@@ -332,7 +397,7 @@ async fn commits(
             .collect::<Result<Vec<_>>>()
     })
     .await?;
-    Ok(Json(Value::Array(list)))
+    page.trimmed(list, crate::web::repos::site(&state, &headers).base(), &uri)
 }
 
 fn status_word(s: Status) -> &'static str {
@@ -348,6 +413,7 @@ fn status_word(s: Status) -> &'static str {
 async fn files(
     State(state): State<AppState>,
     headers: HeaderMap,
+    uri: axum::http::Uri,
     access: RepoAccess<Read>,
     Path(NumberPath { number }): Path<NumberPath>,
     Query(page): Query<Page>,
@@ -365,12 +431,16 @@ async fn files(
     let pages = state.pages.clone();
     let text = crate::web::code::with_repo(&state, &access, move |repo, _| {
         pages.fragment(key, || {
-            let list = file_entries(repo, old.as_deref(), &new, skip, take, &html, &api)?;
+            // One more than a page says whether a next one follows.
+            let list = file_entries(repo, old.as_deref(), &new, skip, take + 1, &html, &api)?;
             Ok(Value::Array(list).to_string())
         })
     })
     .await?;
-    Ok(json_text(&text))
+    let items: Vec<Value> = serde_json::from_str(&text).map_err(|e| Error::Internal(format!("a cached list: {e}")))?;
+    Ok(page
+        .trimmed(items, crate::web::repos::site(&state, &headers).base(), &uri)?
+        .into_response())
 }
 
 /// The files of a diff from `old` to `new` in GitHub's `diff-entry` shape.
@@ -423,15 +493,6 @@ fn file_entries(
             entry
         })
         .collect())
-}
-
-/// JSON made earlier, answered as it is.
-fn json_text(text: &str) -> Response {
-    (
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        text.to_string(),
-    )
-        .into_response()
 }
 
 /// `GET …/merge`: 204 when merged, 404 when not, as on GitHub.
@@ -517,35 +578,45 @@ fn review_json(html: &str, api: &str, number: IssueNumber, r: &stored::Review) -
 async fn reviews(
     State(state): State<AppState>,
     headers: HeaderMap,
+    uri: axum::http::Uri,
     access: RepoAccess<Read>,
     Path(NumberPath { number }): Path<NumberPath>,
     Query(page): Query<Page>,
-) -> Result<Json<Value>> {
-    listed(&state, &headers, &access, number, page, stored::reviews, review_json).await
+) -> Result<super::Paged> {
+    listed(
+        &state,
+        &headers,
+        &uri,
+        &access,
+        number,
+        page,
+        stored::reviews,
+        review_json,
+    )
+    .await
 }
 
 /// One page of what `load` finds of pull request `number`, each shown by `shape`.
+#[allow(clippy::too_many_arguments)]
 async fn listed<T: Send + 'static>(
     state: &AppState,
     headers: &HeaderMap,
+    uri: &axum::http::Uri,
     access: &RepoAccess<Read>,
     number: IssueNumber,
     page: Page,
     load: fn(&rusqlite::Connection, crate::db::issues::IssueId) -> Result<Vec<T>>,
     shape: fn(&str, &str, IssueNumber, &T) -> Value,
-) -> Result<Json<Value>> {
-    let (skip, take) = page.window()?;
+) -> Result<super::Paged> {
     let pull = pulls::get(&state.db, &access.repo, number).await?;
     let issue = pull.issue.id;
     let list = state.db.read(move |c| load(c, issue)).await?;
     let (html, api) = repo_urls(state, headers, &access.repo);
-    Ok(Json(Value::Array(
-        list.iter()
-            .skip(skip)
-            .take(take)
-            .map(|item| shape(&html, &api, number, item))
-            .collect(),
-    )))
+    page.slice(
+        list.iter().map(|item| shape(&html, &api, number, item)).collect(),
+        crate::web::repos::site(state, headers).base(),
+        uri,
+    )
 }
 
 #[derive(Deserialize)]
@@ -714,13 +785,15 @@ fn comment_json(html: &str, api: &str, number: IssueNumber, c: &stored::LineComm
 async fn comments(
     State(state): State<AppState>,
     headers: HeaderMap,
+    uri: axum::http::Uri,
     access: RepoAccess<Read>,
     Path(NumberPath { number }): Path<NumberPath>,
     Query(page): Query<Page>,
-) -> Result<Json<Value>> {
+) -> Result<super::Paged> {
     listed(
         &state,
         &headers,
+        &uri,
         &access,
         number,
         page,

@@ -3,14 +3,14 @@
 //! `/releases/{id}/assets` and `/releases/assets/{id}` (its JSON, or the
 //! file itself with `Accept: application/octet-stream`).
 
+use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::doc::Api;
 use super::{Page, repo_urls as base};
 use crate::db::releases::{self, Asset, AssetId, Fields, Release, ReleaseId};
 use crate::error::{Error, Result};
@@ -19,19 +19,37 @@ use crate::web::access::{Read, RepoAccess, Write};
 use crate::web::auth::SignedIn;
 use crate::web::{AppState, rfc3339};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/repos/{owner}/{repo}/releases", get(list).post(create))
-        .route("/api/v1/repos/{owner}/{repo}/releases/latest", get(latest))
-        .route("/api/v1/repos/{owner}/{repo}/releases/tags/{*tag}", get(by_tag))
-        .route(
-            "/api/v1/repos/{owner}/{repo}/releases/{id}",
-            get(one).patch(update).delete(delete),
+pub fn routes() -> Api {
+    Api::new("releases")
+        .get("/api/v1/repos/{owner}/{repo}/releases", "List releases", list)
+        .post("/api/v1/repos/{owner}/{repo}/releases", "Create a release", create)
+        .get(
+            "/api/v1/repos/{owner}/{repo}/releases/latest",
+            "Get the latest release",
+            latest,
         )
-        .route("/api/v1/repos/{owner}/{repo}/releases/{id}/assets", get(assets))
-        .route(
+        .get(
+            "/api/v1/repos/{owner}/{repo}/releases/tags/{*tag}",
+            "Get a release by tag",
+            by_tag,
+        )
+        .get("/api/v1/repos/{owner}/{repo}/releases/{id}", "Get a release", one)
+        .patch("/api/v1/repos/{owner}/{repo}/releases/{id}", "Change a release", update)
+        .delete("/api/v1/repos/{owner}/{repo}/releases/{id}", "Delete a release", delete)
+        .get(
+            "/api/v1/repos/{owner}/{repo}/releases/{id}/assets",
+            "List a release's assets",
+            assets,
+        )
+        .get(
             "/api/v1/repos/{owner}/{repo}/releases/assets/{asset}",
-            get(asset).delete(delete_asset),
+            "Get an asset (Accept: application/octet-stream downloads it)",
+            asset,
+        )
+        .delete(
+            "/api/v1/repos/{owner}/{repo}/releases/assets/{asset}",
+            "Delete an asset",
+            delete_asset,
         )
 }
 
@@ -103,15 +121,16 @@ fn sees_drafts(access: Access) -> bool {
 async fn list(
     State(state): State<AppState>,
     headers: HeaderMap,
+    uri: axum::http::Uri,
     access: RepoAccess<Read>,
     Query(page): Query<Page>,
-) -> Result<Json<Value>> {
+) -> Result<super::Paged> {
     let (offset, limit) = page.window()?;
     let (repo, drafts) = (access.repo.id, sees_drafts(access.access));
     let list = state
         .db
         .read(move |c| {
-            releases::list(c, repo, drafts, limit as u32, offset as u32)?
+            releases::list(c, repo, drafts, limit as u32 + 1, offset as u32)?
                 .into_iter()
                 .map(|r| {
                     let assets = releases::assets(c, r.id)?;
@@ -120,10 +139,12 @@ async fn list(
                 .collect::<Result<Vec<_>>>()
         })
         .await?;
-    let base = base(&state, &headers, &access.repo);
-    Ok(Json(Value::Array(
-        list.iter().map(|(r, a)| release_json(&base, r, a)).collect(),
-    )))
+    let urls = base(&state, &headers, &access.repo);
+    page.trimmed(
+        list.iter().map(|(r, a)| release_json(&urls, r, a)).collect(),
+        crate::web::repos::site(&state, &headers).base(),
+        &uri,
+    )
 }
 
 /// A release of the repository, with its assets; drafts only for writers.
@@ -289,14 +310,18 @@ async fn delete(
 async fn assets(
     State(state): State<AppState>,
     headers: HeaderMap,
+    uri: axum::http::Uri,
     access: RepoAccess<Read>,
     Path((_, _, id)): Path<(String, String, ReleaseId)>,
-) -> Result<Json<Value>> {
+    Query(page): Query<Page>,
+) -> Result<super::Paged> {
     let (r, a) = found(&state, &access, move |c, repo| releases::by_id(c, repo, id)).await?;
-    let base = base(&state, &headers, &access.repo);
-    Ok(Json(Value::Array(
-        a.iter().map(|a| asset_json(&base, &r.tag_name, a)).collect(),
-    )))
+    let urls = base(&state, &headers, &access.repo);
+    page.slice(
+        a.iter().map(|a| asset_json(&urls, &r.tag_name, a)).collect(),
+        crate::web::repos::site(&state, &headers).base(),
+        &uri,
+    )
 }
 
 /// An asset's JSON; its bytes when asked with `Accept: application/octet-stream`.

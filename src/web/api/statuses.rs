@@ -3,15 +3,15 @@
 //! the combined `GET …/commits/{ref}/status`, and Hearth's own jobs as
 //! `GET …/commits/{ref}/check-runs`.
 
+use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::Page;
+use super::doc::Api;
 use crate::db::statuses::{self as stored, State as Said};
 use crate::db::{self};
 use crate::error::{Error, Result};
@@ -21,12 +21,33 @@ use crate::web::access::{Read, RepoAccess, Write};
 use crate::web::auth::SignedIn;
 use crate::web::repos::site;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/repos/{owner}/{repo}/statuses/{sha}", get(list).post(create))
-        .route("/api/v1/repos/{owner}/{repo}/commits/{ref}/statuses", get(list))
-        .route("/api/v1/repos/{owner}/{repo}/commits/{ref}/status", get(combined))
-        .route("/api/v1/repos/{owner}/{repo}/commits/{ref}/check-runs", get(check_runs))
+pub fn routes() -> Api {
+    Api::new("statuses")
+        .post(
+            "/api/v1/repos/{owner}/{repo}/statuses/{sha}",
+            "Set a commit's status for a context",
+            create,
+        )
+        .get(
+            "/api/v1/repos/{owner}/{repo}/statuses/{sha}",
+            "List a commit's statuses",
+            list,
+        )
+        .get(
+            "/api/v1/repos/{owner}/{repo}/commits/{ref}/statuses",
+            "List a commit's statuses",
+            list,
+        )
+        .get(
+            "/api/v1/repos/{owner}/{repo}/commits/{ref}/status",
+            "Get a commit's combined status",
+            combined,
+        )
+        .get(
+            "/api/v1/repos/{owner}/{repo}/commits/{ref}/check-runs",
+            "List Hearth's jobs of a commit as check runs",
+            check_runs,
+        )
 }
 
 /// The longest description GitHub keeps.
@@ -150,17 +171,18 @@ async fn create(
 async fn list(
     State(state): State<AppState>,
     headers: HeaderMap,
+    uri: axum::http::Uri,
     access: RepoAccess<Read>,
     Path((_, _, name)): Path<(String, String, String)>,
     Query(page): Query<Page>,
-) -> Result<Json<Value>> {
+) -> Result<super::Paged> {
     let (skip, take) = page.window()?;
     let sha = commit_of(&access.path, name).await?;
     let repo = access.repo.clone();
     let (list, people) = state
         .db
         .read(move |c| {
-            let list = stored::of_commit(c, repo.id, &sha, take as u32, skip as u32)?;
+            let list = stored::of_commit(c, repo.id, &sha, take as u32 + 1, skip as u32)?;
             let people = People::load(
                 c,
                 list.iter()
@@ -171,11 +193,13 @@ async fn list(
         })
         .await?;
     let site = site(&state, &headers);
-    Ok(Json(Value::Array(
+    page.trimmed(
         list.iter()
             .map(|s| status_json(&site, &access.repo, s, &people))
             .collect(),
-    )))
+        site.base(),
+        &uri,
+    )
 }
 
 async fn combined(
@@ -220,10 +244,11 @@ async fn combined(
 async fn check_runs(
     State(state): State<AppState>,
     headers: HeaderMap,
+    uri: axum::http::Uri,
     access: RepoAccess<Read>,
     Path((_, _, name)): Path<(String, String, String)>,
     Query(page): Query<Page>,
-) -> Result<Json<Value>> {
+) -> Result<axum::response::Response> {
     let (skip, take) = page.window()?;
     let sha = commit_of(&access.path, name).await?;
     let repo = access.repo.clone();
@@ -257,8 +282,10 @@ async fn check_runs(
         .await?;
     let site = site(&state, &headers);
     let (total, jobs) = jobs;
-    Ok(Json(json!({
+    let body = Json(json!({
         "total_count": total,
         "check_runs": jobs.iter().map(|(run, job, annotations)| github::check_run(&site, &access.repo, run, job, *annotations)).collect::<Vec<_>>(),
-    })))
+    }));
+    let link = page.links(site.base(), &uri, skip + jobs.len() < total, Some(total));
+    Ok(super::with_link(body.into_response(), link))
 }

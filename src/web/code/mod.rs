@@ -67,7 +67,7 @@ pub fn default_ref<'a>(refs: &'a [RefEntry], default_branch: &str) -> Option<&'a
 /// content and the same viewer (the layout shows who is signed in).
 pub fn etag(key: &str, nav: &Nav) -> String {
     let who = nav.user.as_ref().map(|u| u.id.0).unwrap_or(0);
-    let digest = crate::accounts::sha256_hex(&format!("{key}\n{who}\n{}", nav.csrf));
+    let digest = crate::accounts::sha256_hex(&format!("{key}\n{who}\n{}\n{}", nav.csrf, nav.unread));
     format!("\"{}\"", &digest[..32])
 }
 

@@ -214,7 +214,9 @@ pub async fn home(
         return Ok(EmptyView {
             nav,
             can_write: access.access >= Access::Write,
-            header: RepoHeader::new(access.repo, access.access, Tab::Code),
+            header: RepoHeader::new(access.repo, access.access, Tab::Code)
+                .with_watch(&state, access.viewer.as_ref())
+                .await?,
             clone_url: url,
         }
         .into_response());
@@ -288,10 +290,15 @@ async fn page(
     let tag = resolved
         .by_id
         .then(|| etag(&format!("{key}:{}", ci.as_ref().map(|s| s.word).unwrap_or("")), &nav));
+    let header = RepoHeader::new(access.repo, access.access, Tab::Code);
+    let header = match &home {
+        Some(_) => header.with_watch(state, access.viewer.as_ref()).await?,
+        None => header,
+    };
     let view = View {
         ci,
         nav,
-        header: RepoHeader::new(access.repo, access.access, Tab::Code),
+        header,
         home,
         crumbs: crumbs(&resolved.path),
         rev_url: url_path(&resolved.rev),

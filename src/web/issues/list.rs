@@ -80,6 +80,8 @@ impl ListQuery {
                 .map(str::to_string)
                 .collect(),
             milestone: some(&self.milestone),
+            milestone_number: None,
+            since: None,
             assignee: some(&self.assignee),
             author: some(&self.author),
             text,
