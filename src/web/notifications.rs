@@ -150,14 +150,7 @@ async fn read_one(
     Path(thread): Path<i64>,
     CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Redirect> {
-    let id = user.id;
-    if !state
-        .db
-        .write(move |tx| db::notifications::mark_read(tx, id, ThreadId(thread)))
-        .await?
-    {
-        return Err(Error::NotFound);
-    }
+    on_thread(&state, &user, thread, db::notifications::mark_read).await?;
     Ok(Redirect::to("/notifications"))
 }
 
@@ -167,15 +160,23 @@ async fn done(
     Path(thread): Path<i64>,
     CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Redirect> {
-    let id = user.id;
-    if !state
-        .db
-        .write(move |tx| db::notifications::remove(tx, id, ThreadId(thread)))
-        .await?
-    {
-        return Err(Error::NotFound);
-    }
+    on_thread(&state, &user, thread, db::notifications::remove).await?;
     Ok(Redirect::to("/notifications?show=all"))
+}
+
+/// Does `change` to thread `thread` of `user`: 404 when it is not theirs.
+async fn on_thread(
+    state: &AppState,
+    user: &crate::db::users::User,
+    thread: i64,
+    change: fn(&rusqlite::Connection, crate::db::users::UserId, ThreadId) -> Result<bool>,
+) -> Result<()> {
+    let id = user.id;
+    if state.db.write(move |tx| change(tx, id, ThreadId(thread))).await? {
+        Ok(())
+    } else {
+        Err(Error::NotFound)
+    }
 }
 
 #[derive(Deserialize)]

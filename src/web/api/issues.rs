@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 
 use super::doc::Api;
-use super::{Page, Paged, link_header};
+use super::{Page, Paged, link_header, one_of};
 use crate::db::issues::{self as stored, Comment, Filter, Issue, Milestone, Sort};
 use crate::db::repos::Repo;
 use crate::error::{Error, Result};
@@ -172,13 +172,8 @@ impl IssueQuery {
             Error::Invalid(m) => Error::Unprocessable(m),
             other => other,
         };
-        let ascending = match self.direction.as_deref() {
-            None => None,
-            Some("asc") => Some(true),
-            Some("desc") => Some(false),
-            Some(other) => return Err(Error::Unprocessable(format!("direction is asc or desc, not {other:?}"))),
-        };
-        let sort = match (self.sort.as_deref().unwrap_or("created"), ascending.unwrap_or(false)) {
+        let ascending = one_of("direction", self.direction.as_deref(), &["asc", "desc"], "desc")? == "asc";
+        let sort = match (self.sort.as_deref().unwrap_or("created"), ascending) {
             ("created" | "newest", false) => Sort::Newest,
             ("created" | "newest", true) | ("oldest", _) => Sort::Oldest,
             ("updated", false) => Sort::Updated,
@@ -539,30 +534,16 @@ async fn milestones(
     Query(query): Query<MilestoneQuery>,
     Query(page): Query<Page>,
 ) -> Result<Paged> {
-    let wanted = match query.state.as_deref() {
-        None | Some("open") => Some("open"),
-        Some("closed") => Some("closed"),
-        Some("all") => None,
-        Some(other) => {
-            return Err(Error::Unprocessable(format!(
-                "state is open, closed or all, not {other:?}"
-            )));
-        }
-    };
-    let by_completeness = match query.sort.as_deref() {
-        None | Some("due_on") => false,
-        Some("completeness") => true,
-        Some(other) => {
-            return Err(Error::Unprocessable(format!(
-                "sort is due_on or completeness, not {other:?}"
-            )));
-        }
-    };
-    let descending = match query.direction.as_deref() {
-        None | Some("asc") => false,
-        Some("desc") => true,
-        Some(other) => return Err(Error::Unprocessable(format!("direction is asc or desc, not {other:?}"))),
-    };
+    let wanted = Some(one_of(
+        "state",
+        query.state.as_deref(),
+        &["open", "closed", "all"],
+        "open",
+    )?)
+    .filter(|s| *s != "all");
+    let by_completeness =
+        one_of("sort", query.sort.as_deref(), &["due_on", "completeness"], "due_on")? == "completeness";
+    let descending = one_of("direction", query.direction.as_deref(), &["asc", "desc"], "asc")? == "desc";
     let (site, repo) = (site(&state, &headers), access.repo.clone());
     let all = {
         let site = site.clone();

@@ -328,6 +328,24 @@ async fn delete_collaborator(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// A filter's value, one of `allowed` (`default` when not given); anything
+/// else is a 422 that lists what may be given.
+pub fn one_of(
+    name: &str,
+    value: Option<&str>,
+    allowed: &[&'static str],
+    default: &'static str,
+) -> Result<&'static str> {
+    match value {
+        None => Ok(default),
+        Some(v) if let Some(a) = allowed.iter().find(|a| **a == v) => Ok(a),
+        Some(v) => Err(Error::Unprocessable(format!(
+            "{name} is one of {}, not {v:?}",
+            allowed.join(", ")
+        ))),
+    }
+}
+
 /// `?page=&per_page=` of the API's lists: pages from 1, 1 to 100 per page
 /// (30 when not given).
 #[derive(Deserialize)]

@@ -8,8 +8,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::Page;
 use super::doc::Api;
+use super::{Page, one_of};
 use crate::db::repos::Repo;
 use crate::db::users::User;
 use crate::db::{self};
@@ -111,17 +111,6 @@ struct Choice {
     private: bool,
     sort: &'static str,
     descending: bool,
-}
-
-fn one_of(name: &str, value: Option<&str>, allowed: &[&'static str], default: &'static str) -> Result<&'static str> {
-    match value {
-        None => Ok(default),
-        Some(v) if let Some(a) = allowed.iter().find(|a| **a == v) => Ok(a),
-        Some(v) => Err(Error::Unprocessable(format!(
-            "{name} is one of {}, not {v:?}",
-            allowed.join(", ")
-        ))),
-    }
 }
 
 impl RepoFilters {
