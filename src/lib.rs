@@ -58,10 +58,37 @@ pub fn open_data_dir(data_dir: &data_dir::DataDir) -> Result<db::Db> {
     Ok(db)
 }
 
+/// Before anything runs git: what an earlier run of the server left half
+/// done in the repositories (quarantines, temporary packs, stale locks)
+/// goes, each said in the log.
+async fn sweep_repositories(db: &db::Db, data: &data_dir::DataDir) -> Result<()> {
+    let repos = db.read(db::repos::all).await?;
+    let paths: Vec<(String, std::path::PathBuf)> = repos
+        .iter()
+        .map(|r| (r.full_name(), data.repo(&r.owner, &r.name)))
+        .collect();
+    let swept = crate::error::blocking("sweeping the repositories", move || {
+        paths
+            .into_iter()
+            .map(|(name, path)| (name, git::sweep::at_start(&path)))
+            .filter(|(_, removed)| !removed.is_empty())
+            .collect::<Vec<_>>()
+    })
+    .await?;
+    for (name, removed) in swept {
+        tracing::warn!(
+            "removed what interrupted git work left in {name}: {}",
+            removed.join(", ")
+        );
+    }
+    Ok(())
+}
+
 /// Runs the server on `listener` until SIGINT or SIGTERM.
 pub async fn serve(config: Config, listener: TcpListener) -> Result<()> {
     let db = open_data_dir(&config.data_dir)?;
     let git = git::GitCommand::discover()?;
+    sweep_repositories(&db, &config.data_dir).await?;
     let found = repos::reconcile(&db, &config.data_dir).await?;
     if found > 0 {
         tracing::warn!("recorded {found} ref update(s) that an earlier run had not recorded");

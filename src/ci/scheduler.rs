@@ -187,6 +187,30 @@ impl Ci {
         Ok(new)
     }
 
+    /// The workspaces of jobs an earlier run of the server did not finish:
+    /// no job runs yet, so every `job-N` folder of the work directory is one.
+    fn remove_abandoned_workspaces(&self) {
+        let Ok(list) = std::fs::read_dir(&self.work_dir) else {
+            return;
+        };
+        for entry in list.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let is_job = name
+                .strip_prefix("job-")
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+            if !is_job || !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            match std::fs::remove_dir_all(entry.path()) {
+                Ok(()) => tracing::warn!("removed the workspace {name} a job of an earlier run of the server left"),
+                Err(e) => tracing::warn!(
+                    "could not remove the abandoned workspace {}: {e}",
+                    entry.path().display()
+                ),
+            }
+        }
+    }
+
     /// Fails the jobs a previous run of the server left running, then keeps
     /// turning pushes into runs and running their jobs.
     pub async fn start(self: &Arc<Self>) -> Result<()> {
@@ -207,6 +231,7 @@ impl Ci {
                 tracing::warn!("killed {killed} process(es) left by job {id} of an earlier run of the server");
             }
         }
+        self.remove_abandoned_workspaces();
         for id in failed {
             let log = self.log_path_of_job(id).await;
             if let Ok(path) = log {

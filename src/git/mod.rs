@@ -8,6 +8,7 @@ pub mod housekeeping;
 pub mod merge;
 pub mod protocol;
 pub mod read;
+pub mod sweep;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;

@@ -140,6 +140,17 @@ async fn receive_pack(
             tracing::error!("failpoint after-receive-pack: aborting before the push is recorded");
             std::process::abort();
         }
+        // A push cut off midway leaves its quarantine: it goes now, while
+        // the lock keeps other pushes out.
+        let quarantine = path.clone();
+        match tokio::task::spawn_blocking(move || crate::git::sweep::after_push(&quarantine)).await {
+            Ok(removed) if !removed.is_empty() => tracing::info!(
+                "removed what a cut-off push left in {}: {}",
+                repo_row.full_name(),
+                removed.join(", ")
+            ),
+            _ => {}
+        }
         let messages = landed(&st, &repo_row, &path, Some(&pusher), !by_job, &base).await;
         drop(lock);
         messages
