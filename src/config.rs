@@ -70,6 +70,12 @@ impl Config {
         })
     }
 
+    /// Whether the site is reached over https (`--base-url https://…`):
+    /// then cookies are `Secure`.
+    pub fn is_https(&self) -> bool {
+        self.base_url.as_deref().is_some_and(|b| b.starts_with("https://"))
+    }
+
     pub fn tool_cache(&self) -> PathBuf {
         self.tool_cache.clone().unwrap_or_else(|| self.data_dir.tool_cache())
     }

@@ -91,7 +91,7 @@ async fn signed_in(state: &AppState, user: &User, next: &str) -> Result<Response
     let mut response = Redirect::to(next).into_response();
     response.headers_mut().append(
         header::SET_COOKIE,
-        auth::session_cookie(&secret, accounts::SESSION_SECONDS),
+        auth::session_cookie(state, &secret, accounts::SESSION_SECONDS),
     );
     Ok(response)
 }
@@ -179,7 +179,7 @@ async fn logout(
     let mut response = Redirect::to("/").into_response();
     response
         .headers_mut()
-        .append(header::SET_COOKIE, auth::session_cookie("", 0));
+        .append(header::SET_COOKIE, auth::session_cookie(&state, "", 0));
     Ok(response)
 }
 

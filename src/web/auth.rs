@@ -3,7 +3,7 @@
 //! `Bearer T`). Also CSRF protection for forms: a random token in an
 //! HttpOnly, SameSite=Lax cookie that every state-changing form must repeat.
 
-use axum::extract::{Form, FromRequest, FromRequestParts, Request};
+use axum::extract::{Form, FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
@@ -193,7 +193,7 @@ impl FromRequestParts<AppState> for Nav {
 pub struct CsrfToken(pub String);
 
 /// Gives every request a CSRF token, and sets the cookie when it is new.
-pub async fn csrf_cookie(mut request: Request, next: Next) -> Response {
+pub async fn csrf_cookie(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let existing = cookie(request.headers(), CSRF_COOKIE)
         .filter(|t| t.len() == 64)
         .map(str::to_string);
@@ -203,7 +203,12 @@ pub async fn csrf_cookie(mut request: Request, next: Next) -> Response {
     };
     request.extensions_mut().insert(CsrfToken(token.clone()));
     let mut response = next.run(request).await;
-    if is_new && let Ok(v) = HeaderValue::from_str(&format!("{CSRF_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax")) {
+    let secure = if state.config.is_https() { "; Secure" } else { "" };
+    if is_new
+        && let Ok(v) = HeaderValue::from_str(&format!(
+            "{CSRF_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax{secure}"
+        ))
+    {
         response.headers_mut().append(header::SET_COOKIE, v);
     }
     response
@@ -307,9 +312,12 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-pub fn session_cookie(secret: &str, max_age: i64) -> HeaderValue {
+/// The session cookie; `Secure` (sent over https only) when the site's
+/// address is https.
+pub fn session_cookie(state: &AppState, secret: &str, max_age: i64) -> HeaderValue {
+    let secure = if state.config.is_https() { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}"
+        "{SESSION_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
     ))
     .expect("a hex secret is a valid header value")
 }

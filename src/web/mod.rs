@@ -23,6 +23,7 @@ pub mod page_cache;
 pub(crate) mod pulls;
 mod repos;
 pub(crate) mod runs;
+mod security;
 mod tokens;
 
 use std::collections::HashMap;
@@ -136,7 +137,8 @@ fn routes(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(middleware::from_fn_with_state(state.clone(), auth::api_origin))
         .layer(middleware::from_fn_with_state(state.clone(), error::render))
-        .layer(middleware::from_fn(auth::csrf_cookie))
+        .layer(middleware::from_fn_with_state(state.clone(), auth::csrf_cookie))
+        .layer(middleware::from_fn(security::headers))
         .with_state(state)
 }
 
