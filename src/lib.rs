@@ -146,9 +146,16 @@ pub async fn serve(config: Config, listener: TcpListener) -> Result<()> {
     );
     hooks.start();
     mail::start(&db, config.mail.clone(), server_url(&config, listener.local_addr()?)).await?;
+    let config_base_url = config.base_url.clone();
     let state = web::AppState::new(config, db, git, ci, keys, hooks);
     let app = web::router(state);
     let addr = listener.local_addr()?;
+    if !addr.ip().is_loopback() && config_base_url.is_none() {
+        tracing::warn!(
+            "listening on {addr}, beyond this machine, without --base-url: links and clone URLs follow each \
+             request's Host header, which any client may set; give --base-url the address people use"
+        );
+    }
     tracing::info!("listening on http://{addr}");
     serve_connections(listener, app, shutdown_signal()).await;
     tracing::info!("stopped");

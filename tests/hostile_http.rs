@@ -75,3 +75,34 @@ fn with_an_https_address_cookies_are_secure() {
         "{session:?}"
     );
 }
+
+#[test]
+fn listening_beyond_loopback_without_a_base_url_is_warned_of() {
+    use std::io::BufRead;
+    let dir = tempfile::TempDir::new().unwrap();
+    let mut child = std::process::Command::new(common::BIN)
+        .args(["serve", "--listen", "0.0.0.0:0", "--data"])
+        .arg(dir.path().join("data"))
+        .env("HEARTH_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut said = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let done = line.contains("listening on http://");
+        said.push(line);
+        if done {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        said.iter()
+            .any(|l| l.contains("WARN") && l.contains("without --base-url")),
+        "{said:#?}"
+    );
+}
