@@ -106,3 +106,34 @@ fn listening_beyond_loopback_without_a_base_url_is_warned_of() {
         "{said:#?}"
     );
 }
+
+#[test]
+fn anonymous_readers_get_no_cookie_and_one_etag_so_caches_can_answer_304() {
+    let r = repo();
+    let sha = r.commit_and_push("First", "main");
+    let path = format!("/alice/demo/tree/{sha}");
+    let first = r.server.get(&path);
+    assert_eq!(first.status(), 200);
+    assert!(
+        first.headers().get("set-cookie").is_none(),
+        "a page without a form mints no cookie"
+    );
+    let tag = first.headers()["etag"].to_str().unwrap().to_string();
+    let again = r.server.get(&path);
+    assert_eq!(
+        again.headers()["etag"].to_str().unwrap(),
+        tag,
+        "the same page, the same tag"
+    );
+    let cached = common::client()
+        .get(r.server.url(&path))
+        .header("If-None-Match", &tag)
+        .send()
+        .unwrap();
+    assert_eq!(cached.status(), 304);
+    // A page with a form does set it, and the form carries it.
+    let login = r.server.get("/login");
+    let cookie = login.headers()["set-cookie"].to_str().unwrap().to_string();
+    let page = login.text().unwrap();
+    assert!(cookie.contains(&common::csrf_of(&page)), "{cookie}");
+}

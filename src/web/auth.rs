@@ -3,6 +3,9 @@
 //! `Bearer T`). Also CSRF protection for forms: a random token in an
 //! HttpOnly, SameSite=Lax cookie that every state-changing form must repeat.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use axum::extract::{Form, FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -119,7 +122,8 @@ impl FromRequestParts<AppState> for SignedIn {
 #[derive(Clone)]
 pub struct Nav {
     pub user: Option<User>,
-    pub csrf: String,
+    /// Read through `csrf()`, which is how the cookie comes to be set.
+    csrf_token: Option<CsrfToken>,
     /// A visitor may create an account here (registration is open, or
     /// there is no account yet).
     pub can_register: bool,
@@ -160,9 +164,19 @@ impl Nav {
         let unread = unread(state, user.as_ref()).await.unwrap_or(0);
         Nav {
             user,
-            csrf: csrf.map(|c| c.0).unwrap_or_default(),
+            csrf_token: csrf,
             can_register,
             unread,
+        }
+    }
+
+    /// The CSRF token for a form of this page. A page that shows none never
+    /// asks, and so sets no cookie: anonymous readers of a page all get the
+    /// same answer (and its ETag), which shared caches can keep.
+    pub fn csrf(&self) -> &str {
+        match &self.csrf_token {
+            Some(t) => t.value(),
+            None => "",
         }
     }
 }
@@ -172,27 +186,37 @@ impl FromRequestParts<AppState> for Nav {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Nav> {
         let Viewer(user) = Viewer::from_request_parts(parts, state).await?;
-        let csrf = parts
-            .extensions
-            .get::<CsrfToken>()
-            .map(|c| c.0.clone())
-            .unwrap_or_default();
+        let csrf_token = parts.extensions.get::<CsrfToken>().cloned();
         let can_register = user.is_none() && registration_open(state).await?;
         let unread = unread(state, user.as_ref()).await?;
         Ok(Nav {
             user,
-            csrf,
+            csrf_token,
             can_register,
             unread,
         })
     }
 }
 
-/// This request's CSRF token, as set (or about to be set) in its cookie.
+/// This request's CSRF token, as set (or about to be set) in its cookie,
+/// and whether the answer shows it (in a form): only then is a new one
+/// set as a cookie.
 #[derive(Clone)]
-pub struct CsrfToken(pub String);
+pub struct CsrfToken {
+    token: String,
+    shown: Arc<AtomicBool>,
+}
 
-/// Gives every request a CSRF token, and sets the cookie when it is new.
+impl CsrfToken {
+    /// The token, for a form: the answer will set the cookie if it is new.
+    pub fn value(&self) -> &str {
+        self.shown.store(true, Ordering::Relaxed);
+        &self.token
+    }
+}
+
+/// Gives every request a CSRF token, and sets the cookie when it is new
+/// and the answer has a form that carries it.
 pub async fn csrf_cookie(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let existing = cookie(request.headers(), CSRF_COOKIE)
         .filter(|t| t.len() == 64)
@@ -201,10 +225,15 @@ pub async fn csrf_cookie(State(state): State<AppState>, mut request: Request, ne
         Some(t) => (t, false),
         None => (accounts::new_secret(), true),
     };
-    request.extensions_mut().insert(CsrfToken(token.clone()));
+    let shown = Arc::new(AtomicBool::new(false));
+    request.extensions_mut().insert(CsrfToken {
+        token: token.clone(),
+        shown: shown.clone(),
+    });
     let mut response = next.run(request).await;
     let secure = if state.config.is_https() { "; Secure" } else { "" };
     if is_new
+        && shown.load(Ordering::Relaxed)
         && let Ok(v) = HeaderValue::from_str(&format!(
             "{CSRF_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax{secure}"
         ))
@@ -283,7 +312,7 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for CsrfForm<T> {
     type Rejection = Error;
 
     async fn from_request(request: Request, state: &AppState) -> Result<CsrfForm<T>> {
-        let expected = request.extensions().get::<CsrfToken>().map(|c| c.0.clone());
+        let expected = request.extensions().get::<CsrfToken>().map(|c| c.token.clone());
         let Form(form) = Form::<WithCsrf<T>>::from_request(request, state)
             .await
             .map_err(|e| Error::invalid(format!("the form could not be read: {}", e.body_text())))?;

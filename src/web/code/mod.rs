@@ -67,7 +67,9 @@ pub fn default_ref<'a>(refs: &'a [RefEntry], default_branch: &str) -> Option<&'a
 /// content and the same viewer (the layout shows who is signed in).
 pub fn etag(key: &str, nav: &Nav) -> String {
     let who = nav.user.as_ref().map(|u| u.id.0).unwrap_or(0);
-    let digest = crate::accounts::sha256_hex(&format!("{key}\n{who}\n{}\n{}", nav.csrf, nav.unread));
+    // Anonymous readers share one version of a page (it has no form of theirs).
+    let csrf = if nav.user.is_some() { nav.csrf() } else { "" };
+    let digest = crate::accounts::sha256_hex(&format!("{key}\n{who}\n{csrf}\n{}", nav.unread));
     format!("\"{}\"", &digest[..32])
 }
 
