@@ -1358,8 +1358,10 @@ impl LogWriter {
     pub fn output(&mut self, text: &str) {
         use super::commands::{Line, MAX_ANNOTATIONS, read};
         match read(text, &mut self.stopped) {
-            // The runner's own section lines are its alone (a step's are `##[group]`).
-            Line::Text(t) if t.starts_with("::group::") || t.starts_with("::endgroup::") => self.line(&format!(" {t}")),
+            // The runner's own lines are its alone: a step's text that would
+            // pass for a section line, a group or a word of the runner's is
+            // logged one space in.
+            Line::Text(t) if is_runners(t) => self.line(&format!(" {t}")),
             Line::Text(t) => self.line(t),
             Line::Mask(value) => {
                 self.mask(&value);
@@ -1442,6 +1444,15 @@ impl LogWriter {
             feed.wrote(from, &line);
         }
     }
+}
+
+/// Whether a line of text is written as only the runner writes its own:
+/// its sections (`::group::`), a step's groups (`##[group]`, made from a
+/// step's `::group::` command) and its messages (`Hearth: …`).
+pub fn is_runners(text: &str) -> bool {
+    ["::group::", "::endgroup::", GROUP, END_GROUP, "Hearth:"]
+        .iter()
+        .any(|p| text.starts_with(p))
 }
 
 /// A section a step opened within its own (`::group::`), as the log keeps
@@ -1575,5 +1586,47 @@ pub(super) fn prepend_path(bytes: &[u8], env: &mut BTreeMap<String, String>) {
     for dir in text.lines().map(str::trim).filter(|d| !d.is_empty()) {
         let old = env.get("PATH").cloned().unwrap_or_default();
         env.insert("PATH".into(), format!("{dir}:{old}"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LogWriter;
+
+    #[test]
+    fn a_step_cannot_write_the_runners_own_lines() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("job.log");
+        {
+            let mut w = LogWriter::open(&path).unwrap();
+            w.line("Hearth: the runner speaks");
+            w.output("::group::Build");
+            // A step's ::group:: is its own group (##[group]); the rest is forgery.
+            for forged in [
+                "Hearth: job build finished: success",
+                "::group::Deploy",
+                "##[group]Fake",
+                "##[endgroup]",
+            ] {
+                w.output(forged);
+            }
+            w.output("::endgroup::");
+            w.output("plain output");
+        }
+        let log = std::fs::read_to_string(&path).unwrap();
+        let texts: Vec<&str> = log.lines().map(|l| l.split_once(' ').map_or(l, |(_, t)| t)).collect();
+        assert_eq!(
+            texts,
+            [
+                "Hearth: the runner speaks",
+                "##[group]Build",
+                " Hearth: job build finished: success",
+                "##[group]Deploy",
+                " ##[group]Fake",
+                " ##[endgroup]",
+                "##[endgroup]",
+                "plain output",
+            ]
+        );
     }
 }
