@@ -137,3 +137,71 @@ fn anonymous_readers_get_no_cookie_and_one_etag_so_caches_can_answer_304() {
     let page = login.text().unwrap();
     assert!(cookie.contains(&common::csrf_of(&page)), "{cookie}");
 }
+
+#[test]
+fn a_live_log_stops_for_a_collaborator_removed_while_watching() {
+    use std::io::Read;
+    use std::time::{Duration, Instant};
+    let mut r = repo();
+    r.server.create_repo(&r.token, "secret", true);
+    r.slug = "alice/secret".into();
+    let bob = r.server.user("bob", "pw-bob-1234", false);
+    let (status, _) = r.server.api(
+        "PUT",
+        "/api/v1/repos/alice/secret/collaborators/bob",
+        Some(&r.token),
+        Some(serde_json::json!({"permission": "read"})),
+    );
+    assert_eq!(status, 204);
+    r.push_workflow(
+        "long.yml",
+        "on: push\njobs:\n  long:\n    steps:\n      - run: for i in $(seq 1 60); do echo tick $i; sleep 1; done\n",
+        "main",
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let job = loop {
+        let runs = r.runs();
+        if let Some(run) = runs.first()
+            && let Some(j) = r.jobs(run).into_iter().find(|j| j["status"] == "in_progress")
+        {
+            break j;
+        }
+        assert!(Instant::now() < deadline, "the job never started");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let mut stream = common::client()
+        .get(r.server.url(&format!("/alice/secret/runs/1/jobs/{}/stream", job["id"])))
+        .header("Authorization", format!("token {bob}"))
+        .send()
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    let mut buf = [0u8; 4096];
+    let n = stream.read(&mut buf).unwrap();
+    assert!(n > 0, "bob sees the log while he may");
+    let (status, _) = r.server.api(
+        "DELETE",
+        "/api/v1/repos/alice/secret/collaborators/bob",
+        Some(&r.token),
+        None,
+    );
+    assert_eq!(status, 204);
+    let removed = Instant::now();
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => assert!(removed.elapsed() < Duration::from_secs(15), "still streaming to bob"),
+        }
+    }
+    assert!(removed.elapsed() < Duration::from_secs(15), "the stream ended for bob");
+    let (status, job_now) = r.server.api(
+        "GET",
+        &format!("/api/v1/repos/alice/secret/actions/jobs/{}", job["id"]),
+        Some(&r.token),
+        None,
+    );
+    assert_eq!(status, 200);
+    assert_eq!(
+        job_now["status"], "in_progress",
+        "it ended for bob, not because the job did"
+    );
+}

@@ -257,6 +257,11 @@ pub(super) async fn job_stream(
         ready: std::collections::VecDeque::new(),
         steps: String::new(),
         done: false,
+        reader: Reader {
+            repo: access.repo.id,
+            viewer: access.viewer.as_ref().map(|u| u.id),
+            checked: std::time::Instant::now(),
+        },
     };
     tail.steps_event(&states_of(&steps));
     if !job.status.is_open() {
@@ -303,6 +308,46 @@ struct LogTail {
     /// The step states last sent.
     steps: String,
     done: bool,
+    /// Who watches: asked again now and then whether they still may.
+    reader: Reader,
+}
+
+/// The viewer of a stream and when their access was last checked.
+struct Reader {
+    repo: crate::db::repos::RepoId,
+    viewer: Option<crate::db::users::UserId>,
+    checked: std::time::Instant,
+}
+
+/// How often a stream asks again whether its viewer may still read the
+/// repository (a collaborator removed, a repository made private).
+const RECHECK: std::time::Duration = std::time::Duration::from_secs(2);
+
+impl Reader {
+    /// Whether the viewer may still read the repository (asked at most
+    /// every `RECHECK`).
+    async fn still_allowed(&mut self, db: &crate::db::Db) -> bool {
+        if self.checked.elapsed() < RECHECK {
+            return true;
+        }
+        self.checked = std::time::Instant::now();
+        let (repo, viewer) = (self.repo, self.viewer);
+        db.read(move |c| {
+            let Some(repo) = crate::db::repos::by_id(c, repo)? else {
+                return Ok(false);
+            };
+            let user = match viewer {
+                Some(id) => match crate::db::users::by_id(c, id)? {
+                    Some(u) => Some(u),
+                    None => return Ok(false),
+                },
+                None => None,
+            };
+            Ok(crate::repos::access(c, &repo, user.as_ref())? >= crate::repos::Access::Read)
+        })
+        .await
+        .unwrap_or(false)
+    }
 }
 
 impl LogTail {
@@ -310,6 +355,10 @@ impl LogTail {
     async fn next(&mut self) -> Option<Event> {
         use tokio::sync::broadcast::error::RecvError;
         loop {
+            if !self.reader.still_allowed(&self.db).await {
+                // Not another line for someone who may no longer read it.
+                return None;
+            }
             if let Some(event) = self.ready.pop_front() {
                 return Some(event);
             }
@@ -320,7 +369,7 @@ impl LogTail {
                 self.catch_up().await;
                 continue;
             };
-            match tokio::time::timeout(QUIET, news.recv()).await {
+            match tokio::time::timeout(QUIET.min(RECHECK), news.recv()).await {
                 Ok(Ok(News::Lines { from, text })) => self.lines(from, &text).await,
                 Ok(Ok(News::Steps(states))) => self.steps_event(&states),
                 Ok(Ok(News::Ended) | Err(RecvError::Closed)) => self.finish().await,
