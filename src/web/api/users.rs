@@ -211,6 +211,25 @@ fn listed(conn: &rusqlite::Connection, site: &Site, repos: Vec<(Repo, bool)>, ch
     Ok(out)
 }
 
+/// One page of the repositories `find` lists (each with whether it is
+/// the person's own), kept and sorted as `filters` say.
+async fn repo_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    uri: &Uri,
+    filters: RepoFilters,
+    page: Page,
+    find: impl FnOnce(&rusqlite::Connection) -> Result<Vec<(Repo, bool)>> + Send + 'static,
+) -> Result<Response> {
+    let choice = filters.choice()?;
+    let site = site(state, headers);
+    let all = {
+        let site = site.clone();
+        state.db.read(move |c| listed(c, &site, find(c)?, &choice)).await?
+    };
+    Ok(page.slice(all, site.base(), uri)?.into_response())
+}
+
 /// `GET /user/repos`: the repositories of the person asking and those
 /// shared with them.
 async fn mine(
@@ -221,23 +240,15 @@ async fn mine(
     Query(filters): Query<RepoFilters>,
     Query(page): Query<Page>,
 ) -> Result<Response> {
-    let choice = filters.choice()?;
-    let site = site(&state, &headers);
-    let all = {
-        let site = site.clone();
-        state
-            .db
-            .read(move |c| {
-                let mut repos: Vec<(Repo, bool)> = db::repos::by_owner(c, user.id)?
-                    .into_iter()
-                    .map(|r| (r, true))
-                    .collect();
-                repos.extend(db::repos::shared_with(c, user.id)?.into_iter().map(|r| (r, false)));
-                listed(c, &site, repos, &choice)
-            })
-            .await?
-    };
-    Ok(page.slice(all, site.base(), &uri)?.into_response())
+    repo_page(&state, &headers, &uri, filters, page, move |c| {
+        let mut repos: Vec<(Repo, bool)> = db::repos::by_owner(c, user.id)?
+            .into_iter()
+            .map(|r| (r, true))
+            .collect();
+        repos.extend(db::repos::shared_with(c, user.id)?.into_iter().map(|r| (r, false)));
+        Ok(repos)
+    })
+    .await
 }
 
 /// `GET /users/{name}/repos`: what the person asking may see of theirs.
@@ -250,23 +261,15 @@ async fn repos_of(
     Query(filters): Query<RepoFilters>,
     Query(page): Query<Page>,
 ) -> Result<Response> {
-    let choice = filters.choice()?;
-    let site = site(&state, &headers);
-    let all = {
-        let site = site.clone();
-        state
-            .db
-            .read(move |c| {
-                let owner = db::users::by_name(c, &name)?.ok_or(Error::NotFound)?;
-                let mut repos = Vec::new();
-                for repo in db::repos::by_owner(c, owner.id)? {
-                    if crate::repos::access(c, &repo, viewer.as_ref())? >= crate::repos::Access::Read {
-                        repos.push((repo, true));
-                    }
-                }
-                listed(c, &site, repos, &choice)
-            })
-            .await?
-    };
-    Ok(page.slice(all, site.base(), &uri)?.into_response())
+    repo_page(&state, &headers, &uri, filters, page, move |c| {
+        let owner = db::users::by_name(c, &name)?.ok_or(Error::NotFound)?;
+        let mut repos = Vec::new();
+        for repo in db::repos::by_owner(c, owner.id)? {
+            if crate::repos::access(c, &repo, viewer.as_ref())? >= crate::repos::Access::Read {
+                repos.push((repo, true));
+            }
+        }
+        Ok(repos)
+    })
+    .await
 }
