@@ -102,12 +102,6 @@ impl Reason {
         format!("(CASE {column}{arms} ELSE 0 END)")
     }
 
-    /// Whether the person takes part (GitHub's `participating` filter):
-    /// every reason but watching.
-    pub fn participating(name: &str) -> bool {
-        name != Reason::Subscribed.as_str()
-    }
-
     /// Why, as the notification's e-mail and page say it.
     pub fn explain(name: &str) -> &'static str {
         match name {
@@ -666,17 +660,17 @@ pub struct Mail {
 /// The threads due to be e-mailed at `now`, oldest first.
 pub fn mail_due(conn: &Connection, now: i64, limit: u32) -> Result<Vec<Mail>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT n.id, u.email, n.email_attempts, n.updated_at FROM notifications n JOIN users u ON u.id = n.user_id
+        "SELECT n.id, u.email, n.email_attempts, n.updated_at, n.user_id FROM notifications n JOIN users u ON u.id = n.user_id
          WHERE n.email = 'pending' AND n.email_next_at <= ?1 ORDER BY n.email_next_at LIMIT {limit}"
     ))?;
-    let due: Vec<(ThreadId, Option<String>, i64, i64)> = stmt
-        .query_map([now], |r| Ok((ThreadId(r.get(0)?), r.get(1)?, r.get(2)?, r.get(3)?)))?
+    type Due = (ThreadId, Option<String>, i64, i64, UserId);
+    let due: Vec<Due> = stmt
+        .query_map([now], |r| {
+            Ok((ThreadId(r.get(0)?), r.get(1)?, r.get(2)?, r.get(3)?, UserId(r.get(4)?)))
+        })?
         .collect::<rusqlite::Result<_>>()?;
     let mut out = Vec::new();
-    for (id, to, attempts, updated_at) in due {
-        let user: UserId = conn.query_row("SELECT user_id FROM notifications WHERE id = ?1", [id], |r| {
-            Ok(UserId(r.get(0)?))
-        })?;
+    for (id, to, attempts, updated_at, user) in due {
         match (to.filter(|t| !t.is_empty()), get(conn, user, id)?) {
             (Some(to), Some(thread)) => out.push(Mail {
                 id,

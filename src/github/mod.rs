@@ -1028,7 +1028,7 @@ pub fn commit(
     let (html, api) = (site.html(repo), site.api(repo));
     let sha = info.id.to_string();
     let url = format!("{api}/commits/{sha}");
-    let person = |p: &crate::git::read::Person| committer_json(&p.name, &p.email, p.time);
+    let person = |p: &crate::git::read::Person| crate::github::committer(&p.name, &p.email, Some(p.time));
     json!({
         "url": url,
         "sha": sha,
@@ -1052,10 +1052,6 @@ pub fn commit(
             "html_url": format!("{html}/commit/{p}"),
         })).collect::<Vec<_>>(),
     })
-}
-
-fn committer_json(name: &str, email: &str, time: i64) -> Value {
-    committer(name, email, Some(time))
 }
 
 /// A file a commit changed (`diff-entry`).

@@ -80,13 +80,7 @@ async fn branches(
 ) -> Result<Paged> {
     let only_protected = match filter.protected.as_deref() {
         None => None,
-        Some("true") => Some(true),
-        Some("false") => Some(false),
-        Some(other) => {
-            return Err(Error::Unprocessable(format!(
-                "protected is true or false, not {other:?}"
-            )));
-        }
+        given => Some(super::one_of("protected", given, &["true", "false"], "false")? == "true"),
     };
     let rules = protected(&state, access.repo.id).await?;
     let refs = with_repo(&state, &access, |_, refs| Ok(refs.to_vec())).await?;

@@ -214,7 +214,6 @@ pub fn openapi(ops: &[Op]) -> OpenApi {
         }
     }
     let mut tags: Vec<&str> = ops.iter().map(|o| o.tag).collect();
-    tags.dedup();
     tags.sort();
     tags.dedup();
     OpenApiBuilder::new()

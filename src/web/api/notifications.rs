@@ -78,11 +78,7 @@ struct Filters {
 }
 
 fn flag(name: &str, value: Option<&str>) -> Result<bool> {
-    match value {
-        None | Some("false") => Ok(false),
-        Some("true") => Ok(true),
-        Some(other) => Err(Error::Unprocessable(format!("{name} is true or false, not {other:?}"))),
-    }
+    Ok(super::one_of(name, value, &["true", "false"], "false")? == "true")
 }
 
 /// A time of the API (`since`, `before`, `last_read_at`).
