@@ -807,3 +807,113 @@ fn cached_lists_follow_every_change() {
     let open = texts(&server.get("/alice/demo/issues").text().unwrap(), ".counts a");
     assert_eq!(open, ["0 open", "1 closed"]);
 }
+
+/// An issue with hundreds of comments (and some of a megabyte) is read a
+/// page at a time: the page folds the middle of its timeline into a link
+/// that shows it, and search finds words in any one comment, kept up to
+/// date as comments are edited and deleted.
+#[test]
+fn a_long_timeline_is_folded_and_every_comment_is_searched_on_its_own() {
+    let Setup { server, alice, bob } = setup();
+    let base = "/api/v1/repos/alice/demo/issues";
+    let (_, issue) = api(&server, "POST", base, &alice, json!({"title": "Long thread"}));
+    let n = issue["number"].as_i64().unwrap();
+    let mut ids = Vec::new();
+    for i in 1..=200 {
+        let body = if i == 100 {
+            "the hundredth mentions zebra".to_string()
+        } else {
+            format!("reply {i}")
+        };
+        let (status, c) = api(
+            &server,
+            "POST",
+            &format!("{base}/{n}/comments"),
+            &bob,
+            json!({ "body": body }),
+        );
+        assert_eq!(status, 201);
+        ids.push(c["id"].as_i64().unwrap());
+    }
+
+    let page = server.get(&format!("/alice/demo/issues/{n}")).text().unwrap();
+    let comments = texts(&page, ".timeline .comment .markdown");
+    assert_eq!(comments.len(), 50, "the first 20 and the last 30");
+    assert_eq!((comments[0].as_str(), comments[49].as_str()), ("reply 1", "reply 200"));
+    let folds = texts(&page, ".timeline .fold a");
+    assert_eq!(folds, ["150 more items"]);
+    assert!(page.contains("href=\"?from=20\""), "the fold links to its own page");
+    let page = server.get(&format!("/alice/demo/issues/{n}?from=20")).text().unwrap();
+    let comments = texts(&page, ".timeline .comment .markdown");
+    assert_eq!(comments.len(), 150);
+    assert_eq!(comments[20], "reply 21");
+    assert_eq!(texts(&page, ".timeline .fold a"), ["50 more items"]);
+    for from in ["-1", "x", "99999999999999999999999"] {
+        let status = server.get(&format!("/alice/demo/issues/{n}?from={from}")).status();
+        assert_eq!(status, 400, "?from={from}");
+    }
+    let page = server
+        .get(&format!("/alice/demo/issues/{n}?from=18446744073709551615"))
+        .text()
+        .unwrap();
+    assert_eq!(
+        texts(&page, ".timeline .comment .markdown").len(),
+        50,
+        "from beyond the end"
+    );
+
+    let found = |q: &str| {
+        let (_, list) = api(&server, "GET", &format!("{base}?q={q}&state=all"), &bob, Value::Null);
+        list.as_array().unwrap().len()
+    };
+    assert_eq!(found("zebra"), 1, "a word of the hundredth comment");
+    assert_eq!(found("zebra%20long"), 1, "words of a comment and of the title together");
+    let hundredth = ids[99];
+    let comment = format!("/api/v1/repos/alice/demo/issues/comments/{hundredth}");
+    let (status, _) = api(&server, "PATCH", &comment, &bob, json!({"body": "now about giraffes"}));
+    assert_eq!(status, 200);
+    assert_eq!(
+        (found("zebra"), found("giraffes")),
+        (0, 1),
+        "an edit re-indexes that comment"
+    );
+    assert_eq!(api(&server, "DELETE", &comment, &bob, Value::Null).0, 204);
+    assert_eq!(found("giraffes"), 0, "a deleted comment is no longer found");
+    let (_, issue) = api(&server, "GET", &format!("{base}/{n}"), &bob, Value::Null);
+    assert_eq!(issue["comments"], 199);
+
+    // The API pages comments from the database, with GitHub's Link.
+    let resp = common::client()
+        .get(server.url(&format!("{base}/{n}/comments?per_page=100&page=2")))
+        .send()
+        .unwrap();
+    let link = resp.headers()["link"].to_str().unwrap().to_string();
+    let list: Value = resp.json().unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 99);
+    assert_eq!(list[0]["body"], "reply 102", "the hundredth is gone");
+    assert!(
+        link.contains("rel=\"prev\"") && !link.contains("rel=\"next\""),
+        "{link}"
+    );
+
+    // Megabyte comments: the page shows as many of the newest as fit in
+    // four megabytes of text, and folds the rest.
+    let (_, issue) = api(&server, "POST", base, &alice, json!({"title": "Huge thread"}));
+    let n = issue["number"].as_i64().unwrap();
+    let big = "x".repeat(1 << 20);
+    for _ in 0..6 {
+        let status = api(
+            &server,
+            "POST",
+            &format!("{base}/{n}/comments"),
+            &alice,
+            json!({ "body": big }),
+        )
+        .0;
+        assert_eq!(status, 201);
+    }
+    let page = server.get(&format!("/alice/demo/issues/{n}")).text().unwrap();
+    assert_eq!(texts(&page, ".timeline .comment .markdown").len(), 4);
+    assert_eq!(texts(&page, ".timeline .fold a"), ["2 more items"]);
+    assert!(page.len() < 6 << 20, "the page is {} bytes", page.len());
+}

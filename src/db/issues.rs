@@ -79,6 +79,7 @@ pub struct Comment {
 
 #[derive(Debug, Clone)]
 pub struct Event {
+    pub id: i64,
     pub actor: Option<String>,
     pub kind: String,
     pub detail: String,
@@ -170,7 +171,7 @@ pub fn insert(
     )?;
     let id = IssueId(conn.last_insert_rowid());
     conn.execute(
-        "INSERT INTO issues_fts (rowid, title, body, comments) VALUES (?1, ?2, ?3, '')",
+        "INSERT INTO issues_fts (rowid, title, body) VALUES (?1, ?2, ?3)",
         params![id, title, body],
     )?;
     Ok((id, number))
@@ -308,19 +309,25 @@ fn conditions(repo: RepoId, f: &Filter) -> (String, Vec<rusqlite::types::Value>)
         args.push(Value::Text(author.to_lowercase()));
     }
     if let Some(text) = &f.text {
-        sql.push_str(" AND i.id IN (SELECT rowid FROM issues_fts WHERE issues_fts MATCH ?)");
-        args.push(Value::Text(fts_query(text)));
+        // Every word, in the title, the body or any one comment.
+        for term in fts_terms(text) {
+            sql.push_str(
+                " AND (i.id IN (SELECT rowid FROM issues_fts WHERE issues_fts MATCH ?)
+                  OR i.id IN (SELECT c.issue_id FROM comments c
+                              WHERE c.id IN (SELECT rowid FROM comments_fts WHERE comments_fts MATCH ?)))",
+            );
+            args.push(Value::Text(term.clone()));
+            args.push(Value::Text(term));
+        }
     }
     (sql, args)
 }
 
-/// Free text as an FTS5 query: each word a quoted prefix term, all required.
-fn fts_query(text: &str) -> String {
+/// Free text as FTS5 terms: each word a quoted prefix term, at most 16.
+fn fts_terms(text: &str) -> impl Iterator<Item = String> {
     text.split_whitespace()
         .take(16)
         .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// One page of issues matching `f`, and whether more follow.
@@ -466,28 +473,96 @@ fn note_event(conn: &Connection, issue: IssueId, actor: Option<UserId>, kind: &s
     super::hooks::note(conn, RepoId(repo), event, Some(action), issue.0, actor, Some(&extra))
 }
 
-pub fn events(conn: &Connection, issue: IssueId) -> Result<Vec<Event>> {
+fn event_from_row(r: &Row) -> rusqlite::Result<Event> {
+    Ok(Event {
+        id: r.get(0)?,
+        actor: r.get(1)?,
+        kind: r.get(2)?,
+        detail: r.get(3)?,
+        created_at: r.get(4)?,
+    })
+}
+
+/// What a timeline entry is; entries of one instant show in this order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Item {
+    Comment,
+    Review,
+    Event,
+}
+
+/// The place of one entry in a timeline, without its content: an issue's
+/// timeline is ordered and windowed by these before any text is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Key {
+    pub at: i64,
+    pub item: Item,
+    pub id: i64,
+}
+
+/// The comments and events of an issue in timeline order, each with the
+/// size of its text in bytes (read from the row's header, not its text).
+pub fn timeline_keys(conn: &Connection, issue: IssueId) -> Result<Vec<(Key, usize)>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT u.name, e.kind, e.detail, e.created_at FROM issue_events e LEFT JOIN users u ON u.id = e.actor_id
-         WHERE e.issue_id = ?1 ORDER BY e.id",
+        "SELECT created_at, 0, id, octet_length(body) FROM comments WHERE issue_id = ?1
+         UNION ALL SELECT created_at, 2, id, octet_length(detail) FROM issue_events WHERE issue_id = ?1
+         ORDER BY 1, 2, 3",
     )?;
     let rows = stmt.query_map([issue], |r| {
-        Ok(Event {
-            actor: r.get(0)?,
-            kind: r.get(1)?,
-            detail: r.get(2)?,
-            created_at: r.get(3)?,
-        })
+        let key = Key {
+            at: r.get(0)?,
+            item: if r.get::<_, i64>(1)? == 0 {
+                Item::Comment
+            } else {
+                Item::Event
+            },
+            id: r.get(2)?,
+        };
+        Ok((key, r.get::<_, i64>(3)?.max(0) as usize))
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-fn refresh_fts_comments(conn: &Connection, issue: IssueId) -> Result<()> {
-    conn.execute(
-        "UPDATE issues_fts SET comments = (SELECT COALESCE(group_concat(body, char(10)), '') FROM comments WHERE issue_id = ?1)
-         WHERE rowid = ?1",
-        [issue],
+/// Row ids as a JSON array, for `IN (SELECT value FROM json_each(?))`.
+fn json_ids(ids: &[i64]) -> String {
+    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+    format!("[{}]", list.join(","))
+}
+
+/// The comments of `issue` whose ids are in `ids`, oldest first.
+pub fn comments_among(conn: &Connection, issue: IssueId, ids: &[i64]) -> Result<Vec<Comment>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT c.id, u.name, c.author_id, c.body, c.created_at, c.updated_at FROM comments c
+         JOIN users u ON u.id = c.author_id
+         WHERE c.issue_id = ?1 AND c.id IN (SELECT value FROM json_each(?2)) ORDER BY c.id",
     )?;
+    let rows = stmt.query_map(params![issue, json_ids(ids)], comment_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The events of `issue` whose ids are in `ids`, oldest first.
+pub fn events_among(conn: &Connection, issue: IssueId, ids: &[i64]) -> Result<Vec<Event>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT e.id, u.name, e.kind, e.detail, e.created_at FROM issue_events e LEFT JOIN users u ON u.id = e.actor_id
+         WHERE e.issue_id = ?1 AND e.id IN (SELECT value FROM json_each(?2)) ORDER BY e.id",
+    )?;
+    let rows = stmt.query_map(params![issue, json_ids(ids)], event_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The commits that reference `issue`, first reference first, at most `limit`.
+pub fn referencing_commits(conn: &Connection, issue: IssueId, limit: u32) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT detail FROM issue_events WHERE issue_id = ?1 AND kind = 'referenced'
+         GROUP BY detail ORDER BY min(id) LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![issue, limit], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Counts the issue's comments again (the index of their text is kept by
+/// the triggers of schema 21, one comment at a time).
+fn recount_comments(conn: &Connection, issue: IssueId) -> Result<()> {
     conn.execute(
         "UPDATE issues SET comments = (SELECT count(*) FROM comments WHERE issue_id = ?1), updated_at = ?2 WHERE id = ?1",
         params![issue, crate::time::now()],
@@ -502,7 +577,7 @@ pub fn add_comment(conn: &Connection, issue: IssueId, author: UserId, body: &str
         params![issue, author.0, body, now],
     )?;
     let id = conn.last_insert_rowid();
-    refresh_fts_comments(conn, issue)?;
+    recount_comments(conn, issue)?;
     Ok(id)
 }
 
@@ -513,6 +588,17 @@ pub fn comment(conn: &Connection, issue: IssueId, id: i64) -> Result<Option<Comm
              JOIN users u ON u.id = c.author_id WHERE c.issue_id = ?1 AND c.id = ?2",
             params![issue, id],
             comment_from_row,
+        )
+        .optional()?)
+}
+
+/// The number of the issue of `repo` that comment `id` belongs to.
+pub fn number_of_comment(conn: &Connection, repo: RepoId, id: i64) -> Result<Option<IssueNumber>> {
+    Ok(conn
+        .query_row(
+            "SELECT i.number FROM comments c JOIN issues i ON i.id = c.issue_id WHERE c.id = ?1 AND i.repo_id = ?2",
+            params![id, repo.0],
+            |r| r.get(0),
         )
         .optional()?)
 }
@@ -528,12 +614,13 @@ fn comment_from_row(r: &Row) -> rusqlite::Result<Comment> {
     })
 }
 
-pub fn comments(conn: &Connection, issue: IssueId) -> Result<Vec<Comment>> {
+/// Comments `offset..offset+limit` of `issue`, oldest first.
+pub fn comments(conn: &Connection, issue: IssueId, limit: u32, offset: u32) -> Result<Vec<Comment>> {
     let mut stmt = conn.prepare_cached(
         "SELECT c.id, u.name, c.author_id, c.body, c.created_at, c.updated_at FROM comments c
-         JOIN users u ON u.id = c.author_id WHERE c.issue_id = ?1 ORDER BY c.id",
+         JOIN users u ON u.id = c.author_id WHERE c.issue_id = ?1 ORDER BY c.id LIMIT ?2 OFFSET ?3",
     )?;
-    let rows = stmt.query_map([issue], comment_from_row)?;
+    let rows = stmt.query_map(params![issue, limit, offset], comment_from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
@@ -542,7 +629,7 @@ pub fn edit_comment(conn: &Connection, issue: IssueId, id: i64, body: &str) -> R
         "UPDATE comments SET body = ?3, updated_at = ?4 WHERE issue_id = ?1 AND id = ?2",
         params![issue, id, body, crate::time::now()],
     )?;
-    refresh_fts_comments(conn, issue)
+    recount_comments(conn, issue)
 }
 
 pub fn delete_comment(conn: &Connection, issue: IssueId, id: i64) -> Result<()> {
@@ -550,7 +637,7 @@ pub fn delete_comment(conn: &Connection, issue: IssueId, id: i64) -> Result<()> 
         "DELETE FROM comments WHERE issue_id = ?1 AND id = ?2",
         params![issue, id],
     )?;
-    refresh_fts_comments(conn, issue)
+    recount_comments(conn, issue)
 }
 
 pub fn labels(conn: &Connection, repo: RepoId) -> Result<Vec<Label>> {

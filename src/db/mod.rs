@@ -58,6 +58,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/018_commit_statuses.sql"),
     include_str!("migrations/019_insights.sql"),
     include_str!("migrations/020_notifications.sql"),
+    include_str!("migrations/021_comment_index.sql"),
 ];
 
 /// Readers kept open for reuse; more are opened on demand under load.

@@ -14,6 +14,7 @@ use super::doc::Api;
 use super::{Page, Paged, link_header, one_of};
 use crate::db::issues::{self as stored, Comment, Filter, Issue, Milestone, Sort};
 use crate::db::repos::Repo;
+use crate::db::users::User;
 use crate::error::{Error, Result};
 use crate::github::{self, People, Site};
 use crate::issues::{self, Change, Extras};
@@ -46,6 +47,21 @@ pub fn routes() -> Api {
             "/api/v1/repos/{owner}/{repo}/issues/{number}/comments",
             "Comment on an issue",
             add_comment,
+        )
+        .get(
+            "/api/v1/repos/{owner}/{repo}/issues/comments/{comment_id}",
+            "Get an issue comment",
+            one_comment,
+        )
+        .patch(
+            "/api/v1/repos/{owner}/{repo}/issues/comments/{comment_id}",
+            "Edit an issue comment (its author, or a writer)",
+            edit_comment,
+        )
+        .delete(
+            "/api/v1/repos/{owner}/{repo}/issues/comments/{comment_id}",
+            "Delete an issue comment (its author, or a writer)",
+            delete_comment,
         )
         .get("/api/v1/repos/{owner}/{repo}/labels", "List labels", labels)
         .post("/api/v1/repos/{owner}/{repo}/labels", "Create a label", create_label)
@@ -418,18 +434,22 @@ async fn comments(
     Query(page): Query<Page>,
 ) -> Result<Paged> {
     let (site, repo) = (site(&state, &headers), access.repo.clone());
-    let all = {
+    let (skip, take) = page.window()?;
+    let (items, total) = {
         let site = site.clone();
         state
             .db
             .read(move |c| {
                 let issue = stored::by_number(c, repo.id, number)?.ok_or(Error::NotFound)?;
-                let list = stored::comments(c, issue.id)?;
-                comments_json(c, &site, &repo, &issue, &list)
+                let list = stored::comments(c, issue.id, take as u32, skip as u32)?;
+                Ok((comments_json(c, &site, &repo, &issue, &list)?, issue.comments as usize))
             })
             .await?
     };
-    page.slice(all, site.base(), &uri)
+    Ok(Paged {
+        link: page.links(site.base(), &uri, skip + items.len() < total, Some(total)),
+        items,
+    })
 }
 
 #[derive(Deserialize)]
@@ -446,16 +466,75 @@ async fn add_comment(
     Json(body): Json<NewComment>,
 ) -> Result<Response> {
     let id = issues::comment(&state.db, &access.repo, &user, number, &body.body).await?;
-    let (site, repo) = (site(&state, &headers), access.repo.clone());
-    let comment = state
+    let comment = comment_json(&state, &headers, &access.repo, id).await?;
+    Ok((StatusCode::CREATED, Json(comment)).into_response())
+}
+
+#[derive(Deserialize)]
+struct CommentPath {
+    comment_id: i64,
+}
+
+/// Comment `id` of the repository in GitHub's shape.
+async fn comment_json(state: &AppState, headers: &HeaderMap, repo: &Repo, id: i64) -> Result<Value> {
+    let (site, repo) = (site(state, headers), repo.clone());
+    state
         .db
         .read(move |c| {
+            let number = stored::number_of_comment(c, repo.id, id)?.ok_or(Error::NotFound)?;
             let issue = stored::by_number(c, repo.id, number)?.ok_or(Error::NotFound)?;
             let comment = stored::comment(c, issue.id, id)?.ok_or(Error::NotFound)?;
             Ok(comments_json(c, &site, &repo, &issue, std::slice::from_ref(&comment))?.remove(0))
         })
-        .await?;
-    Ok((StatusCode::CREATED, Json(comment)).into_response())
+        .await
+}
+
+async fn one_comment(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    access: RepoAccess<Read>,
+    Path(CommentPath { comment_id }): Path<CommentPath>,
+) -> Result<Json<Value>> {
+    Ok(Json(comment_json(&state, &headers, &access.repo, comment_id).await?))
+}
+
+/// Changes (`Some`) or deletes (`None`) comment `id` of the repository.
+async fn change_comment(
+    state: &AppState,
+    user: &User,
+    access: &RepoAccess<Read>,
+    id: i64,
+    body: Option<&str>,
+) -> Result<()> {
+    let repo_id = access.repo.id;
+    let number = state
+        .db
+        .read(move |c| stored::number_of_comment(c, repo_id, id))
+        .await?
+        .ok_or(Error::NotFound)?;
+    issues::change_comment(&state.db, &access.repo, user, access.access, number, id, body).await
+}
+
+async fn edit_comment(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    headers: HeaderMap,
+    access: RepoAccess<Read>,
+    Path(CommentPath { comment_id }): Path<CommentPath>,
+    Json(body): Json<NewComment>,
+) -> Result<Json<Value>> {
+    change_comment(&state, &user, &access, comment_id, Some(&body.body)).await?;
+    Ok(Json(comment_json(&state, &headers, &access.repo, comment_id).await?))
+}
+
+async fn delete_comment(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    access: RepoAccess<Read>,
+    Path(CommentPath { comment_id }): Path<CommentPath>,
+) -> Result<StatusCode> {
+    change_comment(&state, &user, &access, comment_id, None).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn labels(

@@ -394,7 +394,9 @@ impl Page {
         if !(1..=100).contains(&per_page) || page == 0 {
             return Err(Error::invalid("page must be 1 or more and per_page between 1 and 100"));
         }
-        Ok(((page - 1) * per_page, per_page))
+        // A page beyond any list is an empty one, not an overflow.
+        let skip = (page - 1).saturating_mul(per_page).min(u32::MAX as usize);
+        Ok((skip, per_page))
     }
 }
 

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -135,6 +135,8 @@ pub(crate) enum Entry {
         when: String,
         notes: Vec<crate::web::pulls::Note>,
     },
+    /// `hidden` entries not shown, from position `from` of the timeline.
+    Fold { hidden: usize, from: usize },
 }
 
 #[derive(Template, WebTemplate)]
@@ -193,32 +195,41 @@ fn event_text(kind: &str, detail: &str) -> (String, bool) {
     }
 }
 
+/// `?from=`: where a long timeline's middle is shown from.
+#[derive(Deserialize, Default)]
+pub struct TimelineQuery {
+    pub from: Option<usize>,
+}
+
 async fn view(
     state: &AppState,
     nav: Nav,
     access: RepoAccess<Read>,
     number: IssueNumber,
+    from: Option<usize>,
     error: Option<String>,
 ) -> Result<View> {
     let repo_id = access.repo.id;
-    let (issue, comments, events, labels, milestones) = state
+    let (issue, keys, commits, labels, milestones) = state
         .db
         .read(move |c| {
             let issue = stored::by_number(c, repo_id, number)?.ok_or(Error::NotFound)?;
-            let comments = stored::comments(c, issue.id)?;
-            let events = stored::events(c, issue.id)?;
+            let keys = stored::timeline_keys(c, issue.id)?;
+            let commits = stored::referencing_commits(c, issue.id, 50)?;
             Ok((
                 issue,
-                comments,
-                events,
+                keys,
+                commits,
                 stored::labels(c, repo_id)?,
                 stored::milestone_titles(c, repo_id)?,
             ))
         })
         .await?;
+    let window = Window::of(keys, from);
+    let (comments, events) = window.read(state, issue.id).await?;
     let writer = issues::is_writer(access.access);
     let me = nav.user.as_ref();
-    let (timeline, commits) = timeline(&access.repo, comments, events, me, writer);
+    let entries = timeline(&access.repo, comments, events, me, writer);
     let commits = crate::web::runs::reach(state, &access, commits).await?;
     let own = me.is_some_and(|u| u.name.eq_ignore_ascii_case(&issue.author));
     Ok(View {
@@ -229,7 +240,7 @@ async fn view(
         header: RepoHeader::new(access.repo, access.access, Tab::Issues),
         nav,
         issue,
-        timeline: timeline.into_iter().map(|(_, _, e)| e).collect(),
+        timeline: window.fold(entries),
         commits,
         labels,
         milestones,
@@ -237,21 +248,138 @@ async fn view(
     })
 }
 
+/// How many entries a long timeline shows at its start, from `?from=` on,
+/// and at its end, and how much of their text at most; what lies between
+/// is folded.
+const HEAD: usize = 20;
+const CHUNK: usize = 100;
+const TAIL: usize = 30;
+const TEXT_BUDGET: usize = 4 << 20;
+
+/// The part of a timeline one page shows: its last `TAIL` entries, the
+/// `CHUNK` from `?from=` when asked, and its first `HEAD`, as far as
+/// `TEXT_BUDGET` allows (the newest entry, and the one `?from=` names, are
+/// always shown). Each gap is one fold linking to the page that shows it,
+/// so a timeline of any length is read a bounded page at a time, and only
+/// the shown entries' text is read at all.
+pub(crate) struct Window {
+    shown: Vec<stored::Key>,
+    folds: Vec<Fold>,
+}
+
+/// A gap in the timeline: `hidden` entries from position `from`, after the
+/// shown entry `after` (none when the gap opens the timeline).
+struct Fold {
+    after: Option<stored::Key>,
+    hidden: usize,
+    from: usize,
+}
+
+impl Window {
+    pub(crate) fn of(keys: Vec<(stored::Key, usize)>, from: Option<usize>) -> Window {
+        let total = keys.len();
+        let mut show = vec![false; total];
+        let mut budget = TEXT_BUDGET;
+        let mut take = |positions: &mut dyn Iterator<Item = usize>, first_always: bool| {
+            for (n, p) in positions.enumerate() {
+                let size = keys[p].1;
+                if show[p] {
+                    continue;
+                }
+                if size > budget && !(first_always && n == 0) {
+                    break;
+                }
+                budget = budget.saturating_sub(size);
+                show[p] = true;
+            }
+        };
+        take(&mut (total.saturating_sub(TAIL)..total).rev(), true);
+        if let Some(f) = from.filter(|f| *f < total) {
+            take(&mut (f..f.saturating_add(CHUNK).min(total)), true);
+        }
+        take(&mut (0..HEAD.min(total)), false);
+        let (mut shown, mut folds) = (Vec::new(), Vec::new());
+        for (p, &(key, _)) in keys.iter().enumerate() {
+            if show[p] {
+                shown.push(key);
+            } else if p == 0 || show[p - 1] {
+                folds.push(Fold {
+                    after: p.checked_sub(1).map(|q| keys[q].0),
+                    hidden: 1,
+                    from: p,
+                });
+            } else if let Some(f) = folds.last_mut() {
+                f.hidden += 1;
+            }
+        }
+        Window { shown, folds }
+    }
+
+    /// The ids of the shown entries of one kind.
+    pub(crate) fn ids(&self, item: stored::Item) -> Vec<i64> {
+        self.shown.iter().filter(|k| k.item == item).map(|k| k.id).collect()
+    }
+
+    /// The text of the shown comments and events.
+    pub(crate) async fn read(
+        &self,
+        state: &AppState,
+        issue: stored::IssueId,
+    ) -> Result<(Vec<stored::Comment>, Vec<stored::Event>)> {
+        let comments = self.ids(stored::Item::Comment);
+        let events = self.ids(stored::Item::Event);
+        state
+            .db
+            .read(move |c| {
+                Ok((
+                    stored::comments_among(c, issue, &comments)?,
+                    stored::events_among(c, issue, &events)?,
+                ))
+            })
+            .await
+    }
+
+    /// The shown entries in order, with each fold in its place.
+    pub(crate) fn fold(self, mut entries: Vec<(stored::Key, Entry)>) -> Vec<Entry> {
+        entries.sort_by_key(|(k, _)| *k);
+        let mut folds = self.folds.into_iter().peekable();
+        let mut out = Vec::with_capacity(entries.len() + 2);
+        for (key, entry) in entries {
+            while let Some(f) = folds.next_if(|f| f.after < Some(key)) {
+                out.push(Entry::Fold {
+                    hidden: f.hidden,
+                    from: f.from,
+                });
+            }
+            out.push(entry);
+        }
+        out.extend(folds.map(|f| Entry::Fold {
+            hidden: f.hidden,
+            from: f.from,
+        }));
+        out
+    }
+}
+
 /// The comments and events of an issue or pull request as timeline
-/// entries keyed for sorting by time, and the commits that reference it.
+/// entries, each with its place in the timeline.
 pub(crate) fn timeline(
     repo: &Repo,
     comments: Vec<stored::Comment>,
     events: Vec<stored::Event>,
     me: Option<&crate::db::users::User>,
     writer: bool,
-) -> (Vec<(i64, usize, Entry)>, Vec<String>) {
-    let mut timeline: Vec<(i64, usize, Entry)> = Vec::new();
-    for (i, c) in comments.into_iter().enumerate() {
+) -> Vec<(stored::Key, Entry)> {
+    let mut timeline = Vec::with_capacity(comments.len() + events.len());
+    for c in comments {
         let can_change = me.is_some_and(|u| u.id == c.author_id) || writer;
+        let key = stored::Key {
+            at: c.created_at,
+            item: stored::Item::Comment,
+            id: c.id,
+        };
         timeline.push((
-            c.created_at,
-            i,
+            key,
             Entry::Comment {
                 id: c.id,
                 html: render(repo, &c.body),
@@ -263,15 +391,15 @@ pub(crate) fn timeline(
             },
         ));
     }
-    let mut commits = Vec::new();
-    for (i, e) in events.into_iter().enumerate() {
+    for e in events {
         let (text, is_commit) = event_text(&e.kind, &e.detail);
-        if e.kind == "referenced" && !commits.contains(&e.detail) {
-            commits.push(e.detail.clone());
-        }
+        let key = stored::Key {
+            at: e.created_at,
+            item: stored::Item::Event,
+            id: e.id,
+        };
         timeline.push((
-            e.created_at,
-            usize::MAX / 2 + i,
+            key,
             Entry::Event {
                 actor: e.actor.unwrap_or_else(|| "someone".into()),
                 text,
@@ -280,8 +408,7 @@ pub(crate) fn timeline(
             },
         ));
     }
-    timeline.sort_by_key(|(t, order, _)| (*t, *order));
-    (timeline, commits)
+    timeline
 }
 
 pub async fn handle(
@@ -289,8 +416,9 @@ pub async fn handle(
     nav: Nav,
     access: RepoAccess<Read>,
     Path(IssuePath { number }): Path<IssuePath>,
+    Query(q): Query<TimelineQuery>,
 ) -> Result<Response> {
-    let page = view(&state, nav, access, number, None).await?;
+    let page = view(&state, nav, access, number, q.from, None).await?;
     if page.issue.is_pull {
         // As on GitHub: a pull request's number under /issues leads to it.
         return Ok(Redirect::to(&format!("{}/pulls/{number}", page.header.repo.url())).into_response());
@@ -315,7 +443,7 @@ async fn apply(
             } else {
                 StatusCode::BAD_REQUEST
             };
-            let page = view(state, nav, access, number, Some(capitalize(&e.to_string()))).await?;
+            let page = view(state, nav, access, number, None, Some(capitalize(&e.to_string()))).await?;
             Ok((status, page).into_response())
         }
         Err(e) => Err(e),
@@ -455,4 +583,56 @@ pub async fn update_sidebar(
     };
     let result = issues::update(&state.db, &access.repo, &user, access.access, number, change).await;
     apply(&state, nav, access, number, result, "").await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stored::{Item, Key};
+
+    fn keys(sizes: &[usize]) -> Vec<(Key, usize)> {
+        let key = |i: usize| Key {
+            at: i as i64,
+            item: Item::Comment,
+            id: i as i64,
+        };
+        sizes.iter().enumerate().map(|(i, s)| (key(i), *s)).collect()
+    }
+
+    /// (positions shown, (from, hidden) of each fold)
+    fn layout(w: &Window) -> (Vec<i64>, Vec<(usize, usize)>) {
+        let shown = w.shown.iter().map(|k| k.id).collect();
+        (shown, w.folds.iter().map(|f| (f.from, f.hidden)).collect())
+    }
+
+    #[test]
+    fn a_short_timeline_is_shown_whole() {
+        let (shown, folds) = layout(&Window::of(keys(&[10; 50]), None));
+        assert_eq!(shown.len(), 50);
+        assert!(folds.is_empty());
+    }
+
+    #[test]
+    fn a_long_timeline_folds_its_middle_and_from_opens_it_a_chunk_at_a_time() {
+        let (shown, folds) = layout(&Window::of(keys(&[10; 500]), None));
+        assert_eq!(shown.len(), HEAD + TAIL);
+        assert_eq!(folds, [(HEAD, 500 - HEAD - TAIL)]);
+        let (shown, folds) = layout(&Window::of(keys(&[10; 500]), Some(HEAD)));
+        assert_eq!(shown.len(), HEAD + CHUNK + TAIL);
+        assert_eq!(folds, [(HEAD + CHUNK, 500 - HEAD - CHUNK - TAIL)]);
+        let (_, folds) = layout(&Window::of(keys(&[10; 500]), Some(400)));
+        assert_eq!(folds, [(HEAD, 400 - HEAD)], "the chunk reaches the tail");
+        let (shown, _) = layout(&Window::of(keys(&[10; 500]), Some(usize::MAX)));
+        assert_eq!(shown.len(), HEAD + TAIL, "a from beyond the end shows no chunk");
+    }
+
+    #[test]
+    fn large_entries_are_shown_as_far_as_the_text_budget_allows() {
+        let mb = 1 << 20;
+        let (shown, folds) = layout(&Window::of(keys(&[mb; 40]), None));
+        assert_eq!(shown, [36, 37, 38, 39], "the newest four megabytes");
+        assert_eq!(folds, [(0, 36)]);
+        let (shown, _) = layout(&Window::of(keys(&[5 * mb; 3]), Some(0)));
+        assert_eq!(shown, [0, 2], "the newest and the asked-for entry, whatever their size");
+    }
 }

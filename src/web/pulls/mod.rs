@@ -24,10 +24,10 @@ use serde::Deserialize;
 use super::access::{Read, RepoAccess};
 use super::accounts::capitalize;
 use super::auth::{CsrfForm, SignedIn, url_encode};
-use super::issues::view::{Entry, render, timeline};
+use super::issues::view::{Entry, TimelineQuery, Window, render, timeline};
 use super::repos::{RepoHeader, Tab, clone_url};
 use super::{AppState, Nav, ago};
-use crate::db::issues::{self as issue_rows, Issue, IssueNumber, Label};
+use crate::db::issues::{self as issue_rows, Issue, IssueNumber, Item, Key, Label};
 use crate::db::pulls::{self as stored, Method, Pull, Verdict};
 use crate::db::repos::Repo;
 use crate::db::users::User;
@@ -473,10 +473,11 @@ async fn view(
     nav: Nav,
     access: RepoAccess<Read>,
     number: IssueNumber,
+    from: Option<usize>,
     error: Option<String>,
 ) -> Result<View> {
     let repo_id = access.repo.id;
-    let (pull, comments, events, reviews, line_comments, requested, labels, milestones, runs, settings) = state
+    let (pull, keys, reviews, line_comments, requested, labels, milestones, runs, settings) = state
         .db
         .read(move |c| {
             let pull = stored::by_number(c, repo_id, number)?.ok_or(Error::NotFound)?;
@@ -490,8 +491,7 @@ async fn view(
                 .collect::<Result<Vec<_>>>()?;
             Ok((
                 pull,
-                issue_rows::comments(c, issue_id)?,
-                issue_rows::events(c, issue_id)?,
+                issue_rows::timeline_keys(c, issue_id)?,
                 stored::reviews(c, issue_id)?,
                 stored::line_comments(c, issue_id)?,
                 stored::requested_reviewers(c, issue_id)?,
@@ -504,18 +504,41 @@ async fn view(
         .await?;
     let writer = access.access >= Access::Write;
     let me = nav.user.as_ref();
-    let (mut entries, _) = timeline(&access.repo, comments, events, me, writer);
+    let mut keys = keys;
+    keys.extend(reviews.iter().map(|r| {
+        let key = Key {
+            at: r.submitted_at,
+            item: Item::Review,
+            id: r.id,
+        };
+        (key, r.body.len())
+    }));
+    keys.sort();
+    let window = Window::of(keys, from);
+    let (comments, events) = window.read(state, pull.issue.id).await?;
+    let mut entries = timeline(&access.repo, comments, events, me, writer);
+    let shown = window.ids(Item::Review);
+    let line_comments = line_comments
+        .into_iter()
+        .filter(|c| c.review_id.is_some_and(|r| shown.contains(&r)))
+        .collect();
     let notes = notes_of(state, &access, &pull, line_comments).await?;
     let mut verdicts: Vec<(String, &'static str)> = Vec::new();
-    for (i, r) in reviews.into_iter().enumerate() {
-        let mine: Vec<Note> = notes.iter().filter(|n| n.review_id == Some(r.id)).cloned().collect();
+    for r in reviews {
         if r.verdict != Verdict::Commented || verdicts.iter().all(|(n, _)| *n != r.author) {
             verdicts.retain(|(n, _)| *n != r.author);
             verdicts.push((r.author.clone(), verdict_word(r.verdict)));
         }
+        if !shown.contains(&r.id) {
+            continue;
+        }
+        let mine: Vec<Note> = notes.iter().filter(|n| n.review_id == Some(r.id)).cloned().collect();
         entries.push((
-            r.submitted_at,
-            usize::MAX / 4 + i,
+            Key {
+                at: r.submitted_at,
+                item: Item::Review,
+                id: r.id,
+            },
             Entry::Review {
                 author: r.author,
                 verdict: r.verdict.as_str().to_string(),
@@ -529,7 +552,6 @@ async fn view(
             },
         ));
     }
-    entries.sort_by_key(|(t, order, _)| (*t, *order));
     let (repo, head) = (access.repo.clone(), pull.head_sha.clone());
     let outside = state
         .db
@@ -583,7 +605,7 @@ async fn view(
         nav,
         issue: pull.issue.clone(),
         pull,
-        timeline: entries.into_iter().map(|(_, _, e)| e).collect(),
+        timeline: window.fold(entries),
         runs,
         outside,
         merge,
@@ -606,6 +628,7 @@ async fn conversation(
     nav: Nav,
     access: RepoAccess<Read>,
     Path(PageOrDiff { number }): Path<PageOrDiff>,
+    Query(q): Query<TimelineQuery>,
 ) -> Result<Response> {
     let (n, download) = match number.rsplit_once('.') {
         Some((n, "diff")) => (n, Some(false)),
@@ -615,7 +638,7 @@ async fn conversation(
     };
     let n: IssueNumber = n.parse().map_err(|_| Error::NotFound)?;
     let Some(as_patch) = download else {
-        return Ok(view(&state, nav, access, n, None).await?.into_response());
+        return Ok(view(&state, nav, access, n, q.from, None).await?.into_response());
     };
     let pull = pulls::get(&state.db, &access.repo, n).await?;
     let base = pull.merge_base.clone().unwrap_or_else(|| pull.base_sha.clone());
@@ -886,7 +909,7 @@ async fn shown_on(
     let Some(status) = form_error(&e) else { return Err(e) };
     let message = Some(capitalize(&e.to_string()));
     Ok(match back {
-        Back::Conversation => (status, view(state, nav, access, number, message).await?).into_response(),
+        Back::Conversation => (status, view(state, nav, access, number, None, message).await?).into_response(),
         Back::Files => (status, files_view(state, nav, access, number, message).await?).into_response(),
     })
 }
