@@ -47,6 +47,11 @@ pub enum Error {
     /// Too many attempts (failed sign-ins): wait `retry_after` seconds.
     #[error("{message}")]
     TooManyAttempts { message: String, retry_after: u64 },
+    /// Too busy for this now (too many large downloads at once, or the
+    /// database locked by another program): try again in `retry_after`
+    /// seconds.
+    #[error("{message}")]
+    Busy { message: String, retry_after: u64 },
     #[error("database error: {0}")]
     Db(#[from] rusqlite::Error),
     #[error("i/o error: {0}")]

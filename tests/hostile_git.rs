@@ -156,3 +156,66 @@ fn what_a_crash_left_in_a_repository_is_swept_at_start_up() {
     git.ok(Some(&work), &["commit", "-q", "-m", "After the crash"]);
     git.ok(Some(&work), &["push", "-q", "origin", "main"]);
 }
+
+/// Another program (a backup, `sqlite3` left open) holds the database's
+/// write lock: a push and an API write wait, then are refused with 503 and
+/// `Retry-After`, and change nothing; once the lock goes, both work, and
+/// the push made exactly one run.
+#[test]
+fn a_push_while_another_program_holds_the_database_is_refused_and_changes_nothing() {
+    let r = repo();
+    r.push_workflow(
+        "ci.yml",
+        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: true\n",
+        "main",
+    );
+    r.wait_run(1);
+    let head = r.git.ok(Some(&r.work), &["rev-parse", "HEAD"]).trim().to_string();
+    let db = rusqlite::Connection::open(r.server.data.join("hearth.db")).unwrap();
+    db.execute_batch("BEGIN IMMEDIATE").unwrap();
+
+    let (status, answer) = r.server.api(
+        "POST",
+        "/api/v1/repos/alice/demo/issues",
+        Some(&r.token),
+        Some(serde_json::json!({"title": "while locked"})),
+    );
+    assert_eq!(status, 503, "{answer}");
+    assert!(answer["message"].as_str().unwrap().contains("busy"), "{answer}");
+
+    std::fs::write(r.work.join("b.txt"), "b").unwrap();
+    r.git.ok(Some(&r.work), &["add", "-A"]);
+    r.git.ok(Some(&r.work), &["commit", "-q", "-m", "While locked"]);
+    let url = r.server.cred_url(&r.user, &r.token, "/alice/demo.git");
+    let push = |git: &common::Git| {
+        let out = git.run(Some(&r.work), &["push", &url, "HEAD:refs/heads/main"]);
+        (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (ok, out) = push(&r.git);
+    assert!(!ok, "{out}");
+    assert!(out.contains("503") || out.contains("busy"), "{out}");
+    let refs = r.git.ok(None, &["ls-remote", &url, "refs/heads/main"]);
+    assert!(refs.starts_with(&head), "the branch did not move: {refs}");
+
+    db.execute_batch("ROLLBACK").unwrap();
+    drop(db);
+    let (ok, out) = push(&r.git);
+    assert!(ok, "{out}");
+    r.wait_run(2);
+    assert_eq!(
+        r.runs().len(),
+        2,
+        "one run for the push that landed, none for the refused one"
+    );
+    assert_eq!(
+        r.server
+            .api(
+                "POST",
+                "/api/v1/repos/alice/demo/issues",
+                Some(&r.token),
+                Some(serde_json::json!({"title": "after"}))
+            )
+            .0,
+        201
+    );
+}

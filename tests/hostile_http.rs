@@ -205,3 +205,89 @@ fn a_live_log_stops_for_a_collaborator_removed_while_watching() {
         "it ended for bob, not because the job did"
     );
 }
+
+/// The server's peak resident memory in KiB since `reset_peak`.
+fn peak_kib(server: &TestServer) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+fn reset_peak(server: &TestServer) {
+    std::fs::write(format!("/proc/{}/clear_refs", server.pid()), "5").unwrap();
+}
+
+#[test]
+fn a_large_file_streams_and_patches_are_cut_with_a_note() {
+    let r = repo();
+    let big = common::noise(24 << 20, 7);
+    std::fs::write(r.work.join("big.bin"), &big).unwrap();
+    // Four files of 90,000 lines: more than a download's 300,000 lines.
+    for n in 0..4 {
+        let text: String = (0..90_000).map(|i| format!("line {i} of {n}\n")).collect();
+        std::fs::write(r.work.join(format!("f{n}.txt")), text).unwrap();
+    }
+    let sha = r.commit_and_push("Big", "main");
+
+    // The blob streams: its bytes and length are right, and the server's
+    // memory does not grow by the blob's size, even for three at once.
+    reset_peak(&r.server);
+    let before = peak_kib(&r.server);
+    let url = r.server.url("/alice/demo/raw/main/big.bin");
+    let downloads: Vec<_> = (0..3)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let resp = common::client().get(url).send().unwrap();
+                let length = resp.headers()["content-length"].to_str().unwrap().to_string();
+                let kind = resp.headers()["content-type"].to_str().unwrap().to_string();
+                (resp.status().as_u16(), length, kind, resp.bytes().unwrap())
+            })
+        })
+        .collect();
+    for d in downloads {
+        let (status, length, kind, body) = d.join().unwrap();
+        assert_eq!(
+            (status, length.as_str(), kind.as_str()),
+            (200, "25165824", "application/octet-stream")
+        );
+        assert!(body[..] == big[..], "the streamed bytes are the blob");
+    }
+    let grown = peak_kib(&r.server).saturating_sub(before);
+    assert!(
+        grown < 12 << 10,
+        "serving three 24 MiB files grew the server by {grown} KiB"
+    );
+    // A client that goes away mid-download leaves no git process behind.
+    {
+        let mut resp = common::client().get(&url).send().unwrap();
+        let mut first = [0u8; 4096];
+        std::io::Read::read_exact(&mut resp, &mut first).unwrap();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while common::children_of(r.server.pid())
+        .iter()
+        .any(|c| c.contains("cat-file"))
+    {
+        assert!(std::time::Instant::now() < deadline, "git cat-file outlived its client");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+
+    // A diff past the download's limits ends with a note that says so.
+    for path in [
+        format!("/alice/demo/commit/{sha}.diff"),
+        format!("/alice/demo/commit/{sha}.patch"),
+    ] {
+        let resp = r.server.get(&path);
+        assert_eq!(resp.status(), 200, "{path}");
+        let text = resp.text().unwrap();
+        assert!(
+            text.trim_end().ends_with("(git diff, git format-patch)."),
+            "{path}: {}",
+            &text[text.len() - 300..]
+        );
+        assert!(text.contains("# Hearth: this diff is cut short"), "{path}");
+        assert!(text.len() < 32 << 20);
+        assert_eq!(r.server.get(&path).text().unwrap(), text, "the same again");
+    }
+}

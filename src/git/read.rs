@@ -397,6 +397,9 @@ pub struct Limits {
     pub max_total_lines: usize,
     /// Blobs larger than this are not diffed.
     pub max_blob_bytes: u64,
+    /// Bytes of blobs compared over the whole diff; files past it (or past
+    /// `max_files`) are listed without being read at all.
+    pub max_total_bytes: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -437,6 +440,7 @@ pub fn diff_between(
     use gix::object::tree::diff::ChangeDetached as C;
     let mut files = Vec::new();
     let mut total_lines = 0usize;
+    let mut total_bytes = 0u64;
     let mut truncated = false;
     for change in changes {
         let (status, old_path, new_path, old, new) = match change {
@@ -524,7 +528,17 @@ pub fn diff_between(
             }
             blob_data(repo, id).map(Some)
         };
-        match (load(old)?, load(new)?) {
+        if files.len() >= limits.max_files || total_bytes >= limits.max_total_bytes {
+            truncated = true;
+            files.push(file);
+            continue;
+        }
+        let (a, b) = (load(old)?, load(new)?);
+        total_bytes += [&a, &b]
+            .iter()
+            .map(|x| x.as_ref().map_or(0, |x| x.len() as u64))
+            .sum::<u64>();
+        match (a, b) {
             (Some(a), Some(b)) if is_binary(&a) || is_binary(&b) => file.binary = true,
             (Some(a), Some(b)) => {
                 let hunks = line_diff(&a, &b);
@@ -541,7 +555,7 @@ pub fn diff_between(
                 let lines: usize = hunks.iter().map(|h| h.lines.len()).sum();
                 if lines > limits.max_file_lines {
                     file.too_large = true;
-                } else if files.len() >= limits.max_files || total_lines + lines > limits.max_total_lines {
+                } else if total_lines + lines > limits.max_total_lines {
                     truncated = true;
                 } else {
                     total_lines += lines;

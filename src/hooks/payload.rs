@@ -741,6 +741,7 @@ fn push_commit(cx: &Context, repo: &gix::Repository, id: gix::ObjectId, distinct
         max_file_lines: 0,
         max_total_lines: 0,
         max_blob_bytes: 0,
+        max_total_bytes: 0,
     };
     let (mut added, mut removed, mut modified) = (Vec::new(), Vec::new(), Vec::new());
     if let Ok(diff) = read::diff(repo, id, listing) {

@@ -750,14 +750,7 @@ pub const REVIEW_LIMITS: read::Limits = read::Limits {
     max_file_lines: 3000,
     max_total_lines: 20_000,
     max_blob_bytes: 4 << 20,
-};
-
-/// What a pull request's `.diff` holds, at most.
-pub const PATCH_LIMITS: read::Limits = read::Limits {
-    max_files: 3000,
-    max_file_lines: 100_000,
-    max_total_lines: 1_000_000,
-    max_blob_bytes: 16 << 20,
+    max_total_bytes: 32 << 20,
 };
 
 /// A review as submitted: GitHub's `event`, a summary, and line comments.

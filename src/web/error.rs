@@ -31,21 +31,45 @@ pub fn status_of(e: &Error) -> StatusCode {
         Error::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
         Error::NotMergeable(_) => StatusCode::METHOD_NOT_ALLOWED,
         Error::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+        Error::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
         Error::Db(_) | Error::Io(_) | Error::Failed { .. } | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// A database that stayed locked past the busy timeout (another program
+/// holds its write lock) is a moment's wait, not a failure.
+fn busy_database(e: Error) -> Error {
+    match e {
+        Error::Db(rusqlite::Error::SqliteFailure(f, _))
+            if matches!(
+                f.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ) =>
+        {
+            tracing::warn!("the database is locked by another program: {f}");
+            Error::Busy {
+                message: "the database is busy; try again in a moment".into(),
+                retry_after: 5,
+            }
+        }
+        other => other,
     }
 }
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        let status = status_of(&self);
-        let message = if status.is_server_error() {
-            tracing::error!("{self}");
-            "something went wrong on the server; the cause is in its log".to_string()
-        } else {
-            self.to_string()
+        let this = busy_database(self);
+        let status = status_of(&this);
+        let message = match &this {
+            Error::Busy { message, .. } => message.clone(),
+            _ if status.is_server_error() => {
+                tracing::error!("{this}");
+                "something went wrong on the server; the cause is in its log".to_string()
+            }
+            _ => this.to_string(),
         };
         let mut response = status.into_response();
-        if let Error::TooManyAttempts { retry_after, .. } = &self {
+        if let Error::TooManyAttempts { retry_after, .. } | Error::Busy { retry_after, .. } = &this {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));

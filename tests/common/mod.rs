@@ -417,6 +417,25 @@ pub fn noise(len: usize, seed: u64) -> Vec<u8> {
     out
 }
 
+/// The command lines of the children of process `pid`.
+pub fn children_of(pid: u32) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid ...: the command may hold spaces and parentheses.
+        let Some((_, rest)) = stat.rsplit_once(") ") else {
+            continue;
+        };
+        if rest.split_whitespace().nth(1) == Some(pid.to_string().as_str()) {
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            out.push(String::from_utf8_lossy(&cmdline).replace('\0', " "));
+        }
+    }
+    out
+}
+
 /// How many processes have `pattern` in their command line.
 pub fn processes_matching(pattern: &str) -> usize {
     let out = Command::new("pgrep").args(["-f", pattern]).output().unwrap();

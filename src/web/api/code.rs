@@ -302,6 +302,7 @@ async fn commit(
             max_file_lines: 3_000,
             max_total_lines: 20_000,
             max_blob_bytes: 1 << 20,
+            max_total_bytes: 16 << 20,
         };
         let diff = read::diff(repo, id, limits)?;
         let mut stats = github::Stats::default();

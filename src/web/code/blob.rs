@@ -189,31 +189,60 @@ pub async fn handle(
     Ok(conditional(&headers, tag, view))
 }
 
+/// Blobs up to this size are served from memory; larger ones stream from
+/// `git cat-file` (gix cannot stream an object yet), at most
+/// `LARGE_STREAMS` at once, so no answer holds a whole large blob.
+const IN_MEMORY_MAX_BYTES: u64 = 1 << 20;
+static LARGE_STREAMS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(8);
+
+/// A blob as `/raw/` serves it: in memory, or only its id and size.
+enum RawBlob {
+    Small(Vec<u8>),
+    Large(gix::ObjectId, u64),
+}
+
 pub async fn raw(
     State(state): State<AppState>,
     Path(TailParams { rest }): Path<TailParams>,
     access: RepoAccess<Read>,
 ) -> Result<Response> {
-    let (name, data) = with_repo(&state, &access, move |repo, refs| {
+    let (name, blob) = with_repo(&state, &access, move |repo, refs| {
         let r = resolve(repo, refs, &rest)?;
         match read::lookup(repo, r.commit, &r.path)? {
-            Some(Found::File { id, .. }) => {
+            Some(Found::File { id, size, .. }) => {
                 let name = r.path.rsplit('/').next().unwrap_or("").to_string();
-                Ok((name, read::blob_data(repo, id)?))
+                let blob = if size <= IN_MEMORY_MAX_BYTES {
+                    RawBlob::Small(read::blob_data(repo, id)?)
+                } else {
+                    RawBlob::Large(id, size)
+                };
+                Ok((name, blob))
             }
             _ => Err(Error::NotFound),
         }
     })
     .await?;
+    let (head, length, body) = match blob {
+        RawBlob::Small(data) => (
+            data[..data.len().min(8000)].to_vec(),
+            data.len() as u64,
+            Body::from(data),
+        ),
+        RawBlob::Large(id, size) => {
+            let (head, body) = stream_blob(&state, &access, id).await?;
+            (head, size, body)
+        }
+    };
     let (content_type, attachment) = match image_type(&name) {
         Some(t) => (t, false),
-        None if read::is_binary(&data) => ("application/octet-stream", true),
+        None if read::is_binary(&head) => ("application/octet-stream", true),
         // Text of any kind (HTML, SVG, scripts included) is shown as text.
         None => ("text/plain; charset=utf-8", false),
     };
-    let mut response = Body::from(data).into_response();
+    let mut response = body.into_response();
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(
         header::CONTENT_SECURITY_POLICY,
@@ -229,4 +258,44 @@ pub async fn raw(
         }
     }
     Ok(response)
+}
+
+/// Blob `id` as a stream from `git cat-file blob` (cleared environment,
+/// killed and reaped when the answer ends or its client goes), and its
+/// first bytes, by which it is told binary or text.
+async fn stream_blob(state: &AppState, access: &RepoAccess<Read>, id: gix::ObjectId) -> Result<(Vec<u8>, Body)> {
+    use tokio::io::AsyncReadExt;
+    let permit = LARGE_STREAMS.try_acquire().map_err(|_| Error::Busy {
+        message: "too many large files are being downloaded at once; try again in a moment".into(),
+        retry_after: 2,
+    })?;
+    let mut child = state
+        .git
+        .tokio_command()
+        .arg("--git-dir")
+        .arg(&access.path)
+        .args(["cat-file", "blob"])
+        .arg(id.to_string())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .context("starting git cat-file")?;
+    let mut out = child
+        .stdout
+        .take()
+        .ok_or_else(|| Error::internal("git cat-file has no output"))?;
+    let mut head = Vec::with_capacity(8000);
+    (&mut out)
+        .take(8000)
+        .read_to_end(&mut head)
+        .await
+        .context("reading a blob")?;
+    let rest = tokio_util::io::ReaderStream::new(std::io::Cursor::new(head.clone()).chain(out));
+    // The child and the permit live as long as the stream.
+    let held = (child, permit);
+    let stream = futures_util::StreamExt::map(rest, move |chunk| {
+        let _ = &held;
+        chunk
+    });
+    Ok((head, Body::from_stream(stream)))
 }

@@ -24,14 +24,27 @@ const PAGE_LIMITS: read::Limits = read::Limits {
     max_file_lines: 3000,
     max_total_lines: 20_000,
     max_blob_bytes: 4 << 20,
+    max_total_bytes: 32 << 20,
 };
-/// The `.patch`/`.diff` downloads hold everything up to these.
-const PATCH_LIMITS: read::Limits = read::Limits {
-    max_files: usize::MAX,
-    max_file_lines: usize::MAX,
-    max_total_lines: usize::MAX,
-    max_blob_bytes: 64 << 20,
+/// What a `.patch` or `.diff` download (of a commit or a pull request)
+/// holds at most; where it stops, its last line says so.
+pub const PATCH_LIMITS: read::Limits = read::Limits {
+    max_files: 3000,
+    max_file_lines: 100_000,
+    max_total_lines: 300_000,
+    max_blob_bytes: 16 << 20,
+    max_total_bytes: 64 << 20,
 };
+/// Commits in a pull request's `.patch`, at most.
+pub const PATCH_MAX_COMMITS: usize = 250;
+/// Downloads up to this size are kept in the page cache (they are made
+/// from commit ids, and never change).
+const CACHED_MAX_BYTES: usize = 1 << 20;
+
+/// The last line of a download cut short: why, and where the whole is.
+pub fn cut_note(what: &str) -> String {
+    format!("\n# Hearth: {what}; the whole change is in the repository (git diff, git format-patch).\n")
+}
 
 #[derive(Template, WebTemplate)]
 #[template(path = "code/commit.html")]
@@ -87,13 +100,39 @@ pub fn patch_text(repo: &gix::Repository, id: gix::ObjectId, as_patch: bool) -> 
         }
         text.push_str("---\n\n");
     }
-    text.push_str(&read::unified_text(&diff));
+    text.push_str(&diff_text(&diff));
     Ok(text)
 }
 
+/// A diff as `git diff` prints it, with a note at the end when it was cut.
+pub fn diff_text(diff: &read::CommitDiff) -> String {
+    let mut text = read::unified_text(diff);
+    if diff.truncated {
+        text.push_str(&cut_note("this diff is cut short at the download's limits"));
+    }
+    text
+}
+
+/// A download made from commit ids, from the page cache when it was made
+/// before (and small enough to keep).
+pub fn cached_download(
+    pages: &crate::web::page_cache::PageCache,
+    key: String,
+    make: impl FnOnce() -> Result<String>,
+) -> Result<Arc<str>> {
+    if let Some(hit) = pages.get(&key) {
+        return Ok(hit);
+    }
+    let text = make()?;
+    if text.len() <= CACHED_MAX_BYTES {
+        return pages.fragment(key, || Ok(text));
+    }
+    Ok(text.into())
+}
+
 /// A text download (a patch or a diff), never taken for a page.
-pub fn plain_text(text: String) -> Response {
-    let mut response = text.into_response();
+pub fn plain_text(text: Arc<str>) -> Response {
+    let mut response = axum::body::Body::from(text.to_string()).into_response();
     let h = response.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
@@ -122,7 +161,8 @@ pub async fn handle(
     if let Some(as_patch) = download {
         let text = with_repo(&state, &access, move |repo, _| {
             let id = read::commit_by_hex(repo, &hex)?.ok_or(Error::NotFound)?;
-            patch_text(repo, id, as_patch)
+            let key = format!("{}:{repo_id}:{id}", if as_patch { "patch" } else { "diff" });
+            cached_download(&pages, key, || patch_text(repo, id, as_patch))
         })
         .await?;
         return Ok(plain_text(text));
