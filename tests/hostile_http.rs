@@ -291,3 +291,20 @@ fn a_large_file_streams_and_patches_are_cut_with_a_note() {
         assert_eq!(r.server.get(&path).text().unwrap(), text, "the same again");
     }
 }
+
+#[test]
+fn oversized_headers_are_refused() {
+    let server = TestServer::start();
+    let resp = common::client()
+        .get(server.url("/healthz"))
+        .header("X-Filler", "x".repeat(1 << 20))
+        .send();
+    match resp {
+        Ok(r) => assert_eq!(r.status(), 431),
+        Err(e) => assert!(
+            e.is_request() || e.is_connect() || e.to_string().contains("connection"),
+            "{e}"
+        ),
+    }
+    assert_eq!(server.get("/healthz").status(), 200);
+}

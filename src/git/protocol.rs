@@ -387,6 +387,61 @@ async fn keep_stderr(mut stderr: tokio::process::ChildStderr) -> String {
     String::from_utf8_lossy(&kept).into_owned()
 }
 
+/// The ref names a receive-pack request updates, read from its command
+/// pkt-lines (up to the first flush, at most `max` bytes of them), and the
+/// request again whole for git: the bytes read and the rest behind them.
+pub async fn pushed_refs<R: AsyncRead + Unpin + Send + 'static>(
+    mut input: R,
+    max: usize,
+) -> Result<(Vec<String>, Box<dyn AsyncRead + Send + Unpin>)> {
+    let bad = |why: &str| Error::invalid(format!("not a git push: {why}"));
+    let mut read = Vec::new();
+    let mut names = Vec::new();
+    loop {
+        let mut len = [0u8; 4];
+        if input.read_exact(&mut len).await.is_err() {
+            break; // git answers a cut request itself
+        }
+        read.extend_from_slice(&len);
+        let len = std::str::from_utf8(&len)
+            .ok()
+            .and_then(|l| usize::from_str_radix(l, 16).ok())
+            .ok_or_else(|| bad("a pkt-line length that is not hex"))?;
+        if len == 0 {
+            break;
+        }
+        if len < 4 || read.len() + len > max {
+            return Err(bad("a pkt-line of a length git never sends"));
+        }
+        let start = read.len();
+        read.resize(start + len - 4, 0);
+        input
+            .read_exact(&mut read[start..])
+            .await
+            .map_err(|_| bad("a cut pkt-line"))?;
+        let line = &read[start..];
+        let command = &line[..line.iter().position(|b| *b == 0).unwrap_or(line.len())];
+        let command = String::from_utf8_lossy(command);
+        // `shallow <id>` lines come first; a signed push has a certificate.
+        if command.starts_with("shallow ") || command.starts_with("push-cert") {
+            continue;
+        }
+        if let Some(name) = command.trim_end().splitn(3, ' ').nth(2) {
+            names.push(name.to_string());
+        }
+    }
+    Ok((names, Box::new(std::io::Cursor::new(read).chain(input))))
+}
+
+/// Why git's porcelain would refuse `name` although `check-ref-format`
+/// lets it through: a part that starts with `-` reads as an option
+/// (`git branch` refuses such names too).
+pub fn refused_ref_name(name: &str) -> Option<String> {
+    name.split('/')
+        .any(|part| part.starts_with('-'))
+        .then(|| format!("{name}: a part of a ref name may not start with '-' (git would read it as an option)"))
+}
+
 /// The capabilities after the NUL of the first pkt-line, once it is whole.
 fn first_pkt_capabilities(data: &[u8]) -> Option<&str> {
     let len = usize::from_str_radix(std::str::from_utf8(data.get(..4)?).ok()?, 16).ok()?;
@@ -416,6 +471,33 @@ mod tests {
         assert!(!valid_protocol_header(&"a".repeat(300)));
         assert!(is_v2(Some("version=2")));
         assert!(!is_v2(Some("version=1")));
+    }
+
+    #[tokio::test]
+    async fn the_refs_of_a_push_are_read_and_the_request_kept_whole() {
+        use tokio::io::AsyncReadExt;
+        let zero = "0".repeat(40);
+        let mut body = Vec::new();
+        pkt_line(&mut body, format!("shallow {zero}").as_bytes());
+        pkt_line(
+            &mut body,
+            format!("{zero} {zero} refs/heads/main\0report-status\n").as_bytes(),
+        );
+        pkt_line(&mut body, format!("{zero} {zero} refs/heads/-x\n").as_bytes());
+        body.extend_from_slice(b"0000PACK...");
+        let (names, mut rest) = pushed_refs(std::io::Cursor::new(body.clone()), 1 << 20).await.unwrap();
+        assert_eq!(names, ["refs/heads/main", "refs/heads/-x"]);
+        let mut again = Vec::new();
+        rest.read_to_end(&mut again).await.unwrap();
+        assert_eq!(again, body);
+        assert!(refused_ref_name("refs/heads/-x").is_some());
+        assert!(refused_ref_name("refs/heads/a-b").is_none());
+        for bad in [&b"zzzz"[..], b"0002", b"ffff"] {
+            assert!(
+                pushed_refs(std::io::Cursor::new(bad.to_vec()), 100).await.is_err(),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

@@ -101,6 +101,10 @@ async fn receive_pack(
         return Err(too_large());
     }
     let input = request_body(&state, &headers, body, Service::ReceivePack)?;
+    let (names, input) = protocol::pushed_refs(input, 1 << 20).await?;
+    if let Some(why) = names.iter().find_map(|n| protocol::refused_ref_name(n)) {
+        return Err(Error::Invalid(why));
+    }
     let pusher = repo.viewer.clone().expect("write access needs a signed-in user");
     // A job token's push starts no runs.
     let by_job = repo.token_scope.is_some();

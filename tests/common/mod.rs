@@ -478,3 +478,27 @@ impl Flag {
         *self.raised.lock().unwrap() = Some(listener);
     }
 }
+
+/// `git fsck --strict` passes on the repository at `repo`.
+pub fn fsck(git: &Git, repo: &Path) {
+    git.ok(Some(repo), &["fsck", "--strict", "--no-progress"]);
+}
+
+/// No `git` process is left running under the server.
+pub fn assert_no_git_children(pid: u32) {
+    for _ in 0..50 {
+        let out = std::process::Command::new("pgrep")
+            .args(["-P", &pid.to_string()])
+            .output()
+            .unwrap();
+        if out.stdout.is_empty() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let out = std::process::Command::new("ps")
+        .args(["--ppid", &pid.to_string(), "-o", "pid,cmd"])
+        .output()
+        .unwrap();
+    panic!("git children left behind: {}", String::from_utf8_lossy(&out.stdout));
+}
