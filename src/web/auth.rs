@@ -313,9 +313,23 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for CsrfForm<T> {
 
     async fn from_request(request: Request, state: &AppState) -> Result<CsrfForm<T>> {
         let expected = request.extensions().get::<CsrfToken>().map(|c| c.token.clone());
+        // Browsers name the page a form was sent from; when it is another
+        // site's, the token was leaked, and the form is refused all the same.
+        if request.headers().contains_key(header::ORIGIN)
+            && !same_origin(request.headers(), state.config.base_url.as_deref())
+        {
+            return Err(Error::Forbidden(
+                "this form was sent from another site; open the page here and send it again".into(),
+            ));
+        }
         let Form(form) = Form::<WithCsrf<T>>::from_request(request, state)
             .await
-            .map_err(|e| Error::invalid(format!("the form could not be read: {}", e.body_text())))?;
+            .map_err(|e| match e.status() {
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                    Error::TooLarge("the form is too large to be sent here".into())
+                }
+                _ => Error::invalid(format!("the form could not be read: {}", e.body_text())),
+            })?;
         match expected {
             Some(t) if !t.is_empty() && t == form.csrf => Ok(CsrfForm(form.fields)),
             _ => Err(Error::Forbidden(
