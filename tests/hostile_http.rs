@@ -308,3 +308,99 @@ fn oversized_headers_are_refused() {
     }
     assert_eq!(server.get("/healthz").status(), 200);
 }
+
+/// Slowloris: connections that send half their headers and then nothing
+/// are closed after the header timeout (20 s) and meanwhile hold nobody
+/// else up; a body cut short and a gzip bomb get a 4xx and cost no memory.
+#[test]
+fn slow_half_sent_and_bombed_requests_hold_nobody_up() {
+    use std::io::{Read, Write};
+    let (server, _git, _) = common::pushed_fixture(false);
+    let addr = server
+        .url("/")
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let slow: Vec<std::net::TcpStream> = (0..50)
+        .map(|_| {
+            let mut s = std::net::TcpStream::connect(&addr).unwrap();
+            s.write_all(b"GET /alice/demo HTTP/1.1\r\nHost: x\r\nX-Slow: ").unwrap();
+            s
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    for _ in 0..20 {
+        assert_eq!(
+            server.get("/healthz").status(),
+            200,
+            "the server answers others meanwhile"
+        );
+    }
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    // A body that stops after 10 of its 1,000 bytes, then the client goes.
+    {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        s.write_all(b"POST /api/v1/user/repos HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"name\": \"").unwrap();
+    }
+    // A gzip bomb: 1 GiB of zeros in about 1 MiB, to the git negotiation (capped at 10 MiB).
+    let bomb = {
+        let mut gz = std::process::Command::new("sh")
+            .args(["-c", "head -c 1073741824 /dev/zero | gzip -c"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = Vec::new();
+        gz.stdout.take().unwrap().read_to_end(&mut out).unwrap();
+        gz.wait().unwrap();
+        out
+    };
+    assert!(bomb.len() < 2 << 20);
+    let before = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).unwrap();
+    let rss = |status: &str| -> u64 {
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    let resp = common::client()
+        .post(server.url("/alice/demo.git/git-upload-pack"))
+        .header("Content-Type", "application/x-git-upload-pack-request")
+        .header("Content-Encoding", "gzip")
+        .body(bomb.clone())
+        .send();
+    if let Ok(resp) = resp {
+        assert!((400..500).contains(&resp.status().as_u16()), "{}", resp.status());
+    }
+    let (status, body) = {
+        let resp = common::client()
+            .post(server.url("/api/v1/user/repos"))
+            .header("Content-Type", "application/json")
+            .header("Content-Encoding", "gzip")
+            .body(bomb)
+            .send();
+        match resp {
+            Ok(r) => (r.status().as_u16(), r.text().unwrap_or_default()),
+            Err(e) => (413, e.to_string()),
+        }
+    };
+    assert!((400..500).contains(&status), "a gzipped API body: {status} {body}");
+    let after = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).unwrap();
+    let grown = rss(&after).saturating_sub(rss(&before));
+    assert!(grown < 64 << 10, "the bombs grew the server by {grown} KiB");
+    common::assert_no_git_children(server.pid());
+
+    // Past the header timeout the half-sent requests are closed.
+    std::thread::sleep(hearth::HEADER_TIMEOUT.saturating_sub(started.elapsed()) + std::time::Duration::from_secs(2));
+    for mut s in slow {
+        s.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+        let mut buf = [0u8; 512];
+        match s.read(&mut buf) {
+            Ok(n) => assert!(
+                n == 0 || String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 408"),
+                "{}",
+                String::from_utf8_lossy(&buf[..n])
+            ),
+            Err(e) => assert_ne!(e.kind(), std::io::ErrorKind::WouldBlock, "still open"),
+        }
+    }
+    let (status, _) = server.api("GET", "/api/v1/repos/alice/other", None, None);
+    assert_eq!(status, 404, "the cut body made nothing");
+}
