@@ -274,6 +274,14 @@ fn nothing_acknowledged_is_lost_when_the_server_is_killed_at_random_points() {
 
     let mut server = server;
     assert!(server.stop());
+    // No job's sandbox outlived its server: those a crash left are killed at
+    // the next start.
+    let sandboxes = format!("{}/work/job-", data.display());
+    assert_eq!(
+        common::processes_matching(&sandboxes),
+        0,
+        "job sandboxes were left running"
+    );
     let db = rusqlite::Connection::open(data.join("hearth.db")).unwrap();
     let check: String = db.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
     assert_eq!(check, "ok");

@@ -3,7 +3,8 @@
 //! mount namespace (the system read-only, its job's home, `/tmp` and runner
 //! files read-write, nothing of the data directory), its own PID namespace
 //! (when its main process ends, or bwrap is killed, or the server dies,
-//! every process in it dies), IPC and UTS namespaces, and optionally no
+//! every process in it dies; `kill_leftovers` ends what a server killed
+//! during a sandbox's set-up left), IPC and UTS namespaces, and optionally no
 //! network but its own loopback. When the server runs as root the step runs
 //! as a dedicated unprivileged uid/gid (`--ci-user`), dropped to with
 //! `setpriv` inside the sandbox; otherwise bwrap puts it in a user
@@ -248,6 +249,38 @@ impl Sandbox {
 /// user namespace), the network, the system's folders read-only (links
 /// such as `/bin -> usr/bin` recreated as links), the server's folders in
 /// `hide` covered, and a fresh `/proc` and `/dev`.
+/// Kills the sandboxes of jobs under `work_dir` that outlived the server
+/// which started them, and returns how many. `--die-with-parent` cannot
+/// close one window: a server killed while bwrap is still setting up
+/// leaves bwrap's own init of the PID namespace behind, parented to init,
+/// with nothing to end it. Each is found by its command line (bwrap, with
+/// a bind of one of this work directory's `job-N` folders); killing it,
+/// the namespace's first process, ends every process in the namespace.
+pub fn kill_leftovers(work_dir: &Path) -> usize {
+    let ours = format!("{}/job-", work_dir.display());
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    let mut killed = 0;
+    for entry in procs.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let mut args = cmdline.split(|b| *b == 0).map(String::from_utf8_lossy);
+        let is_bwrap = args.next().is_some_and(|a| a.rsplit('/').next() == Some("bwrap"));
+        if is_bwrap && args.any(|a| a.starts_with(&ours)) {
+            // SAFETY: kill(2) with a pid read from /proc and a constant signal.
+            if unsafe { libc::kill(pid, libc::SIGKILL) } == 0 {
+                killed += 1;
+            }
+        }
+    }
+    killed
+}
+
 fn setup_args(as_root: bool, network: bool, hide: &[&PathBuf]) -> Vec<OsString> {
     let mut args: Vec<OsString> = Vec::new();
     let mut push = |items: &[&dyn AsRef<OsStr>]| {

@@ -190,6 +190,10 @@ impl Ci {
     /// The workspaces of jobs an earlier run of the server did not finish:
     /// no job runs yet, so every `job-N` folder of the work directory is one.
     fn remove_abandoned_workspaces(&self) {
+        let killed = super::sandbox::kill_leftovers(&self.work_dir);
+        if killed > 0 {
+            tracing::warn!("killed {killed} job sandboxes an earlier run of the server left running");
+        }
         let Ok(list) = std::fs::read_dir(&self.work_dir) else {
             return;
         };
