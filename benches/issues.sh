@@ -5,10 +5,14 @@
 # written straight into its SQLite database by the generator below; then runs
 # `wrk -t2 -c16 -d10s --latency` against the issue list, a filtered list, a
 # free-text search and one issue page. Extra `NAME=URL` arguments are measured
-# the same way in the same run (another tracker, for comparison).
+# the same way in the same run (another tracker, for comparison). With
+# PEERS=1, Fossil's ticket tracker (`fossil server`, a repository of
+# FOSSIL_TICKETS tickets, default 2,000, made with `fossil ticket add`) is
+# measured in the same run: one ticket page and the ticket report.
 #
-# Env: ISSUES (100000), DURATION (10s), CONNECTIONS (16), KEEP=1.
-# Needs git, curl, python3 (with its sqlite3 module), wrk.
+# Env: ISSUES (100000), DURATION (10s), CONNECTIONS (16), PEERS=1,
+# FOSSIL_TICKETS (2000), KEEP=1.
+# Needs git, curl, python3 (with its sqlite3 module), wrk (PEERS=1: fossil).
 for c in git curl python3 wrk; do command -v $c >/dev/null || { echo "missing $c" >&2; exit 1; }; done
 . "$(dirname "$0")/lib.sh"
 ISSUES=${ISSUES:-100000}
@@ -70,10 +74,12 @@ for number in range(1, n + 1):
     bodies = [text(25) for _ in range(ncomments)]
     c.executemany("INSERT INTO comments (issue_id, author_id, body, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
                   [(issue, user, b, created + 10 + k, created + 10 + k) for k, b in enumerate(bodies)])
-    c.execute("INSERT INTO issues_fts (rowid, title, body, comments) VALUES (?, ?, ?, ?)", (issue, title, body, "\n".join(bodies)))
+    # Comments are indexed by the triggers of schema 21, one by one.
+    c.execute("INSERT INTO issues_fts (rowid, title, body) VALUES (?, ?, ?)", (issue, title, body))
 c.commit()
 c.execute("ANALYZE")
 c.execute("INSERT INTO issues_fts (issues_fts) VALUES ('optimize')")
+c.execute("INSERT INTO comments_fts (comments_fts) VALUES ('optimize')")
 c.commit()
 print("issues", c.execute("SELECT count(*) FROM issues").fetchone()[0],
       "comments", c.execute("SELECT count(*) FROM comments").fetchone()[0], file=sys.stderr)
@@ -84,6 +90,24 @@ mid=$((ISSUES / 2))
 pages=("issue_list=$R/issues" "filtered_list=$R/issues?labels=bug&milestone=Sprint%203&state=all"
        "search=$R/issues?q=$(tr ' ' '+' <"$W/search-words")&state=all" "issue_page=$R/issues/$mid"
        "api_list=$BASE/api/v1/repos/bench/tracker/issues?labels=ui&state=all" "$@")
+if [[ -n ${PEERS:-} ]]; then
+  command -v fossil >/dev/null || { echo "missing fossil (apt-get install fossil)" >&2; exit 1; }
+  n=${FOSSIL_TICKETS:-2000}
+  echo "making $n Fossil tickets" >&2
+  fossil init -q "$W/tickets.fossil" >/dev/null
+  for i in $(seq "$n"); do
+    fossil ticket add -R "$W/tickets.fossil" title "Ticket $i about $(sed -n "$((i % 50 + 1))p" "$W/search-words" 2>/dev/null || echo words)" \
+      status Open type Code_Defect comment "What happened in case $i, and what was expected instead." >/dev/null
+  done
+  uuid=$(fossil sql -R "$W/tickets.fossil" "SELECT tkt_uuid FROM ticket LIMIT 1 OFFSET $((n / 2))" | tr -d "'")
+  fport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  fossil server --localhost --port "$fport" "$W/tickets.fossil" >/dev/null 2>&1 &
+  FOSSIL_PID=$!
+  trap 'kill $FOSSIL_PID 2>/dev/null; peers_cleanup' EXIT
+  for _ in $(seq 100); do curl -fs "http://127.0.0.1:$fport/" >/dev/null 2>&1 && break; sleep 0.05; done
+  echo "peer: $(fossil version | cut -d' ' -f1-5)"
+  pages+=("fossil_ticket=http://127.0.0.1:$fport/tktview?name=$uuid" "fossil_report=http://127.0.0.1:$fport/rptview?rn=1")
+fi
 # first_ms: the first request, before anything is cached.
 printf '%-14s %8s %9s %9s %9s %9s\n' page status first_ms req/s p50_ms p99_ms
 for page in "${pages[@]}"; do

@@ -1,0 +1,17 @@
+//! The Markdown renderer: any text renders, and what comes out has no
+//! script element and no `javascript:` link or source.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let links = hearth::markup::Links {
+        blob_dir: "/alice/demo/blob/main/docs".into(),
+        raw_dir: "/alice/demo/raw/main/docs".into(),
+    };
+    let html = hearth::markup::markdown(text, Some(&links));
+    let lower = html.to_ascii_lowercase();
+    assert!(!lower.contains("<script"), "a script element in {html:?}");
+    for attr in ["href=\"javascript:", "src=\"javascript:"] {
+        assert!(!lower.contains(attr), "a javascript: URL in {html:?}");
+    }
+});
