@@ -9,9 +9,12 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         raw_dir: "/alice/demo/raw/main/docs".into(),
     };
     let html = hearth::markup::markdown(text, Some(&links));
-    let lower = html.to_ascii_lowercase();
-    assert!(!lower.contains("<script"), "a script element in {html:?}");
-    for attr in ["href=\"javascript:", "src=\"javascript:"] {
-        assert!(!lower.contains(attr), "a javascript: URL in {html:?}");
+    // Text has every `<` escaped, so each `<` that is left opens a tag.
+    for tag in html.split('<').skip(1) {
+        let tag = tag.split('>').next().unwrap_or("").to_ascii_lowercase();
+        assert!(!tag.starts_with("script"), "a script element in {html:?}");
+        for attr in ["href=\"javascript:", "src=\"javascript:"] {
+            assert!(!tag.contains(attr), "a javascript: URL in {html:?}");
+        }
     }
 });
