@@ -61,3 +61,59 @@ push_repo() {
   git -C "$1" push -q --mirror "${BASE/http:\/\//http://bench:$TOKEN@}/bench/repo.git"
   URL=$BASE/bench/repo.git
 }
+
+# The peers, for side-by-side figures in the same run (Debian packages:
+# lighttpd, cgit; git's own http-backend). Each serves a copy of BARE_REPO
+# on 127.0.0.1 through lighttpd's CGI, and is stopped on exit.
+#   start_peers BARE_REPO    sets PEER_GIT_URL (git http-backend) and
+#                            PEER_CGIT_URL (cgit's page of the repository)
+#   peer_versions            one line naming each peer and its version
+start_peers() {
+  for c in lighttpd; do command -v $c >/dev/null || { echo "missing $c (apt-get install lighttpd cgit)" >&2; return 1; }; done
+  [[ -x /usr/lib/cgit/cgit.cgi ]] || { echo "missing cgit (apt-get install cgit)" >&2; return 1; }
+  local root=$W/peer port
+  mkdir -p "$root/cache"
+  git clone -q --mirror "$1" "$root/repo.git"
+  git -C "$root/repo.git" config http.receivepack true
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  cat >"$root/cgitrc" <<CGIT
+cache-size=1000
+cache-root=$root/cache
+virtual-root=/cgit/
+repo.url=repo.git
+repo.path=$root/repo.git
+CGIT
+  cat >"$root/lighttpd.conf" <<CONF
+server.document-root = "$root"
+server.bind = "127.0.0.1"
+server.port = $port
+server.errorlog = "$root/error.log"
+server.modules = ("mod_alias", "mod_cgi", "mod_setenv")
+alias.url = ("/git" => "$(git --exec-path)/git-http-backend", "/cgit" => "/usr/lib/cgit/cgit.cgi")
+\$HTTP["url"] =~ "^/git" {
+  cgi.assign = ("" => "")
+  setenv.add-environment = ("GIT_PROJECT_ROOT" => "$root", "GIT_HTTP_EXPORT_ALL" => "")
+}
+\$HTTP["url"] =~ "^/cgit" {
+  cgi.assign = ("" => "")
+  setenv.add-environment = ("CGIT_CONFIG" => "$root/cgitrc")
+}
+CONF
+  lighttpd -D -f "$root/lighttpd.conf" &
+  PEER_PID=$!
+  PEER_GIT_URL=http://127.0.0.1:$port/git/repo.git
+  PEER_CGIT_URL=http://127.0.0.1:$port/cgit/repo.git
+  for _ in $(seq 100); do curl -fs "$PEER_GIT_URL/info/refs?service=git-upload-pack" >/dev/null 2>&1 && return 0; sleep 0.05; done
+  echo "the peers did not start; see $root/error.log" >&2
+  return 1
+}
+
+peer_versions() {
+  echo "peers: $(git --version | sed 's/git version/git http-backend/'), $(dpkg-query -W -f='cgit ${Version}' cgit 2>/dev/null), $(lighttpd -v 2>/dev/null | cut -d' ' -f1 | tr / ' ') (CGI)"
+}
+
+peers_cleanup() {
+  [[ -n ${PEER_PID:-} ]] && kill "$PEER_PID" 2>/dev/null && wait "$PEER_PID" 2>/dev/null
+  bench_cleanup
+}
+trap peers_cleanup EXIT

@@ -6,10 +6,12 @@
 # generator, made here) into a fresh server, then runs `wrk -t2 -c16 -d10s`
 # against the home, history, tree (root and a folder), blob and commit pages.
 # Extra `NAME=URL` arguments after the repository are measured the same way in
-# the same run, e.g. a cgit serving the same repository for comparison.
+# the same run. With PEERS=1, cgit (behind lighttpd's CGI, with its page
+# cache on, serving a copy of the same repository) is measured on the same
+# pages in the same run.
 #
 # Env: DURATION (10s), CONNECTIONS (16), KEEP=1 keeps the work directory.
-# Needs git, curl, python3, wrk (apt-get install wrk).
+# Needs git, curl, python3, wrk (apt-get install wrk; PEERS=1: lighttpd cgit).
 for c in git curl python3 wrk; do command -v $c >/dev/null || { echo "missing $c" >&2; exit 1; }; done
 . "$(dirname "$0")/lib.sh"
 DURATION=${DURATION:-10s}
@@ -33,8 +35,15 @@ cid=$(git -C "$SRC" rev-parse main~10)
 R=$BASE/bench/repo
 pages=("home=$R" "log=$R/commits/main" "tree_root=$R/tree/main" "tree_dir=$R/tree/main/$dir"
        "blob=$R/blob/main/$blob" "commit_diff=$R/commit/$cid" "$@")
+if [[ -n ${PEERS:-} ]]; then
+  start_peers "$SRC"
+  peer_versions
+  C=$PEER_CGIT_URL
+  pages+=("cgit_summary=$C/" "cgit_log=$C/log/" "cgit_tree_root=$C/tree/" "cgit_tree_dir=$C/tree/$dir"
+          "cgit_blob=$C/tree/$blob" "cgit_commit=$C/commit/?id=$cid")
+fi
 
-printf '%-14s %8s %9s %9s %9s\n' page status req/s p50_ms p99_ms
+printf '%-16s %8s %9s %9s %9s\n' page status req/s p50_ms p99_ms
 for page in "${pages[@]}"; do
   name=${page%%=*} url=${page#*=}
   status=$(curl -s -o /dev/null -w '%{http_code}' "$url")
@@ -42,6 +51,6 @@ for page in "${pages[@]}"; do
   rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
   p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
   p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
-  printf '%-14s %8s %9s %9s %9s\n' "$name" "$status" "$rps" "$p50" "$p99"
+  printf '%-16s %8s %9s %9s %9s\n' "$name" "$status" "$rps" "$p50" "$p99"
 done
 echo "idle RSS after the run: $(awk '/VmRSS/ {print $2 " kB"}' "/proc/$PID/status")"
