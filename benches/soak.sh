@@ -136,25 +136,20 @@ def reader(n):
                 return r.status == 200
         timed("page", get)
 
+def write(kind, path, body, text):
+    """POSTs `body`; on a 201 `text` is acknowledged as one of `kind`."""
+    s, _ = api("POST", path, body)
+    if s == 201:
+        with lock:
+            acked[kind].add(text)
+    return s == 201
+
 def writer(n):
     k = 0
     while time.time() < end:
-        title = f"soak {n}-{k}"
-        def issue():
-            s, body = api("POST", "/api/v1/repos/bench/repo/issues", {"title": title})
-            if s == 201:
-                with lock:
-                    acked["issues"].add(title)
-            return s == 201
-        timed("api write", issue)
-        text = f"comment {n}-{k}"
-        def comment():
-            s, _ = api("POST", "/api/v1/repos/bench/repo/issues/1/comments", {"body": text})
-            if s == 201:
-                with lock:
-                    acked["comments"].add(text)
-            return s == 201
-        timed("api write", comment)
+        title, text = f"soak {n}-{k}", f"comment {n}-{k}"
+        timed("api write", lambda: write("issues", "/api/v1/repos/bench/repo/issues", {"title": title}, title))
+        timed("api write", lambda: write("comments", "/api/v1/repos/bench/repo/issues/1/comments", {"body": text}, text))
         timed("api read", lambda: api("GET", "/api/v1/repos/bench/repo/issues?per_page=30")[0] == 200)
         k += 1
 

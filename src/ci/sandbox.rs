@@ -244,11 +244,6 @@ impl Sandbox {
     }
 }
 
-/// The bwrap arguments every step shares: its namespaces (as root, with
-/// only the capabilities setpriv needs to drop to the job's user; else a
-/// user namespace), the network, the system's folders read-only (links
-/// such as `/bin -> usr/bin` recreated as links), the server's folders in
-/// `hide` covered, and a fresh `/proc` and `/dev`.
 /// Kills the sandboxes of jobs under `work_dir` that outlived the server
 /// which started them, and returns how many. `--die-with-parent` cannot
 /// close one window: a server killed while bwrap is still setting up
@@ -281,6 +276,11 @@ pub fn kill_leftovers(work_dir: &Path) -> usize {
     killed
 }
 
+/// The bwrap arguments every step shares: its namespaces (as root, with
+/// only the capabilities setpriv needs to drop to the job's user; else a
+/// user namespace), the network, the system's folders read-only (links
+/// such as `/bin -> usr/bin` recreated as links), the server's folders in
+/// `hide` covered, and a fresh `/proc` and `/dev`.
 fn setup_args(as_root: bool, network: bool, hide: &[&PathBuf]) -> Vec<OsString> {
     let mut args: Vec<OsString> = Vec::new();
     let mut push = |items: &[&dyn AsRef<OsStr>]| {

@@ -275,6 +275,15 @@ struct Fold {
     from: usize,
 }
 
+impl From<Fold> for Entry {
+    fn from(f: Fold) -> Entry {
+        Entry::Fold {
+            hidden: f.hidden,
+            from: f.from,
+        }
+    }
+}
+
 impl Window {
     pub(crate) fn of(keys: Vec<(stored::Key, usize)>, from: Option<usize>) -> Window {
         let total = keys.len();
@@ -346,17 +355,11 @@ impl Window {
         let mut out = Vec::with_capacity(entries.len() + 2);
         for (key, entry) in entries {
             while let Some(f) = folds.next_if(|f| f.after < Some(key)) {
-                out.push(Entry::Fold {
-                    hidden: f.hidden,
-                    from: f.from,
-                });
+                out.push(f.into());
             }
             out.push(entry);
         }
-        out.extend(folds.map(|f| Entry::Fold {
-            hidden: f.hidden,
-            from: f.from,
-        }));
+        out.extend(folds.map(Entry::from));
         out
     }
 }

@@ -504,15 +504,13 @@ async fn view(
         .await?;
     let writer = access.access >= Access::Write;
     let me = nav.user.as_ref();
+    let key_of = |r: &stored::Review| Key {
+        at: r.submitted_at,
+        item: Item::Review,
+        id: r.id,
+    };
     let mut keys = keys;
-    keys.extend(reviews.iter().map(|r| {
-        let key = Key {
-            at: r.submitted_at,
-            item: Item::Review,
-            id: r.id,
-        };
-        (key, r.body.len())
-    }));
+    keys.extend(reviews.iter().map(|r| (key_of(r), r.body.len())));
     keys.sort();
     let window = Window::of(keys, from);
     let (comments, events) = window.read(state, pull.issue.id).await?;
@@ -534,11 +532,7 @@ async fn view(
         }
         let mine: Vec<Note> = notes.iter().filter(|n| n.review_id == Some(r.id)).cloned().collect();
         entries.push((
-            Key {
-                at: r.submitted_at,
-                item: Item::Review,
-                id: r.id,
-            },
+            key_of(&r),
             Entry::Review {
                 author: r.author,
                 verdict: r.verdict.as_str().to_string(),
