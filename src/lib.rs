@@ -115,12 +115,20 @@ pub async fn serve(config: Config, listener: TcpListener) -> Result<()> {
         ci::sandbox::Sandbox::Off => tracing::warn!("{} (--ci-sandbox off)", sandbox.describe()),
         ci::sandbox::Sandbox::Broken(_) => tracing::error!("{}", sandbox.describe()),
     }
+    let cgroups = {
+        let limits = config.ci;
+        crate::error::blocking("setting up cgroups for jobs", move || {
+            ci::cgroup::Cgroups::set_up(limits.memory_bytes, limits.processes)
+        })
+        .await?
+    };
     tracing::info!(
         "CI limits: {} jobs at once; {} MiB of data per job process (RLIMIT_DATA); {} processes per step; \
-         no core dumps; job processes first for the OOM killer; cgroup limits: none (not set up by this version)",
+         no core dumps; job processes first for the OOM killer; {}",
         config.ci.jobs,
         config.ci.memory_bytes >> 20,
-        config.ci.processes
+        config.ci.processes,
+        cgroups.describe()
     );
     let ci = ci::scheduler::Ci::new(
         db.clone(),
@@ -128,7 +136,7 @@ pub async fn serve(config: Config, listener: TcpListener) -> Result<()> {
         config.work_dir(),
         keys.clone(),
         config.ci,
-        sandbox,
+        ci::scheduler::Confinement { sandbox, cgroups },
         ci::scheduler::Outside {
             deploy_dir: config.sandbox.deploy_dir.clone(),
             actions_url: config.actions_url.clone(),

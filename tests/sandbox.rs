@@ -534,3 +534,77 @@ jobs:
     all_blocked(&log, &["db", "key", "caps", "processes"]);
     assert!(log.contains("uid 65534 in /home/runner/work/demo/demo"), "{log}");
 }
+
+/// The folders named `name` below /sys/fs/cgroup (in every hierarchy).
+fn cgroup_folders(name: &str) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut todo = vec![(std::path::PathBuf::from("/sys/fs/cgroup"), 0)];
+    while let Some((dir, depth)) = todo.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten().filter(|e| e.path().is_dir()) {
+            if entry.file_name() == name {
+                found.push(entry.path());
+            } else if depth < 5 {
+                todo.push((entry.path(), depth + 1));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn a_step_s_processes_share_one_memory_limit_where_cgroups_hold() {
+    let r = repo_with(&["--ci-job-memory", "160M"]);
+    // Each process alone is well within 160 MiB; three of them together are not.
+    let hold = |mb: u32| {
+        format!(
+            "n={mb}; for i in 1 2 3; do python3 -c \"import time; b = b'x' * ($n << 20); time.sleep(1.5)\" & pids=\"$pids $!\"; done; \
+             for p in $pids; do wait $p; done; echo \"all three held $n MB\""
+        )
+    };
+    r.push_workflow(
+        "memory.yml",
+        &format!(
+            "on: push\njobs:\n  hog:\n    steps:\n      - run: {}\n  fits:\n    steps:\n      - run: {}\n",
+            hold(70),
+            hold(20)
+        ),
+        "main",
+    );
+    let run = r.wait_run(1);
+    let jobs = r.jobs(&run);
+    let (hog, fits) = (r.job(&jobs, "hog"), r.job(&jobs, "fits"));
+    let log = r.log(hog);
+    // Each job's log says which limits hold, as the server's start-up log does.
+    let limited = log.contains("Hearth: cgroup limits per step, all its processes together: 160 MiB of memory");
+    if limited {
+        assert_eq!(hog["conclusion"], "failure", "{log}");
+        assert!(!log.contains("all three held 70 MB"), "{log}");
+        assert!(
+            log.contains("Hearth: the step ran out of memory: its processes may hold 160 MiB together"),
+            "{log}"
+        );
+    } else {
+        // No cgroups here (not root, or no memory controller): only each
+        // process's own limit holds, and the log says why.
+        assert!(log.contains("Hearth: cgroup limits per step: none (not set: "), "{log}");
+        assert_eq!(hog["conclusion"], "success", "{log}");
+    }
+    assert_eq!(fits["conclusion"], "success", "{}", r.log(fits));
+    assert!(r.log(fits).contains("all three held 20 MB"));
+    assert_eq!(r.server.get("/healthz").status(), 200, "the server is unaffected");
+    // The steps' cgroups are gone; only the server's own folder is left.
+    let ours = cgroup_folders(&format!("hearth-{}", r.server.pid()));
+    assert_eq!(limited, !ours.is_empty(), "{ours:?}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for dir in &ours {
+        while std::fs::read_dir(dir).unwrap().flatten().any(|e| e.path().is_dir()) {
+            assert!(
+                Instant::now() < deadline,
+                "a step's cgroup is left in {}",
+                dir.display()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}

@@ -598,6 +598,8 @@ pub struct RunWith<'a> {
     /// this server serves only its own owner's jobs.
     pub owner: Option<crate::db::users::UserId>,
     pub sandbox: &'a super::sandbox::Sandbox,
+    /// The cgroup limits each step gets.
+    pub cgroups: &'a super::cgroup::Cgroups,
     pub cancel: &'a Notify,
     pub record: Record<'a>,
     pub limits: &'a crate::config::CiLimits,
@@ -978,19 +980,7 @@ pub(super) async fn run_script(
         Some(secs) => deadline.min(Instant::now() + Duration::from_secs(secs)),
         None => deadline,
     };
-    let (mut conclusion, code) = run_step(
-        step,
-        script,
-        number,
-        work,
-        with.sandbox,
-        env,
-        step_deadline,
-        with.cancel,
-        writer,
-        with.limits,
-    )
-    .await?;
+    let (mut conclusion, code) = run_step(step, script, number, work, env, step_deadline, writer, with).await?;
     let asked = writer.take_asked();
     // The step's own timeout fails the step, not the whole job's time.
     if conclusion == Conclusion::TimedOut && Instant::now() < deadline {

@@ -269,6 +269,7 @@ async fn run_workflow(
             actions: &actions,
             owner: None,
             sandbox,
+            cgroups: &crate::ci::cgroup::Cgroups::none("hearth ci run sets none"),
             cancel,
             record: Record::Local {
                 store: scratch_root.join("artifacts"),

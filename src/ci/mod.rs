@@ -8,6 +8,7 @@
 
 pub mod actions;
 pub mod artifacts;
+pub mod cgroup;
 pub mod commands;
 pub mod cron;
 pub mod deploy;

@@ -8,13 +8,10 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use tokio::sync::Notify;
-
-use super::executor::{LogWriter, Work};
-use super::sandbox::Sandbox;
+use super::cgroup::Step;
+use super::executor::{LogWriter, RunWith, Work};
 use super::state::Conclusion;
 use super::workflow;
-use crate::config::CiLimits as Limits;
 use crate::db::runs::JobId;
 use crate::error::Result;
 
@@ -70,13 +67,12 @@ pub(super) async fn run_step(
     script: &str,
     number: i64,
     work: &Work,
-    sandbox: &Sandbox,
     env: &BTreeMap<String, String>,
     deadline: Instant,
-    cancel: &Notify,
     writer: &mut LogWriter,
-    limits: &Limits,
+    with: &RunWith<'_>,
 ) -> Result<(Conclusion, Option<i64>)> {
+    let (sandbox, cancel, limits) = (with.sandbox, with.cancel, with.limits);
     let owner = sandbox.owner();
     let shell = step.shell.as_deref().unwrap_or("bash");
     let Some((extension, template)) = shell_command(shell) else {
@@ -115,6 +111,16 @@ pub(super) async fn run_step(
         .stderr(pipe_writer)
         .process_group(0)
         .kill_on_drop(true);
+    // The step's cgroup (memory and processes of all of it together), where
+    // cgroups can be made; its processes join it before bwrap runs.
+    let cgroup = match with.cgroups.step() {
+        Ok(cgroup) => cgroup,
+        Err(e) => {
+            writer.line(&format!("Hearth: the step's cgroup could not be made: {e}"));
+            return Ok((Conclusion::Failure, None));
+        }
+    };
+    let join = cgroup.as_ref().map(|c| c.procs()).unwrap_or_default();
     let memory = limits.memory_bytes as libc::rlim_t;
     // RLIMIT_NPROC counts every process of the user the step runs as: what
     // runs now, plus the step's share. (The kernel does not apply it to
@@ -129,10 +135,11 @@ pub(super) async fn run_step(
     // the kernel to kill the step if the server dies (no step outlives it);
     // setrlimit caps each process's memory and the user's processes and
     // forbids core dumps; and oom_score_adj makes the kernel's OOM killer
-    // take job processes before the server. None of them allocates or takes
-    // a lock.
+    // take job processes before the server; the step's cgroup is joined
+    // (open, write, close). None of them allocates or takes a lock.
     unsafe {
         cmd.pre_exec(move || {
+            Step::join(&join)?;
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
             let data = libc::rlimit {
                 rlim_cur: memory,
@@ -217,7 +224,8 @@ pub(super) async fn run_step(
                 Some(line) = rx.recv() => writer.output(&line),
                 _ = census.tick() => {
                     // A fork bomb: stop it at once, before it takes the machine.
-                    if let Some(pgid) = pgid && members.count() > limits.processes {
+                    let refused = cgroup.as_ref().is_some_and(|c| c.forks_refused() > 0);
+                    if let Some(pgid) = pgid && (refused || members.count() > limits.processes) {
                         // SAFETY: kill(2) with a negative pid signals a process group
                         // (bwrap leads it: its PID namespace dies with it).
                         unsafe { libc::kill(-pgid, libc::SIGKILL) };
@@ -254,7 +262,7 @@ pub(super) async fn run_step(
             match why {
                 Stopped::Cancelled => writer.line("Hearth: the run was cancelled; the step was stopped."),
                 Stopped::TooManyProcesses => writer.line(&format!(
-                    "Hearth: the step had more than {} processes at once and was stopped.",
+                    "Hearth: the step tried to run more than {} processes at once and was stopped.",
                     limits.processes
                 )),
                 Stopped::OutOfTime => writer.line("Hearth: the job ran out of time (timeout-minutes) and was stopped."),
@@ -279,6 +287,15 @@ pub(super) async fn run_step(
         && code != 0
     {
         writer.line(&format!("Hearth: the step exited with code {code}"));
+    }
+    let killed = cgroup.as_ref().map_or(0, Step::oom_kills);
+    if killed > 0 {
+        writer.line(&format!(
+            "Hearth: the step ran out of memory: its processes may hold {} MiB together (--ci-job-memory); \
+             the kernel killed {killed} of them.",
+            limits.memory_bytes >> 20
+        ));
+        return Ok((Conclusion::Failure, result.1));
     }
     Ok(result)
 }

@@ -1056,19 +1056,8 @@ impl Rollout<'_> {
         step.working_directory = None;
         step.shell = None;
         let deadline = self.deadline.min(Instant::now() + Duration::from_secs(seconds));
-        let (conclusion, _) = super::process::run_step(
-            &step,
-            script,
-            number,
-            &work,
-            self.with.sandbox,
-            self.env,
-            deadline,
-            self.with.cancel,
-            writer,
-            self.with.limits,
-        )
-        .await?;
+        let (conclusion, _) =
+            super::process::run_step(&step, script, number, &work, self.env, deadline, writer, self.with).await?;
         let output = work.runner.join(format!("output-{number}"));
         let reported = if capture {
             super::executor::read_job_file(&output, 1 << 20).unwrap_or_default()

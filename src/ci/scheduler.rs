@@ -44,6 +44,7 @@ pub struct Ci {
     wake: Notify,
     limits: Limits,
     sandbox: super::sandbox::Sandbox,
+    cgroups: super::cgroup::Cgroups,
     /// `--deploy-dir`: where local deploy targets are.
     deploy_dir: Option<PathBuf>,
     /// Where actions come from.
@@ -58,6 +59,12 @@ pub struct Ci {
     running: Mutex<HashMap<JobId, Running>>,
     /// What running jobs tell their viewers.
     feeds: super::live::Feeds,
+}
+
+/// What holds a job: the sandbox of its steps, and their cgroup limits.
+pub struct Confinement {
+    pub sandbox: super::sandbox::Sandbox,
+    pub cgroups: super::cgroup::Cgroups,
 }
 
 /// What jobs reach outside themselves: `--deploy-dir` (local deploy
@@ -78,7 +85,7 @@ impl Ci {
         work_dir: PathBuf,
         keys: super::secrets::Keyring,
         limits: Limits,
-        sandbox: super::sandbox::Sandbox,
+        confinement: Confinement,
         outside: Outside,
     ) -> Arc<Ci> {
         let actions = super::uses::Sources::new(
@@ -98,7 +105,8 @@ impl Ci {
             keys,
             wake: Notify::new(),
             limits,
-            sandbox,
+            sandbox: confinement.sandbox,
+            cgroups: confinement.cgroups,
             running: Mutex::new(HashMap::new()),
             feeds: Default::default(),
         })
@@ -635,6 +643,7 @@ impl Ci {
             }
         };
         writer.line(&format!("Hearth: workspace checked out ({files} files)"));
+        writer.line(&format!("Hearth: {}", self.cgroups.describe()));
         let mut env = job_env(&info, spec, &work);
         env.insert("HEARTH_JOB_ID".into(), job.id.to_string());
         if let Some(inside) = tool_cache {
@@ -683,6 +692,7 @@ impl Ci {
             actions: &self.actions,
             owner: Some(repo.owner_id),
             sandbox: &self.sandbox,
+            cgroups: &self.cgroups,
             cancel,
             record: Record::Server {
                 db: &self.db,
