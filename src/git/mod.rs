@@ -129,8 +129,13 @@ pub fn checkout(repo_path: &Path, commit: &str, dest: &Path) -> Result<usize> {
     use std::os::unix::fs::PermissionsExt;
     let fail = |what: &str, e| Error::failed(format!("checkout of {commit}: {what}"), e);
     let mut repo = open(repo_path)?;
-    // Blobs are often deltas of each other: a cache saves decoding bases again.
+    // Blobs are often deltas of each other, in chains: a cache of the pack's
+    // decoded entries saves inflating each chain's bases again for every
+    // blob (gix sets none without its max-performance feature: checking
+    // out 2,000 files took 0.7 s, 0.1 s with it).
     repo.object_cache_size_if_unset(64 << 20);
+    repo.objects
+        .set_pack_cache(|| Box::new(gix::odb::pack::cache::lru::MemoryCappedHashmap::new(64 << 20)));
     let id = gix::ObjectId::from_hex(commit.as_bytes()).map_err(|e| fail("commit id", e))?;
     let tree = repo
         .find_commit(id)
