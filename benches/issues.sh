@@ -53,7 +53,8 @@ for i, (name, color) in enumerate([("bug", "d73a4a"), ("feature", "0e8a16"), ("d
     labels.append(cur.lastrowid)
 milestones = []
 for s in range(1, 11):
-    cur = c.execute("INSERT INTO milestones (repo_id, title, created_at) VALUES (?, ?, ?)", (repo, f"Sprint {s}", now))
+    cur = c.execute("INSERT INTO milestones (repo_id, number, title, created_at) VALUES (?, ?, ?, ?)",
+                    (repo, s, f"Sprint {s}", now))
     milestones.append(cur.lastrowid)
 for number in range(1, n + 1):
     created = now - (n - number) * 60
@@ -94,7 +95,9 @@ if [[ -n ${PEERS:-} ]]; then
   command -v fossil >/dev/null || { echo "missing fossil (apt-get install fossil)" >&2; exit 1; }
   n=${FOSSIL_TICKETS:-2000}
   echo "making $n Fossil tickets" >&2
-  fossil init -q "$W/tickets.fossil" >/dev/null
+  # Fossil names each change's author after $USER, which a bare shell may lack.
+  export USER=${USER:-$(id -un)}
+  fossil init "$W/tickets.fossil" >/dev/null
   for i in $(seq "$n"); do
     fossil ticket add -R "$W/tickets.fossil" title "Ticket $i about $(sed -n "$((i % 50 + 1))p" "$W/search-words" 2>/dev/null || echo words)" \
       status Open type Code_Defect comment "What happened in case $i, and what was expected instead." >/dev/null
