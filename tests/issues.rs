@@ -217,6 +217,19 @@ fn issues_through_the_api_with_labels_milestones_assignees_and_filters() {
         ),
         (Some(2), Some(0))
     );
+    // The counts follow closing, reopening and moving issues.
+    let counts = |change: Value, issue: i64| {
+        let (status, body) = api(&server, "PATCH", &format!("{base}/issues/{issue}"), &alice, change);
+        assert_eq!(status, 200, "{body}");
+        let (_, m) = api(&server, "GET", &format!("{base}/milestones/1"), &bob, Value::Null);
+        let (_, listed) = api(&server, "GET", &format!("{base}/issues/2"), &bob, Value::Null);
+        assert_eq!(listed["milestone"]["open_issues"], m["open_issues"]);
+        (m["open_issues"].as_i64(), m["closed_issues"].as_i64())
+    };
+    assert_eq!(counts(json!({"state": "closed"}), 2), (Some(1), Some(1)));
+    assert_eq!(counts(json!({"milestone": null}), 1), (Some(0), Some(1)));
+    assert_eq!(counts(json!({"state": "open"}), 2), (Some(1), Some(0)));
+    assert_eq!(counts(json!({"milestone": 1}), 1), (Some(2), Some(0)));
     let (status, one) = api(&server, "GET", &format!("{base}/issues/1"), &bob, Value::Null);
     assert_eq!((status, one["title"].as_str()), (200, Some("Crash on start")));
     assert_eq!(

@@ -724,10 +724,9 @@ pub fn remove_assignee(conn: &Connection, issue: IssueId, user: UserId) -> Resul
     )? > 0)
 }
 
+/// A milestone's counts are kept by triggers (migration 022).
 const MILESTONE_SELECT: &str = "SELECT m.id, m.title, m.description, m.start_on, m.due_on, m.state,
-    (SELECT count(*) FROM issues i WHERE i.milestone_id = m.id AND i.state = 'open'),
-    (SELECT count(*) FROM issues i WHERE i.milestone_id = m.id AND i.state = 'closed'),
-    m.number, m.created_at
+    m.open_issues, m.closed_issues, m.number, m.created_at
     FROM milestones m";
 
 fn milestone_from_row(r: &Row) -> rusqlite::Result<Milestone> {
