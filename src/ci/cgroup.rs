@@ -88,7 +88,7 @@ impl Cgroups {
                 _ => found.pids = Some(place),
             }
         }
-        if found.memory.is_some() || found.pids.is_some() {
+        if found.any() {
             // One step's cgroup, made and removed: what every step will do.
             let tried = found.step().map(drop);
             if let Err(why) = tried {
@@ -278,6 +278,21 @@ fn v2_dir(mounts: &str, own: &str) -> Option<PathBuf> {
     Some(below(&point, &root, path))
 }
 
+/// The cgroup v1 folder the server is in for `controller`.
+fn v1_dir(controller: &str, mounts: &str, own: &str) -> Result<PathBuf, String> {
+    let mount = mounts_of(mounts)
+        .find(|m| m.fstype == "cgroup" && m.options.split(',').any(|o| o == controller))
+        .ok_or_else(|| "no cgroup v1 or v2 hierarchy offers it".to_string())?;
+    // id:controllers:path
+    let path = own
+        .lines()
+        .filter_map(|l| l.split_once(':').and_then(|(_, rest)| rest.split_once(':')))
+        .find(|(controllers, _)| controllers.split(',').any(|c| c == controller))
+        .map(|(_, path)| path)
+        .ok_or_else(|| format!("{OWN_CGROUP} names no cgroup of it"))?;
+    Ok(below(&mount.point, &mount.root, path))
+}
+
 /// Where `controller` can be used: the v2 hierarchy if it offers it (and
 /// the server can enable it below its own cgroup), else its v1 hierarchy.
 /// The server's folder is made there, after sweeping those of servers that
@@ -307,21 +322,10 @@ fn place_of(controller: &str, v2: Option<&Path>, mounts: &str, own: &str) -> Res
                 v2: true,
             }
         }
-        _ => {
-            let mount = mounts_of(mounts)
-                .find(|m| m.fstype == "cgroup" && m.options.split(',').any(|o| o == controller))
-                .ok_or_else(|| "no cgroup v1 or v2 hierarchy offers it".to_string())?;
-            let path = own
-                .lines()
-                .filter_map(|l| l.split_once(':').and_then(|(_, rest)| rest.split_once(':')))
-                .find(|(controllers, _)| controllers.split(',').any(|c| c == controller))
-                .map(|(_, path)| path)
-                .ok_or_else(|| format!("{OWN_CGROUP} names no cgroup of it"))?;
-            Place {
-                dir: below(&mount.point, &mount.root, path),
-                v2: false,
-            }
-        }
+        _ => Place {
+            dir: v1_dir(controller, mounts, own)?,
+            v2: false,
+        },
     };
     sweep(&place.dir);
     let ours = place.dir.join(format!("hearth-{}", std::process::id()));
@@ -463,21 +467,12 @@ mod tests {
     fn hierarchies_and_the_server_s_place_in_them() {
         let v2 = v2_dir(MOUNTINFO, OWN).unwrap();
         assert_eq!(v2, Path::new("/sys/fs/cgroup/unified dir/svc"));
-        let memory = mounts_of(MOUNTINFO)
-            .find(|m| m.options.split(',').any(|o| o == "memory"))
-            .unwrap();
-        assert_eq!(
-            below(&memory.point, &memory.root, "/api/5e83"),
-            Path::new("/sys/fs/cgroup/memory/api/5e83")
-        );
+        let memory = v1_dir("memory", MOUNTINFO, OWN).unwrap();
+        assert_eq!(memory, Path::new("/sys/fs/cgroup/memory/api/5e83"));
         // A mount of part of a hierarchy (a container's): the path is below its root.
-        let pids = mounts_of(MOUNTINFO)
-            .find(|m| m.options.split(',').any(|o| o == "pids"))
-            .unwrap();
-        assert_eq!(
-            below(&pids.point, &pids.root, "/outer/box"),
-            Path::new("/sys/fs/cgroup/pids/box")
-        );
+        let pids = v1_dir("pids", MOUNTINFO, OWN).unwrap();
+        assert_eq!(pids, Path::new("/sys/fs/cgroup/pids/box"));
+        assert!(v1_dir("cpu", MOUNTINFO, OWN).is_err(), "not mounted");
     }
 
     #[test]
