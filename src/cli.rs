@@ -105,8 +105,9 @@ pub struct ServeArgs {
     /// The longest a job may run, in minutes: `timeout-minutes` is capped here.
     #[arg(long, env = "HEARTH_CI_MAX_TIMEOUT", default_value_t = crate::config::DEFAULT_MAX_TIMEOUT_MINUTES)]
     pub ci_max_timeout: u64,
-    /// Memory each process of a job may allocate (its data size), in bytes
-    /// or with a K, M or G suffix.
+    /// Memory each process of a job may allocate (its data size), and,
+    /// where the server can make cgroups, all of a step's processes
+    /// together; in bytes or with a K, M or G suffix.
     #[arg(long, env = "HEARTH_CI_JOB_MEMORY", default_value = crate::config::DEFAULT_JOB_MEMORY)]
     pub ci_job_memory: String,
     /// Processes a step may have at once; more (a fork bomb) stops the step.

@@ -99,9 +99,10 @@ pub struct CiLimits {
     pub jobs: usize,
     /// `timeout-minutes` is capped here.
     pub max_timeout_seconds: u64,
-    /// RLIMIT_DATA of each process of a job.
+    /// RLIMIT_DATA of each process of a job, and the memory of each
+    /// step's cgroup where there is one.
     pub memory_bytes: u64,
-    /// Processes a step may have at once.
+    /// Processes a step may have at once (its cgroup's pids.max too).
     pub processes: usize,
 }
 
