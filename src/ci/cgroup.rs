@@ -298,17 +298,15 @@ fn v1_dir(controller: &str, mounts: &str, own: &str) -> Result<PathBuf, String> 
 /// The server's folder is made there, after sweeping those of servers that
 /// are gone.
 fn place_of(controller: &str, v2: Option<&Path>, mounts: &str, own: &str) -> Result<Place, String> {
-    let offered = |dir: &Path| {
-        std::fs::read_to_string(dir.join("cgroup.controllers"))
-            .is_ok_and(|c| c.split_whitespace().any(|w| w == controller))
+    // Whether a v2 file (`cgroup.controllers`, `cgroup.subtree_control`) lists it.
+    let listed = |dir: &Path, file: &str| {
+        std::fs::read_to_string(dir.join(file)).is_ok_and(|c| c.split_whitespace().any(|w| w == controller))
     };
     let place = match v2 {
-        Some(dir) if offered(dir) => {
+        Some(dir) if listed(dir, "cgroup.controllers") => {
             // Children get the controller only if the server's cgroup
             // passes it down (cgroup.subtree_control).
-            let enabled = std::fs::read_to_string(dir.join("cgroup.subtree_control"))
-                .is_ok_and(|c| c.split_whitespace().any(|w| w == controller));
-            if !enabled {
+            if !listed(dir, "cgroup.subtree_control") {
                 write(dir, "cgroup.subtree_control", &format!("+{controller}")).map_err(|e| {
                     format!(
                         "cgroup v2 offers it but {} cannot pass it down ({e}); run the server in a cgroup \
