@@ -16,8 +16,10 @@ fn main() -> ExitCode {
     // SAFETY: umask(2) only sets this process's file mode mask.
     unsafe { libc::umask(0o077) };
     let cli = Cli::parse();
-    if let Command::Hook(HookCommand::PreReceive) = cli.command {
-        return hearth::pulls::hook::run_pre_receive();
+    match cli.command {
+        Command::Hook(HookCommand::PreReceive) => return hearth::pulls::hook::run_pre_receive(),
+        Command::JobHelper(op) => return hearth::ci::helper::inside::main(op),
+        _ => {}
     }
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -134,6 +136,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Hook(_) => unreachable!("hooks run before the runtime starts (see main)"),
+        Command::JobHelper(_) => unreachable!("the job helper runs before the runtime starts (see main)"),
         Command::Ci(CiCommand::Lint { files }) => lint(files),
         Command::Ci(CiCommand::Run { job, sandbox }) => {
             let settings = hearth::config::SandboxSettings {

@@ -1,36 +1,14 @@
-//! The built-in actions of `uses:` steps: `actions/checkout` (a no-op: the
-//! workspace is a checkout already), `actions/upload-artifact`,
-//! `actions/download-artifact` and `actions/cache`; and `hashFiles()`.
-
-use std::path::{Path, PathBuf};
+//! The built-in actions of `uses:` steps: `actions/checkout`,
+//! `actions/upload-artifact`, `actions/download-artifact`, `actions/cache`
+//! and `hearth/test-report`. What they do with the job's files is done by
+//! the job's helper (`ci::helper`), inside its sandbox; here is what they
+//! mean and what they record.
 
 use super::executor::{LogWriter, Record};
+use super::helper::{Helper, Input, Pack};
 use super::state::Conclusion;
 use super::workflow;
 use crate::error::Result;
-
-/// `hashFiles()`: the SHA-256 of the SHA-256 of each file of the workspace
-/// matching the patterns, in path order; "" when none match.
-pub(super) fn hash_files(workspace: &Path, patterns: &[String]) -> String {
-    use sha2::{Digest, Sha256};
-    let Ok(files) = super::artifacts::matching_files(workspace, &patterns.join("\n")) else {
-        return String::new();
-    };
-    if files.is_empty() {
-        return String::new();
-    }
-    let mut all = Sha256::new();
-    for f in files {
-        // Streamed: a large file is not read into memory whole.
-        let mut one = Sha256::new();
-        if let Ok(mut file) = std::fs::File::open(workspace.join(f))
-            && std::io::copy(&mut file, &mut one).is_ok()
-        {
-            all.update(one.finalize());
-        }
-    }
-    all.finalize().iter().map(|b| format!("{b:02x}")).collect()
-}
 
 /// `actions/checkout` asked for something other than the run's commit at
 /// the workspace's root: another repository of this server, a `ref`, or a
@@ -54,6 +32,7 @@ pub(super) async fn checkout(
     env: &std::collections::BTreeMap<String, String>,
     writer: &mut LogWriter,
     with: &super::executor::RunWith<'_>,
+    deadline: std::time::Instant,
 ) -> Result<Conclusion> {
     let own = env.get("GITHUB_REPOSITORY").map(String::as_str).unwrap_or_default();
     let failed = |writer: &mut LogWriter, why: String| {
@@ -78,11 +57,8 @@ pub(super) async fn checkout(
         );
     };
     let dest_rel = value("path").unwrap_or_else(|| ".".into());
-    if Path::new(&dest_rel)
-        .components()
-        .any(|c| !matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir))
-    {
-        return failed(writer, format!("path {dest_rel:?} leaves the workspace"));
+    if let Err(why) = super::helper::paths::relative(&dest_rel, &with.work.seen(&with.work.workspace)) {
+        return failed(writer, format!("path {why}"));
     }
     let other = !repository.eq_ignore_ascii_case(own);
     let wanted = match (value("ref"), other) {
@@ -95,38 +71,20 @@ pub(super) async fn checkout(
         .or_else(|| wanted.strip_prefix("refs/tags/"))
         .unwrap_or(&wanted)
         .to_string();
-    let (bare, dest, owner_ids) = (
-        data_dir.repo(&repo.owner, &repo.name),
-        with.work.workspace.join(&dest_rel),
-        with.sandbox.owner(),
-    );
-    // What the checkout makes, from the first folder below the workspace, goes to the job's user.
-    let top = match Path::new(&dest_rel)
-        .components()
-        .find(|c| matches!(c, std::path::Component::Normal(_)))
-    {
-        Some(first) => with.work.workspace.join(first),
-        None => with.work.workspace.clone(),
-    };
+    let bare = data_dir.repo(&repo.owner, &repo.name);
+    let helper = with.work.helper(with.sandbox, deadline);
+    let scratch = with.work.scratch_dir("checkout")?;
+    let dest = dest_rel.clone();
+    // Checked out into the server's own folder, then unpacked where the
+    // job wants it by the job's helper, as the job.
     let done = crate::error::blocking(
         "checking out",
         move || -> std::result::Result<(String, usize), String> {
             let commit = super::uses::fetch::resolve_here(&bare, &wanted)?;
-            if dest.exists() {
-                for entry in std::fs::read_dir(&dest).map_err(|e| e.to_string())?.flatten() {
-                    let p = entry.path();
-                    let gone = if p.is_dir() && !p.is_symlink() {
-                        std::fs::remove_dir_all(&p)
-                    } else {
-                        std::fs::remove_file(&p)
-                    };
-                    gone.map_err(|e| format!("clearing {}: {e}", p.display()))?;
-                }
-            }
-            let files = crate::git::checkout(&bare, &commit, &dest).map_err(|e| e.to_string())?;
-            if let Some(ids) = owner_ids {
-                super::executor::give_to(&top, ids).map_err(|e| e.to_string())?;
-            }
+            let files = crate::git::checkout(&bare, &commit, &scratch).map_err(|e| e.to_string())?;
+            let unpacked = helper.unpack(Input::Folder(scratch.clone()), &dest, true);
+            let _ = std::fs::remove_dir_all(&scratch);
+            unpacked?;
             Ok((commit, files))
         },
     )
@@ -142,39 +100,22 @@ pub(super) async fn checkout(
     }
 }
 
-/// Whether `path` has no symbolic link on the way down from `root`: the
-/// job owns the folders below its root and may have put one there to make
-/// the server (which writes here as itself) write elsewhere. No process of
-/// the job runs while a built-in action does, so what this sees stays so.
-fn no_links(root: &Path, path: &Path) -> bool {
-    let Ok(rest) = path.strip_prefix(root) else {
-        return false;
-    };
-    let mut at = root.to_path_buf();
-    for c in rest.components() {
-        at.push(c);
-        match std::fs::symlink_metadata(&at) {
-            Ok(m) if m.file_type().is_symlink() => return false,
-            Ok(_) => {}
-            Err(_) => return true,
-        }
-    }
-    true
-}
-
 /// `actions/checkout` of the run's commit: the workspace (its files there
 /// already) becomes a git repository as GitHub's checkout leaves it — the
 /// commit on its branch (or detached, for a tag), `fetch-depth` commits of
 /// history (default 1; 0 for all, with the tags), `origin` this server,
 /// and, unless `persist-credentials: false`, the job token kept for git
-/// (so `git push` works as the job's permissions allow). Git runs here,
-/// as the server, on the server's copy; the job's user gets what it made.
+/// (so `git push` works as the job's permissions allow). The server's git
+/// fetches into a repository of the server's own folder; the job's helper
+/// puts it at the workspace's `.git` (whatever the job left there goes),
+/// and git checks out there in the job's sandbox, as the job.
 pub(super) async fn git_checkout(
     step: &workflow::Step,
     env: &std::collections::BTreeMap<String, String>,
     token: &str,
     writer: &mut LogWriter,
     with: &super::executor::RunWith<'_>,
+    deadline: std::time::Instant,
 ) -> Result<Conclusion> {
     let Record::Server { data_dir, .. } = &with.record else {
         return Ok(Conclusion::Success);
@@ -206,29 +147,13 @@ pub(super) async fn git_checkout(
     };
     let tags = depth == 0 || value("fetch-tags").as_deref() == Some("true");
     let persist = value("persist-credentials").as_deref() != Some("false");
-    let (bare, ws, owner_ids) = (
-        data_dir.repo(owner, name),
-        with.work.workspace.clone(),
-        with.sandbox.owner(),
-    );
-    let root = with.work.root.clone();
+    let bare = data_dir.repo(owner, name);
+    let helper = with.work.helper(with.sandbox, deadline);
+    let ws = with.work.scratch_dir("git")?;
     let (token, at) = (token.to_string(), sha.clone());
     let done = crate::error::blocking(
         "making the workspace a git repository",
         move || -> std::result::Result<String, String> {
-            if !no_links(&root, &ws) {
-                return Err("the workspace is not a folder any more (a step replaced it with a link)".into());
-            }
-            // Whatever the job put at .git (hooks, a config naming programs to
-            // run) goes: git runs here as the server, with a repository of its own making.
-            let dot_git = ws.join(".git");
-            if let Ok(m) = std::fs::symlink_metadata(&dot_git) {
-                let gone = match m.is_dir() {
-                    true => std::fs::remove_dir_all(&dot_git),
-                    false => std::fs::remove_file(&dot_git),
-                };
-                gone.map_err(|e| format!("removing what a step left at .git: {e}"))?;
-            }
             let safe = format!("safe.directory={}", ws.display());
             let run = |args: &[&str]| -> std::result::Result<(), String> {
                 let out = git
@@ -267,17 +192,6 @@ pub(super) async fn git_checkout(
             };
             fetch.push(&spec);
             run(&fetch)?;
-            match branch {
-                Some(b) => run(&[
-                    "checkout",
-                    "-q",
-                    "--force",
-                    "-B",
-                    b,
-                    &format!("refs/remotes/origin/{b}"),
-                ])?,
-                None => run(&["checkout", "-q", "--force", "--detach", &sha])?,
-            }
             if !server.is_empty() {
                 run(&["remote", "add", "origin", &format!("{server}/{repository}.git")])?;
                 if persist && !token.is_empty() {
@@ -291,9 +205,21 @@ pub(super) async fn git_checkout(
                     ])?;
                 }
             }
-            if let Some(ids) = owner_ids {
-                super::executor::give_to(&ws, ids).map_err(|e| e.to_string())?;
-            }
+            let unpacked = helper.unpack(Input::Folder(ws.join(".git")), ".git", true);
+            let _ = std::fs::remove_dir_all(&ws);
+            unpacked?;
+            let checkout: Vec<String> = match branch {
+                Some(b) => vec!["-B".into(), b.into(), format!("refs/remotes/origin/{b}")],
+                None => vec!["--detach".into(), sha.clone()],
+            };
+            let argv: Vec<String> = ["git", "checkout", "-q", "--force"]
+                .into_iter()
+                .map(String::from)
+                .chain(checkout)
+                .collect();
+            helper
+                .program(&argv, &[("GIT_TERMINAL_PROMPT", "0")])
+                .map_err(|why| format!("git checkout: {why}"))?;
             Ok(match depth {
                 0 => "all of its history".into(),
                 1 => "the commit".into(),
@@ -317,8 +243,7 @@ pub(super) async fn git_checkout(
 /// Runs a built-in action (`uses:`); returns its conclusion and outputs.
 pub(super) async fn run_action(
     step: &workflow::Step,
-    workspace: &Path,
-    owner: Option<(u32, u32)>,
+    helper: &Helper,
     writer: &mut LogWriter,
     record: &Record<'_>,
     cache_saves: &mut Vec<(String, String)>,
@@ -346,25 +271,28 @@ pub(super) async fn run_action(
             }
             let name = with("name").unwrap_or(&step.name).chars().take(100).collect::<String>();
             let patterns = with("path").unwrap_or_default().to_string();
-            let ws = workspace.to_path_buf();
-            // Read off the runtime; each file as the job's files are (no
-            // links out, no devices), up to a cap.
+            let helper = helper.clone();
+            // Each file read by the job's helper, up to a cap.
             let (summary, notes) = crate::error::blocking("reading test reports", move || {
                 let mut summary = super::test_report::Summary::default();
                 let mut notes = Vec::new();
-                match super::artifacts::matching_files(&ws, &patterns) {
-                    Err(why) => notes.push(why),
-                    Ok(files) if files.is_empty() => notes.push(format!("no files match {patterns:?}")),
-                    Ok(files) => {
-                        for file in files {
-                            let read =
-                                super::executor::read_job_file(&ws.join(&file), super::test_report::MAX_FILE_BYTES)
-                                    .and_then(|bytes| summary.add(&bytes));
-                            if let Err(why) = read {
-                                notes.push(format!("{}: {why}; left out", file.display()));
-                            }
-                        }
+                let each = Pack {
+                    max_file_bytes: super::test_report::MAX_FILE_BYTES,
+                    skip_large: true,
+                    ..Pack::default()
+                };
+                let read = helper.each_file(&patterns, &each, |path, file| {
+                    let mut bytes = Vec::new();
+                    std::io::Read::read_to_end(file, &mut bytes).map_err(|e| format!("{path}: {e}"))?;
+                    if let Err(why) = summary.add(&bytes) {
+                        notes.push(format!("{path}: {why}; left out"));
                     }
+                    Ok(())
+                });
+                match read {
+                    Err(why) => notes.push(why),
+                    Ok((0, said)) if said.is_empty() => notes.push(format!("no files match {patterns:?}")),
+                    Ok((_, said)) => notes.extend(said),
                 }
                 (summary, notes)
             })
@@ -388,17 +316,15 @@ pub(super) async fn run_action(
                 );
             }
             let paths = with("path").unwrap_or_default().to_string();
-            let ws = workspace.to_path_buf();
+            let helper = helper.clone();
             let packed = crate::error::blocking("packing an artifact", move || {
-                let files = super::artifacts::matching_files(&ws, &paths)?;
-                if files.is_empty() {
-                    return Ok(None);
-                }
                 // As GitHub's upload-artifact: `path: dist/` keeps dist's files at the top.
-                let root = super::artifacts::artifact_root(&paths, &files);
-                let (sha, size) =
-                    super::artifacts::pack_under(&store, &ws, &files, &root).map_err(|e| e.to_string())?;
-                Ok(Some((sha, size, files.len())))
+                let pack = Pack {
+                    artifact_root: true,
+                    ..Pack::default()
+                };
+                let packed = helper.pack(&store, &paths, &pack)?;
+                Ok((packed.files > 0).then_some((packed.sha, packed.size, packed.files)))
             })
             .await?;
             match packed {
@@ -425,13 +351,10 @@ pub(super) async fn run_action(
         }
         Some(Action::DownloadArtifact) => {
             let dest = with("path").unwrap_or(".");
-            if Path::new(dest)
-                .components()
-                .any(|c| !matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir))
-            {
-                return failed(writer, format!("{dest}: the path leaves the workspace"));
+            if let Err(why) = super::helper::paths::relative(dest, &helper.workspace()) {
+                return failed(writer, why);
             }
-            let dest = PathBuf::from(dest);
+            let dest = dest.trim_end_matches('/').to_string();
             if let Some(k) = ["run-id", "repository", "github-token"]
                 .iter()
                 .find(|k| with(k).is_some())
@@ -443,7 +366,7 @@ pub(super) async fn run_action(
             }
             let all = record.artifacts().await?;
             let merge = with("merge-multiple") == Some("true");
-            let wanted: Vec<(String, String, PathBuf)> = match (with("name"), with("pattern")) {
+            let wanted: Vec<(String, String, String)> = match (with("name"), with("pattern")) {
                 (Some(name), _) => match all.into_iter().find(|(n, _)| n == name) {
                     Some((n, sha)) => vec![(n, sha, dest.clone())],
                     None => return failed(writer, format!("this run has no artifact named {name:?} (yet)")),
@@ -454,16 +377,16 @@ pub(super) async fn run_action(
                     .into_iter()
                     .filter(|(n, _)| pattern.is_none_or(|p| super::workflow::glob(p, n)))
                     .map(|(n, sha)| {
-                        let d = if merge { dest.clone() } else { dest.join(&n) };
+                        let d = if merge { dest.clone() } else { format!("{dest}/{n}") };
                         (n, sha, d)
                     })
                     .collect(),
             };
             for (name, sha, to) in wanted {
                 let digest = sha.clone();
-                let (store, ws) = (store.clone(), workspace.to_path_buf());
+                let (archive, helper) = (store.join(&sha), helper.clone());
                 let n = crate::error::blocking("unpacking an artifact", move || {
-                    super::artifacts::unpack(&store, &sha, &ws, &to, owner)
+                    helper.unpack(Input::File(archive), &to, false)
                 })
                 .await?;
                 match n {
@@ -482,7 +405,7 @@ pub(super) async fn run_action(
             if key.is_empty() || key.len() > 512 {
                 return failed(writer, "a cache key has 1 to 512 characters".into());
             }
-            save_cache(&key, with("path").unwrap_or_default(), workspace, writer, record).await?;
+            save_cache(&key, with("path").unwrap_or_default(), helper, writer, record).await?;
         }
         Some(action @ (Action::Cache | Action::CacheRestore)) => {
             let key = with("key").unwrap_or_default().to_string();
@@ -517,9 +440,9 @@ pub(super) async fn run_action(
                     ));
                 }
                 Some((found_key, sha)) => {
-                    let ws = workspace.to_path_buf();
+                    let (archive, helper) = (store.join(&sha), helper.clone());
                     let n = crate::error::blocking("restoring a cache", move || {
-                        super::artifacts::unpack(&store, &sha, &ws, Path::new("."), owner)
+                        helper.unpack(Input::File(archive), ".", false)
                     })
                     .await?;
                     match n {
@@ -542,19 +465,14 @@ pub(super) async fn run_action(
 pub(super) async fn save_cache(
     key: &str,
     paths: &str,
-    workspace: &Path,
+    helper: &Helper,
     writer: &mut LogWriter,
     record: &Record<'_>,
 ) -> Result<()> {
-    let (ws, paths, store) = (workspace.to_path_buf(), paths.to_string(), record.store());
+    let (helper, paths, store) = (helper.clone(), paths.to_string(), record.store());
     let packed = crate::error::blocking("packing a cache", move || {
-        let files = super::artifacts::matching_files(&ws, &paths)?;
-        if files.is_empty() {
-            return Ok(None);
-        }
-        super::artifacts::pack(&store, &ws, &files)
-            .map(|(sha, size)| Some((sha, size, files.len())))
-            .map_err(|e| e.to_string())
+        let packed = helper.pack(&store, &paths, &Pack::default())?;
+        Ok::<_, String>((packed.files > 0).then_some((packed.sha, packed.size, packed.files)))
     })
     .await?;
     match packed {

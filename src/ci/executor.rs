@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
-use super::actions::{hash_files, run_action, save_cache};
+use super::actions::{run_action, save_cache};
 use super::process::run_step;
 use super::state::{self, Conclusion, Status};
 use super::{expr, workflow};
@@ -106,6 +106,9 @@ pub struct Work {
     pub temp: PathBuf,
     pub tmp: PathBuf,
     pub runner: PathBuf,
+    /// The server's own folder for the job (a checkout it makes before
+    /// the job's helper unpacks it): no step ever sees it.
+    pub scratch: PathBuf,
     /// Steps see these folders where the sandbox puts them.
     sandboxed: bool,
     /// Host folders a step sees read-write, and where it sees them: a
@@ -135,12 +138,18 @@ impl Work {
             home,
             tmp: root.join("tmp"),
             runner: root.join("runner"),
+            scratch: root.join("server"),
             sandboxed: false,
             binds: Vec::new(),
             shown: Vec::new(),
         };
         for dir in [&work.workspace, &work.temp, &work.tmp, &work.runner] {
             std::fs::create_dir_all(dir)?;
+        }
+        std::fs::create_dir_all(&work.scratch)?;
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&work.scratch, std::fs::Permissions::from_mode(0o700))?;
         }
         Ok(work)
     }
@@ -181,6 +190,21 @@ impl Work {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))?;
         }
         Ok(())
+    }
+
+    /// A fresh, empty folder `name` of the server's scratch folder.
+    pub fn scratch_dir(&self, name: &str) -> std::io::Result<PathBuf> {
+        let dir = self.scratch.join(name);
+        if std::fs::symlink_metadata(&dir).is_ok() {
+            remove_all(&dir)?;
+        }
+        std::fs::create_dir(&dir)?;
+        Ok(dir)
+    }
+
+    /// The job's helper (`ci::helper`), until `deadline`.
+    pub fn helper(&self, sandbox: &super::sandbox::Sandbox, deadline: Instant) -> super::helper::Helper {
+        super::helper::Helper::new(sandbox, self, deadline)
     }
 
     /// Where a step sees host path `path` (one of this job's).
@@ -659,7 +683,13 @@ pub async fn run_steps(
         // A job that could not be set up runs none of its steps.
         let step = match set_up {
             Err(_) => Ready::Skipped,
-            Ok(()) => ready(step, env, contexts, conclusion, &with.work.workspace),
+            Ok(()) => ready(
+                step,
+                env,
+                contexts,
+                conclusion,
+                &with.work.helper(with.sandbox, deadline),
+            ),
         };
         let step = match step {
             Ready::Skipped => {
@@ -722,7 +752,14 @@ pub async fn run_steps(
     let outputs = job_outputs(spec, contexts);
     if conclusion == Conclusion::Success {
         for (key, paths) in std::mem::take(&mut shared.cache_saves) {
-            save_cache(&key, &paths, &with.work.workspace, writer, &with.record).await?;
+            save_cache(
+                &key,
+                &paths,
+                &with.work.helper(with.sandbox, deadline),
+                writer,
+                &with.record,
+            )
+            .await?;
         }
     }
     with.record.annotations(writer.take_annotations()).await?;
@@ -848,11 +885,11 @@ pub(super) fn ready(
     env: &BTreeMap<String, String>,
     contexts: &mut serde_json::Value,
     so_far: Conclusion,
-    workspace: &Path,
+    helper: &super::helper::Helper,
 ) -> Ready {
     let status = expr::Status::of(so_far);
     contexts["env"] = serde_json::to_value(env.iter().chain(&step.env).collect::<BTreeMap<_, _>>()).unwrap_or_default();
-    let hash_files = |patterns: &[String]| hash_files(workspace, patterns);
+    let hash_files = |patterns: &[String]| helper.hash_in_place(patterns);
     let mut ctx = expr::Context::new(contexts, status);
     ctx.files = Some(&hash_files);
     let wanted = match step.condition.as_deref() {
@@ -920,15 +957,17 @@ pub(super) async fn run_one(
     let own = env.get("GITHUB_REPOSITORY").cloned().unwrap_or_default();
     let special = match step.action {
         Some(workflow::Action::Checkout) if super::actions::checkout_wanted(step, &own) => {
-            Some(super::actions::checkout(step, env, writer, with).await?)
+            Some(super::actions::checkout(step, env, writer, with, deadline).await?)
         }
         Some(workflow::Action::Checkout) if matches!(with.record, Record::Server { .. }) => {
             let token = contexts["github"]["token"].as_str().unwrap_or_default().to_string();
-            Some(super::actions::git_checkout(step, env, &token, writer, with).await?)
+            Some(super::actions::git_checkout(step, env, &token, writer, with, deadline).await?)
         }
         Some(workflow::Action::Deploy) => Some(super::rolling::deploy(step, env, writer, with, deadline).await?),
-        Some(workflow::Action::Release) => Some(super::publish::release(step, env, writer, with).await?),
-        Some(workflow::Action::PublishDocs) => Some(super::publish::publish_docs(step, env, writer, with).await?),
+        Some(workflow::Action::Release) => Some(super::publish::release(step, env, writer, with, deadline).await?),
+        Some(workflow::Action::PublishDocs) => {
+            Some(super::publish::publish_docs(step, env, writer, with, deadline).await?)
+        }
         _ => None,
     };
     if let Some(conclusion) = special {
@@ -947,8 +986,7 @@ pub(super) async fn run_one(
     let Some(script) = &step.run else {
         let (conclusion, outputs) = run_action(
             step,
-            &work.workspace,
-            with.sandbox.owner(),
+            &work.helper(with.sandbox, deadline),
             writer,
             &with.record,
             &mut shared.cache_saves,

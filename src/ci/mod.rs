@@ -14,6 +14,7 @@ pub mod cron;
 pub mod deploy;
 pub mod executor;
 pub mod expr;
+pub mod helper;
 pub mod job_token;
 pub mod live;
 pub mod local;

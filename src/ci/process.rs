@@ -89,20 +89,16 @@ pub(super) async fn run_step(
         let path = work.runner_file(&format!("{name}-{number}"), b"", owner)?;
         files.push((var, work.seen(&path)));
     }
-    let cwd = match &step.working_directory {
-        Some(dir) => match inside(&work.workspace, dir) {
-            Ok(path) => path,
-            Err(why) => {
-                writer.line(&format!("Hearth: working-directory {dir:?} {why}"));
-                return Ok((Conclusion::Failure, None));
-            }
-        },
-        None => work.workspace.clone(),
-    };
     let seen_script = work.seen(&script_path).display().to_string();
-    let argv: Vec<String> = template.iter().map(|word| word.replace("{0}", &seen_script)).collect();
+    let mut argv: Vec<String> = template.iter().map(|word| word.replace("{0}", &seen_script)).collect();
+    // A working-directory is the job's folder: the job's helper checks it
+    // where it is, and starts the script there.
+    if let Some(dir) = &step.working_directory {
+        argv = work.helper(sandbox, deadline).exec_argv(dir, &argv);
+    }
+    let cwd = work.seen(&work.workspace);
     let (reader, pipe_writer) = std::io::pipe()?;
-    let mut cmd = sandbox.command(work, &work.seen(&cwd), &argv);
+    let mut cmd = sandbox.command(work, &cwd, &argv);
     cmd.envs(env)
         .envs(&step.env)
         .envs(files)
@@ -324,24 +320,6 @@ struct RemoveOnDrop(std::path::PathBuf);
 impl Drop for RemoveOnDrop {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-/// `dir` (a step's `working-directory`) under `workspace`, which it may not
-/// leave: by `..`, or by a symbolic link that points out of it (checked as
-/// for artifacts, by `artifacts::within`); and it must be a folder.
-fn inside(workspace: &Path, dir: &str) -> std::result::Result<std::path::PathBuf, &'static str> {
-    use super::artifacts::{Outside, within};
-    let path = within(workspace, Path::new(dir.trim_start_matches('/'))).map_err(|why| match why {
-        Outside::Climbs => "leaves the workspace",
-        Outside::ThroughLink => "leaves the workspace (through a symbolic link)",
-        Outside::File => "is not a folder",
-        Outside::Io(_) => "does not exist",
-    })?;
-    match std::fs::metadata(&path) {
-        Ok(m) if m.is_dir() => Ok(path),
-        Ok(_) => Err("is not a folder"),
-        Err(_) => Err("does not exist"),
     }
 }
 

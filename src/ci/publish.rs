@@ -50,6 +50,7 @@ pub(super) async fn release(
     env: &BTreeMap<String, String>,
     writer: &mut LogWriter,
     with: &RunWith<'_>,
+    deadline: std::time::Instant,
 ) -> Result<Conclusion> {
     let Record::Server { db, run, repo, .. } = &with.record else {
         return failed(writer, "a release is made on the server; hearth ci run makes none");
@@ -72,8 +73,14 @@ pub(super) async fn release(
     }
     let yes = |k: &str| input(k).is_some_and(|v| v == "true");
     let mut body = input("body").unwrap_or_default().to_string();
+    let helper = with.work.helper(with.sandbox, deadline);
     if let Some(path) = input("body_path") {
-        match super::executor::read_job_file(&with.work.workspace.join(path), MAX_BODY_BYTES as u64) {
+        let (helper, path) = (helper.clone(), path.to_string());
+        let read = crate::error::blocking("reading release notes", move || {
+            helper.read(&[&path], MAX_BODY_BYTES as u64)
+        })
+        .await?;
+        match read {
             Ok(bytes) => body = String::from_utf8_lossy(&bytes).into_owned(),
             Err(why) => return failed(writer, format!("body_path: {why}")),
         }
@@ -92,32 +99,34 @@ pub(super) async fn release(
     };
     // The files first, into the store: nothing is recorded unless all are there.
     let patterns = input("files").unwrap_or_default().to_string();
-    let (ws, store) = (with.work.workspace.clone(), with.record.store());
-    let stored = crate::error::blocking("storing release assets", move || {
-        let files = if patterns.is_empty() {
-            Vec::new()
-        } else {
-            super::artifacts::matching_files(&ws, &patterns)?
+    let store = with.record.store();
+    let stored = crate::error::blocking("storing release assets", move || -> std::result::Result<_, String> {
+        let mut out: Vec<(String, String, u64)> = Vec::new();
+        if patterns.is_empty() {
+            return Ok((out, patterns));
+        }
+        // Each file as the job's helper packs it, stored as it comes.
+        let each = super::helper::Pack {
+            max_files: releases::MAX_ASSETS,
+            max_file_bytes: MAX_ASSET_BYTES,
+            ..super::helper::Pack::default()
         };
-        if files.len() > releases::MAX_ASSETS {
-            return Err(format!(
-                "{} files; a release has at most {}",
-                files.len(),
-                releases::MAX_ASSETS
-            ));
-        }
-        let mut out = Vec::new();
-        for f in &files {
-            let name = f
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            if out.iter().any(|(n, _, _)| *n == name) {
-                return Err(format!("two files are named {name}: asset names are file names"));
-            }
-            let (sha, size) = super::artifacts::store_file(&store, &ws.join(f), MAX_ASSET_BYTES)?;
-            out.push((name, sha, size));
-        }
+        helper
+            .each_file(&patterns, &each, |path, file| {
+                let name = path.rsplit('/').next().unwrap_or_default().to_string();
+                if out.iter().any(|(n, _, _)| *n == name) {
+                    return Err(format!("two files are named {name}: asset names are file names"));
+                }
+                let mut incoming = super::artifacts::Incoming::new(&store).map_err(|e| format!("the store: {e}"))?;
+                incoming.copy_from(file, MAX_ASSET_BYTES, path)?;
+                let stored = incoming.keep().map_err(|e| format!("the store: {e}"))?;
+                out.push((name, stored.sha, stored.size));
+                Ok(())
+            })
+            .map_err(|why| match why.contains("can be kept") {
+                true => format!("{why}; a release has at most {}", releases::MAX_ASSETS),
+                false => why,
+            })?;
         Ok((out, patterns))
     })
     .await?;
@@ -173,6 +182,7 @@ pub(super) async fn publish_docs(
     env: &BTreeMap<String, String>,
     writer: &mut LogWriter,
     with: &RunWith<'_>,
+    deadline: std::time::Instant,
 ) -> Result<Conclusion> {
     let Record::Server { db, run, repo, .. } = &with.record else {
         return failed(
@@ -196,27 +206,20 @@ pub(super) async fn publish_docs(
     }
     let path = step.with.get("path").map(|p| p.trim()).unwrap_or_default();
     let pattern = format!("{}/", path.trim_end_matches('/'));
-    let (ws, store) = (with.work.workspace.clone(), with.record.store());
+    let (helper, store) = (with.work.helper(with.sandbox, deadline), with.record.store());
     let packed = crate::error::blocking("packing documentation", move || {
-        let files = super::artifacts::matching_files(&ws, &pattern)?;
-        if files.is_empty() {
+        let pack = super::helper::Pack {
+            artifact_root: true,
+            max_files: MAX_DOC_FILES,
+            max_bytes: MAX_DOC_BYTES,
+            max_archive_bytes: MAX_DOC_BYTES,
+            ..super::helper::Pack::default()
+        };
+        let packed = helper.pack(&store, &pattern, &pack)?;
+        if packed.files == 0 {
             return Err(format!("{pattern} has no files"));
         }
-        if files.len() > MAX_DOC_FILES {
-            return Err(format!(
-                "{} files; documentation has at most {MAX_DOC_FILES}",
-                files.len()
-            ));
-        }
-        let root = super::artifacts::artifact_root(&pattern, &files);
-        let (sha, size) = super::artifacts::pack_under(&store, &ws, &files, &root).map_err(|e| e.to_string())?;
-        if size > MAX_DOC_BYTES {
-            return Err(format!(
-                "the documentation packs to more than {} MiB",
-                MAX_DOC_BYTES >> 20
-            ));
-        }
-        Ok((sha, files.len()))
+        Ok((packed.sha, packed.files))
     })
     .await?;
     let (sha, files) = match packed {

@@ -105,8 +105,23 @@ impl Sandbox {
             None => None,
         };
         let hide: Vec<&PathBuf> = hide.iter().filter(|p| shown(p)).collect();
+        let helper = match std::env::current_exe() {
+            Ok(exe) => exe,
+            Err(e) => {
+                return Ok(Sandbox::Broken(format!(
+                    "this program cannot find its own file ({e}); it runs built-in steps in the sandbox"
+                )));
+            }
+        };
+        let mut setup = setup_args(drop_to.is_some(), settings.network, &hide);
+        // The job helper (this binary) does the built-in steps' work on the job's files.
+        setup.extend([
+            "--ro-bind".into(),
+            helper.into_os_string(),
+            super::helper::SEEN_AT.into(),
+        ]);
         let sandbox = Sandbox::Bubblewrap(Bubblewrap {
-            setup: setup_args(drop_to.is_some(), settings.network, &hide),
+            setup,
             bwrap,
             drop_to,
             network: settings.network,
@@ -120,13 +135,20 @@ impl Sandbox {
         })
     }
 
-    /// Starts `true` in the sandbox once.
+    /// Starts the job helper in the sandbox once, as a job's built-in step would.
     fn check(&self) -> std::result::Result<(), String> {
         let dir = std::env::temp_dir().join(format!("hearth-sandbox-check-{}", std::process::id()));
         let mut work = super::executor::Work::create(&dir, "check").map_err(|e| e.to_string())?;
         let result = (|| {
             work.hand_over(self).map_err(|e| e.to_string())?;
-            let mut cmd = self.command(&work, Path::new("/"), &["true".into()]);
+            let argv = [
+                self.helper_program(),
+                "job-helper".into(),
+                "hash".into(),
+                "--workspace".into(),
+                HOME.into(),
+            ];
+            let mut cmd = self.command(&work, Path::new("/"), &argv);
             let out = cmd
                 .as_std_mut()
                 .stdin(std::process::Stdio::null())
@@ -173,6 +195,17 @@ impl Sandbox {
                 ..
             }) => Some((*uid, *gid)),
             _ => None,
+        }
+    }
+
+    /// This binary, as a step sees it: it runs the built-in steps' work
+    /// on the job's files (`ci::helper`).
+    pub fn helper_program(&self) -> String {
+        match self {
+            Sandbox::Bubblewrap(_) => super::helper::SEEN_AT.into(),
+            Sandbox::Off | Sandbox::Broken(_) => std::env::current_exe()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|_| "hearth".into()),
         }
     }
 

@@ -64,6 +64,12 @@ impl Manifest {
             .find(|p| p.is_file())
             .ok_or("it has no action.yml")?;
         let bytes = super::super::executor::read_job_file(&file, MAX_MANIFEST_BYTES)?;
+        Manifest::parse(&bytes)
+    }
+
+    /// Reads the bytes of an `action.yml`; an error says what is wrong.
+    pub fn parse(bytes: &[u8]) -> Result<Manifest, String> {
+        let bytes = bytes.to_vec();
         let text = String::from_utf8(bytes).map_err(|_| "action.yml is not UTF-8".to_string())?;
         let manifest: Manifest = serde_yaml_ng::from_str(&text)
             .map_err(|e| format!("action.yml: {}", super::super::workflow::plain_yaml_error(&e)))?;

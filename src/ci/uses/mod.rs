@@ -8,7 +8,7 @@ pub(crate) mod fetch;
 pub mod manifest;
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -149,11 +149,9 @@ async fn load(uses: &Uses, with: &RunWith<'_>) -> std::result::Result<(Loaded, O
             git_ref,
         } => {
             let fetched = with.actions.fetch(owner, repo, git_ref, with.owner).await?;
-            let dir = if path.is_empty() {
-                fetched.root.clone()
-            } else {
-                fetched.root.join(path)
-            };
+            // The action's own links may not lead out of its tree.
+            let dir = super::helper::paths::within(&fetched.root, Path::new(path.as_str()))
+                .map_err(|why| format!("{path}: {why}"))?;
             let manifest = read_manifest(dir.clone()).await?;
             let loaded = Loaded {
                 manifest,
@@ -165,10 +163,25 @@ async fn load(uses: &Uses, with: &RunWith<'_>) -> std::result::Result<(Loaded, O
             Ok((loaded, Some((fetched.root, fetched.commit))))
         }
         Uses::Local(path) => {
-            let dir = with.work.workspace.join(path);
-            let manifest = read_manifest(dir.clone())
-                .await
-                .map_err(|why| format!("{why} (a local action is read from the workspace: check it out first)"))?;
+            // Read by the job's helper: the folder is the job's, links and all.
+            let helper = with
+                .work
+                .helper(with.sandbox, Instant::now() + std::time::Duration::from_secs(60));
+            let rel = super::helper::paths::relative(path, &helper.workspace())?;
+            let dir = with.work.workspace.join(&rel);
+            let names = ["action.yml", "action.yaml"].map(|f| rel.join(f).display().to_string());
+            let manifest = crate::error::blocking("reading action.yml", move || {
+                let bytes = helper
+                    .read(&[&names[0], &names[1]], manifest::MAX_MANIFEST_BYTES)
+                    .map_err(|why| match why.ends_with("No such file or directory (os error 2)") {
+                        true => "it has no action.yml".to_string(),
+                        false => why,
+                    })?;
+                Manifest::parse(&bytes)
+            })
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|why| format!("{why} (a local action is read from the workspace: check it out first)"))?;
             Ok((
                 Loaded {
                     manifest,
@@ -361,7 +374,13 @@ async fn run_composite(
     for nested in steps {
         let mut nested = nested.clone();
         nested.env.insert("GITHUB_ACTION_PATH".into(), action_path.clone());
-        let step = match ready(&nested, env, &mut ctx, conclusion, &work.workspace) {
+        let step = match ready(
+            &nested,
+            env,
+            &mut ctx,
+            conclusion,
+            &work.helper(with.sandbox, call.deadline),
+        ) {
             Ready::Skipped => continue,
             Ready::Broken(e) => {
                 writer.line(&format!("Hearth: {}: {e}", nested.name));

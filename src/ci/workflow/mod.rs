@@ -329,8 +329,58 @@ impl Action {
         }
     }
 
+    /// Every built-in action.
+    pub const ALL: [Action; 10] = [
+        Action::Checkout,
+        Action::UploadArtifact,
+        Action::DownloadArtifact,
+        Action::Cache,
+        Action::CacheRestore,
+        Action::CacheSave,
+        Action::TestReport,
+        Action::Deploy,
+        Action::Release,
+        Action::PublishDocs,
+    ];
+
+    /// The name a `uses:` gives it.
+    pub fn uses(self) -> &'static str {
+        match self {
+            Action::Checkout => "actions/checkout",
+            Action::UploadArtifact => "actions/upload-artifact",
+            Action::DownloadArtifact => "actions/download-artifact",
+            Action::Cache => "actions/cache",
+            Action::CacheRestore => "actions/cache/restore",
+            Action::CacheSave => "actions/cache/save",
+            Action::TestReport => "hearth/test-report",
+            Action::Deploy => "hearth/deploy",
+            Action::Release => "hearth/release",
+            Action::PublishDocs => "hearth/publish-docs",
+        }
+    }
+
+    /// Its inputs that name files of the workspace: what the job's helper
+    /// reads or writes in the job's sandbox (`ci::helper`). Each is tried
+    /// as an attacker would use it by `tests/sealed_steps.rs`, which takes
+    /// this list, so a new one cannot be left out.
+    pub fn path_inputs(self) -> &'static [&'static str] {
+        match self {
+            Action::Checkout
+            | Action::UploadArtifact
+            | Action::DownloadArtifact
+            | Action::Cache
+            | Action::CacheRestore
+            | Action::CacheSave
+            | Action::TestReport
+            | Action::PublishDocs => &["path"],
+            Action::Release => &["files", "body_path"],
+            // `artifact` is the name of one of the run's artifacts.
+            Action::Deploy => &[],
+        }
+    }
+
     /// The `with:` inputs it takes, and which of them are required.
-    fn inputs(self) -> (&'static [&'static str], &'static [&'static str]) {
+    pub fn inputs(self) -> (&'static [&'static str], &'static [&'static str]) {
         match self {
             // GitHub's inputs: `repository` (of this server), `ref` and
             // `path` check out what they say; the workspace is a checkout
@@ -978,6 +1028,30 @@ fn step_of(s: RawStep, defaults: &RawRunDefaults) -> Result<Step, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_input_that_names_a_file_is_a_path_input() {
+        // Inputs whose names speak of files but that hold no path.
+        let flags = [
+            "if-no-files-found",
+            "include-hidden-files",
+            "fail_on_unmatched_files",
+            "set-safe-directory",
+        ];
+        for action in Action::ALL {
+            assert_eq!(Action::named(action.uses()), Some(action));
+            let (inputs, _) = action.inputs();
+            for input in inputs {
+                let names_a_file = ["path", "file", "dir"].iter().any(|w| input.contains(w));
+                assert_eq!(
+                    action.path_inputs().contains(input),
+                    names_a_file && !flags.contains(input),
+                    "{} {input}",
+                    action.uses()
+                );
+            }
+        }
+    }
 
     #[test]
     fn globs() {

@@ -115,7 +115,9 @@ fn unpacked(data: &crate::data_dir::DataDir, sha: &str) -> Result<std::path::Pat
     let tmp = data.docs().join(format!("tmp-{nonce}"));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp)?;
-    crate::ci::artifacts::unpack(&data.artifacts(), sha, &tmp, std::path::Path::new("."), None)?;
+    // Only the archive's files and folders: it is a job's making.
+    let (files, bytes) = (crate::ci::publish::MAX_DOC_FILES, crate::ci::publish::MAX_DOC_BYTES);
+    crate::ci::artifacts::extract_files(&data.artifacts(), sha, &tmp, files, bytes)?;
     if std::fs::rename(&tmp, &dir).is_err() {
         // Another request unpacked it first.
         let _ = std::fs::remove_dir_all(&tmp);
