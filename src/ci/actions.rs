@@ -212,7 +212,8 @@ pub(super) async fn git_checkout(
                 Some(b) => vec!["-B".into(), b.into(), format!("refs/remotes/origin/{b}")],
                 None => vec!["--detach".into(), sha.clone()],
             };
-            let argv: Vec<String> = ["git", "checkout", "-q", "--force"]
+            let workspace = helper.workspace().display().to_string();
+            let argv: Vec<String> = ["git", "-C", &workspace, "checkout", "-q", "--force"]
                 .into_iter()
                 .map(String::from)
                 .chain(checkout)
@@ -423,6 +424,19 @@ pub(super) async fn run_action(
                         .collect()
                 })
                 .unwrap_or_default();
+            // What it restores goes where it was saved from: each of its paths must be the workspace's.
+            let paths = with("path").unwrap_or_default();
+            let workspace = helper.workspace();
+            let outside = paths
+                .lines()
+                .map(|l| l.trim().trim_start_matches('!'))
+                .filter(|l| !l.is_empty())
+                .find_map(|l| super::helper::paths::relative(l, &workspace).err());
+            if let Some(why) = outside {
+                writer.line(&format!("Warning: cache {key:?}: {why}; nothing is restored"));
+                outputs.insert("cache-hit".into(), serde_json::Value::String("false".into()));
+                return Ok((Conclusion::Success, outputs));
+            }
             let found = record.cache_lookup(&key, prefixes).await?;
             let hit = found.as_ref().is_some_and(|(k, _)| *k == key);
             if found.is_none() && with("fail-on-cache-miss") == Some("true") {

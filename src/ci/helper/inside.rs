@@ -24,7 +24,7 @@ pub fn main(op: Op) -> ExitCode {
     // SAFETY: umask(2) only sets this process's file mode mask.
     unsafe { libc::umask(0o022) };
     let is_exec = matches!(op, Op::Exec { .. });
-    let result = match op {
+    let result = workspace_of(&op).and_then(|()| match op {
         Op::Pack {
             workspace,
             patterns,
@@ -54,7 +54,7 @@ pub fn main(op: Op) -> ExitCode {
         } => read(&workspace, &paths, max_bytes, std::io::stdout().lock()),
         Op::Hash { workspace, patterns } => hash(&workspace, &patterns),
         Op::Exec { workspace, cwd, argv } => exec(&workspace, &cwd, &argv),
-    };
+    });
     match result {
         Ok(ok) => {
             eprintln!("{}", serde_json::json!({ "ok": ok }));
@@ -69,6 +69,22 @@ pub fn main(op: Op) -> ExitCode {
             eprintln!("{}", serde_json::json!({ "error": why }));
             ExitCode::from(2)
         }
+    }
+}
+
+/// Whether the workspace is still a folder: a step may have replaced it
+/// (with a link to somewhere else, say).
+fn workspace_of(op: &Op) -> Result<(), String> {
+    let workspace = match op {
+        Op::Pack { workspace, .. }
+        | Op::Unpack { workspace, .. }
+        | Op::Read { workspace, .. }
+        | Op::Hash { workspace, .. }
+        | Op::Exec { workspace, .. } => workspace,
+    };
+    match std::fs::symlink_metadata(workspace) {
+        Ok(m) if m.is_dir() => Ok(()),
+        _ => Err("the workspace is not a folder any more (a step removed it or put something else there)".into()),
     }
 }
 
@@ -296,7 +312,7 @@ pub fn hash(workspace: &Path, patterns: &[String]) -> Result<serde_json::Value, 
 /// folder. Returns only when it cannot start.
 pub fn exec(workspace: &Path, cwd: &str, argv: &[std::ffi::OsString]) -> Result<serde_json::Value, String> {
     use std::os::unix::process::CommandExt;
-    let rel = relative(cwd.trim_start_matches('/'), workspace).map_err(|why| format!("working-directory {why}"))?;
+    let rel = relative(cwd, workspace).map_err(|why| format!("working-directory {why}"))?;
     let dir = within(workspace, &rel).map_err(|why| match why {
         Outside::Climbs => format!("working-directory {cwd:?} leaves the workspace"),
         Outside::ThroughLink => format!("working-directory {cwd:?} leaves the workspace (through a symbolic link)"),

@@ -88,7 +88,7 @@ impl Helper {
         }
     }
 
-    /// Runs `argv` in the job's sandbox in the workspace; returns what
+    /// Runs `argv` in the job's sandbox, in its home; returns what
     /// `take` made of its stdout, how it ended and what it said on stderr.
     #[allow(clippy::type_complexity)]
     fn spawn<T>(
@@ -98,11 +98,12 @@ impl Helper {
         input: Input,
         take: impl FnOnce(&mut dyn Read) -> Result<T, String>,
     ) -> Result<(Result<T, String>, std::process::ExitStatus, Vec<u8>), String> {
-        let ws = self.workspace();
-        let mut cmd = self.sandbox.command(&self.work, &ws, argv).into_std();
+        // In the job's home, which a step cannot take away (its workspace it can).
+        let home = self.work.seen(&self.work.home);
+        let mut cmd = self.sandbox.command(&self.work, &home, argv).into_std();
         cmd.envs(env.iter().copied())
             .env("PATH", super::sandbox::PATH)
-            .env("HOME", self.work.seen(&self.work.home))
+            .env("HOME", &home)
             .stdin(match input {
                 Input::None => Stdio::null(),
                 _ => Stdio::piped(),
@@ -267,8 +268,8 @@ impl Helper {
         }
     }
 
-    /// Runs a program of the system (git) in the workspace, in the job's
-    /// sandbox as the job's user. `Err`: what it said, when it failed.
+    /// Runs a program of the system (git) in the job's sandbox as the
+    /// job's user, in its home. `Err`: what it said, when it failed.
     pub fn program(&self, argv: &[String], env: &[(&str, &str)]) -> Result<(), String> {
         let (_, status, said) = self.spawn(argv, env, Input::None, |out| {
             std::io::copy(out, &mut std::io::sink()).map_err(|e| e.to_string())
