@@ -587,3 +587,70 @@ jobs:
     assert_eq!(fingerprint(&vault), vault_before, "alice's repository was written");
     assert!(!Path::new("/tmp/pwned-by-hook").exists());
 }
+
+/// Caches as GitHub scopes them: a branch restores its own caches, then
+/// its base's or the default branch's, and saves only its own; a pull
+/// request's run cannot write a cache that the base branch restores.
+#[test]
+fn caches_are_scoped_to_the_ref_that_saved_them() {
+    let r = repo_on(TestServer::start());
+    let workflow = r#"on:
+  push:
+    branches: [main, topic]
+  pull_request:
+jobs:
+  cache:
+    steps:
+      - uses: actions/cache/restore@v4
+        with: { key: shared, path: c }
+      - run: echo "RESTORED=$(cat c/who 2>/dev/null || echo none)"
+      - run: mkdir -p c && echo "$GITHUB_REF" > c/who
+      - uses: actions/cache/save@v4
+        with: { key: shared, path: c }
+"#;
+    let restored = |n: i64| {
+        let run = r.wait_run(n);
+        let log = r.log(&r.jobs(&run)[0]);
+        let line = log
+            .lines()
+            .find(|l| l.contains("RESTORED=") && !l.contains("echo"))
+            .unwrap_or_default();
+        line.split("RESTORED=").nth(1).unwrap_or_default().trim().to_string()
+    };
+    r.push_workflow("cache.yml", workflow, "main");
+    assert_eq!(restored(1), "none");
+    // A new branch restores the default branch's cache, and saves its own.
+    r.git.ok(Some(&r.work), &["checkout", "-q", "-b", "topic"]);
+    r.commit_and_push("topic", "topic");
+    assert_eq!(restored(2), "refs/heads/main");
+    r.commit_and_push("topic again", "topic");
+    assert_eq!(restored(3), "refs/heads/topic");
+    // The default branch never sees the branch's.
+    r.git.ok(Some(&r.work), &["checkout", "-q", "main"]);
+    r.commit_and_push("main again", "main");
+    assert_eq!(restored(4), "refs/heads/main");
+    // A pull request's run restores the base's, and what it saves is its own.
+    r.git.ok(Some(&r.work), &["checkout", "-q", "-b", "evil"]);
+    r.commit_and_push("evil", "evil");
+    let (status, pull) = r.server.api(
+        "POST",
+        &format!("/api/v1/repos/{}/pulls", r.slug),
+        Some(&r.token),
+        Some(serde_json::json!({"title": "poison", "head": "evil", "base": "main"})),
+    );
+    assert_eq!(status, 201, "{pull}");
+    assert_eq!(restored(5), "refs/heads/main");
+    r.git.ok(Some(&r.work), &["checkout", "-q", "main"]);
+    r.commit_and_push("main after the pull request", "main");
+    assert_eq!(restored(6), "refs/heads/main", "the pull request's cache reached main");
+    let scopes: Vec<String> = r
+        .server
+        .db()
+        .prepare("SELECT scope FROM caches ORDER BY scope")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(scopes, ["refs/heads/main", "refs/heads/topic", "refs/pull/1/merge"]);
+}

@@ -432,6 +432,8 @@ pub enum Record<'a> {
         feed: Arc<super::live::Feed>,
         /// `--deploy-dir`: where local deploy targets are.
         deploy_dir: Option<PathBuf>,
+        /// Where its caches go and come from.
+        caches: db::artifacts::CacheScopes,
     },
     Local {
         store: PathBuf,
@@ -590,9 +592,9 @@ impl Record<'_> {
     /// The cache to restore for `key`: its key and archive.
     pub(super) async fn cache_lookup(&self, key: &str, prefixes: Vec<String>) -> Result<Option<(String, String)>> {
         match self {
-            Record::Server { db, repo, .. } => {
-                let (repo, key) = (*repo, key.to_string());
-                db.read(move |c| db::artifacts::cache_lookup(c, repo, &key, &prefixes))
+            Record::Server { db, repo, caches, .. } => {
+                let (repo, key, scopes) = (*repo, key.to_string(), caches.clone());
+                db.read(move |c| db::artifacts::cache_lookup(c, repo, &scopes, &key, &prefixes))
                     .await
             }
             Record::Local { .. } => Ok(None),
@@ -602,9 +604,9 @@ impl Record<'_> {
     /// Saves a cache; false when the key was saved already (or locally, where caches are not kept).
     pub(super) async fn cache_save(&self, key: &str, sha: &str, size: u64) -> Result<bool> {
         match self {
-            Record::Server { db, repo, .. } => {
-                let (repo, key, sha) = (*repo, key.to_string(), sha.to_string());
-                db.write(move |tx| db::artifacts::cache_save(tx, repo, &key, &sha, size))
+            Record::Server { db, repo, caches, .. } => {
+                let (repo, key, sha, scopes) = (*repo, key.to_string(), sha.to_string(), caches.clone());
+                db.write(move |tx| db::artifacts::cache_save(tx, repo, &scopes, &key, &sha, size))
                     .await
             }
             Record::Local { .. } => Ok(false),

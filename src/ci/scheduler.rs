@@ -702,6 +702,11 @@ impl Ci {
                 data_dir: self.data_dir.clone(),
                 feed,
                 deploy_dir: self.deploy_dir.clone(),
+                caches: crate::db::artifacts::CacheScopes::of(
+                    &info.full_ref,
+                    info.pull.as_ref().map(|p| p.base_ref.as_str()),
+                    &repo.default_branch,
+                ),
             },
             limits: &self.limits,
         };

@@ -93,45 +93,102 @@ pub fn copy_for_rerun(conn: &Connection, from_run: RunId, to_run: RunId, kept_jo
     Ok(())
 }
 
-/// The cache to restore: the one saved under `key`, else the newest whose
-/// key starts with one of `prefixes` (tried in order). Returns its key and
-/// content.
+/// Where a run's caches go and come from, as GitHub scopes them: it saves
+/// to its own ref, and restores from its own ref, then (a pull request's
+/// run) its base branch, then the default branch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheScopes {
+    pub save: String,
+    pub restore: Vec<String>,
+}
+
+impl CacheScopes {
+    /// The scopes of a run of `full_ref`; `base`: a pull request's base branch.
+    pub fn of(full_ref: &str, base: Option<&str>, default_branch: &str) -> CacheScopes {
+        let mut restore = vec![full_ref.to_string()];
+        for branch in base.into_iter().chain([default_branch]) {
+            let scope = format!("refs/heads/{branch}");
+            if !restore.contains(&scope) {
+                restore.push(scope);
+            }
+        }
+        CacheScopes {
+            save: full_ref.to_string(),
+            restore,
+        }
+    }
+}
+
+/// The cache to restore: in each scope in turn, the one saved under `key`,
+/// else the newest whose key starts with one of `prefixes` (tried in
+/// order). Returns its key and content.
 pub fn cache_lookup(
     conn: &Connection,
     repo: RepoId,
+    scopes: &CacheScopes,
     key: &str,
     prefixes: &[String],
 ) -> Result<Option<(String, String)>> {
-    let exact = conn
-        .query_row(
-            "SELECT key, sha256 FROM caches WHERE repo_id = ?1 AND key = ?2",
-            params![repo.0, key],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    if exact.is_some() {
-        return Ok(exact);
-    }
-    for prefix in prefixes {
-        let found = conn
+    for scope in &scopes.restore {
+        let exact = conn
             .query_row(
-                "SELECT key, sha256 FROM caches WHERE repo_id = ?1 AND substr(key, 1, length(?2)) = ?2
-                 ORDER BY created_at DESC, key DESC LIMIT 1",
-                params![repo.0, prefix],
+                "SELECT key, sha256 FROM caches WHERE repo_id = ?1 AND scope = ?2 AND key = ?3",
+                params![repo.0, scope, key],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
-        if found.is_some() {
-            return Ok(found);
+        if exact.is_some() {
+            return Ok(exact);
+        }
+        for prefix in prefixes {
+            let found = conn
+                .query_row(
+                    "SELECT key, sha256 FROM caches WHERE repo_id = ?1 AND scope = ?2 AND substr(key, 1, length(?3)) = ?3
+                     ORDER BY created_at DESC, key DESC LIMIT 1",
+                    params![repo.0, scope, prefix],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            if found.is_some() {
+                return Ok(found);
+            }
         }
     }
     Ok(None)
 }
 
-/// Saves a cache; a key saved already keeps its first contents. True when saved.
-pub fn cache_save(conn: &Connection, repo: RepoId, key: &str, sha256: &str, size: u64) -> Result<bool> {
+/// Saves a cache in the run's own scope; a key saved there already keeps
+/// its first contents. True when saved.
+pub fn cache_save(
+    conn: &Connection,
+    repo: RepoId,
+    scopes: &CacheScopes,
+    key: &str,
+    sha256: &str,
+    size: u64,
+) -> Result<bool> {
     Ok(conn.execute(
-        "INSERT OR IGNORE INTO caches (repo_id, key, sha256, size, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![repo.0, key, sha256, size as i64, crate::time::now()],
+        "INSERT OR IGNORE INTO caches (repo_id, scope, key, sha256, size, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![repo.0, scopes.save, key, sha256, size as i64, crate::time::now()],
     )? > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CacheScopes;
+
+    #[test]
+    fn a_run_restores_its_own_caches_then_its_base_s_then_the_default_branch_s() {
+        let main = CacheScopes::of("refs/heads/main", None, "main");
+        assert_eq!(main.restore, ["refs/heads/main"]);
+        let topic = CacheScopes::of("refs/heads/topic", None, "main");
+        assert_eq!(topic.save, "refs/heads/topic");
+        assert_eq!(topic.restore, ["refs/heads/topic", "refs/heads/main"]);
+        let pull = CacheScopes::of("refs/pull/7/merge", Some("release"), "main");
+        assert_eq!(pull.save, "refs/pull/7/merge");
+        assert_eq!(
+            pull.restore,
+            ["refs/pull/7/merge", "refs/heads/release", "refs/heads/main"]
+        );
+    }
 }

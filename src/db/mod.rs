@@ -60,6 +60,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/020_notifications.sql"),
     include_str!("migrations/021_comment_index.sql"),
     include_str!("migrations/022_milestone_counts.sql"),
+    include_str!("migrations/023_cache_scopes.sql"),
 ];
 
 /// Readers kept open for reuse; more are opened on demand under load.
