@@ -493,6 +493,11 @@ fn webhooks_cannot_reach_private_addresses() {
         ("http://192.168.1.1/".to_string(), "private"),
         ("http://0.0.0.0:8080/".to_string(), "unspecified"),
         ("http://[::ffff:127.0.0.1]/".to_string(), "loopback"),
+        // Every IPv6 form of a private address (#28).
+        (format!("http://[::7f00:1]:{}/x", receiver.port), "loopback"),
+        ("http://[64:ff9b::a00:1]/".to_string(), "private"),
+        ("http://[2002:c0a8:101::1]/".to_string(), "private"),
+        ("http://[fec0::1]/".to_string(), "private"),
         ("ftp://example.com/".to_string(), "http:// or https://"),
         ("not a url".to_string(), "not a URL"),
     ] {

@@ -129,27 +129,28 @@ pub fn forbidden(ip: IpAddr) -> Option<&'static str> {
     match ip {
         IpAddr::V4(v4) => forbidden_v4(v4),
         IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
+            // Every form that carries an IPv4 address is that address.
+            if let Some(v4) = embedded_v4(v6) {
                 return forbidden_v4(v4);
             }
             let s = v6.segments();
-            // NAT64 (64:ff9b::/96) carries an IPv4 address.
-            if s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0] {
-                return forbidden_v4(Ipv4Addr::new(
-                    (s[6] >> 8) as u8,
-                    s[6] as u8,
-                    (s[7] >> 8) as u8,
-                    s[7] as u8,
-                ));
-            }
             if v6.is_loopback() {
                 Some("a loopback address")
             } else if v6.is_unspecified() {
                 Some("the unspecified address")
             } else if v6.is_multicast() {
                 Some("a multicast address")
-            } else if (s[0] & 0xfe00) == 0xfc00 {
+            } else if (s[0] & 0xfe00) == 0xfc00 || (s[0] & 0xffc0) == 0xfec0 {
+                // Unique local (fc00::/7), and the site-local addresses before them (fec0::/10).
                 Some("a private address")
+            } else if s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1 {
+                // NAT64 for local use (64:ff9b:1::/48) carries any address a site chooses.
+                Some("a private address")
+            } else if s[0] == 0x2001 && s[1] == 0 {
+                // Teredo (2001::/32) tunnels to an IPv4 address hidden in it.
+                Some("a tunnelled (Teredo) address")
+            } else if s[0] == 0x100 && s[1..4] == [0, 0, 0] {
+                Some("a discard-only address")
             } else if (s[0] & 0xffc0) == 0xfe80 {
                 Some("a link-local address")
             } else if v6 == Ipv6Addr::new(0, 0, 0, 0, 0, 0, 0, 0) || s[0] == 0x2001 && s[1] == 0xdb8 {
@@ -158,6 +159,25 @@ pub fn forbidden(ip: IpAddr) -> Option<&'static str> {
                 None
             }
         }
+    }
+}
+
+/// The IPv4 address an IPv6 address carries: IPv4-mapped
+/// (`::ffff:a.b.c.d`), IPv4-compatible (`::a.b.c.d`, as `::7f00:1`), NAT64
+/// (`64:ff9b::/96`) and 6to4 (`2002:AABB:CCDD::/48`).
+fn embedded_v4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
+    if let Some(v4) = v6.to_ipv4_mapped() {
+        return Some(v4);
+    }
+    let s = v6.segments();
+    let v4 = |hi: u16, lo: u16| Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8);
+    match s {
+        // `::` and `::1` are IPv6's own.
+        [0, 0, 0, 0, 0, 0, 0, 0 | 1] => None,
+        [0, 0, 0, 0, 0, 0, hi, lo] => Some(v4(hi, lo)),
+        [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => Some(v4(hi, lo)),
+        [0x2002, hi, lo, ..] => Some(v4(hi, lo)),
+        _ => None,
     }
 }
 
@@ -333,10 +353,33 @@ mod tests {
             "fe80::1",
             "::ffff:127.0.0.1",
             "64:ff9b::a9fe:a9fe",
+            // IPv4-compatible, of loopback and of private space.
+            "::7f00:1",
+            "::127.0.0.1",
+            "::a00:1",
+            // 6to4 of private space, loopback and metadata.
+            "2002:c0a8:101::1",
+            "2002:7f00:1::",
+            "2002:a9fe:a9fe::1",
+            // NAT64 of private space, and NAT64 for local use.
+            "64:ff9b::10.0.0.1",
+            "64:ff9b:1::a00:1",
+            // Site-local, Teredo, discard-only.
+            "fec0::1",
+            "feff::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "100::1",
         ] {
             assert!(forbidden(ip.parse().unwrap()).is_some(), "{ip} should be forbidden");
         }
-        for ip in ["93.184.216.34", "8.8.8.8", "2606:4700::1111"] {
+        for ip in [
+            "93.184.216.34",
+            "8.8.8.8",
+            "2606:4700::1111",
+            "::8.8.8.8",
+            "2002:808:808::1",
+            "64:ff9b::8.8.8.8",
+        ] {
             assert_eq!(forbidden(ip.parse().unwrap()), None, "{ip} is public");
         }
     }
