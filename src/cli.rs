@@ -222,9 +222,13 @@ pub struct ServeArgs {
     #[arg(long, env = "HEARTH_WEBHOOK_ALLOW_HOSTS", value_delimiter = ',')]
     pub webhook_allow_hosts: Vec<String>,
     /// A token `/metrics` asks of scrapers (`Authorization: Bearer TOKEN`);
-    /// without it, /metrics answers anyone.
+    /// without it, /metrics answers only this machine (loopback), unless
+    /// --metrics-public.
     #[arg(long, env = "HEARTH_METRICS_TOKEN")]
     pub metrics_token: Option<String>,
+    /// `/metrics` answers anyone, from anywhere, without a token.
+    #[arg(long, env = "HEARTH_METRICS_PUBLIC")]
+    pub metrics_public: bool,
     /// The SMTP relay notifications are e-mailed through:
     /// `smtp://host:25` (plain), `smtp://host:587?tls=required` (STARTTLS)
     /// or `smtps://user:password@host` (TLS). Without it (the default), no

@@ -35,6 +35,9 @@ pub struct Config {
     pub webhook_allow_hosts: Vec<String>,
     /// `--metrics-token`: the bearer token `/metrics` asks for, if any.
     pub metrics_token: Option<String>,
+    /// `--metrics-public`: `/metrics` answers anyone without a token
+    /// (else, without a token, only loopback).
+    pub metrics_public: bool,
     /// `--smtp-url` and `--smtp-from`: how notifications are e-mailed; `None`: they are not.
     pub mail: Option<crate::mail::Settings>,
 }
@@ -66,6 +69,7 @@ impl Config {
             registration_open: false,
             webhook_allow_hosts: Vec::new(),
             metrics_token: None,
+            metrics_public: false,
             mail: None,
         })
     }

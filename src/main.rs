@@ -80,6 +80,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             config.actions_url = hearth::config::actions_url(&args.actions_url)?;
             config.webhook_allow_hosts = args.webhook_allow_hosts;
             config.metrics_token = args.metrics_token.filter(|t| !t.is_empty());
+            config.metrics_public = args.metrics_public;
             let smtp_from = args.smtp_from.clone();
             config.mail = args
                 .smtp_url

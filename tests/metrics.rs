@@ -175,3 +175,45 @@ fn metrics_move_with_clones_runs_deploys_and_requests() {
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
 }
+
+/// This machine's first address that is not loopback, if it has one.
+fn outside_address() -> Option<std::net::IpAddr> {
+    let out = std::process::Command::new("hostname").arg("-I").output().ok()?;
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .filter_map(|a| a.parse::<std::net::IpAddr>().ok())
+        .find(|a| a.is_ipv4() && !a.is_loopback())
+}
+
+/// `/metrics` beyond loopback: closed without a token (#28), unless the
+/// server says it is public; with a token, only for who sends it.
+#[test]
+fn metrics_are_closed_beyond_this_machine_by_default() {
+    let Some(ip) = outside_address() else {
+        panic!("this machine has no address but loopback: the test needs one (hostname -I)");
+    };
+    let status = |args: &[&str], from: std::net::IpAddr, token: Option<&str>| {
+        let server = common::TestServer::start_with(&[&["--listen", "0.0.0.0:0"][..], args].concat());
+        let port = server
+            .url("/")
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .trim_end_matches('/')
+            .to_string();
+        let mut request = common::client().get(format!("http://{from}:{port}/metrics"));
+        if let Some(t) = token {
+            request = request.header("Authorization", format!("Bearer {t}"));
+        }
+        let response = request.send().unwrap();
+        (response.status().as_u16(), response.text().unwrap())
+    };
+    let loopback: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+    assert_eq!(status(&[], loopback, None).0, 200);
+    let (code, body) = status(&[], ip, None);
+    assert_eq!(code, 403, "{body}");
+    assert!(body.contains("--metrics-token"), "{body}");
+    assert_eq!(status(&["--metrics-public"], ip, None).0, 200);
+    assert_eq!(status(&["--metrics-token", TOKEN], ip, None).0, 401);
+    assert_eq!(status(&["--metrics-token", TOKEN], ip, Some(TOKEN)).0, 200);
+}

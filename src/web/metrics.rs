@@ -4,7 +4,8 @@
 //! happen; runs, jobs, the queue, job durations, deployments, webhook
 //! deliveries and the database's size are read from SQLite at each scrape.
 //! With `--metrics-token`, only a scraper that sends it as a bearer token
-//! is answered.
+//! is answered; without one, only this machine (loopback) is, unless
+//! `--metrics-public` says anyone may.
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -310,7 +311,21 @@ impl prometheus_client::collector::Collector for Stored {
     }
 }
 
-async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> Result<Response> {
+async fn scrape(
+    State(state): State<AppState>,
+    axum::extract::ConnectInfo(client): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let local = match client.ip() {
+        std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(v6.is_loopback(), |v4| v4.is_loopback()),
+        ip => ip.is_loopback(),
+    };
+    if state.config.metrics_token.is_none() && !state.config.metrics_public && !local {
+        return Err(Error::Forbidden(
+            "/metrics answers only this machine; start the server with --metrics-token (for scrapers elsewhere) or --metrics-public"
+                .into(),
+        ));
+    }
     if let Some(token) = &state.config.metrics_token {
         let given = headers
             .get(header::AUTHORIZATION)

@@ -80,10 +80,17 @@ impl TestServer {
         server
     }
 
-    /// Starts a server on an existing data directory (kept by the caller).
+    /// Starts a server on an existing data directory (kept by the caller);
+    /// it listens on 127.0.0.1, on a free port, unless `args` say where.
     pub fn start_in(data: &Path, args: &[&str], env: &[(&str, &str)]) -> TestServer {
+        let listen: &[&str] = match args.contains(&"--listen") {
+            true => &[],
+            false => &["--listen", "127.0.0.1:0"],
+        };
         Self::launch(data.to_path_buf(), |cmd| {
-            cmd.args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            cmd.arg("serve")
+                .args(listen)
+                .arg("--data")
                 .arg(data)
                 .args(args)
                 .envs(env.iter().copied());
