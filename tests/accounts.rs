@@ -486,3 +486,42 @@ fn registration_is_closed_by_default_and_admins_make_accounts() {
     assert_eq!(register(&open, &browser(), "alice", "pw-alice-1").status(), 303);
     assert_eq!(register(&open, &browser(), "bob", "pw-bob-123").status(), 303);
 }
+
+/// A stranger guessing alice's password from one address does not lock
+/// alice out where she is (#28), and is refused where it guesses.
+#[test]
+fn a_stranger_s_wrong_passwords_do_not_lock_the_owner_out() {
+    let server = TestServer::start_with(&["--listen", "0.0.0.0:0"]);
+    server.user("alice", "pw-alice-1", true);
+    let port = common::port_of(&server);
+    let me = |from: &str, password: &str| {
+        common::client()
+            .get(format!("http://{from}:{port}/api/v1/user"))
+            .basic_auth("alice", Some(password))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    let stranger = common::outside_address().to_string();
+    let statuses: Vec<u16> = (0..40).map(|i| me(&stranger, &format!("guess-{i}"))).collect();
+    assert!(statuses.contains(&429), "{statuses:?}");
+    assert_eq!(me(&stranger, "pw-alice-1"), 429, "the guessing address is refused");
+    assert_eq!(me("127.0.0.1", "pw-alice-1"), 200, "alice, elsewhere, signs in");
+    // One address trying many accounts is still bounded.
+    for i in 0..40 {
+        server.user(&format!("user{i}"), "pw-user-1", false);
+    }
+    let sprayed: Vec<u16> = (0..40)
+        .map(|i| {
+            common::client()
+                .get(format!("http://127.0.0.1:{port}/api/v1/user"))
+                .basic_auth(format!("user{i}"), Some("wrong"))
+                .send()
+                .unwrap()
+                .status()
+                .as_u16()
+        })
+        .collect();
+    assert!(sprayed.contains(&429), "{sprayed:?}");
+}

@@ -176,22 +176,11 @@ fn metrics_move_with_clones_runs_deploys_and_requests() {
     }
 }
 
-/// This machine's first address that is not loopback, if it has one.
-fn outside_address() -> Option<std::net::IpAddr> {
-    let out = std::process::Command::new("hostname").arg("-I").output().ok()?;
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .filter_map(|a| a.parse::<std::net::IpAddr>().ok())
-        .find(|a| a.is_ipv4() && !a.is_loopback())
-}
-
 /// `/metrics` beyond loopback: closed without a token (#28), unless the
 /// server says it is public; with a token, only for who sends it.
 #[test]
 fn metrics_are_closed_beyond_this_machine_by_default() {
-    let Some(ip) = outside_address() else {
-        panic!("this machine has no address but loopback: the test needs one (hostname -I)");
-    };
+    let ip = common::outside_address();
     let status = |args: &[&str], from: std::net::IpAddr, token: Option<&str>| {
         let server = common::TestServer::start_with(&[&["--listen", "0.0.0.0:0"][..], args].concat());
         let port = server

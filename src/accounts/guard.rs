@@ -1,9 +1,12 @@
 //! What keeps sign-in from being used to exhaust the server: password
 //! hashing (argon2, ~19 MiB and tens of milliseconds each) runs at most
-//! CPU-count at once, and failed sign-ins are limited per account and per
-//! client address on every path (form, API, git): over the limit, the next
-//! attempt is refused with 429 and `Retry-After` before any hashing.
-//! Counting is governor's (GCRA); tokens are never checked here.
+//! CPU-count at once, and failed sign-ins are limited per client address,
+//! and per account only for the failures from that address, on every path
+//! (form, API, git): over the limit, the next attempt from there is refused
+//! with 429 and `Retry-After` before any hashing. So a stranger guessing
+//! cannot lock the account's owner out, and one address spraying many
+//! accounts is bounded all the same. Counting is governor's (GCRA); tokens
+//! are never checked here.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -16,7 +19,8 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::error::{Context, Error, Result};
 
-/// Failed sign-ins an account may have at once, and how fast they come back.
+/// Failed sign-ins an account may have at once from one address, and how
+/// fast they come back.
 const ACCOUNT_BURST: u32 = 10;
 const ACCOUNT_PERIOD: Duration = Duration::from_secs(6);
 /// The same for one client address (several people may share one).
@@ -70,7 +74,8 @@ pub struct Passwords {
     /// One password check at a time per account, so a burst of parallel
     /// guesses sees the failures of those before it.
     checking: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    accounts: Failures<String>,
+    /// An account's failures from one address (or from where none is known).
+    accounts: Failures<(String, Option<IpAddr>)>,
     clients: Failures<IpAddr>,
 }
 
@@ -112,7 +117,7 @@ impl Passwords {
     /// Refuses a sign-in of account `name` from `client` that comes too
     /// soon after too many failures.
     pub fn check(&self, name: &str, client: Option<IpAddr>) -> Result<()> {
-        let account = self.accounts.wait(&name.to_ascii_lowercase());
+        let account = self.accounts.wait(&(name.to_ascii_lowercase(), client));
         let client = client.and_then(|c| self.clients.wait(&c));
         match account.max(client) {
             None => Ok(()),
@@ -125,7 +130,7 @@ impl Passwords {
 
     /// Counts a failed sign-in.
     pub fn failed(&self, name: &str, client: Option<IpAddr>) {
-        self.accounts.failed(&name.to_ascii_lowercase());
+        self.accounts.failed(&(name.to_ascii_lowercase(), client));
         if let Some(c) = client {
             self.clients.failed(&c);
         }
@@ -163,10 +168,14 @@ mod tests {
             p.failed("alice", Some(a));
         }
         p.failed("alice", Some(a));
-        let Err(Error::TooManyAttempts { retry_after, .. }) = p.check("ALICE", Some(b)) else {
-            panic!("the account is limited from any address");
+        let Err(Error::TooManyAttempts { retry_after, .. }) = p.check("ALICE", Some(a)) else {
+            panic!("the account is limited from that address");
         };
         assert!((1..=7).contains(&retry_after), "{retry_after}");
+        assert!(
+            p.check("alice", Some(b)).is_ok(),
+            "a stranger's failures lock nobody out"
+        );
         assert!(p.check("bob", Some(a)).is_ok(), "other accounts are not");
         for i in 0..CLIENT_BURST + 1 {
             p.failed(&format!("user{i}"), Some(b));

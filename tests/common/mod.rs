@@ -509,3 +509,25 @@ pub fn assert_no_git_children(pid: u32) {
         .unwrap();
     panic!("git children left behind: {}", String::from_utf8_lossy(&out.stdout));
 }
+
+/// This machine's first IPv4 address that is not loopback: a client there
+/// is not "this machine" to the server, though no packet leaves it.
+pub fn outside_address() -> std::net::IpAddr {
+    let out = Command::new("hostname").arg("-I").output().expect("hostname -I");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .filter_map(|a| a.parse::<std::net::IpAddr>().ok())
+        .find(|a| a.is_ipv4() && !a.is_loopback())
+        .expect("this machine has no address but loopback; the test needs one (hostname -I)")
+}
+
+/// The port a server listens on.
+pub fn port_of(server: &TestServer) -> String {
+    server
+        .url("/")
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .trim_end_matches('/')
+        .to_string()
+}
