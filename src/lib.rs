@@ -186,6 +186,11 @@ fn server_url(config: &Config, addr: std::net::SocketAddr) -> String {
 
 /// Connections served at once; the next waits in the listen queue.
 pub const MAX_CONNECTIONS: usize = 1024;
+/// Connections one client address (an IPv6 client: its /64) may hold at
+/// once; more are answered 429 and closed, so that one address cannot
+/// take every place. Loopback is not counted: it is this machine, or a
+/// reverse proxy in front of it, which has its own limits.
+pub const MAX_CONNECTIONS_PER_CLIENT: usize = 128;
 /// A request's headers must arrive within this time (else the connection
 /// closes), and may total at most `MAX_HEADER_BYTES` (431 above it).
 pub const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
@@ -202,6 +207,7 @@ pub const BODY_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_sec
 async fn serve_connections(listener: TcpListener, app: axum::Router, shutdown: impl std::future::Future<Output = ()>) {
     use hyper_util::rt::{TokioIo, TokioTimer};
     let places = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let per_client = PerClient::default();
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -225,6 +231,14 @@ async fn serve_connections(listener: TcpListener, app: axum::Router, shutdown: i
             },
             _ = &mut shutdown => break,
         };
+        let Some(held) = per_client.hold(remote.ip()) else {
+            // Said without reading the request; a client reads it as its answer.
+            let _ = stream.try_write(
+                b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 5\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+            );
+            drop(place);
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
         let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
@@ -236,7 +250,7 @@ async fn serve_connections(listener: TcpListener, app: axum::Router, shutdown: i
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
             let _ = connection.await;
-            drop(place);
+            drop((place, held));
         });
     }
     // Open streams (a live log in a browser) do not hold the server up for long.
@@ -245,6 +259,51 @@ async fn serve_connections(listener: TcpListener, app: axum::Router, shutdown: i
         .is_err()
     {
         tracing::warn!("some connections were still open after 10 seconds; closing them");
+    }
+}
+
+/// How many connections each client address holds.
+#[derive(Clone, Default)]
+struct PerClient(std::sync::Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>);
+
+/// One connection of a client, counted until dropped.
+struct Held(PerClient, Option<std::net::IpAddr>);
+
+impl PerClient {
+    /// A place for a connection of `ip`, if it has one left.
+    fn hold(&self, ip: std::net::IpAddr) -> Option<Held> {
+        let ip = match ip {
+            std::net::IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some() => v6.to_ipv4_mapped()?.into(),
+            ip => ip,
+        };
+        if ip.is_loopback() {
+            return Some(Held(self.clone(), None));
+        }
+        // An IPv6 client has its /64.
+        let key = match ip {
+            std::net::IpAddr::V6(v6) => std::net::IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+            v4 => v4,
+        };
+        let mut counts = crate::sync::lock(&self.0);
+        let n = counts.entry(key).or_default();
+        if *n >= MAX_CONNECTIONS_PER_CLIENT {
+            return None;
+        }
+        *n += 1;
+        Some(Held(self.clone(), Some(key)))
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let Some(key) = self.1 else { return };
+        let mut counts = crate::sync::lock(&(self.0).0);
+        if let Some(n) = counts.get_mut(&key) {
+            *n -= 1;
+            if *n == 0 {
+                counts.remove(&key);
+            }
+        }
     }
 }
 

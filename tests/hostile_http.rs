@@ -404,3 +404,52 @@ fn slow_half_sent_and_bombed_requests_hold_nobody_up() {
     let (status, _) = server.api("GET", "/api/v1/repos/alice/other", None, None);
     assert_eq!(status, 404, "the cut body made nothing");
 }
+
+/// One address cannot hold every connection (#28): beyond
+/// `MAX_CONNECTIONS_PER_CLIENT` slow connections, its next ones are
+/// answered 429 at once, and everyone else is served without delay.
+#[test]
+fn one_address_cannot_hold_every_connection() {
+    use std::io::{Read, Write};
+    let server = TestServer::start_with(&["--listen", "0.0.0.0:0"]);
+    let outside = format!("{}:{}", common::outside_address(), common::port_of(&server));
+    let slow: Vec<std::net::TcpStream> = (0..hearth::MAX_CONNECTIONS_PER_CLIENT)
+        .map(|_| {
+            let mut s = std::net::TcpStream::connect(&outside).unwrap();
+            s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ").unwrap();
+            s
+        })
+        .collect();
+    // The next ones from that address are refused at once, saying so.
+    for _ in 0..20 {
+        let mut s = std::net::TcpStream::connect(&outside).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+        let mut answer = String::new();
+        let _ = s.read_to_string(&mut answer);
+        assert!(answer.starts_with("HTTP/1.1 429"), "{answer:?}");
+    }
+    // Another client is served meanwhile, at once.
+    let started = std::time::Instant::now();
+    for _ in 0..20 {
+        assert_eq!(server.get("/healthz").status(), 200);
+    }
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    // Once its connections close, the address is served again.
+    drop(slow);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let status = common::client()
+            .get(format!("http://{outside}/healthz"))
+            .send()
+            .map(|r| r.status().as_u16());
+        if status.as_ref().is_ok_and(|s| *s == 200) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{status:?}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
