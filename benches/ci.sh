@@ -18,7 +18,12 @@
 # time the runner took to find and unpack it is printed too (the first push
 # unpacks it; the others find it in data/actions already).
 #
-# Env: PUSHES (50), SANDBOX (both, on, off), ACTIONS=1, KEEP=1. Needs git, curl, python3.
+# What a built-in step costs: with ARTIFACT=N the job then writes N small
+# files and uploads them with actions/upload-artifact, and the upload
+# step's time (from its group line to its end) is printed too.
+#
+# Env: PUSHES (50), SANDBOX (both, on, off), ACTIONS=1, ARTIFACT=N,
+# HEARTH_BIN (see lib.sh), KEEP=1. Needs git, curl, python3.
 for c in git curl python3; do command -v $c >/dev/null || { echo "missing $c" >&2; exit 1; }; done
 if [[ ${SANDBOX:-both} == both ]]; then
   for mode in off on; do
@@ -57,6 +62,16 @@ jobs:
 ${use_action:-}
       - run: echo "STEP_STARTED \$(date +%s%N)"
 YML
+if [[ -n ${ARTIFACT:-} ]]; then
+  cat >>.hearth/workflows/bench.yml <<YML
+      - run: mkdir -p out && for i in \$(seq 1 $ARTIFACT); do echo "file \$i" > out/f\$i.txt; done
+      - uses: actions/upload-artifact@v4
+        with: { name: files, path: out/ }
+YML
+fi
+# With an upload, each push waits until its job has finished, so each upload runs alone.
+wait_for="STEP_STARTED [0-9]"
+[[ -n ${ARTIFACT:-} ]] && wait_for="Hearth: job first finished"
 git add -A && git commit -qm "Bench workflow" && git push -q origin HEAD:main
 sleep 2
 for i in $(seq 1 "$PUSHES"); do
@@ -65,7 +80,7 @@ for i in $(seq 1 "$PUSHES"); do
   echo "$(date +%s%N)" >>"$W/pushed"
   # Wait for this push's step to have run (the first push's run counts too).
   for _ in $(seq 1 2000); do
-    done_runs=$( (grep -l "STEP_STARTED [0-9]" "$W"/data/runs/*/*.log 2>/dev/null || true) | wc -l)
+    done_runs=$( (grep -l "$wait_for" "$W"/data/runs/*/*.log 2>/dev/null || true) | wc -l)
     (( done_runs >= i + 1 )) && break
     sleep 0.01
   done
@@ -79,13 +94,17 @@ logs = logs[-n:]
 def ts(line):
     t = datetime.datetime.strptime(line.split()[0], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc)
     return t.timestamp()
-latency, overhead, resolve = [], [], []
+latency, overhead, resolve, upload = [], [], [], []
 for push_ns, log in zip(pushed, logs):
     lines = open(log).read().splitlines()
     for l in lines:
         m = re.search(r" is commit \w+ from .* \((\d+) ms\)$", l)
         if m:
             resolve.append(float(m.group(1)))
+    group = [i for i, l in enumerate(lines) if l.endswith("::group::Upload an artifact")]
+    if group:
+        end = next(l for l in lines[group[0]:] if l.endswith("::endgroup::"))
+        upload.append((ts(end) - ts(lines[group[0]])) * 1000)
     step = next(l for l in lines if re.search(r"STEP_STARTED \d+$", l))
     step_ns = int(step.rsplit(" ", 1)[1])
     latency.append((step_ns - push_ns) / 1e6)
@@ -98,4 +117,6 @@ report("push returned -> step runs", latency)
 report("job start -> step runs", overhead)
 if resolve:
     report("finding a cached action", resolve)
+if upload:
+    report("upload-artifact step", upload)
 PY

@@ -7,8 +7,14 @@
 #   push_repo SRC            pushes SRC --mirror into bench/repo: sets URL, TOKEN
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-(cd "$here" && cargo build --release --quiet)
-BIN=$here/target/release/hearth
+# HEARTH_BIN: another build to measure (an older commit's, for a before
+# and after in one run); by default this checkout's, built now.
+if [[ -n ${HEARTH_BIN:-} ]]; then
+  BIN=$HEARTH_BIN
+else
+  (cd "$here" && cargo build --release --quiet)
+  BIN=$here/target/release/hearth
+fi
 W=$(mktemp -d /tmp/hearth-bench.XXXXXX)
 bench_cleanup() {
   [[ -n ${PID:-} ]] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null

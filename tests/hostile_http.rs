@@ -290,6 +290,28 @@ fn a_large_file_streams_and_patches_are_cut_with_a_note() {
         assert!(text.len() < 32 << 20);
         assert_eq!(r.server.get(&path).text().unwrap(), text, "the same again");
     }
+    // Patches stream as they are made: three at once cost little memory,
+    // and past four at once the next is told to come back.
+    reset_peak(&r.server);
+    let before = peak_kib(&r.server);
+    let url = r.server.url(&format!("/alice/demo/commit/{sha}.patch"));
+    // (Not read yet: each waits on its client, holding its place.)
+    let slow: Vec<_> = (0..4).map(|_| common::client().get(&url).send().unwrap()).collect();
+    let busy = common::client().get(&url).send().unwrap();
+    assert_eq!(busy.status(), 503);
+    assert!(busy.headers().contains_key("retry-after"));
+    let whole: Vec<usize> = slow
+        .into_iter()
+        .map(|mut r| {
+            let mut text = Vec::new();
+            std::io::Read::read_to_end(&mut r, &mut text).unwrap();
+            text.len()
+        })
+        .collect();
+    assert!(whole.iter().all(|n| *n > 4 << 20), "{whole:?}");
+    let grown = peak_kib(&r.server).saturating_sub(before);
+    eprintln!("four patches at once grew the server by {grown} KiB");
+    assert!(grown < 96 << 10, "four patches at once grew the server by {grown} KiB");
 }
 
 #[test]

@@ -425,6 +425,25 @@ pub fn diff_between(
     new: ObjectId,
     limits: Limits,
 ) -> Result<CommitDiff> {
+    let mut files = Vec::new();
+    let truncated = diff_each(repo, old, new, limits, &mut |file| {
+        files.push(file);
+        true
+    })?;
+    Ok(CommitDiff { files, truncated })
+}
+
+/// What changed from commit `old` to commit `new`, one file at a time in
+/// path order: each goes to `each` once it is diffed (and is not kept
+/// here), until `each` says stop. Returns whether the limits left file
+/// diffs out. A download streams this; the pages collect it.
+pub fn diff_each(
+    repo: &gix::Repository,
+    old: Option<ObjectId>,
+    new: ObjectId,
+    limits: Limits,
+    each: &mut dyn FnMut(FileDiff) -> bool,
+) -> Result<bool> {
     let new_tree = repo.find_commit(new).and_then(|c| c.tree()).context("reading a tree")?;
     let old_tree = match old {
         Some(p) => repo
@@ -438,12 +457,10 @@ pub fn diff_between(
         .diff_tree_to_tree(&old_tree, &new_tree, options)
         .context("comparing trees")?;
     use gix::object::tree::diff::ChangeDetached as C;
-    let mut files = Vec::new();
-    let mut total_lines = 0usize;
-    let mut total_bytes = 0u64;
-    let mut truncated = false;
+    type Side = Option<(ObjectId, gix::object::tree::EntryMode)>;
+    let mut listed: Vec<(Status, String, String, Side, Side)> = Vec::new();
     for change in changes {
-        let (status, old_path, new_path, old, new) = match change {
+        listed.push(match change {
             C::Addition {
                 location,
                 entry_mode,
@@ -497,11 +514,14 @@ pub fn diff_between(
                 Some((source_id, source_entry_mode)),
                 Some((id, entry_mode)),
             ),
-        };
-        let is_tree = |m: &Option<(ObjectId, gix::object::tree::EntryMode)>| m.is_some_and(|(_, m)| m.is_tree());
-        if is_tree(&old) || is_tree(&new) {
-            continue;
-        }
+        });
+    }
+    let is_tree = |m: &Side| m.is_some_and(|(_, m)| m.is_tree());
+    listed.retain(|(_, _, _, old, new)| !is_tree(old) && !is_tree(new));
+    listed.sort_by(|a, b| a.2.cmp(&b.2));
+    let (mut total_lines, mut total_bytes, mut shown) = (0usize, 0u64, 0usize);
+    let mut truncated = false;
+    for (status, old_path, new_path, old, new) in listed {
         let mut file = FileDiff {
             old_path,
             new_path,
@@ -516,7 +536,7 @@ pub fn diff_between(
             too_large: false,
             hunks: Vec::new(),
         };
-        let load = |side: Option<(ObjectId, gix::object::tree::EntryMode)>| -> Result<Option<Vec<u8>>> {
+        let load = |side: Side| -> Result<Option<Vec<u8>>> {
             let Some((id, mode)) = side else {
                 return Ok(Some(Vec::new()));
             };
@@ -528,11 +548,14 @@ pub fn diff_between(
             }
             blob_data(repo, id).map(Some)
         };
-        if files.len() >= limits.max_files || total_bytes >= limits.max_total_bytes {
+        if shown >= limits.max_files || total_bytes >= limits.max_total_bytes {
             truncated = true;
-            files.push(file);
+            if !each(file) {
+                break;
+            }
             continue;
         }
+        shown += 1;
         let (a, b) = (load(old)?, load(new)?);
         total_bytes += [&a, &b]
             .iter()
@@ -564,10 +587,11 @@ pub fn diff_between(
             }
             _ => file.too_large = true,
         }
-        files.push(file);
+        if !each(file) {
+            break;
+        }
     }
-    files.sort_by(|a, b| a.new_path.cmp(&b.new_path));
-    Ok(CommitDiff { files, truncated })
+    Ok(truncated)
 }
 
 /// Hunks of a line diff with three lines of context, as `git diff` shows them.
@@ -634,48 +658,53 @@ impl ConsumeHunk for Collect {
 pub fn unified_text(diff: &CommitDiff) -> String {
     let mut out = String::new();
     for f in &diff.files {
-        let (a, b) = (&f.old_path, &f.new_path);
-        out.push_str(&format!("diff --git a/{a} b/{b}\n"));
-        match f.status {
-            Status::Added => out.push_str(&format!("new file mode {:o}\n", f.new_mode.unwrap_or(0o100644))),
-            Status::Deleted => out.push_str(&format!("deleted file mode {:o}\n", f.old_mode.unwrap_or(0o100644))),
-            Status::Renamed => out.push_str(&format!("rename from {a}\nrename to {b}\n")),
-            Status::Copied => out.push_str(&format!("copy from {a}\ncopy to {b}\n")),
-            Status::Modified => {}
-        }
-        if f.binary {
-            out.push_str(&format!("Binary files a/{a} and b/{b} differ\n"));
-            continue;
-        }
-        if f.hunks.is_empty() {
-            continue;
-        }
-        let from = if f.status == Status::Added {
-            "/dev/null".to_string()
-        } else {
-            format!("a/{a}")
-        };
-        let to = if f.status == Status::Deleted {
-            "/dev/null".to_string()
-        } else {
-            format!("b/{b}")
-        };
-        out.push_str(&format!("--- {from}\n+++ {to}\n"));
-        for h in &f.hunks {
-            out.push_str(&h.header);
-            out.push('\n');
-            for l in &h.lines {
-                out.push(match l.kind {
-                    LineKind::Context => ' ',
-                    LineKind::Add => '+',
-                    LineKind::Remove => '-',
-                });
-                out.push_str(&l.text);
-                out.push('\n');
-            }
-        }
+        file_text(f, &mut out);
     }
     out
+}
+
+/// One file's part of `unified_text`, appended to `out`.
+pub fn file_text(f: &FileDiff, out: &mut String) {
+    let (a, b) = (&f.old_path, &f.new_path);
+    out.push_str(&format!("diff --git a/{a} b/{b}\n"));
+    match f.status {
+        Status::Added => out.push_str(&format!("new file mode {:o}\n", f.new_mode.unwrap_or(0o100644))),
+        Status::Deleted => out.push_str(&format!("deleted file mode {:o}\n", f.old_mode.unwrap_or(0o100644))),
+        Status::Renamed => out.push_str(&format!("rename from {a}\nrename to {b}\n")),
+        Status::Copied => out.push_str(&format!("copy from {a}\ncopy to {b}\n")),
+        Status::Modified => {}
+    }
+    if f.binary {
+        out.push_str(&format!("Binary files a/{a} and b/{b} differ\n"));
+        return;
+    }
+    if f.hunks.is_empty() {
+        return;
+    }
+    let from = if f.status == Status::Added {
+        "/dev/null".to_string()
+    } else {
+        format!("a/{a}")
+    };
+    let to = if f.status == Status::Deleted {
+        "/dev/null".to_string()
+    } else {
+        format!("b/{b}")
+    };
+    out.push_str(&format!("--- {from}\n+++ {to}\n"));
+    for h in &f.hunks {
+        out.push_str(&h.header);
+        out.push('\n');
+        for l in &h.lines {
+            out.push(match l.kind {
+                LineKind::Context => ' ',
+                LineKind::Add => '+',
+                LineKind::Remove => '-',
+            });
+            out.push_str(&l.text);
+            out.push('\n');
+        }
+    }
 }
 
 /// The paths of the files that differ between the trees of commits `old`

@@ -637,35 +637,26 @@ async fn conversation(
     let pull = pulls::get(&state.db, &access.repo, n).await?;
     let base = pull.merge_base.clone().unwrap_or_else(|| pull.base_sha.clone());
     let head = pull.head_sha.clone();
-    let (pages, repo_id) = (state.pages.clone(), access.repo.id.0);
-    let text = super::code::with_repo(&state, &access, move |repo, _| {
-        use super::code::commit::{PATCH_LIMITS, PATCH_MAX_COMMITS, cached_download, cut_note, diff_text, patch_text};
-        let kind = if as_patch { "patch" } else { "diff" };
-        cached_download(&pages, format!("pull-{kind}:{repo_id}:{base}..{head}"), || {
-            let parse = crate::git::object_id;
-            if !as_patch {
-                let diff = read::diff_between(repo, Some(parse(&base)?), parse(&head)?, PATCH_LIMITS)?;
-                return Ok(diff_text(&diff));
+    use super::code::commit::{PATCH_MAX_COMMITS, cut_note, stream_download, write_diff, write_patch};
+    let parse = crate::git::object_id;
+    let (base_id, head_id) = (parse(&base)?, parse(&head)?);
+    let kind = if as_patch { "patch" } else { "diff" };
+    let key = format!("pull-{kind}:{}:{base}..{head}", access.repo.id.0);
+    stream_download(&state, &access, key, move |repo, out| {
+        if !as_patch {
+            write_diff(repo, Some(base_id), head_id, out)?;
+            return Ok(None);
+        }
+        let commits = crate::git::merge::commits_between(repo, &base, &head)?.unwrap_or_default();
+        for id in commits.iter().take(PATCH_MAX_COMMITS) {
+            if !write_patch(repo, *id, true, out)? {
+                return Ok(None);
             }
-            let commits = crate::git::merge::commits_between(repo, &base, &head)?.unwrap_or_default();
-            let mut text = String::new();
-            for id in commits.iter().take(PATCH_MAX_COMMITS) {
-                text.push_str(&patch_text(repo, *id, true)?);
-                if text.len() as u64 > PATCH_LIMITS.max_total_bytes {
-                    text.push_str(&cut_note("these patches are cut short at the download's size limit"));
-                    return Ok(text);
-                }
-            }
-            if commits.len() > PATCH_MAX_COMMITS {
-                text.push_str(&cut_note(&format!(
-                    "only the first {PATCH_MAX_COMMITS} commits are here"
-                )));
-            }
-            Ok(text)
-        })
+        }
+        Ok((commits.len() > PATCH_MAX_COMMITS)
+            .then(|| cut_note(&format!("only the first {PATCH_MAX_COMMITS} commits are here"))))
     })
-    .await?;
-    Ok(super::code::commit::plain_text(text))
+    .await
 }
 
 #[derive(Template, WebTemplate)]
