@@ -654,3 +654,155 @@ jobs:
         .collect();
     assert_eq!(scopes, ["refs/heads/main", "refs/heads/topic", "refs/pull/1/merge"]);
 }
+
+fn api(r: &Repo, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    r.server
+        .api(method, &format!("/api/v1/repos/{}{path}", r.slug), Some(&r.token), body)
+}
+
+/// A job cannot pass its own run's gate (#28): a job token with
+/// `actions: write`, of a reviewer's push, asking to approve the run's
+/// pending deployment is refused; the deployment waits for the reviewer.
+#[test]
+fn a_job_token_cannot_approve_its_own_run_s_deployment() {
+    let r = repo_on(TestServer::start());
+    let (_, me) = r.server.api("GET", "/api/v1/user", Some(&r.token), None);
+    let (status, _) = api(
+        &r,
+        "PUT",
+        "/environments/prod",
+        Some(serde_json::json!({"reviewers": [{"type": "User", "id": me["id"]}]})),
+    );
+    assert_eq!(status, 200);
+    let workflow = r#"on: push
+jobs:
+  ship:
+    environment: prod
+    steps:
+      - run: echo shipped
+  approve:
+    permissions:
+      actions: write
+      deployments: write
+    steps:
+      - env:
+          GITHUB_TOKEN: ${{ github.token }}
+        run: |
+          sleep 1
+          for state in approved rejected; do
+            curl -s -o answer -w "%{http_code}\n" -X POST -H "Authorization: Bearer $GITHUB_TOKEN" \
+              -H 'Content-Type: application/json' \
+              -d "{\"environment_ids\": [$(curl -s -H "Authorization: Bearer $GITHUB_TOKEN" "$GITHUB_API_URL/repos/$GITHUB_REPOSITORY/actions/runs/$GITHUB_RUN_ID/pending_deployments" | python3 -c 'import json,sys; print(",".join(str(e["environment"]["id"]) for e in json.load(sys.stdin)))')], \"state\": \"$state\", \"comment\": \"by a job\"}" \
+              "$GITHUB_API_URL/repos/$GITHUB_REPOSITORY/actions/runs/$GITHUB_RUN_ID/pending_deployments"
+            cat answer; echo
+          done
+"#;
+    r.push_workflow("gate.yml", workflow, "main");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (run, approve) = loop {
+        let run = r.runs().into_iter().find(|run| run["run_number"] == 1);
+        if let Some(run) = run {
+            let jobs = r.jobs(&run);
+            if let Some(j) = jobs
+                .iter()
+                .find(|j| j["key"] == "approve" && j["status"] == "completed")
+            {
+                break (run.clone(), j.clone());
+            }
+        }
+        assert!(Instant::now() < deadline, "the approving job did not finish");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let log = r.log(&approve);
+    assert_eq!(log.matches("403").count(), 2, "{log}");
+    assert!(
+        log.contains("a job token cannot approve or reject deployments"),
+        "{log}"
+    );
+    // The deployment still waits for its reviewer, who approves it.
+    let ship = r.job(&r.jobs(&run), "ship").clone();
+    assert_eq!(ship["status"], "waiting", "{ship}");
+    let (_, pending) = api(
+        &r,
+        "GET",
+        &format!("/actions/runs/{}/pending_deployments", run["id"]),
+        None,
+    );
+    let env_id = pending[0]["environment"]["id"].clone();
+    let (status, body) = api(
+        &r,
+        "POST",
+        &format!("/actions/runs/{}/pending_deployments", run["id"]),
+        Some(serde_json::json!({"environment_ids": [env_id], "state": "approved", "comment": "by alice"})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let run = r.wait_run(1);
+    assert_eq!(run["conclusion"], "success");
+}
+
+/// An ssh deploy target's key reaches only the job deploying to its
+/// environment (#28): another job of the run, with or without an
+/// environment of its own, finds neither the secret nor the key's file.
+#[test]
+fn a_deploy_key_reaches_only_the_job_that_deploys_with_it() {
+    let r = repo_on(TestServer::start());
+    const KEY: &str =
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nc2VhbGVkLWRlcGxveS1rZXktNDQx\n-----END OPENSSH PRIVATE KEY-----";
+    for env in ["prod", "other"] {
+        assert_eq!(api(&r, "PUT", &format!("/environments/{env}"), None).0, 200);
+    }
+    let (status, _) = api(
+        &r,
+        "PUT",
+        "/environments/prod/secrets/DEPLOY_KEY",
+        Some(serde_json::json!({"value": KEY})),
+    );
+    assert_eq!(status, 201);
+    // (The key's text is put together in the script, so the workflow file does not hold it.)
+    let thief = r#"
+      - run: |
+          echo "secret=[${{ secrets.DEPLOY_KEY }}]"
+          cat /run/hearth/deploy-key* 2>/dev/null && echo FOUND-KEY-FILE
+          find / -xdev -name 'deploy-key*' 2>/dev/null | sed 's/^/FOUND: /'
+          needle="c2VhbGVkLWRlcGxve"; needle="${needle}S1rZXktNDQx"
+          grep -rl "$needle" /home /tmp /run 2>/dev/null | sed 's/^/FOUND: /' || true"#;
+    let workflow = format!(
+        r#"on: push
+jobs:
+  build:
+    steps:
+      - run: echo v1 > version.txt
+      - uses: actions/upload-artifact@v4
+        with: {{ name: app, path: version.txt }}
+  deploy:
+    needs: build
+    environment: prod
+    steps:
+      - uses: hearth/deploy@v1
+        with:
+          artifact: app
+          targets: ssh://deploy@127.0.0.1:1/srv/app
+          ssh-key: ${{{{ secrets.DEPLOY_KEY }}}}
+          known-hosts: "127.0.0.1 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+  thief:
+    needs: build
+    steps:{thief}
+  other-environment:
+    needs: build
+    environment: other
+    steps:{thief}
+"#
+    );
+    r.push_workflow("deploy.yml", &workflow, "main");
+    let run = r.wait_run(1);
+    let jobs = r.jobs(&run);
+    for key in ["thief", "other-environment"] {
+        let log = r.log(r.job(&jobs, key));
+        assert!(log.contains("secret=[]"), "{key}: {log}");
+        assert!(!log.contains("c2VhbGVkLWRlcGxveS1rZXktNDQx"), "{key}: {log}");
+        assert!(!log.contains("FOUND"), "{key}: {log}");
+    }
+    // The deploying job had it (and masks it), though its target is unreachable.
+    let deploy = r.log(r.job(&jobs, "deploy"));
+    assert!(!deploy.contains("c2VhbGVkLWRlcGxveS1rZXktNDQx"), "{deploy}");
+}

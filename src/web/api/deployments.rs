@@ -560,6 +560,13 @@ async fn review(
     if body.comment.len() > 10_000 {
         return Err(Error::TooLarge("the comment is too long (10,000 bytes at most)".into()));
     }
+    // A gate waits for a person the environment allows: never a job (its
+    // own run's, or another's), whatever the token's permissions.
+    if access.token_scope.is_some() {
+        return Err(Error::Forbidden(
+            "a job token cannot approve or reject deployments: a reviewer of the environment decides, signed in".into(),
+        ));
+    }
     let repo = access.repo.id;
     let decided = state
         .db
