@@ -115,9 +115,15 @@ fn names_that_hold_markup_are_shown_as_text_everywhere() {
         (html, words)
     };
     let (_, commit) = text(&pages[3]);
-    assert!(commit.contains(SCRIPT) && commit.contains(&format!("{IMG}.txt")), "{commit}");
+    assert!(
+        commit.contains(SCRIPT) && commit.contains(&format!("{IMG}.txt")),
+        "{commit}"
+    );
     let (html, log) = text(&pages[14]);
-    assert!(log.contains(&format!("{SCRIPT} {IMG}")), "the log line is shown as text: {log}");
+    assert!(
+        log.contains(&format!("{SCRIPT} {IMG}")),
+        "the log line is shown as text: {log}"
+    );
     assert!(!html.contains('\u{1b}'), "terminal escapes are not passed to the page");
 }
 

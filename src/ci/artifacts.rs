@@ -123,8 +123,10 @@ pub fn extract_files(store: &Path, sha: &str, dest: &Path, max_files: usize, max
             continue;
         }
         let to = dest.join(&rel);
+        // What cannot be placed (a file where a folder is, a second entry
+        // of a name) is left out, never written through what is there.
         if kind.is_dir() {
-            std::fs::create_dir_all(&to)?;
+            let _ = std::fs::create_dir_all(&to);
             continue;
         }
         files += 1;
@@ -135,18 +137,79 @@ pub fn extract_files(store: &Path, sha: &str, dest: &Path, max_files: usize, max
                 size_text(max_bytes)
             )));
         }
-        if let Some(parent) = to.parent() {
-            std::fs::create_dir_all(parent)?;
+        if let Some(parent) = to.parent()
+            && std::fs::create_dir_all(parent).is_err()
+        {
+            continue;
         }
-        // A second entry of the same name is not written through the first.
-        let mut out = std::fs::OpenOptions::new()
+        let Ok(mut out) = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .custom_flags(libc::O_NOFOLLOW)
-            .open(&to)?;
+            .open(&to)
+        else {
+            continue;
+        };
         std::io::copy(&mut (&mut entry).take(max_bytes), &mut out)?;
     }
     Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An archive of `entries` (name, link target or contents), stored.
+    fn stored(store: &Path, entries: &[(&str, Result<&str, &str>)]) -> String {
+        let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+        for (name, what) in entries {
+            let mut header = tar::Header::new_gnu();
+            match what {
+                Ok(text) => {
+                    header.set_size(text.len() as u64);
+                    header.set_mode(0o644);
+                    header.set_entry_type(tar::EntryType::Regular);
+                    tar.append_data(&mut header, name, text.as_bytes()).unwrap();
+                }
+                Err(target) => {
+                    header.set_size(0);
+                    header.set_entry_type(tar::EntryType::Symlink);
+                    tar.append_link(&mut header, name, target).unwrap();
+                }
+            }
+        }
+        let bytes = tar.into_inner().unwrap().finish().unwrap();
+        let mut incoming = Incoming::new(store).unwrap();
+        incoming.copy_from(&mut &bytes[..], 1 << 20, "test").unwrap();
+        incoming.keep().unwrap().sha
+    }
+
+    #[test]
+    fn an_archive_is_extracted_as_its_regular_files_only() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let store = dir.path().join("store");
+        let sha = stored(
+            &store,
+            &[
+                ("index.html", Ok("hello")),
+                ("leak", Err("/etc/passwd")),
+                ("leak/through", Ok("x")),
+                ("index.html", Ok("second")),
+                ("sub/page.html", Ok("page")),
+            ],
+        );
+        let dest = dir.path().join("out");
+        std::fs::create_dir(&dest).unwrap();
+        assert_eq!(extract_files(&store, &sha, &dest, 10, 1 << 20).unwrap(), 4);
+        assert_eq!(std::fs::read_to_string(dest.join("index.html")).unwrap(), "hello");
+        assert!(std::fs::symlink_metadata(dest.join("leak")).unwrap().is_dir());
+        assert_eq!(std::fs::read_to_string(dest.join("sub/page.html")).unwrap(), "page");
+        let small = dir.path().join("small");
+        std::fs::create_dir(&small).unwrap();
+        let err = extract_files(&store, &sha, &small, 2, 1 << 20).unwrap_err();
+        assert!(err.to_string().contains("more than 2 files"), "{err}");
+        assert!(extract_files(&store, "../x", &dest, 10, 10).is_err());
+    }
 }
 
 /// `sha` when it names an archive of the store (64 hex digits).
