@@ -155,6 +155,50 @@ pub fn extract_files(store: &Path, sha: &str, dest: &Path, max_files: usize, max
     Ok(files)
 }
 
+/// `sha` when it names an archive of the store (64 hex digits).
+fn archive_id(sha: &str) -> std::io::Result<&str> {
+    match sha.len() == 64 && sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+        true => Ok(sha),
+        false => Err(std::io::Error::other("not an archive id")),
+    }
+}
+
+/// What stored archive `sha` holds: the paths of its files, and the bytes
+/// of file `wanted` when it is there and at most `cap` bytes (a larger one
+/// is an error saying so). Nothing is written.
+pub fn contents(
+    store: &Path,
+    sha: &str,
+    wanted: &str,
+    cap: u64,
+) -> std::io::Result<(std::collections::BTreeSet<String>, Option<Vec<u8>>)> {
+    let file = std::fs::File::open(store.join(archive_id(sha)?))?;
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    let mut files = std::collections::BTreeSet::new();
+    let mut found = None;
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let path = entry.path()?.to_string_lossy().trim_start_matches("./").to_string();
+        if path == wanted {
+            if entry.size() > cap {
+                return Err(std::io::Error::other(format!("{wanted} is larger than {cap} bytes")));
+            }
+            let mut bytes = Vec::new();
+            entry.by_ref().take(cap).read_to_end(&mut bytes)?;
+            found = Some(bytes);
+        }
+        files.insert(path);
+    }
+    Ok((files, found))
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,48 +254,4 @@ mod tests {
         assert!(err.to_string().contains("more than 2 files"), "{err}");
         assert!(extract_files(&store, "../x", &dest, 10, 10).is_err());
     }
-}
-
-/// `sha` when it names an archive of the store (64 hex digits).
-fn archive_id(sha: &str) -> std::io::Result<&str> {
-    match sha.len() == 64 && sha.bytes().all(|b| b.is_ascii_hexdigit()) {
-        true => Ok(sha),
-        false => Err(std::io::Error::other("not an archive id")),
-    }
-}
-
-/// What stored archive `sha` holds: the paths of its files, and the bytes
-/// of file `wanted` when it is there and at most `cap` bytes (a larger one
-/// is an error saying so). Nothing is written.
-pub fn contents(
-    store: &Path,
-    sha: &str,
-    wanted: &str,
-    cap: u64,
-) -> std::io::Result<(std::collections::BTreeSet<String>, Option<Vec<u8>>)> {
-    let file = std::fs::File::open(store.join(archive_id(sha)?))?;
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
-    let mut files = std::collections::BTreeSet::new();
-    let mut found = None;
-    for entry in archive.entries()? {
-        let mut entry = entry?;
-        if !entry.header().entry_type().is_file() {
-            continue;
-        }
-        let path = entry.path()?.to_string_lossy().trim_start_matches("./").to_string();
-        if path == wanted {
-            if entry.size() > cap {
-                return Err(std::io::Error::other(format!("{wanted} is larger than {cap} bytes")));
-            }
-            let mut bytes = Vec::new();
-            entry.by_ref().take(cap).read_to_end(&mut bytes)?;
-            found = Some(bytes);
-        }
-        files.insert(path);
-    }
-    Ok((files, found))
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -317,43 +317,6 @@ fn remove_all(root: &Path) -> std::io::Result<()> {
     std::fs::remove_dir_all(root)
 }
 
-/// A file a job controls (`$GITHUB_ENV`, `$GITHUB_OUTPUT`…), read only if
-/// it is a regular file of at most `cap` bytes: never a FIFO (which would
-/// block), a device (`/dev/zero`) or a symbolic link. Blocking.
-pub fn read_job_file(path: &Path, cap: u64) -> std::result::Result<Vec<u8>, String> {
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let file = match std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)
-    {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Err(format!("{name} is a symbolic link")),
-        Err(e) => return Err(format!("{name}: {e}")),
-    };
-    let meta = file.metadata().map_err(|e| format!("{name}: {e}"))?;
-    if !meta.is_file() {
-        return Err(format!("{name} is not a regular file"));
-    }
-    if meta.len() > cap {
-        return Err(format!("{name} is larger than {} KiB", cap >> 10));
-    }
-    let mut out = Vec::new();
-    file.take(cap + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| format!("{name}: {e}"))?;
-    if out.len() as u64 > cap {
-        return Err(format!("{name} is larger than {} KiB", cap >> 10));
-    }
-    Ok(out)
-}
-
 /// This machine's architecture as GitHub names it (X64, ARM64…).
 fn runner_arch() -> &'static str {
     match std::env::consts::ARCH {
@@ -1560,7 +1523,7 @@ struct StepFiles {
     state: Vec<u8>,
 }
 
-/// Reads the runner files of step `number` safely (`read_job_file`), off
+/// Reads the runner files of step `number` safely (`paths::read_regular`), off
 /// the async runtime; an error names the file and what is wrong with it.
 async fn read_step_files(work: &Work, number: i64) -> std::result::Result<StepFiles, String> {
     let runner = work.runner.clone();
@@ -1570,7 +1533,7 @@ async fn read_step_files(work: &Work, number: i64) -> std::result::Result<StepFi
                 .iter()
                 .find(|(_, n)| *n == name)
                 .map_or(name, |(v, _)| v);
-            read_job_file(&runner.join(format!("{name}-{number}")), STEP_FILE_CAP_BYTES)
+            super::helper::paths::read_regular(&runner.join(format!("{name}-{number}")), STEP_FILE_CAP_BYTES)
                 .map_err(|why| format!("${var}: {why}"))
         };
         Ok(StepFiles {

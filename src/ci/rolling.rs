@@ -1060,7 +1060,7 @@ impl Rollout<'_> {
             super::process::run_step(&step, script, number, &work, self.env, deadline, writer, self.with).await?;
         let output = work.runner.join(format!("output-{number}"));
         let reported = if capture {
-            super::executor::read_job_file(&output, 1 << 20).unwrap_or_default()
+            super::helper::paths::read_regular(&output, 1 << 20).unwrap_or_default()
         } else {
             Vec::new()
         };

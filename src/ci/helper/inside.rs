@@ -9,13 +9,12 @@
 //! is refused with the same words everywhere.
 
 use std::io::{Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use sha2::{Digest, Sha256};
 
-use super::paths::{Outside, artifact_root, matching_files, relative, within};
+use super::paths::{Outside, artifact_root, matching_files, open_regular, read_capped, relative, within};
 use crate::cli::JobHelperCommand as Op;
 
 /// Runs one operation; the exit status says whether it succeeded.
@@ -101,22 +100,9 @@ pub struct Limits {
     pub skip_large: bool,
 }
 
-/// Opens `path` to read if it is a regular file, never following a link
-/// at its end and never blocking on a FIFO.
+/// `path`, opened as `paths::open_regular` opens it; not finding it is an error too.
 fn open_file(path: &Path, name: &str) -> Result<(std::fs::File, u64), String> {
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)
-        .map_err(|e| match e.raw_os_error() {
-            Some(libc::ELOOP) => format!("{name} is a symbolic link"),
-            _ => format!("{name}: {e}"),
-        })?;
-    let meta = file.metadata().map_err(|e| format!("{name}: {e}"))?;
-    if !meta.is_file() {
-        return Err(format!("{name} is not a regular file"));
-    }
-    Ok((file, meta.len()))
+    open_regular(path, name)?.ok_or_else(|| format!("{name}: No such file or directory (os error 2)"))
 }
 
 /// Packs the files `patterns` match into a .tar.gz written to `out`.
@@ -244,30 +230,15 @@ pub fn read(workspace: &Path, paths: &[String], cap: u64, mut out: impl Write) -
         if let Err(why) = within(workspace, parent) {
             return Err(format!("{path}: {why}"));
         }
-        match open_file(&workspace.join(&rel), path) {
-            Ok((file, len)) => {
-                if len > cap {
-                    return Err(format!(
-                        "{path} is larger than {}",
-                        crate::ci::artifacts::size_text(cap)
-                    ));
-                }
-                let mut bytes = Vec::new();
-                file.take(cap + 1)
-                    .read_to_end(&mut bytes)
-                    .map_err(|e| format!("{path}: {e}"))?;
-                if bytes.len() as u64 > cap {
-                    return Err(format!(
-                        "{path} is larger than {}",
-                        crate::ci::artifacts::size_text(cap)
-                    ));
-                }
+        match open_regular(&workspace.join(&rel), path) {
+            Ok(Some((file, len))) => {
+                let bytes = read_capped(file, len, cap, path)?;
                 out.write_all(&bytes).map_err(|e| format!("{path}: {e}"))?;
                 out.flush().map_err(|e| format!("{path}: {e}"))?;
                 return Ok(serde_json::json!({ "path": path }));
             }
-            Err(why) if std::fs::symlink_metadata(workspace.join(&rel)).is_err() => {
-                first_error.get_or_insert(why);
+            Ok(None) => {
+                first_error.get_or_insert(format!("{path}: No such file or directory (os error 2)"));
             }
             Err(why) => return Err(why),
         }

@@ -11,6 +11,61 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::ci::workflow::glob;
 
+/// Opens `path` to read if it is a regular file: never through a link at
+/// its end (`O_NOFOLLOW`), never waiting on a FIFO (`O_NONBLOCK`), and then
+/// `fstat`: a device or a folder is refused. `None`: there is no such file.
+/// `name` is what the errors call it. Blocking.
+pub fn open_regular(path: &Path, name: &str) -> Result<Option<(std::fs::File, u64)>, String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Err(format!("{name} is a symbolic link")),
+        Err(e) => return Err(format!("{name}: {e}")),
+    };
+    let meta = file.metadata().map_err(|e| format!("{name}: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!("{name} is not a regular file"));
+    }
+    Ok(Some((file, meta.len())))
+}
+
+/// The bytes of `file` (`len` of them, said `fstat`), when at most `cap`:
+/// a larger file, or one that grew while read, is an error saying so.
+pub fn read_capped(file: std::fs::File, len: u64, cap: u64, name: &str) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let larger = || format!("{name} is larger than {} KiB", cap >> 10);
+    if len > cap {
+        return Err(larger());
+    }
+    let mut out = Vec::new();
+    file.take(cap + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| format!("{name}: {e}"))?;
+    if out.len() as u64 > cap {
+        return Err(larger());
+    }
+    Ok(out)
+}
+
+/// A file a job controls (`$GITHUB_ENV`, `$GITHUB_OUTPUT`… in the runner's
+/// folder, which the job cannot change), read only if it is a regular file
+/// of at most `cap` bytes (`open_regular`); nothing when there is none.
+pub fn read_regular(path: &Path, cap: u64) -> Result<Vec<u8>, String> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match open_regular(path, &name)? {
+        Some((file, len)) => read_capped(file, len, cap, &name),
+        None => Ok(Vec::new()),
+    }
+}
+
 /// `input` as a path relative to `workspace`: a leading `./`, and the
 /// workspace's own absolute path (`${{ github.workspace }}/dist`), are
 /// taken off. `..`, `~` (the home folder) and any other absolute path are

@@ -63,7 +63,7 @@ impl Manifest {
             .map(|f| dir.join(f))
             .find(|p| p.is_file())
             .ok_or("it has no action.yml")?;
-        let bytes = super::super::executor::read_job_file(&file, MAX_MANIFEST_BYTES)?;
+        let bytes = super::super::helper::paths::read_regular(&file, MAX_MANIFEST_BYTES)?;
         Manifest::parse(&bytes)
     }
 
