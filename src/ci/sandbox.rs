@@ -13,7 +13,7 @@
 //! Why bubblewrap: it is packaged everywhere (Debian's `bubblewrap`), small,
 //! audited, and does exactly the namespaces-and-mounts part; hakoniwa or
 //! our own `unshare` code would be ours to keep right. It costs a few
-//! milliseconds a step (README, `benches/ci.sh`).
+//! milliseconds a step (docs/performance.md, `benches/ci.sh`).
 
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
