@@ -272,10 +272,7 @@ struct Held(PerClient, Option<std::net::IpAddr>);
 impl PerClient {
     /// A place for a connection of `ip`, if it has one left.
     fn hold(&self, ip: std::net::IpAddr) -> Option<Held> {
-        let ip = match ip {
-            std::net::IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some() => v6.to_ipv4_mapped()?.into(),
-            ip => ip,
-        };
+        let ip = ip.to_canonical();
         if ip.is_loopback() {
             return Some(Held(self.clone(), None));
         }

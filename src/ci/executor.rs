@@ -648,13 +648,9 @@ pub async fn run_steps(
         // A job that could not be set up runs none of its steps.
         let step = match set_up {
             Err(_) => Ready::Skipped,
-            Ok(()) => ready(
-                step,
-                env,
-                contexts,
-                conclusion,
-                &with.work.helper(with.sandbox, deadline),
-            ),
+            Ok(()) => ready(step, env, contexts, conclusion, &|patterns| {
+                with.work.helper(with.sandbox, deadline).hash_in_place(patterns)
+            }),
         };
         let step = match step {
             Ready::Skipped => {
@@ -850,13 +846,12 @@ pub(super) fn ready(
     env: &BTreeMap<String, String>,
     contexts: &mut serde_json::Value,
     so_far: Conclusion,
-    helper: &super::helper::Helper,
+    hash_files: &expr::FileHasher,
 ) -> Ready {
     let status = expr::Status::of(so_far);
     contexts["env"] = serde_json::to_value(env.iter().chain(&step.env).collect::<BTreeMap<_, _>>()).unwrap_or_default();
-    let hash_files = |patterns: &[String]| helper.hash_in_place(patterns);
     let mut ctx = expr::Context::new(contexts, status);
-    ctx.files = Some(&hash_files);
+    ctx.files = Some(hash_files);
     let wanted = match step.condition.as_deref() {
         Some(c) => expr::condition(c, &ctx),
         None => Ok(status == expr::Status::Success),

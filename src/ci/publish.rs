@@ -75,13 +75,14 @@ pub(super) async fn release(
     let mut body = input("body").unwrap_or_default().to_string();
     let helper = with.work.helper(with.sandbox, deadline);
     if let Some(path) = input("body_path") {
-        let (helper, path) = (helper.clone(), path.to_string());
+        let (helper, wanted) = (helper.clone(), path.to_string());
         let read = crate::error::blocking("reading release notes", move || {
-            helper.read(&[&path], MAX_BODY_BYTES as u64)
+            helper.read(&[&wanted], MAX_BODY_BYTES as u64)
         })
         .await?;
         match read {
-            Ok(bytes) => body = String::from_utf8_lossy(&bytes).into_owned(),
+            Ok(Some(bytes)) => body = String::from_utf8_lossy(&bytes).into_owned(),
+            Ok(None) => return failed(writer, format!("body_path: {path}: there is no such file")),
             Err(why) => return failed(writer, format!("body_path: {why}")),
         }
     }

@@ -316,10 +316,7 @@ async fn scrape(
     axum::extract::ConnectInfo(client): axum::extract::ConnectInfo<std::net::SocketAddr>,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let local = match client.ip() {
-        std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(v6.is_loopback(), |v4| v4.is_loopback()),
-        ip => ip.is_loopback(),
-    };
+    let local = client.ip().to_canonical().is_loopback();
     if state.config.metrics_token.is_none() && !state.config.metrics_public && !local {
         return Err(Error::Forbidden(
             "/metrics answers only this machine; start the server with --metrics-token (for scrapers elsewhere) or --metrics-public"

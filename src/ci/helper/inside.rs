@@ -221,29 +221,24 @@ fn clear(dir: &Path) -> std::io::Result<()> {
 }
 
 /// Writes the first of `paths` (a file of the workspace) that exists to
-/// `out`, at most `cap` bytes of it (a larger one is an error).
+/// `out`, at most `cap` bytes of it (a larger one is an error); which it
+/// was, or `null` when none exists.
 pub fn read(workspace: &Path, paths: &[String], cap: u64, mut out: impl Write) -> Result<serde_json::Value, String> {
-    let mut first_error = None;
     for path in paths {
         let rel = relative(path, workspace)?;
         let parent = rel.parent().unwrap_or(Path::new(""));
         if let Err(why) = within(workspace, parent) {
             return Err(format!("{path}: {why}"));
         }
-        match open_regular(&workspace.join(&rel), path) {
-            Ok(Some((file, len))) => {
-                let bytes = read_capped(file, len, cap, path)?;
-                out.write_all(&bytes).map_err(|e| format!("{path}: {e}"))?;
-                out.flush().map_err(|e| format!("{path}: {e}"))?;
-                return Ok(serde_json::json!({ "path": path }));
-            }
-            Ok(None) => {
-                first_error.get_or_insert(format!("{path}: No such file or directory (os error 2)"));
-            }
-            Err(why) => return Err(why),
+        if let Some((file, len)) = open_regular(&workspace.join(&rel), path)? {
+            let bytes = read_capped(file, len, cap, path)?;
+            out.write_all(&bytes).map_err(|e| format!("{path}: {e}"))?;
+            out.flush().map_err(|e| format!("{path}: {e}"))?;
+            return Ok(serde_json::json!({ "path": path }));
         }
     }
-    Err(first_error.unwrap_or_else(|| "no such file".into()))
+    // None of them is there: no error of its own, the caller says what it missed.
+    Ok(serde_json::json!({ "path": null }))
 }
 
 /// The most bytes `hashFiles()` reads (a 20 GB sparse file is refused, not hashed).

@@ -231,12 +231,12 @@ impl Helper {
     }
 
     /// The bytes of the first of `paths` (files of the workspace) that
-    /// exists, at most `cap` of them.
-    pub fn read(&self, paths: &[&str], cap: u64) -> Result<Vec<u8>, String> {
+    /// exists, at most `cap` of them; `None` when none of them exists.
+    pub fn read(&self, paths: &[&str], cap: u64) -> Result<Option<Vec<u8>>, String> {
         let mut args = vec!["--max-bytes".to_string(), cap.to_string(), "--".into()];
         args.extend(paths.iter().map(|p| p.to_string()));
         let argv = self.argv("read", &args);
-        let (bytes, _, _) = self.run(&argv, Input::None, |out| {
+        let (bytes, ok, _) = self.run(&argv, Input::None, |out| {
             let mut bytes = Vec::new();
             out.take(cap + 1).read_to_end(&mut bytes).map_err(|e| e.to_string())?;
             Ok(bytes)
@@ -244,7 +244,7 @@ impl Helper {
         if bytes.len() as u64 > cap {
             return Err(format!("larger than {}", super::artifacts::size_text(cap)));
         }
-        Ok(bytes)
+        Ok((!ok["path"].is_null()).then_some(bytes))
     }
 
     /// `hashFiles()` of `patterns`: "" when none match, or when they cannot be read.

@@ -171,13 +171,8 @@ async fn load(uses: &Uses, with: &RunWith<'_>) -> std::result::Result<(Loaded, O
             let dir = with.work.workspace.join(&rel);
             let names = ["action.yml", "action.yaml"].map(|f| rel.join(f).display().to_string());
             let manifest = crate::error::blocking("reading action.yml", move || {
-                let bytes = helper
-                    .read(&[&names[0], &names[1]], manifest::MAX_MANIFEST_BYTES)
-                    .map_err(|why| match why.ends_with("No such file or directory (os error 2)") {
-                        true => "it has no action.yml".to_string(),
-                        false => why,
-                    })?;
-                Manifest::parse(&bytes)
+                let bytes = helper.read(&[&names[0], &names[1]], manifest::MAX_MANIFEST_BYTES)?;
+                Manifest::parse(&bytes.ok_or("it has no action.yml")?)
             })
             .await
             .map_err(|e| e.to_string())?
@@ -374,13 +369,9 @@ async fn run_composite(
     for nested in steps {
         let mut nested = nested.clone();
         nested.env.insert("GITHUB_ACTION_PATH".into(), action_path.clone());
-        let step = match ready(
-            &nested,
-            env,
-            &mut ctx,
-            conclusion,
-            &work.helper(with.sandbox, call.deadline),
-        ) {
+        let step = match ready(&nested, env, &mut ctx, conclusion, &|patterns| {
+            work.helper(with.sandbox, call.deadline).hash_in_place(patterns)
+        }) {
             Ready::Skipped => continue,
             Ready::Broken(e) => {
                 writer.line(&format!("Hearth: {}: {e}", nested.name));
