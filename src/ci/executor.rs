@@ -261,7 +261,7 @@ impl Work {
 
 /// Gives `top` and everything below it to the job's user (links as
 /// links, never followed).
-pub(super) fn give_to(top: &Path, (uid, gid): (u32, u32)) -> std::io::Result<()> {
+fn give_to(top: &Path, (uid, gid): (u32, u32)) -> std::io::Result<()> {
     let mut todo = vec![top.to_path_buf()];
     while let Some(p) = todo.pop() {
         std::os::unix::fs::lchown(&p, Some(uid), Some(gid))?;

@@ -379,7 +379,7 @@ fn result_of(said: &[u8]) -> (Result<serde_json::Value, String>, Notes) {
 
 /// `text` as one line a person can read (not a dump: its first 500
 /// characters, control characters as spaces), or `otherwise`.
-pub fn one_line(text: &str, otherwise: &str) -> String {
+fn one_line(text: &str, otherwise: &str) -> String {
     let words: Vec<&str> = text
         .split(|c: char| c.is_whitespace() || c.is_control())
         .filter(|w| !w.is_empty())
