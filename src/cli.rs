@@ -39,71 +39,7 @@ pub enum Command {
     /// What a built-in step does with a job's files, run inside the job's
     /// sandbox as the job's user (started by the server, not by people).
     #[command(subcommand, hide = true)]
-    JobHelper(JobHelperCommand),
-}
-
-/// The job helper's operations (`ci::helper::inside`). Each takes the
-/// workspace as the job sees it; what it makes goes to stdout, and its
-/// last line on stderr is its result as JSON.
-#[derive(Debug, Subcommand)]
-pub enum JobHelperCommand {
-    /// Packs the files `patterns` match into a .tar.gz on stdout.
-    Pack {
-        #[arg(long)]
-        workspace: PathBuf,
-        /// GitHub's `path:` lines (globs; `!` excludes).
-        #[arg(long)]
-        patterns: String,
-        /// Paths in the archive start where upload-artifact starts them
-        /// (`path: dist/` keeps dist's files at the top), not at the workspace.
-        #[arg(long)]
-        artifact_root: bool,
-        #[arg(long)]
-        max_files: usize,
-        /// The most bytes the files may have together.
-        #[arg(long)]
-        max_bytes: u64,
-        /// The largest file.
-        #[arg(long)]
-        max_file_bytes: u64,
-        /// A larger file is left out with a note, rather than an error.
-        #[arg(long)]
-        skip_large: bool,
-    },
-    /// Unpacks a .tar.gz from stdin into a folder of the workspace.
-    Unpack {
-        #[arg(long)]
-        workspace: PathBuf,
-        #[arg(long)]
-        dest: String,
-        /// What is at `dest` goes first (a checkout's `clean`).
-        #[arg(long)]
-        replace: bool,
-    },
-    /// Writes the first of `paths` that exists to stdout.
-    Read {
-        #[arg(long)]
-        workspace: PathBuf,
-        #[arg(long)]
-        max_bytes: u64,
-        #[arg(required = true)]
-        paths: Vec<String>,
-    },
-    /// `hashFiles()` of `patterns`.
-    Hash {
-        #[arg(long)]
-        workspace: PathBuf,
-        patterns: Vec<String>,
-    },
-    /// Runs `argv` in `cwd` (a step's `working-directory`).
-    Exec {
-        #[arg(long)]
-        workspace: PathBuf,
-        #[arg(long)]
-        cwd: String,
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
-        argv: Vec<std::ffi::OsString>,
-    },
+    JobHelper(crate::ci::helper::inside::Op),
 }
 
 #[derive(Debug, Subcommand)]

@@ -39,7 +39,17 @@ pub struct Config {
     /// (else, without a token, only loopback).
     pub metrics_public: bool,
     /// `--smtp-url` and `--smtp-from`: how notifications are e-mailed; `None`: they are not.
-    pub mail: Option<crate::mail::Settings>,
+    pub mail: Option<MailSettings>,
+}
+
+/// How e-mail is sent: the relay and the sender.
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    /// `smtp://host:port` (plain), `smtp://…?tls=required` (STARTTLS) or
+    /// `smtps://host` (TLS), with `user:password@` when the relay asks.
+    pub url: String,
+    /// The From address, e.g. `Hearth <hearth@example.com>`.
+    pub from: String,
 }
 
 impl Config {

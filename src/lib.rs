@@ -1,10 +1,10 @@
 //! Hearth: a self-hosted git forge with CI/CD built in.
 //!
 //! `serve` is the whole server: the binary calls it with the configured
-//! listener, tests call the binary. Dependency direction:
-//! `main → cli → web → {ci, repos, accounts, issues} → {db, git} → {config, data_dir, time, error}`.
-//! `ci::state`, the rules of how runs and jobs change state, needs nothing:
-//! `db` stores its types.
+//! listener, tests call the binary. The direction of dependencies, top to
+//! bottom (a module imports only those below it), is written once in
+//! `tests/architecture.rs`, which checks it, and explained in
+//! `docs/architecture.md`.
 
 pub mod accounts;
 pub mod backup;
@@ -13,9 +13,11 @@ pub mod cli;
 pub mod config;
 pub mod data_dir;
 pub mod db;
+pub mod delivery;
 pub mod error;
 pub mod git;
 pub mod github;
+pub mod glob;
 pub mod hooks;
 pub mod ids;
 pub mod insights;
@@ -23,7 +25,9 @@ pub mod issues;
 pub mod mail;
 pub mod markup;
 pub mod pulls;
+pub mod report;
 pub mod repos;
+pub mod state;
 pub mod sync;
 pub mod time;
 pub mod web;

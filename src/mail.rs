@@ -9,19 +9,10 @@ use std::time::Duration;
 use lettre::message::{Mailbox, header::ContentType};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
+use crate::config::MailSettings as Settings;
 use crate::db::Db;
 use crate::db::notifications::{self as stored, Mail, Reason};
 use crate::error::{Error, Result};
-
-/// How e-mail is sent: the relay and the sender.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    /// `smtp://host:port` (plain), `smtp://…?tls=required` (STARTTLS) or
-    /// `smtps://host` (TLS), with `user:password@` when the relay asks.
-    pub url: String,
-    /// The From address, e.g. `Hearth <hearth@example.com>`.
-    pub from: String,
-}
 
 /// Attempts at one e-mail before it is given up.
 const MAX_ATTEMPTS: i64 = 5;

@@ -86,7 +86,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 .smtp_url
                 .clone()
                 .filter(|u| !u.is_empty())
-                .map(|url| hearth::mail::Settings { url, from: smtp_from });
+                .map(|url| hearth::config::MailSettings { url, from: smtp_from });
             config.tool_cache = args.tool_cache.map(std::path::absolute).transpose()?;
             config.sandbox = hearth::config::SandboxSettings {
                 enabled: args.ci_sandbox == "on",

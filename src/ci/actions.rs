@@ -6,9 +6,9 @@
 
 use super::executor::{LogWriter, Record};
 use super::helper::{Helper, Input, Pack};
-use super::state::Conclusion;
 use super::workflow;
 use crate::error::Result;
+use crate::state::Conclusion;
 
 /// `actions/checkout` asked for something other than the run's commit at
 /// the workspace's root: another repository of this server, a `ref`, or a
@@ -267,7 +267,7 @@ pub(super) async fn run_action(
         }
         Some(Action::TestReport) => {
             let kind = with("kind").unwrap_or("unit").to_string();
-            if !super::test_report::KINDS.contains(&kind.as_str()) {
+            if !crate::report::KINDS.contains(&kind.as_str()) {
                 return failed(writer, format!("kind {kind:?}: unit, functional or security"));
             }
             let name = with("name").unwrap_or(&step.name).chars().take(100).collect::<String>();
@@ -275,10 +275,10 @@ pub(super) async fn run_action(
             let helper = helper.clone();
             // Each file read by the job's helper, up to a cap.
             let (summary, notes) = crate::error::blocking("reading test reports", move || {
-                let mut summary = super::test_report::Summary::default();
+                let mut summary = crate::report::Summary::default();
                 let mut notes = Vec::new();
                 let each = Pack {
-                    max_file_bytes: super::test_report::MAX_FILE_BYTES,
+                    max_file_bytes: crate::report::MAX_FILE_BYTES,
                     skip_large: true,
                     ..Pack::default()
                 };
@@ -376,7 +376,7 @@ pub(super) async fn run_action(
                 // folder of its name unless `merge-multiple`.
                 (None, pattern) => all
                     .into_iter()
-                    .filter(|(n, _)| pattern.is_none_or(|p| super::workflow::glob(p, n)))
+                    .filter(|(n, _)| pattern.is_none_or(|p| crate::glob::matches(p, n)))
                     .map(|(n, sha)| {
                         let d = if merge { dest.clone() } else { format!("{dest}/{n}") };
                         (n, sha, d)

@@ -5,26 +5,7 @@
 //! `endColumn` and `title` (annotations), `::group::` / `::endgroup::`,
 //! `::stop-commands::TOKEN` … `::TOKEN::`, and `::debug::`. Pure.
 
-use serde::Serialize;
-
-/// An annotation: a message about the run, shown on its page, maybe
-/// about a line of a file.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Annotation {
-    /// `error`, `warning` or `notice`.
-    pub level: &'static str,
-    pub message: String,
-    pub title: Option<String>,
-    pub file: Option<String>,
-    pub line: Option<u32>,
-    pub end_line: Option<u32>,
-    pub col: Option<u32>,
-    pub end_col: Option<u32>,
-}
-
-/// Annotations a job may make; more are dropped, as GitHub does (10 errors,
-/// 10 warnings per step there; here per job, of each level).
-pub const MAX_ANNOTATIONS: usize = 50;
+use crate::report::Annotation;
 
 /// A line of a step's output, read.
 #[derive(Debug, PartialEq)]

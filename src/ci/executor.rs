@@ -15,13 +15,13 @@ use tokio::sync::Notify;
 
 use super::actions::{run_action, save_cache};
 use super::process::run_step;
-use super::state::{self, Conclusion, Status};
 use super::{expr, workflow};
 use crate::data_dir::DataDir;
 use crate::db::repos::RepoId;
 use crate::db::runs::{self, Job, JobId, RunId, RunNumber};
 use crate::db::{self, Db};
 use crate::error::{Context, Result};
+use crate::state::{self, Conclusion, Status};
 
 /// A job's log is cut here; the job goes on.
 pub const LOG_CAP_BYTES: u64 = 16 << 20;
@@ -435,7 +435,7 @@ impl Record<'_> {
     }
 
     /// Keeps the job's annotations (`::error::` and the like) for the run's page.
-    pub(super) async fn annotations(&self, list: Vec<super::commands::Annotation>) -> Result<()> {
+    pub(super) async fn annotations(&self, list: Vec<crate::report::Annotation>) -> Result<()> {
         match self {
             Record::Server { db, job, run, .. } if !list.is_empty() => {
                 let (job, run) = (*job, *run);
@@ -529,7 +529,7 @@ impl Record<'_> {
     }
 
     /// Keeps a test report of the job.
-    pub(super) async fn test_report(&self, name: &str, kind: &str, summary: super::test_report::Summary) -> Result<()> {
+    pub(super) async fn test_report(&self, name: &str, kind: &str, summary: crate::report::Summary) -> Result<()> {
         match self {
             Record::Server { db, job, run, .. } => {
                 let (job, run, name, kind) = (*job, *run, name.to_string(), kind.to_string());
@@ -1279,7 +1279,7 @@ pub struct LogWriter {
     /// What the step running now asked with `::set-output` and `::save-state`.
     asked: Asked,
     /// The job's annotations (`::error::`, `::warning::`, `::notice::`), masked.
-    annotations: Vec<super::commands::Annotation>,
+    annotations: Vec<crate::report::Annotation>,
     /// Where the job's viewers hear of new lines.
     feed: Option<Arc<super::live::Feed>>,
 }
@@ -1344,7 +1344,8 @@ impl LogWriter {
     /// A line of a step's own output: a workflow command (`::add-mask::`,
     /// `::error::`…) is done, anything else logged.
     pub fn output(&mut self, text: &str) {
-        use super::commands::{Line, MAX_ANNOTATIONS, read};
+        use super::commands::{Line, read};
+        use crate::report::MAX_ANNOTATIONS;
         match read(text, &mut self.stopped) {
             // The runner's own lines are its alone: a step's text that would
             // pass for a section line, a group or a word of the runner's is
@@ -1388,7 +1389,7 @@ impl LogWriter {
     }
 
     /// The job's annotations so far.
-    pub fn take_annotations(&mut self) -> Vec<super::commands::Annotation> {
+    pub fn take_annotations(&mut self) -> Vec<crate::report::Annotation> {
         std::mem::take(&mut self.annotations)
     }
 

@@ -69,8 +69,8 @@ impl Status {
     /// What the status functions see of a job that has come to `so_far`:
     /// a cancel or a timeout is `cancelled()`, anything else that is not
     /// a success `failure()`.
-    pub fn of(so_far: super::state::Conclusion) -> Status {
-        use super::state::Conclusion;
+    pub fn of(so_far: crate::state::Conclusion) -> Status {
+        use crate::state::Conclusion;
         match so_far {
             Conclusion::Success => Status::Success,
             c if c.interrupted() => Status::Cancelled,

@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::broadcast;
 
-use super::state::{Conclusion, Status};
 use crate::ids::JobId;
+use crate::state::{Conclusion, Status};
 use crate::sync::lock;
 
 /// Log bytes a feed keeps for viewers who join.

@@ -11,10 +11,10 @@ use tokio::sync::Notify;
 
 use super::executor::{self, LogWriter, Record, RunInfo, Work};
 use super::sandbox::Sandbox;
-use super::state::{self, Conclusion, Status};
 use super::workflow;
 use crate::db::runs::{Job, JobId, RunId, RunNumber};
 use crate::error::{Context, Error, Result};
+use crate::state::{self, Conclusion, Status};
 
 /// Runs the workflows of the checkout around `dir` (only job `only` and
 /// what it needs, when given). Returns how many jobs failed.

@@ -11,7 +11,6 @@ pub mod artifacts;
 pub mod cgroup;
 pub mod commands;
 pub mod cron;
-pub mod deploy;
 pub mod executor;
 pub mod expr;
 pub mod helper;
@@ -24,8 +23,6 @@ pub mod rolling;
 pub mod sandbox;
 pub mod scheduler;
 pub mod secrets;
-pub mod state;
-pub mod test_report;
 pub mod tool_cache;
 pub mod trigger;
 pub mod uses;
@@ -150,13 +147,13 @@ pub fn describe(file: &str, w: &workflow::Workflow) -> String {
             .types
             .iter()
             .map(String::as_str)
-            .filter(|t| !crate::pulls::ACTIONS.contains(t))
+            .filter(|t| !crate::github::PULL_REQUEST_ACTIONS.contains(t))
             .collect();
         if name == "pull_request" && !unsent.is_empty() {
             notes.push(format!(
                 "  note: pull_request types {} are not sent by this Hearth (it sends {})\n",
                 unsent.join(", "),
-                crate::pulls::ACTIONS.join(", ")
+                crate::github::PULL_REQUEST_ACTIONS.join(", ")
             ));
         }
     }

@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 
 use super::cgroup::Step;
 use super::executor::{LogWriter, RunWith, Work};
-use super::state::Conclusion;
 use super::workflow;
 use crate::db::runs::JobId;
 use crate::error::Result;
+use crate::state::Conclusion;
 
 /// Longer output lines are cut into pieces of this size.
 const MAX_LINE_BYTES: u64 = 64 << 10;

@@ -7,10 +7,10 @@
 use std::collections::BTreeMap;
 
 use super::executor::{LogWriter, Record, RunWith};
-use super::state::Conclusion;
 use super::workflow;
 use crate::db::releases::{self, Fields};
 use crate::error::{Error, Result};
+use crate::state::Conclusion;
 
 /// The largest release asset.
 pub const MAX_ASSET_BYTES: u64 = 2 << 30;

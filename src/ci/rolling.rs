@@ -25,10 +25,10 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 
 use super::executor::{LogWriter, Record, RunWith, Work};
-use super::state::{self, Conclusion, Target as TargetState};
 use super::workflow;
 use crate::db::environments::{self, DeploymentRow};
 use crate::error::Result;
+use crate::state::{self, Conclusion, Target as TargetState};
 
 /// Targets one deploy step may have.
 pub const MAX_TARGETS: usize = 50;

@@ -13,20 +13,20 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use super::deploy::Passage;
 use super::executor::{
     LogWriter, Record, RunInfo, RunWith, Work, append_line, cannot_run, contexts, job_env, run_steps, spec_of,
     wanted_by,
 };
 use super::process::kill_leftovers;
-use super::state::{self, Conclusion, Gate, NoRerun, Status};
 use super::{trigger, workflow};
 use crate::config::CiLimits as Limits;
 use crate::data_dir::DataDir;
 use crate::db::repos::RepoId;
 use crate::db::runs::{self, Job, JobId, RunId};
 use crate::db::{self, Db};
+use crate::delivery::{self, Passage};
 use crate::error::{Context, Error, Result};
+use crate::state::{self, Conclusion, Gate, NoRerun, Status};
 
 /// A job running now: the signal that stops it, sent once (a job stopped
 /// goes on with its `if: always()` and `if: cancelled()` steps).
@@ -382,10 +382,7 @@ impl Ci {
                     e.name = environment.clone();
                 }
                 let job = (*j).clone();
-                let (passage, superseded) = self
-                    .db
-                    .write(move |tx| super::deploy::pass(tx, &job, &environment))
-                    .await?;
+                let (passage, superseded) = self.db.write(move |tx| delivery::pass(tx, &job, &environment)).await?;
                 for (run, job, why) in superseded {
                     let _ = append_line(&self.data_dir.job_log(run, job), &format!("Hearth: {why}"));
                     self.feeds.end(job);
@@ -570,7 +567,7 @@ impl Ci {
         let ctx = super::expr::Context::new(&values, super::expr::Status::Success);
         Ok(super::expr::interpolate(written, &ctx)
             .map_err(|e| format!("environment: {e}"))
-            .and_then(|name| super::deploy::check_name(&name).map_err(|e| format!("environment {name:?}: {e}"))))
+            .and_then(|name| delivery::check_name(&name).map_err(|e| format!("environment {name:?}: {e}"))))
     }
 
     /// A job's run, its repository, and the full ref it is of.

@@ -426,7 +426,7 @@ fn runs_for_pull(
     let commit = gix::ObjectId::from_hex(sha.as_bytes()).context("test merge id")?;
     let n = pull.number();
     let ref_name = format!("refs/pull/{n}/merge");
-    let payload = crate::pulls::event_payload(repo, pull, &event.action, event.actor.as_deref(), people);
+    let payload = crate::github::pull_request_event(repo, pull, &event.action, event.actor.as_deref(), people);
     let origin = Origin {
         repo,
         sha: &sha,

@@ -3,9 +3,9 @@
 
 use rusqlite::{Connection, params};
 
-use crate::ci::commands::Annotation;
 use crate::error::Result;
 use crate::ids::{JobId, RunId};
+use crate::report::Annotation;
 
 /// Messages and titles are cut here.
 const MAX_TEXT: usize = 4096;

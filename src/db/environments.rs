@@ -5,9 +5,9 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::repos::RepoId;
 use super::users::UserId;
-use crate::ci::state::{self, Conclusion, Deployment};
 use crate::error::{Error, Result};
 use crate::ids::{JobId, RunId};
+use crate::state::{self, Conclusion, Deployment};
 
 crate::ids::integer_id!(
     /// An environment's id: unique in the server.
@@ -468,6 +468,10 @@ pub fn reviews(conn: &Connection, id: DeploymentId) -> Result<Vec<Review>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// At most this many secrets, variables and branch patterns per
+/// environment (GitHub's limit for the first two).
+pub const MAX_PER_ENVIRONMENT: usize = 100;
+
 /// Refuses a new entry of `what` when `table` holds `MAX_PER_ENVIRONMENT`
 /// of them for `env` already.
 fn room_for(conn: &Connection, table: &str, what: &str, env: EnvironmentId) -> Result<()> {
@@ -476,10 +480,10 @@ fn room_for(conn: &Connection, table: &str, what: &str, env: EnvironmentId) -> R
         [env],
         |r| r.get(0),
     )?;
-    if n as usize >= crate::ci::deploy::MAX_PER_ENVIRONMENT {
+    if n as usize >= MAX_PER_ENVIRONMENT {
         return Err(Error::invalid(format!(
             "an environment holds at most {} {what}",
-            crate::ci::deploy::MAX_PER_ENVIRONMENT
+            MAX_PER_ENVIRONMENT
         )));
     }
     Ok(())

@@ -5,8 +5,8 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::ref_updates::RefUpdate;
 use super::repos::RepoId;
-use crate::ci::state::{self, Conclusion, Outcome, Status, Stop};
 use crate::error::Result;
+use crate::state::{self, Conclusion, Outcome, Status, Stop};
 
 pub use crate::ids::{JobId, RunId, RunNumber};
 

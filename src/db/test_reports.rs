@@ -2,9 +2,9 @@
 
 use rusqlite::{Connection, params};
 
-use crate::ci::test_report::{Failed, Summary};
 use crate::error::Result;
 use crate::ids::{JobId, RunId};
+use crate::report::{Failed, Summary};
 
 #[derive(Debug, Clone)]
 pub struct Report {

@@ -4,7 +4,6 @@
 use rusqlite::Connection;
 use serde_json::{Value, json};
 
-use crate::ci::state::Status;
 use crate::db::hooks::Noted;
 use crate::db::issues::{self as stored, Issue};
 use crate::db::ref_updates::ZERO_ID;
@@ -13,6 +12,7 @@ use crate::db::{self};
 use crate::error::Result;
 use crate::github::{self, People, RepoFacts, Site};
 use crate::ids::{JobId, RunId};
+use crate::state::Status;
 
 /// One delivery's worth: the event's name, its action, and the body.
 #[derive(Debug, Clone)]

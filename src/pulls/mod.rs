@@ -22,17 +22,6 @@ use crate::git::read;
 use crate::issues::{self, Change};
 use crate::repos::Access;
 
-/// The `pull_request` activity types that start workflows here.
-pub const ACTIONS: [&str; 7] = [
-    "opened",
-    "synchronize",
-    "reopened",
-    "closed",
-    "edited",
-    "converted_to_draft",
-    "ready_for_review",
-];
-
 /// What a new pull request says.
 #[derive(Debug, Clone, Default)]
 pub struct NewPullRequest {
@@ -965,69 +954,14 @@ pub async fn request_reviewers(
     .await
 }
 
-/// Sizes of a pull request's change, for GitHub's full pull request object.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Stats {
-    pub commits: usize,
-    /// Line comments (GitHub's `review_comments`).
-    pub review_comments: usize,
-    pub additions: usize,
-    pub deletions: usize,
-    pub changed_files: usize,
-}
-
-/// `github.event` of a `pull_request` run: GitHub's payload of the event,
-/// its URLs paths on this server. `people` names who is in it.
-pub fn event_payload(
-    repo: &Repo,
-    pull: &Pull,
-    action: &str,
-    sender: Option<&str>,
-    people: &crate::github::People,
-) -> serde_json::Value {
-    let site = crate::github::Site::new("");
-    let owner = people.user(&site, &repo.owner);
-    let repository = crate::github::repository(&site, repo, &owner, &Default::default());
-    let mut pr = crate::github::pull_request(
-        &site,
-        repo,
-        &crate::github::PullParts {
-            pull,
-            people,
-            milestone: None,
-            association: if pull.issue.author.eq_ignore_ascii_case(&repo.owner) {
-                "OWNER"
-            } else {
-                "CONTRIBUTOR"
-            },
-            reviewers: &[],
-            repository: &repository,
-            stats: Some(&Stats::default()),
-        },
-    );
-    // What is not worked out for an event is left out rather than said wrong.
-    if let Some(o) = pr.as_object_mut() {
-        for k in ["commits", "additions", "deletions", "changed_files", "review_comments"] {
-            o.remove(k);
-        }
-    }
-    serde_json::json!({
-        "action": action,
-        "number": pull.number().0,
-        "pull_request": pr,
-        "repository": repository,
-        "sender": people.user(&site, sender.unwrap_or(&pull.issue.author)),
-    })
-}
-
 /// How big the change of `pull` is: its commits and its diff's totals.
-pub fn stats(path: &Path, pull: &Pull) -> Result<Stats> {
+pub fn stats(path: &Path, pull: &Pull) -> Result<crate::github::PullStats> {
     let repo = crate::git::open(path)?;
     let base = pull.merge_base.clone().unwrap_or_else(|| pull.base_sha.clone());
     let commits = merge::commits_between(&repo, &base, &pull.head_sha)?.map_or(merge::MAX_COMMITS, |c| c.len());
     let parse = crate::git::object_id;
     let diff = read::diff_between(&repo, Some(parse(&base)?), parse(&pull.head_sha)?, REVIEW_LIMITS)?;
-    Ok(Stats {
+    Ok(crate::github::PullStats {
         commits,
         review_comments: 0,
         additions: diff.files.iter().map(|f| f.additions).sum(),

@@ -2,16 +2,16 @@
 //! or a merge do. The rules are `db::protections`; a push is checked by the
 //! `pre-receive` hook (`hook`), a merge by `pulls::merge`, both here.
 
-use crate::ci::workflow::glob;
 use crate::db::protections::Protection;
 use crate::db::users::UserId;
+use crate::glob;
 
 /// The rule of `branch`: one naming it exactly, else the first pattern that matches.
 pub fn rule_for<'a>(rules: &'a [Protection], branch: &str) -> Option<&'a Protection> {
     rules
         .iter()
         .find(|r| r.pattern == branch)
-        .or_else(|| rules.iter().find(|r| glob(&r.pattern, branch)))
+        .or_else(|| rules.iter().find(|r| glob::matches(&r.pattern, branch)))
 }
 
 /// Who pushes or merges.

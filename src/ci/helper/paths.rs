@@ -9,7 +9,7 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use crate::ci::workflow::glob;
+use crate::glob;
 
 /// Opens `path` to read if it is a regular file: never through a link at
 /// its end (`O_NOFOLLOW`), never waiting on a FIFO (`O_NONBLOCK`), and then
@@ -106,7 +106,10 @@ pub fn matching_files(workspace: &Path, patterns: &str) -> Result<Vec<PathBuf>, 
     let all = walk(workspace)?;
     // `**/` matches no folder too.
     let matches = |pattern: &str, path: &str| {
-        glob(pattern, path) || pattern.strip_prefix("**/").is_some_and(|rest| glob(rest, path))
+        glob::matches(pattern, path)
+            || pattern
+                .strip_prefix("**/")
+                .is_some_and(|rest| glob::matches(rest, path))
     };
     // A pattern matches a file, or every file under a folder it matches.
     let hit = |pattern: &str, file: &str| {

@@ -19,9 +19,9 @@ use super::executor::{
     END_GROUP, GROUP, LogWriter, Ran, Ready, RunWith, Shared, Work, ready, remember, run_one, run_script,
 };
 use super::expr;
-use super::state::{Conclusion, Status};
 use super::workflow::{self, Uses};
 use crate::error::Result;
+use crate::state::{Conclusion, Status};
 
 /// Composite actions may nest this deep, as on GitHub.
 pub const MAX_DEPTH: usize = 10;

@@ -30,7 +30,7 @@ use raw::{
     Minutes, OneOrMany, RawEnvironment, RawJob, RawRunDefaults, RawStep, RawStrategy, RawWorkflow, Scalar, env_map,
 };
 pub use schedule::Cron;
-pub use triggers::{PushFilter, Triggers, filters_paths, filters_pull_paths, glob, runs_on_pull, runs_on_push};
+pub use triggers::{PushFilter, Triggers, filters_paths, filters_pull_paths, runs_on_pull, runs_on_push};
 
 /// Files larger than this are refused before parsing.
 pub const MAX_FILE_BYTES: usize = 1 << 20;
@@ -1054,16 +1054,6 @@ mod tests {
     }
 
     #[test]
-    fn globs() {
-        assert!(glob("main", "main"));
-        assert!(glob("release/*", "release/2.x"));
-        assert!(!glob("release/*", "release/2.x/rc"));
-        assert!(glob("release/**", "release/2.x/rc"));
-        assert!(glob("v*", "v1.0"));
-        assert!(!glob("main", "main2"));
-    }
-
-    #[test]
     fn push_filters() {
         let w = |on: &str| {
             parse(
@@ -1211,9 +1201,6 @@ mod tests {
         }
         laughs.push_str("on: push\njobs:\n  j:\n    env: {x: *l}\n    steps: [{run: 'true'}]\n");
         assert!(parse("laughs.yml", &laughs).is_err());
-        // A long pattern neither recurses nor backtracks for ever.
-        assert!(!glob(&"*a".repeat(50_000), &"a".repeat(200)));
-        assert!(glob(&"a".repeat(5_000), &"a".repeat(5_000)));
     }
 
     #[test]

@@ -290,8 +290,8 @@ fn listed(patterns: &[String], name: &str) -> bool {
     let mut hit = false;
     for p in patterns {
         match p.strip_prefix('!') {
-            Some(not) => hit &= !glob(not, name),
-            None => hit |= glob(p, name),
+            Some(not) => hit &= !crate::glob::matches(not, name),
+            None => hit |= crate::glob::matches(p, name),
         }
     }
     hit
@@ -315,42 +315,4 @@ pub fn filters_paths(w: &Workflow) -> bool {
     w.on.push
         .as_ref()
         .is_some_and(|f| !(f.paths.is_empty() && f.paths_ignore.is_empty()))
-}
-
-/// GitHub's filter patterns: `*` matches within a path segment, `**` across.
-/// Matched in one pass over the pattern (time pattern × text, no recursion),
-/// so a hostile pattern costs no more than its length.
-pub fn glob(pattern: &str, text: &str) -> bool {
-    let (p, t) = (pattern.as_bytes(), text.as_bytes());
-    // can[j]: the pattern read so far matches the first j bytes of the text.
-    let mut can = vec![false; t.len() + 1];
-    can[0] = true;
-    let mut i = 0;
-    while i < p.len() {
-        if p[i] == b'*' && p.get(i + 1) == Some(&b'*') {
-            // `**`: anything at all after a place that matched.
-            let mut any = false;
-            for c in can.iter_mut() {
-                any |= *c;
-                *c = any;
-            }
-            i += 2;
-        } else if p[i] == b'*' {
-            // `*`: anything without a `/`.
-            for j in 1..=t.len() {
-                can[j] = can[j] || (can[j - 1] && t[j - 1] != b'/');
-            }
-            i += 1;
-        } else {
-            for j in (1..=t.len()).rev() {
-                can[j] = can[j - 1] && t[j - 1] == p[i];
-            }
-            can[0] = false;
-            i += 1;
-        }
-        if !can.contains(&true) {
-            return false;
-        }
-    }
-    can[t.len()]
 }

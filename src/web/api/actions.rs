@@ -124,7 +124,7 @@ fn job_json(site: &Site, repo: &Repo, run: &Run, j: &Job, steps: &[Step]) -> Val
     let mut json = github::workflow_job(site, repo, run, j, steps, None);
     json["key"] = json!(j.key);
     json["needs"] = json!(j.needs);
-    if j.status == crate::ci::state::Status::Completed {
+    if j.status == crate::state::Status::Completed {
         json["conclusion"] = json!(j.conclusion);
     }
     if let Some(out) = json["steps"].as_array_mut() {

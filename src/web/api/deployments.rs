@@ -11,11 +11,11 @@ use serde_json::{Value, json};
 
 use super::doc::Api;
 use super::{Page, repo_urls as base, user_json};
-use crate::ci::deploy;
 use crate::db::environments::{self, DeploymentId, DeploymentRow, Environment, EnvironmentId};
 use crate::db::repos::Repo;
 use crate::db::runs::{self, RunId};
 use crate::db::users::User;
+use crate::delivery as deploy;
 use crate::error::{Error, Result};
 use crate::web::access::{Admin, Read, RepoAccess, Write};
 use crate::web::auth::SignedIn;

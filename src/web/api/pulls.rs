@@ -177,7 +177,7 @@ async fn pull_json(
         })
         .await??;
         let n: Vec<usize> = text.split(' ').filter_map(|n| n.parse().ok()).collect();
-        Some(pulls::Stats {
+        Some(crate::github::PullStats {
             commits: n.first().copied().unwrap_or(0),
             additions: n.get(1).copied().unwrap_or(0),
             deletions: n.get(2).copied().unwrap_or(0),

@@ -3,8 +3,8 @@
 //! and which branches and tags may deploy.
 
 use super::*;
-use crate::ci::deploy;
 use crate::db::environments;
+use crate::delivery as deploy;
 use crate::repos::Access as Level;
 use crate::web::access::Admin;
 
@@ -194,10 +194,10 @@ pub(super) async fn save_environment(
                     patterns.push((deploy::check_pattern(line)?, kind.to_string()));
                 }
             }
-            if patterns.len() > deploy::MAX_PER_ENVIRONMENT {
+            if patterns.len() > environments::MAX_PER_ENVIRONMENT {
                 return Err(Error::invalid(format!(
                     "at most {} branch and tag patterns",
-                    deploy::MAX_PER_ENVIRONMENT
+                    environments::MAX_PER_ENVIRONMENT
                 )));
             }
             environments::set_wait_timer(tx, env.id, wait_timer)?;

@@ -105,7 +105,7 @@ pub(super) async fn environments_page(
                 let history = items(c, id, environments::history(c, e.id, HISTORY)?, &mut numbers)?
                     .into_iter()
                     .map(|i| DeploymentItem {
-                        redeployable: i.deployment.state == crate::ci::state::Deployment::Success
+                        redeployable: i.deployment.state == crate::state::Deployment::Success
                             && Some(i.deployment.id) != live,
                         ..i
                     })

@@ -25,12 +25,12 @@ use axum::routing::get;
 use super::access::{Read, RepoAccess, Write};
 use super::auth::{CsrfForm, NoFields};
 use super::{AppState, Nav, ago};
-use crate::ci::state::{self, Conclusion, Status};
 use crate::ci::workflow::InputKind;
 use crate::db::repos::Repo;
 use crate::db::runs::{self, Job, JobId, Run, RunNumber, Step};
 use crate::error::{Error, Result};
 use crate::repos::Access;
+use crate::state::{self, Conclusion, Status};
 use crate::web::repos::{RepoHeader, Tab};
 pub use reach::{CommitReach, reach};
 

@@ -7,9 +7,9 @@
 use std::collections::HashMap;
 
 use super::*;
-use crate::ci::state::Deployment;
 use crate::db::environments::{self, DeploymentRow};
 use crate::git::read;
+use crate::state::Deployment;
 use crate::web::code::{default_ref, with_repo};
 
 /// Commits the page shows.

@@ -4,9 +4,9 @@
 //! deployment of such a commit on its way (`prod waiting for approval`).
 
 use super::*;
-use crate::ci::state::Deployment;
 use crate::db::environments;
 use crate::git::read;
+use crate::state::Deployment;
 use crate::web::code::with_repo;
 
 /// How far back an environment's commit is searched for a fix.

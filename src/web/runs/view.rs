@@ -322,7 +322,7 @@ pub(super) async fn review(
         Ok((approved, env)) if form.comment.len() <= 10_000 => {
             state
                 .db
-                .write(move |tx| crate::ci::deploy::review(tx, &run, &[env], &user, approved, &form.comment))
+                .write(move |tx| crate::delivery::review(tx, &run, &[env], &user, approved, &form.comment))
                 .await
         }
         Ok(_) => Err(Error::TooLarge("the comment is too long (10,000 bytes at most)".into())),

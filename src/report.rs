@@ -1,7 +1,31 @@
-//! `uses: hearth/test-report`: JUnit XML files a job wrote, read with
-//! junit-parser into totals and failures. Pure: bytes in, a summary out.
-//! Bounded: files are read up to `MAX_FILE_BYTES`, failures kept up to
-//! `MAX_FAILURES` with their text cut at `MAX_TEXT_BYTES`.
+//! What a job reports that the forge keeps: annotations (`::error::`,
+//! `::warning::`, `::notice::`) and test reports (`uses: hearth/test-report`:
+//! JUnit XML files read with junit-parser into totals and failures). Plain
+//! values and pure reading, below the database that stores them and the
+//! job contract that carries them. Bounded: JUnit files are read up to
+//! `MAX_FILE_BYTES`, failures kept up to `MAX_FAILURES` with their text cut
+//! at `MAX_TEXT_BYTES`; a job keeps `MAX_ANNOTATIONS` of each level.
+
+use serde::Serialize;
+
+/// An annotation: a message about the run, shown on its page, maybe
+/// about a line of a file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Annotation {
+    /// `error`, `warning` or `notice`.
+    pub level: &'static str,
+    pub message: String,
+    pub title: Option<String>,
+    pub file: Option<String>,
+    pub line: Option<u32>,
+    pub end_line: Option<u32>,
+    pub col: Option<u32>,
+    pub end_col: Option<u32>,
+}
+
+/// Annotations a job may make; more are dropped, as GitHub does (10 errors,
+/// 10 warnings per step there; here per job, of each level).
+pub const MAX_ANNOTATIONS: usize = 50;
 
 /// A JUnit file larger than this is not read.
 pub const MAX_FILE_BYTES: u64 = 10 << 20;

@@ -1,17 +1,20 @@
-//! Deployment jobs at their environment's gate: the environment is made
-//! on first use, its branch rules checked, the deployment recorded, held
-//! for its reviewers, and let through one at a time once its wait timer
-//! has run; reviewers approve or reject it. The rules are `state`'s; this
-//! applies them in one transaction each.
+//! Delivery, the domain of environments and deployments: a deployment
+//! job meets its environment's gate — the environment is made on first
+//! use, its branch rules checked, the deployment recorded, held for its
+//! reviewers, and let through one at a time once its wait timer has run;
+//! reviewers approve or reject it — and environments' names, reviewers and
+//! branch patterns are checked here for the pages and the API alike. The
+//! rules are `state`'s; this applies them in one transaction each. Below
+//! `ci`: the scheduler asks it, it asks nothing of CI.
 
 use rusqlite::Connection;
 
-use super::state::{self, Conclusion, Deployment, Gate, Status};
-use super::workflow::glob;
 use crate::db::environments::{self, BranchPolicy, DeploymentRow, EnvironmentId};
 use crate::db::runs::{self, Job, Run};
 use crate::db::users::User;
 use crate::error::{Error, Result};
+use crate::glob;
+use crate::state::{self, Conclusion, Deployment, Gate, Status};
 
 /// Jobs whose deployments a newer one superseded: their run, the job, and
 /// why, for their logs.
@@ -39,7 +42,7 @@ pub fn may_deploy(policies: &[BranchPolicy], full_ref: &str) -> bool {
         (_, Some(tag)) => ("tag", tag),
         _ => return false,
     };
-    policies.iter().any(|p| p.kind == kind && glob(&p.name, name))
+    policies.iter().any(|p| p.kind == kind && glob::matches(&p.name, name))
 }
 
 /// Job `job`, which deploys to `environment`, comes to its gate. A new
@@ -154,10 +157,6 @@ pub fn review(
     }
     Ok(decided)
 }
-
-/// At most this many secrets, variables and branch patterns per
-/// environment (GitHub's limit for the first two).
-pub const MAX_PER_ENVIRONMENT: usize = 100;
 
 /// At most this many reviewers per environment, as GitHub allows.
 pub const MAX_REVIEWERS: usize = 6;
