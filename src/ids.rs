@@ -1,4 +1,4 @@
-//! The typed ids and numbers of runs, jobs and issues: stored, sent and
+//! The typed ids and numbers of users, repositories, runs, jobs and issues: stored, sent and
 //! shown as their integers, but never taken for one another. The API
 //! speaks ids, the pages numbers. A leaf: the database stores them, the
 //! data directory names files after them.
@@ -41,6 +41,14 @@ macro_rules! integer_id {
 }
 pub use integer_id;
 
+integer_id!(
+    /// A user's id: unique in the server.
+    UserId
+);
+integer_id!(
+    /// A repository's id: unique in the server.
+    RepoId
+);
 integer_id!(
     /// A run's id: unique in the server (the API's `run_id`).
     RunId

@@ -25,6 +25,7 @@ pub mod issues;
 pub mod mail;
 pub mod markup;
 pub mod pulls;
+pub mod push;
 pub mod report;
 pub mod repos;
 pub mod state;
@@ -93,7 +94,7 @@ pub async fn serve(config: Config, listener: TcpListener) -> Result<()> {
     let db = open_data_dir(&config.data_dir)?;
     let git = git::GitCommand::discover()?;
     sweep_repositories(&db, &config.data_dir).await?;
-    let found = repos::reconcile(&db, &config.data_dir).await?;
+    let found = push::reconcile(&db, &config.data_dir).await?;
     if found > 0 {
         tracing::warn!("recorded {found} ref update(s) that an earlier run had not recorded");
     }

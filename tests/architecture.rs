@@ -19,6 +19,7 @@ const LAYERS: &[&[&str]] = &[
     &["lib", "cli"],
     &["backup"],
     &["web"],
+    &["push"],
     &["hooks", "mail"],
     &["insights"],
     &["pulls"],
@@ -116,7 +117,7 @@ fn the_analyser_sees_imports_in_every_form() {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, text).unwrap();
     };
-    write("lib.rs", "pub mod a;\npub mod b;\npub mod c;\n");
+    write("lib.rs", "pub mod a;\npub mod b;\npub mod c;\npub mod e;\n");
     write(
         "a/mod.rs",
         "pub mod x;\npub mod y;\nuse crate::{b::{self, One}, c as see};\nfn f() { see::g(); }\n",
@@ -130,8 +131,20 @@ fn the_analyser_sees_imports_in_every_form() {
         "fn f() { crate::b::deep::call(); let c = 'x'; }\n#[cfg(test)]\nmod tests { use crate::c; }\n",
     );
     write("b/mod.rs", "pub mod deep;\npub struct One;\n");
-    write("b/deep.rs", "pub fn call() { crate::a::x::nothing(); }\n");
-    write("c.rs", "use crate::b;\nfn g() { b::One; }\n");
+    write(
+        "b/deep.rs",
+        "use super::*;\npub fn call() { crate::a::x::nothing(); }\nfn g() -> One { One }\n",
+    );
+    write(
+        "c.rs",
+        "use crate::b;\nuse crate::e::{Deep, Renamed};\nfn g() { b::One; }\n",
+    );
+    // A facade: its items are where they are defined.
+    write(
+        "e/mod.rs",
+        "mod inner;\npub use inner::*;\npub use inner::Other as Renamed;\n",
+    );
+    write("e/inner.rs", "pub struct Deep;\npub struct Other;\n");
     let graph = Graph::read(src);
     let named: BTreeSet<(String, String)> = graph
         .edges()
@@ -144,7 +157,10 @@ fn the_analyser_sees_imports_in_every_form() {
         ("a/x.rs", "a/y.rs"),
         ("a/y.rs", "b/deep.rs"),
         ("b/deep.rs", "a/x.rs"),
+        ("b/deep.rs", "b/mod.rs"),
         ("c.rs", "b/mod.rs"),
+        ("c.rs", "e/inner.rs"),
+        ("e/mod.rs", "e/inner.rs"),
     ]
     .into_iter()
     .map(|(a, b)| (a.to_string(), b.to_string()))
@@ -164,6 +180,13 @@ struct File {
     lines: usize,
     /// The code without comments, strings and test modules.
     code: String,
+    /// The names of the items it defines at its top level.
+    defines: BTreeSet<String>,
+    /// The modules its `mod` items declare.
+    children: BTreeSet<String>,
+    /// What its `use` items bring in, from the crate's root: the name each
+    /// binds (`None` for a glob) and the path.
+    uses: Vec<(Option<String>, Vec<String>)>,
 }
 
 impl File {
@@ -194,11 +217,20 @@ impl Graph {
             if module.last().is_some_and(|m| m == "mod") || rel == "lib.rs" {
                 module.pop();
             }
+            let code = without_tests(&strip(&text));
+            let children = words(&code)
+                .windows(2)
+                .filter(|w| w[0].1 == "mod")
+                .map(|w| w[1].1.to_string())
+                .collect();
             files.push(File {
                 lines: text.lines().count(),
-                code: without_tests(&strip(&text)),
+                defines: top_level_items(&code),
+                code,
                 path: rel,
                 module,
+                children,
+                uses: Vec::new(),
             });
         }
         let by_module = files.iter().enumerate().map(|(i, f)| (f.module.clone(), i)).collect();
@@ -207,6 +239,18 @@ impl Graph {
             files,
             by_module,
         };
+        for i in 0..graph.files.len() {
+            let file = &graph.files[i];
+            let mut uses = Vec::new();
+            for tree in use_trees(&file.code) {
+                for (path, alias) in expand(&tree) {
+                    if let Some(absolute) = graph.absolute(file, &BTreeMap::new(), &path) {
+                        uses.push((alias, absolute));
+                    }
+                }
+            }
+            graph.files[i].uses = uses;
+        }
         for i in 0..graph.files.len() {
             let found = graph.imports_of(i);
             graph.imports[i] = found;
@@ -276,51 +320,86 @@ impl Graph {
         circles
     }
 
-    /// The files `i` imports.
+    /// The files `i` imports: those that define the items it names.
     fn imports_of(&self, i: usize) -> BTreeSet<usize> {
         let file = &self.files[i];
-        let code = &file.code;
-        // Names the file's own `mod` items declare.
-        let children: BTreeSet<String> = words(code)
-            .windows(2)
-            .filter(|w| w[0].1 == "mod")
-            .map(|w| w[1].1.to_string())
-            .collect();
-        // Names `use` brings in: alias → absolute path.
         let mut aliases: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut found = BTreeSet::new();
-        for tree in use_trees(code) {
-            for (path, alias) in expand(&tree) {
-                if let Some(absolute) = self.absolute(file, &children, &BTreeMap::new(), &path) {
-                    if let Some(to) = self.file_of(&absolute) {
-                        found.insert(to);
-                    }
-                    if let Some(alias) = alias {
-                        aliases.insert(alias, absolute);
+        for (alias, path) in &file.uses {
+            match alias {
+                // A glob of a module: each name of it the code uses.
+                None if self.by_module.contains_key(path) => {
+                    let module = self.by_module[path];
+                    let names: BTreeSet<&str> = words(&file.code).into_iter().map(|w| w.1).collect();
+                    found.extend(names.into_iter().filter_map(|n| self.definer(module, n, &[], 0)));
+                }
+                None => found.extend(self.resolve(path, 0)),
+                Some(alias) => {
+                    aliases.insert(alias.clone(), path.clone());
+                    // A module named alone imports nothing yet: its items
+                    // are found where the code names them.
+                    if !self.by_module.contains_key(path) {
+                        found.extend(self.resolve(path, 0));
                     }
                 }
             }
         }
-        for path in inline_paths(code) {
-            if let Some(absolute) = self.absolute(file, &children, &aliases, &path)
-                && let Some(to) = self.file_of(&absolute)
+        for path in inline_paths(&file.code) {
+            if let Some(absolute) = self.absolute(file, &aliases, &path)
+                && !self.by_module.contains_key(&absolute)
             {
-                found.insert(to);
+                found.extend(self.resolve(&absolute, 0));
             }
         }
         found.remove(&i);
         found
     }
 
+    /// The file that defines the item at `path`, through re-exports.
+    fn resolve(&self, path: &[String], depth: usize) -> Option<usize> {
+        let file = self.file_of(path)?;
+        let n = self.files[file].module.len();
+        if path.len() > n
+            && let Some(definer) = self.definer(file, &path[n], &path[n + 1..], depth)
+        {
+            return Some(definer);
+        }
+        Some(file)
+    }
+
+    /// The file that defines `name` (then `rest`) as seen in `file`: the
+    /// file itself, or where a `use` of it leads.
+    fn definer(&self, file: usize, name: &str, rest: &[String], depth: usize) -> Option<usize> {
+        let f = &self.files[file];
+        if f.defines.contains(name) {
+            return Some(file);
+        }
+        if depth > 8 {
+            return None;
+        }
+        for (alias, path) in &f.uses {
+            match alias {
+                Some(alias) if alias == name => {
+                    let mut path = path.clone();
+                    path.extend(rest.iter().cloned());
+                    return self.resolve(&path, depth + 1);
+                }
+                None => {
+                    if let Some(&module) = self.by_module.get(path)
+                        && let Some(definer) = self.definer(module, name, rest, depth + 1)
+                    {
+                        return Some(definer);
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+        None
+    }
+
     /// `path` as seen from `file`, from the crate's root; `None` for
     /// another crate's.
-    fn absolute(
-        &self,
-        file: &File,
-        children: &BTreeSet<String>,
-        aliases: &BTreeMap<String, Vec<String>>,
-        path: &[String],
-    ) -> Option<Vec<String>> {
+    fn absolute(&self, file: &File, aliases: &BTreeMap<String, Vec<String>>, path: &[String]) -> Option<Vec<String>> {
         let first = path.first()?.as_str();
         let rest = &path[1..];
         let mut base = match first {
@@ -339,7 +418,7 @@ impl Graph {
                 return Some(base);
             }
             name if aliases.contains_key(name) => aliases[name].clone(),
-            name if children.contains(name) => {
+            name if file.children.contains(name) => {
                 let mut base = file.module.clone();
                 base.push(name.to_string());
                 base
@@ -483,6 +562,36 @@ fn without_tests(code: &str) -> String {
     out
 }
 
+/// The names of the items defined at the top level of `code` (lines that
+/// start with the item's keyword, maybe after `pub`).
+fn top_level_items(code: &str) -> BTreeSet<String> {
+    const KINDS: [&str; 10] = [
+        "fn",
+        "struct",
+        "enum",
+        "const",
+        "static",
+        "type",
+        "trait",
+        "union",
+        "mod",
+        "macro_rules",
+    ];
+    let mut out = BTreeSet::new();
+    for line in code.lines().filter(|l| !l.starts_with([' ', '\t'])) {
+        let ws: Vec<&str> = words(line).into_iter().map(|w| w.1).collect();
+        if let Some(at) = ws.iter().position(|w| KINDS.contains(w))
+            && ws[..at]
+                .iter()
+                .all(|w| ["pub", "crate", "super", "async", "unsafe", "extern"].contains(w))
+            && let Some(name) = ws.get(at + 1)
+        {
+            out.insert(name.to_string());
+        }
+    }
+    out
+}
+
 /// The words of the code with their offsets.
 fn words(code: &str) -> Vec<(usize, &str)> {
     let mut out = Vec::new();
@@ -613,6 +722,7 @@ const KNOWN: &[&str] = &[
     "ci/executor.rs and ci/rolling.rs import each other",
     "ci/executor.rs and ci/sandbox.rs import each other",
     "ci/executor.rs and ci/tool_cache.rs import each other",
+    "ci/executor.rs and ci/uses/fetch.rs import each other",
     "ci/executor.rs and ci/uses/mod.rs import each other",
     "ci/executor.rs has more than 800 lines",
     "ci/helper/mod.rs and ci/sandbox.rs import each other",
@@ -625,16 +735,9 @@ const KNOWN: &[&str] = &[
     "ci/workflow/mod.rs and ci/workflow/raw.rs import each other",
     "ci/workflow/mod.rs and ci/workflow/triggers.rs import each other",
     "ci/workflow/mod.rs has more than 800 lines",
-    "db/issues.rs and db/notifications.rs import each other",
     "db/issues.rs has more than 800 lines",
-    "db/notifications.rs and db/repos.rs import each other",
     "db/runs.rs has more than 800 lines",
-    "pulls/mod.rs and repos/mod.rs import each other",
     "pulls/mod.rs has more than 800 lines",
-    "repos/mod.rs imports issues/refs.rs, a layer above it",
-    "repos/mod.rs imports pulls/mod.rs, a layer above it",
-    "the modules issues → repos → issues import each other in a circle",
-    "the modules pulls → repos → pulls import each other in a circle",
     "web/access.rs and web/git_http.rs import each other",
     "web/accounts.rs and web/mod.rs import each other",
     "web/admin.rs and web/mod.rs import each other",
@@ -655,7 +758,6 @@ const KNOWN: &[&str] = &[
     "web/code/blob.rs and web/code/mod.rs import each other",
     "web/code/blob.rs and web/code/tree.rs import each other",
     "web/code/commit.rs and web/code/mod.rs import each other",
-    "web/code/commit.rs and web/pulls/mod.rs import each other",
     "web/code/commits.rs and web/code/mod.rs import each other",
     "web/code/mod.rs and web/code/refs.rs import each other",
     "web/code/mod.rs and web/code/tree.rs import each other",
@@ -666,14 +768,12 @@ const KNOWN: &[&str] = &[
     "web/hooks.rs and web/mod.rs import each other",
     "web/insights.rs and web/mod.rs import each other",
     "web/issues/mod.rs and web/mod.rs import each other",
-    "web/issues/view.rs and web/pulls/mod.rs import each other",
     "web/metrics.rs and web/mod.rs import each other",
     "web/mod.rs and web/notifications.rs import each other",
     "web/mod.rs and web/pulls/mod.rs import each other",
     "web/mod.rs and web/repos.rs import each other",
     "web/mod.rs and web/runs/mod.rs import each other",
     "web/mod.rs and web/tokens.rs import each other",
-    "web/pulls/mod.rs has more than 800 lines",
     "web/runs/badge.rs and web/runs/mod.rs import each other",
     "web/runs/dispatch.rs and web/runs/mod.rs import each other",
     "web/runs/docs.rs and web/runs/mod.rs import each other",
@@ -697,5 +797,4 @@ const KNOWN_LONG: &[(&str, usize)] = &[
     ("db/runs.rs", 913),
     ("pulls/mod.rs", 971),
     ("web/api/pulls.rs", 1009),
-    ("web/pulls/mod.rs", 1082),
 ];

@@ -11,11 +11,9 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::issues::IssueId;
-use super::repos::RepoId;
 use super::users::UserId;
 use crate::error::Result;
-use crate::ids::RunId;
+use crate::ids::{IssueId, RepoId, RunId};
 
 crate::ids::integer_id!(
     /// A notification thread.

@@ -5,8 +5,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use super::users::UserId;
 use crate::error::{Error, Result};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct RepoId(pub i64);
+pub use crate::ids::RepoId;
 
 #[derive(Debug, Clone)]
 pub struct Repo {

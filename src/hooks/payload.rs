@@ -4,11 +4,11 @@
 use rusqlite::Connection;
 use serde_json::{Value, json};
 
+use crate::db;
 use crate::db::hooks::Noted;
 use crate::db::issues::{self as stored, Issue};
 use crate::db::ref_updates::ZERO_ID;
 use crate::db::repos::Repo;
-use crate::db::{self};
 use crate::error::Result;
 use crate::github::{self, People, RepoFacts, Site};
 use crate::ids::{JobId, RunId};

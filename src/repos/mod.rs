@@ -160,58 +160,6 @@ pub async fn record_ref_updates(
     .await
 }
 
-/// At start-up: records ref updates that reached the disk but not the
-/// database (the server stopped between the two).
-pub async fn reconcile(db: &Db, data: &DataDir) -> Result<usize> {
-    let repos = db.read(db::repos::all).await?;
-    let mut found = 0;
-    for repo in repos {
-        let path = data.repo(&repo.owner, &repo.name);
-        if !path.exists() {
-            tracing::warn!(
-                "repository {}/{} is missing on disk at {}",
-                repo.owner,
-                repo.name,
-                path.display()
-            );
-            continue;
-        }
-        let rows = record_ref_updates(db, repo.id, path.clone(), Source::Reconcile, true).await?;
-        for row in &rows {
-            tracing::info!(
-                "recorded {} {}..{} in {}/{} found at start-up",
-                row.ref_name,
-                row.old_id,
-                row.new_id,
-                repo.owner,
-                repo.name
-            );
-        }
-        found += rows.len();
-        if rows.is_empty() {
-            continue;
-        }
-        // The commits of such a push still reference and close their issues,
-        // and its pull requests are looked at again (one merged by a merge
-        // that was cut short is marked merged).
-        let branches: Vec<String> = rows
-            .iter()
-            .filter_map(|r| r.ref_name.strip_prefix("refs/heads/").map(str::to_string))
-            .collect();
-        if let Err(e) = crate::issues::refs::link_pushed_commits(db, &repo, &path, rows, None).await {
-            tracing::error!(
-                "linking commits found at start-up to issues in {}/{}: {e}",
-                repo.owner,
-                repo.name
-            );
-        }
-        if let Err(e) = crate::pulls::after_push(db, &path, &repo, &branches, None).await {
-            tracing::error!("pull requests of {}/{} at start-up: {e}", repo.owner, repo.name);
-        }
-    }
-    Ok(found)
-}
-
 /// Gives `name` read or write access to `repo`.
 pub async fn add_collaborator(db: &Db, repo: &Repo, name: &str, permission: Permission) -> Result<()> {
     let (repo_id, owner_id, name) = (repo.id, repo.owner_id, name.trim().to_string());

@@ -3,7 +3,6 @@
 //! pushing needs write access; the protocol itself is `git::protocol`.
 
 use std::io;
-use std::path::Path;
 
 use async_compression::tokio::bufread::GzipDecoder;
 use axum::Router;
@@ -20,14 +19,10 @@ use tokio_util::io::StreamReader;
 use super::AppState;
 use super::access::{Read, RepoAccess, Write};
 use super::repos::clone_url;
-use crate::db::ref_updates::{self, Source};
-use crate::db::repos::Repo;
-use crate::db::users::User;
 use crate::error::{Error, Result};
 use crate::git::protocol::{self, Rpc, Service};
-use crate::pulls::{self, hook};
-use crate::repos::{self, Access};
-use crate::{ci, issues};
+use crate::push;
+use crate::repos::Access;
 
 /// Cap on an upload-pack request (the fetch negotiation), as git http-backend.
 const NEGOTIATION_LIMIT: u64 = 10 << 20;
@@ -114,26 +109,7 @@ async fn receive_pack(
     // One push per repository at a time: each ref update is then attributed
     // to the push that made it. The pending row is how a crash is attributed.
     let lock = state.push_lock(repo_id).lock_owned().await;
-    let pusher_id = pusher.id;
-    let has_rules = state
-        .db
-        .write(move |tx| {
-            ref_updates::begin_push(tx, repo_id, pusher_id)?;
-            crate::db::protections::has_any(tx, repo_id)
-        })
-        .await?;
-    // Protected branches are checked by the pre-receive hook, before any ref moves.
-    let hook = has_rules.then(|| protocol::Hook {
-        dir: state.config.data_dir.hooks(),
-        env: [
-            (hook::DATA_ENV, state.config.data_dir.root().display().to_string()),
-            (hook::REPO_ENV, repo_id.0.to_string()),
-            (hook::USER_ENV, pusher_id.0.to_string()),
-        ]
-        .into_iter()
-        .chain(by_job.then(|| (hook::JOB_ENV, "1".to_string())))
-        .collect(),
-    });
+    let hook = push::begin(&state.db, &state.config.data_dir, repo_id, pusher.id, by_job).await?;
     let crash = state.config.failpoint.as_deref() == Some("after-receive-pack");
     let base = clone_url(&state, &headers, &repo.repo)
         .trim_end_matches(".git")
@@ -144,18 +120,15 @@ async fn receive_pack(
             tracing::error!("failpoint after-receive-pack: aborting before the push is recorded");
             std::process::abort();
         }
-        // A push cut off midway leaves its quarantine: it goes now, while
-        // the lock keeps other pushes out.
-        let quarantine = path.clone();
-        match tokio::task::spawn_blocking(move || crate::git::sweep::after_push(&quarantine)).await {
-            Ok(removed) if !removed.is_empty() => tracing::info!(
-                "removed what a cut-off push left in {}: {}",
-                repo_row.full_name(),
-                removed.join(", ")
-            ),
-            _ => {}
-        }
-        let messages = landed(&st, &repo_row, &path, Some(&pusher), !by_job, &base).await;
+        let landing = push::Landing {
+            repo: &repo_row,
+            path: &path,
+            pusher: Some(&pusher),
+            starts_ci: !by_job,
+            base: &base,
+            by_protocol: true,
+        };
+        let messages = push::landed(&st.push_server(), &landing).await;
         drop(lock);
         messages
     };
@@ -175,88 +148,6 @@ async fn receive_pack(
         other => other,
     })?;
     Ok(stream_response(&state, Service::ReceivePack, rpc))
-}
-
-/// What moving refs sets off, for a push and for a merge alike: the push
-/// log records the updates (attributed to the pending push), commits
-/// reference and close issues, pull requests of the moved branches are
-/// looked at again, and workflows start. Returns what to tell the pusher
-/// (`base` is the repository's page address): the runs queued, and the
-/// pull request to open or see for each pushed branch. The caller holds
-/// the repository's push lock.
-pub(crate) async fn landed(
-    state: &AppState,
-    repo: &Repo,
-    path: &Path,
-    pusher: Option<&User>,
-    starts_ci: bool,
-    base: &str,
-) -> Vec<String> {
-    state.code.invalidate(path);
-    let mut messages = Vec::new();
-    let rows = match repos::record_ref_updates(&state.db, repo.id, path.to_path_buf(), Source::Push, starts_ci).await {
-        Ok(rows) => rows,
-        Err(e) => {
-            tracing::error!(
-                "recording the push to {}: {e} (it is recorded at next start-up)",
-                path.display()
-            );
-            return messages;
-        }
-    };
-    if rows.is_empty() {
-        return messages;
-    }
-    let pusher_id = pusher.map(|p| p.id);
-    if let Err(e) = issues::refs::link_pushed_commits(&state.db, repo, path, rows.clone(), pusher_id).await {
-        tracing::error!("linking pushed commits to issues in {}: {e}", path.display());
-    }
-    let branches: Vec<String> = rows
-        .iter()
-        .filter_map(|r| r.ref_name.strip_prefix("refs/heads/").map(str::to_string))
-        .collect();
-    if let Err(e) = pulls::after_push(&state.db, path, repo, &branches, pusher).await {
-        tracing::error!("updating the pull requests of {}: {e}", path.display());
-    }
-    // The runs this push starts, made now so the push can tell of them.
-    match ci::trigger::process_pending(&state.db, &state.config.data_dir).await {
-        Ok(made) => {
-            for run in made.iter().filter(|r| r.repo == repo.id) {
-                let file = run.workflow.rsplit('/').next().unwrap_or(&run.workflow);
-                messages.push(format!(
-                    "Hearth: run #{} ({file}) queued → {base}/runs/{}",
-                    run.number, run.number
-                ));
-            }
-        }
-        Err(e) => tracing::error!("starting the runs of a push to {}: {e}", path.display()),
-    }
-    for row in rows.iter().filter(|r| r.new_id != ref_updates::ZERO_ID) {
-        let Some(branch) = row.ref_name.strip_prefix("refs/heads/") else {
-            continue;
-        };
-        if branch == repo.default_branch {
-            continue;
-        }
-        let (id, b) = (repo.id, branch.to_string());
-        let open = state
-            .db
-            .read(move |c| crate::db::pulls::open_from(c, id, &b))
-            .await
-            .unwrap_or_default();
-        match open.first() {
-            Some(n) => messages.push(format!("View pull request #{n} for '{branch}': {base}/pulls/{n}")),
-            None if row.old_id == ref_updates::ZERO_ID => messages.push(format!(
-                "Create a pull request for '{branch}': {base}/pulls/new?head={}",
-                super::auth::url_encode(branch)
-            )),
-            None => {}
-        }
-    }
-    state.housekeeper.after_push(path.to_path_buf());
-    state.ci.wake();
-    state.hooks.wake();
-    messages
 }
 
 /// Paths of the smart HTTP protocol (errors there are answered in plain text).

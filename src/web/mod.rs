@@ -97,6 +97,18 @@ impl AppState {
         crate::sync::lock(&self.push_locks).entry(repo).or_default().clone()
     }
 
+    /// What a landed push reaches (`push::landed`).
+    fn push_server(&self) -> crate::push::Server<'_> {
+        crate::push::Server {
+            db: &self.db,
+            data_dir: &self.config.data_dir,
+            code: &self.code,
+            housekeeper: &self.housekeeper,
+            ci: &self.ci,
+            hooks: &self.hooks,
+        }
+    }
+
     /// After a pull request was opened, reopened or retargeted: the runs
     /// its event starts are made, and the CI loop woken.
     async fn ci_after_change(&self, repo: &crate::db::repos::Repo) {

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::doc::Api;
 use super::{Page, Paged};
-use crate::db::{self};
+use crate::db;
 use crate::error::{Error, Result};
 use crate::git::read::{self, CommitInfo, EntryKind, Found, RefEntry};
 use crate::github::{self, Site};

@@ -11,9 +11,9 @@ use serde_json::Value;
 
 use super::doc::Api;
 use super::{Page, Paged};
+use crate::db;
 use crate::db::notifications::{self as stored, Filter, Thread, ThreadId};
 use crate::db::repos::{Repo, RepoId};
-use crate::db::{self};
 use crate::error::{Error, Result};
 use crate::github::{self, Site};
 use crate::web::AppState;

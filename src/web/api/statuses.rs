@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 
 use super::Page;
 use super::doc::Api;
+use crate::db;
 use crate::db::statuses::{self as stored, State as Said};
-use crate::db::{self};
 use crate::error::{Error, Result};
 use crate::github::{self, People, RepoFacts, Site};
 use crate::web::AppState;

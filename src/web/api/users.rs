@@ -10,9 +10,9 @@ use serde_json::{Value, json};
 
 use super::doc::Api;
 use super::{Page, one_of};
+use crate::db;
 use crate::db::repos::Repo;
 use crate::db::users::User;
-use crate::db::{self};
 use crate::error::{Error, Result};
 use crate::github::{self, RepoFacts, Site};
 use crate::web::auth::{SignedIn, Viewer};
