@@ -565,7 +565,8 @@ fn without_tests(code: &str) -> String {
 /// The names of the items defined at the top level of `code` (lines that
 /// start with the item's keyword, maybe after `pub`).
 fn top_level_items(code: &str) -> BTreeSet<String> {
-    const KINDS: [&str; 10] = [
+    // Not `mod`: a module is a file of its own.
+    const KINDS: [&str; 9] = [
         "fn",
         "struct",
         "enum",
@@ -574,7 +575,6 @@ fn top_level_items(code: &str) -> BTreeSet<String> {
         "type",
         "trait",
         "union",
-        "mod",
         "macro_rules",
     ];
     let mut out = BTreeSet::new();
@@ -739,35 +739,8 @@ const KNOWN: &[&str] = &[
     "db/runs.rs has more than 800 lines",
     "pulls/mod.rs has more than 800 lines",
     "web/access.rs and web/git_http.rs import each other",
-    "web/api/actions.rs and web/api/mod.rs import each other",
-    "web/api/code.rs and web/api/mod.rs import each other",
-    "web/api/deployments.rs and web/api/mod.rs import each other",
-    "web/api/hooks.rs and web/api/mod.rs import each other",
-    "web/api/issues.rs and web/api/mod.rs import each other",
-    "web/api/mod.rs and web/api/notifications.rs import each other",
-    "web/api/mod.rs and web/api/pulls.rs import each other",
-    "web/api/mod.rs and web/api/releases.rs import each other",
-    "web/api/mod.rs and web/api/statuses.rs import each other",
-    "web/api/mod.rs and web/api/users.rs import each other",
     "web/api/pulls.rs has more than 800 lines",
-    "web/code/blob.rs and web/code/mod.rs import each other",
     "web/code/blob.rs and web/code/tree.rs import each other",
-    "web/code/commit.rs and web/code/mod.rs import each other",
-    "web/code/commits.rs and web/code/mod.rs import each other",
-    "web/code/mod.rs and web/code/refs.rs import each other",
-    "web/code/mod.rs and web/code/tree.rs import each other",
-    "web/runs/badge.rs and web/runs/mod.rs import each other",
-    "web/runs/dispatch.rs and web/runs/mod.rs import each other",
-    "web/runs/docs.rs and web/runs/mod.rs import each other",
-    "web/runs/environment_settings.rs and web/runs/mod.rs import each other",
-    "web/runs/environments.rs and web/runs/mod.rs import each other",
-    "web/runs/job.rs and web/runs/mod.rs import each other",
-    "web/runs/list.rs and web/runs/mod.rs import each other",
-    "web/runs/mod.rs and web/runs/pipeline.rs import each other",
-    "web/runs/mod.rs and web/runs/reach.rs import each other",
-    "web/runs/mod.rs and web/runs/releases.rs import each other",
-    "web/runs/mod.rs and web/runs/secrets.rs import each other",
-    "web/runs/mod.rs and web/runs/view.rs import each other",
 ];
 
 /// The files then over `MAX_LINES`, with their length then: a ceiling.
