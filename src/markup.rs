@@ -21,6 +21,12 @@ pub struct Links {
     pub raw_dir: String,
 }
 
+/// Whether a file of this name is Markdown, by its extension.
+pub fn is_markdown(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower.ends_with(".md") || lower.ends_with(".markdown")
+}
+
 /// Renders Markdown as GitHub does (tables, task lists, strikethrough,
 /// autolinks, footnotes); raw HTML is dropped and the result sanitized.
 pub fn markdown(text: &str, links: Option<&Links>) -> String {

@@ -87,6 +87,11 @@ fn is_v2(protocol: Option<&str>) -> bool {
     protocol.is_some_and(|p| p.split(':').any(|item| item == "version=2"))
 }
 
+/// Paths of the smart HTTP protocol (errors there are answered in plain text).
+pub fn is_git_path(path: &str) -> bool {
+    path.ends_with("/info/refs") || path.ends_with("/git-upload-pack") || path.ends_with("/git-receive-pack")
+}
+
 /// A `pre-receive` hook for receive-pack: the folder it is in
 /// (`core.hooksPath`) and what it is told through its environment.
 #[derive(Debug, Clone)]

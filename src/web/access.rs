@@ -120,7 +120,7 @@ impl<L: Level> FromRequestParts<AppState> for RepoAccess<L> {
 
 /// A git client talking the smart HTTP protocol (git sends `git/2.x`).
 fn is_git_client(parts: &Parts) -> bool {
-    super::git_http::is_git_path(parts.uri.path())
+    crate::git::protocol::is_git_path(parts.uri.path())
         && parts
             .headers
             .get(axum::http::header::USER_AGENT)

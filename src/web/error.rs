@@ -98,7 +98,7 @@ fn client_of(path: &str) -> Client {
     // A scraper of /metrics is a program too: it wants the status, not a sign-in page.
     if path.starts_with("/api/") || path == "/metrics" {
         Client::Api
-    } else if super::git_http::is_git_path(path) {
+    } else if crate::git::protocol::is_git_path(path) {
         Client::Git
     } else {
         Client::Browser

@@ -150,11 +150,6 @@ async fn receive_pack(
     Ok(stream_response(&state, Service::ReceivePack, rpc))
 }
 
-/// Paths of the smart HTTP protocol (errors there are answered in plain text).
-pub fn is_git_path(path: &str) -> bool {
-    path.ends_with("/info/refs") || path.ends_with("/git-upload-pack") || path.ends_with("/git-receive-pack")
-}
-
 /// The `Git-Protocol` header when it is well-formed; otherwise none.
 fn git_protocol(headers: &HeaderMap) -> Option<&str> {
     headers

@@ -40,11 +40,6 @@ fn image_type(name: &str) -> Option<&'static str> {
     })
 }
 
-pub(super) fn is_markdown(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    lower.ends_with(".md") || lower.ends_with(".markdown")
-}
-
 #[derive(Deserialize)]
 pub struct BlobQuery {
     /// `?plain=1` shows a Markdown file's source.
@@ -109,7 +104,7 @@ fn render_body(
             }
         } else {
             let text = String::from_utf8_lossy(&data);
-            if is_markdown(&name) && !plain {
+            if crate::markup::is_markdown(&name) && !plain {
                 let dir = path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
                 let links = super::markdown_links(base, rev, dir);
                 Content::Markdown(markup::markdown(&text, Some(&links)))
@@ -177,7 +172,7 @@ pub async fn handle(
         crumbs: crumbs(&resolved.path),
         rev_url: url_path(&resolved.rev),
         path_url: url_path(&resolved.path),
-        markdown: is_markdown(&resolved.path),
+        markdown: crate::markup::is_markdown(&resolved.path),
         rev: resolved.rev,
         path: resolved.path,
         switcher,

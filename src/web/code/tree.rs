@@ -153,7 +153,7 @@ fn render_body(repo: &gix::Repository, base: &str, rev: &str, path: &str, entrie
         .map(|e| -> Result<(String, String)> {
             let data = read::blob_data(repo, e.id)?;
             let text = String::from_utf8_lossy(&data);
-            let html = if super::blob::is_markdown(&e.name) {
+            let html = if crate::markup::is_markdown(&e.name) {
                 let links = super::markdown_links(base, rev, path);
                 markup::markdown(&text, Some(&links))
             } else {
