@@ -2,13 +2,12 @@
 
 use serde_json::{Value, json};
 
+use super::repos::repository_lite;
+use super::site::*;
 use crate::db;
 use crate::db::issues::{Comment, Issue, Label, Milestone};
 use crate::db::repos::Repo;
 use crate::time::rfc3339;
-
-use super::repos::repository_lite;
-use super::site::*;
 
 pub fn label(site: &Site, repo: &Repo, l: &Label) -> Value {
     json!({

@@ -2,15 +2,14 @@
 
 use serde_json::{Value, json};
 
-use crate::db;
-use crate::db::issues::Milestone;
-use crate::db::repos::Repo;
-use crate::time::rfc3339;
-
 use super::issues::{label, milestone};
 use super::repos::repository;
 use super::site::*;
+use crate::db;
+use crate::db::issues::Milestone;
 use crate::db::pulls::Pull;
+use crate::db::repos::Repo;
+use crate::time::rfc3339;
 
 /// What a pull request's shape needs beside its row.
 pub struct PullParts<'a> {

@@ -3,11 +3,10 @@
 use rusqlite::Connection;
 use serde_json::{Value, json};
 
+use super::site::*;
 use crate::db::repos::Repo;
 use crate::error::Result;
 use crate::time::rfc3339;
-
-use super::site::*;
 
 /// What a repository's shape says beyond its row.
 #[derive(Debug, Default, Clone, Copy)]

@@ -2,13 +2,12 @@
 
 use serde_json::{Value, json};
 
+use super::repos::repository_lite;
+use super::site::*;
 use crate::db;
 use crate::db::repos::Repo;
 use crate::state::{Conclusion, Deployment, Status};
 use crate::time::rfc3339;
-
-use super::repos::repository_lite;
-use super::site::*;
 
 /// A workflow file (`workflow`).
 pub fn workflow(site: &Site, repo: &Repo, path: &str, name: &str, created_at: i64) -> Value {

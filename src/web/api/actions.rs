@@ -7,6 +7,8 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::Page;
+use super::doc::Api;
 use crate::db::repos::Repo;
 use crate::db::runs::{self, Job, JobId, Run, RunId, Step};
 use crate::error::{Error, Result};
@@ -14,9 +16,6 @@ use crate::github::{self, Site};
 use crate::web::access::{Read, RepoAccess, Write};
 use crate::web::repos::clone_url;
 use crate::web::{AppState, rfc3339};
-
-use super::Page;
-use super::doc::Api;
 
 pub fn routes() -> Api {
     Api::new("actions")

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::paging::*;
 use crate::db;
 use crate::db::collaborators::Permission;
 use crate::db::repos::Repo;
@@ -16,8 +17,6 @@ use crate::error::{Error, Result};
 use crate::repos;
 use crate::web::AppState;
 use crate::web::access::{Admin, RepoAccess, Write};
-
-use super::paging::*;
 
 /// A collaborator (`collaborator`): the person, their `permissions` and
 /// `role_name`, and Hearth's `permission` word.

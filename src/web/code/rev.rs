@@ -3,7 +3,6 @@
 use crate::error::{Error, Result};
 use crate::git::read::{self, RefEntry, Resolved};
 use crate::web::AppState;
-
 use crate::web::access::{Read, RepoAccess};
 
 /// Runs gix work on the blocking pool with the repository and its refs.
