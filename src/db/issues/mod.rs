@@ -2,22 +2,22 @@
 //! assignees, timeline events and the full-text index. Each function does
 //! one thing in SQL; the rules (who may, what is valid) live in `issues`.
 
+mod comments;
+mod labels;
+mod milestones;
+
+pub use comments::*;
+pub use labels::*;
+pub use milestones::*;
+
 use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
 use super::repos::RepoId;
 use super::users::UserId;
-use crate::error::{Error, Result};
+use crate::error::Result;
 pub use crate::ids::{IssueId, IssueNumber};
-
-#[derive(Debug, Clone)]
-pub struct Label {
-    pub id: i64,
-    pub name: String,
-    pub color: String,
-    pub description: String,
-}
 
 #[derive(Debug, Clone)]
 pub struct Issue {
@@ -38,43 +38,6 @@ pub struct Issue {
     pub assignees: Vec<String>,
     /// A pull request's conversation (see `db::pulls`).
     pub is_pull: bool,
-}
-
-#[derive(Debug, Clone)]
-pub struct Milestone {
-    pub id: i64,
-    pub title: String,
-    pub description: String,
-    pub start_on: Option<String>,
-    pub due_on: Option<String>,
-    pub state: String,
-    pub open_issues: i64,
-    pub closed_issues: i64,
-    /// Its number in the repository (GitHub's `number`).
-    pub number: i64,
-    pub created_at: i64,
-}
-
-impl Milestone {
-    /// Closed issues as a whole percentage of all.
-    pub fn percent(&self) -> i64 {
-        let total = self.open_issues + self.closed_issues;
-        if total == 0 {
-            0
-        } else {
-            self.closed_issues * 100 / total
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct Comment {
-    pub id: i64,
-    pub author: String,
-    pub author_id: UserId,
-    pub body: String,
-    pub created_at: i64,
-    pub updated_at: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -523,23 +486,6 @@ pub fn timeline_keys(conn: &Connection, issue: IssueId) -> Result<Vec<(Key, usiz
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// Row ids as a JSON array, for `IN (SELECT value FROM json_each(?))`.
-fn json_ids(ids: &[i64]) -> String {
-    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
-    format!("[{}]", list.join(","))
-}
-
-/// The comments of `issue` whose ids are in `ids`, oldest first.
-pub fn comments_among(conn: &Connection, issue: IssueId, ids: &[i64]) -> Result<Vec<Comment>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT c.id, u.name, c.author_id, c.body, c.created_at, c.updated_at FROM comments c
-         JOIN users u ON u.id = c.author_id
-         WHERE c.issue_id = ?1 AND c.id IN (SELECT value FROM json_each(?2)) ORDER BY c.id",
-    )?;
-    let rows = stmt.query_map(params![issue, json_ids(ids)], comment_from_row)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
 /// The events of `issue` whose ids are in `ids`, oldest first.
 pub fn events_among(conn: &Connection, issue: IssueId, ids: &[i64]) -> Result<Vec<Event>> {
     let mut stmt = conn.prepare_cached(
@@ -560,156 +506,6 @@ pub fn referencing_commits(conn: &Connection, issue: IssueId, limit: u32) -> Res
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// Counts the issue's comments again (the index of their text is kept by
-/// the triggers of schema 21, one comment at a time).
-fn recount_comments(conn: &Connection, issue: IssueId) -> Result<()> {
-    conn.execute(
-        "UPDATE issues SET comments = (SELECT count(*) FROM comments WHERE issue_id = ?1), updated_at = ?2 WHERE id = ?1",
-        params![issue, crate::time::now()],
-    )?;
-    Ok(())
-}
-
-pub fn add_comment(conn: &Connection, issue: IssueId, author: UserId, body: &str) -> Result<i64> {
-    let now = crate::time::now();
-    conn.execute(
-        "INSERT INTO comments (issue_id, author_id, body, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
-        params![issue, author.0, body, now],
-    )?;
-    let id = conn.last_insert_rowid();
-    recount_comments(conn, issue)?;
-    Ok(id)
-}
-
-pub fn comment(conn: &Connection, issue: IssueId, id: i64) -> Result<Option<Comment>> {
-    Ok(conn
-        .query_row(
-            "SELECT c.id, u.name, c.author_id, c.body, c.created_at, c.updated_at FROM comments c
-             JOIN users u ON u.id = c.author_id WHERE c.issue_id = ?1 AND c.id = ?2",
-            params![issue, id],
-            comment_from_row,
-        )
-        .optional()?)
-}
-
-/// The number of the issue of `repo` that comment `id` belongs to.
-pub fn number_of_comment(conn: &Connection, repo: RepoId, id: i64) -> Result<Option<IssueNumber>> {
-    Ok(conn
-        .query_row(
-            "SELECT i.number FROM comments c JOIN issues i ON i.id = c.issue_id WHERE c.id = ?1 AND i.repo_id = ?2",
-            params![id, repo.0],
-            |r| r.get(0),
-        )
-        .optional()?)
-}
-
-fn comment_from_row(r: &Row) -> rusqlite::Result<Comment> {
-    Ok(Comment {
-        id: r.get(0)?,
-        author: r.get(1)?,
-        author_id: UserId(r.get(2)?),
-        body: r.get(3)?,
-        created_at: r.get(4)?,
-        updated_at: r.get(5)?,
-    })
-}
-
-/// Comments `offset..offset+limit` of `issue`, oldest first.
-pub fn comments(conn: &Connection, issue: IssueId, limit: u32, offset: u32) -> Result<Vec<Comment>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT c.id, u.name, c.author_id, c.body, c.created_at, c.updated_at FROM comments c
-         JOIN users u ON u.id = c.author_id WHERE c.issue_id = ?1 ORDER BY c.id LIMIT ?2 OFFSET ?3",
-    )?;
-    let rows = stmt.query_map(params![issue, limit, offset], comment_from_row)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
-pub fn edit_comment(conn: &Connection, issue: IssueId, id: i64, body: &str) -> Result<()> {
-    conn.execute(
-        "UPDATE comments SET body = ?3, updated_at = ?4 WHERE issue_id = ?1 AND id = ?2",
-        params![issue, id, body, crate::time::now()],
-    )?;
-    recount_comments(conn, issue)
-}
-
-pub fn delete_comment(conn: &Connection, issue: IssueId, id: i64) -> Result<()> {
-    conn.execute(
-        "DELETE FROM comments WHERE issue_id = ?1 AND id = ?2",
-        params![issue, id],
-    )?;
-    recount_comments(conn, issue)
-}
-
-pub fn labels(conn: &Connection, repo: RepoId) -> Result<Vec<Label>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, name, color, description FROM labels WHERE repo_id = ?1 ORDER BY name COLLATE NOCASE",
-    )?;
-    let rows = stmt.query_map([repo.0], |r| {
-        Ok(Label {
-            id: r.get(0)?,
-            name: r.get(1)?,
-            color: r.get(2)?,
-            description: r.get(3)?,
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
-pub fn insert_label(conn: &Connection, repo: RepoId, name: &str, color: &str, description: &str) -> Result<Label> {
-    let inserted = conn.execute(
-        "INSERT INTO labels (repo_id, name, color, description) VALUES (?1, ?2, ?3, ?4)",
-        params![repo.0, name, color, description],
-    );
-    match inserted {
-        Ok(_) => Ok(Label {
-            id: conn.last_insert_rowid(),
-            name: name.into(),
-            color: color.into(),
-            description: description.into(),
-        }),
-        Err(e) if super::is_unique_violation(&e) => Err(Error::Exists(format!("the label {name:?} exists already"))),
-        Err(e) => Err(e.into()),
-    }
-}
-
-pub fn delete_label(conn: &Connection, repo: RepoId, name: &str) -> Result<bool> {
-    Ok(conn.execute(
-        "DELETE FROM labels WHERE repo_id = ?1 AND name = ?2",
-        params![repo.0, name],
-    )? > 0)
-}
-
-pub fn label_by_name(conn: &Connection, repo: RepoId, name: &str) -> Result<Option<Label>> {
-    Ok(conn
-        .query_row(
-            "SELECT id, name, color, description FROM labels WHERE repo_id = ?1 AND name = ?2",
-            params![repo.0, name],
-            |r| {
-                Ok(Label {
-                    id: r.get(0)?,
-                    name: r.get(1)?,
-                    color: r.get(2)?,
-                    description: r.get(3)?,
-                })
-            },
-        )
-        .optional()?)
-}
-
-pub fn add_label(conn: &Connection, issue: IssueId, label: i64) -> Result<bool> {
-    Ok(conn.execute(
-        "INSERT OR IGNORE INTO issue_labels (issue_id, label_id) VALUES (?1, ?2)",
-        params![issue, label],
-    )? > 0)
-}
-
-pub fn remove_label(conn: &Connection, issue: IssueId, label: i64) -> Result<bool> {
-    Ok(conn.execute(
-        "DELETE FROM issue_labels WHERE issue_id = ?1 AND label_id = ?2",
-        params![issue, label],
-    )? > 0)
-}
-
 pub fn add_assignee(conn: &Connection, issue: IssueId, user: UserId) -> Result<bool> {
     Ok(conn.execute(
         "INSERT OR IGNORE INTO issue_assignees (issue_id, user_id) VALUES (?1, ?2)",
@@ -721,86 +517,6 @@ pub fn remove_assignee(conn: &Connection, issue: IssueId, user: UserId) -> Resul
     Ok(conn.execute(
         "DELETE FROM issue_assignees WHERE issue_id = ?1 AND user_id = ?2",
         params![issue, user.0],
-    )? > 0)
-}
-
-/// A milestone's counts are kept by triggers (migration 022).
-const MILESTONE_SELECT: &str = "SELECT m.id, m.title, m.description, m.start_on, m.due_on, m.state,
-    m.open_issues, m.closed_issues, m.number, m.created_at
-    FROM milestones m";
-
-fn milestone_from_row(r: &Row) -> rusqlite::Result<Milestone> {
-    Ok(Milestone {
-        id: r.get(0)?,
-        title: r.get(1)?,
-        description: r.get(2)?,
-        start_on: r.get(3)?,
-        due_on: r.get(4)?,
-        state: r.get(5)?,
-        open_issues: r.get(6)?,
-        closed_issues: r.get(7)?,
-        number: r.get(8)?,
-        created_at: r.get(9)?,
-    })
-}
-
-pub fn milestones(conn: &Connection, repo: RepoId) -> Result<Vec<Milestone>> {
-    let sql = format!(
-        "{MILESTONE_SELECT} WHERE m.repo_id = ?1 ORDER BY m.state = 'closed', m.due_on IS NULL, m.due_on, m.id"
-    );
-    let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt.query_map([repo.0], milestone_from_row)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
-pub fn milestone_by_title(conn: &Connection, repo: RepoId, title: &str) -> Result<Option<Milestone>> {
-    let sql = format!("{MILESTONE_SELECT} WHERE m.repo_id = ?1 AND m.title = ?2");
-    Ok(conn
-        .query_row(&sql, params![repo.0, title], milestone_from_row)
-        .optional()?)
-}
-
-/// Milestone number `number` of `repo` (as GitHub's API addresses them).
-pub fn milestone_by_number(conn: &Connection, repo: RepoId, number: i64) -> Result<Option<Milestone>> {
-    let sql = format!("{MILESTONE_SELECT} WHERE m.repo_id = ?1 AND m.number = ?2");
-    Ok(conn
-        .query_row(&sql, params![repo.0, number], milestone_from_row)
-        .optional()?)
-}
-
-pub fn milestone_by_id(conn: &Connection, repo: RepoId, id: i64) -> Result<Option<Milestone>> {
-    let sql = format!("{MILESTONE_SELECT} WHERE m.repo_id = ?1 AND m.id = ?2");
-    Ok(conn
-        .query_row(&sql, params![repo.0, id], milestone_from_row)
-        .optional()?)
-}
-
-pub fn insert_milestone(
-    conn: &Connection,
-    repo: RepoId,
-    title: &str,
-    description: &str,
-    start_on: Option<&str>,
-    due_on: Option<&str>,
-) -> Result<i64> {
-    let inserted = conn.execute(
-        "INSERT INTO milestones (repo_id, title, description, start_on, due_on, created_at, number)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, (SELECT COALESCE(MAX(number), 0) + 1 FROM milestones WHERE repo_id = ?1))",
-        params![repo.0, title, description, start_on, due_on, crate::time::now()],
-    );
-    match inserted {
-        Ok(_) => Ok(conn.last_insert_rowid()),
-        Err(e) if super::is_unique_violation(&e) => {
-            Err(Error::Exists(format!("the milestone {title:?} exists already")))
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
-pub fn set_milestone_state(conn: &Connection, repo: RepoId, id: i64, state: &str) -> Result<bool> {
-    Ok(conn.execute(
-        "UPDATE milestones SET state = ?3 WHERE repo_id = ?1 AND id = ?2",
-        params![repo.0, id, state],
     )? > 0)
 }
 
